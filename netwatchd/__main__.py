@@ -1,0 +1,5 @@
+"""`python -m netwatchd` is the same as the `netwatchd` console script."""
+
+from netwatchd.cli import main
+
+raise SystemExit(main())

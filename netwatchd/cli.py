@@ -1,0 +1,81 @@
+"""The command line: `netwatchd SUBCOMMAND ...`.
+
+Each subcommand lives in `netwatchd/commands/<name>.py` with `add_arguments(parser)` and
+`run(args) -> int`. This module catches NetwatchError once, prints its one-line message(s) and
+exits with its code (2 for user mistakes); nothing a user does produces a Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from netwatchd import __version__
+from netwatchd.errors import ConfigError, NetwatchError
+
+# name -> (module, one-line help). Order is the order `netwatchd --help` shows.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("netwatchd.commands.demo", "build a namespaced lab of the 18 kecamatan and show an outage end to end (root)"),
+    "run": ("netwatchd.commands.run", "run the agent: probe, decide, notify, answer the bot, serve the status page"),
+    "check": ("netwatchd.commands.check", "validate a config file and print a one-line summary"),
+    "probe": ("netwatchd.commands.probe", "probe addresses once now and print the results (like /ping)"),
+    "status": ("netwatchd.commands.status", "show every site's state from the store"),
+    "report": ("netwatchd.commands.report", "availability and delivery-latency report"),
+    "crosscheck": ("netwatchd.commands.crosscheck", "compare the router's own Netwatch table with netwatchd's view"),
+    "import-netwatch": ("netwatchd.commands.import_netwatch", "turn RouterOS Netwatch entries into hosts.yaml entries"),
+    "test-notify": ("netwatchd.commands.test_notify", "send a test notification and print the measured latency"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage mistakes as one line plus a hint, exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="netwatchd", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"netwatchd {__version__}")
+    parser.add_argument("--log-level", default="info",
+                        choices=["debug", "info", "warning", "error"], help="default: info")
+    parser.add_argument("--log-format", default="text", choices=["text", "json"],
+                        help="text lines for people (default) or one JSON object per line")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(sp)
+        sp.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help(sys.stderr)
+        return 2
+    from netwatchd.logs import setup_logging
+
+    setup_logging(level=args.log_level, fmt=args.log_format)
+    try:
+        return int(args._module.run(args) or 0)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return exc.exit_code
+    except NetwatchError as exc:
+        from netwatchd.logs import redact
+
+        print(f"netwatchd: {redact(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    finally:
+        logging.shutdown()

@@ -1,0 +1,169 @@
+"""hosts.yaml -> frozen dataclasses.
+
+The dataclasses below are the contract every other module codes against. `load_config` parses
+and validates; every mistake becomes a located `ConfigError` line
+(`FILE:LINE: key.path: what is wrong (what is allowed)`).
+Secrets (telegram.token, routers[].password) are kept out of repr().
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a host that answers counts as DEGRADED (None = not checked). Netwatch v7 names in comments."""
+
+    loss_percent: float | None = 20.0     # thr-loss-percent (degraded at or above)
+    rtt_avg_ms: float | None = 100.0      # thr-avg
+    rtt_max_ms: float | None = 1000.0     # thr-max
+    jitter_ms: float | None = None        # thr-jitter
+    stdev_ms: float | None = None         # thr-stdev
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One watched site with every default already applied."""
+
+    name: str
+    address: str
+    probe: str = "icmp"                 # icmp | tcp | http | https | dns
+    group: str = ""
+    parent: str | None = None           # another host's or a router's name
+    comment: str = ""
+    interval: float = 10.0              # seconds
+    timeout: float = 1.0
+    count: int = 3                      # echo requests per ICMP probe
+    packet_interval: float = 0.05       # spacing of those echoes
+    packet_size: int = 56
+    down_after: int = 3
+    up_after: int = 2
+    degraded_after: int = 3             # consecutive degraded probes before DEGRADED
+    retry_interval: float = 1.0
+    down_loss_percent: float = 100.0    # an ICMP probe fails when loss >= this (default: no reply at all)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    port: int | None = None             # tcp; http(s) override
+    url: str | None = None              # http/https; default http(s)://address[:port]/
+    http_code_min: int = 200
+    http_code_max: int = 399
+    verify_tls: bool = True
+    dns_name: str | None = None         # dns: the name to resolve (address is the DNS server)
+    record_type: str = "A"
+    reminder_every: float | None = None  # seconds; None = no repeated DOWN reminders
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    """A RouterOS device reached over its API (8728, or api-ssl 8729 with tls)."""
+
+    name: str
+    address: str
+    port: int = 8728
+    username: str = "admin"
+    password: str = field(default="", repr=False)
+    tls: bool = False
+    timeout: float = 5.0
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class TelegramSpec:
+    token: str = field(default="", repr=False)
+    chat_ids: tuple[int, ...] = ()
+    admins: tuple[int, ...] = ()
+    api_url: str = "https://api.telegram.org"
+    language: str = "id"                # id | en
+    templates: dict[str, str] = field(default_factory=dict)
+    poll_commands: bool = True
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+
+@dataclass(frozen=True)
+class WebSpec:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    """Mute `targets` (host or group names). Either a one-off [start, end) in UTC, or a weekly
+    window: `days` (0=Mon..6=Sun, empty = every day) between `daily_start`..`daily_end` ("HH:MM",
+    in the configured time zone)."""
+
+    targets: tuple[str, ...]
+    start: str | None = None            # ISO 8601
+    end: str | None = None
+    days: tuple[int, ...] = ()
+    daily_start: str | None = None
+    daily_end: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SelfCheck:
+    """Addresses that prove the monitoring server itself is online (its gateway, an anchor)."""
+
+    anchors: tuple[str, ...] = ()
+    probe_interval: float = 5.0
+
+
+@dataclass(frozen=True)
+class FlapPolicy:
+    window: int = 21
+    high_percent: float = 50.0
+    low_percent: float = 25.0
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class RetentionSpec:
+    raw_days: float = 7.0
+    rollup_days: float = 400.0
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    data_dir: Path
+    timezone: str = "Asia/Jakarta"
+    hosts: tuple[HostSpec, ...] = ()
+    routers: tuple[RouterSpec, ...] = ()
+    telegram: TelegramSpec = field(default_factory=TelegramSpec)
+    web: WebSpec = field(default_factory=WebSpec)
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+    self_check: SelfCheck = field(default_factory=SelfCheck)
+    flapping: FlapPolicy = field(default_factory=FlapPolicy)
+    retention: RetentionSpec = field(default_factory=RetentionSpec)
+    announce_startup: bool = False
+
+    def secrets(self) -> list[str]:
+        """Every secret value in this config, for log redaction."""
+        found = [self.telegram.token] + [r.password for r in self.routers]
+        if self.web.password:
+            found.append(self.web.password)
+        return [s for s in found if s]
+
+    def host(self, name: str) -> HostSpec | None:
+        for host in self.hosts:
+            if host.name.lower() == name.lower():
+                return host
+        return None
+
+
+def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Config:
+    """Parse and validate hosts.yaml.
+
+    Raises ConfigError listing every problem found (never a traceback for bad input).
+    """
+    from netwatchd.config_loader import load  # the validating parser lives in its own module
+
+    return load(Path(path), environ)

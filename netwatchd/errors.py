@@ -1,0 +1,70 @@
+"""One exception hierarchy for netwatchd.
+
+Every message is written for a network administrator: it says what is wrong and
+how to fix it, on one line, and never contains a secret. The CLI catches
+`NetwatchError` once and exits 2 for user mistakes (`exit_code`).
+"""
+
+from __future__ import annotations
+
+
+class NetwatchError(Exception):
+    """Base of every error netwatchd raises on purpose."""
+
+    exit_code: int = 1
+
+
+class UsageError(NetwatchError):
+    """The command line is wrong (bad flag value, missing argument)."""
+
+    exit_code = 2
+
+
+class ConfigError(NetwatchError):
+    """hosts.yaml is wrong. `problems` holds every located message found.
+
+    Each problem reads `FILE:LINE: key.path: what is wrong (what is allowed)`.
+    """
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems: list[str] = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class ProbeError(NetwatchError):
+    """A probe could not be run at all (not: the target did not answer)."""
+
+
+class PermissionProblem(ProbeError):
+    """Raw and unprivileged ICMP sockets are both refused; the message says how to fix it."""
+
+    exit_code = 2
+
+
+class DeliveryError(NetwatchError):
+    """Sending a notification failed. `permanent` stops retries for that chat."""
+
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None,
+                 migrate_to_chat_id: int | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
+
+
+class RouterError(NetwatchError):
+    """Talking to a RouterOS device failed (timeout, refused, trap, fatal, bad login)."""
+
+
+class StoreError(NetwatchError):
+    """The SQLite store cannot be opened, migrated or written."""
+
+    exit_code = 2
+
+
+class LabError(NetwatchError):
+    """The network-namespace lab cannot be built (no root, no iproute2, ...)."""
+
+    exit_code = 2

@@ -1,0 +1,136 @@
+"""Value objects passed between the probe engine, the state machine, the store and the notifiers.
+
+They are small, immutable and JSON-friendly (`to_dict`/`from_dict`), so a Transition can be
+written to SQLite as the evidence of an event and to the outbox as the payload of a message.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+
+class State(str, Enum):
+    """A site's state as the administrators see it."""
+
+    UNKNOWN = "unknown"        # at start, before enough probes to judge
+    UP = "up"
+    DEGRADED = "degraded"      # replies arrive, but loss/rtt/jitter exceed the host's thresholds
+    DOWN = "down"
+    UNREACHABLE = "unreachable"  # its parent is down: no separate alert
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The outcome of one probe of one host (one ICMP burst of `count` echoes, one TCP connect, ...).
+
+    `alive` is the prober's verdict that the target answered at all. Statistics are None when
+    nothing came back. `error` explains a failure ("timeout", "destination host unreachable from
+    198.18.0.1", "name does not resolve", "HTTP 503 outside 200-399"). `detail` carries
+    probe-specific extras (http_status, tcp_connect_ms, dns_answers, ...).
+    """
+
+    host: str
+    address: str
+    probe: str
+    at: datetime
+    alive: bool
+    sent: int = 0
+    received: int = 0
+    rtt_min_ms: float | None = None
+    rtt_avg_ms: float | None = None
+    rtt_max_ms: float | None = None
+    jitter_ms: float | None = None
+    stdev_ms: float | None = None
+    error: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def loss_percent(self) -> float:
+        """Share of requests with no reply, 0..100; 100 when nothing could be sent."""
+        if self.sent <= 0:
+            return 100.0
+        return round(100.0 * (self.sent - self.received) / self.sent, 2)
+
+    @classmethod
+    def from_rtts(cls, *, host: str, address: str, probe: str, at: datetime, sent: int,
+                  rtts_ms: list[float], error: str | None = None,
+                  detail: dict[str, Any] | None = None) -> "ProbeResult":
+        """Build a result from the raw round-trip times (ms) of the replies received.
+
+        Jitter is the mean absolute difference of consecutive RTTs (as icmplib); stdev is the
+        population standard deviation (as RouterOS's rtt-stdev).
+        """
+        received = len(rtts_ms)
+        if not rtts_ms:
+            return cls(host=host, address=address, probe=probe, at=at, alive=False, sent=sent,
+                       received=0, error=error or "timeout", detail=dict(detail or {}))
+        avg = sum(rtts_ms) / received
+        jitter = (sum(abs(b - a) for a, b in zip(rtts_ms, rtts_ms[1:])) / (received - 1)
+                  if received > 1 else 0.0)
+        stdev = math.sqrt(sum((r - avg) ** 2 for r in rtts_ms) / received)
+        return cls(host=host, address=address, probe=probe, at=at, alive=True, sent=sent,
+                   received=received, rtt_min_ms=round(min(rtts_ms), 3),
+                   rtt_avg_ms=round(avg, 3), rtt_max_ms=round(max(rtts_ms), 3),
+                   jitter_ms=round(jitter, 3), stdev_ms=round(stdev, 3), error=error,
+                   detail=dict(detail or {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["at"] = self.at.isoformat(timespec="milliseconds")
+        data["loss_percent"] = self.loss_percent
+        return data
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A decided change worth recording (and usually announcing).
+
+    kind:
+      "state"           from_state -> to_state for `host`
+      "flapping"        host started flapping (one alert instead of one per change)
+      "stable"          host stopped flapping; to_state is its settled state
+      "reminder"        host is still down (optional repeat)
+      "maintenance_end" a mute ended and the state differs from before the mute
+      "uplink_lost" / "uplink_back"  the monitoring server itself lost / regained its network
+      "startup"         the optional "watching N sites, M down" line
+    since: when the previous state began (so a recovery can say how long the outage lasted).
+    affected: names of children folded into this message (a parent down -> its unreachable sites).
+    evidence: loss_percent, rtt_avg_ms, rtt_max_ms, jitter_ms, failures_in_row, error, probe ...
+    """
+
+    host: str
+    address: str
+    from_state: State
+    to_state: State
+    at: datetime
+    kind: str = "state"
+    group: str = ""
+    since: datetime | None = None
+    affected: tuple[str, ...] = ()
+    evidence: dict[str, Any] = field(default_factory=dict)
+    notify: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.host, "address": self.address, "group": self.group, "kind": self.kind,
+            "from": self.from_state.value, "to": self.to_state.value,
+            "at": self.at.isoformat(timespec="milliseconds"),
+            "since": self.since.isoformat(timespec="milliseconds") if self.since else None,
+            "affected": list(self.affected), "evidence": dict(self.evidence),
+            "notify": self.notify,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Transition":
+        return cls(
+            host=data["host"], address=data.get("address", ""), group=data.get("group", ""),
+            kind=data.get("kind", "state"), from_state=State(data["from"]),
+            to_state=State(data["to"]), at=datetime.fromisoformat(data["at"]),
+            since=datetime.fromisoformat(data["since"]) if data.get("since") else None,
+            affected=tuple(data.get("affected", ())), evidence=dict(data.get("evidence", {})),
+            notify=bool(data.get("notify", True)),
+        )

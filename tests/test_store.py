@@ -1,0 +1,43 @@
+import sqlite3
+
+import pytest
+
+from netwatchd.errors import StoreError
+from netwatchd.store import Database, transaction
+from netwatchd.store.db import latest_version
+
+
+def test_migrate_creates_schema_in_wal_mode(tmp_path):
+    db = Database.in_dir(tmp_path)
+    assert db.migrate() == latest_version()
+    conn = db.connect()
+    tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
+    assert {"host_state", "events", "outbox", "kv", "audit_log", "probe_results"} <= tables
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.migrate() == latest_version()  # idempotent
+
+
+def test_transaction_rolls_back_on_error(tmp_path):
+    conn = Database.in_dir(tmp_path).open()
+    with pytest.raises(RuntimeError):
+        with transaction(conn):
+            conn.execute("insert into kv(key, value) values ('a', '1')")
+            raise RuntimeError("boom")
+    assert conn.execute("select count(*) from kv").fetchone()[0] == 0
+
+
+def test_newer_schema_is_refused_with_a_clear_message(tmp_path):
+    db = Database.in_dir(tmp_path)
+    db.migrate()
+    raw = sqlite3.connect(db.path)
+    raw.execute("PRAGMA user_version=999")
+    raw.close()
+    with pytest.raises(StoreError, match="newer than this netwatchd knows"):
+        db.migrate()
+
+
+def test_unwritable_location_is_a_store_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Database(blocker / "sub" / "db.sqlite3").connect()
