@@ -38,16 +38,23 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="netwatchd", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(prog="netwatchd", description="Watch intranet sites, alert on Telegram within a second, "
+                     "answer the admins' bot over the RouterOS API.")
     parser.add_argument("--version", action="version", version=f"netwatchd {__version__}")
     parser.add_argument("--log-level", default="info",
                         choices=["debug", "info", "warning", "error"], help="default: info")
     parser.add_argument("--log-format", default="text", choices=["text", "json"],
                         help="text lines for people (default) or one JSON object per line")
+    # The same two flags are accepted after the subcommand too (`netwatchd run --log-level debug`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log-level", default=argparse.SUPPRESS,
+                        choices=["debug", "info", "warning", "error"], help="default: info")
+    common.add_argument("--log-format", default=argparse.SUPPRESS, choices=["text", "json"],
+                        help="text lines (default) or one JSON object per line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         module = importlib.import_module(module_name)
-        sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
         module.add_arguments(sp)
         sp.set_defaults(_module=module)
     return parser
