@@ -1,0 +1,304 @@
+"""Bounded probe history: raw results, 5-minute and hourly rollups (schema in store/v1/40_history.sql).
+
+Life of a result:
+  record_results()      one compact row per result in `probe_results` (the last few minutes)
+  prune_and_rollup()    every complete 5-minute bucket -> one zlib-packed `probe_blocks` row per host
+                        + one `rollup_5m` row; the hours it touches are re-aggregated into
+                        `rollup_1h`; then everything past its retention is deleted:
+                        raw (blocks) retention.raw_days, 5-minute rollups retention.rollup_5m_days,
+                        hourly rollups retention.rollup_days. Events and deliveries are never pruned.
+
+Why it stays small (1,000 hosts at 10 s): a packed sample is 19 bytes before zlib (about 6-8
+after), so a week of raw is ~60 M samples in ~0.4 GB; a rollup row is ~35 bytes on disk, so a
+year of hourly rollups is 8.8 M rows, ~0.3 GB; five weeks of 5-minute rollups ~0.35 GB.
+scripts/bench_report.py --disk measures the real file.
+
+Seconds in each state inside a bucket: each sample's state is held until the next sample (at most
+MAX_HOLD_MS); the gap before the first sample of a bucket counts for that first sample's state.
+Whatever is not covered (agent stopped) is simply missing: it counts as "no data", not as up.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import zlib
+from array import array
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
+
+from netwatchd.config import RetentionSpec
+from netwatchd.models import ProbeResult, State
+from netwatchd.store.db import transaction
+
+BUCKET_MS = 5 * 60 * 1000
+HOUR_MS = 60 * 60 * 1000
+DAY_MS = 24 * HOUR_MS
+GRACE_MS = 30 * 1000          # results of a round may arrive this late after their probe time
+MAX_HOLD_MS = 120 * 1000      # a sample says nothing about the state longer than this after it
+
+STATE_CODES: dict[str, int] = {"unknown": 0, "up": 1, "degraded": 2, "down": 3, "unreachable": 4}
+CODE_STATES: dict[int, str] = {code: name for name, code in STATE_CODES.items()}
+_NONE_U32 = 0xFFFFFFFF
+_BLOCK_VERSION = 1
+
+
+class Sample(NamedTuple):
+    """One stored probe result (compact form)."""
+
+    at_ms: int
+    state: int          # STATE_CODES
+    alive: bool
+    loss_bp: int        # loss percent x 100
+    rtt_min_us: int | None
+    rtt_avg_us: int | None
+    rtt_max_us: int | None
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """Aggregate of one host over one bucket (5 minutes or 1 hour)."""
+
+    host: str
+    bucket_ms: int
+    probes: int
+    failures: int
+    rtt_min_us: int | None
+    rtt_avg_us: int | None
+    rtt_max_us: int | None
+    loss_bp_sum: int
+    up_s: int
+    degraded_s: int
+    down_s: int
+    unreachable_s: int
+
+
+def to_ms(moment: datetime) -> int:
+    """Epoch milliseconds of an aware datetime (naive ones are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(round(moment.timestamp() * 1000))
+
+
+def from_ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+
+
+def _us(ms: float | None) -> int | None:
+    return None if ms is None else max(0, int(round(ms * 1000)))
+
+
+def _state_code(value: object) -> int:
+    text = value.value if isinstance(value, State) else str(value or "unknown")
+    return STATE_CODES.get(text.lower(), 0)
+
+
+def host_ids(conn: sqlite3.Connection, names: Iterable[str]) -> dict[str, int]:
+    """Ids for host names, creating the missing ones (inside the caller's transaction if any)."""
+    wanted = sorted(set(names))
+    found = {row[1]: row[0] for row in conn.execute("SELECT id, name FROM history_hosts")}
+    missing = [(name,) for name in wanted if name not in found]
+    if missing:
+        conn.executemany("INSERT OR IGNORE INTO history_hosts(name) VALUES (?)", missing)
+        found = {row[1]: row[0] for row in conn.execute("SELECT id, name FROM history_hosts")}
+    return {name: found[name] for name in wanted}
+
+
+def host_names(conn: sqlite3.Connection) -> dict[int, str]:
+    return {row[0]: row[1] for row in conn.execute("SELECT id, name FROM history_hosts")}
+
+
+def record_results(conn: sqlite3.Connection, results: Sequence[ProbeResult],
+                   states: Mapping[str, str]) -> None:
+    """Store one round of results with each host's state after it (`states[host]`, e.g. "up").
+
+    Joins the caller's open transaction, or runs in its own. Raises sqlite3.Error on a broken store.
+    """
+    if not results:
+        return
+    if conn.in_transaction:
+        _record(conn, results, states)
+    else:
+        with transaction(conn):
+            _record(conn, results, states)
+
+
+def _record(conn: sqlite3.Connection, results: Sequence[ProbeResult], states: Mapping[str, str]) -> None:
+    ids = host_ids(conn, (r.host for r in results))
+    rows = []
+    for result in results:
+        rows.append((ids[result.host], to_ms(result.at), _state_code(states.get(result.host, "unknown")),
+                     1 if result.alive else 0, int(round(result.loss_percent * 100)),
+                     _us(result.rtt_min_ms), _us(result.rtt_avg_ms), _us(result.rtt_max_ms)))
+    conn.executemany("INSERT OR REPLACE INTO probe_results VALUES (?,?,?,?,?,?,?,?)", rows)
+
+
+# --- packing raw samples ------------------------------------------------------------------------
+
+def encode_block(bucket_ms: int, samples: Sequence[Sample]) -> bytes:
+    """Pack the samples of one bucket column-wise (delta times, flags, loss, rtts) and zlib them."""
+    offsets = array("I")
+    previous = bucket_ms
+    for sample in samples:
+        offsets.append(sample.at_ms - previous)
+        previous = sample.at_ms
+    flags = array("B", (s.state | (0x80 if s.alive else 0) for s in samples))
+    loss = array("H", (s.loss_bp for s in samples))
+    columns = [array("I", (_NONE_U32 if v is None else v for v in (s[i] for s in samples)))
+               for i in (4, 5, 6)]
+    payload = b"".join(part.tobytes() for part in [offsets, flags, loss, *columns])
+    return bytes([_BLOCK_VERSION]) + zlib.compress(payload, 6)
+
+
+def decode_block(bucket_ms: int, count: int, data: bytes) -> list[Sample]:
+    """Inverse of encode_block. Raises ValueError for a block it cannot read."""
+    if not data or data[0] != _BLOCK_VERSION:
+        raise ValueError("unknown probe block format")
+    raw = zlib.decompress(data[1:])
+    pos = 0
+
+    def take(code: str, size: int) -> array:
+        nonlocal pos
+        part = array(code)
+        part.frombytes(raw[pos:pos + size * count])
+        pos += size * count
+        return part
+
+    offsets, flags, loss = take("I", 4), take("B", 1), take("H", 2)
+    rtts = [take("I", 4) for _ in range(3)]
+    samples, at = [], bucket_ms
+    for i in range(count):
+        at += offsets[i]
+        mins, avgs, maxs = (None if col[i] == _NONE_U32 else col[i] for col in rtts)
+        samples.append(Sample(at, flags[i] & 0x7F, bool(flags[i] & 0x80), loss[i], mins, avgs, maxs))
+    return samples
+
+
+# --- rollups ------------------------------------------------------------------------------------
+
+def rollup_samples(bucket_ms: int, size_ms: int, samples: Sequence[Sample]) -> tuple:
+    """(probes, failures, rtt_min, rtt_avg, rtt_max, loss_bp_sum, up_s, degraded_s, down_s,
+    unreachable_s) for samples sorted by time inside [bucket_ms, bucket_ms + size_ms)."""
+    end = bucket_ms + size_ms
+    held = [0, 0, 0, 0, 0]
+    for i, sample in enumerate(samples):
+        start = max(bucket_ms, sample.at_ms - MAX_HOLD_MS) if i == 0 else sample.at_ms
+        stop = samples[i + 1].at_ms if i + 1 < len(samples) else end
+        stop = min(stop, sample.at_ms + MAX_HOLD_MS, end)
+        if stop > start:
+            held[sample.state] += stop - start
+    answered = [s for s in samples if s.alive and s.rtt_avg_us is not None]
+    rtt_min = min((s.rtt_min_us for s in answered if s.rtt_min_us is not None), default=None)
+    rtt_max = max((s.rtt_max_us for s in answered if s.rtt_max_us is not None), default=None)
+    rtt_avg = (int(round(sum(s.rtt_avg_us for s in answered) / len(answered)))  # type: ignore[misc]
+               if answered else None)
+    failures = sum(1 for s in samples if not s.alive)
+    return (len(samples), failures, rtt_min, rtt_avg, rtt_max, sum(s.loss_bp for s in samples),
+            *(round(held[code] / 1000) for code in (1, 2, 3, 4)))
+
+
+def prune_and_rollup(conn: sqlite3.Connection, now: datetime, retention: RetentionSpec) -> None:
+    """Compact complete 5-minute buckets, refresh hourly rollups, delete what is past retention.
+
+    Runs in one transaction (joins the caller's if one is open). Raises sqlite3.Error on a broken store.
+    """
+    if conn.in_transaction:
+        _prune_and_rollup(conn, now, retention)
+    else:
+        with transaction(conn):
+            _prune_and_rollup(conn, now, retention)
+
+
+def _prune_and_rollup(conn: sqlite3.Connection, now: datetime, retention: RetentionSpec) -> None:
+    now_ms = to_ms(now)
+    cutoff = (now_ms - GRACE_MS) // BUCKET_MS * BUCKET_MS
+    touched = compact(conn, cutoff)
+    if touched:
+        refresh_hourly(conn, min(touched) // HOUR_MS * HOUR_MS, max(touched) // HOUR_MS * HOUR_MS + HOUR_MS)
+    five_min_days = getattr(retention, "rollup_5m_days", 35.0)
+    conn.execute("DELETE FROM probe_blocks WHERE bucket_ms < ?", (now_ms - int(retention.raw_days * DAY_MS),))
+    conn.execute("DELETE FROM probe_results WHERE at_ms < ?", (now_ms - int(retention.raw_days * DAY_MS),))
+    conn.execute("DELETE FROM rollup_5m WHERE bucket_ms < ?", (now_ms - int(five_min_days * DAY_MS),))
+    conn.execute("DELETE FROM rollup_1h WHERE bucket_ms < ?", (now_ms - int(retention.rollup_days * DAY_MS),))
+
+
+def compact(conn: sqlite3.Connection, cutoff_ms: int) -> set[int]:
+    """Move raw rows older than cutoff_ms into blocks + 5-minute rollups; returns the buckets touched."""
+    groups: dict[tuple[int, int], list[Sample]] = {}
+    for row in conn.execute("SELECT host_id, at_ms, state, alive, loss_bp, rtt_min_us, rtt_avg_us, rtt_max_us "
+                            "FROM probe_results WHERE at_ms < ?", (cutoff_ms,)):
+        key = (row[0], row[1] // BUCKET_MS * BUCKET_MS)
+        groups.setdefault(key, []).append(Sample(row[1], row[2], bool(row[3]), row[4], row[5], row[6], row[7]))
+    if not groups:
+        return set()
+    blocks, rollups = [], []
+    for (host_id, bucket), samples in groups.items():
+        existing = conn.execute("SELECT samples, data FROM probe_blocks WHERE bucket_ms=? AND host_id=?",
+                                (bucket, host_id)).fetchone()
+        if existing:  # a late result for a bucket already compacted: merge
+            merged = {s.at_ms: s for s in decode_block(bucket, existing[0], existing[1])}
+            merged.update((s.at_ms, s) for s in samples)
+            samples = list(merged.values())
+        samples.sort()
+        blocks.append((bucket, host_id, len(samples), encode_block(bucket, samples)))
+        rollups.append((bucket, host_id, *rollup_samples(bucket, BUCKET_MS, samples)))
+    conn.executemany("INSERT OR REPLACE INTO probe_blocks VALUES (?,?,?,?)", blocks)
+    conn.executemany("INSERT OR REPLACE INTO rollup_5m VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rollups)
+    conn.execute("DELETE FROM probe_results WHERE at_ms < ?", (cutoff_ms,))
+    return {bucket for _, bucket in groups}
+
+
+def refresh_hourly(conn: sqlite3.Connection, start_ms: int, end_ms: int) -> None:
+    """Re-aggregate rollup_1h for the hours in [start_ms, end_ms) from rollup_5m."""
+    conn.execute(
+        "INSERT OR REPLACE INTO rollup_1h "
+        "SELECT bucket_ms / ? * ?, host_id, sum(probes), sum(failures), min(rtt_min_us), "
+        "  CAST(round(sum(rtt_avg_us * (probes - failures)) * 1.0 / "
+        "    nullif(sum(CASE WHEN rtt_avg_us IS NOT NULL THEN probes - failures END), 0)) AS INTEGER), "
+        "  max(rtt_max_us), sum(loss_bp_sum), sum(up_s), sum(degraded_s), sum(down_s), sum(unreachable_s) "
+        "FROM rollup_5m WHERE bucket_ms >= ? AND bucket_ms < ? GROUP BY 1, 2",
+        (HOUR_MS, HOUR_MS, start_ms, end_ms))
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def raw_samples(conn: sqlite3.Connection, host: str, since: datetime, until: datetime) -> list[Sample]:
+    """Raw results of one host in [since, until), compacted or not, oldest first."""
+    row = conn.execute("SELECT id FROM history_hosts WHERE name = ?", (host,)).fetchone()
+    if row is None:
+        return []
+    host_id, lo, hi = row[0], to_ms(since), to_ms(until)
+    found: dict[int, Sample] = {}
+    for bucket, count, data in conn.execute(
+            "SELECT bucket_ms, samples, data FROM probe_blocks WHERE host_id = ? AND bucket_ms >= ? "
+            "AND bucket_ms < ?", (host_id, lo // BUCKET_MS * BUCKET_MS, hi)):
+        found.update((s.at_ms, s) for s in decode_block(bucket, count, data) if lo <= s.at_ms < hi)
+    for r in conn.execute("SELECT at_ms, state, alive, loss_bp, rtt_min_us, rtt_avg_us, rtt_max_us "
+                          "FROM probe_results WHERE host_id = ? AND at_ms >= ? AND at_ms < ?",
+                          (host_id, lo, hi)):
+        found[r[0]] = Sample(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6])
+    return [found[k] for k in sorted(found)]
+
+
+def rollup_table(since: datetime, until: datetime, now: datetime, retention: RetentionSpec) -> str:
+    """The finest rollup that covers [since, until) cheaply: 5-minute rows for windows up to two
+    days still inside their retention, hourly rows otherwise."""
+    five_min_days = getattr(retention, "rollup_5m_days", 35.0)
+    short = (until - since).total_seconds() <= 2 * 86400
+    kept = (now - since).total_seconds() <= five_min_days * 86400
+    return "rollup_5m" if short and kept else "rollup_1h"
+
+
+def iter_rollups(conn: sqlite3.Connection, since: datetime, until: datetime, *, table: str = "rollup_1h",
+                 hosts: Sequence[str] | None = None) -> Iterator[Rollup]:
+    """Rollup rows whose bucket starts in [since, until), by time then host."""
+    if table not in ("rollup_1h", "rollup_5m"):
+        raise ValueError(f"unknown rollup table {table!r}")
+    names = host_names(conn)
+    wanted = None if hosts is None else set(hosts)
+    for row in conn.execute(f"SELECT * FROM {table} WHERE bucket_ms >= ? AND bucket_ms < ? "
+                            "ORDER BY bucket_ms, host_id", (to_ms(since), to_ms(until))):
+        name = names.get(row[1])
+        if name is None or (wanted is not None and name not in wanted):
+            continue
+        yield Rollup(name, row[0], *row[2:])

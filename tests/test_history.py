@@ -1,0 +1,138 @@
+"""Bounded history: raw rows -> packed blocks + rollups, retention, merge of late results."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netwatchd.config import RetentionSpec
+from netwatchd.models import ProbeResult
+from netwatchd.store import Database
+from netwatchd.store import history_repo as hr
+
+T0 = datetime(2026, 11, 2, 0, 0, tzinfo=timezone.utc)   # a 5-minute and hour boundary
+
+
+def _result(host: str, at: datetime, rtts: list[float], sent: int = 3) -> ProbeResult:
+    return ProbeResult.from_rtts(host=host, address="198.18.1.1", probe="icmp", at=at, sent=sent, rtts_ms=rtts)
+
+
+def _store(tmp_path):
+    return Database.in_dir(tmp_path).open()
+
+
+def _ten_minutes(conn) -> None:
+    """Host a: 60 probes at 10 s, all answered. Host b: first 5 min up, then 2 min down, then up."""
+    for i in range(60):
+        at = T0 + timedelta(seconds=10 * i)
+        b_down = 30 <= i < 42
+        results = [_result("a", at, [1.0 + (i % 3), 2.0, 3.0]),
+                   _result("b", at, [] if b_down else [10.0, 20.0, 30.0])]
+        hr.record_results(conn, results, {"a": "up", "b": "down" if b_down else "up"})
+
+
+def test_compaction_builds_exact_rollups_and_keeps_every_sample(tmp_path):
+    conn = _store(tmp_path)
+    _ten_minutes(conn)
+    before = hr.raw_samples(conn, "b", T0, T0 + timedelta(minutes=10))
+    hr.prune_and_rollup(conn, T0 + timedelta(minutes=10, seconds=30), RetentionSpec())
+    assert conn.execute("SELECT count(*) FROM probe_results").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM probe_blocks").fetchone()[0] == 4
+    after = hr.raw_samples(conn, "b", T0, T0 + timedelta(minutes=10))
+    assert after == before and len(after) == 60
+
+    rows = {(r.host, r.bucket_ms): r for r in hr.iter_rollups(conn, T0, T0 + timedelta(hours=1), table="rollup_5m")}
+    second_b = rows[("b", hr.to_ms(T0) + hr.BUCKET_MS)]
+    assert (second_b.probes, second_b.failures) == (30, 12)
+    assert (second_b.rtt_min_us, second_b.rtt_avg_us, second_b.rtt_max_us) == (10000, 20000, 30000)
+    assert second_b.loss_bp_sum == 12 * 10000
+    assert (second_b.up_s, second_b.down_s, second_b.degraded_s) == (180, 120, 0)
+    first_a = rows[("a", hr.to_ms(T0))]
+    # avg of per-probe averages 2.0, 2.333, 2.667 repeated -> 2.333 ms
+    assert (first_a.rtt_min_us, first_a.rtt_avg_us, first_a.rtt_max_us) == (1000, 2333, 3000)
+    assert first_a.up_s == 300 and first_a.failures == 0
+
+    hourly = {r.host: r for r in hr.iter_rollups(conn, T0, T0 + timedelta(hours=1))}
+    assert (hourly["b"].probes, hourly["b"].failures, hourly["b"].down_s, hourly["b"].up_s) == (60, 12, 120, 480)
+    assert hourly["b"].rtt_avg_us == 20000
+    assert hourly["a"].rtt_avg_us == 2333
+
+
+def test_recent_bucket_is_not_compacted_until_complete(tmp_path):
+    conn = _store(tmp_path)
+    _ten_minutes(conn)
+    hr.prune_and_rollup(conn, T0 + timedelta(minutes=9), RetentionSpec())
+    # only the first bucket (00:00-00:05) is complete at 00:09 minus grace
+    assert conn.execute("SELECT count(DISTINCT bucket_ms) FROM probe_blocks").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM probe_results").fetchone()[0] == 60
+    assert len(hr.raw_samples(conn, "a", T0, T0 + timedelta(minutes=10))) == 60
+
+
+def test_late_result_is_merged_into_an_existing_block(tmp_path):
+    conn = _store(tmp_path)
+    _ten_minutes(conn)
+    hr.prune_and_rollup(conn, T0 + timedelta(minutes=11), RetentionSpec())
+    late = T0 + timedelta(seconds=5)
+    hr.record_results(conn, [_result("a", late, [50.0])], {"a": "up"})
+    hr.prune_and_rollup(conn, T0 + timedelta(minutes=12), RetentionSpec())
+    samples = hr.raw_samples(conn, "a", T0, T0 + timedelta(minutes=5))
+    assert len(samples) == 31 and samples[1].at_ms == hr.to_ms(late)
+    first = next(r for r in hr.iter_rollups(conn, T0, T0 + timedelta(minutes=5), table="rollup_5m") if r.host == "a")
+    assert first.probes == 31 and first.rtt_max_us == 50000
+
+
+def test_retention_deletes_each_tier_at_its_own_age(tmp_path):
+    conn = _store(tmp_path)
+    _ten_minutes(conn)
+    retention = RetentionSpec(raw_days=7, rollup_5m_days=35, rollup_days=400)
+    hr.prune_and_rollup(conn, T0 + timedelta(minutes=11), retention)
+
+    def counts():
+        return tuple(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                     for t in ("probe_blocks", "rollup_5m", "rollup_1h"))
+
+    assert counts() == (4, 4, 2)
+    hr.prune_and_rollup(conn, T0 + timedelta(days=7, minutes=11), retention)
+    assert counts() == (0, 4, 2)
+    hr.prune_and_rollup(conn, T0 + timedelta(days=35, minutes=11), retention)
+    assert counts() == (0, 0, 2)
+    hr.prune_and_rollup(conn, T0 + timedelta(days=400, hours=2), retention)
+    assert counts() == (0, 0, 0)
+
+
+def test_missing_time_is_not_counted_as_any_state(tmp_path):
+    conn = _store(tmp_path)
+    # one probe at 00:00 then nothing (agent stopped): at most MAX_HOLD counts as up
+    hr.record_results(conn, [_result("a", T0, [1.0])], {"a": "up"})
+    hr.prune_and_rollup(conn, T0 + timedelta(hours=1), RetentionSpec())
+    (row,) = list(hr.iter_rollups(conn, T0, T0 + timedelta(hours=1), table="rollup_5m"))
+    assert row.up_s == hr.MAX_HOLD_MS // 1000 and row.down_s == 0
+
+
+def test_a_day_of_regular_samples_packs_small(tmp_path):
+    conn = _store(tmp_path)
+    day = [ProbeResult.from_rtts(host="a", address="x", probe="icmp", at=T0 + timedelta(seconds=10 * i),
+                                 sent=3, rtts_ms=[2.0 + (i * 7919 % 13) / 10.0] * 3) for i in range(8640)]
+    for start in range(0, len(day), 500):
+        hr.record_results(conn, day[start:start + 500], {"a": "up"})
+    hr.prune_and_rollup(conn, T0 + timedelta(days=1, minutes=1), RetentionSpec())
+    packed = conn.execute("SELECT sum(length(data)), sum(samples) FROM probe_blocks").fetchone()
+    assert packed[1] == 8640
+    assert packed[0] / packed[1] < 10, f"{packed[0] / packed[1]:.1f} bytes per sample"
+
+
+samples_strategy = st.lists(
+    st.tuples(st.integers(0, 299_999), st.integers(0, 4), st.booleans(), st.integers(0, 10000),
+              st.one_of(st.none(), st.integers(0, 10_000_000))),
+    min_size=1, max_size=40, unique_by=lambda t: t[0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(samples_strategy)
+def test_block_round_trip(raw):
+    bucket = 1_700_000_100_000 // hr.BUCKET_MS * hr.BUCKET_MS
+    samples = sorted(hr.Sample(bucket + off, state, alive, loss, rtt, rtt, None if rtt is None else rtt + 5)
+                     for off, state, alive, loss, rtt in raw)
+    assert hr.decode_block(bucket, len(samples), hr.encode_block(bucket, samples)) == samples
