@@ -67,6 +67,8 @@ class RouterSpec:
     tls: bool = False
     timeout: float = 5.0
     encoding: str = "utf-8"
+    tls_verify: bool = True             # api-ssl: check the router's certificate (ca_file or system CAs)
+    ca_file: str | None = None          # api-ssl: PEM file of the CA (or the router's self-signed cert)
 
 
 @dataclass(frozen=True)
