@@ -1,0 +1,218 @@
+"""The single HTTP seam to the Telegram Bot API (or the stand-in, or a local Bot API server).
+
+Every failure becomes a `TelegramError` (a DeliveryError) whose message is rebuilt from safe
+parts — the method, the API host, Telegram's error code and description — never from a
+`requests` exception, whose text contains the URL and therefore the bot token. The token is
+also registered with `netwatchd.logs.add_secret`, and urllib3's debug lines (which print the
+request path) are redacted at the source.
+
+How errors map (what the delivery worker does with them):
+  429 Too Many Requests           -> retry_after = parameters.retry_after
+  400 with migrate_to_chat_id     -> migrate_to_chat_id (group became a supergroup: resend there)
+  403 blocked / kicked            -> permanent for that chat
+  400 "chat not found"            -> permanent for that chat
+  other 400 (bad HTML, too long)  -> permanent (retrying the same request cannot help)
+  401 / 404 (token rejected)      -> retry (alerts wait until the token is fixed), message says so
+  5xx, non-JSON answer, network errors, timeouts, 409 -> retry
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from netwatchd.errors import DeliveryError
+from netwatchd.logs import add_secret, redact
+
+log = logging.getLogger(__name__)
+
+
+class TelegramError(DeliveryError):
+    """A failed Bot API call. `error_code` is Telegram's (None for network errors)."""
+
+    def __init__(self, message: str, *, method: str, error_code: int | None = None,
+                 description: str = "", permanent: bool = False, retry_after: float | None = None,
+                 migrate_to_chat_id: int | None = None) -> None:
+        super().__init__(redact(message), permanent=permanent, retry_after=retry_after,
+                         migrate_to_chat_id=migrate_to_chat_id)
+        self.method = method
+        self.error_code = error_code
+        self.description = redact(description)
+
+    @property
+    def bad_entities(self) -> bool:
+        """Telegram could not parse our HTML (resending as plain text would work)."""
+        return self.error_code == 400 and "parse entities" in self.description
+
+
+class _RedactRecords(logging.Filter):
+    """Rewrites a record's text through redact() (urllib3 logs request paths = the token)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args or isinstance(record.msg, str):
+            record.msg = redact(record.getMessage())
+            record.args = ()
+        return True
+
+
+def _install_urllib3_redaction() -> None:
+    for name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactRecords) for f in logger.filters):
+            logger.addFilter(_RedactRecords())
+
+
+_install_urllib3_redaction()
+
+
+class TelegramAPI:
+    """Bot API client. Thread-safe enough for one request per thread at a time on the session.
+
+    `timeout` bounds every request (connect and read), so a stuck Telegram never blocks a
+    caller for longer than that; long polls get `timeout + poll seconds`.
+    """
+
+    def __init__(self, api_url: str, token: str, *, session: requests.Session | None = None,
+                 timeout: float = 10) -> None:
+        add_secret(token)
+        self._base = api_url.rstrip("/")
+        self._token = token
+        self.host = urlsplit(self._base).netloc or self._base
+        self.timeout = float(timeout)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        self.session = session
+
+    def __repr__(self) -> str:
+        return f"TelegramAPI({self._base!r}, token=***)"
+
+    def call(self, method: str, *, read_timeout: float | None = None, **params: Any) -> Any:
+        """POST one Bot API method as JSON; returns `result`. Raises TelegramError (token-free)."""
+        body = {key: value for key, value in params.items() if value is not None}
+        url = f"{self._base}/bot{self._token}/{method}"
+        started = time.monotonic()
+        try:
+            response = self.session.post(url, json=body, timeout=(min(self.timeout, 5.0),
+                                                                  read_timeout or self.timeout))
+        except requests.exceptions.RequestException as exc:
+            raise self._network_error(method, exc, read_timeout or self.timeout) from None
+        elapsed_ms = (time.monotonic() - started) * 1000
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or "ok" not in data:
+            raise TelegramError(f"Telegram {method} via {self.host}: HTTP {response.status_code} "
+                                "without a Bot API answer (Telegram or a proxy is failing; will retry)",
+                                method=method, error_code=response.status_code)
+        if data.get("ok"):
+            log.debug("Telegram %s ok in %.1f ms", method, elapsed_ms)
+            return data.get("result")
+        raise self._api_error(method, data)
+
+    def _network_error(self, method: str, exc: requests.exceptions.RequestException,
+                       read_timeout: float) -> TelegramError:
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            what = "connection timed out"
+        elif isinstance(exc, requests.exceptions.ReadTimeout):
+            what = f"no answer within {read_timeout:g} s"
+        elif isinstance(exc, requests.exceptions.SSLError):
+            what = "TLS handshake failed"
+        elif isinstance(exc, requests.exceptions.ConnectionError):
+            reason = _root_cause(exc)
+            if isinstance(reason, ConnectionRefusedError):
+                what = "connection refused"
+            elif "RemoteDisconnected" in type(reason).__name__ or isinstance(reason, ConnectionResetError):
+                what = "connection dropped before an answer"
+            elif "NameResolution" in type(reason).__name__ or "gaierror" in type(reason).__name__:
+                what = "name does not resolve"
+            else:
+                what = f"connection failed ({type(reason).__name__})"
+        else:
+            what = f"request failed ({type(exc).__name__})"
+        return TelegramError(f"Telegram {method} via {self.host}: {what} (will retry)", method=method)
+
+    @staticmethod
+    def _api_error(method: str, data: dict[str, Any]) -> TelegramError:
+        code = data.get("error_code")
+        code = int(code) if isinstance(code, int) or str(code).isdigit() else None
+        description = str(data.get("description") or "no description")
+        parameters = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
+        message = f"Telegram {method}: {code} {description}"
+        if code == 429:
+            retry_after = float(parameters.get("retry_after") or 1)
+            return TelegramError(message, method=method, error_code=code, description=description,
+                                 retry_after=retry_after)
+        if parameters.get("migrate_to_chat_id") is not None:
+            return TelegramError(message, method=method, error_code=code, description=description,
+                                 migrate_to_chat_id=int(parameters["migrate_to_chat_id"]))
+        if code in (401, 404):
+            return TelegramError(f"Telegram {method}: {code} {description} (the bot token was "
+                                 "rejected: check telegram.token)", method=method, error_code=code,
+                                 description=description)
+        permanent = code in (400, 403)
+        return TelegramError(message, method=method, error_code=code, description=description,
+                             permanent=permanent)
+
+    # -- the methods netwatchd uses ------------------------------------------------------------
+
+    def send_message(self, chat_id: int | str, text: str, *, parse_mode: str | None = "HTML",
+                     reply_markup: dict[str, Any] | None = None,
+                     disable_notification: bool = False) -> int:
+        """Send a message; returns its message_id. Raises TelegramError."""
+        result = self.call("sendMessage", chat_id=chat_id, text=text, parse_mode=parse_mode,
+                           reply_markup=reply_markup,
+                           disable_notification=disable_notification or None,
+                           link_preview_options={"is_disabled": True})
+        return int(result["message_id"])
+
+    def get_updates(self, offset: int | None, timeout: int,
+                    allowed_updates: list[str] | None = None) -> list[dict[str, Any]]:
+        """Long-poll for updates (confirming those below `offset`). Raises TelegramError."""
+        result = self.call("getUpdates", offset=offset, timeout=timeout,
+                           allowed_updates=allowed_updates, read_timeout=timeout + self.timeout)
+        return list(result or [])
+
+    def get_me(self) -> dict[str, Any]:
+        return dict(self.call("getMe"))
+
+    def delete_webhook(self, drop_pending_updates: bool = False) -> bool:
+        return bool(self.call("deleteWebhook", drop_pending_updates=drop_pending_updates or None))
+
+    def set_my_commands(self, commands: list[tuple[str, str]]) -> bool:
+        return bool(self.call("setMyCommands",
+                              commands=[{"command": c, "description": d} for c, d in commands]))
+
+    def answer_callback_query(self, callback_query_id: str, text: str | None = None) -> bool:
+        return bool(self.call("answerCallbackQuery", callback_query_id=callback_query_id, text=text))
+
+    def edit_message_text(self, chat_id: int | str, message_id: int, text: str, *,
+                          parse_mode: str | None = "HTML",
+                          reply_markup: dict[str, Any] | None = None) -> dict[str, Any]:
+        return dict(self.call("editMessageText", chat_id=chat_id, message_id=message_id, text=text,
+                              parse_mode=parse_mode, reply_markup=reply_markup,
+                              link_preview_options={"is_disabled": True}))
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost cause/context/reason of a requests/urllib3 exception chain."""
+    seen: set[int] = set()
+    current: BaseException = exc
+    while id(current) not in seen:
+        seen.add(id(current))
+        nested = (getattr(current, "reason", None) if isinstance(getattr(current, "reason", None), BaseException)
+                  else None) or current.__cause__ or current.__context__
+        if nested is None and current.args and isinstance(current.args[0], BaseException):
+            nested = current.args[0]
+        if nested is None:
+            break
+        current = nested
+    return current
