@@ -1,0 +1,888 @@
+"""A RouterOS API stand-in: a real threaded TCP (or TLS, api-ssl) server on loopback.
+
+It speaks the RouterOS API wire protocol (netwatchd.router.wire): length-prefixed words, sentences
+ended by an empty word, `/login` in both the plain (>= 6.43) and the challenge/md5 (< 6.43) form,
+`!re`/`!done`/`!trap`/`!fatal` replies with the request's `.tag` echoed, queries (`?name=v`,
+`?=name=v`, `?name`, `?-name`, `?<name=v`, `?>name=v`, `?#|&!.`), `=.proplist=`, `=count-only=`,
+and streaming commands that run until `/cancel`.
+
+It serves a believable core router of the Sidoarjo intranet: identity, resource, interfaces (with
+`=stats=` counters that grow with time), monitor-traffic, addresses, DHCP leases, pools and their
+usage, DNS, neighbors, Netwatch (v7 typed entries, or v6 "simple" ones with version="6.49.10"), and
+`/ping`. Every table is a plain attribute tests may edit (`standin.netwatch.append({...})`).
+
+`/ping` never sends a packet to an arbitrary address: it answers from `ping_table` (address ->
+rtt in ms, or None for a dead host; unknown addresses time out) and only for 127.0.0.0/8 it
+really pings (icmplib) when the process may.
+
+Write commands (add/set/remove/enable/...) are answered like a read-only user group would:
+`!trap =message=not enough permissions (9)`; every received command is recorded in `.commands`
+(passwords masked) so tests can prove a client never tried one.
+
+Faults (`set_fault(kind, **params)`): "slow" (delay=seconds before each reply), "drop_mid_reply"
+(after=rows sent, then the connection is closed), "trap" (message=, category=), "fatal"
+(message=: `!fatal` then close); `times=N` limits a fault to the next N commands,
+`commands={"/ping"}` to some commands. A wrong password gets the real login trap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import ipaddress
+import logging
+import os
+import secrets
+import select
+import signal
+import socket
+import socketserver
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+from zoneinfo import ZoneInfo
+
+from netwatchd.errors import LabError
+from netwatchd.router.wire import WireError, encode_sentence, read_sentence
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, str]
+BAD_LOGIN = "invalid user name or password (6)"
+NO_PERMISSION = "not enough permissions (9)"
+WRITE_VERBS = {"add", "set", "remove", "enable", "disable", "unset", "edit", "move", "reset", "export",
+               "import", "reboot", "shutdown", "comment", "reset-counters", "reset-counters-all",
+               "make-static", "release", "flush", "run", "save", "load", "upgrade"}
+READ_VERBS = {"print", "getall"}
+FAULT_KINDS = {None, "slow", "drop_mid_reply", "trap", "fatal"}
+SINGLETON_MENUS = {"/system/identity", "/system/resource", "/ip/dns", "/system/clock"}
+
+
+# ----------------------------------------------------------------------------- formatting helpers
+
+def format_ros_time(ms: float) -> str:
+    """A v7 ping time: 1ms234us, 845us, 12ms, 1s3ms."""
+    total_us = max(0, int(round(ms * 1000)))
+    seconds, rest = divmod(total_us, 1_000_000)
+    millis, micros = divmod(rest, 1000)
+    parts = []
+    if seconds:
+        parts.append(f"{seconds}s")
+    if millis:
+        parts.append(f"{millis}ms")
+    if micros:
+        parts.append(f"{micros}us")
+    return "".join(parts) or "0ms"
+
+
+def format_ros_uptime(seconds: float) -> str:
+    """RouterOS uptime style: 3w2d4h5m6s (zero parts left out)."""
+    remaining = int(seconds)
+    parts = []
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        amount, remaining = divmod(remaining, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts) or "0s"
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+# ----------------------------------------------------------------------------- queries
+
+def _compare_values(left: str, right: str) -> int:
+    try:
+        a, b = int(left), int(right)
+    except ValueError:
+        a, b = left, right  # type: ignore[assignment]
+    return (a > b) - (a < b)  # type: ignore[operator]
+
+
+def evaluate_query(row: Row, query_words: Sequence[str]) -> bool:
+    """RouterOS's stack machine over one row: every query word pushes or combines booleans; the row
+    matches when every value left on the stack is true. Raises ValueError for a malformed word."""
+    stack: list[bool] = []
+    for word in query_words:
+        body = word[1:]
+        if body.startswith("#"):
+            for op in body[1:]:
+                if op == "|":
+                    b, a = stack.pop(), stack.pop()
+                    stack.append(a or b)
+                elif op == "&":
+                    b, a = stack.pop(), stack.pop()
+                    stack.append(a and b)
+                elif op == "!":
+                    stack.append(not stack.pop())
+                elif op == ".":
+                    stack.append(stack[-1])
+                elif op.isdigit():
+                    stack.append(stack[-1 - int(op)])
+                else:
+                    raise ValueError(f"unknown query operation {op!r}")
+            continue
+        if body.startswith("-"):
+            stack.append(body[1:] not in row)
+            continue
+        operator = ""
+        if body[:1] in ("<", ">", "="):
+            operator, body = body[0], body[1:]
+        name, has_value, value = body.partition("=")
+        if not has_value and operator == "":
+            stack.append(name in row)
+        elif operator == "<":
+            stack.append(name in row and _compare_values(row[name], value) < 0)
+        elif operator == ">":
+            stack.append(name in row and _compare_values(row[name], value) > 0)
+        else:
+            stack.append(row.get(name, "") == value if name in row else value == "")
+    return all(stack)
+
+
+# ----------------------------------------------------------------------------- requests and faults
+
+@dataclass
+class Request:
+    """One parsed command sentence."""
+
+    command: str
+    attributes: dict[str, str] = field(default_factory=dict)
+    queries: list[str] = field(default_factory=list)
+    api_attributes: dict[str, str] = field(default_factory=dict)
+    tag: str | None = None
+
+    @classmethod
+    def parse(cls, words: Sequence[str]) -> "Request":
+        request = cls(command=words[0])
+        for word in words[1:]:
+            if word.startswith("="):
+                name, _, value = word[1:].partition("=")  # "=once" (no value) is a flag too
+                if name.startswith("."):
+                    request.api_attributes[name] = value
+                else:
+                    request.attributes[name] = value
+            elif word.startswith("?"):
+                request.queries.append(word)
+            elif word.startswith(".tag="):
+                request.tag = word[len(".tag="):]
+        return request
+
+
+@dataclass
+class Fault:
+    kind: str
+    params: dict[str, Any]
+    remaining: int | None
+
+    def applies(self, command: str) -> bool:
+        wanted = self.params.get("commands")
+        return (self.remaining is None or self.remaining > 0) and (not wanted or command in wanted)
+
+
+class _SessionEnd(Exception):
+    """The stand-in closes this connection (fatal, dropped, peer gone)."""
+
+
+# ----------------------------------------------------------------------------- default data
+
+def _default_interfaces() -> list[Row]:
+    rows = [
+        {"name": "ether1", "default-name": "ether1", "type": "ether", "mtu": "1500", "mac-address": "48:A9:8A:10:00:01",
+         "running": "true", "disabled": "false", "comment": "Uplink Diskominfo — gedung utama", "link-downs": "1"},
+        {"name": "sfp-sfpplus1", "default-name": "sfp-sfpplus1", "type": "ether", "mtu": "1500",
+         "mac-address": "48:A9:8A:10:00:02", "running": "true", "disabled": "false",
+         "comment": "Backbone kecamatan (fiber)", "link-downs": "3"},
+        {"name": "ether2", "default-name": "ether2", "type": "ether", "mtu": "1500", "mac-address": "48:A9:8A:10:00:03",
+         "running": "true", "disabled": "false", "comment": "Ruang server", "link-downs": "0"},
+        {"name": "ether3", "default-name": "ether3", "type": "ether", "mtu": "1500", "mac-address": "48:A9:8A:10:00:04",
+         "running": "false", "disabled": "false", "comment": "", "link-downs": "7"},
+        {"name": "ether4", "default-name": "ether4", "type": "ether", "mtu": "1500", "mac-address": "48:A9:8A:10:00:05",
+         "running": "false", "disabled": "true", "comment": "cadangan", "link-downs": "0"},
+        {"name": "bridge-lan", "type": "bridge", "mtu": "1500", "mac-address": "48:A9:8A:10:00:03",
+         "running": "true", "disabled": "false", "comment": "", "link-downs": "0"},
+    ]
+    for row in rows:
+        row.setdefault("default-name", "")
+        row.update({"actual-mtu": row["mtu"], "l2mtu": "1592", "last-link-up-time": "2026-11-20 07:12:44",
+                    "dynamic": "false", "slave": "false"})
+    return rows
+
+
+def _default_netwatch(now: datetime, v6: bool) -> list[Row]:
+    def since(minutes: int) -> str:
+        moment = now - timedelta(minutes=minutes)
+        return (moment.strftime("%b/%d/%Y %H:%M:%S").lower() if v6
+                else moment.strftime("%Y-%m-%d %H:%M:%S"))
+
+    entries = [
+        ("Sidoarjo", "198.18.1.2", "up", 1440, "Kantor Kecamatan Sidoarjo"),
+        ("Porong", "198.18.4.2", "down", 12, "Kecamatan Porong — link fiber"),
+        ("Waru", "198.18.15.2", "up", 300, "Kantor Kecamatan Waru"),
+        ("Candi", "198.18.3.2", "up", 90, "Kecamatan Candi"),
+    ]
+    rows: list[Row] = []
+    for name, host, status, minutes, comment in entries:
+        row: Row = {"host": host, "interval": "10s", "timeout": "1s" if v6 else "3s", "status": status,
+                    "since": since(minutes), "comment": comment, "disabled": "false",
+                    "up-script": "", "down-script": ""}
+        if not v6:
+            row.update({"name": name, "type": "icmp", "packet-count": "10", "packet-interval": "50ms",
+                        "packet-size": "54", "thr-loss-percent": "85.0%", "thr-avg": "100ms", "thr-max": "1s",
+                        "thr-jitter": "1s", "thr-stdev": "250ms", "start-delay": "3s", "startup-delay": "5m",
+                        "done-tests": "8640", "failed-tests": "3" if status == "up" else "72",
+                        "src-address": ""})
+            if status == "up":
+                row.update({"sent-count": "10", "response-count": "10", "loss-count": "0", "loss-percent": "0%",
+                            "rtt-avg": "1ms812us", "rtt-min": "1ms102us", "rtt-max": "3ms44us",
+                            "rtt-jitter": "1ms942us", "rtt-stdev": "512us"})
+            else:
+                row.update({"sent-count": "10", "response-count": "0", "loss-count": "10",
+                            "loss-percent": "100%"})
+        rows.append(row)
+    if not v6:
+        rows.append({"name": "web-kecamatan", "host": "198.18.0.10", "type": "http-get", "port": "80",
+                     "http-codes": "", "interval": "30s", "timeout": "3s", "status": "up",
+                     "since": since(600), "comment": "Portal kecamatan", "disabled": "false",
+                     "done-tests": "120", "failed-tests": "0", "http-status-code": "200",
+                     "up-script": "", "down-script": ""})
+    return rows
+
+
+# ----------------------------------------------------------------------------- TLS
+
+def make_self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1/localhost in `directory`: (cert, key). Raises LabError."""
+    cert_path, key_path = directory / "routeros-standin.crt", directory / "routeros-standin.key"
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "routeros-standin")])
+        now = datetime.now(timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+                .not_valid_after(now + timedelta(days=30))
+                .add_extension(x509.SubjectAlternativeName([
+                    x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .sign(key, hashes.SHA256()))
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        return cert_path, key_path
+    except ImportError:
+        pass
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "30", "-subj", "/CN=routeros-standin",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout", str(key_path), "-out", str(cert_path)],
+                       check=True, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise LabError(f"cannot make a TLS certificate for the RouterOS stand-in: {exc} "
+                       "(install the 'cryptography' package or openssl)") from None
+    return cert_path, key_path
+
+
+# ----------------------------------------------------------------------------- the server
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    standin: "RouterOSStandIn"
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        _Session(self.server.standin, self.request).run()  # type: ignore[attr-defined]
+
+
+class RouterOSStandIn:
+    """See the module docstring. Context manager; `.port`, `.ca_file` (with tls=True)."""
+
+    def __init__(self, username: str = "netwatchd", password: str = "lab-secret", host: str = "127.0.0.1",
+                 port: int = 0, identity: str = "core", *, version: str = "7.15.3 (stable)",
+                 tls: bool = False, login_mode: str = "plain", encoding: str = "utf-8",
+                 ping_table: dict[str, float | None] | None = None, ping_interval: float = 0.05,
+                 real_loopback_ping: bool = True, timezone_name: str = "Asia/Jakarta") -> None:
+        if login_mode not in ("plain", "challenge"):
+            raise ValueError("login_mode must be 'plain' (RouterOS >= 6.43) or 'challenge' (older)")
+        self.username, self.password = username, password
+        self.host, self._requested_port = host, port
+        self.identity = identity
+        self.version = version
+        self.tls = tls
+        self.login_mode = login_mode
+        self.encoding = encoding
+        self.ping_interval = ping_interval
+        self.real_loopback_ping = real_loopback_ping
+        self.tz = ZoneInfo(timezone_name)
+        self.started_at = time.time()
+        self.ca_file: Path | None = None
+        self.lock = threading.RLock()
+        now_local = datetime.now(self.tz).replace(microsecond=0)
+        v6 = self.version.startswith("6.")
+        self.resource: Row = {
+            "version": version, "build-time": "2026-10-02 09:12:20", "factory-software": "7.1",
+            "free-memory": "3286188032", "total-memory": "4294967296", "cpu": "ARM64", "cpu-count": "4",
+            "cpu-frequency": "1700", "cpu-load": "7", "free-hdd-space": "109780992",
+            "total-hdd-space": "134217728", "write-sect-since-reboot": "5120", "write-sect-total": "912340",
+            "architecture-name": "arm64", "board-name": "CCR2004-1G-12S+2XS", "platform": "MikroTik"}
+        self.interfaces: list[Row] = _default_interfaces()
+        # bits per second each interface carries in each direction (drives monitor-traffic and counters)
+        self.traffic: dict[str, tuple[int, int]] = {
+            "ether1": (48_200_000, 12_750_000), "sfp-sfpplus1": (13_100_000, 46_900_000),
+            "ether2": (2_400_000, 1_100_000), "bridge-lan": (2_400_000, 1_100_000)}
+        self.addresses: list[Row] = [
+            {"address": "198.18.0.1/24", "network": "198.18.0.0", "interface": "bridge-lan", "comment": "LAN Diskominfo"},
+            {"address": "198.18.255.1/30", "network": "198.18.255.0", "interface": "ether1", "comment": "uplink"},
+            {"address": "198.19.0.1/16", "network": "198.19.0.0", "interface": "sfp-sfpplus1",
+             "comment": "backbone kecamatan"},
+        ]
+        for row in self.addresses:
+            row.update({"actual-interface": row["interface"], "invalid": "false", "dynamic": "false",
+                        "disabled": "false"})
+        self.leases: list[Row] = [
+            {"address": "198.18.0.50", "mac-address": "3C:52:82:4A:10:11", "client-id": "1:3c:52:82:4a:10:11",
+             "host-name": "PC-Sekretariat", "server": "dhcp-lan", "status": "bound", "expires-after": "8m12s",
+             "last-seen": "1m48s", "dynamic": "true", "disabled": "false", "comment": ""},
+            {"address": "198.18.0.51", "mac-address": "3C:52:82:4A:10:12", "host-name": "laptop-kabid",
+             "server": "dhcp-lan", "status": "bound", "expires-after": "4m1s", "last-seen": "5m59s",
+             "dynamic": "true", "disabled": "false", "comment": ""},
+            {"address": "198.18.0.20", "mac-address": "00:0C:29:11:22:33", "host-name": "printer-lt2",
+             "server": "dhcp-lan", "status": "waiting", "last-seen": "3d2h", "dynamic": "false",
+             "disabled": "false", "comment": "Printer lantai 2 — ruang rapat"},
+        ]
+        self.pools: list[Row] = [
+            {"name": "pool-lan", "ranges": "198.18.0.50-198.18.0.200", "next-pool": "none", "comment": ""},
+            {"name": "pool-tamu", "ranges": "198.18.2.10-198.18.2.60", "next-pool": "none", "comment": "Wi-Fi tamu"},
+        ]
+        self.pool_used: list[Row] = [
+            {"pool": "pool-lan", "address": "198.18.0.50", "owner": "dhcp-lan", "info": "3C:52:82:4A:10:11"},
+            {"pool": "pool-lan", "address": "198.18.0.51", "owner": "dhcp-lan", "info": "3C:52:82:4A:10:12"},
+        ]
+        self.dns: Row = {"servers": "198.18.0.53,198.18.0.54", "dynamic-servers": "", "use-doh-server": "",
+                         "verify-doh-cert": "false", "allow-remote-requests": "true", "max-udp-packet-size": "4096",
+                         "query-server-timeout": "2s", "query-total-timeout": "10s", "max-concurrent-queries": "100",
+                         "cache-size": "2048KiB", "cache-max-ttl": "1w", "cache-used": "412KiB"}
+        self.neighbors: list[Row] = [
+            {"interface": "sfp-sfpplus1", "address": "198.19.15.1", "mac-address": "48:A9:8A:20:15:01",
+             "identity": "kec-waru", "platform": "MikroTik", "version": "7.14.3 (stable)", "board": "RB4011iGS+",
+             "uptime": "12d4h", "interface-name": "sfp-sfpplus1"},
+            {"interface": "sfp-sfpplus1", "address": "198.19.1.1", "mac-address": "48:A9:8A:20:01:01",
+             "identity": "kec-sidoarjo", "platform": "MikroTik", "version": "6.49.10 (long-term)",
+             "board": "RB750Gr3", "uptime": "40d1h", "interface-name": "sfp-sfpplus1"},
+        ]
+        self.netwatch: list[Row] = _default_netwatch(now_local, v6)
+        self.ping_table: dict[str, float | None] = dict(ping_table) if ping_table is not None else {
+            "198.18.0.1": 0.21, "198.18.1.2": 1.8, "198.18.3.2": 2.4, "198.18.15.2": 1.2,
+            "198.18.4.2": None, "198.18.0.10": 0.9}
+        self.commands: list[list[str]] = []
+        self.logins = 0
+        self._fault: Fault | None = None
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._sessions: set[socket.socket] = set()
+        self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self._ssl_context: ssl.SSLContext | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> "RouterOSStandIn":
+        """Listen and serve in a background thread. Raises LabError if the port is taken."""
+        if self.tls:
+            self._tmpdir = tempfile.TemporaryDirectory(prefix="routeros-standin-")
+            cert, key = make_self_signed_cert(Path(self._tmpdir.name))
+            self.ca_file = cert
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            self._ssl_context = context
+        try:
+            self._server = _Server((self.host, self._requested_port), _Handler)
+        except OSError as exc:
+            raise LabError(f"RouterOS stand-in cannot listen on {self.host}:{self._requested_port}: "
+                           f"{exc.strerror or exc}") from None
+        self._server.standin = self
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="routeros-standin", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self.drop_connections()
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
+
+    def __enter__(self) -> "RouterOSStandIn":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise LabError("the RouterOS stand-in is not started")
+        return int(self._server.server_address[1])
+
+    def drop_connections(self) -> None:
+        """Close every open API session (like a router reboot); the listener stays up."""
+        with self.lock:
+            sessions = list(self._sessions)
+        for sock in sessions:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    # -- faults and data helpers ------------------------------------------------------------------
+
+    def set_fault(self, kind: str | None, *, times: int | None = None, **params: Any) -> None:
+        """Make the next commands (or `times` of them) misbehave; kind None clears. Raises ValueError."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; one of {sorted(k for k in FAULT_KINDS if k)} or None")
+        with self.lock:
+            self._fault = None if kind is None else Fault(kind, dict(params), times)
+
+    def set_ping(self, address: str, rtt_ms: float | None) -> None:
+        """What /ping answers for `address`: rtt in ms, or None for a host that does not reply."""
+        self.ping_table[address] = rtt_ms
+
+    def session_count(self) -> int:
+        with self.lock:
+            return len(self._sessions)
+
+    def _take_fault(self, command: str) -> Fault | None:
+        with self.lock:
+            fault = self._fault
+            if fault is None or command == "/login" or not fault.applies(command):
+                return None
+            if fault.remaining is not None:
+                fault.remaining -= 1
+            return fault
+
+    def _record(self, words: Sequence[str]) -> None:
+        masked = [("=password=***" if w.startswith("=password=") else
+                   "=response=***" if w.startswith("=response=") else w) for w in words]
+        with self.lock:
+            self.commands.append(masked)
+
+    # -- menus ------------------------------------------------------------------------------------
+
+    def _uptime_seconds(self) -> float:
+        return time.time() - self.started_at + 3 * 86400 + 4 * 3600 + 17 * 60
+
+    def _menu_rows(self, menu: str, request: Request) -> list[Row] | None:
+        """Rows of a printable menu, or None when the menu does not exist."""
+        if menu == "/system/identity":
+            return [{"name": self.identity}]
+        if menu == "/system/resource":
+            return [{"uptime": format_ros_uptime(self._uptime_seconds()), **self.resource}]
+        if menu == "/system/clock":
+            now = datetime.now(self.tz)
+            return [{"time": now.strftime("%H:%M:%S"), "date": now.strftime("%Y-%m-%d"),
+                     "time-zone-autodetect": "false", "time-zone-name": str(self.tz), "gmt-offset": "+07:00",
+                     "dst-active": "false"}]
+        if menu == "/interface":
+            return self._interface_rows(with_stats=any(k in request.attributes for k in ("stats", "stats-detail")))
+        table = {"/ip/address": self.addresses, "/ip/dhcp-server/lease": self.leases, "/ip/pool": self.pools,
+                 "/ip/pool/used": self.pool_used, "/ip/neighbor": self.neighbors, "/tool/netwatch": self.netwatch}
+        if menu in table:
+            with self.lock:
+                return [dict(row) for row in table[menu]]
+        if menu == "/ip/dns":
+            return [dict(self.dns)]
+        return None
+
+    def _interface_rows(self, *, with_stats: bool) -> list[Row]:
+        elapsed = self._uptime_seconds()
+        rows = []
+        with self.lock:
+            interfaces = [dict(row) for row in self.interfaces]
+        for index, row in enumerate(interfaces):
+            if with_stats:
+                rx_bps, tx_bps = self.traffic.get(row["name"], (0, 0)) if row.get("running") == "true" else (0, 0)
+                rx_bytes, tx_bytes = int(rx_bps * elapsed / 8), int(tx_bps * elapsed / 8)
+                row.update({"rx-byte": str(rx_bytes), "tx-byte": str(tx_bytes),
+                            "rx-packet": str(rx_bytes // 900), "tx-packet": str(tx_bytes // 900),
+                            "rx-drop": "0", "tx-drop": "0", "tx-queue-drop": str(index * 3),
+                            "rx-error": "0", "tx-error": "0", "fp-rx-byte": str(rx_bytes),
+                            "fp-tx-byte": "0", "fp-rx-packet": str(rx_bytes // 900), "fp-tx-packet": "0"})
+            rows.append(row)
+        return rows
+
+    def _monitor_traffic_row(self, name: str) -> Row | None:
+        with self.lock:
+            known = {row["name"]: row for row in self.interfaces}
+        if name not in known:
+            return None
+        running = known[name].get("running") == "true"
+        rx, tx = self.traffic.get(name, (0, 0)) if running else (0, 0)
+        wobble = 1 + (secrets.randbelow(41) - 20) / 1000  # +-2 %, like a live counter
+        rx, tx = int(rx * wobble), int(tx * wobble)
+        return {"name": name, "rx-packets-per-second": str(rx // 7200), "rx-bits-per-second": str(rx),
+                "fp-rx-packets-per-second": str(rx // 7200), "fp-rx-bits-per-second": str(rx),
+                "rx-drops-per-second": "0", "rx-errors-per-second": "0",
+                "tx-packets-per-second": str(tx // 7200), "tx-bits-per-second": str(tx),
+                "fp-tx-packets-per-second": "0", "fp-tx-bits-per-second": "0",
+                "tx-drops-per-second": "0", "tx-queue-drops-per-second": "0", "tx-errors-per-second": "0"}
+
+    def ping_once(self, address: str, size: int) -> float | None:
+        """RTT in ms for one echo to `address` as the lab knows it, or None (lost). Never sends a packet
+        outside 127.0.0.0/8."""
+        if address in self.ping_table:
+            rtt = self.ping_table[address]
+            return None if rtt is None else rtt * (1 + (secrets.randbelow(201) - 100) / 1000)
+        try:
+            loopback = ipaddress.ip_address(address) in ipaddress.ip_network("127.0.0.0/8")
+        except ValueError:
+            loopback = address == "localhost"
+        if not loopback:
+            return None
+        if self.real_loopback_ping:
+            try:
+                import icmplib
+
+                host = icmplib.ping(address, count=1, timeout=1, payload_size=size,
+                                    privileged=os.geteuid() == 0)
+                return host.avg_rtt if host.is_alive else None
+            except Exception:  # noqa: BLE001 - no ICMP permission: answer like loopback does
+                pass
+        return 0.05
+
+
+# ----------------------------------------------------------------------------- one API session
+
+class _Session:
+    """One client connection: read sentences, answer them, until the peer leaves or a fault ends it."""
+
+    def __init__(self, standin: RouterOSStandIn, sock: socket.socket) -> None:
+        self.standin = standin
+        self.raw_sock = sock
+        self.sock: socket.socket = sock
+        self.logged_in = False
+        self.challenge: str | None = None
+        self.buffer = b""
+
+    def run(self) -> None:
+        with self.standin.lock:
+            self.standin._sessions.add(self.raw_sock)
+        try:
+            if self.standin._ssl_context is not None:
+                self.sock.settimeout(10)
+                self.sock = self.standin._ssl_context.wrap_socket(self.sock, server_side=True)
+                self.sock.settimeout(None)
+            while True:
+                words = self._read_sentence()
+                if words is None:
+                    return
+                if words:
+                    self._answer(words)
+        except (_SessionEnd, OSError, WireError, ssl.SSLError):
+            return
+        finally:
+            with self.standin.lock:
+                self.standin._sessions.discard(self.raw_sock)
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    # -- io ---------------------------------------------------------------------------------------
+
+    def _read_exactly(self, count: int) -> bytes:
+        while len(self.buffer) < count:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise _SessionEnd()
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        return data
+
+    def _read_sentence(self) -> list[str] | None:
+        try:
+            raw = read_sentence(self._read_exactly)
+        except _SessionEnd:
+            return None
+        return [w.decode(self.standin.encoding, errors="replace") for w in raw]
+
+    def _has_input(self, wait: float) -> bool:
+        if self.buffer or (isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()):
+            return True
+        readable, _, _ = select.select([self.sock], [], [], max(0.0, wait))
+        return bool(readable)
+
+    def _send(self, reply: str, attributes: Row | None = None, tag: str | None = None,
+              extra: Sequence[str] = ()) -> None:
+        words = [reply] + [f"={k}={v}" for k, v in (attributes or {}).items()] + list(extra)
+        if tag is not None:
+            words.append(f".tag={tag}")
+        self.sock.sendall(encode_sentence(words, self.standin.encoding))
+
+    def _trap(self, message: str, tag: str | None, category: str | None = None) -> None:
+        attributes = {"category": category} if category is not None else {}
+        attributes["message"] = message
+        self._send("!trap", attributes, tag)
+        self._send("!done", None, tag)
+
+    def _fatal(self, message: str) -> None:
+        self.sock.sendall(encode_sentence(["!fatal", message], self.standin.encoding))
+        raise _SessionEnd()
+
+    # -- dispatch ---------------------------------------------------------------------------------
+
+    def _answer(self, words: list[str]) -> None:
+        standin = self.standin
+        standin._record(words)
+        request = Request.parse(words)
+        if request.command == "/login":
+            self._login(request)
+            return
+        if request.command == "/quit":
+            self._fatal("session terminated on request")
+        if not self.logged_in:
+            self._trap("not logged in", request.tag)  # unverified: some versions may !fatal instead
+            return
+        if request.command == "/cancel":
+            self._send("!done", None, request.tag)
+            return
+        fault = standin._take_fault(request.command)
+        if fault is not None and fault.kind == "slow":
+            time.sleep(float(fault.params.get("delay", 2.0)))
+        elif fault is not None and fault.kind == "trap":
+            self._trap(str(fault.params.get("message", "failure: simulated by the stand-in")), request.tag,
+                       fault.params.get("category"))
+            return
+        elif fault is not None and fault.kind == "fatal":
+            self._fatal(str(fault.params.get("message", "session terminated by the stand-in")))
+        drop_after = int(fault.params.get("after", 1)) if fault is not None and fault.kind == "drop_mid_reply" else None
+        sent = 0
+        for reply, attributes in self._replies(request):
+            if drop_after is not None and (sent >= drop_after or reply == "!done"):
+                # half a reply, then the line goes dead: close without !done
+                try:
+                    self.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                raise _SessionEnd()
+            self._send(reply, attributes, request.tag)
+            sent += 1
+
+    def _login(self, request: Request) -> None:
+        standin, attrs = self.standin, request.attributes
+        if "response" in attrs and "name" in attrs:
+            expected = None
+            if standin.login_mode == "challenge" and self.challenge is not None:
+                digest = hashlib.md5(b"\x00" + standin.password.encode(standin.encoding)  # noqa: S324 - RouterOS's
+                                     + bytes.fromhex(self.challenge), usedforsecurity=False).hexdigest()
+                expected = "00" + digest
+            if expected is not None and attrs["name"] == standin.username and attrs["response"] == expected:
+                self._logged_in(request.tag)
+            else:
+                self._trap(BAD_LOGIN, request.tag)
+            return
+        if standin.login_mode == "plain" and "name" in attrs and "password" in attrs:
+            if attrs["name"] == standin.username and attrs["password"] == standin.password:
+                self._logged_in(request.tag)
+            else:
+                self._trap(BAD_LOGIN, request.tag)
+            return
+        # a bare /login (or, before 6.43, a plain one): hand out a challenge
+        self.challenge = secrets.token_hex(16)
+        self._send("!done", {"ret": self.challenge}, request.tag)
+
+    def _logged_in(self, tag: str | None) -> None:
+        self.logged_in = True
+        with self.standin.lock:
+            self.standin.logins += 1
+        self._send("!done", None, tag)
+
+    def _replies(self, request: Request) -> Iterator[tuple[str, Row | None]]:
+        """The reply sentences for one command (lazily, so streaming commands can run until /cancel)."""
+        command = request.command
+        if command in ("/ping", "/tool/ping"):
+            yield from self._ping(request)
+            return
+        if command == "/interface/monitor-traffic":
+            yield from self._monitor_traffic(request)
+            return
+        menu, _, verb = command.rpartition("/")
+        probe_rows = self.standin._menu_rows(menu, request) if menu else None
+        if probe_rows is None:
+            yield from self._error("no such command prefix")
+            return
+        if verb in WRITE_VERBS:
+            yield from self._error(NO_PERMISSION)
+            return
+        if verb not in READ_VERBS:
+            yield from self._error("no such command")
+            return
+        rows = probe_rows
+        if menu not in SINGLETON_MENUS:
+            rows = [{".id": row.get(".id", f"*{index + 1:X}"), **row} for index, row in enumerate(rows)]
+        try:
+            rows = [row for row in rows if evaluate_query(row, request.queries)]
+        except (ValueError, IndexError):
+            yield from self._error("unknown parameter")
+            return
+        if "count-only" in request.attributes:
+            yield "!done", {"ret": str(len(rows))}
+            return
+        proplist = request.api_attributes.get(".proplist")
+        for row in rows:
+            if proplist is not None:
+                row = {k: row[k] for k in proplist.split(",") if k in row}
+            yield "!re", row
+        yield "!done", None
+
+    @staticmethod
+    def _error(message: str) -> Iterator[tuple[str, Row | None]]:
+        yield "!trap", {"message": message}
+        yield "!done", None
+
+    def _stream_pause(self, seconds: float) -> bool:
+        """Wait between streamed rows; True when the client sent something (a /cancel): stop streaming."""
+        if not self._has_input(seconds):
+            return False
+        words = self._read_sentence()
+        if words is None:
+            raise _SessionEnd()
+        self.standin._record(words)
+        if words and words[0] == "/cancel":
+            cancel = Request.parse(words)
+            self.pending_cancel_tag = cancel.tag
+        return True
+
+    def _interrupted(self) -> Iterator[tuple[str, Row | None]]:
+        yield "!trap", {"category": "2", "message": "interrupted"}
+        yield "!done", None
+        tag = getattr(self, "pending_cancel_tag", None)
+        self._send("!done", None, tag)
+
+    def _ping(self, request: Request) -> Iterator[tuple[str, Row | None]]:
+        attrs = request.attributes
+        address = attrs.get("address", "")
+        if not address:
+            yield from self._error("missing value(s) of argument(s) address")
+            return
+        try:
+            count = int(attrs["count"]) if attrs.get("count") else None
+            size = int(attrs.get("size") or 56)
+            interval = _ros_seconds(attrs["interval"]) if attrs.get("interval") else self.standin.ping_interval
+        except ValueError:
+            yield from self._error("value of count out of range (1..4294967295)")
+            return
+        rtts: list[float] = []
+        seq = 0
+        while count is None or seq < count:
+            rtt = self.standin.ping_once(address, size)
+            row: Row = {"seq": str(seq), "host": address}
+            if rtt is None:
+                row.update({"status": "timeout"})
+            else:
+                rtts.append(rtt)
+                row.update({"size": str(size), "ttl": "64", "time": format_ros_time(rtt)})
+            sent = seq + 1
+            row.update({"sent": str(sent), "received": str(len(rtts)),
+                        "packet-loss": str(int(100 * (sent - len(rtts)) / sent))})
+            if rtts:
+                row.update({"min-rtt": format_ros_time(min(rtts)), "avg-rtt": format_ros_time(sum(rtts) / len(rtts)),
+                            "max-rtt": format_ros_time(max(rtts))})
+            yield "!re", row
+            seq += 1
+            if count is not None and seq >= count:
+                break
+            if self._stream_pause(interval):
+                yield from self._interrupted()
+                return
+        yield "!done", None
+
+    def _monitor_traffic(self, request: Request) -> Iterator[tuple[str, Row | None]]:
+        names = [n for n in request.attributes.get("interface", "").split(",") if n]
+        if not names:
+            yield from self._error("missing value(s) of argument(s) interface")
+            return
+        while True:
+            rows = [self.standin._monitor_traffic_row(n) for n in names]
+            if any(r is None for r in rows):
+                yield from self._error("input does not match any value of interface")
+                return
+            for row in rows:
+                yield "!re", row
+            if "once" in request.attributes:
+                break
+            if self._stream_pause(1.0):
+                yield from self._interrupted()
+                return
+        yield "!done", None
+
+
+def _ros_seconds(text: str) -> float:
+    """'200ms', '1s', '00:00:01' or a bare number of seconds -> seconds. Raises ValueError."""
+    from netwatchd.router.values import ros_duration_seconds
+
+    return ros_duration_seconds(text)
+
+
+# ----------------------------------------------------------------------------- command line
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m netwatchd.lab.routeros_standin",
+                                     description="RouterOS API stand-in on loopback (lab and tests only)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8728)
+    parser.add_argument("--user", default="netwatchd")
+    parser.add_argument("--password-env", metavar="VAR",
+                        help="read the password from this environment variable (default: lab-secret)")
+    parser.add_argument("--password", help="lab only: prefer --password-env (command lines are visible to ps)")
+    parser.add_argument("--identity", default="core")
+    parser.add_argument("--version", dest="ros_version", default="7.15.3 (stable)",
+                        help="RouterOS version to claim; 6.x serves v6-style Netwatch entries")
+    parser.add_argument("--tls", action="store_true", help="api-ssl with a fresh self-signed certificate")
+    parser.add_argument("--login", choices=["plain", "challenge"], default="plain",
+                        help="plain: RouterOS >= 6.43; challenge: the older md5 login")
+    args = parser.parse_args(argv)
+    password = "lab-secret"
+    if args.password_env:
+        if args.password_env not in os.environ:
+            parser.exit(2, f"environment variable {args.password_env} is not set\n")
+        password = os.environ[args.password_env]
+    elif args.password:
+        password = args.password
+    standin = RouterOSStandIn(args.user, password, args.host, args.port, args.identity, version=args.ros_version,
+                              tls=args.tls, login_mode=args.login)
+    try:
+        standin.start()
+    except LabError as exc:
+        parser.exit(2, f"{exc}\n")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"RouterOS stand-in '{args.identity}' listening on {args.host}:{standin.port}"
+          f"{' (api-ssl, CA file ' + str(standin.ca_file) + ')' if args.tls else ''}", flush=True)
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        standin.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,325 @@
+"""RouterClient: read-only access to one RouterOS device over its API (librouteros).
+
+- One connection per router, reused, and re-established after any failure (a `!fatal` or a dropped
+  line leaves the old one unusable). A failure on a reused connection is retried once on a fresh one
+  (the router may simply have rebooted since the last command); a timeout is never retried.
+- Connect and read timeouts from RouterSpec.timeout; a `/ping` gets extra time for its packets.
+- api-ssl (RouterSpec.tls, port 8729) with certificate checks against RouterSpec.ca_file or the
+  system CAs, or deliberately without (tls_verify: false, which also allows certificate-less ADH).
+- Non-ASCII comments survive (RouterSpec.encoding, utf-8 by default; librouteros' default would drop them).
+- Every failure becomes a RouterError with one line naming the router and never the password.
+- Thread-safe: librouteros runs one command at a time per connection, so each router has a lock.
+- It never changes configuration: only `print`, `monitor-traffic` with `once` and `ping` with a
+  bounded `count` are sent; anything else is refused here, before a byte leaves.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import ssl
+import threading
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+import librouteros
+from librouteros.api import Api
+from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, MultiTrapError, TrapError
+from librouteros.login import encode_password
+
+from netwatchd.config import RouterSpec
+from netwatchd.errors import RouterError
+from netwatchd.logs import add_secret, redact
+from netwatchd.router.values import ros_duration_seconds
+
+log = logging.getLogger(__name__)
+
+MAX_PING_COUNT = 100
+PRINT_ARGUMENTS_REFUSED = {"file", "follow", "follow-only", "interval", "append"}
+PING_ARGUMENTS = {"address", "count", "size", "interval", "src-address", "interface", "routing-table", "vrf",
+                  "ttl", "do-not-fragment", "arp-ping", "dscp"}
+MONITOR_TRAFFIC_ARGUMENTS = {"interface", "once", "aggregate"}
+
+Connector = Callable[..., Api]
+
+
+class _MaskLoginWords(logging.Filter):
+    """librouteros logs every word it sends at DEBUG, /login's password included: mask it."""
+
+    _PATTERN = re.compile(r"=(password|response)=[^'\"]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = self._PATTERN.sub(r"=\1=***", message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+logging.getLogger("librouteros").addFilter(_MaskLoginWords())
+
+
+# ----------------------------------------------------------------------------- the read-only allowlist
+
+def _api_name(name: str) -> str:
+    """Python keyword -> RouterOS argument name (src_address -> src-address)."""
+    return name if name.startswith(".") else name.replace("_", "-")
+
+
+def check_read_only(command: str, args: Mapping[str, Any]) -> None:
+    """Refuse anything that is not a read. Raises RouterError naming the command."""
+    if not re.fullmatch(r"(/[a-z0-9][a-z0-9-]*)+", command):
+        raise RouterError(f"refused {command!r}: not a RouterOS API command path like /ip/address/print")
+    verb = command.rsplit("/", 1)[1]
+    names = set(args)
+    if verb in ("print", "getall"):
+        bad = names & PRINT_ARGUMENTS_REFUSED
+        if bad:
+            raise RouterError(f"refused {command} {sorted(bad)[0]}=: netwatchd only reads, once (no files, "
+                              "no following)")
+        return
+    if command == "/interface/monitor-traffic":
+        if not args.get("once"):
+            raise RouterError("refused /interface/monitor-traffic without once: it would stream forever")
+        if names - MONITOR_TRAFFIC_ARGUMENTS:
+            raise RouterError(f"refused /interface/monitor-traffic argument {sorted(names - MONITOR_TRAFFIC_ARGUMENTS)[0]}")
+        return
+    if command in ("/ping", "/tool/ping"):
+        count = args.get("count")
+        if isinstance(count, bool) or not isinstance(count, (int, str)) or not str(count).isdigit() \
+                or not 1 <= int(count) <= MAX_PING_COUNT:
+            raise RouterError(f"refused {command}: count must be 1..{MAX_PING_COUNT} (without it ping never ends)")
+        if not args.get("address"):
+            raise RouterError(f"refused {command}: an address is required")
+        if names - PING_ARGUMENTS:
+            raise RouterError(f"refused {command} argument {sorted(names - PING_ARGUMENTS)[0]}")
+        return
+    raise RouterError(f"refused {command}: netwatchd never changes router configuration "
+                      "(only print, monitor-traffic once and ping with a count are sent)")
+
+
+def _word_value(value: Any) -> str:
+    if value is True:
+        return ""            # a flag: RouterOS takes =once= like =once=yes
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+# ----------------------------------------------------------------------------- the client
+
+class RouterClient:
+    """One router. `query()` from any thread; `close()` when done."""
+
+    def __init__(self, spec: RouterSpec, *, connector: Connector = librouteros.connect) -> None:
+        self.spec = spec
+        self._connector = connector
+        self._api: Api | None = None
+        self._lock = threading.Lock()
+        add_secret(spec.password)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def connected(self) -> bool:
+        return self._api is not None
+
+    def __repr__(self) -> str:
+        return f"RouterClient({self.spec.name!r}, {self.spec.address}:{self.spec.port}{', tls' if self.spec.tls else ''})"
+
+    # -- public -----------------------------------------------------------------------------------
+
+    def query(self, command: str, /, *, proplist: Sequence[str] | None = None,
+              where: Mapping[str, Any] | None = None, **args: Any) -> list[dict[str, Any]]:
+        """Run one read-only command and return its rows.
+
+        `args` become `=name=value` words (underscores turn into hyphens, True into a flag, False
+        leaves the argument out); `proplist` limits the fields; `where` adds `?=name=value` queries.
+        Values come back cast by librouteros (yes/true -> True, integers -> int, the rest str).
+        Raises RouterError (one line, router named, no password) for every failure, including a
+        command that is not a read.
+        """
+        words_args = {_api_name(k): v for k, v in args.items() if v is not False and v is not None}
+        check_read_only(command, words_args)
+        words = [f"={k}={_word_value(v)}" for k, v in words_args.items()]
+        if proplist:
+            words.append("=.proplist=" + ",".join(proplist))
+        for key, value in (where or {}).items():
+            words.append(f"?={_api_name(key)}={_word_value(value)}")
+        read_timeout = self.spec.timeout + self._extra_time(command, words_args)
+        with self._lock:
+            for attempt in (1, 2):
+                api, fresh = self._connection()
+                try:
+                    return self._run(api, command, words, read_timeout)
+                except (LibRouterosError, OSError) as exc:
+                    self._drop()
+                    if attempt == 2 or fresh or not self._worth_retrying(exc):
+                        raise self._error(exc, "reply") from None
+                    log.info("router %s: the reused connection failed (%s); reconnecting", self.name,
+                             self._describe(exc, "reply"))
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    # -- internals --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _extra_time(command: str, args: Mapping[str, Any]) -> float:
+        if command not in ("/ping", "/tool/ping"):
+            return 0.0
+        try:
+            interval = ros_duration_seconds(args["interval"]) if args.get("interval") else 1.0
+        except ValueError:
+            interval = 1.0
+        return int(args.get("count", 1)) * (interval + 1.0)
+
+    @staticmethod
+    def _worth_retrying(exc: BaseException) -> bool:
+        return isinstance(exc, (ConnectionClosed, FatalError, ConnectionResetError, BrokenPipeError,
+                                ConnectionAbortedError)) and not isinstance(exc, TimeoutError)
+
+    def _run(self, api: Api, command: str, words: list[str], read_timeout: float) -> list[dict[str, Any]]:
+        sock = api.protocol.transport.sock
+        sock.settimeout(read_timeout)
+        try:
+            return [dict(row) for row in api.rawCmd(command, *words)]
+        except (TrapError, MultiTrapError) as exc:
+            # the router refused this command; the connection itself is fine
+            raise self._error(exc, "reply") from None
+
+    def _connection(self) -> tuple[Api, bool]:
+        if self._api is not None:
+            return self._api, False
+        started = time.monotonic()
+        self._api = self._open()
+        log.info("router %s: connected to %s:%d%s in %.0f ms", self.name, self.spec.address, self.spec.port,
+                 " (api-ssl)" if self.spec.tls else "", (time.monotonic() - started) * 1000)
+        return self._api, True
+
+    def _open(self) -> Api:
+        spec = self.spec
+        try:
+            return self._connector(spec.address, spec.username, spec.password, port=spec.port,
+                                   timeout=spec.timeout, encoding=spec.encoding,
+                                   ssl_wrapper=self._ssl_wrapper() if spec.tls else None,
+                                   login_method=_login)
+        except (LibRouterosError, OSError, UnicodeError, ValueError) as exc:
+            raise self._error(exc, "connect") from None
+
+    def _ssl_wrapper(self) -> Callable[[socket.socket], socket.socket]:
+        spec = self.spec
+        if spec.tls_verify:
+            try:
+                context = ssl.create_default_context(cafile=spec.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise RouterError(f"router {spec.name}: cannot read ca_file {spec.ca_file}: "
+                                  f"{getattr(exc, 'strerror', None) or exc}") from None
+        else:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            try:  # RouterOS api-ssl without a certificate offers anonymous DH only
+                context.set_ciphers("DEFAULT:ADH:@SECLEVEL=0")
+            except ssl.SSLError:
+                pass
+        hostname = spec.address if spec.tls_verify else None
+        return lambda sock: context.wrap_socket(sock, server_hostname=hostname)
+
+    def _drop(self) -> None:
+        api, self._api = self._api, None
+        if api is not None:
+            try:
+                api.close()
+            except (OSError, LibRouterosError):
+                pass
+
+    def _error(self, exc: BaseException, stage: str) -> RouterError:
+        message = f"router {self.name} ({self.spec.address}:{self.spec.port}): {self._describe(exc, stage)}"
+        message = " ".join(message.split())  # one line, whatever the router said
+        if self.spec.password:
+            message = message.replace(self.spec.password, "***")
+        message = redact(message)
+        log.warning("%s", message)
+        return RouterError(message)
+
+    def _describe(self, exc: BaseException, stage: str) -> str:
+        spec = self.spec
+        if isinstance(exc, TrapError) and stage == "connect":
+            if "invalid user name or password" in exc.message or "cannot log in" in exc.message:
+                return (f"login refused for user {spec.username!r}: {exc.message} "
+                        "(check routers[].username/password and that the user's group has the api policy)")
+            return f"login failed: {exc.message}"
+        if isinstance(exc, MultiTrapError):
+            return "the router refused the command: " + "; ".join(t.message for t in exc.traps)
+        if isinstance(exc, TrapError):
+            return f"the router refused the command: {exc.message}"
+        if isinstance(exc, FatalError):
+            return f"the router ended the session (!fatal): {exc}"
+        if isinstance(exc, ConnectionClosed):
+            return ("the connection closed before the router finished its reply"
+                    if stage == "reply" else "the router closed the connection during login")
+        if isinstance(exc, socket.gaierror):
+            return f"cannot resolve {spec.address!r} (check routers[].address)"
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return (f"api-ssl certificate not trusted ({exc.verify_message}): set routers[].ca_file to the "
+                    "router's CA or certificate, or tls_verify: false")
+        if isinstance(exc, ssl.SSLError):
+            return (f"TLS handshake failed ({exc.reason or exc}): is api-ssl enabled on port {spec.port} "
+                    "(/ip service enable api-ssl)?")
+        if isinstance(exc, TimeoutError):
+            if stage == "connect":
+                return f"no answer within {spec.timeout:g} s while connecting (router down, or a firewall drops the API port)"
+            return f"no reply within the time allowed (timeout {spec.timeout:g} s)"
+        if isinstance(exc, ConnectionRefusedError):
+            return (f"connection refused on port {spec.port} (is the {'api-ssl' if spec.tls else 'api'} "
+                    "service enabled: /ip service print?)")
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+            return "the connection was reset by the router"
+        if isinstance(exc, UnicodeError):
+            return f"text not representable in {spec.encoding} (set routers[].encoding, or use an ASCII password)"
+        if isinstance(exc, OSError):
+            return f"network error: {exc.strerror or exc.__class__.__name__}"
+        return f"{exc.__class__.__name__}: {exc}"
+
+
+def _login(api: Api, username: str, password: str) -> None:
+    """Plain login (RouterOS >= 6.43); a router older than that answers with a challenge, which is
+    then answered the pre-6.43 way on the same connection. Raises TrapError on bad credentials."""
+    rows = list(api.rawCmd("/login", f"=name={username}", f"=password={password}"))
+    challenge = next((row["ret"] for row in rows if "ret" in row), None)
+    if challenge is not None:
+        response = encode_password(str(challenge), password)
+        list(api.rawCmd("/login", f"=name={username}", f"=response={response}"))
+
+
+# ----------------------------------------------------------------------------- several routers
+
+class RouterPool:
+    """A client per configured router; `get()` picks one by name (case-insensitive) or the first."""
+
+    def __init__(self, routers: Sequence[RouterSpec], *, connector: Connector = librouteros.connect) -> None:
+        self._clients = [RouterClient(spec, connector=connector) for spec in routers]
+
+    def names(self) -> list[str]:
+        return [c.name for c in self._clients]
+
+    def get(self, name: str | None = None) -> RouterClient:
+        """Raises RouterError when no router is configured or `name` is unknown."""
+        if not self._clients:
+            raise RouterError("no router configured: add one under routers: in hosts.yaml")
+        if name is None:
+            return self._clients[0]
+        for client in self._clients:
+            if client.name.lower() == name.lower():
+                return client
+        raise RouterError(f"no router named {name!r}; configured: {', '.join(self.names())}")
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
