@@ -1,0 +1,430 @@
+"""Alert text: pure functions from Transitions to Telegram HTML (Indonesian by default, or English).
+
+Every dynamic value (site name, address, error text, ...) is HTML-escaped before it is put into
+a template; templates themselves are trusted HTML from the code or from `telegram.templates`.
+
+Templates use `{placeholder}` ( `{{` and `}}` for literal braces). A template line whose
+placeholders all render empty is left out (no "Evidence:" line without evidence).
+Keys (TEMPLATE_KEYS): down, up, degraded, unreachable, unknown (a state change to that state),
+flapping, stable, reminder, maintenance_end, uplink_lost, uplink_back, startup,
+group_header + group_line (several alerts merged into one message), test (test-notify).
+Placeholders (PLACEHOLDERS): icon, host, address, group, state, from_state, at, time, since,
+duration, evidence, affected, affected_count, affected_line, count, summary, server.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from datetime import datetime, timezone, tzinfo
+from typing import Any, Mapping, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from netwatchd.models import State, Transition
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 4096
+LANGUAGES = ("id", "en")
+
+_STATE_LABELS = {
+    "id": {"up": "UP", "down": "DOWN", "degraded": "TERGANGGU", "unreachable": "TAK TERJANGKAU",
+           "unknown": "TIDAK DIKETAHUI"},
+    "en": {"up": "UP", "down": "DOWN", "degraded": "DEGRADED", "unreachable": "UNREACHABLE",
+           "unknown": "UNKNOWN"},
+}
+_KIND_LABELS = {
+    "id": {"flapping": "FLAPPING", "stable": "STABIL", "reminder": "MASIH DOWN",
+           "maintenance_end": "SELESAI PEMELIHARAAN", "uplink_lost": "UPLINK PUTUS",
+           "uplink_back": "UPLINK PULIH", "startup": "MULAI"},
+    "en": {"flapping": "FLAPPING", "stable": "STABLE", "reminder": "STILL DOWN",
+           "maintenance_end": "MAINTENANCE OVER", "uplink_lost": "UPLINK LOST",
+           "uplink_back": "UPLINK BACK", "startup": "STARTED"},
+}
+_ICONS = {"down": "🔴", "up": "🟢", "degraded": "🟡", "unreachable": "⛔", "unknown": "⚪",
+          "flapping": "🟠", "stable": "🔵", "reminder": "🔴", "maintenance_end": "🛠",
+          "uplink_lost": "⚠️", "uplink_back": "✅", "startup": "ℹ️", "test": "✅"}
+_WORDS = {
+    "id": {"site": "situs", "sites": "situs", "unreachable_children": "situs tak terjangkau",
+           "in_row": "gagal berturut-turut", "max": "maks", "changes": "perubahan",
+           "outage": "padam", "units": ("hari", "jam", "mnt", "dtk")},
+    "en": {"site": "site", "sites": "sites", "unreachable_children": "sites unreachable",
+           "in_row": "failures in a row", "max": "max", "changes": "changes",
+           "outage": "out for", "units": ("d", "h", "min", "s")},
+}
+
+DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
+    "id": {
+        "down": "{icon} <b>{host} {state}</b>{affected_line}\nAlamat: {address}\nSejak: {at}\n"
+                "Bukti: {evidence}",
+        "up": "{icon} <b>{host} {state}</b>{affected_line}\nAlamat: {address}\nPulih: {at}\n"
+              "Lama padam: {duration} (sejak {since})",
+        "degraded": "{icon} <b>{host} {state}</b>\nAlamat: {address}\nSejak: {at}\nBukti: {evidence}",
+        "unreachable": "{icon} <b>{host} {state}</b>\nAlamat: {address}\nSejak: {at}\nBukti: {evidence}",
+        "unknown": "{icon} <b>{host} {state}</b>\nAlamat: {address}\nSejak: {at}",
+        "flapping": "{icon} <b>{host} FLAPPING</b>\nAlamat: {address}\nStatus berganti-ganti sejak "
+                    "{at}; peringatan ditahan sampai stabil.\nBukti: {evidence}",
+        "stable": "{icon} <b>{host} STABIL</b>, kini {state}\nAlamat: {address}\nPada: {at}",
+        "reminder": "{icon} <b>{host} masih {state}</b>\nAlamat: {address}\nSejak: {since} "
+                    "({duration})\nBukti: {evidence}",
+        "maintenance_end": "{icon} <b>{host}</b>: pemeliharaan selesai, kini <b>{state}</b>\n"
+                           "Alamat: {address}\nPada: {at}",
+        "uplink_lost": "{icon} <b>Server monitoring kehilangan jaringan</b>\nSejak: {at}\n"
+                       "Status situs tidak dapat dinilai sampai jaringan kembali.\nBukti: {evidence}",
+        "uplink_back": "{icon} <b>Server monitoring terhubung kembali</b>\nPada: {at}\n"
+                       "Terputus selama: {duration}",
+        "startup": "{icon} <b>netwatchd mulai memantau</b>: {summary}\nPada: {at}",
+        "group_header": "{icon} <b>{summary}</b>",
+        "group_line": "{icon} <b>{host}</b> ({address}) {state} {time}{evidence}",
+        "test": "{icon} <b>Tes netwatchd</b>\nPesan uji dari {server} pada {at}.\n"
+                "Jika pesan ini sampai, peringatan juga akan sampai ke chat ini.",
+    },
+    "en": {
+        "down": "{icon} <b>{host} {state}</b>{affected_line}\nAddress: {address}\nSince: {at}\n"
+                "Evidence: {evidence}",
+        "up": "{icon} <b>{host} {state}</b>{affected_line}\nAddress: {address}\nRecovered: {at}\n"
+              "Outage: {duration} (since {since})",
+        "degraded": "{icon} <b>{host} {state}</b>\nAddress: {address}\nSince: {at}\nEvidence: {evidence}",
+        "unreachable": "{icon} <b>{host} {state}</b>\nAddress: {address}\nSince: {at}\nEvidence: {evidence}",
+        "unknown": "{icon} <b>{host} {state}</b>\nAddress: {address}\nSince: {at}",
+        "flapping": "{icon} <b>{host} FLAPPING</b>\nAddress: {address}\nIts state keeps changing since "
+                    "{at}; alerts are held until it settles.\nEvidence: {evidence}",
+        "stable": "{icon} <b>{host} STABLE</b>, now {state}\nAddress: {address}\nAt: {at}",
+        "reminder": "{icon} <b>{host} still {state}</b>\nAddress: {address}\nSince: {since} "
+                    "({duration})\nEvidence: {evidence}",
+        "maintenance_end": "{icon} <b>{host}</b>: maintenance over, now <b>{state}</b>\n"
+                           "Address: {address}\nAt: {at}",
+        "uplink_lost": "{icon} <b>The monitoring server lost its network</b>\nSince: {at}\n"
+                       "Site states cannot be judged until it is back.\nEvidence: {evidence}",
+        "uplink_back": "{icon} <b>The monitoring server is back online</b>\nAt: {at}\n"
+                       "Offline for: {duration}",
+        "startup": "{icon} <b>netwatchd started watching</b>: {summary}\nAt: {at}",
+        "group_header": "{icon} <b>{summary}</b>",
+        "group_line": "{icon} <b>{host}</b> ({address}) {state} {time}{evidence}",
+        "test": "{icon} <b>netwatchd test</b>\nTest message from {server} at {at}.\n"
+                "If you can read this, alerts will reach this chat too.",
+    },
+}
+TEMPLATE_KEYS: tuple[str, ...] = tuple(DEFAULT_TEMPLATES["en"])
+PLACEHOLDERS: tuple[str, ...] = ("icon", "host", "address", "group", "state", "from_state", "at",
+                                 "time", "since", "duration", "evidence", "affected",
+                                 "affected_count", "affected_line", "count", "summary", "server")
+_FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+_TAG = re.compile(r"<[^>]*>")
+
+
+# -- small pure helpers ---------------------------------------------------------------------------
+
+def zone(tz: str | tzinfo) -> tzinfo:
+    """A tzinfo for a name like "Asia/Jakarta"; UTC if the name is unknown (never drop an alert)."""
+    if isinstance(tz, tzinfo):
+        return tz
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r: showing times in UTC (fix 'timezone' in the config)", tz)
+        return timezone.utc
+
+
+def format_time(moment: datetime, tz: str | tzinfo) -> str:
+    """27/11/2026 21:03:05 WIB"""
+    local = moment.astimezone(zone(tz))
+    return f"{local:%d/%m/%Y %H:%M:%S} {local.tzname()}"
+
+
+def format_duration(seconds: float, language: str) -> str:
+    """The two largest units: "2 hari 3 jam", "5 mnt 3 dtk" / "1 h 5 min", "42 s"."""
+    units = _WORDS[_lang(language)]["units"]
+    remaining = max(0, int(round(seconds)))
+    values = []
+    for size, name in zip((86400, 3600, 60, 1), units):
+        amount, remaining = divmod(remaining, size)
+        values.append((amount, name))
+    shown = [f"{amount} {name}" for amount, name in values if amount]
+    return " ".join(shown[:2]) if shown else f"0 {units[-1]}"
+
+
+def _number(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number == int(number):
+        return str(int(number))
+    return f"{number:.1f}" if abs(number) >= 10 else f"{number:.2f}".rstrip("0").rstrip(".")
+
+
+def format_evidence(evidence: Mapping[str, Any], language: str) -> str:
+    """"loss 100%, rtt 12.3 ms (max 40 ms), 3 failures in a row, error: timeout" (not escaped)."""
+    words = _WORDS[_lang(language)]
+    parts: list[str] = []
+    if evidence.get("loss_percent") is not None:
+        parts.append(f"loss {_number(evidence['loss_percent'])}%")
+    if evidence.get("rtt_avg_ms") is not None:
+        rtt = f"rtt {_number(evidence['rtt_avg_ms'])} ms"
+        if evidence.get("rtt_max_ms") is not None:
+            rtt += f" ({words['max']} {_number(evidence['rtt_max_ms'])} ms)"
+        parts.append(rtt)
+    if evidence.get("jitter_ms") is not None:
+        parts.append(f"jitter {_number(evidence['jitter_ms'])} ms")
+    if evidence.get("http_status") is not None:
+        parts.append(f"HTTP {evidence['http_status']}")
+    if evidence.get("failures_in_row"):
+        parts.append(f"{evidence['failures_in_row']} {words['in_row']}")
+    if evidence.get("error"):
+        parts.append(f"error: {evidence['error']}")
+    return ", ".join(parts)
+
+
+def to_plain_text(text: str) -> str:
+    """Telegram HTML -> what a console shows (tags removed, entities decoded)."""
+    return html.unescape(_TAG.sub("", text))
+
+
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Cut `text` into parts of at most `limit` (UTF-16 units) on line boundaries; a single line
+    longer than the limit is cut at its last ", " or space before the limit."""
+    parts: list[str] = []
+    current = ""
+    for line in _short_lines(text.split("\n"), limit):
+        candidate = f"{current}\n{line}" if current else line
+        if utf16_len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            parts.append(current)
+        current = line
+    if current or not parts:
+        parts.append(current)
+    return parts
+
+
+def _short_lines(lines: list[str], limit: int) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        while utf16_len(line) > limit:
+            cut = limit
+            while utf16_len(line[:cut]) > limit:
+                cut -= 1
+            head = line[:cut]
+            at = max(head.rfind(", "), head.rfind(" "))
+            if at > 0:
+                cut = at + (2 if head[at:at + 2] == ", " else 1)
+            out.append(line[:cut].rstrip())
+            line = line[cut:]
+        out.append(line)
+    return out
+
+
+# -- templates -------------------------------------------------------------------------------
+
+def check_templates(templates: Mapping[str, str]) -> list[str]:
+    """Problems with user templates (unknown key, unknown placeholder, bad braces, unbalanced
+    tags), one line each, for config validation. Empty list: all fine."""
+    problems = []
+    for key, template in templates.items():
+        if key not in TEMPLATE_KEYS:
+            problems.append(f"telegram.templates.{key}: unknown template (one of {', '.join(TEMPLATE_KEYS)})")
+            continue
+        if not isinstance(template, str) or not template.strip():
+            problems.append(f"telegram.templates.{key}: must be a non-empty text")
+            continue
+        stray = _FIELD.sub("", template)
+        if "{" in stray or "}" in stray:
+            problems.append(f"telegram.templates.{key}: unmatched brace (write {{{{ or }}}} for a literal one)")
+        for match in _FIELD.finditer(template):
+            name = match.group(1)
+            if name is not None and name not in PLACEHOLDERS:
+                problems.append(f"telegram.templates.{key}: unknown placeholder {{{name}}} "
+                                f"(one of {', '.join(PLACEHOLDERS)})")
+        tags = re.findall(r"<(/?)([a-z-]+)[^>]*>", template)
+        stack: list[str] = []
+        for closing, tag in tags:
+            if not closing:
+                stack.append(tag)
+            elif not stack or stack.pop() != tag:
+                stack.append("?")
+                break
+        if stack:
+            problems.append(f"telegram.templates.{key}: unbalanced HTML tags (Telegram would refuse it)")
+    return problems
+
+
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    """Substitute {name}; drop a line whose placeholders all rendered empty."""
+    lines = []
+    for line in template.split("\n"):
+        names = [m.group(1) for m in _FIELD.finditer(line) if m.group(1) is not None]
+        if names and all(not values.get(name, "") for name in names) and _FIELD.sub("", line).strip():
+            continue
+        lines.append(_FIELD.sub(lambda m: {"{{": "{", "}}": "}"}.get(m.group(0))
+                                or values.get(m.group(1) or "", m.group(0)), line))
+    return "\n".join(lines)
+
+
+def _template(key: str, language: str, overrides: Mapping[str, str] | None) -> str:
+    if overrides and key in overrides:
+        custom = overrides[key]
+        if not check_templates({key: custom}):
+            return custom
+        log.warning("telegram.templates.%s is invalid: using the built-in text", key)
+    return DEFAULT_TEMPLATES[_lang(language)][key]
+
+
+def _lang(language: str) -> str:
+    return language if language in LANGUAGES else "id"
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+def _template_key(t: Transition) -> str:
+    if t.kind == "state":
+        return t.to_state.value
+    return t.kind if t.kind in TEMPLATE_KEYS else t.to_state.value
+
+
+def _label(t: Transition, language: str) -> str:
+    lang = _lang(language)
+    if t.kind == "state" or t.kind not in _KIND_LABELS[lang]:
+        return _STATE_LABELS[lang].get(t.to_state.value, t.to_state.value.upper())
+    return _KIND_LABELS[lang][t.kind]
+
+
+def _values(t: Transition, language: str, tz: str | tzinfo) -> dict[str, str]:
+    lang = _lang(language)
+    words = _WORDS[lang]
+    esc = html.escape
+    affected = ", ".join(t.affected)
+    duration = format_duration((t.at - t.since).total_seconds(), lang) if t.since else ""
+    summary = ""
+    if t.kind == "startup":
+        summary = _startup_summary(t.evidence, lang)
+    key = _template_key(t)
+    return {
+        "icon": _ICONS.get(key, "🔔"),
+        "host": esc(t.host), "address": esc(t.address), "group": esc(t.group),
+        "state": esc(_STATE_LABELS[lang].get(t.to_state.value, t.to_state.value.upper())),
+        "from_state": esc(_STATE_LABELS[lang].get(t.from_state.value, t.from_state.value.upper())),
+        "at": esc(format_time(t.at, tz)),
+        "time": esc(format_time(t.at, tz).split(" ", 1)[1]),
+        "since": esc(format_time(t.since, tz)) if t.since else "",
+        "duration": esc(duration),
+        "evidence": esc(format_evidence(t.evidence, lang)),
+        "affected": esc(affected),
+        "affected_count": str(len(t.affected)) if t.affected else "",
+        "affected_line": (f" — {len(t.affected)} {words['unreachable_children']}: {esc(affected)}"
+                          if t.affected else ""),
+        "summary": esc(summary), "count": "1", "server": "",
+    }
+
+
+def _startup_summary(evidence: Mapping[str, Any], language: str) -> str:
+    sites = evidence.get("sites")
+    down = evidence.get("down")
+    down_names = list(down) if isinstance(down, (list, tuple)) else []
+    down_count = len(down_names) if down_names else int(down or 0)
+    if sites is None:
+        return str(evidence.get("message", ""))
+    if language == "id":
+        text = f"{sites} situs, {down_count} DOWN"
+    else:
+        text = f"{sites} sites, {down_count} down"
+    return text + (f" ({', '.join(map(str, down_names))})" if down_names else "")
+
+
+def render_one(t: Transition, *, language: str = "id", tz: str | tzinfo = "Asia/Jakarta",
+               templates: Mapping[str, str] | None = None) -> str:
+    """The full message for one transition (may exceed 4096; see render_alerts)."""
+    return _fill(_template(_template_key(t), language, templates), _values(t, language, tz))
+
+
+def _group_line(t: Transition, language: str, tz: str | tzinfo,
+                templates: Mapping[str, str] | None) -> str:
+    values = _values(t, language, tz)
+    values["state"] = html.escape(_label(t, language))
+    detail = values["evidence"]
+    if t.kind == "state" and t.to_state == State.UP and values["duration"]:
+        detail = f"{_WORDS[_lang(language)]['outage']} {values['duration']}"
+    if t.affected:
+        detail = ", ".join(x for x in (detail, values["affected_line"].lstrip(" —")) if x)
+    values["evidence"] = f" — {detail}" if detail else ""
+    return _fill(_template("group_line", language, templates), values)
+
+
+def _group_header(transitions: Sequence[Transition], language: str, tz: str | tzinfo,
+                  templates: Mapping[str, str] | None) -> str:
+    lang = _lang(language)
+    words = _WORDS[lang]
+    counts: dict[str, int] = {}
+    first_key: dict[str, str] = {}
+    for t in transitions:
+        label = _label(t, lang)
+        counts[label] = counts.get(label, 0) + 1
+        first_key.setdefault(label, _template_key(t))
+    summary = ", ".join(f"{n} {words['site'] if n == 1 else words['sites']} {label}"
+                        for label, n in counts.items())
+    keys = set(first_key.values())
+    icon = _ICONS.get(next(iter(keys)), "🔔") if len(keys) == 1 else "🔔"
+    values = _values(transitions[0], lang, tz)
+    values.update(icon=icon, summary=html.escape(summary), count=str(len(transitions)))
+    return _fill(_template("group_header", lang, templates), values)
+
+
+def render_message(transitions: Sequence[Transition], *, language: str = "id",
+                   tz: str | tzinfo = "Asia/Jakarta", templates: Mapping[str, str] | None = None) -> str:
+    """One message for one or more transitions (one: its full template; several: a header
+    "3 sites DOWN" and one line each, in order). Not split; raises ValueError when empty."""
+    if not transitions:
+        raise ValueError("no transitions to render")
+    if len(transitions) == 1:
+        return render_one(transitions[0], language=language, tz=tz, templates=templates)
+    lines = [_group_header(transitions, language, tz, templates)]
+    lines += [_group_line(t, language, tz, templates) for t in transitions]
+    return "\n".join(lines)
+
+
+def render_alerts(transitions: Sequence[Transition], *, language: str = "id",
+                  tz: str | tzinfo = "Asia/Jakarta", templates: Mapping[str, str] | None = None) -> list[str]:
+    """render_message() split at 4096 characters on line boundaries."""
+    return split_message(render_message(transitions, language=language, tz=tz, templates=templates))
+
+
+def plan_messages(transitions: Sequence[Transition], *, language: str = "id",
+                  tz: str | tzinfo = "Asia/Jakarta", templates: Mapping[str, str] | None = None,
+                  limit: int = MAX_MESSAGE) -> list[tuple[int, list[str]]]:
+    """Pack consecutive transitions into as few messages as fit in `limit` each.
+
+    Returns [(how many transitions, [text parts])...] in order; a list has more than one part
+    only when a single transition alone is longer than the limit. Raises ValueError when empty.
+    """
+    if not transitions:
+        raise ValueError("no transitions to render")
+    plan: list[tuple[int, list[str]]] = []
+    start = 0
+    while start < len(transitions):
+        best_end, best_text = start + 1, render_message(transitions[start:start + 1], language=language,
+                                                        tz=tz, templates=templates)
+        low, high = start + 2, len(transitions)
+        while low <= high:           # the longest run that still fits (length grows with the run)
+            middle = (low + high) // 2
+            text = render_message(transitions[start:middle], language=language, tz=tz, templates=templates)
+            if utf16_len(text) <= limit:
+                best_end, best_text, low = middle, text, middle + 1
+            else:
+                high = middle - 1
+        plan.append((best_end - start, split_message(best_text, limit)))
+        start = best_end
+    return plan
+
+
+def render_test(*, language: str = "id", tz: str | tzinfo = "Asia/Jakarta", server: str,
+                at: datetime, templates: Mapping[str, str] | None = None) -> str:
+    """The test-notify message."""
+    values = {"icon": _ICONS["test"], "server": html.escape(server), "at": html.escape(format_time(at, tz))}
+    return _fill(_template("test", language, templates), values)
