@@ -1,0 +1,814 @@
+"""The alert brain: probe results in, decided transitions out. Pure: the clock is handed in.
+
+How a probe result is judged (per host, with the host's own settings):
+
+* **failed**   — the target did not answer at all (`alive` is False), or
+                 `loss_percent >= host.down_loss_percent` (default 100: only total loss fails);
+* **degraded** — it answered, but `loss_percent >= thresholds.loss_percent`, or
+                 `rtt_avg_ms > thresholds.rtt_avg_ms`, `rtt_max_ms > thresholds.rtt_max_ms`,
+                 `jitter_ms > thresholds.jitter_ms` or `stdev_ms > thresholds.stdev_ms`
+                 (a threshold set to None is not checked);
+* **ok**       — everything else.
+
+States follow consecutive results: `down_after` failed in a row -> DOWN, `up_after` ok in a row
+-> UP, `degraded_after` degraded in a row -> DEGRADED (and `up_after` ok ones leave it). A DOWN host
+that answers `max(up_after, degraded_after)` times in a row but mixes ok and slow replies becomes
+UP or DEGRADED by its last reply. The first settling out of UNKNOWN is recorded but not announced.
+
+What admins were last told about a host (`HostState.told`) decides what is announced: a change
+is announced only when it differs from what they know, so an UP is never sent without a DOWN (or
+DEGRADED / unreachable) before it, and nothing is repeated. Nothing is announced for a muted or
+flapping host, nor for a host whose parent is down (it is UNREACHABLE and folded into the
+parent's message via `Transition.affected`), nor while the server's own uplink is lost.
+
+Dependencies: a host's parent is another host (or a router that is also a host); a router that
+is not probed counts as up. The self-check anchors act as one more parent above every top-level
+host. A host that reaches `down_after` while an ancestor is itself failing but not yet decided
+is *held* until that ancestor settles: then it becomes UNREACHABLE (ancestor went down) or DOWN
+(ancestor stayed up). While a parent is down every descendant is UNREACHABLE whatever its own
+probes say; when the parent comes back, each descendant is judged again from fresh evidence and
+its recovery folds into the parent's UP message.
+
+Every engine-level fact lives in the `HostState` values (plus the config and the mutes), so an
+engine rebuilt from `states()` continues exactly as the one that produced them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from operator import attrgetter
+from typing import Any, Iterable, Sequence
+
+from netwatchd.clock import Clock, iso_ms
+from netwatchd.config import Config, HostSpec, Thresholds
+from netwatchd.models import ProbeResult, State, Transition
+from netwatchd.state_flap import change_percent, slots_for
+from netwatchd.state_mutes import CompiledWindow, Mute, compile_windows, muted_targets
+
+__all__ = ["AlertEngine", "HostState", "Mute", "SELF_HOST", "SELF_CHECK_PREFIX", "classify",
+           "self_check_hosts", "self_check_name", "FAILED", "DEGRADED", "OK"]
+
+SELF_HOST = "__self__"
+"""Host name of the monitoring server itself: uplink_lost / uplink_back / startup transitions."""
+SELF_CHECK_PREFIX = "__self__:"
+"""Self-check anchors are probed like hosts named SELF_CHECK_PREFIX + address."""
+UPLINK_DOWN_AFTER = 3
+UPLINK_UP_AFTER = 2
+UPLINK_SUMMARY_WAIT = 60.0
+"""Seconds after the uplink returns that the summary waits for sites to be judged again."""
+
+FAILED, DEGRADED, OK = 0, 1, 2
+_NO_CLASS = -1
+_CLASS_NAMES = {FAILED: "failed", DEGRADED: "degraded", OK: "ok", _NO_CLASS: ""}
+_CLASS_BY_NAME = {v: k for k, v in _CLASS_NAMES.items()}
+_DOWNISH = (State.DOWN, State.UNREACHABLE)
+_PROBLEM = (State.DOWN, State.DEGRADED, State.UNREACHABLE)
+
+
+def self_check_name(address: str) -> str:
+    """The host name under which the app probes one self-check anchor."""
+    return SELF_CHECK_PREFIX + address
+
+
+def self_check_hosts(config: Config) -> list[HostSpec]:
+    """HostSpecs the app probes for the self-check (one per anchor, ICMP, no degraded checks)."""
+    quiet = Thresholds(loss_percent=None, rtt_avg_ms=None, rtt_max_ms=None)
+    return [HostSpec(name=self_check_name(address), address=address, probe="icmp",
+                     interval=config.self_check.probe_interval, retry_interval=1.0,
+                     down_after=UPLINK_DOWN_AFTER, up_after=UPLINK_UP_AFTER, thresholds=quiet)
+            for address in config.self_check.anchors]
+
+
+def classify(result: ProbeResult, host: HostSpec) -> int:
+    """FAILED, DEGRADED or OK for one result, by the rules in the module docstring."""
+    if not result.alive:
+        return FAILED
+    loss = result.loss_percent
+    if loss >= host.down_loss_percent:
+        return FAILED
+    thr = host.thresholds
+    if ((thr.loss_percent is not None and loss >= thr.loss_percent)
+            or (thr.rtt_avg_ms is not None and result.rtt_avg_ms is not None
+                and result.rtt_avg_ms > thr.rtt_avg_ms)
+            or (thr.rtt_max_ms is not None and result.rtt_max_ms is not None
+                and result.rtt_max_ms > thr.rtt_max_ms)
+            or (thr.jitter_ms is not None and result.jitter_ms is not None
+                and result.jitter_ms > thr.jitter_ms)
+            or (thr.stdev_ms is not None and result.stdev_ms is not None
+                and result.stdev_ms > thr.stdev_ms)):
+        return DEGRADED
+    return OK
+
+
+def _evidence(result: ProbeResult | None, failures: int) -> dict[str, Any]:
+    if result is None:
+        return {"failures_in_row": failures}
+    return {"probe": result.probe, "loss_percent": result.loss_percent,
+            "rtt_avg_ms": result.rtt_avg_ms, "rtt_max_ms": result.rtt_max_ms,
+            "jitter_ms": result.jitter_ms, "error": result.error, "failures_in_row": failures,
+            "checked_at": iso_ms(result.at)}
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _st(text: str | None) -> State | None:
+    return State(text) if text else None
+
+
+@dataclass(frozen=True)
+class HostState:
+    """Everything the engine knows about one host (or the server itself, SELF_HOST).
+
+    fails/oks/degraded/alive: consecutive failed / ok / degraded / answered results.
+    flap_bits: the last window-1 change bits (bit 0 newest); last_class: class of the last result.
+    held: reached down_after but waits for an ancestor to settle. rejudge: was unreachable, its
+    parent is back, waiting for fresh evidence. told: the state admins were last told (None =
+    nothing yet). muted / pre_mute_state: mute mark and the state when the mute began.
+    extra: SELF_HOST bookkeeping (uplink loss time, pending summary, startup announced).
+    """
+
+    host: str
+    state: State = State.UNKNOWN
+    since: datetime | None = None
+    fails: int = 0
+    oks: int = 0
+    degraded: int = 0
+    alive: int = 0
+    last_class: str = ""
+    flap_bits: int = 0
+    flapping: bool = False
+    flap_announced: bool = False
+    flap_percent: float = 0.0
+    held: bool = False
+    rejudge: bool = False
+    told: State | None = None
+    muted: bool = False
+    pre_mute_state: State | None = None
+    last_reminder: datetime | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (times as ISO 8601 with ms)."""
+        data: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, State):
+                value = value.value
+            elif isinstance(value, datetime):
+                value = iso_ms(value)
+            elif isinstance(value, dict):
+                value = dict(value)
+            data[f.name] = value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "HostState":
+        """Inverse of to_dict; unknown keys are ignored (newer versions may add some)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["state"] = State(values.get("state", "unknown"))
+        values["told"] = _st(values.get("told"))
+        values["pre_mute_state"] = _st(values.get("pre_mute_state"))
+        values["since"] = _dt(values.get("since"))
+        values["last_reminder"] = _dt(values.get("last_reminder"))
+        values["evidence"] = dict(values.get("evidence") or {})
+        values["extra"] = dict(values.get("extra") or {})
+        return cls(**values)
+
+
+class _Track:
+    """The mutable working copy of a HostState (fast to update per result)."""
+
+    __slots__ = ("name", "spec", "state", "since", "fails", "oks", "degraded", "alive", "last_class",
+                 "flap_bits", "flapping", "flap_announced", "flap_percent", "held", "rejudge", "told",
+                 "muted", "pre_mute_state", "last_reminder", "last", "evidence", "extra", "parent",
+                 "children", "depth", "held_children")
+
+    def __init__(self, name: str, spec: HostSpec | None, saved: HostState | None) -> None:
+        saved = saved or HostState(host=name)
+        self.name = name
+        self.spec = spec
+        self.state = saved.state
+        self.since = saved.since
+        self.fails = saved.fails
+        self.oks = saved.oks
+        self.degraded = saved.degraded
+        self.alive = saved.alive
+        self.last_class = _CLASS_BY_NAME.get(saved.last_class, _NO_CLASS)
+        self.flap_bits = saved.flap_bits
+        self.flapping = saved.flapping
+        self.flap_announced = saved.flap_announced
+        self.flap_percent = saved.flap_percent
+        self.held = saved.held
+        self.rejudge = saved.rejudge
+        self.told = saved.told
+        self.muted = saved.muted
+        self.pre_mute_state = saved.pre_mute_state
+        self.last_reminder = saved.last_reminder
+        self.last: ProbeResult | None = None
+        self.evidence: dict[str, Any] = dict(saved.evidence)
+        self.extra: dict[str, Any] = dict(saved.extra)
+        self.parent: _Track | None = None
+        self.children: list[_Track] = []
+        self.depth = 0
+        self.held_children: dict[str, _Track] = {}
+
+    def current_evidence(self) -> dict[str, Any]:
+        if self.last is not None:
+            self.evidence = _evidence(self.last, self.fails)
+            self.last = None
+        return self.evidence
+
+    def snapshot(self) -> HostState:
+        return HostState(
+            host=self.name, state=self.state, since=self.since, fails=self.fails, oks=self.oks,
+            degraded=self.degraded, alive=self.alive, last_class=_CLASS_NAMES[self.last_class],
+            flap_bits=self.flap_bits, flapping=self.flapping, flap_announced=self.flap_announced,
+            flap_percent=self.flap_percent, held=self.held, rejudge=self.rejudge, told=self.told,
+            muted=self.muted, pre_mute_state=self.pre_mute_state, last_reminder=self.last_reminder,
+            evidence=dict(self.current_evidence()), extra=dict(self.extra))
+
+
+class _Fold:
+    """Children's news collected into one notified message (a parent's DOWN/UP, the uplink summary)."""
+
+    __slots__ = ("names", "changes")
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.changes: dict[str, str] = {}
+
+    def add(self, track: _Track, new: State) -> None:
+        if track.name not in self.changes:
+            self.names.append(track.name)
+        self.changes[track.name] = new.value
+
+
+_BY_DEPTH = attrgetter("depth")
+
+
+class AlertEngine:
+    """Debounced per-host state machine with dependencies, flap damping, mutes and reminders.
+
+    `ingest(results)` and `tick()` return every Transition (notify=False ones too, for the
+    events table); only notify=True ones are announced. Not thread-safe: call from one thread.
+    """
+
+    def __init__(self, config: Config, clock: Clock, states: dict[str, HostState] | None = None) -> None:
+        self._clock = clock
+        self._mutes: tuple[Mute, ...] = ()
+        self._muted_now: set[str] = set()
+        self._touched: set[str] = set()
+        self._summary: _Fold | None = None   # the pending uplink_back summary (mirrored in SELF_HOST extra)
+        self._tracks: dict[str, _Track] = {}
+        self._anchors: dict[str, _Track] = {}
+        saved = dict(states or {})
+        self._self = _Track(SELF_HOST, None, saved.get(SELF_HOST))
+        self._self.depth = -1
+        self._configure(config, saved)
+
+    # ----------------------------------------------------------------- configuration
+
+    def _configure(self, config: Config, saved: dict[str, HostState]) -> None:
+        self._config = config
+        self._windows: tuple[CompiledWindow, ...] = compile_windows(config.maintenance, config.timezone)
+        self._flap = config.flapping
+        self._slots = slots_for(config.flapping.window)
+        self._flap_mask = (1 << self._slots) - 1
+        old = self._tracks
+        tracks: dict[str, _Track] = {}
+        for spec in config.hosts:
+            if spec.disabled:
+                continue
+            kept = old.get(spec.name)
+            if kept is not None:
+                kept.spec = spec
+                kept.children = []
+                kept.held_children = {}
+                tracks[spec.name] = kept
+            else:
+                tracks[spec.name] = _Track(spec.name, spec, saved.get(spec.name))
+        old_anchors = self._anchors
+        self._anchors = {}
+        for spec in self_check_hosts(config):
+            self._anchors[spec.name] = old_anchors.get(spec.name) or _Track(spec.name, spec,
+                                                                              saved.get(spec.name))
+            self._anchors[spec.name].spec = spec
+        self._tracks = tracks
+        self._self.children = []
+        self._self.held_children = {}
+        root_parent = self._self if self._anchors else None
+        for track in tracks.values():
+            parent_name = track.spec.parent if track.spec else None
+            parent = tracks.get(parent_name) if parent_name else None
+            if parent is None or parent is track:
+                parent = root_parent
+            track.parent = parent
+            if parent is not None:
+                parent.children.append(track)
+        # Depth by walking up (a loop in the parent chain is cut at the first repeat).
+        for track in tracks.values():
+            depth, node, seen = 0, track.parent, {track.name}
+            while node is not None and node is not self._self:
+                if node.name in seen:
+                    track.parent.children.remove(track)  # type: ignore[union-attr]
+                    track.parent = root_parent
+                    if root_parent is not None:
+                        root_parent.children.append(track)
+                    depth = 0
+                    break
+                seen.add(node.name)
+                depth += 1
+                node = node.parent
+            track.depth = depth
+        self._groups: dict[str, list[_Track]] = {}
+        for track in tracks.values():
+            self._groups.setdefault(track.name.lower(), []).append(track)
+            if track.spec and track.spec.group:
+                self._groups.setdefault(track.spec.group.lower(), []).append(track)
+        for track in tracks.values():
+            if track.held:
+                _, blocker = self._ancestry(track)
+                if blocker is not None:
+                    blocker.held_children[track.name] = track
+                else:
+                    track.held = False
+        self._muted_now = {t.name for t in tracks.values() if t.muted}
+
+    def replace_config(self, config: Config) -> None:
+        """Apply a reloaded config: hosts kept by name keep their state and counters."""
+        self._configure(config, {})
+        self._touched.update(self._tracks)
+
+    def set_mutes(self, mutes: Sequence[Mute]) -> None:
+        """The bot's active mutes (replaces the previous list); applied at the next ingest/tick."""
+        self._mutes = tuple(mutes)
+
+    # ----------------------------------------------------------------- queries
+
+    def states(self) -> dict[str, HostState]:
+        """A snapshot of every host, the anchors and SELF_HOST (what the store persists)."""
+        found = {name: t.snapshot() for name, t in self._tracks.items()}
+        found.update((name, t.snapshot()) for name, t in self._anchors.items())
+        found[SELF_HOST] = self._self.snapshot()
+        return found
+
+    def take_changed(self) -> dict[str, HostState]:
+        """Snapshots of the entries touched since the last call (what `save` needs to write)."""
+        names, self._touched = self._touched, set()
+        found: dict[str, HostState] = {}
+        for name in names:
+            track = self._tracks.get(name) or self._anchors.get(name)
+            if track is not None:
+                found[name] = track.snapshot()
+            elif name == SELF_HOST:
+                found[name] = self._self.snapshot()
+        return found
+
+    def is_settling(self, host: str) -> bool:
+        """True while `host`'s counters are on their way to a decision (probe it again soon)."""
+        track = self._tracks.get(host) or self._anchors.get(host)
+        if track is None:
+            return False
+        if host in self._anchors:
+            return track.fails > 0 and self._self.state != State.DOWN or \
+                (self._self.state == State.DOWN and track.oks > 0)
+        if track.state == State.UNREACHABLE and not track.rejudge:
+            return False
+        if track.held or track.state == State.UNKNOWN or track.rejudge:
+            return True
+        if track.state == State.DOWN:
+            return track.alive > 0
+        return track.fails > 0 or (track.state == State.DEGRADED and track.oks > 0) or \
+            (track.state == State.UP and track.degraded > 0)
+
+    # ----------------------------------------------------------------- the two entry points
+
+    def ingest(self, results: Sequence[ProbeResult]) -> list[Transition]:
+        """Judge a batch of probe results; returns every transition decided."""
+        now = self._clock.now()
+        out: list[Transition] = []
+        self._refresh_mutes(now, out)
+        dirty: list[_Track] = []
+        seen: set[str] = set()
+        tracks = self._tracks
+        flap_on = self._flap.enabled
+        flap_mask = self._flap_mask
+        touched = self._touched
+        anchors_hit = False
+        for result in results:
+            name = result.host
+            track = tracks.get(name)
+            if track is None:
+                anchor = self._anchors.get(name)
+                if anchor is not None:
+                    self._count(anchor, classify(result, anchor.spec), result)  # type: ignore[arg-type]
+                    touched.add(name)
+                    anchors_hit = True
+                continue
+            if name in seen:            # the same host twice in one batch: judge what we have first
+                self._judge_all(dirty, now, out, anchors_hit)
+                dirty, anchors_hit = [], False
+                seen.clear()
+            seen.add(name)
+            touched.add(name)
+            spec = track.spec
+            cls = classify(result, spec)  # type: ignore[arg-type]
+            track.last = result
+            if cls == FAILED:
+                track.fails += 1
+                track.oks = track.degraded = track.alive = 0
+            elif cls == OK:
+                track.oks += 1
+                track.alive += 1
+                track.fails = track.degraded = 0
+            else:
+                track.degraded += 1
+                track.alive += 1
+                track.fails = track.oks = 0
+            if track.last_class != _NO_CLASS:
+                track.flap_bits = ((track.flap_bits << 1) | (cls != track.last_class)) & flap_mask
+            track.last_class = cls
+            state = track.state
+            if state == State.UNREACHABLE and not track.rejudge:
+                continue
+            if (track.held or (flap_on and (track.flap_bits or track.flapping))
+                    or (track.held_children and cls != FAILED)
+                    or self._target(track) not in (None, state)):
+                dirty.append(track)
+        self._judge_all(dirty, now, out, anchors_hit)
+        self._maybe_startup(now, out)
+        return out
+
+    def tick(self) -> list[Transition]:
+        """Time-driven work: mute starts/ends, reminders, the uplink summary's deadline."""
+        now = self._clock.now()
+        out: list[Transition] = []
+        self._refresh_mutes(now, out)
+        for track in self._tracks.values():
+            every = track.spec.reminder_every if track.spec else None
+            if (every and track.state == State.DOWN and track.told == State.DOWN
+                    and not track.muted and not track.flapping):
+                base = track.last_reminder or track.since
+                if base is not None and (now - base).total_seconds() >= every:
+                    track.last_reminder = now
+                    self._touched.add(track.name)
+                    out.append(self._transition(
+                        track, track.state, now, kind="reminder", notify=True, since=track.since,
+                        extra={"down_for_s": round((now - track.since).total_seconds(), 3)
+                               if track.since else None}))
+        self._maybe_summarize_uplink(now, out, force_after=UPLINK_SUMMARY_WAIT)
+        return out
+
+    # ----------------------------------------------------------------- judging
+
+    def _count(self, track: _Track, cls: int, result: ProbeResult | None) -> None:
+        track.last = result
+        if cls == FAILED:
+            track.fails += 1
+            track.oks = track.degraded = track.alive = 0
+        else:
+            track.oks += 1
+            track.alive += 1
+            track.fails = track.degraded = 0
+        track.last_class = cls
+
+    @staticmethod
+    def _target(track: _Track) -> State | None:
+        """The state the counters call for (None = not decided yet)."""
+        spec = track.spec
+        assert spec is not None
+        if track.fails >= spec.down_after:
+            return State.DOWN
+        if track.oks >= spec.up_after:
+            return State.UP
+        if track.degraded >= spec.degraded_after:
+            return State.DEGRADED
+        if (track.state in (State.DOWN, State.UNKNOWN, State.UNREACHABLE)
+                and track.alive >= max(spec.up_after, spec.degraded_after)):
+            return State.DEGRADED if track.last_class == DEGRADED else State.UP
+        return None
+
+    def _ancestry(self, track: _Track) -> tuple[str, _Track | None]:
+        """("down", a) if ancestor a is down/unreachable, ("settling", a) if a is failing but
+        undecided (or held), else ("up", None)."""
+        node = track.parent
+        while node is not None:
+            if node.state in _DOWNISH:
+                return "down", node
+            if node.held or (node.fails > 0 and node.state != State.DOWN):
+                return "settling", node
+            node = node.parent
+        return "up", None
+
+    def _judge_all(self, dirty: list[_Track], now: datetime, out: list[Transition],
+                   anchors_hit: bool) -> None:
+        if anchors_hit:
+            self._judge_uplink(now, out)
+        if len(dirty) > 1:
+            dirty.sort(key=_BY_DEPTH)
+        for track in dirty:
+            self._judge(track, now, out)
+        self._maybe_summarize_uplink(now, out, force_after=None)
+
+    def _judge(self, track: _Track, now: datetime, out: list[Transition]) -> None:
+        if track.state == State.UNREACHABLE and not track.rejudge:
+            return
+        if self._flap.enabled:
+            self._judge_flapping(track, now, out)
+        target = self._target(track)
+        if target is not None and target != track.state:
+            if target == State.DOWN:
+                verdict, blocker = self._ancestry(track)
+                if verdict == "settling" and blocker is not None:
+                    track.held = True
+                    blocker.held_children[track.name] = track
+                    return
+                if verdict == "down":
+                    self._change(track, State.UNREACHABLE, now, out, None)
+                    return
+            track.held = False
+            self._change(track, target, now, out, None)
+        elif track.held and target != State.DOWN:
+            track.held = False
+        self._release_held(track, now, out)
+
+    def _release_held(self, track: _Track, now: datetime, out: list[Transition]) -> None:
+        """Judge again the hosts held for `track` once it is no longer failing undecided."""
+        if not track.held_children or track.held or (track.fails > 0 and track.state != State.DOWN):
+            return
+        if track.state in _DOWNISH:
+            track.held_children = {}     # the descendant walk made them unreachable
+            return
+        held = sorted(track.held_children.values(), key=_BY_DEPTH)
+        track.held_children = {}
+        for child in held:
+            if child.held:
+                child.held = False
+                self._judge(child, now, out)
+
+    def _judge_flapping(self, track: _Track, now: datetime, out: list[Transition]) -> None:
+        percent = change_percent(track.flap_bits, self._slots)
+        track.flap_percent = percent
+        if not track.flapping and percent >= self._flap.high_percent:
+            track.flapping = True
+            notify = not track.muted
+            track.flap_announced = notify
+            out.append(self._transition(track, track.state, now, kind="flapping", notify=notify,
+                                        since=track.since, extra={"flap_percent": percent}))
+        elif track.flapping and percent < self._flap.low_percent:
+            track.flapping = False
+            if track.muted:
+                return   # announced (as "stable") when the mute ends if flapping had been announced
+            self._announce_stable(track, now, out, percent)
+
+    def _announce_stable(self, track: _Track, now: datetime, out: list[Transition], percent: float) -> None:
+        notify = track.flap_announced or self._news(track, track.state)
+        track.flap_announced = False
+        if notify and track.state in (State.UP, State.DOWN, State.DEGRADED):
+            track.told = track.state
+        out.append(self._transition(track, track.state, now, kind="stable", notify=notify,
+                                    since=track.since, extra={"flap_percent": percent}))
+
+    @staticmethod
+    def _news(track: _Track, new: State) -> bool:
+        """Would telling admins `new` tell them something they do not know?"""
+        if new == State.UNREACHABLE or new == State.UNKNOWN or new == track.told:
+            return False
+        return not (new == State.UP and track.told is None)
+
+    def _change(self, track: _Track, new: State, now: datetime, out: list[Transition],
+                fold: _Fold | None) -> None:
+        """Move `track` to `new`, decide whether it is announced, and carry its descendants along."""
+        old = track.state
+        old_since = track.since
+        quiet = track.muted or track.flapping or old == State.UNKNOWN
+        notify = not quiet and self._news(track, new)
+        folded = False
+        if notify and fold is None and self._self.extra.get("back_at") and track.rejudge:
+            fold = self._summary_fold()
+        if notify and fold is not None and (new == State.UP or fold is self._summary):
+            fold.add(track, new)
+            folded, notify = True, False
+            track.told = new
+        elif notify:
+            track.told = new
+        track.state = new
+        track.since = now
+        track.rejudge = False
+        track.held = False
+        track.last_reminder = None
+        self._touched.add(track.name)
+        own_fold = _Fold() if notify else fold
+        children_out: list[Transition] = []
+        if new in _DOWNISH:
+            self._cut_off(track, now, children_out, own_fold, fold_children=notify or folded)
+        elif old in _DOWNISH or old == State.UNKNOWN:
+            self._reconnect(track, now, children_out, own_fold)
+        affected = tuple(own_fold.names) if notify and own_fold is not None else ()
+        out.append(self._transition(track, new, now, kind="state", notify=notify, since=old_since,
+                                    old=old, affected=affected))
+        out.extend(children_out)
+        if folded and fold is self._summary:
+            self._save_summary()
+
+    def _cut_off(self, track: _Track, now: datetime, out: list[Transition], fold: _Fold | None,
+                 fold_children: bool) -> None:
+        """`track` is down or unreachable: every descendant becomes UNREACHABLE."""
+        stack = list(reversed(track.children))
+        while stack:
+            child = stack.pop()
+            stack.extend(reversed(child.children))
+            child.rejudge = False
+            child.held = False
+            child.held_children = {}
+            if child.state != State.UNREACHABLE:
+                old, old_since = child.state, child.since
+                child.state, child.since = State.UNREACHABLE, now
+                child.last_reminder = None
+                self._touched.add(child.name)
+                out.append(self._transition(child, State.UNREACHABLE, now, kind="state", notify=False,
+                                            since=old_since, old=old))
+            if fold_children and fold is not None and not child.muted and child.told != State.DOWN:
+                fold.add(child, State.UNREACHABLE)
+                child.told = State.UNREACHABLE
+        track.held_children = {}
+
+    def _reconnect(self, track: _Track, now: datetime, out: list[Transition], fold: _Fold | None) -> None:
+        """`track` is reachable again: judge its unreachable children from their own evidence."""
+        for child in list(track.children):
+            if child.state != State.UNREACHABLE or child.rejudge:
+                continue
+            child.rejudge = True
+            child.fails = 0           # failures seen while the parent was down do not count
+            self._touched.add(child.name)
+            target = self._target(child)
+            if target is not None and target != State.DOWN:
+                self._change(child, target, now, out, fold)
+
+    # ----------------------------------------------------------------- uplink (self-check)
+
+    def _judge_uplink(self, now: datetime, out: list[Transition]) -> None:
+        anchors = list(self._anchors.values())
+        me = self._self
+        me.fails = min(a.fails for a in anchors)
+        me.oks = max(a.oks for a in anchors)
+        self._touched.add(SELF_HOST)
+        if me.state != State.DOWN and me.fails >= UPLINK_DOWN_AFTER:
+            self._maybe_summarize_uplink(now, out, force_after=0.0)  # a pending "back" goes first
+            old, old_since = me.state, me.since
+            me.state, me.since = State.DOWN, now
+            me.extra = {**me.extra, "lost_at": iso_ms(now)}
+            out.append(self._transition(me, State.DOWN, now, kind="uplink_lost", notify=True,
+                                        since=old_since, old=old,
+                                        extra={"anchors": [a.spec.address for a in anchors if a.spec]}))
+            self._cut_off(me, now, out, None, fold_children=False)
+        elif me.state != State.UP and me.oks >= UPLINK_UP_AFTER:
+            was_lost = me.state == State.DOWN
+            me.state, me.since = State.UP, now if was_lost or me.since is None else me.since
+            if was_lost:
+                me.extra = {**me.extra, "back_at": iso_ms(now), "changes": {}, "names": []}
+                self._summary = None
+                self._reconnect(me, now, out, self._summary_fold())
+            else:
+                self._reconnect(me, now, out, None)
+        self._release_held(me, now, out)
+
+    def _summary_fold(self) -> _Fold:
+        fold = self._summary
+        if fold is None:
+            fold = _Fold()
+            fold.names = list(self._self.extra.get("names", []))
+            fold.changes = dict(self._self.extra.get("changes", {}))
+            self._summary = fold
+        return fold
+
+    def _save_summary(self) -> None:
+        fold = self._summary
+        if fold is not None and self._self.extra.get("back_at"):
+            self._self.extra = {**self._self.extra, "names": list(fold.names),
+                                "changes": dict(fold.changes)}
+            self._touched.add(SELF_HOST)
+
+    def _maybe_summarize_uplink(self, now: datetime, out: list[Transition], force_after: float | None) -> None:
+        me = self._self
+        back_at = me.extra.get("back_at")
+        if not back_at:
+            return
+        self._save_summary()
+        waited = (now - datetime.fromisoformat(back_at)).total_seconds()
+        pending = any(t.rejudge for t in self._tracks.values())
+        if pending and (force_after is None or waited < force_after):
+            return
+        fold = self._summary_fold()
+        lost_at = datetime.fromisoformat(me.extra["lost_at"])
+        extra = {"lost_for_s": round((datetime.fromisoformat(back_at) - lost_at).total_seconds(), 3),
+                 "changes": dict(fold.changes), "lost_at": me.extra["lost_at"]}
+        out.append(Transition(host=SELF_HOST, address=self._anchor_addresses(), from_state=State.DOWN,
+                              to_state=State.UP, at=now, kind="uplink_back", since=lost_at,
+                              affected=tuple(fold.names), evidence=extra, notify=True))
+        me.extra = {k: v for k, v in me.extra.items()
+                    if k not in ("back_at", "changes", "names", "lost_at")}
+        self._summary = None
+        self._touched.add(SELF_HOST)
+
+    def _anchor_addresses(self) -> str:
+        return ",".join(a.spec.address for a in self._anchors.values() if a.spec)
+
+    # ----------------------------------------------------------------- mutes and startup
+
+    def _refresh_mutes(self, now: datetime, out: list[Transition]) -> None:
+        if not self._windows and not self._mutes and not self._muted_now:
+            return
+        names: set[str] = set()
+        for target in muted_targets(self._windows, self._mutes, now):
+            for track in self._groups.get(target, ()):
+                names.add(track.name)
+        if names == self._muted_now:
+            return
+        started = names - self._muted_now
+        ended = [self._tracks[n] for n in self._muted_now - names if n in self._tracks]
+        self._muted_now = names
+        for name in started:
+            track = self._tracks[name]
+            track.muted = True
+            track.pre_mute_state = track.state
+            self._touched.add(name)
+        for track in ended:
+            track.muted = False
+            self._touched.add(track.name)
+        for track in sorted(ended, key=_BY_DEPTH):
+            self._end_mute(track, now, out)
+
+    def _end_mute(self, track: _Track, now: datetime, out: list[Transition]) -> None:
+        before = track.pre_mute_state
+        track.pre_mute_state = None
+        if track.state == State.UNKNOWN or track.held or track.flapping or track.rejudge:
+            return
+        if track.state == State.UNREACHABLE:
+            return       # its parent is down: it is announced with the parent
+        if track.flap_announced:
+            self._announce_stable(track, now, out, track.flap_percent)
+            return
+        if not self._news(track, track.state):
+            return
+        track.told = track.state
+        fold = _Fold()
+        if track.state == State.DOWN:
+            for child in self._descendants(track):
+                if not child.muted and child.told != State.DOWN and child.state == State.UNREACHABLE:
+                    fold.add(child, State.UNREACHABLE)
+                    child.told = State.UNREACHABLE
+                    self._touched.add(child.name)
+        out.append(self._transition(track, track.state, now, kind="maintenance_end", notify=True,
+                                    since=track.since, old=before or track.state,
+                                    affected=tuple(fold.names)))
+
+    @staticmethod
+    def _descendants(track: _Track) -> Iterable[_Track]:
+        stack = list(reversed(track.children))
+        while stack:
+            child = stack.pop()
+            yield child
+            stack.extend(reversed(child.children))
+
+    def _maybe_startup(self, now: datetime, out: list[Transition]) -> None:
+        me = self._self
+        if not self._config.announce_startup or me.extra.get("startup_announced"):
+            return
+        if me.state == State.DOWN or me.extra.get("back_at"):
+            return
+        tracks = list(self._tracks.values())
+        if not tracks or any(t.state == State.UNKNOWN or t.held for t in tracks):
+            return
+        down = [t for t in tracks if t.state == State.DOWN and not t.muted]
+        for track in down:
+            track.told = State.DOWN
+            self._touched.add(track.name)
+        me.extra = {**me.extra, "startup_announced": True}
+        self._touched.add(SELF_HOST)
+        out.append(Transition(host=SELF_HOST, address="", from_state=State.UNKNOWN, to_state=State.UP,
+                              at=now, kind="startup", affected=tuple(t.name for t in down),
+                              evidence={"watching": len(tracks), "down": len(down),
+                                        "unreachable": sum(t.state == State.UNREACHABLE for t in tracks)},
+                              notify=True))
+
+    # ----------------------------------------------------------------- building transitions
+
+    def _transition(self, track: _Track, new: State, now: datetime, *, kind: str, notify: bool,
+                    since: datetime | None, old: State | None = None, affected: tuple[str, ...] = (),
+                    extra: dict[str, Any] | None = None) -> Transition:
+        evidence = dict(track.current_evidence()) if track is not self._self else {}
+        if track is not self._self:
+            evidence["failures_in_row"] = track.fails
+        if extra:
+            evidence.update(extra)
+        spec = track.spec
+        address = spec.address if spec else self._anchor_addresses()
+        return Transition(host=track.name, address=address, from_state=old if old is not None else new,
+                          to_state=new, at=now, kind=kind, group=spec.group if spec else "",
+                          since=since, affected=affected, evidence=evidence, notify=notify)
