@@ -1,0 +1,655 @@
+"""The batched ICMP echo engine: one socket per address family for a whole round.
+
+`IcmpEngine.ping(targets)` sends every echo of every target through one socket per family,
+interleaving sends with receives (sending everything first overflows the receive buffer), and
+matches each reply by (identifier, sequence, source address) - never by identifier alone - so two
+engines, or two rounds of one engine, running at once never take each other's replies.
+
+Sockets come from icmplib's socket layer (`ICMPv4Socket`/`ICMPv6Socket`: the choice of raw or
+datagram socket and its permission errors). The hot path then uses the underlying socket
+directly: icmplib's `send()` does a getaddrinfo and two setsockopt calls per packet and computes
+the checksum in a Python loop, and its `receive()` matches by id+sequence and drops the embedded
+destination of ICMP errors - fine for one ping, too slow and too loose for 10,000 per round.
+
+Modes (chosen automatically, `IcmpEngine(privileged=None)`):
+- raw (root or CAP_NET_RAW): we pick the identifier (random per engine, then advanced every
+  65,536 echoes); the socket sees every ICMP packet of the host, so the kernel filter
+  (ICMP_FILTER / ICMP6_FILTER) passes only echo replies and errors and the (id, seq, source) key
+  does the rest. ICMP errors arrive as packets carrying the original header: they are matched by
+  the embedded id, sequence and destination.
+- unprivileged datagram ("ping socket", needs the process group inside
+  net.ipv4.ping_group_range): the kernel replaces our identifier with the socket's own and only
+  delivers replies carrying it to this socket; we read that identifier back and match on
+  (id, sequence, source) all the same. ICMP errors come through the socket error queue
+  (IP_RECVERR/IPV6_RECVERR), matched by the original sequence and destination.
+Neither allowed -> PermissionProblem naming the exact fix.
+
+Packet timing uses the OS monotonic clock (it is real network I/O); the injected `clock` only
+stamps the results.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import logging
+import os
+import random
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Sequence
+
+from icmplib import ICMPv4Socket, ICMPv6Socket
+from icmplib.exceptions import ICMPLibError, SocketPermissionError
+
+from netwatchd.clock import Clock
+from netwatchd.errors import PermissionProblem
+from netwatchd.models import ProbeResult
+
+log = logging.getLogger(__name__)
+
+Resolver = Callable[[str], str]
+"""Turns a host name into one IP address string; raises OSError (socket.gaierror) when it cannot."""
+
+RECEIVE_BUFFER_BYTES = 8 << 20     # room for a whole 10,000-host round of replies
+SEND_BATCH = 64                    # echoes sent between two drains of the receive queue
+_SO_RCVBUFFORCE = 33               # Linux; socket module lacks the constant
+_SOL_RAW = 255
+_ICMP_FILTER = 1                   # SOL_RAW option: bit set = type blocked
+_ICMP6_FILTER = 1                  # IPPROTO_ICMPV6 option: bit set = type blocked
+_IP_RECVERR = 11
+_IPV6_RECVERR = 25
+_SOL_IPV6 = 41
+_ERRQUEUE_ANCILLARY = 512
+
+# ICMP types we care about
+_V4_ECHO_REQUEST, _V4_ECHO_REPLY = 8, 0
+_V6_ECHO_REQUEST, _V6_ECHO_REPLY = 128, 129
+_V4_ERRORS = {3: "destination unreachable", 11: "time exceeded", 12: "parameter problem"}
+_V6_ERRORS = {1: "destination unreachable", 2: "packet too big", 3: "time exceeded",
+              4: "parameter problem"}
+_V4_UNREACHABLE = {0: "network unreachable", 1: "host unreachable", 2: "protocol unreachable",
+                   3: "port unreachable", 4: "fragmentation needed", 9: "network prohibited",
+                   10: "host prohibited", 13: "communication administratively prohibited"}
+_V6_UNREACHABLE = {0: "no route to destination", 1: "administratively prohibited",
+                   2: "beyond scope of source address", 3: "address unreachable",
+                   4: "port unreachable", 5: "source address failed policy",
+                   6: "reject route to destination"}
+_TIME_EXCEEDED = {0: "TTL exceeded in transit", 1: "fragment reassembly time exceeded"}
+
+
+@dataclass(frozen=True)
+class IcmpTarget:
+    """One host to ping: `count` echoes `interval` s apart, each waited for `timeout` s."""
+
+    host: str
+    address: str
+    count: int = 3
+    interval: float = 0.05
+    timeout: float = 1.0
+    payload_size: int = 56
+
+
+def system_resolver(name: str) -> str:
+    """Resolve with the system resolver (first address, in /etc/gai.conf order). Raises OSError."""
+    return socket.getaddrinfo(name, None, type=socket.SOCK_RAW)[0][4][0]
+
+
+def error_reason(family: int, icmp_type: int, code: int, source: str) -> str:
+    """Human text for an ICMP error, e.g. 'destination host unreachable from 198.18.0.1'."""
+    if family == socket.AF_INET:
+        if icmp_type == 3:
+            what = "destination " + _V4_UNREACHABLE.get(code, f"unreachable (code {code})")
+        elif icmp_type == 11:
+            what = _TIME_EXCEEDED.get(code, f"time exceeded (code {code})")
+        else:
+            what = f"{_V4_ERRORS.get(icmp_type, 'ICMP error')} (type {icmp_type} code {code})"
+    else:
+        if icmp_type == 1:
+            what = "destination unreachable: " + _V6_UNREACHABLE.get(code, f"code {code}")
+        elif icmp_type == 3:
+            what = {0: "hop limit exceeded in transit"}.get(code, _TIME_EXCEEDED.get(code, "time exceeded"))
+        else:
+            what = f"{_V6_ERRORS.get(icmp_type, 'ICMPv6 error')} (type {icmp_type} code {code})"
+    return f"{what} from {source}"
+
+
+def _ip_literal(address: str) -> tuple[str, int] | None:
+    """(canonical text, family) when `address` is an IP literal (fe80::1%eth0 keeps its scope)."""
+    bare, _, scope = address.partition("%")
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            text = socket.inet_ntop(family, socket.inet_pton(family, bare))
+        except OSError:
+            continue
+        return (f"{text}%{scope}" if scope else text), family
+    return None
+
+
+def _strip_scope(address: str) -> str:
+    return address.split("%", 1)[0]
+
+
+def _ones_complement_sum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+_PAYLOAD_PATTERN = bytes(range(0x20, 0x7F))
+
+
+def _payload(size: int) -> bytes:
+    size = max(0, size)
+    return (_PAYLOAD_PATTERN * (size // len(_PAYLOAD_PATTERN) + 1))[:size]
+
+
+_pack_header = struct.Struct("!BBHHH").pack
+
+
+class _Channel:
+    """One open ICMP socket of a round plus what is needed to read and write it fast."""
+
+    __slots__ = ("family", "raw", "sock", "ident", "fileno", "icmp_socket", "block")
+
+    def __init__(self, family: int, raw: bool, icmp_socket: ICMPv4Socket | ICMPv6Socket,
+                 ident: int, block: int) -> None:
+        self.block = block
+        self.family = family
+        self.raw = raw
+        self.icmp_socket = icmp_socket  # keeps icmplib's wrapper (and so the socket) alive
+        self.sock: socket.socket = icmp_socket.sock
+        self.ident = ident
+        self.fileno = self.sock.fileno()
+
+    def close(self) -> None:
+        self.icmp_socket.close()
+
+
+def _open_socket(family: int, raw: bool) -> ICMPv4Socket | ICMPv6Socket:
+    """icmplib socket of the given kind. Raises SocketPermissionError or ICMPLibError."""
+    cls = ICMPv4Socket if family == socket.AF_INET else ICMPv6Socket
+    return cls(privileged=raw)
+
+
+def _tune(sock: socket.socket, family: int, raw: bool) -> None:
+    """Raise the receive buffer, filter in the kernel, ask for errors on datagram sockets."""
+    for option in (_SO_RCVBUFFORCE, socket.SO_RCVBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, RECEIVE_BUFFER_BYTES)
+            break
+        except OSError:
+            continue
+    sock.setblocking(False)
+    if raw and family == socket.AF_INET:
+        passed = (1 << _V4_ECHO_REPLY) | sum(1 << t for t in _V4_ERRORS)
+        sock.setsockopt(_SOL_RAW, _ICMP_FILTER, struct.pack("I", ~passed & 0xFFFFFFFF))
+    elif raw:
+        words = [0xFFFFFFFF] * 8
+        for allowed in (_V6_ECHO_REPLY, *_V6_ERRORS):
+            words[allowed >> 5] &= ~(1 << (allowed & 31)) & 0xFFFFFFFF
+        sock.setsockopt(socket.IPPROTO_ICMPV6, _ICMP6_FILTER, struct.pack("8I", *words))
+    elif family == socket.AF_INET:
+        sock.setsockopt(socket.SOL_IP, _IP_RECVERR, 1)
+    else:
+        sock.setsockopt(_SOL_IPV6, _IPV6_RECVERR, 1)
+
+
+def _permission_problem(privileged: bool | None) -> PermissionProblem:
+    interpreter = os.path.realpath(sys.executable)
+    gid = os.getgid()
+    setcap = f"sudo setcap cap_net_raw+ep {interpreter}"
+    sysctl = f"sudo sysctl -w net.ipv4.ping_group_range='{gid} {gid}'"
+    if privileged is True:
+        return PermissionProblem(f"raw ICMP sockets need root or CAP_NET_RAW: run as root, or {setcap} "
+                                 "(systemd: AmbientCapabilities=CAP_NET_RAW)")
+    if privileged is False:
+        return PermissionProblem(f"unprivileged ICMP is off for group {gid}: {sysctl} "
+                                 "(persist it in /etc/sysctl.d/)")
+    return PermissionProblem(f"ICMP is not permitted for this process (uid {os.getuid()}, gid {gid}): "
+                             f"either {setcap} (systemd: AmbientCapabilities=CAP_NET_RAW) "
+                             f"or {sysctl} (persist it in /etc/sysctl.d/)")
+
+
+class IcmpEngine:
+    """Pings many targets per round through one socket per address family.
+
+    `privileged`: True = raw sockets only, False = unprivileged datagram sockets only,
+    None = raw when permitted, else datagram. `resolver` turns host names into addresses
+    (default: the system resolver). `ident` fixes the first identifier (tests); by default it is
+    random per engine. Safe to share between threads: rounds get disjoint (id, sequence) pairs.
+    """
+
+    def __init__(self, privileged: bool | None = None, *, resolver: Resolver | None = None,
+                 ident: int | None = None) -> None:
+        self._privileged = privileged
+        self._resolver = resolver or system_resolver
+        self._lock = threading.Lock()
+        self._next_echo = (ident if ident is not None else random.getrandbits(16)) << 16
+        self._raw: bool | None = None
+
+    @property
+    def mode(self) -> str:
+        """'raw' or 'datagram'. Raises PermissionProblem when neither is permitted."""
+        return "raw" if self._decide_mode() else "datagram"
+
+    def check(self) -> str:
+        """Make sure ICMP can be sent (call at start-up); returns the mode. Raises PermissionProblem."""
+        return self.mode
+
+    def _decide_mode(self) -> bool:
+        with self._lock:
+            if self._raw is not None:
+                return self._raw
+            choices = [True, False] if self._privileged is None else [self._privileged]
+            for raw in choices:
+                try:
+                    _open_socket(socket.AF_INET, raw).close()
+                except SocketPermissionError:
+                    continue
+                except ICMPLibError:
+                    # IPv4 missing entirely (unusual): judge by IPv6 instead
+                    try:
+                        _open_socket(socket.AF_INET6, raw).close()
+                    except SocketPermissionError:
+                        continue
+                    except ICMPLibError:
+                        pass
+                self._raw = raw
+                log.debug("ICMP mode: %s", "raw" if raw else "datagram")
+                return raw
+            raise _permission_problem(self._privileged)
+
+    def _reserve(self, echoes: int) -> int:
+        """Reserve `echoes` consecutive (id, sequence) slots; returns the first as id<<16|seq."""
+        with self._lock:
+            first = self._next_echo
+            self._next_echo = (first + echoes) & 0xFFFFFFFF
+            return first
+
+    def ping(self, targets: Sequence[IcmpTarget], *, clock: Clock) -> list[ProbeResult]:
+        """One round: every echo of every target; results in the order of `targets`.
+
+        Never raises for a target's failure (unresolvable name, no route, ICMP error, timeout:
+        each ends up in that target's result). Raises PermissionProblem when ICMP is not permitted.
+        """
+        raw = self._decide_mode()
+        at = clock.now()
+        round_ = _Round(targets, raw=raw, resolver=self._resolver, reserve=self._reserve)
+        round_.run()
+        return round_.results(at)
+
+
+class _Round:
+    """State of one engine round. Target i's echo k is sent at first_send_i + k * interval_i."""
+
+    def __init__(self, targets: Sequence[IcmpTarget], *, raw: bool, resolver: Resolver,
+                 reserve: Callable[[int], int]) -> None:
+        self.targets = list(targets)
+        self.raw = raw
+        n = len(self.targets)
+        self.ips: list[str | None] = [None] * n
+        self.families: list[int] = [0] * n
+        self.sent = [0] * n
+        self.rtts: list[list[float | None]] = [[None] * max(1, t.count) for t in self.targets]
+        self.errors: list[str | None] = [None] * n
+        self.error_count = [0] * n
+        self.late = [0] * n
+        self.failed_before_send: list[str | None] = [None] * n
+        # (ident, sequence, source ip) -> (target index, echo number, send time)
+        self.pending: dict[tuple[int, int, str], tuple[int, int, float]] = {}
+        self.channels: dict[tuple[int, int], _Channel | str] = {}
+        self.current: dict[int, _Channel] = {}
+        self._resolve(resolver)
+        self.match_ips = [_strip_scope(ip) if ip else "" for ip in self.ips]
+        self.total_echoes = sum(max(1, t.count) for i, t in enumerate(self.targets)
+                                if self.ips[i] is not None)
+        self.first_slot = reserve(self.total_echoes) if self.total_echoes else 0
+        self.next_slot = self.first_slot
+
+    # -- preparation ---------------------------------------------------------------------
+    def _resolve(self, resolver: Resolver) -> None:
+        cache: dict[str, str | Exception] = {}
+        for i, target in enumerate(self.targets):
+            address = target.address.strip()
+            literal = _ip_literal(address)
+            if literal is not None:
+                self.ips[i], self.families[i] = literal
+                continue
+            if address not in cache:
+                try:
+                    cache[address] = resolver(address)
+                except (OSError, UnicodeError) as exc:
+                    cache[address] = exc
+            found = cache[address]
+            if isinstance(found, Exception):
+                reason = getattr(found, "strerror", None) or str(found)
+                self.failed_before_send[i] = f"name does not resolve: {address} ({reason})"
+                continue
+            self.ips[i] = found
+            self.families[i] = socket.AF_INET6 if ":" in found else socket.AF_INET
+
+    def _channel(self, family: int, block: int) -> _Channel | str:
+        """The socket for this family (and id block in datagram mode), or why it cannot be opened."""
+        key = (family, -1 if self.raw else block)
+        found = self.channels.get(key)
+        if found is None:
+            found = self.channels[key] = self._open(family, block)
+        return found
+
+    def _open(self, family: int, block: int) -> _Channel | str:
+        try:
+            icmp_socket = _open_socket(family, self.raw)
+        except SocketPermissionError as exc:
+            return f"ICMP socket not permitted: {exc}"
+        except ICMPLibError as exc:
+            return f"cannot open an ICMP{'v6' if family == socket.AF_INET6 else ''} socket: {exc}"
+        try:
+            sock = icmp_socket.sock
+            _tune(sock, family, self.raw)
+            ident = -1  # raw mode: the id travels in each packet
+            if not self.raw:  # the kernel picks the id of a ping socket when it is bound
+                sock.bind(("0.0.0.0", 0) if family == socket.AF_INET else ("::", 0))
+                ident = sock.getsockname()[1]
+        except OSError as exc:
+            icmp_socket.close()
+            return f"cannot set up the ICMP socket: {exc.strerror or exc}"
+        return _Channel(family, self.raw, icmp_socket, ident, block)
+
+    def _open_channels(self) -> list[_Channel]:
+        return [c for c in self.channels.values() if isinstance(c, _Channel)]
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            for channel in self._open_channels():
+                channel.close()
+
+    def _loop(self) -> None:
+        clock = time.perf_counter
+        order = [i for i in range(len(self.targets)) if self.ips[i] is not None]
+        first_pos = 0
+        follow_ups: list[tuple[float, int, int]] = []   # (due, target, echo number)
+        last_deadline = 0.0
+        payload_cache: dict[int, tuple[bytes, int]] = {}
+        while True:
+            now = clock()
+            budget = SEND_BATCH
+            while budget:
+                if first_pos < len(order):
+                    index, echo = order[first_pos], 0
+                    first_pos += 1
+                elif follow_ups and follow_ups[0][0] <= now:
+                    _, index, echo = heapq.heappop(follow_ups)
+                else:
+                    break
+                budget -= 1
+                target = self.targets[index]
+                outcome = self._send(index, echo, payload_cache)
+                now = clock()
+                if outcome == "again":
+                    heapq.heappush(follow_ups, (now + 0.001, index, echo))
+                    break
+                deadline = now + target.timeout
+                if deadline > last_deadline:
+                    last_deadline = deadline
+                if echo + 1 < max(1, target.count):
+                    heapq.heappush(follow_ups, (now + max(0.0, target.interval), index, echo + 1))
+            self._drain()
+            now = clock()
+            sending_left = first_pos < len(order) or bool(follow_ups)
+            if not sending_left and (not self.pending or now >= last_deadline):
+                return
+            if first_pos < len(order):
+                continue
+            wake = last_deadline if not follow_ups else min(follow_ups[0][0], last_deadline)
+            if follow_ups and not self.pending:
+                wake = follow_ups[0][0]
+            wait = max(0.0, wake - now)
+            fds = [c.sock for c in self._open_channels()]
+            if fds and wait > 0:
+                select.select(fds, [], [], wait)
+            elif wait > 0:
+                time.sleep(wait)
+
+    def _send(self, index: int, echo: int, payload_cache: dict[int, tuple[bytes, int]]) -> str:
+        """Send echo `echo` of target `index`: 'sent', 'failed' or 'again' (buffer full)."""
+        family = self.families[index]
+        slot = self.next_slot
+        block, sequence = slot >> 16, slot & 0xFFFF
+        channel = self.current.get(family)
+        if channel is None or (not self.raw and channel.block != block):
+            channel = self._channel(family, block)
+            if isinstance(channel, str):
+                self._fail(index, channel)
+                self.sent[index] += 1
+                self.next_slot = (slot + 1) & 0xFFFFFFFF
+                return "failed"
+            self.current[family] = channel
+        size = self.targets[index].payload_size
+        cached = payload_cache.get(size)
+        if cached is None:
+            body = _payload(size)
+            cached = payload_cache[size] = (body, _ones_complement_sum(body))
+        body, body_sum = cached
+        if channel.raw:
+            ident = block & 0xFFFF
+            if family == socket.AF_INET:
+                total = (_V4_ECHO_REQUEST << 8) + body_sum + ident + sequence
+                total = (total & 0xFFFF) + (total >> 16)
+                total = (total & 0xFFFF) + (total >> 16)
+                header = _pack_header(_V4_ECHO_REQUEST, 0, ~total & 0xFFFF, ident, sequence)
+            else:  # the kernel computes ICMPv6 checksums
+                header = _pack_header(_V6_ECHO_REQUEST, 0, 0, ident, sequence)
+        else:  # ping sockets: the kernel sets the id and the checksum
+            ident = channel.ident
+            header = _pack_header(_V4_ECHO_REQUEST if family == socket.AF_INET else _V6_ECHO_REQUEST,
+                                  0, 0, ident, sequence)
+        ip = self.ips[index]
+        sent_at = time.perf_counter()
+        try:
+            channel.sock.sendto(header + body, (ip, 0))
+        except (BlockingIOError, InterruptedError):
+            return "again"
+        except OSError as exc:
+            if exc.errno == errno.ENOBUFS:
+                return "again"
+            self.next_slot = (slot + 1) & 0xFFFFFFFF
+            self.sent[index] += 1
+            self._fail(index, _local_error_text(exc))
+            return "failed"
+        self.next_slot = (slot + 1) & 0xFFFFFFFF
+        self.sent[index] += 1
+        self.pending[(ident, sequence, self.match_ips[index])] = (index, echo, sent_at)
+        return "sent"
+
+    def _fail(self, index: int, reason: str) -> None:
+        self.errors[index] = reason
+        self.error_count[index] += 1
+
+    def _drain(self) -> None:
+        for channel in self._open_channels():
+            if channel.raw and channel.family == socket.AF_INET:
+                self._drain_raw_v4(channel.sock)
+            elif channel.raw:
+                self._drain_raw_v6(channel.sock)
+            else:
+                self._drain_datagram(channel)
+
+    def _reply(self, key: tuple[int, int, str], received_at: float) -> None:
+        found = self.pending.pop(key, None)
+        if found is None:
+            return  # someone else's reply, a duplicate, or one already given up on
+        index, echo, sent_at = found
+        rtt = received_at - sent_at
+        if rtt > self.targets[index].timeout:
+            self.late[index] += 1
+            return
+        self.rtts[index][echo] = rtt * 1000.0
+
+    def _icmp_error(self, key: tuple[int, int, str], reason: str) -> None:
+        found = self.pending.pop(key, None)
+        if found is not None:
+            self._fail(found[0], reason)
+
+    def _drain_raw_v4(self, sock: socket.socket) -> None:
+        unpack_from = struct.unpack_from
+        receive = sock.recvfrom
+        clock = time.perf_counter
+        while True:
+            try:
+                packet, source = receive(2048)
+            except (BlockingIOError, InterruptedError):
+                return
+            received_at = clock()
+            header_length = (packet[0] & 0x0F) * 4
+            if len(packet) < header_length + 8:
+                continue
+            kind, code, _, ident, sequence = unpack_from("!BBHHH", packet, header_length)
+            if kind == _V4_ECHO_REPLY:
+                self._reply((ident, sequence, source[0]), received_at)
+                continue
+            if kind not in _V4_ERRORS:
+                continue
+            inner = header_length + 8
+            if len(packet) < inner + 20:
+                continue
+            inner_length = (packet[inner] & 0x0F) * 4
+            if packet[inner + 9] != socket.IPPROTO_ICMP or len(packet) < inner + inner_length + 8:
+                continue
+            destination = socket.inet_ntop(socket.AF_INET, packet[inner + 16:inner + 20])
+            inner_kind, _, _, ident, sequence = unpack_from("!BBHHH", packet, inner + inner_length)
+            if inner_kind == _V4_ECHO_REQUEST:
+                self._icmp_error((ident, sequence, destination),
+                                 error_reason(socket.AF_INET, kind, code, source[0]))
+
+    def _drain_raw_v6(self, sock: socket.socket) -> None:
+        unpack_from = struct.unpack_from
+        clock = time.perf_counter
+        while True:
+            try:
+                packet, source = sock.recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                return
+            received_at = clock()
+            if len(packet) < 8:
+                continue
+            kind, code, _, ident, sequence = unpack_from("!BBHHH", packet, 0)
+            origin = _strip_scope(source[0])
+            if kind == _V6_ECHO_REPLY:
+                self._reply((ident, sequence, origin), received_at)
+                continue
+            # error: 8-byte header, the original IPv6 header (40 bytes), then our echo header
+            if kind not in _V6_ERRORS or len(packet) < 8 + 40 + 8 or packet[8 + 6] != socket.IPPROTO_ICMPV6:
+                continue
+            destination = socket.inet_ntop(socket.AF_INET6, packet[8 + 24:8 + 40])
+            inner_kind, _, _, ident, sequence = unpack_from("!BBHHH", packet, 48)
+            if inner_kind == _V6_ECHO_REQUEST:
+                self._icmp_error((ident, sequence, destination),
+                                 error_reason(socket.AF_INET6, kind, code, origin))
+
+    def _drain_datagram(self, channel: _Channel) -> None:
+        sock = channel.sock
+        clock = time.perf_counter
+        while True:
+            try:
+                packet, source = sock.recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                # a pending ICMP error is reported here once; its details are in the error queue
+                self._drain_error_queue(channel)
+                continue
+            received_at = clock()
+            if len(packet) < 8:
+                continue
+            kind, _, _, ident, sequence = struct.unpack_from("!BBHHH", packet, 0)
+            if kind in (_V4_ECHO_REPLY, _V6_ECHO_REPLY):
+                self._reply((ident, sequence, _strip_scope(source[0])), received_at)
+        self._drain_error_queue(channel)
+
+    def _drain_error_queue(self, channel: _Channel) -> None:
+        sock = channel.sock
+        while True:
+            try:
+                packet, ancillary, _, destination = sock.recvmsg(2048, _ERRQUEUE_ANCILLARY,
+                                                                 socket.MSG_ERRQUEUE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            if len(packet) < 8:
+                continue
+            _, _, _, ident, sequence = struct.unpack_from("!BBHHH", packet, 0)
+            for level, kind, data in ancillary:
+                if (level, kind) not in ((socket.SOL_IP, _IP_RECVERR), (_SOL_IPV6, _IPV6_RECVERR)):
+                    continue
+                err_no, origin, icmp_type, code = struct.unpack_from("=IBBB", data, 0)
+                offender = _offender(data[16:], channel.family) or "this host"
+                if origin in (2, 3):  # SO_EE_ORIGIN_ICMP / ICMP6
+                    reason = error_reason(channel.family, icmp_type, code, offender)
+                else:
+                    reason = os.strerror(err_no).lower()
+                self._icmp_error((ident, sequence, _strip_scope(destination[0])), reason)
+
+    # -- results -------------------------------------------------------------------------
+    def results(self, at: datetime) -> list[ProbeResult]:
+        """One ProbeResult per target, in target order, stamped `at`."""
+        out: list[ProbeResult] = []
+        append = out.append
+        from_rtts = ProbeResult.from_rtts
+        mode = "raw" if self.raw else "datagram"
+        for i, target in enumerate(self.targets):
+            ip = self.ips[i]
+            detail: dict[str, object] = {"mode": mode}
+            if ip is not None and ip != target.address:
+                detail["ip"] = ip
+            if self.late[i]:
+                detail["late_replies"] = self.late[i]
+            if self.error_count[i]:
+                detail["icmp_errors"] = self.error_count[i]
+            unresolved = self.failed_before_send[i]
+            if unresolved:
+                append(ProbeResult(host=target.host, address=target.address, probe="icmp", at=at,
+                                   alive=False, error=unresolved, detail=detail))
+                continue
+            echoes = self.rtts[i]
+            rtts = echoes if None not in echoes else [r for r in echoes if r is not None]
+            append(from_rtts(host=target.host, address=target.address, probe="icmp", at=at,
+                             sent=self.sent[i], rtts_ms=rtts,  # type: ignore[arg-type]
+                             error=self.errors[i], detail=detail))
+        return out
+
+
+def _offender(data: bytes, family: int) -> str | None:
+    """The address in SO_EE_OFFENDER (after sock_extended_err), if any."""
+    try:
+        if family == socket.AF_INET and len(data) >= 8 and struct.unpack_from("=H", data)[0] == socket.AF_INET:
+            return socket.inet_ntop(socket.AF_INET, data[4:8])
+        if family == socket.AF_INET6 and len(data) >= 24 and struct.unpack_from("=H", data)[0] == socket.AF_INET6:
+            return socket.inet_ntop(socket.AF_INET6, data[8:24])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _local_error_text(exc: OSError) -> str:
+    """sendto failures in words an administrator expects ('network unreachable (no route)')."""
+    known = {errno.ENETUNREACH: "network unreachable (no route from this host)",
+             errno.EHOSTUNREACH: "host unreachable (no route from this host)",
+             errno.EACCES: "not permitted (broadcast address or firewall)",
+             errno.EPERM: "not permitted by the local firewall",
+             errno.EADDRNOTAVAIL: "address not available",
+             errno.EINVAL: "invalid destination address"}
+    return known.get(exc.errno or 0, f"send failed: {exc.strerror or exc}")
