@@ -1,15 +1,164 @@
-"""`netwatchd report` (not built yet)."""
+"""`netwatchd report`: availability per site and notification latency over a window.
+
+Month-to-date in the configured time zone unless --since/--until say otherwise. --until is
+exclusive and never later than now; a date alone means 00:00 of that day.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
+import sys
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from netwatchd.errors import UsageError
+from netwatchd.clock import Clock, SystemClock
+from netwatchd.config import Config, load_config
+from netwatchd.errors import StoreError, UsageError
+from netwatchd.report.data import ReportInputs, load_inputs, read_timing_log
+from netwatchd.report.progress import ProgressBar
+from netwatchd.report.stats import Report, SiteInfo, build_report
+from netwatchd.store import Database
+from netwatchd.store.history_repo import rollup_table
+
+FORMATS = ("text", "csv", "json", "html")
+_TIME_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", default="hosts.yaml", help="config file (default: ./hosts.yaml)")
+    parser.add_argument("--since", help="start, e.g. 2026-11-01 or 2026-11-01T08:00 in the configured "
+                        "time zone (default: the 1st of this month, 00:00)")
+    parser.add_argument("--until", help="end, exclusive, same forms (default: now)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--site", action="append", metavar="NAME", help="only this site (repeatable)")
+    which.add_argument("--group", action="append", metavar="G", help="only sites in this group (repeatable)")
+    parser.add_argument("--format", choices=FORMATS, help="text (default), csv, json or html "
+                        "(default html when -o ends in .html)")
+    parser.add_argument("-o", "--output", metavar="PATH", help="write here instead of stdout")
 
 
-def run(args: argparse.Namespace) -> int:
-    raise UsageError("'report' is not built yet")
+def parse_when(text: str, tz: tzinfo, flag: str) -> datetime:
+    """A local date or date-time -> aware datetime. Raises UsageError naming the accepted forms."""
+    for fmt in _TIME_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), fmt).replace(tzinfo=tz)
+        except ValueError:
+            continue
+    raise UsageError(f"{flag} {text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM "
+                     "(in the configured time zone), e.g. 2026-11-01 or 2026-11-01T08:00")
+
+
+def resolve_window(since: str | None, until: str | None, tz: tzinfo, now: datetime) -> tuple[datetime, datetime]:
+    """[since, until) with the defaults applied; until is clipped to now. Raises UsageError."""
+    local_now = now.astimezone(tz)
+    start = (parse_when(since, tz, "--since") if since
+             else local_now.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
+    end = parse_when(until, tz, "--until") if until else local_now
+    end = min(end, local_now)
+    if start >= end:
+        raise UsageError(f"--since ({start:%Y-%m-%d %H:%M}) must be before --until/now "
+                         f"({end:%Y-%m-%d %H:%M}): pick an earlier --since")
+    return start, end
+
+
+def select_sites(config: Config, names: Sequence[str] | None, groups: Sequence[str] | None) -> list[SiteInfo]:
+    """The sites the report covers. Raises UsageError for a name or group that is not configured."""
+    hosts = [h for h in config.hosts if not h.disabled]
+    if names:
+        known = {h.name.lower(): h for h in hosts}
+        unknown = [n for n in names if n.lower() not in known]
+        if unknown:
+            raise UsageError(f"--site {unknown[0]!r} is not in {config.path}: use one of "
+                             f"{', '.join(sorted(h.name for h in hosts)[:12]) or '(no sites configured)'}")
+        hosts = [known[n.lower()] for n in dict.fromkeys(names)]
+    elif groups:
+        present = {h.group.lower() for h in hosts if h.group}
+        unknown = [g for g in groups if g.lower() not in present]
+        if unknown:
+            raise UsageError(f"--group {unknown[0]!r} has no sites in {config.path}: groups are "
+                             f"{', '.join(sorted(present)) or '(none configured)'}")
+        wanted = {g.lower() for g in groups}
+        hosts = [h for h in hosts if h.group.lower() in wanted]
+    return [SiteInfo(h.name, h.group, h.parent, h.address) for h in hosts]
+
+
+def _timezone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"timezone {name!r} in the config is not a known IANA zone "
+                         "(e.g. Asia/Jakarta)") from None
+
+
+def make_report(config: Config, since: datetime, until: datetime, sites: Sequence[SiteInfo], *,
+                now: datetime, with_series: bool = False, filtered: bool = False,
+                progress: ProgressBar | None = None) -> tuple[Report, ReportInputs]:
+    """Read the store and the timing log, compute the figures. Raises StoreError."""
+    tz = _timezone(config.timezone)
+    db = Database.in_dir(config.data_dir)
+    notes: list[str] = []
+    table = rollup_table(since, until, now, config.retention)
+    if db.path.exists():
+        try:
+            conn = db.connect(readonly=True)
+            try:
+                inputs = load_inputs(conn, sites, since, until, rollup_table=table, with_series=with_series)
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the store {db.path}: {exc} (is it a netwatchd store? "
+                             "run 'netwatchd run' once to create it)") from None
+    else:
+        inputs = ReportInputs(rollup_table=table)
+        notes.append(f"no store at {db.path} yet: start 'netwatchd run' with this config to collect data")
+    if progress:
+        progress.update(1, len(sites) + 2, "events and rollups")
+
+    def on_site(done: int, total: int) -> None:
+        if progress:
+            progress.update(done + 1, total + 2, "sites")
+
+    report = build_report(sites, inputs.initial_states, inputs.changes, inputs.rtt,
+                          read_timing_log(config.data_dir), since=since, until=until, tz=tz,
+                          tz_name=config.timezone, generated_at=now,
+                          delivery_hosts={s.name for s in sites} if filtered else None, progress=on_site)
+    if notes:
+        report = Report(**{**report.__dict__, "notes": tuple(notes)})
+    return report, inputs
+
+
+def run(args: argparse.Namespace, clock: Clock | None = None) -> int:
+    config = load_config(args.config)
+    tz = _timezone(config.timezone)
+    now = (clock or SystemClock()).now()
+    since, until = resolve_window(args.since, args.until, tz, now)
+    sites = select_sites(config, args.site, args.group)
+    fmt = args.format or ("html" if (args.output or "").lower().endswith((".html", ".htm")) else "text")
+    progress = ProgressBar(sys.stderr)
+    try:
+        report, inputs = make_report(config, since, until, sites, now=now, with_series=fmt == "html",
+                                     filtered=bool(args.site or args.group), progress=progress)
+        if fmt == "html":
+            from netwatchd.report.html import render_html
+
+            text = render_html(report, inputs, tz, progress=progress)
+        else:
+            from netwatchd.report import render
+
+            text = {"text": lambda: render.render_text(report, tz), "csv": lambda: render.render_csv(report),
+                    "json": lambda: render.render_json(report)}[fmt]()
+    finally:
+        progress.close()
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc} "
+                             "(check the folder exists and is writable)") from None
+    else:
+        sys.stdout.write(text)
+    return 0
+

@@ -1,0 +1,106 @@
+"""Reading what a report needs from the store and the timing log (the report's only I/O).
+
+Events (state transitions) give exact outage intervals; hourly or 5-minute rollups give the
+rtt/loss summary and the latency chart; data_dir/timing.jsonl gives delivery latency.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from netwatchd.report.stats import NOT_STATE_CHANGES, RttSummary, SiteInfo, StateChange
+from netwatchd.store import history_repo
+
+TIMING_LOG = "timing.jsonl"
+
+
+@dataclass
+class ReportInputs:
+    initial_states: dict[str, str] = field(default_factory=dict)
+    changes: dict[str, list[StateChange]] = field(default_factory=dict)
+    rtt: dict[str, RttSummary] = field(default_factory=dict)
+    latency_series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # host -> [(ms, rtt ms)]
+    rollup_table: str = "rollup_1h"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _parse(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def load_inputs(conn: sqlite3.Connection, sites: Sequence[SiteInfo], since: datetime, until: datetime, *,
+                rollup_table: str = "rollup_1h", with_series: bool = False) -> ReportInputs:
+    """Everything the report maths needs for `sites` over [since, until). Raises sqlite3.Error."""
+    names = {s.name for s in sites}
+    inputs = ReportInputs(rollup_table=rollup_table)
+    skip = tuple(NOT_STATE_CHANGES)
+    marks = ",".join("?" * len(skip))
+    # the state each site was in when the window opened: its last change before `since` ...
+    for host, to_state in conn.execute(
+            f"SELECT host, to_state FROM (SELECT host, to_state, max(at) FROM events "
+            f"WHERE at < ? AND kind NOT IN ({marks}) GROUP BY host)", (_iso(since), *skip)):
+        if host in names:
+            inputs.initial_states[host] = to_state
+    # ... or, with no event before it, the current state if it began before the window
+    for host, state, state_since in conn.execute("SELECT host, state, since FROM host_state"):
+        if host in names and host not in inputs.initial_states and _parse(state_since) <= since:
+            inputs.initial_states[host] = state
+    for host, at, from_state, to_state, kind in conn.execute(
+            f"SELECT host, at, from_state, to_state, kind FROM events WHERE at >= ? AND at < ? "
+            f"AND kind NOT IN ({marks}) ORDER BY at, id", (_iso(since), _iso(until), *skip)):
+        if host in names:
+            inputs.changes.setdefault(host, []).append(StateChange(host, _parse(at), to_state, from_state, kind))
+    ids = history_repo.host_names(conn)
+    lo, hi = history_repo.to_ms(since), history_repo.to_ms(until)
+    for row in conn.execute(
+            f"SELECT host_id, sum(probes), sum(failures), min(rtt_min_us), "
+            f"  sum(rtt_avg_us * (probes - failures)) * 1.0 / "
+            f"    nullif(sum(CASE WHEN rtt_avg_us IS NOT NULL THEN probes - failures END), 0), "
+            f"  max(rtt_max_us), sum(loss_bp_sum) FROM {rollup_table} "
+            f"WHERE bucket_ms >= ? AND bucket_ms < ? GROUP BY host_id", (lo, hi)):
+        name = ids.get(row[0])
+        if name in names:
+            probes = int(row[1] or 0)
+            inputs.rtt[name] = RttSummary(
+                probes=probes, failures=int(row[2] or 0),
+                rtt_min_ms=None if row[3] is None else row[3] / 1000.0,
+                rtt_avg_ms=None if row[4] is None else row[4] / 1000.0,
+                rtt_max_ms=None if row[5] is None else row[5] / 1000.0,
+                loss_percent=(row[6] / 100.0 / probes) if probes else None)
+    if with_series:
+        for host_id, bucket, rtt_us in conn.execute(
+                f"SELECT host_id, bucket_ms, rtt_avg_us FROM {rollup_table} WHERE bucket_ms >= ? "
+                f"AND bucket_ms < ? AND rtt_avg_us IS NOT NULL ORDER BY bucket_ms", (lo, hi)):
+            name = ids.get(host_id)
+            if name in names:
+                inputs.latency_series.setdefault(name, []).append((bucket, rtt_us / 1000.0))
+    return inputs
+
+
+def read_timing_log(data_dir: Path) -> Iterator[dict[str, Any]]:
+    """Records of data_dir/timing.jsonl; unreadable lines are skipped, a missing file is empty."""
+    path = Path(data_dir) / TIMING_LOG
+    try:
+        handle = path.open("r", encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    with handle:
+        for line in handle:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                yield record
