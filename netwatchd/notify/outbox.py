@@ -7,13 +7,27 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import random
 import sqlite3
-from datetime import datetime, timezone
-from typing import Sequence
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence, TextIO
 
-from netwatchd.clock import iso_ms
+from netwatchd.clock import Clock, iso_ms
 from netwatchd.config import Config
+from netwatchd.errors import DeliveryError
+from netwatchd.logs import redact
 from netwatchd.models import Transition
+from netwatchd.notify import format as fmt
+from netwatchd.store.db import Database, transaction
 
 CONSOLE = "console"
 
@@ -52,3 +66,593 @@ def enqueue(conn: sqlite3.Connection, event_id: int | None, transition: Transiti
             "INSERT INTO outbox(event_id, chat_id, payload, status, enqueued_at, detected_at,"
             " next_attempt_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
             (event_id, chat_id, payload, enqueued_at, detected_at, enqueued_at))
+
+
+# =============================================================================================
+# Delivery
+# =============================================================================================
+#
+# Design (why a slow or failing chat never delays another):
+#   * One *lane* per destination chat. A lane step sends at most ONE Telegram message: it reads
+#     the chat's pending rows in id order, packs as many as fit into one message (grouping),
+#     claims exactly those rows with a conditional UPDATE (status pending -> sending, committed
+#     BEFORE the HTTP call), sends, and commits the result right after the answer.
+#   * In `start()` mode each lane runs in its own thread, woken by `wake()` (call it after the
+#     transaction that enqueued), by its next due time, or by a short poll. A lane blocked in a
+#     slow request (bounded by TelegramAPI.timeout) holds only its own chat; other lanes keep
+#     sending. `run_once()` runs one step of every due lane in the calling thread (for tests).
+#   * Order per chat: a lane never sends a row before an older pending row of the same chat;
+#     the head row's next_attempt_at (backoff, retry_after) holds the whole chat.
+#   * Pacing (RateLimiter): 1 message/s per chat, 20/min per group or channel (negative ids),
+#     30/s overall. The first alert goes at once; what queues during the wait for the next slot
+#     is merged into the next message.
+#   * Crash safety: rows are 'sending' only while a request is in flight. A new worker puts
+#     'sending' rows of a dead process back to 'pending', so nothing is lost after kill -9.
+#     A duplicate needs the crash to fall between Telegram's ack and the commit that follows it
+#     (microseconds: nothing else happens in between; the timing log is written after the commit).
+
+log = logging.getLogger(__name__)
+
+TIMING_FILENAME = "timing.jsonl"
+READ_AHEAD = 300          # pending rows read per step to pack the next message
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Retry delay after the n-th failed attempt: base * 2**(n-1), capped, times a jitter factor
+    in [1 - jitter, 1] drawn from `random()` (injectable for tests)."""
+
+    base: float = 1.0
+    cap: float = 30.0
+    jitter: float = 0.5
+
+    def delay(self, attempts: int, draw: float) -> float:
+        raw = min(self.cap, self.base * (2 ** max(0, attempts - 1)))
+        return raw * (1.0 - self.jitter * draw)
+
+
+class RateLimiter:
+    """Telegram's send limits, on monotonic seconds. Thread-safe.
+
+    `reserve(chat, now)` returns 0.0 and books a slot, or the seconds to wait."""
+
+    def __init__(self, per_chat_interval: float = 1.0, group_per_minute: int = 20,
+                 global_per_second: int = 30) -> None:
+        self.per_chat_interval = per_chat_interval
+        self.group_per_minute = group_per_minute
+        self.global_per_second = global_per_second
+        self._lock = threading.Lock()
+        self._chat: dict[str, deque[float]] = {}
+        self._global: deque[float] = deque()
+        self._blocked_until: dict[str, float] = {}
+
+    @staticmethod
+    def is_group(chat_id: str) -> bool:
+        return chat_id.startswith("-")
+
+    def wait_for(self, chat_id: str, now: float) -> float:
+        """Seconds until `chat_id` may send (0.0: now)."""
+        with self._lock:
+            return self._wait_locked(chat_id, now)
+
+    def _wait_locked(self, chat_id: str, now: float) -> float:
+        if chat_id == CONSOLE:
+            return 0.0
+        sent = self._chat.get(chat_id, deque())
+        while sent and now - sent[0] >= 60.0:
+            sent.popleft()
+        while self._global and now - self._global[0] >= 1.0:
+            self._global.popleft()
+        waits = [self._blocked_until.get(chat_id, 0.0) - now]
+        if sent:
+            waits.append(sent[-1] + self.per_chat_interval - now)
+        if self.is_group(chat_id) and len(sent) >= self.group_per_minute:
+            waits.append(sent[-self.group_per_minute] + 60.0 - now)
+        if len(self._global) >= self.global_per_second:
+            waits.append(self._global[-self.global_per_second] + 1.0 - now)
+        return max(0.0, *waits)
+
+    def reserve(self, chat_id: str, now: float) -> float:
+        with self._lock:
+            wait = self._wait_locked(chat_id, now)
+            if wait <= 0 and chat_id != CONSOLE:
+                self._chat.setdefault(chat_id, deque()).append(now)
+                self._global.append(now)
+            return wait
+
+    def block(self, chat_id: str, until: float) -> None:
+        """Telegram said 429: nothing to this chat before `until`."""
+        with self._lock:
+            self._blocked_until[chat_id] = max(until, self._blocked_until.get(chat_id, 0.0))
+
+    def seed(self, chat_id: str, sent_at: Sequence[float]) -> None:
+        """Remember sends made before a restart (monotonic times, oldest first)."""
+        with self._lock:
+            self._chat[chat_id] = deque(sorted(sent_at))
+
+
+class TimingLog:
+    """Appends one JSON line per delivered (or dead) message to data_dir/timing.jsonl."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self._lock:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("a", encoding="utf-8") as handle:
+                    handle.write(line)
+            except OSError as exc:
+                log.error("cannot write %s: %s (check data_dir is writable)", self.path, exc.strerror)
+
+
+@dataclass
+class _Row:
+    id: int
+    chat_id: str
+    transition: Transition
+    detected_at: datetime
+    enqueued_at: datetime
+    attempts: int
+    sent_parts: int
+
+
+class DeliveryWorker:
+    """Sends the outbox. See the design notes above.
+
+    `api` None: Telegram rows wait (logged once); 'console' rows are printed to `console`.
+    `on_delivered(record)` gets every timing record (sent and dead).
+    """
+
+    def __init__(self, db: Database, config: Config, clock: Clock, *, api: Any | None,
+                 console: TextIO = sys.stdout, on_delivered: Callable[[dict[str, Any]], None] | None = None,
+                 backoff: Backoff = Backoff(), limiter: RateLimiter | None = None,
+                 random_draw: Callable[[], float] = random.random, poll_interval: float = 0.25) -> None:
+        self.db = db
+        self.clock = clock
+        self.api = api
+        self.console = console
+        self.on_delivered = on_delivered
+        self.backoff = backoff
+        self.limiter = limiter or RateLimiter()
+        self.random_draw = random_draw
+        self.poll_interval = poll_interval
+        self.claimer = f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.config = config
+        self.timing = TimingLog(Path(config.data_dir) / TIMING_FILENAME)
+        self._local = threading.local()
+        self._recovered = False
+        self._seeded: set[str] = set()
+        self._warned_no_api = False
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._lanes: dict[str, _LaneThread] = {}
+        self._lanes_lock = threading.Lock()
+        self._dispatcher: threading.Thread | None = None
+        self._last_prune = float("-inf")
+
+    # -- public API -------------------------------------------------------------------------
+
+    def replace_config(self, config: Config) -> None:
+        """Reload: language, time zone and templates apply to the next message."""
+        self.config = config
+
+    def run_once(self) -> int:
+        """One step of every chat that is due now, in this thread; returns messages sent."""
+        self._recover_once()
+        sent = 0
+        for chat_id in self._chats_with_pending():
+            outcome = self.step(chat_id)
+            sent += 1 if outcome.sent else 0
+        self._maybe_prune()
+        return sent
+
+    def step(self, chat_id: str) -> "StepOutcome":
+        """Try to send the next message of one chat. Never raises for delivery problems."""
+        self._recover_once()
+        try:
+            return self._step(chat_id)
+        except Exception as exc:  # a bug or a store problem must not kill the lane
+            log.error("delivery to chat %s failed unexpectedly: %s", chat_id, redact(repr(exc)))
+            try:
+                with transaction(self._conn()) as conn:
+                    conn.execute("UPDATE outbox SET status='pending', claimed_by=NULL"
+                                 " WHERE status='sending' AND claimed_by=? AND chat_id=?", (self.claimer, chat_id))
+            except sqlite3.Error:
+                pass
+            return StepOutcome(sent=False, wait=1.0)
+
+    def depth(self) -> int:
+        """Rows not yet delivered (pending or in flight)."""
+        row = self._conn().execute(
+            "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')").fetchone()
+        return int(row[0])
+
+    def wake(self) -> None:
+        """Tell a started worker that rows were just enqueued (saves up to one poll interval)."""
+        self._wake.set()
+        with self._lanes_lock:
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.event.set()
+
+    def start(self) -> None:
+        """Run a dispatcher thread that keeps one lane thread per chat with pending rows."""
+        if self._dispatcher is not None:
+            return
+        self._stopping.clear()
+        self._recover_once()
+        self._dispatcher = threading.Thread(target=self._dispatch, name="delivery-dispatch", daemon=True)
+        self._dispatcher.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop; a send in flight is allowed to finish (and be committed) within `timeout`."""
+        self._stopping.set()
+        self.wake()
+        deadline = time.monotonic() + timeout
+        if self._dispatcher is not None:
+            self._dispatcher.join(max(0.0, deadline - time.monotonic()))
+            self._dispatcher = None
+        with self._lanes_lock:
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lanes_lock:
+            self._lanes = {k: v for k, v in self._lanes.items() if v.thread.is_alive()}
+            stuck = list(self._lanes)
+        if stuck:
+            log.warning("delivery stopped with a send still in flight for chat(s) %s: it will be "
+                        "retried on the next start", ", ".join(stuck))
+
+    # -- threads ------------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                for chat_id in self._chats_with_pending():
+                    self._ensure_lane(chat_id)
+                self._maybe_prune()
+            except Exception as exc:
+                log.error("delivery dispatcher: %s", redact(repr(exc)))
+            self._wake.wait(self.poll_interval)
+            self._wake.clear()
+
+    def _ensure_lane(self, chat_id: str) -> None:
+        with self._lanes_lock:
+            lane = self._lanes.get(chat_id)
+            if lane is not None and lane.thread.is_alive():
+                lane.event.set()
+                return
+            lane = _LaneThread(self, chat_id)
+            self._lanes[chat_id] = lane
+            lane.thread.start()
+
+    def _lane_loop(self, lane: "_LaneThread") -> None:
+        idle_since = time.monotonic()
+        while not self._stopping.is_set():
+            lane.event.clear()
+            outcome = self.step(lane.chat_id)
+            if outcome.sent or outcome.has_rows:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > 30.0:
+                break            # nothing for this chat for a while: the dispatcher restarts us
+            if outcome.sent and outcome.wait <= 0:
+                continue
+            # Wake at the chat's next due time (capped so external changes are seen); wake()
+            # interrupts the wait when new rows arrive.
+            lane.event.wait(min(outcome.wait, 5.0) if outcome.wait > 0 else self.poll_interval)
+        with self._lanes_lock:
+            if self._lanes.get(lane.chat_id) is lane:
+                del self._lanes[lane.chat_id]
+
+    # -- one step of one chat -------------------------------------------------------------------
+
+    def _step(self, chat_id: str) -> "StepOutcome":
+        conn = self._conn()
+        now = self.clock.now()
+        head = conn.execute("SELECT next_attempt_at FROM outbox WHERE chat_id=? AND status IN"
+                            " ('pending', 'sending') ORDER BY id LIMIT 1", (chat_id,)).fetchone()
+        if head is None:
+            return StepOutcome(sent=False, wait=self.poll_interval, has_rows=False)
+        not_before = datetime.fromisoformat(head[0])
+        if not_before > now:
+            return StepOutcome(sent=False, wait=(not_before - now).total_seconds())
+        if chat_id != CONSOLE and self.api is None:
+            if not self._warned_no_api:
+                log.warning("alerts for Telegram chat %s are waiting: no telegram.token is configured", chat_id)
+                self._warned_no_api = True
+            return StepOutcome(sent=False, wait=60.0)
+        self._seed_limiter(conn, chat_id)
+        wait = self.limiter.reserve(chat_id, self.clock.monotonic())
+        if wait > 0:
+            return StepOutcome(sent=False, wait=wait)
+        rows = self._pending_rows(conn, chat_id)
+        config = self.config
+        count, parts = fmt.plan_messages([r.transition for r in rows], language=config.telegram.language,
+                                         tz=config.timezone, templates=config.telegram.templates)[0]
+        batch = rows[:count]
+        if not self._claim(conn, batch):
+            return StepOutcome(sent=False, wait=self.poll_interval)
+        part_index = min(batch[0].sent_parts, len(parts) - 1) if count == 1 else 0
+        text = parts[part_index]
+        is_last_part = part_index == len(parts) - 1
+        if chat_id == CONSOLE:
+            return self._print(conn, batch, text)
+        return self._send(conn, chat_id, batch, text, is_last_part)
+
+    def _send(self, conn: sqlite3.Connection, chat_id: str, batch: list[_Row], text: str,
+              is_last_part: bool) -> "StepOutcome":
+        sent_at = self.clock.now()
+        try:
+            try:
+                message_id = self.api.send_message(_chat_arg(chat_id), text)
+            except DeliveryError as exc:
+                if not getattr(exc, "bad_entities", False):
+                    raise
+                log.warning("Telegram refused the HTML of an alert (%s): resending as plain text", exc)
+                message_id = self.api.send_message(_chat_arg(chat_id), fmt.to_plain_text(text),
+                                                   parse_mode=None)
+        except DeliveryError as exc:
+            return self._failed(conn, chat_id, batch, exc, sent_at)
+        except Exception as exc:  # anything unexpected is treated as transient: never drop an alert
+            return self._failed(conn, chat_id, batch, DeliveryError(f"unexpected {type(exc).__name__}"), sent_at)
+        acked_at = self.clock.now()
+        # --- the duplicate window: Telegram has the message, the commit below has not happened ---
+        ids = [row.id for row in batch]
+        with transaction(conn):
+            if is_last_part:
+                conn.executemany(
+                    "UPDATE outbox SET status='sent', message_id=?, sent_at=?, acked_at=?, claimed_by=NULL,"
+                    " sent_parts=sent_parts+1, last_error=NULL WHERE id=? AND claimed_by=?",
+                    [(message_id, utc_ms(sent_at), utc_ms(acked_at), row_id, self.claimer) for row_id in ids])
+            else:
+                conn.executemany(
+                    "UPDATE outbox SET status='pending', claimed_by=NULL, sent_parts=sent_parts+1,"
+                    " attempts=0, next_attempt_at=? WHERE id=? AND claimed_by=?",
+                    [(utc_ms(acked_at), row_id, self.claimer) for row_id in ids])
+        # --- window closed ---
+        self._delivered(batch, chat_id, message_id, sent_at, acked_at, "sent")
+        return StepOutcome(sent=True, wait=self.limiter.wait_for(chat_id, self.clock.monotonic()))
+
+    def _print(self, conn: sqlite3.Connection, batch: list[_Row], text: str) -> "StepOutcome":
+        sent_at = self.clock.now()
+        try:
+            self.console.write(fmt.to_plain_text(text) + "\n\n")
+            self.console.flush()
+        except (OSError, ValueError) as exc:
+            return self._failed(conn, CONSOLE, batch, DeliveryError(f"console write failed: {exc}"), sent_at)
+        acked_at = self.clock.now()
+        with transaction(conn):
+            conn.executemany(
+                "UPDATE outbox SET status='sent', sent_at=?, acked_at=?, claimed_by=NULL, last_error=NULL"
+                " WHERE id=? AND claimed_by=?",
+                [(utc_ms(sent_at), utc_ms(acked_at), row.id, self.claimer) for row in batch])
+        self._delivered(batch, CONSOLE, None, sent_at, acked_at, "sent")
+        return StepOutcome(sent=True, wait=0.0)
+
+    def _failed(self, conn: sqlite3.Connection, chat_id: str, batch: list[_Row], exc: DeliveryError,
+                sent_at: datetime) -> "StepOutcome":
+        now = self.clock.now()
+        reason = redact(str(exc))
+        ids = [row.id for row in batch]
+        if exc.migrate_to_chat_id is not None:
+            new_chat = str(exc.migrate_to_chat_id)
+            with transaction(conn):
+                conn.execute("INSERT OR REPLACE INTO chat_migrations(old_chat_id, new_chat_id, at)"
+                             " VALUES (?, ?, ?)", (chat_id, new_chat, utc_ms(now)))
+                conn.execute("UPDATE chat_migrations SET new_chat_id=? WHERE new_chat_id=?", (new_chat, chat_id))
+                conn.executemany("UPDATE outbox SET status='pending', claimed_by=NULL, next_attempt_at=?,"
+                                 " last_error=? WHERE id=? AND claimed_by=?",
+                                 [(utc_ms(now), reason, row_id, self.claimer) for row_id in ids])
+                conn.execute("UPDATE outbox SET chat_id=? WHERE chat_id=? AND status IN ('pending', 'sending')",
+                             (new_chat, chat_id))
+            log.warning("Telegram chat %s became supergroup %s: its alerts now go there; put %s in "
+                        "telegram.chat_ids", chat_id, new_chat, new_chat)
+            self.wake()
+            return StepOutcome(sent=False, wait=0.0)
+        if exc.permanent:
+            with transaction(conn):
+                conn.executemany("UPDATE outbox SET status='dead', claimed_by=NULL, last_error=? "
+                                 "WHERE id=? AND claimed_by=?", [(reason, row_id, self.claimer) for row_id in ids])
+            log.error("%d alert(s) for chat %s given up: %s (check telegram.chat_ids and that the bot "
+                      "is a member of that chat)", len(batch), chat_id, reason)
+            self._delivered(batch, chat_id, None, sent_at, now, "dead", error=reason)
+            return StepOutcome(sent=False, wait=0.0)
+        attempts = max(row.attempts for row in batch)
+        if exc.retry_after is not None:
+            delay = float(exc.retry_after)
+            self.limiter.block(chat_id, self.clock.monotonic() + delay)
+        else:
+            delay = self.backoff.delay(attempts, self.random_draw())
+        retry_at = now + timedelta(seconds=delay)
+        with transaction(conn):
+            conn.executemany("UPDATE outbox SET status='pending', claimed_by=NULL, next_attempt_at=?,"
+                             " last_error=? WHERE id=? AND claimed_by=?",
+                             [(utc_ms(retry_at), reason, row_id, self.claimer) for row_id in ids])
+        log.warning("alert(s) for chat %s not delivered (attempt %d): %s; retrying in %.1f s",
+                    chat_id, attempts, reason, delay)
+        return StepOutcome(sent=False, wait=delay)
+
+    # -- store helpers ------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self.db.connect()
+            self._local.conn = conn
+        return conn
+
+    def _chats_with_pending(self) -> list[str]:
+        rows = self._conn().execute(
+            "SELECT chat_id, min(id) AS first FROM outbox WHERE status='pending' GROUP BY chat_id"
+            " ORDER BY first").fetchall()
+        return [row[0] for row in rows]
+
+    def _pending_rows(self, conn: sqlite3.Connection, chat_id: str) -> list[_Row]:
+        found = conn.execute(
+            "SELECT id, chat_id, payload, detected_at, enqueued_at, attempts, sent_parts FROM outbox"
+            " WHERE chat_id=? AND status IN ('pending', 'sending') ORDER BY id LIMIT ?",
+            (chat_id, READ_AHEAD)).fetchall()
+        rows = []
+        for record in found:
+            rows.append(_Row(id=record["id"], chat_id=record["chat_id"],
+                             transition=Transition.from_dict(json.loads(record["payload"])),
+                             detected_at=datetime.fromisoformat(record["detected_at"]),
+                             enqueued_at=datetime.fromisoformat(record["enqueued_at"]),
+                             attempts=record["attempts"], sent_parts=record["sent_parts"]))
+        return rows
+
+    def _claim(self, conn: sqlite3.Connection, batch: list[_Row]) -> bool:
+        """pending -> sending for exactly these rows, or nothing (another worker has some)."""
+        ids = [row.id for row in batch]
+        marks = ",".join("?" * len(ids))
+        try:
+            with transaction(conn):
+                changed = conn.execute(
+                    f"UPDATE outbox SET status='sending', claimed_by=?, attempts=attempts+1"
+                    f" WHERE status='pending' AND id IN ({marks})", (self.claimer, *ids)).rowcount
+                if changed != len(ids):
+                    raise _ClaimLost()
+        except _ClaimLost:
+            return False
+        for row in batch:
+            row.attempts += 1
+        return True
+
+    def _recover_once(self) -> None:
+        """Put rows left 'sending' by a dead worker back to 'pending' (kill -9, power loss)."""
+        if self._recovered:
+            return
+        self._recovered = True
+        conn = self._conn()
+        stale = []
+        for row in conn.execute("SELECT id, claimed_by FROM outbox WHERE status='sending'").fetchall():
+            owner = str(row["claimed_by"] or "")
+            if owner == self.claimer:
+                continue
+            pid_text = owner.split(":", 1)[0]
+            if not pid_text.isdigit() or int(pid_text) == os.getpid() or not _process_alive(int(pid_text)):
+                stale.append(row["id"])
+        if stale:
+            with transaction(conn):
+                conn.executemany("UPDATE outbox SET status='pending', claimed_by=NULL WHERE id=? AND status='sending'",
+                                 [(row_id,) for row_id in stale])
+            log.warning("%d alert(s) were in flight when netwatchd stopped: sending them again "
+                        "(Telegram may show one of them twice)", len(stale))
+
+    def _seed_limiter(self, conn: sqlite3.Connection, chat_id: str) -> None:
+        if chat_id in self._seeded or chat_id == CONSOLE:
+            return
+        self._seeded.add(chat_id)
+        now = self.clock.now()
+        since = utc_ms(now - timedelta(seconds=60))
+        acked = [datetime.fromisoformat(row[0]) for row in conn.execute(
+            "SELECT DISTINCT acked_at FROM outbox WHERE chat_id=? AND status='sent' AND acked_at >= ?"
+            " ORDER BY acked_at", (chat_id, since)).fetchall()]
+        if acked:
+            mono = self.clock.monotonic()
+            self.limiter.seed(chat_id, [mono - (now - at).total_seconds() for at in acked])
+
+    def _maybe_prune(self) -> None:
+        mono = self.clock.monotonic()
+        if mono - self._last_prune < 3600:
+            return
+        self._last_prune = mono
+        keep_days = max(self.config.retention.raw_days, 1.0)
+        before = utc_ms(self.clock.now() - timedelta(days=keep_days))
+        with transaction(self._conn()) as conn:
+            conn.execute("DELETE FROM outbox WHERE status IN ('sent', 'dead') AND enqueued_at < ?", (before,))
+
+    # -- timing log -----------------------------------------------------------------------------
+
+    def _delivered(self, batch: list[_Row], chat_id: str, message_id: int | None, sent_at: datetime,
+                   acked_at: datetime, status: str, error: str | None = None) -> None:
+        record = timing_record(batch, chat_id=chat_id, message_id=message_id, sent_at=sent_at,
+                               acked_at=acked_at, status=status, tz=self.config.timezone, error=error)
+        self.timing.write(record)
+        if status == "sent":
+            log.info("delivered %d alert(s) to chat %s in %d ms (message %s)", len(batch), chat_id,
+                     record["latency_ms"], message_id)
+        if self.on_delivered is not None:
+            try:
+                self.on_delivered(record)
+            except Exception as exc:
+                log.error("on_delivered hook failed: %s", redact(repr(exc)))
+
+
+class _ClaimLost(Exception):
+    """Another worker holds some of the rows (rolls the claim back)."""
+
+
+@dataclass
+class StepOutcome:
+    sent: bool
+    wait: float               # seconds until this chat may be due again
+    has_rows: bool = True
+
+
+class _LaneThread:
+    def __init__(self, worker: DeliveryWorker, chat_id: str) -> None:
+        self.chat_id = chat_id
+        self.event = threading.Event()
+        self.thread = threading.Thread(target=worker._lane_loop, args=(self,),
+                                       name=f"delivery-{chat_id}", daemon=True)
+
+
+def timing_record(batch: Sequence[_Row], *, chat_id: str, message_id: int | None, sent_at: datetime,
+                  acked_at: datetime, status: str, tz: str, error: str | None = None) -> dict[str, Any]:
+    """The timing.jsonl line for one message (detected_at/enqueued_at: its earliest alert)."""
+    zone = fmt.zone(tz)
+    detected = min(row.detected_at for row in batch)
+    enqueued = min(row.enqueued_at for row in batch)
+    record: dict[str, Any] = {
+        "events": [{"host": row.transition.host, "from": row.transition.from_state.value,
+                    "to": row.transition.to_state.value,
+                    "at": iso_ms(row.transition.at.astimezone(zone))} for row in batch],
+        "detected_at": iso_ms(detected.astimezone(zone)),
+        "enqueued_at": iso_ms(enqueued.astimezone(zone)),
+        "sent_at": iso_ms(sent_at.astimezone(zone)),
+        "acked_at": iso_ms(acked_at.astimezone(zone)),
+        "latency_ms": round((acked_at - detected).total_seconds() * 1000),
+        "attempts": max(row.attempts for row in batch),
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "status": status,
+    }
+    if error is not None:
+        record["error"] = error
+    return record
+
+
+def delivery_status(conn: sqlite3.Connection, *, dead_limit: int = 10) -> dict[str, Any]:
+    """For `netwatchd status` and the bot: {"pending": n, "oldest_pending": iso | None,
+    "last_error": str | None, "dead": [{id, chat_id, host, to, at, error}] newest first}."""
+    pending = conn.execute("SELECT count(*), min(enqueued_at) FROM outbox"
+                           " WHERE status IN ('pending', 'sending')").fetchone()
+    last_error = conn.execute("SELECT last_error FROM outbox WHERE status IN ('pending', 'sending')"
+                              " AND last_error IS NOT NULL ORDER BY id LIMIT 1").fetchone()
+    dead = []
+    for row in conn.execute("SELECT id, chat_id, payload, enqueued_at, last_error FROM outbox"
+                            " WHERE status='dead' ORDER BY id DESC LIMIT ?", (dead_limit,)).fetchall():
+        payload = json.loads(row["payload"])
+        dead.append({"id": row["id"], "chat_id": row["chat_id"], "host": payload.get("host"),
+                     "to": payload.get("to"), "at": row["enqueued_at"], "error": row["last_error"]})
+    return {"pending": int(pending[0]), "oldest_pending": pending[1],
+            "last_error": last_error[0] if last_error else None, "dead": dead}
+
+
+def _chat_arg(chat_id: str) -> int | str:
+    return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
