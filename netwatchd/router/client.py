@@ -198,7 +198,7 @@ class RouterClient:
             return self._api, False
         started = time.monotonic()
         self._api = self._open()
-        log.info("router %s: connected to %s:%d%s in %.0f ms", self.name, self.spec.address, self.spec.port,
+        log.debug("router %s: connected to %s:%d%s in %.0f ms", self.name, self.spec.address, self.spec.port,
                  " (api-ssl)" if self.spec.tls else "", (time.monotonic() - started) * 1000)
         return self._api, True
 
