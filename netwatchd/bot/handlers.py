@@ -1,0 +1,409 @@
+"""Running one authorized, parsed command: gather its data (store, router, prober), render it.
+
+This is the effectful middle of the bot: it reads netwatchd's own store, asks a router through
+`RouterPool` (read-only menus only — there is no free-form RouterOS command and nothing here ever
+changes router configuration), or probes through `probe_fn`. The texts come from `commands.py`.
+
+Raises CommandInputError (the admin's mistake) and RouterError (the router's); the poller turns
+both into one line in the chat.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from netwatchd import __version__
+from netwatchd.bot import commands as render
+from netwatchd.bot.i18n import say
+from netwatchd.bot.parse import (CommandInputError, ParsedCommand, parse_interface, parse_mute, parse_ping,
+                                 resolve_target)
+from netwatchd.bot.text import to_bool
+from netwatchd.clock import Clock
+from netwatchd.config import Config, HostSpec
+from netwatchd.errors import RouterError
+from netwatchd.models import ProbeResult, Transition
+from netwatchd.store.db import Database
+
+log = logging.getLogger(__name__)
+
+MAX_TRAFFIC_INTERFACES = 16
+HISTORY_LIMIT = 15
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to send back: HTML text and an optional reply_markup."""
+
+    text: str
+    reply_markup: dict[str, Any] | None = None
+
+
+@dataclass
+class BotContext:
+    """Everything a command may touch, handed in from one place (the poller)."""
+
+    db: Database
+    config: Config
+    clock: Clock
+    routers: Any                      # netwatchd.router.client.RouterPool
+    probe_fn: Callable[..., list[ProbeResult]] | None
+    started_monotonic: float
+    commands_answered: int = 0
+    user_label: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def language(self) -> str:
+        return self.config.telegram.language
+
+    @property
+    def tz(self) -> Any:
+        try:
+            return ZoneInfo(self.config.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return timezone.utc
+
+    @property
+    def tz_name(self) -> str:
+        return {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}.get(self.config.timezone, "")
+
+
+def needs_router(command: ParsedCommand) -> bool:
+    """Whether the command may wait on a router or a probe (runs in the slow worker pool)."""
+    from netwatchd.bot.parse import ROUTER_COMMANDS
+
+    return command.name in ROUTER_COMMANDS or command.name == "ping"
+
+
+def run_command(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    """Execute `command`; returns the replies. Raises CommandInputError or RouterError."""
+    handler = _HANDLERS[command.name]
+    return handler(command, ctx)
+
+
+# --- local ------------------------------------------------------------------------------------
+
+def _help(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    return [Reply(render.render_help(ctx.language))]
+
+
+def _menu(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    keyboard, inline = render.menu_markups()
+    return [Reply(say(ctx.language, "keyboard_ready"), keyboard), Reply(say(ctx.language, "menu_text"), inline)]
+
+
+def _monitor(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    hosts: Sequence[HostSpec] = [h for h in ctx.config.hosts if not h.disabled]
+    if command.args:
+        hosts = resolve_target(command.args[0], ctx.config, allow_group=True).hosts
+    now = ctx.clock.now()
+    with _connection(ctx) as conn:
+        views = site_views(conn, now)
+    return [Reply(render.render_monitor(hosts, views, now=now, tz=ctx.tz, language=ctx.language,
+                                        tz_name=ctx.tz_name))]
+
+
+def _status(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    now = ctx.clock.now()
+    with _connection(ctx) as conn:
+        views = site_views(conn, now)
+        pending, dead = outbox_depth(conn)
+        last_at, latency = last_delivery(conn, ctx.config.data_dir)
+    by_state: dict[str, int] = {}
+    for host in ctx.config.hosts:
+        state = views.get(host.name, render.SiteView()).state
+        by_state[state] = by_state.get(state, 0) + 1
+    status = render.AgentStatus(
+        uptime_s=ctx.clock.monotonic() - ctx.started_monotonic, sites_by_state=by_state,
+        outbox_pending=pending, outbox_dead=dead, last_delivery_at=last_at, last_latency_ms=latency,
+        commands_answered=ctx.commands_answered, routers=tuple(r.name for r in ctx.config.routers),
+        muted=sum(1 for v in views.values() if v.muted), version=__version__)
+    return [Reply(render.render_status(status, now=now, tz=ctx.tz, language=ctx.language))]
+
+
+def _history(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    if not command.args:
+        raise CommandInputError("usage", usage="/history <site>")
+    site = resolve_target(command.args[0], ctx.config, allow_group=False).name
+    from netwatchd.store import state_repo
+
+    with _connection(ctx) as conn:
+        events = state_repo.recent_events(conn, host=site, limit=HISTORY_LIMIT)
+    events = sorted(events, key=lambda e: e.at, reverse=True)
+    return [Reply(render.render_history(site, events, now=ctx.clock.now(), tz=ctx.tz, language=ctx.language))]
+
+
+def _mute(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    from netwatchd.store import state_repo
+
+    now = ctx.clock.now()
+    if not command.args:
+        with _connection(ctx) as conn:
+            mutes = state_repo.active_mutes(conn, now)
+        return [Reply(render.render_mutes(mutes, now=now, tz=ctx.tz, language=ctx.language))]
+    request = parse_mute(command.args, ctx.config)
+    until = now + timedelta(seconds=request.seconds)
+    with _connection(ctx) as conn:
+        state_repo.add_mute(conn, request.target, until, ctx.user_label, request.reason)
+    return [Reply(render.render_muted(request.target, until, request.seconds, now=now, tz=ctx.tz,
+                                      language=ctx.language))]
+
+
+def _unmute(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    from netwatchd.store import state_repo
+
+    if not command.args:
+        return _mute(ParsedCommand("mute"), ctx)
+    target = resolve_target(command.args[0], ctx.config, allow_group=True).name
+    now = ctx.clock.now()
+    with _connection(ctx) as conn:
+        active = {m.target.lower() for m in state_repo.active_mutes(conn, now)}
+        if target.lower() not in active:
+            return [Reply(say(ctx.language, "not_muted", target=target))]
+        state_repo.remove_mute(conn, target)
+    return [Reply(say(ctx.language, "unmuted", target=target))]
+
+
+def _report(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    now = ctx.clock.now()
+    local = now.astimezone(ctx.tz)
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+    names = [h.name for h in ctx.config.hosts if not h.disabled]
+    with _connection(ctx) as conn:
+        events, before = month_events(conn, start, now)
+    rows = render.month_availability(names, events, before, start=start, now=now)
+    return [Reply(render.render_report(rows, month=local.strftime("%m/%Y"), now=now, tz=ctx.tz,
+                                       language=ctx.language))]
+
+
+# --- probes and routers -----------------------------------------------------------------------
+
+def _ping(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    request = parse_ping(command.args, ctx.config)
+    target = request.site or request.host.address
+    if request.from_router or command.router:
+        router = command.router or router_for_site(request.host, ctx.config)
+        rows = _client(ctx, router).query("/ping", address=request.host.address, count=request.count)
+        return [Reply(render.render_ping_router(target, request.host.address, router, rows, ctx.language))]
+    if ctx.probe_fn is None:
+        from netwatchd.probes import probe_hosts
+
+        ctx.probe_fn = probe_hosts
+    results = ctx.probe_fn([request.host], clock=ctx.clock)
+    return [Reply(render.render_ping_result(target, results[0], ctx.language))]
+
+
+def _router_read(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    """The one-menu commands: print a menu on the router, render its rows."""
+    path, args, renderer = _ROUTER_READS[command.name]
+    router = _router_name(command, ctx)
+    rows = _client(ctx, router).query(path, **args)
+    return [Reply(renderer(rows, router, ctx.language))]
+
+
+_ROUTER_READS: dict[str, tuple[str, dict[str, Any], Callable[[list[dict[str, Any]], str, str], str]]] = {
+    "dhcp": ("/ip/dhcp-server/lease/print", {}, render.render_dhcp),
+    "address": ("/ip/address/print", {}, render.render_address),
+    "interface": ("/interface/print", {"stats": True}, render.render_interface),
+    "dns": ("/ip/dns/print", {}, lambda rows, router, lang: render.render_dns(rows[0] if rows else {}, router, lang)),
+    "neighbor": ("/ip/neighbor/print", {}, render.render_neighbor),
+    "resource": ("/system/resource/print", {},
+                 lambda rows, router, lang: render.render_resource(rows[0] if rows else {}, router, lang)),
+}
+
+
+def _pool(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    router = _router_name(command, ctx)
+    client = _client(ctx, router)
+    pools = client.query("/ip/pool/print")
+    used = client.query("/ip/pool/used/print")
+    return [Reply(render.render_pool(pools, used, router, ctx.language))]
+
+
+def _traffic(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    router = _router_name(command, ctx)
+    client = _client(ctx, router)
+    wanted = parse_interface(command.args)
+    if wanted is None:
+        interfaces = client.query("/interface/print")
+        names = [str(r.get("name")) for r in interfaces
+                 if to_bool(r.get("running")) and not to_bool(r.get("disabled"))][:MAX_TRAFFIC_INTERFACES]
+    else:
+        names = [wanted]
+    samples: list[tuple[str, dict[str, Any]]] = []
+    if names:
+        rows = client.query("/interface/monitor-traffic", interface=",".join(names), once=True)
+        samples = [(str(r.get("name") or names[min(i, len(names) - 1)]), r) for i, r in enumerate(rows)]
+    return [Reply(render.render_traffic(samples, router, ctx.language))]
+
+
+def _crosscheck(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    from netwatchd.router import netwatch
+
+    router = _router_name(command, ctx)
+    entries = netwatch.read_netwatch(_client(ctx, router))
+    from netwatchd.store import state_repo
+
+    with _connection(ctx) as conn:
+        states = state_repo.load_states(conn)
+    result = netwatch.crosscheck(entries, ctx.config, states, router=router)
+    return [Reply(render.render_crosscheck(result, router, now=ctx.clock.now(), tz=ctx.tz,
+                                           language=ctx.language))]
+
+
+_HANDLERS: dict[str, Callable[[ParsedCommand, BotContext], list[Reply]]] = {
+    "help": _help, "start": _menu, "menu": _menu, "monitor": _monitor, "status": _status,
+    "history": _history, "mute": _mute, "unmute": _unmute, "report": _report, "ping": _ping,
+    "pool": _pool, "traffic": _traffic, "crosscheck": _crosscheck,
+    **{name: _router_read for name in _ROUTER_READS},
+}
+
+
+# --- data access --------------------------------------------------------------------------------
+
+class _connection:
+    """A short-lived connection per command (worker threads never share one)."""
+
+    def __init__(self, ctx: BotContext) -> None:
+        self._db = ctx.db
+        self._conn: sqlite3.Connection | None = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._conn = self._db.connect()
+        return self._conn
+
+    def __exit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+def _router_name(command: ParsedCommand, ctx: BotContext) -> str:
+    if command.router:
+        return command.router
+    if not ctx.config.routers:
+        raise CommandInputError("no_routers")
+    return ctx.config.routers[0].name
+
+
+def _client(ctx: BotContext, router: str) -> Any:
+    if not ctx.config.routers:
+        raise CommandInputError("no_routers")
+    return ctx.routers.get(router)
+
+
+def router_for_site(host: HostSpec, config: Config) -> str:
+    """The router a site hangs off (first router up its parent chain), else the first router.
+    Raises CommandInputError when no router is configured."""
+    if not config.routers:
+        raise CommandInputError("no_routers")
+    routers = {r.name.lower(): r.name for r in config.routers}
+    seen: set[str] = set()
+    parent = host.parent
+    while parent and parent.lower() not in seen:
+        seen.add(parent.lower())
+        if parent.lower() in routers:
+            return routers[parent.lower()]
+        upper = config.host(parent)
+        parent = upper.parent if upper else None
+    return config.routers[0].name
+
+
+def site_views(conn: sqlite3.Connection, now: datetime) -> dict[str, render.SiteView]:
+    """Every site's state from netwatchd's own store, with active mutes marked."""
+    from netwatchd.store import state_repo
+
+    states = state_repo.load_states(conn)
+    muted = {m.target.lower() for m in state_repo.active_mutes(conn, now)}
+    views = {}
+    for name, host_state in states.items():
+        views[name] = view_of(host_state, muted_names=muted)
+    return views
+
+
+def view_of(host_state: Any, *, muted_names: set[str] = frozenset()) -> render.SiteView:  # type: ignore[assignment]
+    """Adapt a state.HostState to what /monitor shows."""
+    data = host_state.to_dict() if hasattr(host_state, "to_dict") else dict(host_state)
+    state = data.get("state", "unknown")
+    state = getattr(state, "value", state)
+    since = data.get("since")
+    if isinstance(since, str):
+        since = datetime.fromisoformat(since)
+    evidence = data.get("evidence") or {}
+    name = str(data.get("host") or data.get("name") or "")
+    group = str(data.get("group") or "")
+    return render.SiteView(
+        state=str(state), since=since, rtt_ms=_maybe_float(evidence.get("rtt_avg_ms")),
+        loss_percent=_maybe_float(evidence.get("loss_percent")),
+        muted=bool(data.get("muted")) or name.lower() in muted_names or (bool(group) and group.lower() in muted_names),
+        flapping=bool(data.get("flapping")))
+
+
+def _maybe_float(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def outbox_depth(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(messages waiting to be delivered, messages given up on), straight from the outbox table."""
+    rows = dict(conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+    return int(rows.get("pending", 0)) + int(rows.get("sending", 0)), int(rows.get("dead", 0))
+
+
+def last_delivery(conn: sqlite3.Connection, data_dir: Path) -> tuple[datetime | None, float | None]:
+    """(acked_at, latency_ms) of the newest delivered message: the timing log's last line, else the outbox."""
+    path = Path(data_dir) / "timing.jsonl"
+    line = _last_line(path)
+    if line:
+        try:
+            record = json.loads(line)
+            return datetime.fromisoformat(record["acked_at"]), float(record["latency_ms"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("the last line of %s is not a timing record; using the outbox instead", path)
+    row = conn.execute("SELECT detected_at, acked_at FROM outbox WHERE status = 'sent' AND acked_at IS NOT NULL "
+                       "ORDER BY acked_at DESC LIMIT 1").fetchone()
+    if row is None:
+        return None, None
+    detected, acked = datetime.fromisoformat(row[0]), datetime.fromisoformat(row[1])
+    return acked, (acked - detected) / timedelta(milliseconds=1)
+
+
+def _last_line(path: Path, tail: int = 8192) -> str:
+    """The last non-empty line of a (possibly large) file, reading only its tail."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - tail))
+            lines = handle.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    return next((line for line in reversed(lines) if line.strip()), "")
+
+
+def month_events(conn: sqlite3.Connection, start: datetime,
+                 now: datetime) -> tuple[dict[str, list[Transition]], dict[str, str]]:
+    """State events since `start` per host, and each host's state at `start` (its last earlier event)."""
+    events: dict[str, list[Transition]] = {}
+    for (payload,) in conn.execute("SELECT payload FROM events WHERE kind = 'state' AND at >= ? AND at <= ? "
+                                   "ORDER BY at", (start.isoformat(timespec="milliseconds"),
+                                                   now.isoformat(timespec="milliseconds"))):
+        event = Transition.from_dict(json.loads(payload))
+        events.setdefault(event.host, []).append(event)
+    before = {host: to for host, to in conn.execute(
+        "SELECT host, to_state FROM events e WHERE kind = 'state' AND at < ? AND at = "
+        "(SELECT max(at) FROM events WHERE host = e.host AND kind = 'state' AND at < ?)",
+        (start.isoformat(timespec="milliseconds"), start.isoformat(timespec="milliseconds")))}
+    return events, before
+
+
+def describe_router_error(router: str, exc: RouterError, language: str) -> str:
+    return render.render_router_error(router, str(exc), language)

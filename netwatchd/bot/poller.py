@@ -1,0 +1,380 @@
+"""The command bot's long-polling loop: getUpdates -> offset -> rate limit -> authorize -> run -> reply.
+
+Threads. `start()` runs the poll loop in its own thread, so alerts (the delivery worker) never wait
+for it. The poller thread itself never waits for a router or a ping either: commands that ask a
+router or probe run in a small "router" worker pool, the store-only commands (/monitor, /status,
+/history, /mute ...) in a separate "local" pool, so a router that hangs can delay neither the next
+getUpdates nor another admin's /monitor. Every command has a deadline (`command_timeout`): when it
+passes, the admin gets a one-line "did not finish" and a late answer is dropped.
+
+Delivery semantics (at-most-once). For each update the new offset (update_id + 1) and the audit
+row ("received") are committed in one SQLite transaction BEFORE the command runs. After a crash or
+restart the stored offset confirms the update to Telegram, so a command is never answered twice;
+the price is that a command that was being answered when the process died is not re-run (its audit
+row keeps the outcome "received"; the admin simply asks again). Re-running a router query twice
+would be harmless, but /mute twice or two replies to one tap confuse people — and an admin notices
+a missing answer, while a duplicate is silent noise.
+
+Start-up: getMe (to learn the bot's @username), deleteWebhook (getUpdates is refused while a
+webhook is set), setMyCommands (the menu in the Telegram client). Errors: a 409 Conflict means a
+second poller on the same token — logged with that explanation, retried every 30 s; network errors
+and 5xx back off exponentially (1 s .. 60 s); nothing here ever raises out of the loop.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from netwatchd.bot import handlers
+from netwatchd.bot.auth import CHAT_NOT_ALLOWED, RateLimiter, authorize
+from netwatchd.bot.handlers import BotContext, Reply
+from netwatchd.bot.i18n import bot_commands, say
+from netwatchd.bot.parse import CommandInputError, ParsedCommand, parse_command
+from netwatchd.bot.store import AuditEntry, accept_update, finish_audit, load_offset
+from netwatchd.bot.text import split_message
+from netwatchd.clock import Clock
+from netwatchd.config import Config
+from netwatchd.errors import DeliveryError, RouterError
+from netwatchd.logs import redact
+from netwatchd.store.db import Database
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+CONFLICT_DELAY = 30.0
+
+
+class Backoff:
+    """Exponential delays for a failing poll: 1, 2, 4 ... `ceiling` seconds; `reset()` on success."""
+
+    def __init__(self, first: float = 1.0, ceiling: float = 60.0) -> None:
+        self.first, self.ceiling = first, ceiling
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.ceiling, self.first * (2 ** self.failures))
+        self.failures += 1
+        return delay
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class _Answer:
+    """Sends a command's reply exactly once: the result, or the deadline's "did not finish"."""
+
+    def __init__(self, poller: "BotPoller", chat_id: int, audit_id: int | None, name: str) -> None:
+        self.poller, self.chat_id, self.audit_id, self.name = poller, chat_id, audit_id, name
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+        self._answered = False
+
+    def give(self, replies: list[Reply], outcome: str, category: str) -> bool:
+        with self._lock:
+            if self._answered:
+                log.info("dropped the late answer to /%s (%s)", self.name, outcome)
+                return False
+            self._answered = True
+        try:
+            outcome = self.poller._send_replies(self.chat_id, replies, outcome)
+        finally:
+            self.poller._finish(self.audit_id, self.name, outcome, category)
+            self.done.set()
+        return True
+
+
+class BotPoller:
+    """getUpdates long polling with authorization, audit, rate limit and a worker pool.
+
+    `probe_fn(hosts, *, clock)` runs /ping from the agent (default netwatchd.probes.probe_hosts).
+    `on_command(name, category)` is told the outcome of every command (for metrics); category is
+    one of ok, refused, rate_limited, invalid, router_error, timeout, error.
+    """
+
+    def __init__(self, db: Database, config: Config, clock: Clock, *, api: Any, routers: Any,
+                 probe_fn: Callable[..., Any] | None = None,
+                 on_command: Callable[[str, str], None] | None = None,
+                 poll_timeout: int = 25, command_timeout: float = 20.0, router_workers: int = 4,
+                 rate_capacity: float = 5, rate_per_second: float = 0.5) -> None:
+        self.db = db
+        self.config = config
+        self.clock = clock
+        self.api = api
+        self.routers = routers
+        self.on_command = on_command
+        self.poll_timeout = poll_timeout
+        self.command_timeout = command_timeout
+        self.rate = RateLimiter(clock.monotonic, capacity=rate_capacity, per_second=rate_per_second)
+        self.backoff = Backoff()
+        self.next_delay = 0.0          # how long the loop waits before the next poll (after a failure)
+        self.bot_username: str | None = None
+        self.commands_answered = 0
+        self._context = BotContext(db=db, config=config, clock=clock, routers=routers, probe_fn=probe_fn,
+                                   started_monotonic=clock.monotonic())
+        self._prepared = False
+        self._conflict = False
+        self._conn_lock = threading.Lock()
+        self._conn = None
+        self._local_pool = ThreadPoolExecutor(2, thread_name_prefix="bot-local")
+        self._router_pool = ThreadPoolExecutor(router_workers, thread_name_prefix="bot-router")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stats_lock = threading.Lock()
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Poll in a background thread until stop(). Does nothing when telegram.poll_commands is off."""
+        if not self.config.telegram.poll_commands:
+            log.info("command bot off (telegram.poll_commands: false)")
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="bot-poller", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop polling; lets running commands send their answer (up to `timeout`)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._local_pool.shutdown(wait=True, cancel_futures=True)
+        self._router_pool.shutdown(wait=False, cancel_futures=True)
+        with self._conn_lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def replace_config(self, config: Config) -> None:
+        """Use a reloaded config (admins, chats, sites, routers) from the next update on."""
+        self.config = config
+        self._context.config = config
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._poll(self.poll_timeout, wait=False)
+            except Exception:  # noqa: BLE001 - the loop must survive anything; the log says what
+                log.exception("the command bot's poll failed unexpectedly; retrying")
+                self.next_delay = self.backoff.next_delay()
+            if self.next_delay:
+                self._stop.wait(self.next_delay)
+
+    # -- one step ----------------------------------------------------------------------------------
+
+    def run_once(self, timeout: int = 0) -> int:
+        """One getUpdates (long poll of `timeout` s), handle every update, wait for their answers.
+        Returns the number of updates handled (0 after a failed poll; `next_delay` says when to retry)."""
+        return self._poll(timeout, wait=True)
+
+    def _poll(self, timeout: int, *, wait: bool) -> int:
+        self.next_delay = 0.0
+        if not self._prepare():
+            return 0
+        with self._conn_lock:
+            offset = load_offset(self._connection())
+        try:
+            updates = self.api.get_updates(offset, timeout, ALLOWED_UPDATES)
+        except DeliveryError as exc:
+            self._poll_failed(exc)
+            return 0
+        if self._stop.is_set():
+            return 0  # not confirmed: the next run gets these updates again
+        if self.backoff.failures or self._conflict:
+            log.info("command bot polling again")
+        self.backoff.reset()
+        self._conflict = False
+        answers = [answer for answer in (self._handle(update) for update in updates) if answer is not None]
+        if wait:
+            for answer in answers:
+                answer.done.wait(self.command_timeout + 5)
+        return len(updates)
+
+    def _prepare(self) -> bool:
+        if self._prepared:
+            return True
+        try:
+            me = self.api.get_me()
+            self.bot_username = str(me.get("username") or "") or None
+            self.api.delete_webhook()
+        except DeliveryError as exc:
+            self._poll_failed(exc)
+            return False
+        try:
+            self.api.set_my_commands(bot_commands(self.config.telegram.language))
+        except DeliveryError as exc:
+            log.warning("setMyCommands failed (the command menu in Telegram stays as it was): %s", redact(str(exc)))
+        self._prepared = True
+        log.info("command bot @%s polling for commands", self.bot_username or "?")
+        return True
+
+    def _poll_failed(self, exc: DeliveryError) -> None:
+        code = getattr(exc, "error_code", None)
+        if code == 409:
+            if not self._conflict:
+                log.error("Telegram refused getUpdates with 409 Conflict: another netwatchd or bot is polling "
+                          "this token (stop the other one, or give this netwatchd its own bot token); "
+                          "retrying every %.0f s", CONFLICT_DELAY)
+            self._conflict = True
+            self.next_delay = CONFLICT_DELAY
+            return
+        self.next_delay = self.backoff.next_delay()
+        level = logging.WARNING if self.backoff.failures == 1 else logging.DEBUG
+        log.log(level, "command bot cannot poll Telegram: %s; next try in %.0f s", redact(str(exc)), self.next_delay)
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            self._conn = self.db.connect()
+        return self._conn
+
+    # -- one update ----------------------------------------------------------------------------------
+
+    def _handle(self, update: dict[str, Any]) -> _Answer | None:
+        update_id = int(update.get("update_id", 0))
+        callback = update.get("callback_query")
+        message = update.get("message") or {}
+        if callback:
+            text = str(callback.get("data") or "")
+            chat = (callback.get("message") or {}).get("chat") or {}
+            user = callback.get("from") or {}
+            self._answer_callback(str(callback.get("id", "")))
+        else:
+            text = str(message.get("text") or "")
+            chat = message.get("chat") or {}
+            user = message.get("from") or {}
+        chat_id = int(chat.get("id", 0))
+        user_id = int(user["id"]) if "id" in user else None
+        try:
+            parsed: ParsedCommand | None = parse_command(text, bot_username=self.bot_username,
+                                                         router_names=tuple(r.name for r in self.config.routers))
+            problem = None
+        except CommandInputError as exc:
+            parsed, problem = ParsedCommand(name="?", text=text[:500]), exc
+        if parsed is None or not chat_id:
+            with self._conn_lock:
+                accept_update(self._connection(), update_id)
+            return None
+        entry = AuditEntry(at=self.clock.now(), user_id=user_id, chat_id=chat_id, command=text.strip())
+        with self._conn_lock:
+            audit_id = accept_update(self._connection(), update_id, entry)
+        answer = _Answer(self, chat_id, audit_id, parsed.name)
+        language = self.config.telegram.language
+
+        verdict = self.rate.check(user_id if user_id is not None else chat_id)
+        if verdict != "ok":
+            replies = [Reply(say(language, "rate_limited"))] if verdict == "limited" else []
+            answer.give(replies, "rate limited", "rate_limited")
+            return None
+        decision = authorize(self.config.telegram, user_id=user_id, chat_id=chat_id,
+                             chat_type=str(chat.get("type", "")))
+        if not decision.allowed:
+            if decision.reason == CHAT_NOT_ALLOWED:
+                reply, outcome = say(language, "refused_chat", chat_id=chat_id), "refused: chat not in chat_ids"
+            else:
+                reply, outcome = say(language, "refused_not_admin", user_id=user_id), "refused: not an admin"
+            log.info("refused %s from user %s in chat %s (%s)", text.split()[0][:40] if text.split() else "?",
+                     user_id, chat_id, outcome)
+            answer.give([Reply(reply)], outcome, "refused")
+            return None
+        if problem is not None:
+            answer.give([Reply(say(language, problem.key, **problem.params))], f"invalid: {problem.key}", "invalid")
+            return None
+        assert parsed is not None
+        username = user.get("username")
+        label = f"@{username} ({user_id})" if username else f"telegram:{user_id}"
+        pool = self._router_pool if handlers.needs_router(parsed) else self._local_pool
+        timer = threading.Timer(self.command_timeout, self._deadline, (answer, parsed))
+        timer.daemon = True
+        timer.start()
+        try:
+            pool.submit(self._run, parsed, answer, label, timer)
+        except RuntimeError:  # pool shut down (stopping)
+            timer.cancel()
+            answer.give([], "not run: netwatchd is stopping", "error")
+            return None
+        return answer
+
+    def _run(self, parsed: ParsedCommand, answer: _Answer, label: str, timer: threading.Timer) -> None:
+        language = self.config.telegram.language
+        context = BotContext(db=self.db, config=self.config, clock=self.clock, routers=self.routers,
+                             probe_fn=self._context.probe_fn, started_monotonic=self._context.started_monotonic,
+                             commands_answered=self.commands_answered, user_label=label)
+        try:
+            replies = handlers.run_command(parsed, context)
+            outcome, category = "ok", "ok"
+        except CommandInputError as exc:
+            replies = [Reply(say(language, exc.key, **exc.params))]
+            outcome, category = f"invalid: {exc.key}", "invalid"
+        except RouterError as exc:
+            router = parsed.router or (self.config.routers[0].name if self.config.routers else "?")
+            message = redact(str(exc))
+            replies = [Reply(handlers.describe_router_error(router, RouterError(message), language))]
+            outcome, category = f"router error: {message}", "router_error"
+        except Exception:  # noqa: BLE001 - a bug must cost one answer, never the bot
+            log.exception("/%s failed", parsed.name)
+            replies = [Reply(say(language, "internal_error"))]
+            outcome, category = "error: internal", "error"
+        finally:
+            timer.cancel()
+        answer.give(replies, outcome, category)
+
+    def _deadline(self, answer: _Answer, parsed: ParsedCommand) -> None:
+        language = self.config.telegram.language
+        text = say(language, "command_timeout", command="/" + parsed.name, seconds=f"{self.command_timeout:g}")
+        answer.give([Reply(text)], "timeout", "timeout")
+
+    # -- edges ------------------------------------------------------------------------------------------
+
+    def _answer_callback(self, callback_id: str) -> None:
+        """Stop the button's spinner at once (the real answer follows as a message)."""
+        try:
+            self.api.answer_callback_query(callback_id)
+        except DeliveryError as exc:
+            log.warning("answerCallbackQuery failed: %s", redact(str(exc)))
+
+    def _send_replies(self, chat_id: int, replies: list[Reply], outcome: str) -> str:
+        """Send every reply, split at 4,096 characters; returns the outcome (amended on failure)."""
+        for reply in replies:
+            chunks = split_message(reply.text)
+            for index, chunk in enumerate(chunks):
+                markup = reply.reply_markup if index == len(chunks) - 1 else None
+                try:
+                    self._send_chunk(chat_id, chunk, markup)
+                except DeliveryError as exc:
+                    log.warning("could not answer chat %s: %s", chat_id, redact(str(exc)))
+                    return f"{outcome}; reply failed: {redact(str(exc))}"[:300]
+        return outcome
+
+    def _send_chunk(self, chat_id: int, text: str, markup: dict[str, Any] | None) -> None:
+        try:
+            self.api.send_message(chat_id, text, reply_markup=markup)
+        except DeliveryError as exc:
+            if exc.retry_after is not None and exc.retry_after <= 5:
+                self._stop.wait(exc.retry_after)
+                self.api.send_message(chat_id, text, reply_markup=markup)
+            elif getattr(exc, "bad_entities", False):
+                self.api.send_message(chat_id, html.unescape(re.sub(r"<[^>]+>", "", text)), parse_mode=None,
+                                      reply_markup=markup)
+            else:
+                raise
+
+    def _finish(self, audit_id: int | None, name: str, outcome: str, category: str) -> None:
+        if audit_id is not None:
+            conn = self.db.connect()
+            try:
+                finish_audit(conn, audit_id, outcome)
+            finally:
+                conn.close()
+        if category == "ok":
+            with self._stats_lock:
+                self.commands_answered += 1
+        if self.on_command is not None:
+            try:
+                self.on_command(name, category)
+            except Exception:  # noqa: BLE001 - metrics must never break the bot
+                log.exception("on_command callback failed")

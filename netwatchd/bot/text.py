@@ -1,0 +1,168 @@
+"""Formatting primitives for bot replies: HTML escaping, aligned tables, humanized numbers and
+splitting a reply at Telegram's 4,096-character limit. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timedelta
+from typing import Any, Sequence
+
+TELEGRAM_LIMIT = 4096
+
+
+def esc(value: Any) -> str:
+    """HTML-escape any value for parse_mode=HTML (`<`, `>`, `&`); None becomes '-'."""
+    return html.escape(plain(value), quote=False)
+
+
+def plain(value: Any) -> str:
+    """A value as a person reads it: never a Python repr (None -> '-', True -> 'yes')."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(plain(v) for v in value) or "-"
+    return str(value)
+
+
+def table(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]], *, right: Sequence[int] = ()) -> str:
+    """A compact aligned table wrapped in <pre>, every cell escaped after alignment.
+
+    `headers` None -> no header line (key/value blocks). `right` lists the column indexes to
+    right-align (numbers). Trailing spaces are trimmed.
+    """
+    cells = ([[str(c) for c in headers]] if headers is not None else []) + [[plain(c) for c in row] for row in rows]
+    if not cells:
+        return "<pre></pre>"
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = []
+    for row in cells:
+        parts = [cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+                 for i, cell in enumerate(row)]
+        lines.append(" ".join(parts).rstrip())
+    return "<pre>" + html.escape("\n".join(lines), quote=False) + "</pre>"
+
+
+def bits_per_second(value: Any) -> str:
+    """1234567 -> '1.2 Mbps' (SI, as RouterOS shows traffic)."""
+    number = to_float(value)
+    if number is None:
+        return "-"
+    for unit, size in (("Gbps", 1e9), ("Mbps", 1e6), ("kbps", 1e3)):
+        if number >= size:
+            return f"{number / size:.1f} {unit}"
+    return f"{number:.0f} bps"
+
+
+def byte_size(value: Any) -> str:
+    """1536 -> '1.5 KiB' (IEC, as RouterOS shows memory and counters)."""
+    number = to_float(value)
+    if number is None:
+        return "-"
+    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if number >= size:
+            return f"{number / size:.1f} {unit}"
+    return f"{number:.0f} B"
+
+
+def duration(seconds: float) -> str:
+    """A compact duration: 45s, 12m05s, 3h07m, 2d04h."""
+    total = max(0, int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours:02d}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def local_time(moment: datetime | None, tz: Any, now: datetime | None = None) -> str:
+    """'14:03' when `moment` is on the same local day as `now`, else '27-11 14:03'; None -> '-'."""
+    if moment is None:
+        return "-"
+    local = moment.astimezone(tz)
+    if now is not None and now.astimezone(tz).date() == local.date():
+        return local.strftime("%H:%M")
+    return local.strftime("%d-%m %H:%M")
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    """How long ago, compact ('3m05s'); '-' when unknown."""
+    if moment is None:
+        return "-"
+    return duration((now - moment) / timedelta(seconds=1))
+
+
+def to_float(value: Any) -> float | None:
+    """RouterOS numbers arrive as int, str or '12.5%'; anything unparsable -> None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value).strip().rstrip("%"))
+    except ValueError:
+        return None
+
+
+def to_bool(value: Any) -> bool:
+    """librouteros casts yes/true to True; raw API text is 'true'/'yes'."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("true", "yes")
+
+
+def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Split a reply into chunks of at most `limit` characters on line boundaries.
+
+    A <pre> block cut in two is closed at the end of one chunk and reopened in the next, so
+    every chunk is valid HTML on its own. A single line longer than a chunk is cut hard
+    (never inside an HTML entity).
+    """
+    if len(text) <= limit:
+        return [text]
+    chunks: list[str] = []
+    current = ""
+    in_pre = False
+    for line in _bounded_lines(text, limit - len("<pre></pre>") - 1):
+        opens_pre = in_pre
+        in_pre = _pre_state_after(line, in_pre)
+        candidate = current + ("\n" if current else "") + line
+        closing = "</pre>" if in_pre else ""
+        if len(candidate) + len(closing) > limit and current:
+            chunks.append(current + ("</pre>" if opens_pre else ""))
+            current = ("<pre>" if opens_pre else "") + line
+        else:
+            current = candidate
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _pre_state_after(line: str, in_pre: bool) -> bool:
+    opened = line.rfind("<pre>")
+    closed = line.rfind("</pre>")
+    if opened == -1 and closed == -1:
+        return in_pre
+    return opened > closed
+
+
+def _bounded_lines(text: str, width: int) -> list[str]:
+    out: list[str] = []
+    for line in text.split("\n"):
+        while len(line) > width:
+            cut = width
+            amp = line.rfind("&", 0, cut)
+            if amp != -1 and ";" not in line[amp:cut]:
+                cut = amp or width
+            out.append(line[:cut])
+            line = line[cut:]
+        out.append(line)
+    return out
