@@ -17,3 +17,13 @@ CREATE TABLE events (
 );
 CREATE INDEX events_host_at ON events(host, at);
 CREATE INDEX events_at ON events(at);
+
+-- Mutes set by admins from the bot (/mute): a host or group name, silent until `until`.
+-- Maintenance windows from hosts.yaml are not stored here (the config is their source).
+CREATE TABLE mutes (
+    target          TEXT PRIMARY KEY COLLATE NOCASE,  -- host or group name
+    until           TEXT NOT NULL,          -- ISO 8601 UTC with ms
+    muted_by        TEXT NOT NULL DEFAULT '',
+    reason          TEXT NOT NULL DEFAULT '',
+    created_at      TEXT NOT NULL
+);

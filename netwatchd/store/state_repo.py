@@ -1,0 +1,121 @@
+"""Persistence of the alert brain: host states, the events log and mutes (tables in v1/10_state.sql).
+
+`save` writes new states, one events row per transition and the outbox rows of the announced
+ones in ONE transaction, so a crash can neither lose an alert nor send it twice.
+All times are stored as ISO 8601 UTC with milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from typing import Sequence
+
+from netwatchd.clock import iso_ms
+from netwatchd.models import Transition
+from netwatchd.state import HostState, Mute
+from netwatchd.store.db import transaction
+
+
+def _utc(moment: datetime) -> str:
+    return iso_ms(moment.astimezone(timezone.utc))
+
+
+def _enqueue(conn: sqlite3.Connection, event_id: int, transition: Transition,
+             destinations: Sequence[str], now: datetime) -> None:
+    from netwatchd.notify.outbox import enqueue  # the delivery helper owns the outbox rows
+
+    enqueue(conn, event_id, transition, destinations, now)
+
+
+def save(conn: sqlite3.Connection, states: dict[str, HostState], transitions: Sequence[Transition],
+         destinations: Sequence[str], now: datetime) -> list[int]:
+    """Write `states`, an events row per transition and outbox rows for notify=True ones.
+
+    One transaction (joins the caller's if one is open). Returns the new event ids in the order
+    of `transitions`. Raises sqlite3.Error if the store cannot be written (nothing is kept then).
+    """
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        if states:
+            conn.executemany(
+                "INSERT INTO host_state(host, state, since, data) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(host) DO UPDATE SET state=excluded.state, since=excluded.since, "
+                "data=excluded.data",
+                [(name, s.state.value, _utc(s.since) if s.since else "",
+                  json.dumps(s.to_dict(), ensure_ascii=False, sort_keys=True))
+                 for name, s in states.items()])
+        ids: list[int] = []
+        for transition in transitions:
+            payload = json.dumps(transition.to_dict(), ensure_ascii=False, sort_keys=True)
+            cursor = conn.execute(
+                "INSERT INTO events(host, kind, from_state, to_state, at, payload) VALUES (?, ?, ?, ?, ?, ?)",
+                (transition.host, transition.kind, transition.from_state.value,
+                 transition.to_state.value, _utc(transition.at), payload))
+            event_id = int(cursor.lastrowid or 0)
+            ids.append(event_id)
+            if transition.notify:
+                _enqueue(conn, event_id, transition, destinations, now)
+    except BaseException:
+        if own:
+            conn.execute("ROLLBACK")
+        raise
+    if own:
+        conn.execute("COMMIT")
+    return ids
+
+
+def load_states(conn: sqlite3.Connection) -> dict[str, HostState]:
+    """Every stored HostState by host name (empty for a new store)."""
+    return {row["host"]: HostState.from_dict(json.loads(row["data"]))
+            for row in conn.execute("SELECT host, data FROM host_state ORDER BY host")}
+
+
+def forget_hosts(conn: sqlite3.Connection, keep: Sequence[str]) -> int:
+    """Delete stored states of hosts not in `keep` (removed from the config); returns how many."""
+    with transaction(conn):
+        stored = [row[0] for row in conn.execute("SELECT host FROM host_state")]
+        gone = [name for name in stored if name not in set(keep)]
+        conn.executemany("DELETE FROM host_state WHERE host = ?", [(n,) for n in gone])
+    return len(gone)
+
+
+def recent_events(conn: sqlite3.Connection, host: str | None = None, limit: int = 50) -> list[Transition]:
+    """The newest events first (optionally for one host, case-insensitive)."""
+    if host is None:
+        rows = conn.execute("SELECT payload FROM events ORDER BY id DESC LIMIT ?", (limit,))
+    else:
+        rows = conn.execute("SELECT payload FROM events WHERE host = ? COLLATE NOCASE "
+                            "ORDER BY id DESC LIMIT ?", (host, limit))
+    return [Transition.from_dict(json.loads(row[0])) for row in rows]
+
+
+def add_mute(conn: sqlite3.Connection, target: str, until: datetime, by: str, reason: str,
+             now: datetime | None = None) -> Mute:
+    """Mute a host or group until `until` (replaces an earlier mute of the same target)."""
+    created = now or datetime.now(timezone.utc)
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO mutes(target, until, muted_by, reason, created_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(target) DO UPDATE SET until=excluded.until, muted_by=excluded.muted_by, "
+            "reason=excluded.reason, created_at=excluded.created_at",
+            (target, _utc(until), by, reason, _utc(created)))
+    return Mute(target=target, until=until.astimezone(timezone.utc), by=by, reason=reason)
+
+
+def remove_mute(conn: sqlite3.Connection, target: str) -> bool:
+    """Lift the mute of `target`; True if there was one."""
+    with transaction(conn):
+        cursor = conn.execute("DELETE FROM mutes WHERE target = ?", (target,))
+    return cursor.rowcount > 0
+
+
+def active_mutes(conn: sqlite3.Connection, now: datetime) -> list[Mute]:
+    """Mutes still running at `now`, soonest end first."""
+    rows = conn.execute("SELECT target, until, muted_by, reason FROM mutes WHERE until > ? "
+                        "ORDER BY until, target", (_utc(now),))
+    return [Mute(target=r["target"], until=datetime.fromisoformat(r["until"]), by=r["muted_by"],
+                 reason=r["reason"]) for r in rows]

@@ -1,0 +1,447 @@
+"""Table tests of the alert brain: probe outcomes in, exact transitions out (as Gatus tests alerting)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from netwatchd.config import FlapPolicy, MaintenanceWindow, Thresholds
+from netwatchd.models import ProbeResult, State
+from netwatchd.state import (DEGRADED, FAILED, OK, SELF_HOST, AlertEngine, HostState, Mute,
+                             classify, self_check_hosts, self_check_name)
+from netwatchd.state_flap import change_percent
+from test_state_support import Driver, alerts, brief, config, host, result
+
+D, U, G, X, N = "down", "up", "degraded", "unreachable", "unknown"
+
+
+# --------------------------------------------------------------------------- judging one result
+
+@pytest.mark.parametrize("kwargs, thresholds, down_loss, expected", [
+    (dict(alive=False, sent=3, received=0), Thresholds(), 100.0, FAILED),
+    (dict(alive=True, sent=3, received=3, rtt_avg_ms=5.0, rtt_max_ms=9.0), Thresholds(), 100.0, OK),
+    # 1 of 3 lost = 33.33 % >= the 20 % loss threshold: answers, but degraded
+    (dict(alive=True, sent=3, received=2, rtt_avg_ms=5.0, rtt_max_ms=9.0), Thresholds(), 100.0, DEGRADED),
+    # the same loss fails outright when the host says 30 % loss is down
+    (dict(alive=True, sent=3, received=2, rtt_avg_ms=5.0, rtt_max_ms=9.0), Thresholds(), 30.0, FAILED),
+    (dict(alive=True, sent=3, received=3, rtt_avg_ms=100.0, rtt_max_ms=100.0), Thresholds(), 100.0, OK),
+    (dict(alive=True, sent=3, received=3, rtt_avg_ms=100.5, rtt_max_ms=101.0), Thresholds(), 100.0, DEGRADED),
+    (dict(alive=True, sent=3, received=3, rtt_avg_ms=10.0, rtt_max_ms=1000.1), Thresholds(), 100.0, DEGRADED),
+    (dict(alive=True, sent=3, received=3, rtt_avg_ms=10.0, rtt_max_ms=20.0, jitter_ms=31.0),
+     Thresholds(jitter_ms=30.0), 100.0, DEGRADED),
+    (dict(alive=True, sent=3, received=3, rtt_avg_ms=10.0, rtt_max_ms=20.0, stdev_ms=9.0),
+     Thresholds(stdev_ms=8.0), 100.0, DEGRADED),
+    # None = not checked: a slow, lossy answer is still ok
+    (dict(alive=True, sent=3, received=2, rtt_avg_ms=900.0, rtt_max_ms=5000.0),
+     Thresholds(loss_percent=None, rtt_avg_ms=None, rtt_max_ms=None), 100.0, OK),
+    # nothing could be sent: loss counts as 100 %
+    (dict(alive=True, sent=0, received=0), Thresholds(loss_percent=None, rtt_avg_ms=None, rtt_max_ms=None),
+     100.0, FAILED),
+])
+def test_classify(clock, kwargs, thresholds, down_loss, expected):
+    spec = host("a", thresholds=thresholds, down_loss_percent=down_loss)
+    r = ProbeResult(host="a", address="198.18.0.2", probe="icmp", at=clock.now(), **kwargs)
+    assert classify(r, spec) == expected
+
+
+# --------------------------------------------------------------------------- one host
+
+ONE_HOST = [
+    ("first settling is silent", "++", [("a", "state", N, U, False, ())]),
+    ("first settling into down is silent", "---", [("a", "state", N, D, False, ())]),
+    ("two failures are not an outage", "++--++--+", [("a", "state", N, U, False, ())]),
+    ("down after three failures", "++---",
+     [("a", "state", N, U, False, ()), ("a", "state", U, D, True, ())]),
+    ("one answer does not end an outage", "++---+-+--",
+     [("a", "state", N, U, False, ()), ("a", "state", U, D, True, ())]),
+    ("up after two answers", "++----++",
+     [("a", "state", N, U, False, ()), ("a", "state", U, D, True, ()), ("a", "state", D, U, True, ())]),
+    ("an unannounced down comes back silently", "---++",
+     [("a", "state", N, D, False, ()), ("a", "state", D, U, False, ())]),
+    ("slow for three rounds is degraded, two good rounds recover", "++~~~++",
+     [("a", "state", N, U, False, ()), ("a", "state", U, G, True, ()), ("a", "state", G, U, True, ())]),
+    ("lossy counts as degraded too", "++%%%",
+     [("a", "state", N, U, False, ()), ("a", "state", U, G, True, ())]),
+    ("slow twice then fine stays up", "++~~+~~+", [("a", "state", N, U, False, ())]),
+    ("degraded then down then up", "++~~~---++",
+     [("a", "state", N, U, False, ()), ("a", "state", U, G, True, ()), ("a", "state", G, D, True, ()),
+      ("a", "state", D, U, True, ())]),
+    ("down host answering slow-and-fine mixed ends degraded", "++---+~+",
+     [("a", "state", N, U, False, ()), ("a", "state", U, D, True, ()), ("a", "state", D, U, True, ())]),
+    ("down host answering only slowly is degraded", "++---~~~",
+     [("a", "state", N, U, False, ()), ("a", "state", U, D, True, ()), ("a", "state", D, G, True, ())]),
+]
+
+
+@pytest.mark.parametrize("name, outcomes, expected", ONE_HOST, ids=[c[0] for c in ONE_HOST])
+def test_one_host_sequences(name, outcomes, expected):
+    run = Driver(config([host("a")]))
+    assert [brief(t) for t in run.feed({"a": outcomes})] == expected
+
+
+def test_thresholds_per_host():
+    """down_after/up_after/degraded_after are the host's own."""
+    run = Driver(config([host("a", down_after=1, up_after=3, degraded_after=1)]))
+    out = run.feed({"a": "+++-+++~"})
+    assert [brief(t) for t in out] == [
+        ("a", "state", N, U, False, ()), ("a", "state", U, D, True, ()),
+        ("a", "state", D, U, True, ()), ("a", "state", U, G, True, ())]
+
+
+def test_transition_carries_evidence_and_since():
+    run = Driver(config([host("a")]))
+    run.feed({"a": "++"})
+    up_at = run.clock.now()
+    out = run.feed({"a": "---"})
+    down = out[-1]
+    assert down.to_state == State.DOWN and down.since == up_at
+    assert down.evidence["failures_in_row"] == 3
+    assert down.evidence["loss_percent"] == 100.0 and down.evidence["error"] == "timeout"
+    assert down.address == host("a").address
+
+
+# --------------------------------------------------------------------------- dependencies
+
+def tree() -> Driver:
+    hosts = [host("core"), host("k1", parent="core"), host("k2", parent="core"), host("k3", parent="core")]
+    run = Driver(config(hosts))
+    run.feed({"core": "++", "k1": "++", "k2": "++", "k3": "++"})
+    run.log.clear()
+    return run
+
+
+def test_parent_down_folds_children_into_one_message():
+    run = tree()
+    out = run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
+    assert alerts(out) == [("core", "state", U, D, True, ("k1", "k2", "k3"))]
+    assert [brief(t) for t in out if not t.notify] == [
+        ("k1", "state", U, X, False, ()), ("k2", "state", U, X, False, ()), ("k3", "state", U, X, False, ())]
+
+
+def test_child_crossing_down_after_waits_for_the_failing_parent():
+    """The children fail one round earlier than the core: they are held, then unreachable."""
+    run = tree()
+    out = run.feed({"core": "+---", "k1": "---", "k2": "---", "k3": "---"})
+    assert alerts(out) == [("core", "state", U, D, True, ("k1", "k2", "k3"))]
+    assert not any(t.host.startswith("k") and t.to_state == State.DOWN for t in out)
+
+
+def test_held_child_goes_down_when_the_parent_stays_up():
+    run = tree()
+    out = run.step(core="-", k1="-")
+    out += run.step(core="-", k1="-")
+    out += run.step(core="+", k1="-")    # k1 is held only while the core is failing
+    assert alerts(out) == [("k1", "state", U, D, True, ())]
+    out = run.step(core="+", k1="-")
+    assert out == []
+
+
+def test_held_child_stays_held_while_parent_keeps_failing():
+    run = tree()
+    run.feed({"core": "--", "k1": "---"})
+    assert run.engine.is_settling("k1")
+    assert run.engine.states()["k1"].held
+    assert run.state("k1") == State.UP
+
+
+def test_parent_recovery_folds_children_up_and_lone_failure_gets_its_own_down():
+    run = tree()
+    run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
+    out = run.feed({"core": "++", "k1": "++", "k2": "++", "k3": "--"})
+    assert alerts(out) == [("core", "state", D, U, True, ("k1", "k2"))]
+    assert run.state("k3") == State.UNREACHABLE and run.engine.is_settling("k3")
+    out = run.feed({"core": "++", "k3": "--"})
+    assert alerts(out) == []             # failures seen while the core was down do not count
+    out = run.step(core="+", k3="-")
+    assert alerts(out) == [("k3", "state", X, D, True, ())]
+
+
+def test_child_recovering_later_gets_its_own_up():
+    run = tree()
+    run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
+    out = run.feed({"core": "++", "k1": "++", "k2": "++", "k3": "-+"})
+    assert alerts(out) == [("core", "state", D, U, True, ("k1", "k2"))]
+    out = run.step(core="+", k3="+")
+    assert alerts(out) == [("k3", "state", X, U, True, ())]
+
+
+def test_child_already_down_is_not_refolded():
+    run = tree()
+    run.feed({"k1": "---"})
+    out = run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
+    assert alerts(out) == [("core", "state", U, D, True, ("k2", "k3"))]
+    out = run.feed({"core": "++", "k1": "--", "k2": "++", "k3": "++"})
+    assert alerts(out) == [("core", "state", D, U, True, ("k2", "k3"))]
+    out = run.feed({"core": "+", "k1": "-"})   # k1 was down, is still down: nothing new to say
+    assert alerts(out) == []
+    out = run.feed({"core": "++", "k1": "++"})
+    assert alerts(out) == [("k1", "state", X, U, True, ())]
+
+
+def test_three_level_chain():
+    hosts = [host("core"), host("agg", parent="core"), host("leaf1", parent="agg"),
+             host("leaf2", parent="agg"), host("other", parent="core")]
+    run = Driver(config(hosts))
+    run.feed({h.name: "++" for h in hosts})
+    out = run.feed({h.name: "---" for h in hosts})
+    assert alerts(out) == [("core", "state", U, D, True, ("agg", "leaf1", "leaf2", "other"))]
+    # core back, agg still dead: agg gets its own DOWN naming its leaves
+    # (failures seen while the core was down do not count: agg needs three more after it is back)
+    out = run.feed({"core": "++", "agg": "-----", "leaf1": "-----", "leaf2": "-----", "other": "++"})
+    assert alerts(out) == [("core", "state", D, U, True, ("other",)),
+                           ("agg", "state", X, D, True, ("leaf1", "leaf2"))]
+    out = run.feed({"core": "++", "agg": "++", "leaf1": "++", "leaf2": "++"})
+    assert alerts(out) == [("agg", "state", D, U, True, ("leaf1", "leaf2"))]
+
+
+def test_router_parent_that_is_not_probed_counts_as_up():
+    run = Driver(config([host("k1", parent="core-router")]))
+    out = run.feed({"k1": "++---"})
+    assert alerts(out) == [("k1", "state", U, D, True, ())]
+
+
+def test_children_keep_silent_while_parent_down_whatever_they_answer():
+    run = tree()
+    run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
+    out = run.feed({"core": "------", "k1": "+-+~~~", "k2": "++++++", "k3": "------"})
+    assert out == []
+    assert run.state("k2") == State.UNREACHABLE
+
+
+# --------------------------------------------------------------------------- flapping
+
+def flappy(**kw) -> Driver:
+    spec = host("a", down_after=1, up_after=1)
+    return Driver(config([spec], flapping=FlapPolicy(window=21, high_percent=50.0, low_percent=25.0, **kw)))
+
+
+def test_flapping_sends_one_alert_then_one_stable():
+    run = flappy()
+    out = run.feed({"a": "+" + "-+" * 12 + "+" * 20})
+    got = alerts(out)
+    kinds = [g[1] for g in got]
+    assert kinds.count("flapping") == 1 and kinds.count("stable") == 1
+    first = kinds.index("flapping")
+    assert kinds[first:] == ["flapping", "stable"]   # nothing in between, nothing after
+    assert 2 <= first <= 12 and set(kinds[:first]) == {"state"}
+    assert got[0] == ("a", "state", U, D, True, ())
+    assert got[-1] == ("a", "stable", U, U, True, ())
+    assert out[[t.kind for t in out].index("flapping")].evidence["flap_percent"] >= 50.0
+    state_changes = [t for t in out if t.kind == "state"]
+    assert len(state_changes) > 10        # every change is still recorded
+
+
+def test_flap_disabled_sends_every_change():
+    run = flappy(enabled=False)
+    out = run.feed({"a": "+" + "-+" * 5})
+    assert [g[1] for g in alerts(out)] == ["state"] * 10
+
+
+@pytest.mark.parametrize("mask, slots, expected", [
+    (0, 20, 0.0), ((1 << 20) - 1, 20, 100.0),
+    (1, 20, 6.0),                 # newest change: weight 1.2 of 20 slots
+    (1 << 19, 20, 4.0),           # oldest change: weight 0.8
+    (0b1010101010, 20, 5 * 1.2 * 5 - 0.0 if False else None),
+])
+def test_change_percent_weights(mask, slots, expected):
+    if expected is None:
+        expected = round(100 * sum(1.2 - 0.4 * i / 19 for i in range(1, 10, 2)) / 20, 3)
+    assert change_percent(mask, slots) == expected
+
+
+# --------------------------------------------------------------------------- maintenance and mutes
+
+def test_bot_mute_silences_and_announces_changed_state_at_the_end():
+    run = Driver(config([host("a"), host("b")]))
+    run.feed({"a": "++", "b": "++"})
+    run.engine.set_mutes([Mute(target="a", until=run.clock.now() + timedelta(seconds=10), by="admin")])
+    out = run.feed({"a": "----", "b": "+"})
+    assert alerts(out) == []
+    assert run.engine.states()["a"].muted and run.engine.states()["a"].pre_mute_state == State.UP
+    out = run.feed({"a": "-" * 8})
+    assert alerts(out) == [("a", "maintenance_end", U, D, True, ())]
+    out = run.feed({"a": "++"})
+    assert alerts(out) == [("a", "state", D, U, True, ())]
+
+
+def test_mute_ending_in_the_same_state_says_nothing():
+    run = Driver(config([host("a")]))
+    run.feed({"a": "++"})
+    run.engine.set_mutes([Mute(target="a", until=run.clock.now() + timedelta(seconds=10))])
+    out = run.feed({"a": "----++" + "+" * 5})   # down and back up inside the mute
+    assert alerts(out) == []
+
+
+def test_group_mute_and_parent_fold_after_maintenance():
+    hosts = [host("core", group="inti"), host("k1", parent="core"), host("k2", parent="core")]
+    run = Driver(config(hosts))
+    run.feed({"core": "++", "k1": "++", "k2": "++"})
+    run.engine.set_mutes([Mute(target="INTI", until=run.clock.now() + timedelta(seconds=4))])
+    out = run.feed({"core": "---", "k1": "---", "k2": "---"})
+    assert alerts(out) == []
+    out = run.feed({"core": "---", "k1": "---", "k2": "---"})
+    assert alerts(out) == [("core", "maintenance_end", U, D, True, ("k1", "k2"))]
+
+
+def test_weekly_maintenance_window_in_local_time():
+    # FakeClock starts Monday 2026-01-05 01:00 UTC = 08:00 WIB
+    window = MaintenanceWindow(targets=("a",), days=(0,), daily_start="08:00", daily_end="08:01")
+    run = Driver(config([host("a")], maintenance=(window,)))
+    out = run.feed({"a": "++---"})
+    assert alerts(out) == [] and run.state("a") == State.DOWN
+    out = run.feed({"a": "-" * 60})
+    assert alerts(out) == [("a", "maintenance_end", N, D, True, ())]
+
+
+def test_one_off_window():
+    window = MaintenanceWindow(targets=("a",), start="2026-01-05T01:00:10+00:00", end="2026-01-05T01:00:20Z")
+    run = Driver(config([host("a")], maintenance=(window,)))
+    out = run.feed({"a": "+" * 10 + "-" * 5})
+    assert alerts(out) == []            # muted from second 10 on; down at second 13
+    out = run.feed({"a": "-" * 4})
+    assert alerts(out) == []
+    out = run.feed({"a": "-"})          # second 20: the window is over
+    assert alerts(out) == [("a", "maintenance_end", U, D, True, ())]
+
+
+# --------------------------------------------------------------------------- reminders and startup
+
+def test_reminders_repeat_while_down_only():
+    run = Driver(config([host("a", reminder_every=10.0)]))
+    run.feed({"a": "++---"})
+    out = run.feed({"a": "-" * 25})
+    assert [brief(t) for t in out] == [("a", "reminder", D, D, True, ())] * 2
+    assert out[0].evidence["down_for_s"] == 10.0
+    out = run.feed({"a": "++" + "+" * 20})
+    assert [g[1] for g in alerts(out)] == ["state"]
+
+
+def test_no_reminders_by_default():
+    run = Driver(config([host("a")]))
+    out = run.feed({"a": "++" + "-" * 100})
+    assert [g[1] for g in alerts(out)] == ["state"]
+
+
+def test_startup_summary_once_when_everything_settled():
+    run = Driver(config([host("a"), host("b"), host("c")], announce_startup=True))
+    out = run.feed({"a": "+++", "b": "---", "c": "+  "})
+    assert alerts(out) == []
+    out = run.feed({"c": "+"})
+    assert alerts(out) == [(SELF_HOST, "startup", N, U, True, ("b",))]
+    assert out[-1].evidence == {"watching": 3, "down": 1, "unreachable": 0}
+    out = run.feed({"b": "++", "a": "---"})
+    assert alerts(out) == [("b", "state", D, U, True, ()), ("a", "state", U, D, True, ())]
+
+
+# --------------------------------------------------------------------------- the server's own uplink
+
+def uplinked() -> Driver:
+    cfg = replace(config([host("core"), host("k1", parent="core"), host("k2")]),
+                  self_check=replace(config([]).self_check, anchors=("198.18.0.1", "198.18.0.2")))
+    run = Driver(cfg)
+    for _ in range(2):
+        run.anchors_round("+", core="+", k1="+", k2="+")
+    run.log.clear()
+    return run
+
+
+def test_uplink_lost_sends_one_message_and_no_site_alerts():
+    run = uplinked()
+    out = []
+    for _ in range(6):
+        out += run.anchors_round("-", core="-", k1="-", k2="-")
+    assert alerts(out) == [(SELF_HOST, "uplink_lost", U, D, True, ())]
+    assert {run.state(h) for h in ("core", "k1", "k2")} == {State.UNREACHABLE}
+
+
+def test_uplink_back_summarises_what_changed():
+    run = uplinked()
+    for _ in range(4):
+        run.anchors_round("-", core="-", k1="-", k2="-")
+    out = []
+    for _ in range(4):
+        out += run.anchors_round("+", core="+", k1="+", k2="-")
+    assert alerts(out) == []             # k2 is judged again from fresh evidence first
+    out += run.anchors_round("+", core="+", k1="+", k2="-")
+    assert alerts(out) == [(SELF_HOST, "uplink_back", D, U, True, ("k2",))]
+    assert out[-1].evidence["changes"] == {"k2": "down"}
+    assert out[-1].evidence["lost_for_s"] == 3.0
+    assert run.state("k2") == State.DOWN and run.state("k1") == State.UP
+
+
+def test_sites_failing_while_anchors_are_undecided_are_held():
+    run = uplinked()
+    out = run.anchors_round("-", k2="-") + run.anchors_round("-", k2="-")
+    out += run.anchors_round("-", k2="-")
+    assert alerts(out) == [(SELF_HOST, "uplink_lost", U, D, True, ())]
+
+
+def test_self_check_hosts_for_the_app():
+    cfg = replace(config([]), self_check=replace(config([]).self_check, anchors=("198.18.0.1",)))
+    specs = self_check_hosts(cfg)
+    assert [(s.name, s.address, s.probe) for s in specs] == [(self_check_name("198.18.0.1"), "198.18.0.1", "icmp")]
+    assert specs[0].name == "__self__:198.18.0.1"
+
+
+# --------------------------------------------------------------------------- persistence and reload
+
+def test_state_round_trips_through_json_and_engine_continues():
+    run = Driver(config([host("a"), host("b", parent="a")], flapping=FlapPolicy()))
+    run.feed({"a": "++--", "b": "++--"})
+    import json
+    saved = {k: HostState.from_dict(json.loads(json.dumps(v.to_dict()))) for k, v in run.engine.states().items()}
+    assert saved == run.engine.states()
+    again = Driver(run.config, states=saved, clock=run.clock)
+    twin = run
+    for code in "-++--+":
+        ours = [t.to_dict() for t in twin.step(a=code, b=code)]
+        twin.clock.advance(-1)          # both share the clock: replay the same moment
+        theirs = [t.to_dict() for t in again.step(a=code, b=code)]
+        assert ours == theirs
+    assert again.engine.states() == run.engine.states()
+
+
+def test_restored_down_host_is_not_alerted_again_but_its_up_is():
+    run = Driver(config([host("a")]))
+    run.feed({"a": "++---"})
+    again = Driver(run.config, states=run.engine.states(), clock=run.clock)
+    assert alerts(again.feed({"a": "-----"})) == []
+    assert alerts(again.feed({"a": "++"})) == [("a", "state", D, U, True, ())]
+
+
+def test_replace_config_keeps_unchanged_hosts_and_adds_new_ones():
+    run = Driver(config([host("a")]))
+    run.feed({"a": "++--"})
+    run.engine.replace_config(config([host("a"), host("b")]))
+    assert run.engine.states()["a"].fails == 2 and run.state("b") == State.UNKNOWN
+    out = run.feed({"a": "-", "b": "++"})
+    assert alerts(out) == [("a", "state", U, D, True, ())]
+
+
+def test_unknown_hosts_in_results_are_ignored(clock):
+    engine = AlertEngine(config([host("a")]), clock)
+    assert engine.ingest([result("ghost", "-", clock.now())]) == []
+    assert "ghost" not in engine.states()
+
+
+def test_is_settling_drives_quick_retries():
+    run = Driver(config([host("a")]))
+    assert run.engine.is_settling("a")            # unknown
+    run.feed({"a": "++"})
+    assert not run.engine.is_settling("a")
+    run.feed({"a": "-"})
+    assert run.engine.is_settling("a")
+    run.feed({"a": "--"})
+    assert not run.engine.is_settling("a")        # decided: down, back to the normal interval
+    run.feed({"a": "+"})
+    assert run.engine.is_settling("a")
+
+
+def test_take_changed_returns_only_touched_hosts():
+    run = Driver(config([host("a"), host("b")]))
+    run.engine.take_changed()
+    run.feed({"a": "+"})
+    assert set(run.engine.take_changed()) == {"a"}
+    assert run.engine.take_changed() == {}
