@@ -1,95 +1,632 @@
-"""TEMPORARY permissive loader (to be replaced by the validating parser). Do not rely on its
-error messages. It maps hosts.yaml onto the dataclasses in config.py."""
+"""Validate hosts.yaml and build the frozen dataclasses of netwatchd.config.
+
+Every problem in the file is collected (not just the first) as a `Problem`, printed as
+`FILE:LINE: key.path: what is wrong (what is allowed)`. The keys, kinds and ranges come from
+netwatchd.config_schema; the rules that involve several keys (timeout < interval, tcp needs a
+port, parents exist and do not loop, ...) live here. Secrets are registered with
+netwatchd.logs.add_secret as soon as they are read, so no later output can show them.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import re
-from dataclasses import fields
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-import yaml
-
-from netwatchd.config import (Config, FlapPolicy, HostSpec, MaintenanceWindow, RetentionSpec,
-                              RouterSpec, SelfCheck, TelegramSpec, Thresholds, WebSpec)
+from netwatchd.config import (Config, FlapPolicy, HostSpec, MaintenanceWindow, RetentionSpec, RouterSpec,
+                              SelfCheck, TelegramSpec, Thresholds, WebSpec)
+from netwatchd.config_schema import (DEFAULTS, FLAPPING, HOST, HOST_SETTINGS, MAINTENANCE, RETENTION, ROUTER,
+                                     SELF_CHECK, TELEGRAM, THRESHOLDS, TOP, WEB, Invalid, Key, ListOf, Name,
+                                     Section, did_you_mean, format_duration, parse_duration)
+from netwatchd.config_yaml import BAD_REFERENCE, Entry, Value, YamlProblem, parse, read_text
 from netwatchd.errors import ConfigError
+from netwatchd.logs import add_secret, redact
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: Any) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
-    pos, total = 0, 0.0
-    for match in _DURATION.finditer(text):
-        if match.start() != pos:
-            raise ValueError(text)
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or not text:
-        raise ValueError(text)
-    return total
+__all__ = ["Problem", "LoadResult", "InvalidConfig", "analyze", "load", "parse_duration", "format_duration"]
 
 
-def _expand(value: Any, environ: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return re.sub(r"__NWENV_(\w+?)__", lambda m: environ.get(m.group(1), ""), value)
-    if isinstance(value, list):
-        return [_expand(v, environ) for v in value]
-    if isinstance(value, dict):
-        return {k: _expand(v, environ) for k, v in value.items()}
-    return value
+@dataclass(frozen=True)
+class Problem:
+    """One located finding. `line` 0 means the whole file (it could not be read)."""
+
+    file: str
+    line: int
+    path: str
+    what: str
+    allowed: str = ""
+    warning: bool = False
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:" if self.line else f"{self.file}:"
+        parts = [where] + (["warning:"] if self.warning else []) + ([f"{self.path}:"] if self.path else [])
+        parts.append(f"{self.what} ({self.allowed})" if self.allowed else self.what)
+        return redact(" ".join(parts))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "path": self.path, "message": redact(self.what),
+                "allowed": redact(self.allowed), "text": str(self)}
 
 
-def _host(raw: dict[str, Any], defaults: dict[str, Any]) -> HostSpec:
-    merged = {**defaults, **raw}
-    names = {f.name for f in fields(HostSpec)}
-    kwargs: dict[str, Any] = {}
-    for key, value in merged.items():
-        if key == "thresholds":
-            kwargs[key] = Thresholds(**{k: (float(str(v).rstrip("%").rstrip("ms")) if v is not None else None)
-                                        for k, v in value.items()})
-        elif key in ("interval", "timeout", "packet_interval", "retry_interval", "reminder_every"):
-            kwargs[key] = parse_duration(value)
-        elif key in names:
-            kwargs[key] = value
-    return HostSpec(**kwargs)
+class InvalidConfig(ConfigError):
+    """hosts.yaml has problems; `details` holds them as Problem objects, `problems` as lines."""
+
+    def __init__(self, details: list[Problem]) -> None:
+        super().__init__([str(p) for p in details])
+        self.details = details
 
 
-def load(path: Path, environ: dict[str, str] | None = None) -> Config:
-    env = dict(os.environ if environ is None else environ)
-    try:
-        text = re.sub(r"\$\{(\w+)\}", r"__NWENV_\1__", path.read_text("utf-8"))
-        raw = yaml.safe_load(text) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    raw = _expand(raw, env)
-    defaults = raw.get("defaults", {}) or {}
-    tg = raw.get("telegram") or {}
-    web = raw.get("web", {})
-    if web is False:
-        web_spec = WebSpec(enabled=False)
-    else:
-        listen = str((web or {}).get("listen", "127.0.0.1:8080"))
-        host, _, port = listen.rpartition(":")
-        web_spec = WebSpec(host=host or "127.0.0.1", port=int(port))
-    return Config(
-        path=path,
-        data_dir=(path.parent / str(raw.get("data_dir", "./netwatchd-data"))).resolve(),
-        timezone=raw.get("timezone", "Asia/Jakarta"),
-        hosts=tuple(_host(h, defaults) for h in raw.get("hosts", []) or []),
-        routers=tuple(RouterSpec(**r) for r in raw.get("routers", []) or []),
-        telegram=TelegramSpec(token=tg.get("token", "") or "", chat_ids=tuple(tg.get("chat_ids", ())),
-                              admins=tuple(tg.get("admins", ())),
-                              api_url=tg.get("api_url", "https://api.telegram.org"),
-                              language=tg.get("language", "id")),
-        web=web_spec,
-        maintenance=tuple(MaintenanceWindow(**{**m, "targets": tuple(m.get("targets", ()))})
-                          for m in raw.get("maintenance", []) or []),
-        self_check=SelfCheck(anchors=tuple((raw.get("self_check") or {}).get("anchors", ()))),
-        flapping=FlapPolicy(**(raw.get("flapping") or {})),
-        retention=RetentionSpec(),
-    )
+@dataclass
+class LoadResult:
+    """What `analyze` found: the config (None when there are errors), errors and warnings, and the
+    environment variables of secret keys that were not set (check mode only)."""
+
+    config: Config | None
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    unset_secrets: dict[str, str] = field(default_factory=dict)   # key path -> unset variable name
+
+
+_Parsed = dict[str, tuple[Any, int]]   # key -> (parsed value, line of the key)
+_MISSING = object()
+
+
+class _Loader:
+    def __init__(self, path: Path, environ: Mapping[str, str], secrets_may_be_unset: bool) -> None:
+        self.path = path
+        self.file = str(path)
+        self.environ = environ
+        self.secrets_may_be_unset = secrets_may_be_unset
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.unset_secrets: dict[str, str] = {}
+        self.zone = ZoneInfo("Asia/Jakarta")
+
+    # ------------------------------------------------------------ reporting
+
+    def error(self, line: int, path: str, what: str, allowed: str = "") -> None:
+        self.problems.append(Problem(self.file, line, path, what, allowed))
+
+    def warn(self, line: int, path: str, what: str, allowed: str = "") -> None:
+        self.warnings.append(Problem(self.file, line, path, what, allowed, warning=True))
+
+    # ------------------------------------------------------------ generic walking
+
+    def _env_ok(self, value: Value, key: Key, path: str) -> bool:
+        """False (after reporting) when `value` uses an unset environment variable."""
+        missing = [(v.line, name) for v in _scalars(value) for name in v.missing_env]
+        for line, name in missing:
+            if name == BAD_REFERENCE:
+                continue
+            if key.secret and self.secrets_may_be_unset:
+                self.unset_secrets[path] = name
+                self.warn(line, path, f"environment variable {name} is not set",
+                          "netwatchd run will refuse to start until it is")
+            else:
+                self.error(line, path, f"environment variable {name} is not set",
+                           f"export {name}=... in the agent's environment, or write the value here")
+        return not missing
+
+    def section(self, value: Value | None, section: Section, path: str) -> _Parsed:
+        """Parse a mapping of `section`'s keys; unknown keys and bad values are reported."""
+        parsed: _Parsed = {}
+        if value is None or (value.kind == "scalar" and value.typed is None and not value.from_env):
+            return parsed
+        if value.kind != "map":
+            names = [k.name for k in section.keys]
+            self.error(value.line, path, f"must be a mapping of keys, not {value.describe()}",
+                       "keys like " + ", ".join(names[:6]) + (", ..." if len(names) > 6 else ""))
+            return parsed
+        for name, entry in value.items.items():
+            key_path = f"{path}.{name}" if path else name
+            key = section.key(name)
+            if key is None:
+                self._unknown_key(name, entry, section, key_path)
+                continue
+            result = self.value(entry, key, key_path)
+            if result is not _MISSING:
+                parsed[name] = (result, entry.key_line)
+        return parsed
+
+    def _unknown_key(self, name: str, entry: Entry, section: Section, key_path: str) -> None:
+        if section is DEFAULTS and name in ("name", "address"):
+            self.error(entry.key_line, key_path, "is set per host, not under defaults", "move it to each host")
+            return
+        hint = did_you_mean(name, [k.name for k in section.keys])
+        if section is TOP and hint is None and HOST.key(name) is not None:
+            allowed = f"host settings go under defaults: or on a host, e.g. defaults.{name}"
+        elif hint:
+            allowed = f"did you mean '{hint}'?"
+        else:
+            allowed = "known keys: " + ", ".join(k.name for k in section.keys)
+        self.error(entry.key_line, key_path, "unknown key", allowed)
+
+    def value(self, entry: Entry, key: Key, path: str) -> Any:
+        value = entry.value
+        if not self._env_ok(value, key, path):
+            return "" if key.secret and self.secrets_may_be_unset else _MISSING
+        kind = key.kind
+        if isinstance(kind, Section):
+            return self.section(value, kind, path)
+        if isinstance(kind, ListOf):
+            return self.list_of(value, kind, path)
+        try:
+            result = kind.parse(value)
+        except Invalid as exc:
+            self.error(value.line, path, exc.what, exc.allowed)
+            return _MISSING
+        if key.secret and isinstance(result, str):
+            add_secret(result)
+        return result
+
+    def list_of(self, value: Value, kind: ListOf, path: str) -> Any:
+        try:
+            elements = kind.elements(value)
+        except Invalid as exc:
+            self.error(value.line, path, exc.what, exc.allowed)
+            return _MISSING
+        result: list[Any] = []
+        seen: dict[Any, int] = {}
+        ok = True
+        for index, element in enumerate(elements):
+            try:
+                item = kind.item.parse(element)
+            except Invalid as exc:
+                self.error(element.line, f"{path}[{index}]", exc.what, exc.allowed)
+                ok = False
+                continue
+            marker = item.lower() if isinstance(item, str) else item
+            if marker in seen:
+                self.error(element.line, f"{path}[{index}]", f"'{item}' is listed twice",
+                           f"already entry [{seen[marker]}]; list each once")
+                ok = False
+                continue
+            seen[marker] = index
+            result.append(item)
+        return tuple(result) if ok else _MISSING
+
+    def list_section(self, value: Value | None, section: Section, path: str
+                     ) -> list[tuple[Value, str, _Parsed]]:
+        """Each mapping of a list section with a readable path (`hosts[Waru]`) and its parsed keys."""
+        if value is None or (value.kind == "scalar" and value.typed is None):
+            return []
+        if value.kind != "seq":
+            self.error(value.line, path, f"must be a list, not {value.describe()}",
+                       f"a list of mappings, one per entry: - {{name: ..., address: ...}}")
+            return []
+        out = []
+        for index, element in enumerate(value.elements):
+            label = f"{path}[{index}]"
+            name_entry = element.items.get("name") if element.kind == "map" else None
+            if name_entry is not None:
+                try:
+                    label = f"{path}[{Name().parse(name_entry.value)}]"
+                except Invalid:
+                    pass
+            if element.kind != "map":
+                self.error(element.line, label, f"must be a mapping, not {element.describe()}",
+                           "- {name: ..., address: ...}")
+                continue
+            parsed = self.section(element, section, label)
+            for key in section.keys:
+                if key.required and key.name not in parsed and key.name not in element.items \
+                        and not (section is HOST and key.name == "address"):
+                    self.error(element.line, label, f"{key.name} is missing", f"add {key.name}: ...")
+            out.append((element, label, parsed))
+        return out
+
+    # ------------------------------------------------------------ the file
+
+    def run(self) -> Config | None:
+        try:
+            text = read_text(self.path)
+            document = parse(text, self.environ)
+        except YamlProblem as problem:
+            self.error(problem.line, "", problem.message)
+            return None
+        for line, path, what, allowed in document.problems:
+            self.error(line, path, what, allowed)
+        root = document.root
+        if root is None:
+            self.error(1, "", "the file is empty", "it needs at least a hosts: list; see the shipped hosts.yaml")
+            return None
+        if root.kind != "map":
+            self.error(root.line, "", f"the file is {root.describe()}, not a mapping of keys",
+                       "top-level keys like defaults:, telegram:, routers:, hosts:")
+            return None
+        items = root.items
+        top = self.section(_without(root, ("defaults", "hosts", "routers", "telegram", "web", "maintenance",
+                                           "self_check", "flapping", "retention")), TOP, "")
+        timezone_name = top.get("timezone", ("Asia/Jakarta", 0))[0]
+        self.zone = ZoneInfo(timezone_name)
+        routers = self.routers(_get(items, "routers"))
+        hosts = self.hosts(_get(items, "defaults"), _get(items, "hosts"), routers)
+        if not hosts and not self.problems:
+            self.warn(items["hosts"].key_line if "hosts" in items else 1, "hosts", "no hosts to watch",
+                      "add a hosts: list, e.g. - {name: Waru, address: 172.16.200.117}")
+        telegram = self.telegram(_get(items, "telegram"))
+        web = self.web(_get(items, "web"))
+        maintenance = self.maintenance(_get(items, "maintenance"), hosts)
+        self_check = SelfCheck(**_fields(self.section(_val(_get(items, "self_check")), SELF_CHECK, "self_check")))
+        flapping = self.flapping(_get(items, "flapping"))
+        retention = self.retention(_get(items, "retention"))
+        if self.problems:
+            return None
+        data_dir = Path(os.path.expanduser(top.get("data_dir", ("./netwatchd-data", 0))[0]))
+        if not data_dir.is_absolute():
+            data_dir = self.path.parent / data_dir
+        return Config(path=self.path, data_dir=data_dir.resolve(), timezone=timezone_name, hosts=tuple(hosts),
+                      routers=tuple(routers), telegram=telegram, web=web, maintenance=tuple(maintenance),
+                      self_check=self_check, flapping=flapping, retention=retention,
+                      announce_startup=top.get("announce_startup", (False, 0))[0])
+
+    # ------------------------------------------------------------ hosts
+
+    def hosts(self, defaults_value: Entry | None, hosts_value: Entry | None,
+              routers: list[RouterSpec]) -> list[HostSpec]:
+        defaults = self.section(_val(defaults_value), DEFAULTS, "defaults")
+        base = {key.field_name: DEFAULTS.default(key) for key in HOST_SETTINGS}
+        base_thresholds = _fields(defaults.get("thresholds", ({}, 0))[0])
+        defaults_merged = {**base, **{k: v for k, (v, _) in defaults.items()}}
+        defaults_merged["thresholds"] = Thresholds(**base_thresholds)
+        defaults_written = set(defaults_value.value.items) if defaults_value else set()
+        self.host_rules(defaults_merged, defaults, defaults_written, "defaults",
+                        defaults_value.key_line if defaults_value else 1, at_defaults=True)
+
+        built: list[tuple[HostSpec, int, str, int | None]] = []   # host, line, label, parent line
+        seen: dict[str, int] = {}
+        for element, label, own in self.list_section(_val(hosts_value), HOST, "hosts"):
+            merged = {**defaults_merged, **{k: v for k, (v, _) in own.items()}}
+            merged["thresholds"] = Thresholds(**{**base_thresholds, **_fields(own.get("thresholds", ({}, 0))[0])})
+            before = len(self.problems)
+            if "address" not in own and "address" not in element.items:
+                url = merged.get("url")
+                if url and merged["probe"] in ("http", "https"):
+                    merged["address"] = urlsplit(url).hostname
+                else:
+                    self.error(element.line, label, "address is missing",
+                               "add address: an IP address or host name, or url: for an http/https probe")
+            self.host_rules(merged, own, set(element.items), label, element.line, at_defaults=False)
+            name = own.get("name", (None, 0))[0]
+            if name is not None:
+                line = own["name"][1]
+                if name.lower() in seen:
+                    self.error(line, f"{label}.name", f"duplicate host name '{name}'",
+                               f"already used on line {seen[name.lower()]}; names are compared without case")
+                else:
+                    seen[name.lower()] = line
+            if len(self.problems) == before and name is not None and "address" in merged:
+                spec = HostSpec(**{k: v for k, v in merged.items() if k in _HOST_FIELDS})
+                built.append((spec, element.line, label, own["parent"][1] if "parent" in own else None))
+        return self.resolve_parents(built, routers, defaults)
+
+    def host_rules(self, merged: dict[str, Any], own: _Parsed, written: set[str], path: str, line: int, *,
+                   at_defaults: bool) -> None:
+        """Rules over several keys of a host (or of defaults), on the merged values.
+
+        Reported at the first involved key set here; a rule none of whose keys is set on a host was
+        already judged (and reported) at `defaults`, except per-host rules (tcp needs a port, ...),
+        which a host without its own keys breaks on its own line. A rule involving a key whose
+        value was wrong (and reported) is skipped.
+        """
+
+        def report(keys: tuple[str, ...], what: str, allowed: str, *, per_host: bool = False) -> None:
+            if any(key in written and key not in own for key in keys):
+                return
+            for key in keys:
+                if key in own:
+                    self.error(own[key][1], f"{path}.{key}", what, allowed)
+                    return
+            if per_host and not at_defaults:
+                self.error(line, path, what, allowed)
+
+        probe = merged["probe"]
+        interval, timeout = merged["interval"], merged["timeout"]
+        if timeout >= interval:
+            report(("timeout", "interval"), f"timeout {format_duration(timeout)} is not shorter than "
+                   f"interval {format_duration(interval)}", "make timeout shorter than interval")
+        elif probe == "icmp":
+            needed = (merged["count"] - 1) * merged["packet_interval"] + timeout
+            if needed >= interval:
+                report(("count", "packet_interval", "timeout", "interval", "probe"),
+                       f"an ICMP probe of {merged['count']} echoes {format_duration(merged['packet_interval'])} "
+                       f"apart plus timeout {format_duration(timeout)} takes {format_duration(needed)}, "
+                       f"not shorter than interval {format_duration(interval)}",
+                       "lower count or packet_interval, or raise interval")
+        if probe == "tcp" and merged.get("port") is None:
+            report(("probe", "port"), "a tcp probe needs a port", "add port: 1-65535", per_host=True)
+        if probe == "dns" and not merged.get("dns_name"):
+            report(("probe", "dns_name"), "a dns probe needs dns_name, the name to resolve",
+                   "add dns_name: e.g. sidoarjokab.go.id; address is the DNS server", per_host=True)
+        url = merged.get("url")
+        if url:
+            scheme = urlsplit(url).scheme.lower()
+            if probe not in ("http", "https"):
+                report(("url", "probe"), f"url is only used by http/https probes, but probe is {probe}",
+                       f"add probe: {scheme}, or remove url")
+            elif scheme != probe:
+                report(("url", "probe"), f"url starts with {scheme}:// but probe is {probe}",
+                       f"use probe: {scheme}")
+        if merged["http_code_min"] > merged["http_code_max"]:
+            report(("http_code_min", "http_code_max"), f"http_code_min {merged['http_code_min']} is above "
+                   f"http_code_max {merged['http_code_max']}", "http_code_min <= http_code_max")
+
+    def resolve_parents(self, built: list[tuple[HostSpec, int, str, int | None]], routers: list[RouterSpec],
+                        defaults: _Parsed) -> list[HostSpec]:
+        """Check every parent names a host or router; canonical spelling; no loops."""
+        hosts = {spec.name.lower(): spec for spec, *_ in built}
+        router_names = {r.name.lower(): r for r in routers}
+        for name, router in router_names.items():
+            host = hosts.get(name)
+            if host is not None and host.address != router.address:
+                line = next(l for s, l, *_ in built if s is host)
+                self.error(line, f"hosts[{host.name}].name", f"'{host.name}' is also a router's name, with a "
+                           f"different address, {router.address}",
+                           "give the host and the router different names, or the same address")
+        result: list[HostSpec] = []
+        parent_of: dict[str, str] = {}
+        for spec, line, label, parent_line in built:
+            if spec.parent is None:
+                result.append(spec)
+                continue
+            target = hosts.get(spec.parent.lower()) or router_names.get(spec.parent.lower())
+            where = parent_line if parent_line is not None else defaults.get("parent", (None, line))[1]
+            path = f"{label}.parent" if parent_line is not None else "defaults.parent"
+            if target is None:
+                hint = did_you_mean(spec.parent, [s.name for s, *_ in built] + [r.name for r in routers])
+                self.error(where, path, f"unknown parent '{spec.parent}'",
+                           f"did you mean '{hint}'?" if hint else "the name of a host or a router in this file")
+                continue
+            if target is spec:
+                self.error(where, path, f"'{spec.name}' cannot be its own parent", "name another host or a router")
+                continue
+            if spec.parent.lower() in hosts:
+                parent_of[spec.name.lower()] = spec.parent.lower()
+            result.append(dataclasses.replace(spec, parent=target.name))
+        self._report_loops(parent_of, {s.name.lower(): (s.name, line, label, pl) for s, line, label, pl in built})
+        return result
+
+    def _report_loops(self, parent_of: dict[str, str], info: dict[str, tuple[str, int, str, int | None]]) -> None:
+        reported: set[str] = set()
+        for start in parent_of:
+            chain, node = [], start
+            while node in parent_of and node not in chain:
+                chain.append(node)
+                node = parent_of[node]
+            if node in chain:
+                loop = chain[chain.index(node):]
+                if reported.intersection(loop):
+                    continue
+                reported.update(loop)
+                first = min(loop, key=lambda n: info[n][1])
+                name, line, label, parent_line = info[first]
+                ordered = loop[loop.index(first):] + loop[:loop.index(first)] + [first]
+                self.error(parent_line or line, f"{label}.parent", "parents loop: " +
+                           " -> ".join(info[n][0] for n in ordered), "parents must form a tree")
+
+    # ------------------------------------------------------------ other sections
+
+    def routers(self, entry: Entry | None) -> list[RouterSpec]:
+        routers: list[RouterSpec] = []
+        seen: dict[str, int] = {}
+        for element, label, own in self.list_section(_val(entry), ROUTER, "routers"):
+            values = _fields(own)
+            name = values.get("name")
+            if name is not None:
+                if name.lower() in seen:
+                    self.error(own["name"][1], f"{label}.name", f"duplicate router name '{name}'",
+                               f"already used on line {seen[name.lower()]}")
+                    continue
+                seen[name.lower()] = own["name"][1]
+            tls = values.get("tls", False)
+            if "port" not in values:
+                values["port"] = 8729 if tls else 8728
+            elif tls and values["port"] == 8728:
+                self.error(own["port"][1], f"{label}.port", "port 8728 is RouterOS's plain API port but tls is true",
+                           "use port 8729 for api-ssl, or tls: false")
+            elif not tls and values["port"] == 8729:
+                self.error(own["port"][1], f"{label}.port", "port 8729 is RouterOS's api-ssl port but tls is false",
+                           "use tls: true, or port 8728")
+            if "ca_file" in values:
+                ca_path = Path(os.path.expanduser(values["ca_file"]))
+                ca_path = ca_path if ca_path.is_absolute() else self.path.parent / ca_path
+                if not ca_path.is_file():
+                    self.error(own["ca_file"][1], f"{label}.ca_file", f"no such file: {ca_path}",
+                               "the path of a PEM certificate file, relative to this config's folder")
+                    continue
+                values["ca_file"] = str(ca_path.resolve())
+            if not tls and ("ca_file" in values or "tls_verify" in values):
+                key = "ca_file" if "ca_file" in values else "tls_verify"
+                self.warn(own[key][1], f"{label}.{key}", "is only used with tls: true", "add tls: true or remove it")
+            if "encoding" in values:
+                import codecs
+                try:
+                    codecs.lookup(values["encoding"])
+                except LookupError:
+                    self.error(own["encoding"][1], f"{label}.encoding", f"unknown encoding '{values['encoding']}'",
+                               "utf-8, latin-1, cp1252, ...")
+                    continue
+            if {"name", "address"} <= values.keys():
+                routers.append(RouterSpec(**values))
+        return routers
+
+    def telegram(self, entry: Entry | None) -> TelegramSpec:
+        value = _val(entry)
+        own = self.section(value, TELEGRAM, "telegram")
+        values = _fields(own)
+        chat_ids_written = value is not None and value.kind == "map" and "chat_ids" in value.items
+        if "api_url" in values:
+            values["api_url"] = values["api_url"].rstrip("/")
+        spec = TelegramSpec(**values)
+        if spec.token and not spec.chat_ids and ("chat_ids" in own or not chat_ids_written):
+            line = own["chat_ids"][1] if "chat_ids" in own else own["token"][1]
+            self.error(line, "telegram.chat_ids", "a token is set but no chat receives the alerts",
+                       "add chat_ids: [the admins' group chat id]")
+        elif spec.token and not spec.admins:
+            self.warn(own["token"][1], "telegram.admins", "nobody may command the bot",
+                      "add the admins' Telegram user ids under admins:")
+        return spec
+
+    def web(self, entry: Entry | None) -> WebSpec:
+        value = _val(entry)
+        if value is not None and value.kind == "scalar" and isinstance(value.typed, bool):
+            return WebSpec(enabled=value.typed)
+        own = self.section(value, WEB, "web")
+        values = _fields(own)
+        host, port = values.pop("listen", (WebSpec.host, WebSpec.port))
+        spec = WebSpec(host=host, port=port, **values)
+        if (spec.username is None) != (spec.password is None):
+            missing = "password" if spec.password is None else "username"
+            line = own["username" if missing == "password" else "password"][1]
+            present = "username" if missing == "password" else "password"
+            self.error(line, "web", f"{present} is set but {missing} is missing",
+                       "set both username and password, or neither")
+        elif spec.enabled and spec.password is None and host not in ("127.0.0.1", "::1", "localhost"):
+            line = own["listen"][1] if "listen" in own else (entry.key_line if entry else 1)
+            self.warn(line, "web.listen", f"the status page on {host} is open to the network without a password",
+                      "add web.username and web.password, or listen on 127.0.0.1")
+        return spec
+
+    def maintenance(self, entry: Entry | None, hosts: list[HostSpec]) -> list[MaintenanceWindow]:
+        names = {h.name.lower(): h.name for h in hosts}
+        groups = {h.group.lower(): h.group for h in hosts if h.group}
+        windows = []
+        for element, label, own in self.list_section(_val(entry), MAINTENANCE, "maintenance"):
+            before = len(self.problems)
+            values = _fields(own)
+            targets = []
+            for index, target in enumerate(values.get("targets", ())):
+                canonical = names.get(target.lower()) or groups.get(target.lower())
+                if canonical is None:
+                    hint = did_you_mean(target, list(names.values()) + list(groups.values()))
+                    self.error(own["targets"][1], f"{label}.targets[{index}]", f"unknown host or group '{target}'",
+                               f"did you mean '{hint}'?" if hint else "a host name or a group name from this file")
+                targets.append(canonical or target)
+            values["targets"] = tuple(targets)
+            self._window_times(values, own, set(element.items), label, element.line)
+            if len(self.problems) == before:
+                windows.append(MaintenanceWindow(**{k: v for k, v in values.items() if k != "duration"}))
+        return windows
+
+    def _window_times(self, values: dict[str, Any], own: _Parsed, written: set[str], label: str,
+                      line: int) -> None:
+        one_off = {"start", "end", "duration"} & written
+        weekly = {"days", "daily_start", "daily_end"} & written
+        if (written & _WINDOW_KEYS - {"days"}) - values.keys():
+            return  # a time key is wrong and reported already; the combination cannot be judged
+        if one_off and weekly:
+            self.error(line, label, "mixes start/end with days/daily_start/daily_end",
+                       "a one-off window and a weekly one are two entries")
+            return
+        if weekly:
+            if not {"daily_start", "daily_end"} <= written:
+                self.error(line, label, "a weekly window needs daily_start and daily_end", "e.g. 22:00 and 23:30")
+            elif values["daily_start"] >= values["daily_end"]:
+                self.error(own["daily_end"][1], f"{label}.daily_end",
+                           f"{values['daily_end']} is not after daily_start {values['daily_start']}",
+                           "for a window across midnight write two: …-24:00 and 00:00-…")
+            if "days" in values:
+                values["days"] = tuple(sorted(values["days"]))
+            return
+        if "start" not in written or not ({"end", "duration"} & written):
+            self.error(line, label, "a window needs start and end, start and duration, or daily_start and "
+                       "daily_end", "e.g. start: 2026-12-01T22:00, duration: 2h")
+            return
+        if "end" in values and "duration" in values:
+            self.error(own["duration"][1], f"{label}.duration", "both end and duration are set", "keep one")
+            return
+        start = self._utc(values["start"])
+        end = start + timedelta(seconds=values["duration"]) if "duration" in values else self._utc(values["end"])
+        if end <= start:
+            self.error(own["end"][1], f"{label}.end", "end is not after start", "end must be later than start")
+        values["start"], values["end"] = start.isoformat(), end.isoformat()
+
+    def _utc(self, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self.zone)
+        return moment.astimezone(timezone.utc)
+
+    def flapping(self, entry: Entry | None) -> FlapPolicy:
+        value = _val(entry)
+        if value is not None and value.kind == "scalar" and isinstance(value.typed, bool):
+            return FlapPolicy(enabled=value.typed)
+        own = self.section(value, FLAPPING, "flapping")
+        spec = FlapPolicy(**_fields(own))
+        if spec.low_percent >= spec.high_percent:
+            key = "low_percent" if "low_percent" in own else "high_percent"
+            line = own[key][1] if key in own else (entry.key_line if entry else 1)
+            self.error(line, f"flapping.{key}", f"low_percent {spec.low_percent:g}% is not below high_percent "
+                       f"{spec.high_percent:g}%", "low_percent < high_percent, e.g. 25% and 50%")
+        return spec
+
+    def retention(self, entry: Entry | None) -> RetentionSpec:
+        own = self.section(_val(entry), RETENTION, "retention")
+        spec = RetentionSpec(**_fields(own))
+        order = ("raw_days", "rollup_5m_days", "rollup_days")
+        for shorter, longer in zip(order, order[1:]):
+            if getattr(spec, shorter) > getattr(spec, longer):
+                key = longer if longer in own else shorter
+                line = own[key][1] if key in own else (entry.key_line if entry else 1)
+                self.error(line, f"retention.{key}", f"{shorter} ({getattr(spec, shorter):g} days) is longer than "
+                           f"{longer} ({getattr(spec, longer):g} days)", "raw_days <= rollup_5m_days <= rollup_days")
+        return spec
+
+
+_HOST_FIELDS = {f.name for f in dataclasses.fields(HostSpec)}
+_WINDOW_KEYS = {"start", "end", "duration", "days", "daily_start", "daily_end"}
+
+
+def _scalars(value: Value) -> Iterable[Value]:
+    if value.kind == "scalar":
+        yield value
+    for element in value.elements:
+        yield from _scalars(element)
+    for entry in value.items.values():
+        yield from _scalars(entry.value)
+
+
+def _get(items: dict[str, Entry], key: str) -> Entry | None:
+    return items.get(key)
+
+
+def _val(entry: Entry | None) -> Value | None:
+    return entry.value if entry is not None else None
+
+
+def _without(root: Value, keys: tuple[str, ...]) -> Value:
+    return Value("map", root.line, items={k: e for k, e in root.items.items() if k not in keys})
+
+
+def _fields(parsed: _Parsed) -> dict[str, Any]:
+    """Parsed keys -> dataclass keyword arguments (YAML keys are the dataclass field names)."""
+    return {name: value for name, (value, _line) in parsed.items()}
+
+
+def analyze(path: str | Path, environ: Mapping[str, str] | None = None, *,
+            secrets_may_be_unset: bool = False) -> LoadResult:
+    """Validate a config file and report everything found; never raises for bad input.
+
+    With secrets_may_be_unset (what `netwatchd check` uses), an unset `${VAR}` in a secret key
+    (telegram.token, routers[].password, web.password) is a warning and the secret is left empty.
+    """
+    loader = _Loader(Path(path), os.environ if environ is None else environ, secrets_may_be_unset)
+    config = loader.run()
+    problems = sorted(loader.problems, key=lambda p: p.line)
+    return LoadResult(config if not problems else None, problems, sorted(loader.warnings, key=lambda p: p.line),
+                      loader.unset_secrets)
+
+
+def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Parse and validate hosts.yaml into a Config.
+
+    Raises InvalidConfig (a ConfigError) listing every problem; every `${VAR}` must be set.
+    """
+    result = analyze(path, environ)
+    if result.problems or result.config is None:
+        raise InvalidConfig(result.problems)
+    return result.config
+
