@@ -457,17 +457,28 @@ class _Round:
             header = _pack_header(_V4_ECHO_REQUEST if family == socket.AF_INET else _V6_ECHO_REQUEST,
                                   0, 0, ident, sequence)
         ip = self.ips[index]
-        sent_at = time.perf_counter()
-        try:
-            channel.sock.sendto(header + body, (ip, 0))
-        except (BlockingIOError, InterruptedError):
-            return "again"
-        except OSError as exc:
-            if exc.errno == errno.ENOBUFS:
+        packet = header + body
+        attempts = 1 if channel.raw else 3
+        while True:
+            sent_at = time.perf_counter()
+            try:
+                channel.sock.sendto(packet, (ip, 0))
+                break
+            except (BlockingIOError, InterruptedError):
                 return "again"
+            except OSError as exc:
+                if exc.errno == errno.ENOBUFS:
+                    return "again"
+                attempts -= 1
+                if attempts > 0:
+                    # ping socket: a send reports (and clears) an ICMP error that arrived for an
+                    # earlier echo; its details wait in the error queue. Read them, send again.
+                    self._drain_error_queue(channel)
+                    continue
+                failure = exc
             self.next_slot = (slot + 1) & 0xFFFFFFFF
             self.sent[index] += 1
-            self._fail(index, _local_error_text(exc))
+            self._fail(index, _local_error_text(failure))
             return "failed"
         self.next_slot = (slot + 1) & 0xFFFFFFFF
         self.sent[index] += 1

@@ -1,0 +1,299 @@
+"""When each host is probed: its own interval, spread out, re-probed quickly while failing.
+
+Two layers:
+- `DueSchedule` is pure bookkeeping on monotonic seconds (a heap of next-due times): first probes
+  are spread across each host's interval by a stable hash of its name (no thundering herd, and
+  the same phase after a restart), a failing/settling host comes back after `retry_interval`,
+  a probe that overran its period is run again once (missed runs are coalesced and counted,
+  never stacked). Tested with a FakeClock and no sleeping.
+- `ProbeLoop` asks it which hosts are due, probes them and hands the results on. Every ICMP host
+  due in one tick goes into one engine round; every other host (tcp/http/dns) gets its own task;
+  ICMP rounds and the other probes run in separate worker pools, so a slow HTTP site never delays
+  a ping and a slow round never delays the next tick. A host in flight is never dispatched again
+  until its result is back. APScheduler 3.x's BackgroundScheduler calls `run_once` every `tick`
+  (max_instances=1, coalesce=True, no misfire grace limit).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Sequence
+
+from netwatchd.clock import Clock
+from netwatchd.config import HostSpec
+from netwatchd.errors import NetwatchError
+from netwatchd.models import ProbeResult
+
+log = logging.getLogger(__name__)
+
+ProbeFn = Callable[..., list[ProbeResult]]
+"""probe_fn(hosts: Sequence[HostSpec], *, clock: Clock) -> list[ProbeResult] (e.g. probes.probe_hosts)."""
+
+
+def spread_offset(name: str, interval: float) -> float:
+    """A stable offset in [0, interval) for a host name: same name, same phase, every start."""
+    return (zlib.crc32(name.encode("utf-8")) / 2 ** 32) * interval
+
+
+@dataclass(frozen=True)
+class Due:
+    """A host taken off the schedule to be probed: when it was due and how many runs it missed."""
+
+    host: HostSpec
+    due_at: float
+    missed: int = 0
+
+
+class DueSchedule:
+    """Next-due times of hosts (monotonic seconds). Not thread-safe: ProbeLoop locks around it."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, str]] = []
+        self._entry: dict[str, tuple[float, int]] = {}   # name -> (due, generation) when queued
+        self._hosts: dict[str, HostSpec] = {}
+        self._in_flight: set[str] = set()
+        self._generation = 0
+
+    # -- membership ------------------------------------------------------------------------
+    def hosts(self) -> list[HostSpec]:
+        return list(self._hosts.values())
+
+    def host(self, name: str) -> HostSpec | None:
+        return self._hosts.get(name)
+
+    def due_time(self, name: str) -> float | None:
+        """When the host is next due, None while it is being probed (or unknown)."""
+        entry = self._entry.get(name)
+        return entry[0] if entry else None
+
+    def is_in_flight(self, name: str) -> bool:
+        return name in self._in_flight
+
+    def add(self, host: HostSpec, now: float, due: float | None = None) -> None:
+        """Schedule a new (or changed) host: at `due`, or spread within its first interval."""
+        self._hosts[host.name] = host
+        if host.name not in self._in_flight:
+            self._push(host.name, now + spread_offset(host.name, host.interval) if due is None else due)
+
+    def remove(self, name: str) -> None:
+        self._hosts.pop(name, None)
+        self._entry.pop(name, None)
+        self._in_flight.discard(name)
+
+    def replace(self, hosts: Iterable[HostSpec], now: float) -> None:
+        """Reload: unchanged hosts keep their due time; a host whose interval changed is re-spread;
+        other changes apply from its next probe; removed hosts go; disabled ones are left out."""
+        wanted = {h.name: h for h in hosts if not h.disabled}
+        for name in list(self._hosts):
+            if name not in wanted:
+                self.remove(name)
+        for name, host in wanted.items():
+            old = self._hosts.get(name)
+            if old is None:
+                self.add(host, now)
+            elif old.interval != host.interval and name not in self._in_flight:
+                self._hosts[name] = host
+                self._push(name, now + spread_offset(name, host.interval))
+            else:
+                self._hosts[name] = host
+
+    # -- the clockwork ---------------------------------------------------------------------
+    def _push(self, name: str, due: float) -> None:
+        self._generation += 1
+        self._entry[name] = (due, self._generation)
+        heapq.heappush(self._heap, (due, self._generation, name))
+
+    def next_due(self) -> float | None:
+        """The earliest due time queued (None when nothing is queued)."""
+        while self._heap:
+            due, generation, name = self._heap[0]
+            if self._entry.get(name) == (due, generation):
+                return due
+            heapq.heappop(self._heap)  # stale: removed or rescheduled
+        return None
+
+    def take_due(self, now: float) -> list[Due]:
+        """Take every host due at `now` off the schedule (it is then in flight).
+
+        A host more than one period late had runs missed: they are coalesced into this one run
+        and counted in `Due.missed`.
+        """
+        taken: list[Due] = []
+        while True:
+            due = self.next_due()
+            if due is None or due > now:
+                return taken
+            _, _, name = heapq.heappop(self._heap)
+            del self._entry[name]
+            host = self._hosts[name]
+            self._in_flight.add(name)
+            period = max(host.interval, 1e-3)
+            taken.append(Due(host=host, due_at=due, missed=int((now - due) // period)))
+
+    def finish(self, name: str, due_at: float, finished_at: float, *, retry: bool) -> tuple[float, int]:
+        """A probe of `name` (due at `due_at`) is handled; queue its next run.
+
+        Next due = due_at + (retry_interval if retry else interval), keeping the phase. When that
+        moment has already passed (the probe took longer than the period), the host is due
+        at once, a single run for all the missed ones. Returns (next due, runs missed).
+        Unknown/removed hosts are dropped silently (returns (inf, 0)).
+        """
+        self._in_flight.discard(name)
+        host = self._hosts.get(name)
+        if host is None:
+            return float("inf"), 0
+        period = max(host.retry_interval if retry else host.interval, 1e-3)
+        next_due = due_at + period
+        missed = 0
+        if next_due < finished_at:
+            missed = int((finished_at - next_due) // period) + 1
+            next_due = finished_at
+        self._push(name, next_due)
+        return next_due, missed
+
+
+class ProbeLoop:
+    """Probes due hosts, hands their results to `on_results`, decides when each comes back.
+
+    `probe_fn(hosts, clock=clock)` probes a batch; `on_results(results)` is called once per
+    finished batch, never concurrently; `needs_retry(host_name)` (asked after on_results)
+    says whether the host should come back after its retry_interval instead of its interval.
+    """
+
+    def __init__(self, hosts: Sequence[HostSpec], *, probe_fn: ProbeFn,
+                 on_results: Callable[[list[ProbeResult]], Any],
+                 needs_retry: Callable[[str], bool], clock: Clock, tick: float = 0.1,
+                 icmp_workers: int = 4, other_workers: int = 16) -> None:
+        self._probe_fn = probe_fn
+        self._on_results = on_results
+        self._needs_retry = needs_retry
+        self._clock = clock
+        self._tick = tick
+        self._lock = threading.Lock()
+        self._results_lock = threading.Lock()
+        self._schedule = DueSchedule()
+        self._schedule.replace(hosts, clock.monotonic())
+        self._icmp_workers = icmp_workers
+        self._other_workers = other_workers
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._scheduler: Any = None
+        self._last_failure: str | None = None
+
+    # -- introspection (status page, tests) ------------------------------------------------
+    def due_time(self, name: str) -> float | None:
+        with self._lock:
+            return self._schedule.due_time(name)
+
+    def hosts(self) -> list[HostSpec]:
+        with self._lock:
+            return self._schedule.hosts()
+
+    # -- one step ----------------------------------------------------------------------------
+    def run_once(self, *, wait: bool = True) -> list[ProbeResult]:
+        """Probe every host due now; results go to on_results batch by batch.
+
+        wait=True (tests, one-shot use): block until this tick's batches are handled and return
+        their results. wait=False (the scheduler): dispatch and return [] at once.
+        """
+        with self._lock:
+            taken = self._schedule.take_due(self._clock.monotonic())
+        if not taken:
+            return []
+        for due in taken:
+            if due.missed:
+                log.warning("%s: %d probe run(s) missed (the previous round was late); coalesced into one",
+                            due.host.name, due.missed)
+        icmp = [d for d in taken if d.host.probe == "icmp"]
+        batches = ([("icmp", icmp)] if icmp else []) + [("other", [d]) for d in taken if d.host.probe != "icmp"]
+        futures: list[Future[list[ProbeResult]]] = [
+            self._pool(kind).submit(self._run_batch, batch) for kind, batch in batches]
+        if not wait:
+            return []
+        results: list[ProbeResult] = []
+        for future in futures:
+            results.extend(future.result())
+        return results
+
+    def _pool(self, kind: str) -> ThreadPoolExecutor:
+        with self._lock:
+            pool = self._pools.get(kind)
+            if pool is None:
+                workers = self._icmp_workers if kind == "icmp" else self._other_workers
+                pool = self._pools[kind] = ThreadPoolExecutor(max_workers=workers,
+                                                              thread_name_prefix=f"probe-{kind}")
+            return pool
+
+    def _run_batch(self, batch: list[Due]) -> list[ProbeResult]:
+        hosts = [d.host for d in batch]
+        try:
+            results = list(self._probe_fn(hosts, clock=self._clock))
+            self._last_failure = None
+        except Exception as exc:  # keep the loop alive; no made-up results (no false alerts)
+            text = str(exc) if isinstance(exc, NetwatchError) else f"{type(exc).__name__}: {exc}"
+            if text != self._last_failure:
+                log.error("probing %d host(s) failed: %s", len(hosts), text)
+                self._last_failure = text
+            results = []
+        with self._lock:
+            known = {d.host.name for d in batch if self._schedule.host(d.host.name) is not None}
+        results = [r for r in results if r.host in known]
+        with self._results_lock:
+            if results:
+                try:
+                    self._on_results(results)
+                except Exception:
+                    log.exception("handling the results of %d host(s) failed", len(results))
+            retry: dict[str, bool] = {}
+            for due in batch:
+                try:
+                    retry[due.host.name] = bool(self._needs_retry(due.host.name))
+                except Exception:
+                    log.exception("needs_retry(%s) failed", due.host.name)
+                    retry[due.host.name] = False
+        finished = self._clock.monotonic()
+        with self._lock:
+            for due in batch:
+                _, missed = self._schedule.finish(due.host.name, due.due_at, finished,
+                                                  retry=retry[due.host.name])
+                if missed and not retry[due.host.name]:
+                    log.warning("%s: the probe took longer than its %gs interval; %d run(s) coalesced",
+                                due.host.name, due.host.interval, missed)
+        return results
+
+    # -- reload ------------------------------------------------------------------------------
+    def replace_hosts(self, hosts: Sequence[HostSpec]) -> None:
+        """Apply a reloaded host list; unchanged hosts keep their due times."""
+        with self._lock:
+            self._schedule.replace(hosts, self._clock.monotonic())
+
+    # -- background running -------------------------------------------------------------------
+    def start(self) -> None:
+        """Run in the background: APScheduler calls run_once(wait=False) every `tick` seconds."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        if self._scheduler is not None:
+            return
+        # APScheduler logs every run at INFO: ten lines a second would drown the real log
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+        scheduler = BackgroundScheduler(timezone=timezone.utc)
+        scheduler.add_job(self.run_once, "interval", seconds=self._tick, kwargs={"wait": False},
+                          id="netwatchd-probe-tick", max_instances=1, coalesce=True,
+                          misfire_grace_time=None, next_run_time=datetime.now(timezone.utc))
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def stop(self) -> None:
+        """Stop ticking, let running probe rounds finish (bounded by their timeouts)."""
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
