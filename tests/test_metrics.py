@@ -1,0 +1,71 @@
+"""/metrics: parsed back with prometheus_client's own parser."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from netwatchd.config import WebSpec
+from netwatchd.models import ProbeResult, State, Transition
+from netwatchd.web.metrics import Metrics
+from netwatchd.web.server import StatusServer
+
+AT = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)
+
+
+def _samples(text: str) -> dict[tuple[str, tuple], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def test_metrics_served_and_parsed():
+    metrics = Metrics()
+    metrics.observe_probe(ProbeResult.from_rtts(host="kec-a", address="x", probe="icmp", at=AT, sent=4,
+                                                rtts_ms=[10.0, 20.0, 30.0]))
+    metrics.observe_probe(ProbeResult.from_rtts(host="kec-b", address="y", probe="icmp", at=AT, sent=3, rtts_ms=[]))
+    metrics.observe_transition(Transition(host="kec-b", address="y", from_state=State.UP,
+                                          to_state=State.DOWN, at=AT))
+    metrics.observe_transition(Transition(host="kec-b", address="y", from_state=State.DOWN,
+                                          to_state=State.DOWN, at=AT, kind="reminder"))
+    for latency, status in ((350.0, "sent"), (1500.0, "sent"), (None, "dead")):
+        metrics.observe_delivery({"latency_ms": latency, "status": status})
+    metrics.observe_command("status", "ok")
+    metrics.observe_command("/ping", "denied")
+    metrics.observe_command("<script>", "ok")
+    metrics.set_outbox_depth(4)
+    with StatusServer(WebSpec(host="127.0.0.1", port=0), snapshot=dict, metrics=metrics) as srv:
+        reply = requests.get(f"http://127.0.0.1:{srv.port}/metrics", timeout=5)
+    assert reply.headers["Content-Type"].startswith("text/plain")
+    s = _samples(reply.text)
+    assert s[("netwatchd_probe_rtt_seconds", (("host", "kec-a"),))] == 0.02
+    assert math.isnan(s[("netwatchd_probe_rtt_seconds", (("host", "kec-b"),))])
+    assert s[("netwatchd_probe_loss_ratio", (("host", "kec-a"),))] == 0.25
+    assert s[("netwatchd_probe_success", (("host", "kec-b"),))] == 0
+    assert s[("netwatchd_probes_total", (("host", "kec-b"), ("result", "fail")))] == 1
+    assert s[("netwatchd_host_state", (("host", "kec-b"), ("state", "down")))] == 1
+    assert s[("netwatchd_host_state", (("host", "kec-b"), ("state", "up")))] == 0
+    assert s[("netwatchd_transitions_total", (("kind", "state"), ("to", "down")))] == 1
+    assert s[("netwatchd_transitions_total", (("kind", "reminder"), ("to", "down")))] == 1
+    assert s[("netwatchd_delivery_latency_seconds_count", ())] == 2
+    assert s[("netwatchd_delivery_latency_seconds_bucket", (("le", "1.0"),))] == 1
+    assert s[("netwatchd_delivery_latency_seconds_sum", ())] == 1.85
+    assert s[("netwatchd_deliveries_total", (("status", "dead"),))] == 1
+    assert s[("netwatchd_outbox_depth", ())] == 4
+    assert s[("netwatchd_bot_commands_total", (("command", "ping"), ("outcome", "denied")))] == 1
+    assert s[("netwatchd_bot_commands_total", (("command", "other"), ("outcome", "ok")))] == 1
+
+
+def test_states_set_at_start_and_removed_hosts_disappear():
+    metrics = Metrics()
+    metrics.set_states({"kec-a": State.UP, "kec-b": "degraded"})
+    metrics.observe_probe(ProbeResult.from_rtts(host="kec-b", address="y", probe="icmp", at=AT, sent=1, rtts_ms=[1.0]))
+    metrics.remove_host("kec-b")
+    s = _samples(metrics.render().decode())
+    assert s[("netwatchd_host_state", (("host", "kec-a"), ("state", "up")))] == 1
+    assert not any(dict(labels).get("host") == "kec-b" for _, labels in s)

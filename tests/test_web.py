@@ -1,0 +1,129 @@
+"""StatusServer over real HTTP on loopback: the page, /api/status, /healthz, auth, errors."""
+
+from __future__ import annotations
+
+import base64
+import socket
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import requests
+
+from netwatchd.config import Config, HostSpec, WebSpec
+from netwatchd.errors import ConfigError
+from netwatchd.models import ProbeResult, State
+from netwatchd.state import HostState
+from netwatchd.web.metrics import Metrics
+from netwatchd.web.server import StatusServer
+from netwatchd.web.snapshot import build_snapshot
+
+NOW = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)
+CONFIG = Config(path=Path("hosts.yaml"), data_dir=Path("."), hosts=(
+    HostSpec(name="kec-a", address="198.18.1.2", group="north"),
+    HostSpec(name="kec-b", address="198.18.2.2", group="north", parent="kec-a"),
+    HostSpec(name="kec-c", address="198.18.3.2"),
+    HostSpec(name="kec-off", address="198.18.9.2", disabled=True),
+))
+
+
+def _snapshot(states):
+    latest = {"kec-a": ProbeResult.from_rtts(host="kec-a", address="198.18.1.2", probe="icmp", at=NOW,
+                                             sent=3, rtts_ms=[1.0, 2.0, 3.0])}
+    return build_snapshot(CONFIG, states, latest, {"kec-a": [1.04, None, 2.0]}, 3, now=NOW)
+
+
+def test_snapshot_shape_colours_and_summary():
+    states = {"kec-a": HostState("kec-a", State.UP, since=NOW - timedelta(hours=1)),
+              "kec-b": HostState("kec-b", State.DOWN, since=NOW, muted=True)}
+    snap = _snapshot(states)
+    assert [s["name"] for s in snap["sites"]] == ["kec-a", "kec-b", "kec-c"]   # disabled left out
+    a, b, c = snap["sites"]
+    assert (a["colour"], a["rtt_ms"], a["loss_percent"], a["rtt_history"]) == ("green", 2.0, 0.0, [1.0, None, 2.0])
+    assert a["since"] == "2026-11-02T00:00:00.000+00:00" and a["last_probe"] == "2026-11-02T01:00:00.000+00:00"
+    assert (b["state"], b["muted"], b["colour"]) == ("down", True, "grey")
+    assert (c["state"], c["colour"], c["rtt_ms"], c["since"]) == ("unknown", "grey", None, None)
+    assert snap["summary"] == {"total": 3, "up": 1, "degraded": 0, "down": 1, "unreachable": 0,
+                               "unknown": 1, "muted": 1}
+    assert snap["outbox_depth"] == 3 and snap["timezone"] == "Asia/Jakarta"
+
+
+@pytest.fixture
+def server():
+    states = {"kec-a": HostState("kec-a", State.UP, since=NOW)}
+    srv = StatusServer(WebSpec(host="127.0.0.1", port=0), snapshot=lambda: _snapshot(states),
+                       metrics=Metrics(), cache_seconds=0)
+    with srv:
+        srv.states = states
+        yield srv
+
+
+def test_page_api_health_and_404(server):
+    base = f"http://127.0.0.1:{server.port}"
+    page = requests.get(base + "/", timeout=5)
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    assert "api/status" in page.text and "<script" in page.text and "http://" not in page.text
+    api = requests.get(base + "/api/status", timeout=5)
+    assert api.headers["Content-Type"] == "application/json" and api.headers["Cache-Control"] == "no-store"
+    assert api.json()["sites"][0]["state"] == "up"
+    server.states["kec-a"] = HostState("kec-a", State.DEGRADED, since=NOW)
+    assert requests.get(base + "/api/status", timeout=5).json()["sites"][0]["colour"] == "amber"
+    assert requests.get(base + "/healthz", timeout=5).json()["status"] == "ok"
+    missing = requests.get(base + "/nope", timeout=5)
+    assert missing.status_code == 404 and "/api/status" in missing.text
+
+
+def test_snapshot_is_cached_for_cache_seconds():
+    calls = []
+    ticks = [100.0]
+
+    def snap():
+        calls.append(1)
+        return {"n": len(calls)}
+
+    srv = StatusServer(WebSpec(port=0), snapshot=snap, metrics=Metrics(), cache_seconds=0.5,
+                       monotonic=lambda: ticks[0])
+    assert srv.status_json() == b'{"n":1}' and srv.status_json() == b'{"n":1}'
+    ticks[0] += 0.6
+    assert srv.status_json() == b'{"n":2}' and len(calls) == 2
+
+
+def test_basic_auth_protects_everything_but_healthz():
+    web = WebSpec(host="127.0.0.1", port=0, username="noc", password="s3cret-pass")
+    with StatusServer(web, snapshot=lambda: {"sites": []}, metrics=Metrics()) as srv:
+        base = f"http://127.0.0.1:{srv.port}"
+        for path in ("/", "/api/status", "/metrics"):
+            refused = requests.get(base + path, timeout=5)
+            assert refused.status_code == 401 and "Basic" in refused.headers["WWW-Authenticate"]
+            assert "s3cret" not in refused.text
+        assert requests.get(base + "/api/status", auth=("noc", "wrong"), timeout=5).status_code == 401
+        assert requests.get(base + "/api/status", auth=("noc", "s3cret-pass"), timeout=5).json() == {"sites": []}
+        bad_header = requests.get(base + "/", headers={"Authorization": "Basic !!!"}, timeout=5)
+        assert bad_header.status_code == 401
+        assert requests.get(base + "/healthz", timeout=5).status_code == 200
+        token = base64.b64encode(b"noc:s3cret-pass").decode()
+        assert requests.get(base + "/metrics", headers={"Authorization": f"Basic {token}"}, timeout=5).ok
+
+
+def test_failing_snapshot_is_a_500_not_a_dead_server():
+    def broken():
+        raise RuntimeError("store locked")
+
+    with StatusServer(WebSpec(host="127.0.0.1", port=0), snapshot=broken, metrics=Metrics(),
+                      health=lambda: (False, "probe loop stalled 30 s")) as srv:
+        base = f"http://127.0.0.1:{srv.port}"
+        reply = requests.get(base + "/api/status", timeout=5)
+        assert reply.status_code == 500 and "store locked" in reply.json()["error"]
+        health = requests.get(base + "/healthz", timeout=5)
+        assert health.status_code == 503 and health.json() == {"status": "failing", "detail": "probe loop stalled 30 s"}
+        assert requests.get(base + "/", timeout=5).status_code == 200
+
+
+def test_port_in_use_is_a_one_line_config_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        srv = StatusServer(WebSpec(host="127.0.0.1", port=port), snapshot=dict, metrics=Metrics())
+        with pytest.raises(ConfigError, match=rf"web: cannot listen on 127.0.0.1:{port}: .*web: false"):
+            srv.start()
