@@ -143,8 +143,18 @@ def evaluate_query(row: Row, query_words: Sequence[str]) -> bool:
         elif operator == ">":
             stack.append(name in row and _compare_values(row[name], value) > 0)
         else:
-            stack.append(row.get(name, "") == value if name in row else value == "")
+            stack.append(_equal(row[name], value) if name in row else value == "")
     return all(stack)
+
+
+_BOOLEAN_WORDS = {"true": True, "yes": True, "false": False, "no": False}
+
+
+def _equal(stored: str, wanted: str) -> bool:
+    """RouterOS compares by the property's type: a flag matches yes/true and no/false alike."""
+    if stored in _BOOLEAN_WORDS and wanted in _BOOLEAN_WORDS:
+        return _BOOLEAN_WORDS[stored] == _BOOLEAN_WORDS[wanted]
+    return stored == wanted
 
 
 # ----------------------------------------------------------------------------- requests and faults
@@ -579,11 +589,13 @@ class _Session:
         self.logged_in = False
         self.challenge: str | None = None
         self.buffer = b""
+        self.outgoing = bytearray()   # reply sentences not yet sent: one sendall per reply, not per sentence
 
     def run(self) -> None:
         with self.standin.lock:
             self.standin._sessions.add(self.raw_sock)
         try:
+            self.raw_sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small sentences, no Nagle stalls
             if self.standin._ssl_context is not None:
                 self.sock.settimeout(10)
                 self.sock = self.standin._ssl_context.wrap_socket(self.sock, server_side=True)
@@ -594,6 +606,7 @@ class _Session:
                     return
                 if words:
                     self._answer(words)
+                    self._flush()
         except (_SessionEnd, OSError, WireError, ssl.SSLError):
             return
         finally:
@@ -633,7 +646,12 @@ class _Session:
         words = [reply] + [f"={k}={v}" for k, v in (attributes or {}).items()] + list(extra)
         if tag is not None:
             words.append(f".tag={tag}")
-        self.sock.sendall(encode_sentence(words, self.standin.encoding))
+        self.outgoing += encode_sentence(words, self.standin.encoding)
+
+    def _flush(self) -> None:
+        if self.outgoing:
+            data, self.outgoing = bytes(self.outgoing), bytearray()
+            self.sock.sendall(data)
 
     def _trap(self, message: str, tag: str | None, category: str | None = None) -> None:
         attributes = {"category": category} if category is not None else {}
@@ -642,7 +660,8 @@ class _Session:
         self._send("!done", None, tag)
 
     def _fatal(self, message: str) -> None:
-        self.sock.sendall(encode_sentence(["!fatal", message], self.standin.encoding))
+        self.outgoing += encode_sentence(["!fatal", message], self.standin.encoding)
+        self._flush()
         raise _SessionEnd()
 
     # -- dispatch ---------------------------------------------------------------------------------
@@ -676,6 +695,7 @@ class _Session:
         for reply, attributes in self._replies(request):
             if drop_after is not None and (sent >= drop_after or reply == "!done"):
                 # half a reply, then the line goes dead: close without !done
+                self._flush()
                 try:
                     self.sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
@@ -758,6 +778,7 @@ class _Session:
 
     def _stream_pause(self, seconds: float) -> bool:
         """Wait between streamed rows; True when the client sent something (a /cancel): stop streaming."""
+        self._flush()
         if not self._has_input(seconds):
             return False
         words = self._read_sentence()

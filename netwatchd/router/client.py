@@ -274,7 +274,8 @@ class RouterClient:
                     "(/ip service enable api-ssl)?")
         if isinstance(exc, TimeoutError):
             if stage == "connect":
-                return f"no answer within {spec.timeout:g} s while connecting (router down, or a firewall drops the API port)"
+                hint = "is this the api-ssl port?" if spec.tls else "router down, or a firewall drops the API port"
+                return f"no answer within {spec.timeout:g} s while connecting ({hint})"
             return f"no reply within the time allowed (timeout {spec.timeout:g} s)"
         if isinstance(exc, ConnectionRefusedError):
             return (f"connection refused on port {spec.port} (is the {'api-ssl' if spec.tls else 'api'} "

@@ -1,0 +1,236 @@
+"""RouterClient/RouterPool against the stand-in: reuse, reconnect, TLS, the read-only allowlist, and
+every failure as a one-line RouterError that names the router and never shows the password."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from typing import Iterator
+
+import pytest
+
+from netwatchd.config import RouterSpec
+from netwatchd.errors import RouterError
+from netwatchd.lab.routeros_standin import RouterOSStandIn
+from netwatchd.router.client import RouterClient, RouterPool, check_read_only
+
+PASSWORD = "Pw-core-7f3e1b"
+
+
+@pytest.fixture
+def standin() -> Iterator[RouterOSStandIn]:
+    with RouterOSStandIn("netwatchd", PASSWORD) as server:
+        yield server
+
+
+def spec_for(server: RouterOSStandIn | None, port: int | None = None, **overrides: object) -> RouterSpec:
+    values: dict[str, object] = {"name": "core", "address": "127.0.0.1", "port": port or (server.port if server else 9),
+                                 "username": "netwatchd", "password": PASSWORD, "timeout": 2.0}
+    values.update(overrides)
+    return RouterSpec(**values)  # type: ignore[arg-type]
+
+
+def assert_clean(message: str, caplog: pytest.LogCaptureFixture, password: str = PASSWORD) -> None:
+    assert "\n" not in message and message.startswith("router core (")
+    assert password not in message
+    assert password not in caplog.text
+
+
+@pytest.fixture(autouse=True)
+def debug_logs(caplog: pytest.LogCaptureFixture) -> None:
+    # librouteros logs every word at DEBUG: that is where a password would leak
+    caplog.set_level(logging.DEBUG)
+
+
+def test_reads_and_reuses_one_connection(standin: RouterOSStandIn, caplog: pytest.LogCaptureFixture) -> None:
+    client = RouterClient(spec_for(standin))
+    assert client.query("/system/identity/print") == [{"name": "core"}]
+    rows = client.query("/interface/print", stats=True, proplist=["name", "rx-byte"], where={"name": "ether1"})
+    assert [set(r) for r in rows] == [{"name", "rx-byte"}] and rows[0]["rx-byte"] > 0
+    ping = client.query("/ping", address="198.18.1.2", count=2)
+    assert [p["received"] for p in ping] == [1, 2]
+    traffic = client.query("/interface/monitor-traffic", interface="ether1", once=True)
+    assert traffic[0]["tx-bits-per-second"] > 0
+    assert standin.logins == 1 and client.connected
+    assert "=password=***" in caplog.text and PASSWORD not in caplog.text
+    client.close()
+    assert not client.connected
+
+
+def test_non_ascii_comment_survives(standin: RouterOSStandIn) -> None:
+    standin.interfaces[0]["comment"] = "Uplink Diskominfo — gedung utama ✓"
+    client = RouterClient(spec_for(standin))
+    rows = client.query("/interface/print", proplist=["comment"], where={"name": "ether1"})
+    assert rows == [{"comment": "Uplink Diskominfo — gedung utama ✓"}]
+
+
+def test_bad_login_is_one_clean_line(standin: RouterOSStandIn, caplog: pytest.LogCaptureFixture) -> None:
+    wrong = "Wrong-pass-3c9d"
+    client = RouterClient(spec_for(standin, password=wrong))
+    with pytest.raises(RouterError) as error:
+        client.query("/system/identity/print")
+    message = str(error.value)
+    assert "login refused for user 'netwatchd': invalid user name or password (6)" in message
+    assert_clean(message, caplog, wrong)
+
+
+@pytest.mark.parametrize("kind, params, expected", [
+    ("trap", {"message": "failure: already have such entry"}, "the router refused the command: failure: already have such entry"),
+    ("fatal", {"message": "out of memory"}, "the router ended the session (!fatal): out of memory"),
+    ("drop_mid_reply", {"after": 1}, "the connection closed before the router finished its reply"),
+    ("slow", {"delay": 1.0}, "no reply within the time allowed (timeout 0.3 s)"),
+])
+def test_every_fault_becomes_a_one_line_router_error(standin: RouterOSStandIn, caplog: pytest.LogCaptureFixture,
+                                                      kind: str, params: dict, expected: str) -> None:
+    client = RouterClient(spec_for(standin, timeout=0.3))
+    standin.set_fault(kind, **params)
+    with pytest.raises(RouterError) as error:
+        client.query("/ip/address/print")
+    assert str(error.value) == f"router core (127.0.0.1:{standin.port}): {expected}"
+    assert_clean(str(error.value), caplog)
+    standin.set_fault(None)
+    assert len(client.query("/ip/address/print")) == 3  # and the next command works again
+
+
+def test_trap_keeps_the_connection_but_fatal_and_drop_reconnect(standin: RouterOSStandIn) -> None:
+    client = RouterClient(spec_for(standin))
+    client.query("/system/identity/print")
+    standin.set_fault("trap", times=1)
+    with pytest.raises(RouterError):
+        client.query("/ip/address/print")
+    client.query("/ip/address/print")
+    assert standin.logins == 1
+    # a fatal on a fresh connection is reported; the next command reconnects
+    client.close()
+    standin.set_fault("fatal", times=1)
+    with pytest.raises(RouterError, match="!fatal"):
+        client.query("/ip/address/print")
+    assert not client.connected
+    assert len(client.query("/ip/address/print")) == 3
+    assert standin.logins == 3
+
+
+def test_a_reused_connection_that_died_is_retried_once(standin: RouterOSStandIn) -> None:
+    client = RouterClient(spec_for(standin))
+    client.query("/system/identity/print")
+    standin.drop_connections()  # the router rebooted between two commands
+    assert client.query("/system/identity/print") == [{"name": "core"}]
+    standin.set_fault("drop_mid_reply", times=1)
+    assert len(client.query("/interface/print")) == 6  # one drop on a reused line: retried
+    standin.set_fault("drop_mid_reply", times=2)
+    with pytest.raises(RouterError, match="closed before the router finished"):
+        client.query("/interface/print")
+    assert standin.logins == 4
+
+
+def test_refused_port_and_silent_server(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    with pytest.raises(RouterError) as refused:
+        RouterClient(spec_for(None, port)).query("/system/identity/print")
+    assert str(refused.value) == (f"router core (127.0.0.1:{port}): connection refused on port {port} "
+                                  "(is the api service enabled: /ip service print?)")
+    with socket.socket() as silent:  # accepts, never answers the login
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        with pytest.raises(RouterError) as timeout:
+            RouterClient(spec_for(None, silent.getsockname()[1], timeout=0.2)).query("/system/identity/print")
+    assert "no answer within 0.2 s while connecting" in str(timeout.value)
+    assert_clean(str(timeout.value), caplog)
+
+
+def test_name_that_does_not_resolve() -> None:
+    def failing_connector(*args: object, **kwargs: object) -> object:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    client = RouterClient(spec_for(None, 8728, address="core.kominfo.lab"), connector=failing_connector)
+    with pytest.raises(RouterError) as error:
+        client.query("/system/identity/print")
+    assert str(error.value) == ("router core (core.kominfo.lab:8728): cannot resolve 'core.kominfo.lab' "
+                                "(check routers[].address)")
+
+
+def test_pre_643_challenge_login_is_handled(caplog: pytest.LogCaptureFixture) -> None:
+    with RouterOSStandIn("netwatchd", PASSWORD, login_mode="challenge", version="6.49.10") as old:
+        client = RouterClient(spec_for(old))
+        assert client.query("/system/identity/print") == [{"name": "core"}]
+        bad = RouterClient(spec_for(old, password="Nope-0000"))
+        with pytest.raises(RouterError, match="invalid user name or password"):
+            bad.query("/system/identity/print")
+    assert "=response=***" in caplog.text and PASSWORD not in caplog.text
+
+
+def test_api_ssl_verified_unverified_and_untrusted(caplog: pytest.LogCaptureFixture) -> None:
+    with RouterOSStandIn("netwatchd", PASSWORD, tls=True) as server:
+        trusted = RouterClient(spec_for(server, tls=True, ca_file=str(server.ca_file)))
+        assert trusted.query("/system/identity/print") == [{"name": "core"}]
+        unverified = RouterClient(spec_for(server, tls=True, tls_verify=False))
+        assert unverified.query("/system/identity/print") == [{"name": "core"}]
+        untrusted = RouterClient(spec_for(server, tls=True))
+        with pytest.raises(RouterError) as error:
+            untrusted.query("/system/identity/print")
+        assert "api-ssl certificate not trusted" in str(error.value) and "ca_file" in str(error.value)
+        assert_clean(str(error.value), caplog)
+    with RouterOSStandIn("netwatchd", PASSWORD) as plain:
+        with pytest.raises(RouterError, match=r"while connecting \(is this the api-ssl port\?\)"):
+            RouterClient(spec_for(plain, tls=True, tls_verify=False, timeout=0.3)).query("/system/identity/print")
+
+
+@pytest.mark.parametrize("command, args, reason", [
+    ("/ip/address/add", {"address": "198.18.9.1/24"}, "never changes router configuration"),
+    ("/interface/set", {"numbers": "ether1", "disabled": "yes"}, "never changes router configuration"),
+    ("/system/reboot", {}, "never changes router configuration"),
+    ("/tool/netwatch/remove", {"numbers": "*1"}, "never changes router configuration"),
+    ("/system/script/run", {"number": "0"}, "never changes router configuration"),
+    ("/interface/print", {"file": "dump"}, "no files"),
+    ("/ip/address/print", {"follow": True}, "no following"),
+    ("/interface/monitor-traffic", {"interface": "ether1"}, "without once"),
+    ("/ping", {"address": "198.18.1.2"}, "count must be 1..100"),
+    ("/ping", {"address": "198.18.1.2", "count": 1000}, "count must be 1..100"),
+    ("/ping", {"count": 3}, "an address is required"),
+    ("/ip address print", {}, "not a RouterOS API command path"),
+])
+def test_write_and_endless_commands_are_refused_before_sending(standin: RouterOSStandIn, command: str,
+                                                               args: dict, reason: str) -> None:
+    client = RouterClient(spec_for(standin))
+    with pytest.raises(RouterError, match=reason):
+        client.query(command, **args)
+    assert standin.commands == []  # not even a login was needed to refuse it
+
+
+def test_allowlist_accepts_reads() -> None:
+    check_read_only("/tool/netwatch/print", {".proplist": "host"})
+    check_read_only("/interface/monitor-traffic", {"interface": "ether1", "once": True})
+    check_read_only("/ping", {"address": "198.18.1.2", "count": 3, "src-address": "198.18.0.1"})
+
+
+def test_concurrent_callers_share_one_connection(standin: RouterOSStandIn) -> None:
+    client = RouterClient(spec_for(standin))
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            for _ in range(10):
+                results.append(len(client.query("/interface/print")))
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and results == [6] * 80 and standin.logins == 1
+
+
+def test_pool_picks_routers_by_name() -> None:
+    pool = RouterPool([RouterSpec(name="core", address="127.0.0.1"), RouterSpec(name="kec-waru", address="127.0.0.2")])
+    assert pool.get().name == "core" and pool.get("KEC-WARU").name == "kec-waru"
+    with pytest.raises(RouterError, match="no router named 'porong'; configured: core, kec-waru"):
+        pool.get("porong")
+    with pytest.raises(RouterError, match="no router configured"):
+        RouterPool([]).get()
+    pool.close()

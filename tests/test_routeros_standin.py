@@ -1,0 +1,351 @@
+"""The RouterOS API stand-in, proven against two independent clients (librouteros 4 and the
+routeros_api package) and a raw socket that checks the protocol details neither client exercises."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from typing import Iterator
+
+import librouteros
+import pytest
+import routeros_api
+from librouteros.exceptions import ConnectionClosed, FatalError, TrapError
+from librouteros.login import token
+from librouteros.query import And, Key, Or
+from routeros_api import exceptions as rapi_exceptions
+
+from netwatchd.lab.routeros_standin import RouterOSStandIn, evaluate_query, format_ros_time, format_ros_uptime
+from netwatchd.router.values import ros_duration_seconds
+from netwatchd.router.wire import encode_sentence, read_sentence
+
+USER, PASSWORD = "netwatchd", "lab-Secret-9a7"
+
+
+@pytest.fixture
+def standin() -> Iterator[RouterOSStandIn]:
+    with RouterOSStandIn(USER, PASSWORD) as server:
+        yield server
+
+
+def lib_connect(server: RouterOSStandIn, **kwargs: object) -> librouteros.api.Api:
+    return librouteros.connect("127.0.0.1", USER, PASSWORD, port=server.port, timeout=5, encoding="utf-8",
+                               **kwargs)  # type: ignore[arg-type]
+
+
+class Raw:
+    """A minimal hand-written client: one socket, sentences in and out."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.buffer = b""
+
+    def _read(self, count: int) -> bytes:
+        while len(self.buffer) < count:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        return data
+
+    def send(self, *words: str) -> None:
+        self.sock.sendall(encode_sentence(words))
+
+    def sentence(self) -> list[str]:
+        return [w.decode() for w in read_sentence(self._read)]
+
+    def until_done(self) -> list[list[str]]:
+        sentences = []
+        while True:
+            sentence = self.sentence()
+            sentences.append(sentence)
+            if sentence[0] in ("!done", "!fatal"):
+                return sentences
+
+    def login(self) -> None:
+        self.send("/login", f"=name={USER}", f"=password={PASSWORD}")
+        assert self.until_done() == [["!done"]]
+
+
+# ----------------------------------------------------------------------------- librouteros
+
+def test_librouteros_reads_every_menu(standin: RouterOSStandIn) -> None:
+    api = lib_connect(standin)
+    try:
+        assert list(api.path("system", "identity")) == [{"name": "core"}]
+        resource = next(iter(api.path("system", "resource")))
+        assert resource["board-name"] == "CCR2004-1G-12S+2XS" and resource["version"].startswith("7.")
+        assert isinstance(resource["free-memory"], int)
+        assert ros_duration_seconds(resource["uptime"]) > 3 * 86400
+        for menu in (("ip", "address"), ("ip", "dhcp-server", "lease"), ("ip", "pool"), ("ip", "pool", "used"),
+                     ("ip", "neighbor"), ("tool", "netwatch"), ("interface",)):
+            rows = list(api.path(*menu))
+            assert rows and all(row[".id"].startswith("*") for row in rows), menu
+        dns = next(iter(api.path("ip", "dns")))
+        assert dns["servers"] == "198.18.0.53,198.18.0.54" and dns["allow-remote-requests"] is True
+    finally:
+        api.close()
+
+
+def test_librouteros_select_and_where_queries(standin: RouterOSStandIn) -> None:
+    api = lib_connect(standin)
+    try:
+        interfaces = api.path("interface")
+        running = list(interfaces.select(Key("name"), Key("running")).where(Key("running") == True))  # noqa: E712
+        assert running and all(set(row) == {"name", "running"} and row["running"] is True for row in running)
+        assert {r["name"] for r in running} == {"ether1", "sfp-sfpplus1", "ether2", "bridge-lan"}
+        not_ether1 = list(interfaces.select(Key("name")).where(Key("name") != "ether1"))
+        assert "ether1" not in {r["name"] for r in not_ether1} and len(not_ether1) == 5
+        either = list(interfaces.select(Key("name")).where(Or(Key("name") == "ether3", Key("name") == "ether4")))
+        assert [r["name"] for r in either] == ["ether3", "ether4"]
+        both = list(interfaces.select(Key("name")).where(And(Key("type") == "ether", Key("disabled") == True)))  # noqa: E712
+        assert [r["name"] for r in both] == ["ether4"]
+        many_downs = list(interfaces.select(Key("name")).where(Key("link-downs") > 2))
+        assert [r["name"] for r in many_downs] == ["sfp-sfpplus1", "ether3"]
+        in_list = list(interfaces.select(Key("name")).where(Key("name").In("ether1", "ether2")))
+        assert [r["name"] for r in in_list] == ["ether1", "ether2"]
+    finally:
+        api.close()
+
+
+def test_librouteros_ping_monitor_traffic_and_stats(standin: RouterOSStandIn) -> None:
+    standin.set_ping("198.18.1.2", 1.234)
+    api = lib_connect(standin)
+    try:
+        replies = list(api("/ping", address="198.18.1.2", count=3))
+        assert [r["seq"] for r in replies] == [0, 1, 2]
+        assert all(r["received"] == r["sent"] for r in replies)
+        assert replies[0]["time"].startswith("1ms") and replies[0]["time"].endswith("us")
+        lost = list(api("/ping", address="198.18.4.2", count=2))
+        assert [r["status"] for r in lost] == ["timeout", "timeout"] and lost[-1]["packet-loss"] == 100
+        traffic = list(api("/interface/monitor-traffic", interface="ether1,ether3", once=True))
+        assert [t["name"] for t in traffic] == ["ether1", "ether3"]
+        assert 47_000_000 < traffic[0]["rx-bits-per-second"] < 49_500_000 and traffic[1]["rx-bits-per-second"] == 0
+        stats = list(api("/interface/print", stats=""))
+        plain = list(api("/interface/print"))
+        assert "rx-byte" in stats[0] and "rx-byte" not in plain[0] and plain[0]["link-downs"] == 1
+    finally:
+        api.close()
+
+
+def test_librouteros_errors_trap_fatal_and_drop(standin: RouterOSStandIn) -> None:
+    api = lib_connect(standin)
+    with pytest.raises(TrapError) as trap:
+        list(api("/ip/frobnicate/print"))
+    assert trap.value.message == "no such command prefix"
+    with pytest.raises(TrapError, match="not enough permissions"):
+        list(api("/ip/address/add", address="198.18.9.1/24", interface="ether2"))
+    standin.set_fault("trap", message="failure: router busy", category=1, times=1)
+    with pytest.raises(TrapError) as busy:
+        list(api.path("ip", "address"))
+    assert busy.value.message == "failure: router busy" and busy.value.category == 1
+    assert len(list(api.path("ip", "address"))) == 3  # a trap leaves the session usable
+    standin.set_fault("drop_mid_reply", after=2, times=1)
+    with pytest.raises(ConnectionClosed):
+        list(api.path("interface"))
+    api = lib_connect(standin)
+    standin.set_fault("fatal", message="out of memory")
+    with pytest.raises(FatalError, match="out of memory"):
+        list(api.path("ip", "address"))
+    with pytest.raises(OSError):   # librouteros closed the socket on !fatal
+        list(api.path("ip", "address"))
+
+
+def test_librouteros_wrong_password_and_challenge_login() -> None:
+    with RouterOSStandIn(USER, PASSWORD) as server:
+        with pytest.raises(TrapError, match=r"invalid user name or password \(6\)"):
+            librouteros.connect("127.0.0.1", USER, "wrong", port=server.port, timeout=5)
+    with RouterOSStandIn(USER, PASSWORD, login_mode="challenge", version="6.49.10") as old:
+        api = librouteros.connect("127.0.0.1", USER, PASSWORD, port=old.port, timeout=5, login_method=token)
+        netwatch = list(api.path("tool", "netwatch"))
+        assert netwatch and "type" not in netwatch[0] and "/" in netwatch[0]["since"]  # v6: simple, nov/27/2026
+        api.close()
+        with pytest.raises(TrapError, match="invalid user name"):
+            librouteros.connect("127.0.0.1", USER, "wrong", port=old.port, timeout=5, login_method=token)
+
+
+def test_non_ascii_comments_survive_both_ways(standin: RouterOSStandIn) -> None:
+    standin.netwatch.append({"host": "198.18.9.2", "name": "Jabon", "comment": "Kantor Kecamatan Jabon — lantai 2 ✓",
+                             "type": "icmp", "status": "up", "interval": "10s", "disabled": "false"})
+    api = lib_connect(standin)
+    rows = list(api.path("tool", "netwatch").select(Key("comment")).where(Key("host") == "198.18.9.2"))
+    assert rows == [{"comment": "Kantor Kecamatan Jabon — lantai 2 ✓"}]
+    found = list(api.path("tool", "netwatch").select(Key("host")).where(
+        Key("comment") == "Kantor Kecamatan Jabon — lantai 2 ✓"))
+    assert found == [{"host": "198.18.9.2"}]
+    api.close()
+
+
+# ----------------------------------------------------------------------------- routeros_api
+
+def test_routeros_api_package_reads_menus_and_pings(standin: RouterOSStandIn) -> None:
+    pool = routeros_api.RouterOsApiPool("127.0.0.1", username=USER, password=PASSWORD, port=standin.port,
+                                        plaintext_login=True)
+    try:
+        api = pool.get_api()
+        addresses = api.get_resource("/ip/address").get()
+        assert [a["address"] for a in addresses] == ["198.18.0.1/24", "198.18.255.1/30", "198.19.0.1/16"]
+        assert api.get_resource("/ip/address").get(interface="ether1")[0]["network"] == "198.18.255.0"
+        identity = api.get_resource("/system/identity").get()
+        assert identity == [{"name": "core"}]
+        ping = api.get_resource("/").call("ping", {"address": "198.18.15.2", "count": "2"})
+        assert [p["seq"] for p in ping] == ["0", "1"] and ping[1]["received"] == "2"
+        traffic = api.get_resource("/interface").call("monitor-traffic", {"interface": "ether1", "once": ""})
+        assert traffic[0]["name"] == "ether1"
+        leases = api.get_resource("/ip/dhcp-server/lease").get()
+        assert "Printer lantai 2 — ruang rapat" in [lease.get("comment") for lease in leases]
+        with pytest.raises(rapi_exceptions.RouterOsApiCommunicationError, match="no such command prefix"):
+            api.get_resource("/nothing/here").get()
+        # the package tags every command; the stand-in must echo tags on each sentence
+        assert all(any(w.startswith(".tag=") for w in c) for c in standin.commands if c[0] != "/login")
+    finally:
+        pool.disconnect()
+
+
+def test_routeros_api_package_challenge_login_and_bad_password() -> None:
+    with RouterOSStandIn(USER, PASSWORD, login_mode="challenge", version="6.49.10") as old:
+        pool = routeros_api.RouterOsApiPool("127.0.0.1", username=USER, password=PASSWORD, port=old.port)
+        assert pool.get_api().get_resource("/system/identity").get() == [{"name": "core"}]
+        pool.disconnect()
+    with RouterOSStandIn(USER, PASSWORD) as server:
+        bad = routeros_api.RouterOsApiPool("127.0.0.1", username=USER, password="nope", port=server.port,
+                                           plaintext_login=True)
+        with pytest.raises(rapi_exceptions.RouterOsApiCommunicationError, match="invalid user name or password"):
+            bad.get_api()
+
+
+def test_routeros_api_package_over_tls() -> None:
+    with RouterOSStandIn(USER, PASSWORD, tls=True) as server:
+        assert server.ca_file is not None
+        context = ssl.create_default_context(cafile=str(server.ca_file))
+        pool = routeros_api.RouterOsApiPool("127.0.0.1", username=USER, password=PASSWORD, port=server.port,
+                                            plaintext_login=True, ssl_context=context)
+        assert pool.get_api().get_resource("/system/identity").get() == [{"name": "core"}]
+        pool.disconnect()
+        api = lib_connect(server, ssl_wrapper=lambda s: context.wrap_socket(s, server_hostname="127.0.0.1"))
+        assert list(api.path("system", "identity")) == [{"name": "core"}]
+        api.close()
+
+
+# ----------------------------------------------------------------------------- the wire, by hand
+
+def test_tag_is_echoed_on_every_sentence_and_count_only(standin: RouterOSStandIn) -> None:
+    raw = Raw(standin.port)
+    raw.login()
+    raw.send("/interface/print", "=.proplist=name", "?type=ether", ".tag=42")
+    sentences = raw.until_done()
+    assert all(s[-1] == ".tag=42" for s in sentences)
+    assert [s[1] for s in sentences[:-1]] == ["=name=ether1", "=name=sfp-sfpplus1", "=name=ether2", "=name=ether3",
+                                              "=name=ether4"]
+    raw.send("/interface/print", "=count-only=", "?running=true")
+    assert raw.until_done() == [["!done", "=ret=4"]]
+    raw.send("/ip/address/print", "?-comment")
+    assert raw.until_done() == [["!done"]]
+    raw.send("/interface/print", "?name", "=.proplist=name", "?=name=ether2")
+    assert raw.until_done() == [["!re", "=name=ether2"], ["!done"]]
+
+
+def test_commands_before_login_and_quit(standin: RouterOSStandIn) -> None:
+    raw = Raw(standin.port)
+    raw.send("/system/identity/print")
+    assert raw.until_done() == [["!trap", "=message=not logged in"], ["!done"]]
+    raw.login()
+    raw.send("/system/identity/print", "=frobnicate=1")  # unknown attributes are ignored by print
+    assert raw.until_done() == [["!re", "=name=core"], ["!done"]]
+    raw.send("/interface/shout")
+    assert raw.until_done() == [["!trap", "=message=no such command"], ["!done"]]
+    raw.send("/quit")
+    assert raw.sentence() == ["!fatal", "session terminated on request"]
+    with pytest.raises(ConnectionError):
+        raw.sentence()
+
+
+def test_streaming_ping_runs_until_cancel(standin: RouterOSStandIn) -> None:
+    raw = Raw(standin.port)
+    raw.login()
+    raw.send("/ping", "=address=198.18.1.2", "=interval=20ms", ".tag=p")
+    first = [raw.sentence() for _ in range(3)]
+    assert [s[0] for s in first] == ["!re"] * 3 and all(s[-1] == ".tag=p" for s in first)
+    raw.send("/cancel", "=tag=p", ".tag=c")
+    rest = []
+    while True:
+        sentence = raw.sentence()
+        rest.append(sentence)
+        if sentence[-1] == ".tag=c":
+            break
+    assert ["!trap", "=category=2", "=message=interrupted", ".tag=p"] in rest
+    assert ["!done", ".tag=p"] in rest and rest[-1] == ["!done", ".tag=c"]
+
+
+def test_slow_fault_delays_the_reply(standin: RouterOSStandIn) -> None:
+    raw = Raw(standin.port)
+    raw.login()
+    standin.set_fault("slow", delay=0.3, commands={"/ip/dns/print"})
+    started = time.monotonic()
+    raw.send("/system/identity/print")
+    raw.until_done()
+    fast = time.monotonic() - started
+    started = time.monotonic()
+    raw.send("/ip/dns/print")
+    raw.until_done()
+    assert time.monotonic() - started >= 0.3 > fast
+
+
+def test_recorded_commands_mask_the_password(standin: RouterOSStandIn) -> None:
+    raw = Raw(standin.port)
+    raw.login()
+    assert standin.commands[0] == ["/login", f"=name={USER}", "=password=***"]
+    assert PASSWORD not in repr(standin.commands)
+
+
+def test_set_fault_rejects_unknown_kinds(standin: RouterOSStandIn) -> None:
+    with pytest.raises(ValueError, match="unknown fault"):
+        standin.set_fault("explode")
+
+
+def test_ping_never_leaves_the_lab(standin: RouterOSStandIn) -> None:
+    # an address the lab does not know is answered "timeout" without sending anything
+    assert standin.ping_once("8.8.8.8", 56) is None
+    assert standin.ping_once("198.18.4.2", 56) is None
+    assert standin.ping_once("127.0.0.1", 56) is not None
+
+
+@pytest.mark.parametrize("words, expected", [
+    (["?name=a"], True), (["?=name=b"], False), (["?name"], True), (["?-name"], False), (["?-x"], True),
+    (["?<n=10"], True), (["?>n=10"], False), (["?name=b", "?name=a", "?#|"], True),
+    (["?name=a", "?n=9", "?#&"], True), (["?name=a", "?#!"], False), (["?name=a", "?#.", "?#&"], True),
+])
+def test_query_stack_machine(words: list[str], expected: bool) -> None:
+    assert evaluate_query({"name": "a", "n": "9"}, words) is expected
+
+
+@pytest.mark.parametrize("ms, text", [(1.234, "1ms234us"), (0.845, "845us"), (12, "12ms"), (1003, "1s3ms"), (0, "0ms")])
+def test_v7_ping_time_format(ms: float, text: str) -> None:
+    assert format_ros_time(ms) == text
+
+
+def test_uptime_format() -> None:
+    assert format_ros_uptime(3 * 604800 + 2 * 86400 + 4 * 3600 + 5 * 60 + 6) == "3w2d4h5m6s"
+
+
+def test_runnable_as_a_module_with_password_from_env() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"NW_ROUTER_PW": "from-env-pw", "PATH": "/usr/bin:/bin"}
+    process = subprocess.Popen([sys.executable, "-m", "netwatchd.lab.routeros_standin", "--port", str(port),
+                                "--password-env", "NW_ROUTER_PW", "--identity", "kec-waru"],
+                               stdout=subprocess.PIPE, text=True, env={**env, "PYTHONPATH": ":".join(sys.path)})
+    try:
+        assert process.stdout is not None
+        assert f"listening on 127.0.0.1:{port}" in process.stdout.readline()
+        api = librouteros.connect("127.0.0.1", "netwatchd", "from-env-pw", port=port, timeout=5)
+        assert list(api.path("system", "identity")) == [{"name": "kec-waru"}]
+        api.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
