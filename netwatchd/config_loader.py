@@ -127,7 +127,7 @@ class _Loader:
             if key is None:
                 self._unknown_key(name, entry, section, key_path)
                 continue
-            result = self.value(entry, key, key_path)
+            result = self.value(entry, key, key_path, section)
             if result is not _MISSING:
                 parsed[name] = (result, entry.key_line)
         return parsed
@@ -145,10 +145,13 @@ class _Loader:
             allowed = "known keys: " + ", ".join(k.name for k in section.keys)
         self.error(entry.key_line, key_path, "unknown key", allowed)
 
-    def value(self, entry: Entry, key: Key, path: str) -> Any:
+    def value(self, entry: Entry, key: Key, path: str, section: Section) -> Any:
         value = entry.value
         if not self._env_ok(value, key, path):
             return "" if key.secret and self.secrets_may_be_unset else _MISSING
+        if value.kind == "scalar" and value.typed is None and not value.from_env \
+                and section.has_field(key) and section.default(key) is None:
+            return None   # `parent: null` on a host undoes `defaults: {parent: core}`
         kind = key.kind
         if isinstance(kind, Section):
             return self.section(value, kind, path)

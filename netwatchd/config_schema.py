@@ -588,6 +588,10 @@ class Section:
     def key(self, name: str) -> Key | None:
         return self.index.get(name)
 
+    def has_field(self, key: Key) -> bool:
+        """Whether `key` fills a field of the target dataclass."""
+        return self.target is not None and any(f.name == key.field_name for f in dataclasses.fields(self.target))
+
     def default(self, key: Key) -> Any:
         if self.target is None:
             return None

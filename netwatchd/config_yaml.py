@@ -21,7 +21,8 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
-MAX_NODES = 200_000           # a "billion laughs" alias bomb stops here
+MAX_NODES = 200_000           # values after expanding aliases: a "billion laughs" alias bomb stops here
+MAX_FLOW_DEPTH = 100
 
 # `${NAME}` -> START + NAME + END + END: exactly as long as the original, and a plain YAML scalar.
 _START, _END, _DOLLAR = "\ue000", "\ue001", "\ue002"
@@ -195,8 +196,22 @@ class _TreeBuilder:
         self.constructor = SafeConstructor()
         self.count = 0
         self.active: set[int] = set()
+        self.built: dict[int, tuple[Value, int]] = {}
 
     def build(self, node: Node, path: str) -> Value:
+        built = self.built.get(id(node))
+        if built is not None:       # an *alias: the same value again, counted at its full size
+            self.count += built[1]
+            if self.count > MAX_NODES:
+                raise YamlProblem(node.start_mark.line + 1, f"more than {MAX_NODES} values after expanding "
+                                  "aliases (is this an alias bomb? write the values out)")
+            return built[0]
+        start = self.count
+        value = self._build(node, path)
+        self.built[id(node)] = (value, self.count - start)
+        return value
+
+    def _build(self, node: Node, path: str) -> Value:
         self.count += 1
         if self.count > MAX_NODES:
             raise YamlProblem(node.start_mark.line + 1, f"more than {MAX_NODES} values after expanding "
@@ -268,6 +283,20 @@ class _TreeBuilder:
         return restore_env_refs(key_node.value)
 
 
+def _check_flow_depth(text: str) -> None:
+    """PyYAML needs a recursion level per nested [ or {, and gets slow before it gives up: refuse
+    absurd nesting early (brackets inside quoted text count too, which a real config never nears)."""
+    depth = 0
+    for position, char in enumerate(text):
+        if char in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                line = text.count("\n", 0, position) + 1
+                raise YamlProblem(line, f"more than {MAX_FLOW_DEPTH} nested [ or {{ (flatten the YAML)")
+        elif char in "]}":
+            depth = max(0, depth - 1)
+
+
 def parse(text: str, environ: Mapping[str, str]) -> Document:
     """Parse YAML text into a located Value tree.
 
@@ -275,6 +304,7 @@ def parse(text: str, environ: Mapping[str, str]) -> Document:
     alias bomb). Duplicate keys and bad `${...}` references are collected in Document.problems.
     """
     problems: list[tuple[int, str, str, str]] = []
+    _check_flow_depth(text)
     hidden = hide_env_refs(text, problems)
     try:
         node = yaml.compose(hidden, Loader=yaml.SafeLoader)

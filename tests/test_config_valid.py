@@ -1,0 +1,281 @@
+"""Valid configs: defaults and overrides, durations, ${VAR} expansion (also inside flow mappings),
+relative data_dir, maintenance windows, and the schema table staying complete."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from netwatchd import config as config_module
+from netwatchd.config import load_config
+from netwatchd.config_loader import analyze
+from netwatchd.config_schema import SECTIONS, Section, config_reference, format_duration, parse_duration
+from netwatchd.errors import ConfigError
+from netwatchd.logs import redact
+
+REPO = Path(__file__).resolve().parent.parent
+ENV = {"TELEGRAM_BOT_TOKEN": "987654321:AAFakeTokenForTests_abcdefghijklmno", "ROUTER_PASSWORD": "r0uter: #{pw}"}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "hosts.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_hosts_yaml_loads_with_secrets_from_the_environment() -> None:
+    config = load_config(REPO / "hosts.yaml", environ=ENV)
+    assert len(config.hosts) == 18
+    assert {h.parent for h in config.hosts} == {"core"}
+    assert config.host("waru").address == "172.16.200.117"
+    assert config.routers[0].password == "r0uter: #{pw}"      # expanded after parsing: ': ' and '#' survive
+    assert config.telegram.token == ENV["TELEGRAM_BOT_TOKEN"]
+    assert config.telegram.chat_ids == (-1001234567890,)
+    assert config.data_dir == (REPO / "netwatchd-data").resolve()
+    # loading registered the secrets: no later output can show them
+    text = f"GET /bot{ENV['TELEGRAM_BOT_TOKEN']}/getMe with password {ENV['ROUTER_PASSWORD']}"
+    assert ENV["TELEGRAM_BOT_TOKEN"] not in redact(text) and ENV["ROUTER_PASSWORD"] not in redact(text)
+
+
+def test_shipped_hosts_yaml_without_secrets_is_valid_for_check_only() -> None:
+    result = analyze(REPO / "hosts.yaml", environ={}, secrets_may_be_unset=True)
+    assert result.problems == []
+    assert result.config is not None and not result.config.telegram.enabled
+    assert result.unset_secrets == {"telegram.token": "TELEGRAM_BOT_TOKEN", "routers[core].password": "ROUTER_PASSWORD"}
+    assert [w.path for w in result.warnings] == ["telegram.token", "routers[core].password"]
+    with pytest.raises(ConfigError) as caught:
+        load_config(REPO / "hosts.yaml", environ={})
+    assert [p.split(": ", 1)[1] for p in caught.value.problems] == [
+        "telegram.token: environment variable TELEGRAM_BOT_TOKEN is not set "
+        "(export TELEGRAM_BOT_TOKEN=... in the agent's environment, or write the value here)",
+        "routers[core].password: environment variable ROUTER_PASSWORD is not set "
+        "(export ROUTER_PASSWORD=... in the agent's environment, or write the value here)"]
+
+
+def test_defaults_apply_and_hosts_override_them_key_by_key(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+defaults:
+  interval: 30s
+  timeout: 2s
+  count: 5
+  thresholds: {rtt_avg_ms: 250ms, loss_percent: 10%}
+hosts:
+  - {name: A, address: 10.0.0.1}
+  - {name: B, address: 10.0.0.2, interval: 1m, thresholds: {loss_percent: 40}}
+  - name: C
+    address: fd00::3
+    probe: tcp
+    port: 443
+    timeout: 500ms
+""")
+    a, b, c = load_config(path, environ={}).hosts
+    assert (a.interval, a.timeout, a.count) == (30.0, 2.0, 5)
+    assert a.thresholds.rtt_avg_ms == 250.0 and a.thresholds.loss_percent == 10.0
+    assert a.thresholds.rtt_max_ms == 1000.0                      # dataclass default kept
+    assert (b.interval, b.timeout) == (60.0, 2.0)
+    assert b.thresholds.loss_percent == 40.0 and b.thresholds.rtt_avg_ms == 250.0  # merged per key
+    assert (c.probe, c.port, c.timeout, c.interval) == ("tcp", 443, 0.5, 30.0)
+
+
+def test_a_host_override_is_checked_against_the_defaults_it_meets(tmp_path: Path) -> None:
+    path = write(tmp_path, "defaults: {interval: 5s}\nhosts:\n  - {name: A, address: 10.0.0.1}\n"
+                           "  - {name: B, address: 10.0.0.2, timeout: 6s}\n")
+    problems = analyze(path, environ={}).problems
+    assert [str(p) for p in problems] == [f"{path}:4: hosts[B].timeout: timeout 6s is not shorter than interval 5s "
+                                          "(make timeout shorter than interval)"]
+
+
+def test_a_rule_broken_in_defaults_is_reported_once_not_per_host(tmp_path: Path) -> None:
+    hosts = "".join(f"  - {{name: H{i}, address: 10.0.0.{i}}}\n" for i in range(1, 19))
+    path = write(tmp_path, "defaults:\n  interval: 1s\n  timeout: 2s\nhosts:\n" + hosts)
+    assert [p.path for p in analyze(path, environ={}).problems] == ["defaults.timeout"]
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("500ms", 0.5), ("10s", 10.0), ("1m", 60.0), ("1h30m", 5400.0), ("1d", 86400.0), ("1w", 604800.0),
+    ("1m30s250ms", 90.25), ("00:01:30", 90.0), ("2.5", 2.5), ("15", 15.0), ("1.5s", 1.5), (" 10S ", 10.0),
+    (7, 7.0), (0.25, 0.25),
+])
+def test_parse_duration(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "10", "s", "10x", "1h 30m", "-5s", "1e3s", "m10", "10ss", "inf", "nan",
+                                  True, None, float("inf"), -1])
+def test_parse_duration_rejects(text: object) -> None:
+    if text == "10":
+        assert parse_duration(text) == 10.0  # plain seconds as text is fine
+        return
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+@given(st.integers(min_value=0, max_value=10 ** 12))
+def test_duration_round_trip_whole_milliseconds(millis: int) -> None:
+    seconds = millis / 1000
+    text = format_duration(seconds)
+    assert parse_duration(text) == seconds
+    assert format_duration(parse_duration(text)) == text
+
+
+@given(st.lists(st.tuples(st.integers(0, 10 ** 6), st.sampled_from(["w", "d", "h", "m", "s", "ms"])),
+                min_size=1, max_size=6))
+def test_duration_parts_add_up(parts: list[tuple[int, str]]) -> None:
+    size = {"w": 604_800_000, "d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
+    text = "".join(f"{n}{unit}" for n, unit in parts)
+    assert parse_duration(text) == sum(n * size[unit] for n, unit in parts) / 1000
+
+
+def test_durations_in_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+defaults: {interval: 1h30m, timeout: "00:00:02", retry_interval: 500ms, reminder_every: 2h,
+           packet_interval: 20ms, thresholds: {rtt_max_ms: 1.5s, jitter_ms: 30, stdev_ms: off}}
+hosts: [{name: A, address: 10.0.0.1}, {name: B, address: 10.0.0.2, reminder_every: off}]
+retention: {raw_days: 2w, rollup_5m_days: 30, rollup_days: 1y}
+""")
+    result = analyze(path, environ={})
+    assert [str(p) for p in result.problems] == [
+        f"{path}:5: retention.rollup_days: '1y' is not a duration (a duration like 500ms, 10s, 1m, 1h30m or "
+        "plain days, 1h to 521w3d, or off)".replace(", or off", "")]
+    path.write_text(path.read_text().replace("1y", "400d"))
+    config = load_config(path, environ={})
+    a, b = config.hosts
+    assert (a.interval, a.timeout, a.retry_interval, a.reminder_every, a.packet_interval) == (5400.0, 2.0, 0.5, 7200.0, 0.02)
+    assert (a.thresholds.rtt_max_ms, a.thresholds.jitter_ms, a.thresholds.stdev_ms) == (1500.0, 30.0, None)
+    assert b.reminder_every is None
+    assert (config.retention.raw_days, config.retention.rollup_5m_days, config.retention.rollup_days) == (14.0, 30.0, 400.0)
+
+
+def test_env_expansion_inside_flow_mappings_keeps_lines_and_types(tmp_path: Path) -> None:
+    path = write(tmp_path, """telegram:
+  token: ${TOKEN}
+  chat_ids: [${CHAT}, -100200]
+  admins: [${ADMIN}]
+routers:
+  - {name: core, address: ${CORE_ADDR}, password: ${PW}, username: "$${literal}"}
+hosts:
+  - {name: A, address: 10.0.0.1, parent: core, comment: "pw is ${PW}", timeout: 99s}
+""")
+    env = {"TOKEN": "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAA", "CHAT": "-100123", "ADMIN": "42",
+           "CORE_ADDR": "172.16.0.1", "PW": "x: {y} # z"}
+    result = analyze(path, environ=env)
+    # the line numbers after ${...} on earlier lines and earlier on the same line are right
+    assert [(p.line, p.path) for p in result.problems] == [(8, "hosts[A].timeout")]
+    path.write_text(path.read_text().replace(", timeout: 99s", ""))
+    config = load_config(path, environ=env)
+    assert config.telegram.chat_ids == (-100123, -100200) and config.telegram.admins == (42,)
+    assert config.routers[0].address == "172.16.0.1" and config.routers[0].password == "x: {y} # z"
+    assert config.routers[0].username == "${literal}"
+    assert config.hosts[0].comment == "pw is x: {y} # z"
+
+
+def test_missing_env_variable_is_named_at_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "hosts:\n  - {name: A, address: ${SITE_A}}\n")
+    assert [str(p) for p in analyze(path, environ={}).problems] == [
+        f"{path}:2: hosts[A].address: environment variable SITE_A is not set "
+        "(export SITE_A=... in the agent's environment, or write the value here)"]
+
+
+def test_data_dir_is_relative_to_the_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    path = folder / "hosts.yaml"
+    path.write_text("data_dir: state\nhosts: [{name: A, address: 10.0.0.1}]\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_config(Path("etc/hosts.yaml"), environ={}).data_dir == (folder / "state").resolve()
+    path.write_text(f"data_dir: {tmp_path}/abs\nhosts: [{{name: A, address: 10.0.0.1}}]\n")
+    assert load_config(path, environ={}).data_dir == tmp_path / "abs"
+
+
+def test_parents_resolve_to_hosts_or_routers_in_their_own_spelling(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+routers: [{name: Core, address: 172.16.0.1, tls: true}]
+defaults: {parent: CORE}
+hosts:
+  - {name: Dist, address: 10.0.0.1}
+  - {name: Site, address: 10.0.0.2, parent: dist}
+  - {name: Core, address: 172.16.0.1, parent: null}
+""")
+    config = load_config(path, environ={})
+    assert [(h.name, h.parent) for h in config.hosts] == [("Dist", "Core"), ("Site", "Dist"), ("Core", None)]
+    assert config.routers[0].port == 8729            # api-ssl port by default with tls
+
+
+def test_http_host_may_leave_out_address_and_web_and_flapping_forms(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+web: {listen: "[::1]:9090", username: admin, password: s3cret-web}
+flapping: false
+announce_startup: yes
+hosts:
+  - {name: Portal, probe: https, url: "https://portal.sidoarjo.local:8443/health", http_code_max: 299}
+""")
+    config = load_config(path, environ={})
+    assert config.hosts[0].address == "portal.sidoarjo.local"
+    assert (config.web.host, config.web.port, config.web.username) == ("::1", 9090, "admin")
+    assert config.flapping.enabled is False and config.announce_startup is True
+    path.write_text("web: false\nhosts: [{name: A, address: 10.0.0.1}]\n")
+    assert load_config(path, environ={}).web.enabled is False
+
+
+def test_maintenance_windows_in_local_time_become_utc(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+timezone: Asia/Jakarta
+hosts:
+  - {name: Waru, address: 172.16.200.117, group: kecamatan}
+maintenance:
+  - {targets: [waru], start: 2026-12-01T22:00, end: 2026-12-02T01:00, reason: kabel PLN}
+  - {targets: [KECAMATAN], start: "2026-12-05T03:00Z", duration: 2h}
+  - {targets: [Waru], days: [sat, Minggu, 0], daily_start: "22:00", daily_end: "24:00"}
+""")
+    one, two, weekly = load_config(path, environ={}).maintenance
+    assert (one.targets, one.start, one.end, one.reason) == (
+        ("Waru",), "2026-12-01T15:00:00+00:00", "2026-12-01T18:00:00+00:00", "kabel PLN")
+    assert (two.targets, two.start, two.end) == (("kecamatan",), "2026-12-05T03:00:00+00:00", "2026-12-05T05:00:00+00:00")
+    assert (weekly.days, weekly.daily_start, weekly.daily_end) == ((0, 5, 6), "22:00", "24:00")
+
+
+def test_yaml_anchors_and_merge_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+x-site: &site {group: kecamatan, parent: core, interval: 20s}
+""".replace("x-site", "defaults") + """
+routers: [{name: core, address: 172.16.0.1}]
+hosts:
+  - {<<: *site, name: A, address: 10.0.0.1, interval: 5s}
+""")
+    host = load_config(path, environ={}).hosts[0]
+    assert (host.group, host.parent, host.interval) == ("kecamatan", "core", 5.0)
+
+
+def test_values_yaml_would_retype_stay_text(tmp_path: Path) -> None:
+    # YAML 1.1 reads 0x1F as 31 and 22:00 as 1320 - names and passwords must stay as written
+    path = write(tmp_path, "routers: [{name: r1, address: 10.0.0.1, password: 0x1F}]\n"
+                           "hosts: [{name: 2024, address: 10.0.0.2, group: 22:00, comment: yes}]\n")
+    config = load_config(path, environ={})
+    assert config.routers[0].password == "0x1F"
+    assert (config.hosts[0].name, config.hosts[0].group, config.hosts[0].comment) == ("2024", "22:00", "yes")
+
+
+def test_every_dataclass_field_has_a_key_in_the_schema() -> None:
+    """Fails when someone adds a config field that the loader does not parse yet."""
+    for section in SECTIONS:
+        if section.target is None:
+            continue
+        keys = {k.name for k in section.keys} | set(section.extra_fields)
+        fields = {f.name for f in dataclasses.fields(section.target)}
+        if section.target is config_module.HostSpec:
+            fields -= {"name", "address"} if section.name == "defaults" else set()
+        missing = fields - keys
+        assert not missing, f"{section.target.__name__} fields without a YAML key: {sorted(missing)}"
+
+
+def test_config_reference_lists_every_key() -> None:
+    text = config_reference()
+    for section in SECTIONS:
+        for key in section.keys:
+            if isinstance(key.kind, Section):
+                continue
+            assert f"`{key.name}`" in text or f"`thresholds.{key.name}`" in text, key.name
