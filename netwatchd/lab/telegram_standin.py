@@ -200,7 +200,7 @@ class TelegramStandIn:
                   **params: Any) -> None:
         """The next `n` matching calls fail with `kind`:
         "5xx" (status=502), "drop" (connection closed, no answer), "slow" (seconds=1.0, then answered
-        normally), "429" (retry_after=3), "403" (description="Forbidden: bot was blocked by the user"),
+        normally, or then=<another kind>), "429" (retry_after=3), "403" (description="Forbidden: bot was blocked by the user"),
         "chat_not_found", "migrate" (to_chat_id=...). `method`/`chat_id` narrow which calls match."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r} (one of {', '.join(FAULT_KINDS)})")
@@ -327,6 +327,10 @@ class TelegramStandIn:
             with self._cond:
                 while not self._stopping and time.monotonic() < deadline:
                     self._cond.wait(deadline - time.monotonic())
+            then = p.get("then")            # e.g. then="drop": slow, and never handled at all
+            if then:
+                return self._fault_answer(Fault(str(then), 1, params={k: v for k, v in p.items()
+                                                                      if k not in ("then", "seconds")}), chat_id)
             return None
         if fault.kind == "drop":
             return 0, None

@@ -406,6 +406,7 @@ def plan_messages(transitions: Sequence[Transition], *, language: str = "id",
     if not transitions:
         raise ValueError("no transitions to render")
     plan: list[tuple[int, list[str]]] = []
+    lines = [_group_line(t, language, tz, templates) for t in transitions]   # rendered once
     start = 0
     while start < len(transitions):
         best_end, best_text = start + 1, render_message(transitions[start:start + 1], language=language,
@@ -413,7 +414,8 @@ def plan_messages(transitions: Sequence[Transition], *, language: str = "id",
         low, high = start + 2, len(transitions)
         while low <= high:           # the longest run that still fits (length grows with the run)
             middle = (low + high) // 2
-            text = render_message(transitions[start:middle], language=language, tz=tz, templates=templates)
+            text = "\n".join([_group_header(transitions[start:middle], language, tz, templates),
+                              *lines[start:middle]])
             if utf16_len(text) <= limit:
                 best_end, best_text, low = middle, text, middle + 1
             else:

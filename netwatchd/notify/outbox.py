@@ -649,10 +649,11 @@ def _chat_arg(chat_id: str) -> int | str:
 
 
 def _process_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this machine (signal 0 only checks)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
         return True
-    return True
+    except PermissionError:      # it exists but belongs to another user
+        return True
+    except OSError:
+        return False

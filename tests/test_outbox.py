@@ -1,0 +1,391 @@
+"""The delivery worker against the Bot API stand-in over real HTTP, with a real SQLite file.
+
+Time is a FakeClock (pacing, backoff, retry_after are exact and instant); only the
+multi-thread tests (slow chat, stop) use the system clock, with sub-second waits.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from netwatchd.clock import FakeClock, SystemClock
+from netwatchd.models import State, Transition
+from netwatchd.notify.outbox import (Backoff, RateLimiter, delivery_status, destinations_for, enqueue,
+                                      utc_ms)
+from netwatchd.store import transaction
+from test_notify_support import ADMIN, GROUP, Rig, down, hosts_in, make_config, seconds, standin, up  # noqa: F401
+
+SITES = ["Sidoarjo", "Buduran", "Candi", "Porong", "Krembung", "Tulangan", "Tanggulangin", "Jabon",
+         "Krian", "Balongbendo", "Wonoayu", "Tarik", "Prambon", "Taman", "Waru", "Gedangan", "Sedati",
+         "Sukodono"]
+
+
+def test_first_alert_goes_at_once_then_a_burst_is_merged_into_one_message(tmp_path, standin, clock):
+    rig = Rig(tmp_path, standin, clock)
+    rig.add(down("Waru", clock.now()))
+    assert rig.worker.run_once() == 2                       # one message per chat, immediately
+    assert [m["chat_id"] for m in standin.messages()] == [GROUP, ADMIN]
+    clock.advance(0.2)
+    rig.add(*(down(site, clock.now()) for site in SITES[:17]))
+    assert rig.worker.run_once() == 0                       # both chats wait for their next slot
+    assert len(standin.calls("sendMessage")) == 2
+    clock.advance(0.8)
+    assert rig.worker.run_once() == 2
+    for chat in (GROUP, ADMIN):
+        texts = [m["text"] for m in standin.messages(chat)]
+        assert len(texts) == 2
+        assert texts[1].startswith("🔴 <b>17 situs DOWN</b>\n")
+        assert hosts_in(texts[1:], SITES[:17]) == SITES[:17]
+    assert rig.worker.depth() == 0
+
+
+def test_eighteen_sites_down_at_once_arrive_in_one_message_per_chat(tmp_path, standin, clock):
+    rig = Rig(tmp_path, standin, clock)
+    rig.add(*(down(site, clock.now()) for site in SITES))
+    assert rig.worker.run_once() == 2
+    for chat in (GROUP, ADMIN):
+        [message] = standin.messages(chat)
+        assert message["text"].count("\n") == 18 and "18 situs DOWN" in message["text"]
+        assert hosts_in([message["text"]], SITES) == SITES
+    record = rig.timing()[0]
+    assert [e["host"] for e in record["events"]] == SITES and record["status"] == "sent"
+
+
+def test_transient_failures_are_retried_with_exponential_backoff_until_delivered(tmp_path, standin, clock):
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[GROUP]),
+              backoff=Backoff(base=1.0, cap=30.0, jitter=0.5))
+    standin.fail_next(2, "5xx")
+    standin.fail_next(1, "drop")
+    standin.fail_next(1, "5xx", status=503)
+    start = clock.now()
+    rig.add(down("Waru", start))
+    retry_times = []
+    for _ in range(40):
+        rig.worker.run_once()
+        row = rig.rows()[0]
+        if row["status"] == "sent":
+            break
+        retry_times.append(row["next_attempt_at"])
+        clock.advance(0.5)
+    assert len(standin.messages()) == 1
+    calls = standin.calls("sendMessage")
+    assert [c["status"] for c in calls] == [502, 502, 0, 503, 200]
+    # attempts at 0, 1, 1+2, 1+2+4, 1+2+4+8 s (jitter draw 0 => the full delay)
+    expected = [utc_ms(start + seconds(s)) for s in (1, 3, 7, 15)]
+    assert sorted(set(retry_times)) == expected
+    record = rig.timing()[0]
+    assert record["attempts"] == 5 and record["latency_ms"] == 15000
+
+
+def test_backoff_is_capped_and_jittered():
+    backoff = Backoff(base=1.0, cap=30.0, jitter=0.5)
+    assert [backoff.delay(n, 0.0) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+    assert backoff.delay(3, 1.0) == 2.0 and backoff.delay(3, 0.5) == 3.0
+
+
+def test_retry_after_from_a_429_is_honoured_before_anything_else_goes_to_that_chat(tmp_path, standin, clock):
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[GROUP]))
+    standin.fail_next(1, "429", retry_after=7)
+    rig.add(down("Waru", clock.now()))
+    assert rig.worker.run_once() == 0
+    clock.advance(3)
+    rig.add(down("Taman", clock.now()))
+    clock.advance(3.9)
+    assert rig.worker.run_once() == 0
+    assert len(standin.calls("sendMessage")) == 1           # nothing sent during the 7 s
+    clock.advance(0.1)
+    assert rig.worker.run_once() == 1
+    [message] = standin.messages()
+    assert hosts_in([message["text"]], ["Taman", "Waru"]) == ["Waru", "Taman"]
+
+
+def test_migrated_group_is_followed_for_this_and_later_alerts(tmp_path, standin, clock, caplog):
+    new_id = -1009999999999
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[GROUP]))
+    standin.fail_next(1, "migrate", to_chat_id=new_id)
+    rig.add(down("Waru", clock.now()), down("Taman", clock.now()))
+    with caplog.at_level(logging.WARNING):
+        assert rig.worker.run_once() == 0
+        assert rig.worker.run_once() == 1
+    assert [m["chat_id"] for m in standin.messages()] == [new_id]
+    assert "Waru" in standin.messages()[0]["text"] and "Taman" in standin.messages()[0]["text"]
+    assert f"put {new_id} in telegram.chat_ids" in caplog.text
+    clock.advance(5)
+    rig.add(down("Candi", clock.now()))                      # config still names the old id
+    assert {r["chat_id"] for r in rig.rows()} == {str(new_id)}
+    assert rig.worker.run_once() == 1
+    assert standin.messages()[-1]["chat_id"] == new_id
+    assert len(standin.calls("sendMessage")) == 3           # no second migrate round trip
+
+
+@pytest.mark.parametrize("kind, reason", [("403", "bot was blocked by the user"),
+                                          ("chat_not_found", "chat not found")])
+def test_permanent_errors_mark_the_rows_dead_and_spare_the_other_chat(tmp_path, standin, clock, caplog, kind, reason):
+    rig = Rig(tmp_path, standin, clock)
+    standin.fail_next(1, kind, chat_id=GROUP)
+    rig.add(down("Waru", clock.now()))
+    with caplog.at_level(logging.ERROR):
+        rig.worker.run_once()
+    assert [m["chat_id"] for m in standin.messages()] == [ADMIN]
+    [dead] = rig.rows(GROUP)
+    assert dead["status"] == "dead" and reason in dead["last_error"]
+    assert reason in caplog.text and "check telegram.chat_ids" in caplog.text
+    status = delivery_status(rig.conn)
+    assert status["pending"] == 0
+    assert status["dead"][0]["host"] == "Waru" and reason in status["dead"][0]["error"]
+    dead_records = [r for r in rig.timing() if r["status"] == "dead"]
+    assert dead_records[0]["chat_id"] == str(GROUP) and reason in dead_records[0]["error"]
+    clock.advance(10)
+    assert rig.worker.run_once() == 0 and len(standin.calls("sendMessage")) == 2   # never retried
+
+
+def test_order_per_chat_is_kept_while_the_head_alert_is_failing(tmp_path, standin, clock):
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[ADMIN]))
+    standin.fail_next(3, "5xx")
+    t0 = clock.now()
+    rig.add(down("Waru", t0))
+    rig.worker.run_once()
+    for i, site in enumerate(["Taman", "Candi"]):
+        clock.advance(0.5)
+        rig.add(down(site, clock.now()) if i == 0 else up("Waru", clock.now(), since=t0))
+        rig.worker.run_once()
+    rig.run(seconds_between=1.0, rounds=12)
+    texts = [m["text"] for m in standin.messages()]
+    assert len(texts) == 1
+    lines = texts[0].split("\n")[1:]
+    assert [line.split("</b>")[0].split("<b>")[1] for line in lines] == ["Waru", "Taman", "Waru"]
+    assert "DOWN" in lines[0] and "UP" in lines[2]
+
+
+def test_an_outage_backlog_is_sent_in_order_in_4096_character_messages(tmp_path, standin, clock):
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[GROUP]))
+    names = [f"site-{i:03d}" for i in range(200)]
+    standin.set_outage(True)
+    for name in names:
+        rig.add(down(name, clock.now()))
+        rig.worker.run_once()
+        clock.advance(3.0)                                   # 10 minutes of transitions
+    assert standin.messages() == [] and rig.worker.depth() == 200
+    standin.set_outage(False)
+    rig.run(seconds_between=1.0, rounds=60)
+    messages = standin.messages()
+    assert rig.worker.depth() == 0
+    assert all(len(m["text"].encode("utf-16-le")) // 2 <= 4096 for m in messages)
+    assert 4 <= len(messages) <= 8
+    assert hosts_in([m["text"] for m in messages], names) == names          # order, nothing lost
+    assert sum(m["text"].count("site-") for m in messages) == 200          # no duplicates
+    gaps = [b["at"] - a["at"] for a, b in zip(messages, messages[1:])]
+    assert all(g >= 0 for g in gaps)
+
+
+def test_a_single_message_longer_than_4096_is_split_on_lines_and_each_part_paced(tmp_path, standin, clock):
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[ADMIN]))
+    children = tuple(f"kecamatan-{i:03d}" for i in range(500))
+    core = Transition("core", "198.18.0.1", State.UP, State.DOWN, clock.now(), affected=children)
+    rig.add(core)
+    standin.fail_next(1, "5xx", method="sendMessage")
+    sent = rig.run(seconds_between=1.0, rounds=10)
+    messages = standin.messages()
+    assert sent == len(messages) >= 2
+    assert all(len(m["text"]) <= 4096 for m in messages)
+    joined = " ".join(m["text"] for m in messages)
+    assert [joined.count(child) for child in children] == [1] * 500   # each once: no part sent twice
+    assert rig.rows()[0]["status"] == "sent"
+
+
+def test_a_slow_chat_does_not_delay_another_chat(tmp_path, standin):
+    rig = Rig(tmp_path, standin, SystemClock(), timeout=5.0, poll_interval=0.05)
+    standin.fail_next(1, "slow", chat_id=GROUP, seconds=1.2)
+    rig.worker.start()
+    try:
+        rig.add(down("Waru", rig.clock.now()))
+        rig.worker.wake()
+        fast = standin.wait_for_messages(1, timeout=1.0, chat_id=ADMIN)
+        assert len(fast) == 1 and standin.messages(GROUP) == []   # the group is still in its slow call
+        assert len(standin.wait_for_messages(1, timeout=3.0, chat_id=GROUP)) == 1
+    finally:
+        rig.worker.stop(timeout=3)
+    latency = {r["chat_id"]: r["latency_ms"] for r in rig.timing()}
+    assert latency[str(ADMIN)] < 1000 <= latency[str(GROUP)]
+
+
+def test_stop_lets_the_send_in_flight_finish_and_commit(tmp_path, standin):
+    rig = Rig(tmp_path, standin, SystemClock(), poll_interval=0.05,
+              config=make_config(tmp_path, standin, chat_ids=[ADMIN]))
+    standin.fail_next(1, "slow", seconds=0.5)
+    rig.worker.start()
+    rig.add(down("Waru", rig.clock.now()))
+    rig.worker.wake()
+    deadline = time.monotonic() + 2
+    while not standin.calls("sendMessage") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    rig.worker.stop(timeout=5)
+    assert [r["status"] for r in rig.rows()] == ["sent"]
+    assert len(standin.messages()) == 1
+
+
+def test_rows_left_sending_by_a_dead_worker_are_delivered_by_the_next_one(tmp_path, standin, clock):
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[ADMIN]))
+    rig.add(down("Waru", clock.now()), down("Taman", clock.now()))
+    # exactly what a kill -9 after the claim commit and before the answer leaves behind
+    rig.conn.execute("UPDATE outbox SET status='sending', claimed_by='999999999:dead', attempts=1")
+    assert rig.worker.run_once() == 1
+    assert [r["status"] for r in rig.rows()] == ["sent", "sent"]
+    assert rig.timing()[0]["attempts"] == 2
+
+
+def test_rows_claimed_by_a_live_process_are_not_stolen(tmp_path, standin, clock):
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[ADMIN]))
+    rig.add(down("Waru", clock.now()))
+    rig.conn.execute("UPDATE outbox SET status='sending', claimed_by='1:other-agent'")   # pid 1 lives
+    assert rig.worker.run_once() == 0
+    assert standin.calls("sendMessage") == [] and rig.rows()[0]["status"] == "sending"
+
+
+_CHILD = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from netwatchd.clock import SystemClock
+    from netwatchd.config import Config, TelegramSpec
+    from netwatchd.notify.outbox import DeliveryWorker
+    from netwatchd.notify.telegram_api import TelegramAPI
+    from netwatchd.store import Database
+    data, url, token, chat = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+    config = Config(path=data / "h.yaml", data_dir=data,
+                    telegram=TelegramSpec(token=token, chat_ids=(chat,), api_url=url))
+    worker = DeliveryWorker(Database.in_dir(data), config, SystemClock(), api=TelegramAPI(url, token, timeout=30))
+    while True:
+        worker.run_once()
+        time.sleep(0.01)
+""")
+
+
+def test_kill_9_in_the_middle_of_a_send_loses_nothing(tmp_path, standin, clock):
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[ADMIN]))
+    rig.add(down("Waru", clock.now()))
+    # the request reaches "Telegram", which stalls and then never handles it
+    standin.fail_next(1, "slow", seconds=3.0, then="drop")
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path), standin.api_url, standin.token,
+                              str(ADMIN)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while not standin.calls("sendMessage") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert standin.calls("sendMessage"), child.stderr.read().decode() if child.poll() is not None else ""
+        assert rig.rows()[0]["status"] == "sending"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    assert rig.worker.run_once() == 1
+    assert [m["text"].count("Waru") for m in standin.messages()] == [1]
+    assert rig.rows()[0]["status"] == "sent"
+
+
+def test_console_notifier_prints_plain_text_and_logs_timing(tmp_path, clock):
+    out = io.StringIO()
+    config = make_config(tmp_path, None)
+    assert destinations_for(config) == ["console"]
+    rig = Rig(tmp_path, None, clock, config=config, console=out)
+    rig.add(Transition("Waru & Co", "172.16.200.117", State.UP, State.DOWN, clock.now(),
+                       evidence={"loss_percent": 100, "error": "<timeout>"}))
+    assert rig.worker.run_once() == 1
+    assert out.getvalue() == ("🔴 Waru & Co DOWN\nAlamat: 172.16.200.117\nSejak: 05/01/2026 08:00:00 WIB\n"
+                              "Bukti: loss 100%, error: <timeout>\n\n")
+    [record] = rig.timing()
+    assert record["chat_id"] == "console" and record["message_id"] is None and record["status"] == "sent"
+
+
+def test_telegram_rows_wait_when_no_token_is_configured(tmp_path, standin, clock, caplog):
+    rig = Rig(tmp_path, standin, clock)
+    rig.add(down("Waru", clock.now()))
+    rig.worker.api = None
+    with caplog.at_level(logging.WARNING):
+        assert rig.worker.run_once() == 0
+    assert rig.worker.depth() == 2 and "no telegram.token" in caplog.text
+
+
+def test_html_that_telegram_refuses_is_resent_as_plain_text(tmp_path, standin, clock):
+    config = make_config(tmp_path, standin, chat_ids=[ADMIN], templates={"down": "<blink>{host}</blink> mati"})
+    rig = Rig(tmp_path, standin, clock, config=config)
+    rig.add(down("Waru", clock.now()))
+    assert rig.worker.run_once() == 1
+    assert [(m["text"], m["parse_mode"]) for m in standin.messages()] == [("Waru mati", None)]
+
+
+def test_timing_record_has_the_fixed_fields_with_milliseconds_and_offset(tmp_path, standin, clock):
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[ADMIN]))
+    detected = clock.now()
+    clock.advance(0.004)
+    rig.add(down("Waru", detected))
+    clock.advance(0.006)
+    delivered = []
+    rig.worker.on_delivered = delivered.append
+    rig.worker.run_once()
+    [record] = rig.timing()
+    assert delivered == [record]
+    assert list(record) == ["events", "detected_at", "enqueued_at", "sent_at", "acked_at", "latency_ms",
+                            "attempts", "chat_id", "message_id", "status"]
+    assert record["events"] == [{"host": "Waru", "from": "up", "to": "down", "at": "2026-01-05T08:00:00.000+07:00"}]
+    assert record["detected_at"] == "2026-01-05T08:00:00.000+07:00"
+    assert record["enqueued_at"] == "2026-01-05T08:00:00.004+07:00"
+    assert record["sent_at"] == record["acked_at"] == "2026-01-05T08:00:00.010+07:00"
+    assert record["latency_ms"] == 10 and record["message_id"] == 1 and record["chat_id"] == str(ADMIN)
+
+
+def test_enqueue_is_part_of_the_callers_transaction(tmp_path, clock):
+    rig = Rig(tmp_path, None, clock)
+    with pytest.raises(RuntimeError):
+        with transaction(rig.conn):
+            enqueue(rig.conn, None, down("Waru", clock.now()), ["1", "2", "1"], clock.now())
+            assert rig.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 2   # deduplicated
+            raise RuntimeError("the state write failed")
+    assert rig.rows() == []
+
+
+def test_restart_remembers_recent_sends_for_pacing(tmp_path, standin, clock):
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[ADMIN]))
+    rig.add(down("Waru", clock.now()))
+    assert rig.worker.run_once() == 1
+    clock.advance(0.3)
+    fresh = Rig(tmp_path, standin, clock, config=rig.config)
+    fresh.add(down("Taman", clock.now()))
+    assert fresh.worker.run_once() == 0                     # the earlier send is 0.3 s old
+    clock.advance(0.7)
+    assert fresh.worker.run_once() == 1
+
+
+class TestRateLimiter:
+    def test_one_message_per_second_per_chat(self):
+        limiter = RateLimiter()
+        assert limiter.reserve("5", 100.0) == 0.0
+        assert limiter.reserve("5", 100.4) == pytest.approx(0.6)
+        assert limiter.reserve("6", 100.4) == 0.0           # another chat is independent
+        assert limiter.reserve("5", 101.0) == 0.0
+
+    def test_twenty_per_minute_per_group(self):
+        limiter = RateLimiter()
+        for i in range(20):
+            assert limiter.reserve("-100", 100.0 + 1.5 * i) == 0.0
+        assert limiter.reserve("-100", 131.0) == pytest.approx(29.0)   # first of the 20 was at 100
+        assert limiter.reserve("42", 131.0) == 0.0          # private chats have no per-minute cap
+
+    def test_thirty_per_second_overall(self):
+        limiter = RateLimiter()
+        for chat in range(30):
+            assert limiter.reserve(str(chat), 100.0 + chat * 0.01) == 0.0
+        assert limiter.reserve("99", 100.5) == pytest.approx(0.5)
+        assert limiter.reserve("99", 101.0) == 0.0
+
+    def test_console_is_not_limited(self):
+        limiter = RateLimiter()
+        assert [limiter.reserve("console", 1.0) for _ in range(50)] == [0.0] * 50
