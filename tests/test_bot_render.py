@@ -162,23 +162,17 @@ def test_history_newest_first_with_evidence() -> None:
     assert c.render_history("Krian", [], now=NOW, tz=TZ, language="id") == "Belum ada kejadian tercatat untuk Krian."
 
 
-def test_month_availability_from_events() -> None:
-    start = NOW - timedelta(days=10)
-    events = {"Krian": [Transition("Krian", "", State.UP, State.DOWN, NOW - timedelta(hours=2)),
-                        Transition("Krian", "", State.DOWN, State.UP, NOW - timedelta(hours=1))],
-              "Waru": [Transition("Waru", "", State.DOWN, State.UP, start + timedelta(hours=24))]}
-    rows = {r.site: r for r in c.month_availability(["Waru", "Krian", "Candi"], events, {"Waru": "down"},
-                                                    start=start, now=NOW)}
-    assert (rows["Krian"].outages, rows["Krian"].down_s, rows["Krian"].percent) == (1, 3600.0, 99.58)
-    assert (rows["Waru"].outages, rows["Waru"].down_s, rows["Waru"].percent) == (0, 86400.0, 90.0)
-    assert (rows["Candi"].outages, rows["Candi"].percent) == (0, 100.0)
-    text = c.render_report(list(rows.values()), month="11/2026", now=NOW, tz=TZ, language="en")
-    assert text == ("<b>Availability</b> 11/2026 (to 14:00)\n"
-                    "Average 96.53% • 1 outages • total down 1d01h\n"
-                    "<pre>site    avail outages  down\n"
-                    "Waru   90.00%       0 1d00h\n"
-                    "Krian  99.58%       1 1h00m\n"
-                    "Candi 100.00%       0     -</pre>")
+def test_report_worst_first_and_no_data_last() -> None:
+    rows = [c.Availability("Candi", 100.0, 0, 0.0), c.Availability("Waru", 90.0, 0, 86400.0),
+            c.Availability("Krian", 99.58, 1, 3600.0), c.Availability("Porong", None, 0, 0.0)]
+    assert c.render_report(rows, month="11/2026", now=NOW, tz=TZ, language="en") == (
+        "<b>Availability</b> 11/2026 (to 14:00)\n"
+        "Average 96.53% • 1 outages • total down 1d01h\n"
+        "<pre>site     avail outages  down\n"
+        "Waru    90.00%       0 1d00h\n"
+        "Krian   99.58%       1 1h00m\n"
+        "Candi  100.00%       0     -\n"
+        "Porong       -       0     -</pre>")
 
 
 def test_status_block() -> None:

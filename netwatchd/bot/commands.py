@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Sequence
 
 from netwatchd.bot import i18n
@@ -60,10 +60,10 @@ class AgentStatus:
 
 @dataclass(frozen=True)
 class Availability:
-    """One site's month-to-date availability (computed from its events)."""
+    """One site's month-to-date availability (percent None: no data yet)."""
 
     site: str
-    percent: float
+    percent: float | None
     outages: int
     down_s: float
 
@@ -216,12 +216,13 @@ def render_report(rows: Sequence[Availability], *, month: str, now: datetime, tz
     """Month-to-date availability, worst sites first."""
     if not rows:
         return say(language, "no_sites")
-    ordered = sorted(rows, key=lambda r: (r.percent, r.site))
-    avg = sum(r.percent for r in rows) / len(rows)
+    ordered = sorted(rows, key=lambda r: (r.percent if r.percent is not None else 101.0, r.site))
+    known = [r.percent for r in rows if r.percent is not None]
+    avg = f"{sum(known) / len(known):.2f}" if known else "-"
     body = table(headers(language, "site", "availability", "outages", "down"),
-                 [[r.site, f"{r.percent:.2f}%", r.outages, duration(r.down_s) if r.down_s else "-"]
-                  for r in ordered], right=(1, 2, 3))
-    overall = say(language, "report_overall", percent=f"{avg:.2f}", outages=sum(r.outages for r in rows),
+                 [[r.site, f"{r.percent:.2f}%" if r.percent is not None else "-", r.outages,
+                   duration(r.down_s) if r.down_s else "-"] for r in ordered], right=(1, 2, 3))
+    overall = say(language, "report_overall", percent=avg, outages=sum(r.outages for r in rows),
                   down=duration(sum(r.down_s for r in rows)))
     return "\n".join([say(language, "title_report", month=month, time=local_time(now, tz, now)), overall, body])
 
@@ -329,7 +330,10 @@ def render_crosscheck(result: Any, router: str, *, now: datetime, tz: Any, langu
         parts.append(say(language, "cc_disagree", count=len(rows)) + "\n"
                      + table(headers(language, "site", "ours", "since", "theirs", "since"), rows))
     else:
-        parts.append(say(language, "cc_all_agree", count=len(result.both)))
+        parts.append(say(language, "cc_all_agree", count=sum(1 for c in result.both if c.agree)))
+    unknown = [c.site for c in result.both if c.agree is None]
+    if unknown:
+        parts.append(say(language, "cc_unknown", count=len(unknown), names=", ".join(unknown)))
     if result.only_netwatchd:
         parts.append(say(language, "cc_only_ours", count=len(result.only_netwatchd)) + "\n"
                      + table(headers(language, "site", "address"),
@@ -366,36 +370,13 @@ def pool_size(ranges: str) -> int:
     return max(total, 0)
 
 
-def month_availability(hosts: Sequence[str], events_by_host: dict[str, Sequence[Transition]],
-                       states_before: dict[str, str], *, start: datetime, now: datetime) -> list[Availability]:
-    """Minimal month-to-date availability from state events: the share of [start, now) a site
-    was not DOWN. `states_before` is each site's state at `start` (down counts from `start`)."""
-    span = max((now - start) / timedelta(seconds=1), 1e-9)
-    out = []
-    for host in hosts:
-        down_since: datetime | None = start if states_before.get(host) == "down" else None
-        down_s, outages = 0.0, 0
-        for event in sorted(events_by_host.get(host, ()), key=lambda e: e.at):
-            if event.at < start or event.at > now or event.kind != "state":
-                continue
-            if event.to_state.value == "down" and down_since is None:
-                down_since, outages = event.at, outages + 1
-            elif event.to_state.value != "down" and down_since is not None:
-                down_s += (event.at - down_since) / timedelta(seconds=1)
-                down_since = None
-        if down_since is not None:
-            down_s += (now - down_since) / timedelta(seconds=1)
-        out.append(Availability(site=host, percent=round(100.0 * (1 - down_s / span), 2), outages=outages,
-                                down_s=down_s))
-    return out
-
-
 def _pairs(pairs: Sequence[tuple[str, Any]]) -> str:
     return table(None, [[k, v] for k, v in pairs])
 
 
 def _flags(row: dict[str, Any]) -> str:
-    return ("X" if to_bool(row.get("disabled")) else "") + ("D" if to_bool(row.get("dynamic")) else "")
+    """X disabled, D dynamic; a blank (not '-') when neither."""
+    return ("X" if to_bool(row.get("disabled")) else "") + ("D" if to_bool(row.get("dynamic")) else "") or " "
 
 
 def _kib(value: Any) -> float | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -22,13 +22,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from netwatchd import __version__
 from netwatchd.bot import commands as render
 from netwatchd.bot.i18n import say
-from netwatchd.bot.parse import (CommandInputError, ParsedCommand, parse_interface, parse_mute, parse_ping,
-                                 resolve_target)
+from netwatchd.bot.parse import (ROUTER_COMMANDS, CommandInputError, ParsedCommand, parse_interface, parse_mute,
+                                 parse_ping, resolve_target)
 from netwatchd.bot.text import to_bool
 from netwatchd.clock import Clock
 from netwatchd.config import Config, HostSpec
-from netwatchd.errors import RouterError
-from netwatchd.models import ProbeResult, Transition
+from netwatchd.errors import ProbeError, RouterError
+from netwatchd.models import ProbeResult
+from netwatchd.probes import probe_hosts
+from netwatchd.report.data import load_inputs
+from netwatchd.report.stats import SiteInfo, site_report
+from netwatchd.router import netwatch
+from netwatchd.store import state_repo
 from netwatchd.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -77,8 +82,6 @@ class BotContext:
 
 def needs_router(command: ParsedCommand) -> bool:
     """Whether the command may wait on a router or a probe (runs in the slow worker pool)."""
-    from netwatchd.bot.parse import ROUTER_COMMANDS
-
     return command.name in ROUTER_COMMANDS or command.name == "ping"
 
 
@@ -105,7 +108,7 @@ def _monitor(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
         hosts = resolve_target(command.args[0], ctx.config, allow_group=True).hosts
     now = ctx.clock.now()
     with _connection(ctx) as conn:
-        views = site_views(conn, now)
+        views = site_views(conn, now, ctx.config)
     return [Reply(render.render_monitor(hosts, views, now=now, tz=ctx.tz, language=ctx.language,
                                         tz_name=ctx.tz_name))]
 
@@ -113,7 +116,7 @@ def _monitor(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
 def _status(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
     now = ctx.clock.now()
     with _connection(ctx) as conn:
-        views = site_views(conn, now)
+        views = site_views(conn, now, ctx.config)
         pending, dead = outbox_depth(conn)
         last_at, latency = last_delivery(conn, ctx.config.data_dir)
     by_state: dict[str, int] = {}
@@ -132,8 +135,6 @@ def _history(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
     if not command.args:
         raise CommandInputError("usage", usage="/history <site>")
     site = resolve_target(command.args[0], ctx.config, allow_group=False).name
-    from netwatchd.store import state_repo
-
     with _connection(ctx) as conn:
         events = state_repo.recent_events(conn, host=site, limit=HISTORY_LIMIT)
     events = sorted(events, key=lambda e: e.at, reverse=True)
@@ -141,8 +142,6 @@ def _history(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
 
 
 def _mute(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
-    from netwatchd.store import state_repo
-
     now = ctx.clock.now()
     if not command.args:
         with _connection(ctx) as conn:
@@ -151,34 +150,34 @@ def _mute(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
     request = parse_mute(command.args, ctx.config)
     until = now + timedelta(seconds=request.seconds)
     with _connection(ctx) as conn:
-        state_repo.add_mute(conn, request.target, until, ctx.user_label, request.reason)
+        state_repo.add_mute(conn, request.target, until, ctx.user_label, request.reason, now=now)
     return [Reply(render.render_muted(request.target, until, request.seconds, now=now, tz=ctx.tz,
                                       language=ctx.language))]
 
 
 def _unmute(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
-    from netwatchd.store import state_repo
-
     if not command.args:
         return _mute(ParsedCommand("mute"), ctx)
     target = resolve_target(command.args[0], ctx.config, allow_group=True).name
-    now = ctx.clock.now()
     with _connection(ctx) as conn:
-        active = {m.target.lower() for m in state_repo.active_mutes(conn, now)}
-        if target.lower() not in active:
-            return [Reply(say(ctx.language, "not_muted", target=target))]
-        state_repo.remove_mute(conn, target)
-    return [Reply(say(ctx.language, "unmuted", target=target))]
+        removed = state_repo.remove_mute(conn, target)
+    return [Reply(say(ctx.language, "unmuted" if removed else "not_muted", target=target))]
 
 
 def _report(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    """Month-to-date availability, computed by the report maths (netwatchd.report) from the events."""
     now = ctx.clock.now()
     local = now.astimezone(ctx.tz)
     start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
-    names = [h.name for h in ctx.config.hosts if not h.disabled]
+    sites = [SiteInfo(h.name, h.group, h.parent, h.address) for h in ctx.config.hosts if not h.disabled]
     with _connection(ctx) as conn:
-        events, before = month_events(conn, start, now)
-    rows = render.month_availability(names, events, before, start=start, now=now)
+        inputs = load_inputs(conn, sites, start, now)
+    rows = []
+    for site in sites:
+        figures = site_report(site, inputs.initial_states.get(site.name, "unknown"),
+                              inputs.changes.get(site.name, ()), start, now, ctx.tz)
+        rows.append(render.Availability(site=site.name, percent=figures.availability_percent,
+                                        outages=len(figures.outages), down_s=figures.downtime_s))
     return [Reply(render.render_report(rows, month=local.strftime("%m/%Y"), now=now, tz=ctx.tz,
                                        language=ctx.language))]
 
@@ -192,11 +191,11 @@ def _ping(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
         router = command.router or router_for_site(request.host, ctx.config)
         rows = _client(ctx, router).query("/ping", address=request.host.address, count=request.count)
         return [Reply(render.render_ping_router(target, request.host.address, router, rows, ctx.language))]
-    if ctx.probe_fn is None:
-        from netwatchd.probes import probe_hosts
-
-        ctx.probe_fn = probe_hosts
-    results = ctx.probe_fn([request.host], clock=ctx.clock)
+    probe_fn = ctx.probe_fn or probe_hosts
+    try:
+        results = probe_fn([request.host], clock=ctx.clock)
+    except ProbeError as exc:  # e.g. PermissionProblem: ICMP not allowed for this process
+        return [Reply(say(ctx.language, "ping_error", message=str(exc)))]
     return [Reply(render.render_ping_result(target, results[0], ctx.language))]
 
 
@@ -245,12 +244,8 @@ def _traffic(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
 
 
 def _crosscheck(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
-    from netwatchd.router import netwatch
-
     router = _router_name(command, ctx)
     entries = netwatch.read_netwatch(_client(ctx, router))
-    from netwatchd.store import state_repo
-
     with _connection(ctx) as conn:
         states = state_repo.load_states(conn)
     result = netwatch.crosscheck(entries, ctx.config, states, router=router)
@@ -315,34 +310,27 @@ def router_for_site(host: HostSpec, config: Config) -> str:
     return config.routers[0].name
 
 
-def site_views(conn: sqlite3.Connection, now: datetime) -> dict[str, render.SiteView]:
-    """Every site's state from netwatchd's own store, with active mutes marked."""
-    from netwatchd.store import state_repo
-
+def site_views(conn: sqlite3.Connection, now: datetime, config: Config) -> dict[str, render.SiteView]:
+    """Every configured site's state from netwatchd's own store, marked when it or its group is muted."""
     states = state_repo.load_states(conn)
     muted = {m.target.lower() for m in state_repo.active_mutes(conn, now)}
     views = {}
-    for name, host_state in states.items():
-        views[name] = view_of(host_state, muted_names=muted)
+    for host in config.hosts:
+        found = states.get(host.name)
+        view = view_of(found) if found is not None else render.SiteView()
+        if host.name.lower() in muted or (host.group and host.group.lower() in muted):
+            view = replace(view, muted=True)
+        views[host.name] = view
     return views
 
 
-def view_of(host_state: Any, *, muted_names: set[str] = frozenset()) -> render.SiteView:  # type: ignore[assignment]
-    """Adapt a state.HostState to what /monitor shows."""
-    data = host_state.to_dict() if hasattr(host_state, "to_dict") else dict(host_state)
-    state = data.get("state", "unknown")
-    state = getattr(state, "value", state)
-    since = data.get("since")
-    if isinstance(since, str):
-        since = datetime.fromisoformat(since)
-    evidence = data.get("evidence") or {}
-    name = str(data.get("host") or data.get("name") or "")
-    group = str(data.get("group") or "")
-    return render.SiteView(
-        state=str(state), since=since, rtt_ms=_maybe_float(evidence.get("rtt_avg_ms")),
-        loss_percent=_maybe_float(evidence.get("loss_percent")),
-        muted=bool(data.get("muted")) or name.lower() in muted_names or (bool(group) and group.lower() in muted_names),
-        flapping=bool(data.get("flapping")))
+def view_of(host_state: Any) -> render.SiteView:
+    """Adapt a netwatchd.state.HostState to what /monitor shows."""
+    evidence = host_state.evidence or {}
+    return render.SiteView(state=host_state.state.value, since=host_state.since,
+                           rtt_ms=_maybe_float(evidence.get("rtt_avg_ms")),
+                           loss_percent=_maybe_float(evidence.get("loss_percent")),
+                           muted=bool(host_state.muted), flapping=bool(host_state.flapping))
 
 
 def _maybe_float(value: Any) -> float | None:
@@ -387,22 +375,6 @@ def _last_line(path: Path, tail: int = 8192) -> str:
     except OSError:
         return ""
     return next((line for line in reversed(lines) if line.strip()), "")
-
-
-def month_events(conn: sqlite3.Connection, start: datetime,
-                 now: datetime) -> tuple[dict[str, list[Transition]], dict[str, str]]:
-    """State events since `start` per host, and each host's state at `start` (its last earlier event)."""
-    events: dict[str, list[Transition]] = {}
-    for (payload,) in conn.execute("SELECT payload FROM events WHERE kind = 'state' AND at >= ? AND at <= ? "
-                                   "ORDER BY at", (start.isoformat(timespec="milliseconds"),
-                                                   now.isoformat(timespec="milliseconds"))):
-        event = Transition.from_dict(json.loads(payload))
-        events.setdefault(event.host, []).append(event)
-    before = {host: to for host, to in conn.execute(
-        "SELECT host, to_state FROM events e WHERE kind = 'state' AND at < ? AND at = "
-        "(SELECT max(at) FROM events WHERE host = e.host AND kind = 'state' AND at < ?)",
-        (start.isoformat(timespec="milliseconds"), start.isoformat(timespec="milliseconds")))}
-    return events, before
 
 
 def describe_router_error(router: str, exc: RouterError, language: str) -> str:

@@ -268,8 +268,7 @@ class BotPoller:
         verdict = self.rate.check(user_id if user_id is not None else chat_id)
         if verdict != "ok":
             replies = [Reply(say(language, "rate_limited"))] if verdict == "limited" else []
-            answer.give(replies, "rate limited", "rate_limited")
-            return None
+            return self._give_later(answer, replies, "rate limited", "rate_limited")
         decision = authorize(self.config.telegram, user_id=user_id, chat_id=chat_id,
                              chat_type=str(chat.get("type", "")))
         if not decision.allowed:
@@ -279,11 +278,10 @@ class BotPoller:
                 reply, outcome = say(language, "refused_not_admin", user_id=user_id), "refused: not an admin"
             log.info("refused %s from user %s in chat %s (%s)", text.split()[0][:40] if text.split() else "?",
                      user_id, chat_id, outcome)
-            answer.give([Reply(reply)], outcome, "refused")
-            return None
+            return self._give_later(answer, [Reply(reply)], outcome, "refused")
         if problem is not None:
-            answer.give([Reply(say(language, problem.key, **problem.params))], f"invalid: {problem.key}", "invalid")
-            return None
+            return self._give_later(answer, [Reply(say(language, problem.key, **problem.params))],
+                                    f"invalid: {problem.key}", "invalid")
         assert parsed is not None
         username = user.get("username")
         label = f"@{username} ({user_id})" if username else f"telegram:{user_id}"
@@ -297,6 +295,14 @@ class BotPoller:
             timer.cancel()
             answer.give([], "not run: netwatchd is stopping", "error")
             return None
+        return answer
+
+    def _give_later(self, answer: _Answer, replies: list[Reply], outcome: str, category: str) -> _Answer:
+        """Send a refusal or a correction from the local pool: the poller thread never waits on sendMessage."""
+        try:
+            self._local_pool.submit(answer.give, replies, outcome, category)
+        except RuntimeError:  # pool shut down (stopping)
+            answer.give([], f"{outcome}; not answered: netwatchd is stopping", category)
         return answer
 
     def _run(self, parsed: ParsedCommand, answer: _Answer, label: str, timer: threading.Timer) -> None:
