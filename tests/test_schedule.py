@@ -1,0 +1,217 @@
+"""Scheduling: pure due-time arithmetic with a FakeClock (no sleeping), then the loop itself."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+
+from netwatchd.clock import FakeClock, SystemClock
+from netwatchd.config import HostSpec
+from netwatchd.models import ProbeResult
+from netwatchd.schedule import DueSchedule, ProbeLoop, spread_offset
+
+
+def site(name: str, **overrides: object) -> HostSpec:
+    return HostSpec(name=name, address="127.0.0.1", **overrides)
+
+
+# -- DueSchedule -----------------------------------------------------------------------------
+
+def test_first_probes_are_spread_over_the_interval_by_a_stable_hash():
+    hosts = [site(f"kec-{i:02d}", interval=10.0) for i in range(200)]
+    schedule = DueSchedule()
+    schedule.replace(hosts, now=1000.0)
+    offsets = [schedule.due_time(h.name) - 1000.0 for h in hosts]
+    assert all(0 <= o < 10.0 for o in offsets)
+    # no thundering herd: every one-second slice of the interval gets some, none gets a crowd
+    per_second = [sum(1 for o in offsets if s <= o < s + 1) for s in range(10)]
+    assert min(per_second) >= 8 and max(per_second) <= 35, per_second
+    # stable: the same phase after a restart
+    again = DueSchedule()
+    again.replace(hosts, now=5000.0)
+    assert [again.due_time(h.name) - 5000.0 for h in hosts] == pytest.approx(offsets)
+    assert spread_offset("kec-01", 10.0) == spread_offset("kec-01", 10.0) != spread_offset("kec-02", 10.0)
+
+
+def test_take_due_takes_only_due_hosts_and_never_twice():
+    schedule = DueSchedule()
+    a, b = site("a", interval=10.0), site("b", interval=10.0)
+    schedule.add(a, 0.0, due=5.0)
+    schedule.add(b, 0.0, due=7.0)
+    assert schedule.take_due(4.9) == []
+    [taken] = schedule.take_due(5.0)
+    assert (taken.host.name, taken.due_at, taken.missed) == ("a", 5.0, 0)
+    assert schedule.is_in_flight("a") and schedule.due_time("a") is None
+    assert [d.host.name for d in schedule.take_due(100.0)] == ["b"]  # a is in flight: not stacked
+    assert schedule.next_due() is None
+
+
+def test_next_due_keeps_the_phase_and_retry_uses_retry_interval():
+    schedule = DueSchedule()
+    host = site("a", interval=10.0, retry_interval=1.0)
+    schedule.add(host, 0.0, due=3.0)
+    schedule.take_due(3.0)
+    assert schedule.finish("a", 3.0, finished_at=3.2, retry=False) == (13.0, 0)
+    schedule.take_due(13.0)
+    assert schedule.finish("a", 13.0, finished_at=13.3, retry=True) == (14.0, 0)
+    schedule.take_due(14.0)
+    # a dead host's probe (1 s timeout) outlasts its 1 s retry period: due again at once, once
+    assert schedule.finish("a", 14.0, finished_at=15.1, retry=True) == (15.1, 1)
+
+
+def test_overrun_and_late_ticks_coalesce_missed_runs():
+    schedule = DueSchedule()
+    schedule.add(site("a", interval=2.0), 0.0, due=1.0)
+    schedule.take_due(1.0)
+    next_due, missed = schedule.finish("a", 1.0, finished_at=8.5, retry=False)
+    assert (next_due, missed) == (8.5, 3)   # the runs due at 3, 5 and 7 become one run now
+    [late] = schedule.take_due(15.0)        # the loop itself stalled for 6.5 s
+    assert late.missed == 3 and late.due_at == 8.5
+
+
+def test_replace_keeps_unchanged_hosts_due_times_and_respreads_changed_intervals():
+    schedule = DueSchedule()
+    a, b, c = site("a", interval=10.0), site("b", interval=10.0), site("c", interval=10.0)
+    schedule.add(a, 0.0, due=4.0)
+    schedule.add(b, 0.0, due=6.0)
+    schedule.add(c, 0.0, due=1.0)
+    [taken] = schedule.take_due(2.0)                     # c is being probed during the reload
+    assert taken.host.name == "c"
+    schedule.replace([replace(a, comment="new switch"), replace(b, interval=30.0),
+                      replace(c, interval=60.0), site("d", interval=10.0), site("e", disabled=True)], now=2.0)
+    assert schedule.due_time("a") == 4.0 and schedule.host("a").comment == "new switch"
+    assert schedule.due_time("b") == pytest.approx(2.0 + spread_offset("b", 30.0))
+    assert schedule.due_time("c") is None and schedule.is_in_flight("c")   # not stacked
+    assert schedule.finish("c", 1.0, 2.5, retry=False) == (61.0, 0)        # new interval applies
+    assert 2.0 <= schedule.due_time("d") < 12.0
+    assert schedule.host("e") is None
+    schedule.replace([a], now=3.0)
+    assert [h.name for h in schedule.hosts()] == ["a"] and schedule.due_time("b") is None
+    assert schedule.finish("b", 6.0, 7.0, retry=False) == (float("inf"), 0)  # removed: dropped
+
+
+def test_replace_keeps_the_exact_due_time_of_an_unchanged_queued_host():
+    schedule = DueSchedule()
+    schedule.replace([site("a", interval=10.0), site("b", interval=10.0)], now=0.0)
+    before = schedule.due_time("a")
+    schedule.replace([site("a", interval=10.0), site("c", interval=5.0)], now=1.0)
+    assert schedule.due_time("a") == before
+    assert schedule.due_time("b") is None and schedule.host("b") is None
+
+
+# -- ProbeLoop with a FakeClock ---------------------------------------------------------------
+
+class Recorder:
+    """A probe_fn that answers from a table and records every batch it was given."""
+
+    def __init__(self, alive: dict[str, bool] | None = None, delay: dict[str, float] | None = None) -> None:
+        self.alive = alive or {}
+        self.delay = delay or {}
+        self.batches: list[list[str]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, hosts, *, clock):
+        with self.lock:
+            self.batches.append([h.name for h in hosts])
+        for host in hosts:
+            if host.name in self.delay:
+                time.sleep(self.delay[host.name])
+        return [ProbeResult(host=h.name, address=h.address, probe=h.probe, at=clock.now(),
+                            alive=self.alive.get(h.name, True), sent=1,
+                            received=int(self.alive.get(h.name, True))) for h in hosts]
+
+
+def test_run_once_probes_due_hosts_and_retries_failing_ones_quickly(clock: FakeClock):
+    hosts = [site("ok", interval=10.0, retry_interval=1.0), site("bad", interval=10.0, retry_interval=1.0)]
+    recorder = Recorder(alive={"bad": False})
+    handled: list[list[str]] = []
+    failing = {"bad"}
+    loop = ProbeLoop(hosts, probe_fn=recorder, on_results=lambda rs: handled.append([r.host for r in rs]),
+                     needs_retry=lambda name: name in failing, clock=clock)
+    try:
+        probed = {h.name: 0 for h in hosts}
+        for _ in range(300):                       # 30 s of 0.1 s ticks
+            for result in loop.run_once():
+                probed[result.host] += 1
+            clock.advance(0.1)
+        assert probed["ok"] == 3                   # every 10 s
+        first_bad = spread_offset("bad", 10.0)     # then every second while it is failing
+        assert probed["bad"] == pytest.approx(int(30 - first_bad) + 1, abs=1)
+        failing.clear()                            # it settled: back to the normal interval
+        before = probed["bad"]
+        for _ in range(200):
+            for result in loop.run_once():
+                probed[result.host] += 1
+            clock.advance(0.1)
+        assert probed["bad"] - before in (2, 3)    # 20 s at 10 s (the first one still at 1 s)
+        assert all(batch for batch in handled)
+    finally:
+        loop.stop()
+
+
+def test_icmp_hosts_due_together_share_one_round_other_types_get_their_own(clock: FakeClock):
+    hosts = [site("p1"), site("p2"), site("web", probe="http"), site("dns", probe="dns", dns_name="x.lab")]
+    recorder = Recorder()
+    loop = ProbeLoop(hosts, probe_fn=recorder, on_results=lambda rs: None, needs_retry=lambda n: False,
+                     clock=clock)
+    try:
+        loop.replace_hosts([replace(h, interval=10.0) for h in hosts])
+        clock.advance(10.0)  # everyone is due
+        results = loop.run_once()
+        assert sorted(r.host for r in results) == ["dns", "p1", "p2", "web"]
+        assert sorted(sorted(b) for b in recorder.batches) == [["dns"], ["p1", "p2"], ["web"]]
+    finally:
+        loop.stop()
+
+
+def test_a_failing_probe_fn_or_handler_does_not_stop_the_loop(clock: FakeClock, caplog):
+    calls = {"n": 0}
+
+    def flaky(hosts, *, clock):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("engine exploded")
+        return Recorder()(hosts, clock=clock)
+
+    seen: list[str] = []
+    loop = ProbeLoop([site("a", interval=1.0)], probe_fn=flaky, on_results=lambda rs: seen.extend(r.host for r in rs),
+                     needs_retry=lambda n: False, clock=clock)
+    try:
+        clock.advance(1.0)
+        assert loop.run_once() == []               # no made-up results: no false alert
+        assert "engine exploded" in caplog.text
+        clock.advance(1.0)
+        assert [r.host for r in loop.run_once()] == ["a"] and seen == ["a"]
+    finally:
+        loop.stop()
+
+
+# -- ProbeLoop in the background (real APScheduler, real threads) ------------------------------
+
+def test_a_slow_http_probe_never_delays_ping_rounds():
+    hosts = [site("ping", interval=0.2), site("slow-web", probe="http", interval=0.2)]
+    recorder = Recorder(delay={"slow-web": 1.2})
+    seen: list[tuple[str, float]] = []
+    lock = threading.Lock()
+
+    def on_results(results):
+        with lock:
+            seen.extend((r.host, time.monotonic()) for r in results)
+
+    loop = ProbeLoop(hosts, probe_fn=recorder, on_results=on_results, needs_retry=lambda n: False,
+                     clock=SystemClock(), tick=0.05)
+    started = time.monotonic()
+    loop.start()
+    try:
+        time.sleep(1.0)
+    finally:
+        loop.stop()
+    with lock:
+        pings = [t for name, t in seen if name == "ping" and t - started < 1.0]
+        webs = [t for name, t in seen if name == "slow-web"]
+    assert len(pings) >= 3, seen                     # kept its 0.2 s rhythm during the slow probe
+    assert len(webs) <= 1                            # the slow one was never stacked
+    assert max(len(b) for b in recorder.batches) == 1
