@@ -1,8 +1,11 @@
 """Logging set-up and secret redaction.
 
-Every secret found in the config is registered with `add_secret()`; every log line, exception
-text and CLI error goes through `redact()`, which also masks anything shaped like a Telegram bot
-token in a URL (`/bot123456:ABC.../`) even before the config is known.
+Every secret found in the config is registered with `add_secret()` when the config is loaded;
+every log line, exception text and CLI error goes through `redact()`. Even before the config is
+known, `redact()` masks what is shaped like a secret: a Telegram bot token (in a URL `/bot123:ABC.../`,
+percent-encoded, or bare), a RouterOS API `=password=` word, the password in `scheme://user:pass@host`
+and HTTP Authorization headers. Uncaught exceptions (main thread and worker threads) and Python
+warnings are routed through the same formatter, so a traceback cannot print a token either.
 """
 
 from __future__ import annotations
@@ -12,57 +15,138 @@ import logging
 import re
 import sys
 import threading
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import IO, Any
+from urllib.parse import quote
 
-_TOKEN_IN_URL = re.compile(r"bot\d{3,}:[A-Za-z0-9_-]{10,}")
-_BARE_TOKEN = re.compile(r"\b\d{6,}:[A-Za-z0-9_-]{30,}\b")
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"bot\d{3,}(?::|%3[Aa])[A-Za-z0-9_-]{10,}"), "bot***"),             # Bot API URL path
+    (re.compile(r"\b\d{6,}(?::|%3[Aa])[A-Za-z0-9_-]{30,}"), "***"),                  # bare bot token
+    (re.compile(r"(=password=)[^\s'\",;)\]}]*"), r"\1***"),                         # RouterOS API word
+    (re.compile(r"([?&](?:password|passwd|token)=)[^\s&#'\"]+", re.IGNORECASE), r"\1***"),       # query strings
+    (re.compile(r"(://[^/\s:@]+:)[^/\s@]+@"), r"\1***@"),                           # user:pass@ in URLs
+    (re.compile(r"(Authorization['\"]?\s*[:=]\s*['\"]?(?:Basic|Bearer)\s+)[A-Za-z0-9+/=._~-]+", re.IGNORECASE),
+     r"\1***"),
+)
+_MIN_SECRET_LENGTH = 3
 _secrets: set[str] = set()
 _lock = threading.Lock()
 
+# Attributes every LogRecord has; anything else was passed with `extra=` and goes into JSON lines.
+_STANDARD_ATTRS = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime"}
+
 
 def add_secret(value: str | None) -> None:
-    """Register a value that must never be printed."""
-    if value and len(value) >= 3:
-        with _lock:
-            _secrets.add(value)
+    """Register a value that must never be printed, with the escaped forms it may appear in
+    (percent-encoded in a URL, escaped by repr() or JSON). Values shorter than 3 characters are
+    not registered: masking them would garble every line."""
+    if not value or len(value) < _MIN_SECRET_LENGTH:
+        return
+    forms = {value, quote(value, safe=""), quote(value), repr(value)[1:-1], json.dumps(value)[1:-1],
+             json.dumps(value, ensure_ascii=False)[1:-1]}
+    with _lock:
+        _secrets.update(form for form in forms if len(form) >= _MIN_SECRET_LENGTH)
+
+
+def registered_secret_count() -> int:
+    """How many secret forms are registered (for tests and `--log-level debug` start-up lines)."""
+    with _lock:
+        return len(_secrets)
 
 
 def redact(text: str) -> str:
-    """Text with every registered secret and every token-shaped string replaced by ***."""
-    text = _TOKEN_IN_URL.sub("bot***", text)
-    text = _BARE_TOKEN.sub("***", text)
+    """`text` with every registered secret and everything shaped like a secret replaced by ***."""
     with _lock:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:
-        text = text.replace(secret, "***")
+        if secret in text:
+            text = text.replace(secret, "***")
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
     return text
 
 
+def describe_exception(exc: BaseException) -> str:
+    """One redacted line for an exception, e.g. for a delivery or router error message:
+    'ConnectionError: HTTPSConnectionPool(host=..., ...): Max retries exceeded with url: /bot***/getMe'."""
+    text = str(exc).strip().splitlines()
+    detail = text[0] if text else ""
+    name = type(exc).__name__
+    return redact(f"{name}: {detail}" if detail else name)
+
+
 class RedactingFormatter(logging.Formatter):
+    """Readable lines: `2026-11-27 21:04:33.120 INFO    netwatchd.app: message`, redacted."""
+
+    def __init__(self, fmt: str | None = None, datefmt: str | None = None) -> None:
+        super().__init__(fmt or "%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s",
+                         datefmt or "%Y-%m-%d %H:%M:%S")
+
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ms), level, logger, message, fields given with
+    `extra=`, and exception/stack text; every string is redacted before it is encoded."""
+
     def format(self, record: logging.LogRecord) -> str:
-        data = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+        moment = datetime.fromtimestamp(record.created, timezone.utc)
+        data: dict[str, Any] = {
+            "time": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                data[key] = value if isinstance(value, (int, float, bool, type(None))) else str(value)
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
-        return redact(json.dumps(data, ensure_ascii=False))
+        if record.stack_info:
+            data["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(_redact_tree(data), ensure_ascii=False)
 
 
-def setup_logging(level: str = "info", fmt: str = "text") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+def _redact_tree(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_tree(v) for k, v in value.items()}
+    return value
+
+
+def _log_uncaught(kind: str, exc_type: type[BaseException], exc: BaseException | None,
+                  tb: TracebackType | None) -> None:
+    logging.getLogger("netwatchd").critical("uncaught exception in %s", kind, exc_info=(exc_type, exc, tb))
+
+
+def _sys_hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    _log_uncaught("the main thread", exc_type, exc, tb)
+
+
+def _thread_hook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "a thread"
+    _log_uncaught(f"thread {name}", args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def setup_logging(level: str = "info", fmt: str = "text", stream: IO[str] | None = None) -> logging.Handler:
+    """Send every log record, uncaught exception and warning to stderr (or `stream`), redacted,
+    as text lines or JSON (`fmt="json"`). Returns the handler it installed."""
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else RedactingFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    # urllib3 logs full URLs (with the token) at debug; our formatter redacts, but keep it quiet too.
+    # urllib3 logs full URLs (with the token) at debug; the formatter redacts, but keep it quiet too.
     logging.getLogger("urllib3").setLevel(max(logging.INFO, root.level))
+    logging.captureWarnings(True)
+    sys.excepthook = _sys_hook
+    threading.excepthook = _thread_hook
+    return handler

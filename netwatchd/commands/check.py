@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
 from netwatchd.config import Config
 from netwatchd.config_loader import LoadResult, analyze
+
+log = logging.getLogger("netwatchd.check")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.config)
     result = analyze(path, secrets_may_be_unset=not args.strict)
     ok = not result.problems and result.config is not None
+    log.debug("%s: %d errors, %d warnings; config: %r", path, len(result.problems), len(result.warnings),
+              result.config)
     if args.json:
         document = {
             "file": str(path), "ok": ok,
