@@ -464,6 +464,8 @@ class _Loader:
         chat_ids_written = value is not None and value.kind == "map" and "chat_ids" in value.items
         if "api_url" in values:
             values["api_url"] = values["api_url"].rstrip("/")
+        if "templates" in own and value is not None:
+            self._check_templates(value.items["templates"].value)
         spec = TelegramSpec(**values)
         if spec.token and not spec.chat_ids and ("chat_ids" in own or not chat_ids_written):
             line = own["chat_ids"][1] if "chat_ids" in own else own["token"][1]
@@ -473,6 +475,15 @@ class _Loader:
             self.warn(own["token"][1], "telegram.admins", "nobody may command the bot",
                       "add the admins' Telegram user ids under admins:")
         return spec
+
+    def _check_templates(self, templates: Value) -> None:
+        from netwatchd.notify.format import check_templates  # the formatter knows its placeholders
+
+        for key, entry in templates.items.items():
+            for message in check_templates({key: entry.value.text}):
+                path, _, what = message.partition(": ")
+                allowed = "" if what.endswith(")") else "fix it, or remove the key to use the built-in text"
+                self.error(entry.key_line, path, what, allowed)
 
     def web(self, entry: Entry | None) -> WebSpec:
         value = _val(entry)

@@ -12,6 +12,7 @@ import difflib
 import ipaddress
 import math
 import re
+import sys
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -279,13 +280,21 @@ class Number(Kind):
 class Percent(Number):
     type_name = "percentage"
 
-    def __init__(self, lo: float = 0, hi: float = 100, *, lo_open: bool = False) -> None:
+    def __init__(self, lo: float = 0, hi: float = 100, *, lo_open: bool = False, off_ok: bool = False) -> None:
         super().__init__(lo, hi, lo_open=lo_open, suffix="%")
+        self.off_ok = off_ok
 
     def allowed(self) -> str:
+        off = ", or off" if self.off_ok else ""
         if self.lo_open:
-            return f"a percentage above {self.lo:g}% and up to {self.hi:g}%, like 50%"
-        return f"a percentage from {self.lo:g}% to {self.hi:g}%, like 50%"
+            return f"a percentage above {self.lo:g}% and up to {self.hi:g}%, like 50%{off}"
+        return f"a percentage from {self.lo:g}% to {self.hi:g}%, like 50%{off}"
+
+    def parse(self, value: Value) -> float | None:
+        if self.off_ok and value.kind == "scalar" and (
+                value.typed is None or value.typed is False or value.text.strip().lower() in ("off", "none")):
+            return None
+        return super().parse(value)
 
     def show(self, default: Any) -> str:
         return "—" if default is None else f"{default:g}%"
@@ -307,7 +316,11 @@ class Duration(Kind):
 
     def show(self, default: Any) -> str:
         if default is None:
-            return "off"
+            return "off" if self.off_ok else "—"
+        if self.scale == 86400.0:
+            return f"{default:g} days"
+        if self.scale == 0.001:
+            return f"{default:g}ms"
         return format_duration(default * self.scale)
 
     def parse(self, value: Value) -> float | None:
@@ -608,7 +621,7 @@ PROBE_TYPES = ("icmp", "tcp", "http", "https", "dns")
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT")
 
 THRESHOLDS = Section("thresholds", (
-    Key("loss_percent", Percent(0, 100, lo_open=True), "DEGRADED when packet loss is at or above this"),
+    Key("loss_percent", Percent(0, 100, lo_open=True, off_ok=True), "DEGRADED when packet loss is at or above this"),
     Key("rtt_avg_ms", Duration(0.0001, 60, off_ok=True, scale=0.001, unit_help="plain milliseconds"),
         "DEGRADED when the average round-trip time is above this (Netwatch thr-avg)"),
     Key("rtt_max_ms", Duration(0.0001, 60, off_ok=True, scale=0.001, unit_help="plain milliseconds"),
@@ -674,8 +687,8 @@ ROUTER = Section("routers", (
     Key("ca_file", Text(4096), "api-ssl: PEM file of the CA or of the router's self-signed certificate "
         "(relative to this file's folder); must exist"),
     Key("timeout", Duration(0.1, 300), "connect and reply timeout"),
-    Key("encoding", Text(32), "text encoding of the router's replies (RouterOS uses latin-1 for old "
-        "configs; utf-8 by default)"),
+    Key("encoding", Text(32), "text encoding of names and comments in the router's replies "
+        "(older RouterOS setups often hold latin-1/cp1252 text)"),
 ), RouterSpec, "RouterOS devices netwatchd talks to over the API (the bot's commands, crosscheck).",
     shape="list")
 
@@ -688,7 +701,8 @@ TELEGRAM = Section("telegram", (
     Key("admins", ListOf(Integer(1, None)), "Telegram user ids allowed to command the bot"),
     Key("api_url", Url("http", "https"), "Bot API base URL (or a local Bot API server)"),
     Key("language", Choice("id", "en", noun="language"), "language of alerts and bot replies"),
-    Key("templates", Templates(), "message templates by kind (advanced)"),
+    Key("templates", Templates(), "your own alert texts by kind (advanced; each is checked for known "
+        "kinds, known {placeholders} and balanced HTML, see the delivery section)"),
     Key("poll_commands", Flag(), "answer the admins' bot commands (getUpdates)"),
 ), TelegramSpec, "Where alerts go. Without a token they are printed on the console.")
 
@@ -766,7 +780,7 @@ def _table(section: Section, prefix: str) -> list[str]:
         else:
             kind_text = key.kind.type_name
             default = key.doc_default or ("required" if key.required else key.kind.show(section.default(key)))
-        meaning = key.help + (" **Secret**: never logged." if key.secret else "")
+        meaning = key.help + (". **Secret**: never logged or shown." if key.secret else "")
         rows.append(f"| `{prefix}{key.name}` | {kind_text} | {default} | {meaning} |")
     return rows
 
@@ -809,4 +823,4 @@ def config_reference() -> str:
 
 
 if __name__ == "__main__":
-    print(config_reference())
+    sys.stdout.write(config_reference() + "\n")

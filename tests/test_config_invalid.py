@@ -106,8 +106,8 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "invalid-percent.yaml": [
         "2: defaults.down_loss_percent: '150%' is out of range (a percentage above 0% and up to 100%, like 50%)",
-        "3: defaults.thresholds.loss_percent: '0%' is out of range (a percentage above 0% and up to 100%, like 50%)",
-        "5: hosts[Waru].thresholds.loss_percent: 'lots' is not a number (a percentage above 0% and up to 100%, like 50%)",
+        "3: defaults.thresholds.loss_percent: '0%' is out of range (a percentage above 0% and up to 100%, like 50%, or off)",
+        "5: hosts[Waru].thresholds.loss_percent: 'lots' is not a number (a percentage above 0% and up to 100%, like 50%, or off)",
     ],
     "invalid-port.yaml": [
         "2: routers[core].port: '70000' is out of range (a whole number from 1 to 65535)",
@@ -137,6 +137,10 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "invalid-tab-indent.yaml": [
         "2: YAML syntax error: while scanning for the next token: found character '\\t' that cannot start any token (at column 1; indent with spaces, not tabs)",
+    ],
+    "invalid-templates.yaml": [
+        '3: telegram.templates.down: unbalanced HTML tags (Telegram would refuse it)',
+        '4: telegram.templates.up: must be a non-empty text (fix it, or remove the key to use the built-in text)',
     ],
     "invalid-tcp-no-port.yaml": [
         '2: hosts[Web].probe: a tcp probe needs a port (add port: 1-65535)',
