@@ -1,0 +1,469 @@
+"""The running agent: the one place objects are built and threads started.
+
+`Agent(config)` builds, without starting anything: the store (migrated), the alert engine
+restored from it, the probe loop (the config's hosts plus the self-check anchors), the delivery
+worker, the command bot (Telegram on and `poll_commands`), the status page (`web` on), metrics.
+Tests drive it without threads through `probe_once()`, `tick_once()` and `deliver_once()`;
+`start()` / `stop()` run the same steps in the background.
+
+One probe round flows: ProbeLoop -> `handle_results` -> engine.ingest -> state_repo.save (new
+states + events + outbox rows, ONE transaction) -> wake the delivery worker -> history ->
+metrics. If the store cannot be written, the decided transitions are kept in memory and saved
+with the next round, so no alert is dropped.
+
+`run_agent(path)` is `netwatchd run`: SIGTERM/SIGINT stop it cleanly (exit 0 within 2 s),
+SIGHUP reloads hosts.yaml — a file with errors is rejected (each error logged) and the running
+config stays; hosts kept by name keep their state, added ones start UNKNOWN, removed ones are
+forgotten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import sqlite3
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable, Sequence, TextIO
+
+from netwatchd import __version__
+from netwatchd.clock import Clock, SystemClock
+from netwatchd.config import Config, HostSpec, load_config
+from netwatchd.errors import ConfigError, NetwatchError
+from netwatchd.logs import add_secret, redact
+from netwatchd.models import ProbeResult, Transition
+from netwatchd.state import SELF_HOST, AlertEngine, HostState, self_check_hosts
+from netwatchd.store import history_repo, state_repo
+from netwatchd.store.db import Database
+
+log = logging.getLogger("netwatchd.app")
+
+TICK_SECONDS = 1.0          # engine.tick(): mute ends, reminders, the uplink summary
+HISTORY_PRUNE_SECONDS = 60.0
+RTT_HISTORY_LENGTH = 30
+STOP_BUDGET_SECONDS = 1.6   # SIGTERM -> exit well inside the promised 2 s
+
+ProbeFn = Callable[..., list[ProbeResult]]
+
+
+def _default_probe_fn() -> ProbeFn:
+    from netwatchd.probes import probe_hosts
+
+    return probe_hosts
+
+
+def watched_config(config: Config, shard: tuple[int, int] | None) -> Config:
+    """The config this agent watches: all hosts, or shard K of N (a host stays with its top parent)."""
+    if shard is None:
+        return config
+    from netwatchd.web.sharding import shard_hosts
+
+    k, n = shard
+    return dataclasses.replace(config, hosts=tuple(shard_hosts(config.hosts, k, n)))
+
+
+def probe_targets(config: Config) -> list[HostSpec]:
+    """What the probe loop probes: every enabled host plus the self-check anchors."""
+    return [h for h in config.hosts if not h.disabled] + self_check_hosts(config)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReloadOutcome:
+    """What a SIGHUP did. `ok` False: the file was rejected and the old config keeps running."""
+
+    ok: bool
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    needs_restart: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        if not self.ok:
+            return f"rejected ({len(self.errors)} error(s)); the running config is kept"
+        parts = [f"+{len(self.added)} added", f"-{len(self.removed)} removed", f"~{len(self.changed)} changed"]
+        text = ", ".join(parts)
+        if self.needs_restart:
+            text += f"; needs a restart to apply: {', '.join(self.needs_restart)}"
+        return text
+
+
+class Agent:
+    """Every long-lived object of a running netwatchd, built from one Config.
+
+    Raises StoreError when the store cannot be opened or migrated, ConfigError when the status
+    page's port is taken (on start()).
+    """
+
+    def __init__(self, config: Config, *, clock: Clock | None = None, probe_fn: ProbeFn | None = None,
+                 api: Any = "auto", routers: Any = None, console: TextIO = sys.stdout,
+                 shard: tuple[int, int] | None = None, delivery_poll: float = 0.25) -> None:
+        from netwatchd.notify.outbox import DeliveryWorker
+        from netwatchd.schedule import ProbeLoop
+        from netwatchd.web.metrics import Metrics
+
+        for secret in config.secrets():
+            add_secret(secret)
+        self.shard = shard
+        self.config = config
+        self.watched = watched_config(config, shard)
+        self.clock: Clock = clock or SystemClock()
+        self.probe_fn: ProbeFn = probe_fn or _default_probe_fn()
+        self.db = Database.in_dir(config.data_dir)
+        self.db.migrate()
+        self._local = threading.local()
+        self._lock = threading.RLock()          # the engine and its store writes, one thread at a time
+        self._unsaved_states: dict[str, HostState] = {}
+        self._unsaved_transitions: list[Transition] = []
+        self.engine = AlertEngine(self.watched, self.clock, states=state_repo.load_states(self._conn()))
+        self.metrics = Metrics()
+        self.metrics.set_states(self.engine.states())
+        self.latest: dict[str, ProbeResult] = {}
+        self.rtt_history: dict[str, deque[float | None]] = {}
+        self.last_round_monotonic: float | None = None
+        self._last_prune = float("-inf")
+        self.api = self._make_api(config) if api == "auto" else api
+        self._api_identity = (config.telegram.api_url, config.telegram.token)
+        self.routers = routers if routers is not None else self._make_routers(config)
+        self._router_specs = config.routers
+        self.worker = DeliveryWorker(self.db, config, self.clock, api=self.api, console=console,
+                                     on_delivered=self.metrics.observe_delivery, poll_interval=delivery_poll)
+        self.bot = self._make_bot(config)
+        self.loop = ProbeLoop(probe_targets(self.watched), probe_fn=self.probe_fn,
+                              on_results=self.handle_results, needs_retry=self.needs_retry,
+                              clock=self.clock)
+        self.web = self._make_web(config)
+        self._ticker: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # ---- construction helpers ---------------------------------------------------------
+    @staticmethod
+    def _make_api(config: Config) -> Any:
+        if not config.telegram.enabled:
+            return None
+        from netwatchd.notify.telegram_api import TelegramAPI
+
+        return TelegramAPI(config.telegram.api_url, config.telegram.token)
+
+    @staticmethod
+    def _make_routers(config: Config) -> Any:
+        from netwatchd.router.client import RouterPool
+
+        return RouterPool(config.routers)
+
+    def _make_bot(self, config: Config) -> Any:
+        if self.api is None or not config.telegram.poll_commands:
+            return None
+        from netwatchd.bot.poller import BotPoller
+
+        return BotPoller(self.db, config, self.clock, api=self.api, routers=self.routers,
+                         probe_fn=self.probe_fn, on_command=self.metrics.observe_command)
+
+    def _make_web(self, config: Config) -> Any:
+        if not config.web.enabled:
+            return None
+        from netwatchd.web.server import StatusServer
+
+        return StatusServer(config.web, snapshot=self.snapshot, metrics=self.metrics, health=self.health)
+
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection to the store (opened on first use)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self.db.connect()
+        return conn
+
+    # ---- one probe round --------------------------------------------------------------
+    def handle_results(self, results: list[ProbeResult]) -> list[Transition]:
+        """Judge one batch of results, persist state + events + outbox, record history."""
+        with self._lock:
+            transitions = self.engine.ingest(results)
+            self._persist(transitions)
+            states = {name: s.state.value for name, s in self.engine.states().items()}
+        self.last_round_monotonic = self.clock.monotonic()
+        for result in results:
+            self.latest[result.host] = result
+            self.rtt_history.setdefault(result.host, deque(maxlen=RTT_HISTORY_LENGTH)).append(result.rtt_avg_ms)
+            self.metrics.observe_probe(result)
+        try:
+            history_repo.record_results(self._conn(), results, states)
+        except sqlite3.Error as exc:
+            log.error("probe history not recorded: %s", exc)
+        return transitions
+
+    def needs_retry(self, host: str) -> bool:
+        with self._lock:
+            return self.engine.is_settling(host)
+
+    def _persist(self, transitions: Sequence[Transition]) -> None:
+        """Save changed states + transitions in one transaction; on failure keep them for the next try."""
+        self._unsaved_states.update(self.engine.take_changed())
+        self._unsaved_transitions.extend(transitions)
+        if not self._unsaved_states and not self._unsaved_transitions:
+            return
+        from netwatchd.notify.outbox import destinations_for
+
+        try:
+            state_repo.save(self._conn(), self._unsaved_states, self._unsaved_transitions,
+                            destinations_for(self.config), self.clock.now())
+        except sqlite3.Error as exc:
+            log.error("the store could not be written (%s): %d transition(s) kept in memory and "
+                      "retried with the next round", exc, len(self._unsaved_transitions))
+            return
+        saved, self._unsaved_transitions = self._unsaved_transitions, []
+        changed, self._unsaved_states = self._unsaved_states, {}
+        for transition in saved:
+            self.metrics.observe_transition(transition)
+            if transition.notify:
+                log.info("%s: %s -> %s (%s)", transition.host, transition.from_state.value,
+                         transition.to_state.value, transition.kind)
+        for name, state in changed.items():
+            if name != SELF_HOST:
+                self.metrics.set_state(name, state.state)
+        if any(t.notify for t in saved):
+            self.worker.wake()
+
+    def probe_once(self) -> list[ProbeResult]:
+        """Probe every host due now and handle the results (no threads; for tests)."""
+        return self.loop.run_once(wait=True)
+
+    # ---- time-driven work -------------------------------------------------------------
+    def tick_once(self) -> list[Transition]:
+        """Mutes from the store, engine.tick(), outbox depth, history pruning (every minute)."""
+        now = self.clock.now()
+        conn = self._conn()
+        with self._lock:
+            try:
+                self.engine.set_mutes(state_repo.active_mutes(conn, now))
+            except sqlite3.Error as exc:
+                log.error("mutes not read from the store: %s", exc)
+            transitions = self.engine.tick()
+            self._persist(transitions)
+        try:
+            self.metrics.set_outbox_depth(self.worker.depth())
+            if self.clock.monotonic() - self._last_prune >= HISTORY_PRUNE_SECONDS:
+                self._last_prune = self.clock.monotonic()
+                history_repo.prune_and_rollup(conn, now, self.config.retention)
+        except sqlite3.Error as exc:
+            log.error("store housekeeping failed: %s", exc)
+        return transitions
+
+    def deliver_once(self) -> int:
+        """One delivery step for every chat with pending messages (no threads; for tests)."""
+        return self.worker.run_once()
+
+    # ---- the status page --------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        from netwatchd.web.snapshot import build_snapshot
+
+        with self._lock:
+            states = self.engine.states()
+        return build_snapshot(self.watched, states, dict(self.latest),
+                              {k: list(v) for k, v in self.rtt_history.items()}, self.worker.depth(),
+                              now=self.clock.now())
+
+    def health(self) -> tuple[bool, str]:
+        """Healthy while probe rounds keep arriving (within three of the longest interval)."""
+        hosts = probe_targets(self.watched)
+        if not hosts:
+            return True, "no hosts configured"
+        if self.last_round_monotonic is None:
+            return True, "starting"
+        limit = 3 * max(h.interval for h in hosts) + 5
+        age = self.clock.monotonic() - self.last_round_monotonic
+        if age > limit:
+            return False, f"no probe results for {age:.0f} s"
+        return True, f"last probe round {age:.1f} s ago"
+
+    # ---- reload -----------------------------------------------------------------------
+    def reload(self, path: str | Path) -> ReloadOutcome:
+        """Re-read hosts.yaml. A file with errors changes nothing (errors logged, old config kept)."""
+        try:
+            new = load_config(path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("reload rejected: %s", redact(problem))
+            log.error("reload of %s rejected: the running config (%d hosts) is kept", path,
+                      len(self.watched.hosts))
+            return ReloadOutcome(ok=False, errors=tuple(exc.problems))
+        return self.apply_config(new)
+
+    def apply_config(self, new: Config) -> ReloadOutcome:
+        """Switch to an already validated config; hosts kept by name keep their state."""
+        for secret in new.secrets():
+            add_secret(secret)
+        old_hosts = {h.name: h for h in self.watched.hosts}
+        watched = watched_config(new, self.shard)
+        new_hosts = {h.name: h for h in watched.hosts}
+        added = tuple(n for n in new_hosts if n not in old_hosts)
+        removed = tuple(n for n in old_hosts if n not in new_hosts)
+        changed = tuple(n for n in new_hosts if n in old_hosts and new_hosts[n] != old_hosts[n])
+        needs_restart = []
+        if Path(new.data_dir) != Path(self.config.data_dir):
+            needs_restart.append("data_dir")
+        if new.web != self.config.web:
+            needs_restart.append("web")
+        wants_bot = new.telegram.enabled and new.telegram.poll_commands
+        if wants_bot != (self.bot is not None):
+            needs_restart.append("the command bot (telegram token / poll_commands)")
+        with self._lock:
+            self.engine.replace_config(watched)
+            self._persist([])
+            keep = list(self.engine.states())
+            try:
+                state_repo.forget_hosts(self._conn(), keep)
+            except sqlite3.Error as exc:
+                log.error("states of removed hosts not deleted: %s", exc)
+            self.config, self.watched = new, watched
+        self.loop.replace_hosts(probe_targets(watched))
+        for name in removed:
+            self.metrics.remove_host(name)
+            self.latest.pop(name, None)
+            self.rtt_history.pop(name, None)
+        if (new.telegram.api_url, new.telegram.token) != self._api_identity:
+            self._api_identity = (new.telegram.api_url, new.telegram.token)
+            self.api = self._make_api(new)
+            self.worker.api = self.api
+            if self.bot is not None:
+                self.bot.api = self.api
+        if new.routers != self._router_specs:
+            self._router_specs = new.routers
+            old_routers, self.routers = self.routers, self._make_routers(new)
+            if self.bot is not None:
+                self.bot.routers = self.routers
+            old_routers.close()
+        self.worker.replace_config(new)
+        if self.bot is not None:
+            self.bot.replace_config(new)
+        outcome = ReloadOutcome(ok=True, added=added, removed=removed, changed=changed,
+                                needs_restart=tuple(needs_restart))
+        log.info("reloaded %s: %d hosts (%s)", new.path, len(watched.hosts), outcome.summary())
+        return outcome
+
+    # ---- background running -----------------------------------------------------------
+    def start(self) -> None:
+        """Start the status page, the delivery worker, the bot, the probe loop and the ticker.
+
+        Raises ConfigError when the status page's port is taken (nothing is left running).
+        """
+        self._stopping.clear()
+        logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
+        if self.web is not None:
+            self.web.start()
+        self.worker.start()
+        if self.bot is not None:
+            self.bot.start()
+        self.loop.start()
+        self._ticker = threading.Thread(target=self._tick_loop, name="engine-tick", daemon=True)
+        self._ticker.start()
+        telegram = (f"telegram: {len(self.config.telegram.chat_ids)} chat(s), bot "
+                    f"{'on' if self.bot is not None else 'off'}" if self.api is not None
+                    else "alerts to the console (no telegram token)")
+        shard = f" (shard {self.shard[0]}/{self.shard[1]})" if self.shard else ""
+        web = f"http://{self.web.web.host}:{self.web.port}/" if self.web is not None else "off"
+        log.info("netwatchd %s watching %d hosts%s; %s; status page %s", __version__,
+                 len(self.watched.hosts), shard, telegram, web)
+
+    def _tick_loop(self) -> None:
+        while not self._stopping.wait(TICK_SECONDS):
+            try:
+                self.tick_once()
+            except Exception:  # noqa: BLE001 - the ticker must survive; the log says what broke
+                log.exception("engine tick failed")
+
+    def stop(self, budget: float = STOP_BUDGET_SECONDS) -> bool:
+        """Stop everything within `budget` seconds; returns True if every part finished in time.
+
+        The probe loop, the bot and the delivery worker stop in parallel; a send in flight may
+        finish (its row stays in the outbox otherwise and goes out on the next start).
+        """
+        deadline = time.monotonic() + budget
+        self._stopping.set()
+        parts: list[tuple[str, Callable[[], None]]] = [("probe loop", self.loop.stop)]
+        if self.bot is not None:
+            # its thread may sit in a 25 s getUpdates long poll that cannot be interrupted: give
+            # it a short join (it is a daemon thread); running commands still get their answer
+            parts.append(("command bot", lambda: self.bot.stop(timeout=min(0.5, budget / 2))))
+        parts.append(("delivery", lambda: self.worker.stop(timeout=max(0.1, budget - 0.3))))
+        if self.web is not None:
+            parts.append(("status page", self.web.stop))
+        threads = [threading.Thread(target=_quietly(name, fn), name=f"stop-{name}", daemon=True)
+                   for name, fn in parts]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._ticker is not None:
+            self._ticker.join(max(0.0, deadline - time.monotonic()))
+        stuck = [name for (name, _), t in zip(parts, threads) if t.is_alive()]
+        if stuck:
+            log.warning("still stopping after %.1f s: %s", budget, ", ".join(stuck))
+        try:
+            self.routers.close()
+        except Exception:  # noqa: BLE001 - closing sockets at exit must not fail the exit
+            pass
+        return not stuck
+
+
+def _quietly(name: str, fn: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - one part failing to stop must not block the others
+            log.exception("stopping the %s failed", name)
+    return run
+
+
+def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None,
+              ready: Callable[[Agent], None] | None = None) -> int:
+    """`netwatchd run`: start, run until SIGTERM/SIGINT (exit 0 within 2 s), reload on SIGHUP.
+
+    Raises ConfigError / StoreError (exit 2) when the config or the store is unusable at start.
+    """
+    config = load_config(config_path)
+    agent = Agent(config, shard=shard)
+    stop = threading.Event()
+    reload_wanted = threading.Event()
+
+    def on_stop(signum: int, frame: Any) -> None:
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    def on_hup(signum: int, frame: Any) -> None:
+        reload_wanted.set()
+        stop_wait.set()
+
+    stop_wait = threading.Event()
+    previous = {sig: signal.signal(sig, handler) for sig, handler in
+                ((signal.SIGTERM, on_stop), (signal.SIGINT, on_stop), (signal.SIGHUP, on_hup))}
+    try:
+        agent.start()
+        if ready is not None:
+            ready(agent)
+        while not stop.is_set():
+            stop_wait.wait(0.2)
+            stop_wait.clear()
+            if reload_wanted.is_set():
+                reload_wanted.clear()
+                log.info("SIGHUP received: reloading %s", config_path)
+                try:
+                    agent.reload(config_path)
+                except NetwatchError as exc:
+                    log.error("reload failed, the running config is kept: %s", redact(str(exc)))
+    finally:
+        finished = agent.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not finished:
+        # A probe or a send is stuck past the budget: every write is transactional, so leaving
+        # now loses nothing; waiting would break the 2-second promise to systemd.
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
+    log.info("stopped")
+    return 0

@@ -1,0 +1,299 @@
+"""A whole lab run: namespaces, both stand-ins, a lab hosts.yaml and `netwatchd run` in the monitor.
+
+Used by the end-to-end tests, `scripts/bench_e2e.py` and `netwatchd demo`:
+
+* the Bot API stand-in runs in *this* process, its listening socket inside the monitor namespace
+  (127.0.0.1 there), so the caller reads its messages and injects updates directly;
+* the RouterOS stand-in runs in this process too, listening on the core's lab address
+  (198.18.0.2:8728, inside the core namespace), so the bot reaches "the core" over the lab link;
+* the agent is a real `python -m netwatchd run` process started with `ip netns exec <mon>`:
+  it has no route out of 198.18.0.0/15, and is killed, restarted and signalled like the service.
+
+Everything is undone by `close()` (the context manager), also after a failure or Ctrl-C.
+Raises LabError without root / iproute2 (one line).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from netwatchd.errors import LabError
+from netwatchd.lab.nsenter import inside_namespace
+from netwatchd.lab.topology import CORE, CORE_UPLINK_ADDRESS, SIDOARJO_KECAMATAN, LabTiming, SidoarjoLab
+
+LAB_TOKEN = "123456:TEST-token-for-the-stand-in-0000000000"
+LAB_ROUTER_PASSWORD = "lab-router-secret-0042"
+LAB_CHAT_ID = -1001234567890
+LAB_ADMIN_ID = 123456789
+ROUTER_PORT = 8728
+
+
+class LabRun:
+    """The lab, the stand-ins and the agent process. Use as a context manager.
+
+    `workdir` holds hosts.yaml, the agent's data_dir and its log (agent.log). Raises LabError.
+    """
+
+    def __init__(self, sites: Sequence[str] = SIDOARJO_KECAMATAN, *, timing: LabTiming = LabTiming(),
+                 workdir: str | Path | None = None, site_overrides: dict[str, dict[str, Any]] | None = None,
+                 web_port: int | None = None, language: str = "en", bot: bool = True) -> None:
+        self.lab = SidoarjoLab(sites)
+        self.timing = timing
+        self.site_overrides = dict(site_overrides or {})
+        self.web_port = web_port
+        self.language = language
+        self.bot = bot
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="netwatchd-lab-")
+            workdir = self._tmp.name
+        self.workdir = Path(workdir)
+        self.config_path = self.workdir / "hosts.yaml"
+        self.data_dir = self.workdir / "data"
+        self.log_path = self.workdir / "agent.log"
+        self.telegram: Any = None
+        self.router: Any = None
+        self.agent: subprocess.Popen[bytes] | None = None
+        self._log_file: Any = None
+        self._stack = ExitStack()
+
+    # ---- life cycle --------------------------------------------------------------------
+    def __enter__(self) -> "LabRun":
+        try:
+            self.open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Build the namespaces, start both stand-ins, write hosts.yaml."""
+        from netwatchd.lab.routeros_standin import RouterOSStandIn
+        from netwatchd.lab.telegram_standin import TelegramStandIn
+
+        self.lab.build()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with inside_namespace(self.lab.mon):
+            self.telegram = TelegramStandIn(token=LAB_TOKEN).start()
+        ping_table: dict[str, float | None] = {site.address: 0.4 for site in self.lab.sites.values()}
+        ping_table[CORE_UPLINK_ADDRESS] = 0.1
+        self.router = RouterOSStandIn(password=LAB_ROUTER_PASSWORD, host=CORE_UPLINK_ADDRESS,
+                                      port=ROUTER_PORT, identity="core", ping_table=ping_table,
+                                      real_loopback_ping=False)
+        with inside_namespace(self.lab.ns(CORE)):
+            self.router.start()
+        self.write_config()
+
+    def close(self) -> None:
+        """Stop the agent, the stand-ins and remove the namespaces. Never raises; idempotent."""
+        try:
+            self.kill_agent()
+        except Exception:  # noqa: BLE001 - teardown must go on
+            pass
+        for server in (self.telegram, self.router):
+            if server is not None:
+                try:
+                    server.stop()
+                except Exception:  # noqa: BLE001
+                    pass
+        self.telegram = self.router = None
+        self.lab.teardown()
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    # ---- configuration -----------------------------------------------------------------
+    def config_text(self, *, site_overrides: dict[str, dict[str, Any]] | None = None,
+                    sites: Sequence[str] | None = None) -> str:
+        """The lab hosts.yaml (optionally for a subset of the sites, for reload tests)."""
+        text = self.lab.hosts_yaml(
+            data_dir=self.data_dir, timing=self.timing, api_url=self.telegram.api_url,
+            chat_ids=[LAB_CHAT_ID], admins=[LAB_ADMIN_ID], router_port=ROUTER_PORT,
+            web_port=self.web_port, language=self.language,
+            site_overrides=self.site_overrides if site_overrides is None else site_overrides,
+            only_sites=sites, poll_commands=self.bot)
+        return text
+
+    def write_config(self, text: str | None = None) -> Path:
+        self.config_path.write_text(text if text is not None else self.config_text(), "utf-8")
+        return self.config_path
+
+    def agent_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({"NETWATCHD_LAB_TOKEN": LAB_TOKEN, "NETWATCHD_LAB_ROUTER_PASSWORD": LAB_ROUTER_PASSWORD,
+                    "PYTHONUNBUFFERED": "1"})
+        return env
+
+    # ---- the agent process -------------------------------------------------------------
+    def start_agent(self, *, wait_ready: float = 10.0, extra_args: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+        """`netwatchd run -c hosts.yaml` inside the monitor namespace; waits for its start line."""
+        if self.agent is not None and self.agent.poll() is None:
+            raise LabError("the agent is already running")
+        if self._log_file is None:
+            self._log_file = open(self.log_path, "ab")
+        start_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        cmd = self.lab.command([sys.executable, "-m", "netwatchd", "run", "-c", str(self.config_path),
+                                *extra_args])
+        self.agent = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT,
+                                      env=self.agent_env(), start_new_session=True)
+        if wait_ready:
+            self.wait_log("watching", timeout=wait_ready, after=start_offset)
+        return self.agent
+
+    def signal_agent(self, sig: int) -> None:
+        if self.agent is None or self.agent.poll() is not None:
+            raise LabError("the agent is not running")
+        self.agent.send_signal(sig)
+
+    def stop_agent(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> tuple[int | None, float]:
+        """Send `sig` and wait; returns (exit code or None if still running, seconds taken)."""
+        start = time.monotonic()
+        self.signal_agent(sig)
+        assert self.agent is not None
+        try:
+            code: int | None = self.agent.wait(timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+        return code, time.monotonic() - start
+
+    def kill_agent(self) -> None:
+        """kill -9 the agent (if running) and reap it."""
+        if self.agent is not None and self.agent.poll() is None:
+            self.agent.kill()
+            self.agent.wait(5)
+
+    def log_text(self, after: int = 0) -> str:
+        if not self.log_path.exists():
+            return ""
+        with open(self.log_path, "rb") as handle:
+            handle.seek(after)
+            return handle.read().decode("utf-8", "replace")
+
+    def wait_log(self, needle: str, *, timeout: float, after: int = 0) -> str:
+        """Wait until the agent's log contains `needle`; raises LabError with the log tail if not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log_text(after)
+            if needle in text:
+                return text
+            if self.agent is not None and self.agent.poll() is not None:
+                raise LabError(f"the agent exited ({self.agent.returncode}) before logging {needle!r}:\n"
+                               + text[-2000:])
+            if time.monotonic() >= deadline:
+                raise LabError(f"the agent did not log {needle!r} within {timeout:g} s:\n" + text[-2000:])
+            time.sleep(0.05)
+
+    # ---- what the agent decided and delivered ------------------------------------------
+    def states(self) -> dict[str, str]:
+        """host -> state value, read from the agent's store (empty before it wrote anything)."""
+        from netwatchd.store.db import Database
+
+        path = Database.in_dir(self.data_dir).path
+        if not path.exists():
+            return {}
+        conn = Database(path).connect(readonly=True)
+        try:
+            return {row[0]: row[1] for row in conn.execute("SELECT host, state FROM host_state")}
+        except Exception:  # noqa: BLE001 - the table may not exist yet in a brand-new store
+            return {}
+        finally:
+            conn.close()
+
+    def wait_states(self, want: Callable[[dict[str, str]], bool], timeout: float) -> dict[str, str]:
+        """Poll the store until `want(states)`; raises LabError with the last states if it never holds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            states = self.states()
+            if want(states):
+                return states
+            if time.monotonic() >= deadline:
+                raise LabError(f"states not reached within {timeout:g} s: {states}")
+            time.sleep(0.05)
+
+    def wait_all_up(self, timeout: float = 15.0) -> dict[str, str]:
+        names = ["core", *self.lab.sites]
+        return self.wait_states(lambda s: all(s.get(n) == "up" for n in names), timeout)
+
+    def timing_records(self) -> list[dict[str, Any]]:
+        """Every record of data_dir/timing.jsonl (one per delivered message)."""
+        path = self.data_dir / "timing.jsonl"
+        if not path.exists():
+            return []
+        records = []
+        for line in path.read_text("utf-8").splitlines():
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    pass   # a line being written right now
+        return records
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Messages the stand-in received for the admins' chat, oldest first."""
+        return self.telegram.messages(LAB_CHAT_ID)
+
+    def wait_alert(self, match: Callable[[dict[str, Any]], bool], *, after: int = 0,
+                   timeout: float) -> dict[str, Any]:
+        """The first admin-chat message (index >= after) for which `match` holds; raises LabError."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in self.alerts()[after:] if match(m)]
+            if found:
+                return found[0]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                texts = [m["text"] for m in self.alerts()[after:]]
+                raise LabError(f"no matching alert within {timeout:g} s; got {texts}")
+            self.telegram.wait_for_messages(len(self.alerts()) + 1, min(remaining, 0.2), LAB_CHAT_ID)
+
+    def ask_bot(self, text: str, *, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Send `text` as the lab admin in a private chat; returns the bot's reply messages."""
+        before = len(self.telegram.messages(LAB_ADMIN_ID))
+        self.telegram.inject_message(LAB_ADMIN_ID, LAB_ADMIN_ID, text)
+        replies = self.telegram.wait_for_messages(before + 1, timeout, LAB_ADMIN_ID)[before:]
+        if not replies:
+            raise LabError(f"the bot did not answer {text!r} within {timeout:g} s")
+        time.sleep(0.2)   # a long answer may come in several messages
+        return self.telegram.messages(LAB_ADMIN_ID)[before:]
+
+    # ---- the study's operations, with the RouterOS stand-in kept in step ----------------
+    def cut(self, site: str, how: str = "cable") -> float:
+        """Cut a site; returns time.time() of the cut."""
+        at = time.time()
+        found = self.lab.cut(site, how)
+        with self.router.lock:
+            self.router.ping_table[found.address] = None
+        return at
+
+    def restore(self, site: str) -> float:
+        """Restore a site; returns time.time() just before the links came up."""
+        at = time.time()
+        found = self.lab.restore(site)
+        with self.router.lock:
+            self.router.ping_table[found.address] = 0.4
+        return at
+
+    def cut_core(self, how: str = "interface") -> float:
+        at = time.time()
+        self.lab.cut_core(how)
+        return at
+
+    def restore_core(self) -> float:
+        at = time.time()
+        self.lab.restore_core()
+        return at
