@@ -116,10 +116,11 @@ def test_unsupported_types_become_comments(tmp_path: Path) -> None:
     entries = [NetwatchEntry.from_fields({"host": "10.0.0.9", "type": "snmp-get", "name": "odd"}),
                NetwatchEntry.from_fields({"host": "example.lab", "type": "dns", "name": "nodns"}),
                NetwatchEntry.from_fields({"host": "10.0.0.1", "comment": "a/b,c"}),
-               NetwatchEntry.from_fields({"host": "10.0.0.2", "comment": "a/b,c"})]
+               NetwatchEntry.from_fields({"host": "10.0.0.2", "comment": "a/b,c", "interval": "2s", "timeout": "3s"})]
     text = to_hosts_yaml(entries)
     assert "# NOT IMPORTED (type snmp-get has no netwatchd probe): host=10.0.0.9 name=odd" in text
     assert "# NOT IMPORTED (type dns without dns-server" in text
+    assert "# timeout=3s not carried over (netwatchd needs a timeout shorter than the interval)" in text
     assert [h.name for h in load_items(tmp_path, text)] == ["a-b-c", "a-b-c-2"]
     assert yaml.safe_load("hosts:\n" + to_hosts_yaml([]))["hosts"] is None
 

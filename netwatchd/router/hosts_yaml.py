@@ -83,8 +83,11 @@ def _convert(entry: NetwatchEntry, name: str) -> _Item:
     if entry.comment:
         item.keys["comment"] = entry.comment
     item.keys["interval"] = format_duration(entry.interval)
-    if entry.timeout is not None:
+    if entry.timeout is not None and entry.timeout < entry.interval:
         item.keys["timeout"] = format_duration(entry.timeout)
+    elif entry.timeout is not None:
+        item.notes.append(f"timeout={format_duration(entry.timeout)} not carried over "
+                          "(netwatchd needs a timeout shorter than the interval)")
     if entry.type == "simple":
         item.notes.append("type simple: the router sends 1 echo per interval and flips on one failure; "
                           "netwatchd sends `count` echoes and needs down_after failures")
