@@ -147,6 +147,7 @@ class Config:
     flapping: FlapPolicy = field(default_factory=FlapPolicy)
     retention: RetentionSpec = field(default_factory=RetentionSpec)
     announce_startup: bool = False
+    crosscheck_every: float | None = None  # seconds; compare the routers' Netwatch with our states (None = off)
 
     def secrets(self) -> list[str]:
         """Every secret value in this config, for log redaction."""
