@@ -169,3 +169,36 @@ def test_read_netwatch_reads_v7_fields(tmp_path: Path) -> None:
     assert porong.comment == "Kecamatan Porong — link fiber"
     assert porong.settings["thr-avg"] == "100ms" and porong.status_fields["loss-percent"] == "100%"
     assert "done-tests" not in porong.settings
+
+
+# ----------------------------------------------------------------------------- periodic
+
+def test_watcher_alerts_once_on_a_lasting_disagreement(clock) -> None:
+    from netwatchd.config import RouterSpec
+    from netwatchd.router.client import RouterPool
+    from netwatchd.router.crosscheck_watch import CrossCheckWatcher
+
+    states = {"Porong": HostState("Porong", State.UP, T0), "Waru": HostState("Waru", State.UP, T0)}
+    with RouterOSStandIn() as standin:
+        config = Config(path=Path("hosts.yaml"), data_dir=Path("/nonexistent"),
+                        hosts=(HostSpec("Porong", "198.18.4.2", group="kecamatan"), HostSpec("Waru", "198.18.15.2")),
+                        routers=(RouterSpec(name="core", address="127.0.0.1", port=standin.port,
+                                            username="netwatchd", password="lab-secret"),))
+        pool = RouterPool(config.routers)
+        watcher = CrossCheckWatcher(config, pool, clock, load_states=lambda: states)
+        assert watcher.run_once() == []                      # first sighting: could be a moment's lag
+        clock.advance(60)
+        [alert] = watcher.run_once()                         # second in a row: lasting
+        assert (alert.kind, alert.host, alert.group, alert.from_state, alert.to_state) == (
+            "crosscheck", "Porong", "kecamatan", State.UP, State.DOWN)
+        assert alert.evidence["router"] == "core" and alert.evidence["netwatchd_since"] == "2026-11-27T02:00:00+00:00"
+        assert alert.at == clock.now() and alert.notify
+        assert watcher.run_once() == []                      # announced once
+        standin.netwatch[1]["status"] = "up"                 # they agree again ...
+        assert watcher.run_once() == []
+        standin.netwatch[1]["status"] = "down"               # ... and a new disagreement alerts again
+        assert watcher.run_once() == [] and len(watcher.run_once()) == 1
+        standin.set_fault("fatal")
+        assert watcher.run_once() == []
+        assert watcher.last_errors["core"].startswith("router core (127.0.0.1:")
+        pool.close()
