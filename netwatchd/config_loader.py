@@ -257,6 +257,9 @@ class _Loader:
         self_check = SelfCheck(**_fields(self.section(_val(_get(items, "self_check")), SELF_CHECK, "self_check")))
         flapping = self.flapping(_get(items, "flapping"))
         retention = self.retention(_get(items, "retention"))
+        if top.get("crosscheck_every", (None, 0))[0] is not None and not routers:
+            self.warn(top["crosscheck_every"][1], "crosscheck_every", "there are no routers to cross-check",
+                      "add the router under routers:, or remove crosscheck_every")
         if self.problems:
             return None
         data_dir = Path(os.path.expanduser(top.get("data_dir", ("./netwatchd-data", 0))[0]))
@@ -265,7 +268,8 @@ class _Loader:
         return Config(path=self.path, data_dir=data_dir.resolve(), timezone=timezone_name, hosts=tuple(hosts),
                       routers=tuple(routers), telegram=telegram, web=web, maintenance=tuple(maintenance),
                       self_check=self_check, flapping=flapping, retention=retention,
-                      announce_startup=top.get("announce_startup", (False, 0))[0])
+                      announce_startup=top.get("announce_startup", (False, 0))[0],
+                      crosscheck_every=top.get("crosscheck_every", (None, 0))[0])
 
     # ------------------------------------------------------------ hosts
 
@@ -394,22 +398,26 @@ class _Loader:
         return result
 
     def _report_loops(self, parent_of: dict[str, str], info: dict[str, tuple[str, int, str, int | None]]) -> None:
-        reported: set[str] = set()
+        """Report each parent loop once, at its member that comes first in the file. Linear time."""
+        finished: set[str] = set()
         for start in parent_of:
-            chain, node = [], start
-            while node in parent_of and node not in chain:
-                chain.append(node)
+            path: dict[str, int] = {}          # node -> position on the current walk
+            node = start
+            while node in parent_of and node not in finished and node not in path:
+                path[node] = len(path)
                 node = parent_of[node]
-            if node in chain:
-                loop = chain[chain.index(node):]
-                if reported.intersection(loop):
-                    continue
-                reported.update(loop)
+            if node in path:                   # walked into itself: a loop
+                walk = list(path)
+                loop = walk[path[node]:]
                 first = min(loop, key=lambda n: info[n][1])
-                name, line, label, parent_line = info[first]
                 ordered = loop[loop.index(first):] + loop[:loop.index(first)] + [first]
-                self.error(parent_line or line, f"{label}.parent", "parents loop: " +
-                           " -> ".join(info[n][0] for n in ordered), "parents must form a tree")
+                name, line, label, parent_line = info[first]
+                names = [info[n][0] for n in ordered]
+                if len(names) > 8:
+                    names = names[:4] + [f"... {len(loop) - 6} more ..."] + names[-3:]
+                self.error(parent_line or line, f"{label}.parent", "parents loop: " + " -> ".join(names),
+                           "parents must form a tree")
+            finished.update(path)
 
     # ------------------------------------------------------------ other sections
 

@@ -764,6 +764,8 @@ TOP = Section("top level", (
     Key("flapping", FLAPPING, "flap damping"),  # type: ignore[arg-type]
     Key("retention", RETENTION, "history retention"),  # type: ignore[arg-type]
     Key("announce_startup", Flag(), "send one 'watching N sites, M down' message once the first states settle"),
+    Key("crosscheck_every", Duration(30, 7 * 86400, off_ok=True), "compare the routers' own Netwatch table with "
+        "netwatchd's states this often and alert on disagreement (needs routers:)"),
 ), Config, "", extra_fields=("path",))
 
 SECTIONS = (TOP, DEFAULTS, HOST, THRESHOLDS, ROUTER, TELEGRAM, WEB, MAINTENANCE, SELF_CHECK, FLAPPING, RETENTION)

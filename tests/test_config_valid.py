@@ -210,6 +210,7 @@ def test_http_host_may_leave_out_address_and_web_and_flapping_forms(tmp_path: Pa
 web: {listen: "[::1]:9090", username: admin, password: s3cret-web}
 flapping: false
 announce_startup: yes
+crosscheck_every: 5m
 hosts:
   - {name: Portal, probe: https, url: "https://portal.sidoarjo.local:8443/health", http_code_max: 299}
 """)
@@ -217,6 +218,7 @@ hosts:
     assert config.hosts[0].address == "portal.sidoarjo.local"
     assert (config.web.host, config.web.port, config.web.username) == ("::1", 9090, "admin")
     assert config.flapping.enabled is False and config.announce_startup is True
+    assert config.crosscheck_every == 300.0
     path.write_text("web: false\nhosts: [{name: A, address: 10.0.0.1}]\n")
     assert load_config(path, environ={}).web.enabled is False
 
