@@ -146,10 +146,13 @@ def test_two_engines_at_once_on_loopback_each_count_exactly_their_replies(clock:
         assert all(r.alive and r.sent == 5 and r.received == 5 for r in results)
 
 
-def test_one_engine_shared_by_threads_gives_rounds_disjoint_sequences(engine, clock: FakeClock):
-    first = engine._reserve(70_000)
-    second = engine._reserve(10)
-    assert second - first == 70_000  # no (id, sequence) pair handed out twice
+def test_rounds_of_one_engine_never_share_an_identifier():
+    engine = IcmpEngine(ident=0xFFFE)
+    first = engine._reserve(70_000)          # needs two identifiers: 0xFFFE and 0xFFFF
+    second = engine._reserve(10)             # wraps to 0 rather than straddle the end
+    third = engine._reserve(1)
+    assert [first >> 16, second >> 16, third >> 16] == [0xFFFE, 0, 1]
+    assert first & 0xFFFF == second & 0xFFFF == 0
 
 
 def test_error_reasons_read_like_ping():

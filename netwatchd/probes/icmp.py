@@ -60,6 +60,7 @@ Resolver = Callable[[str], str]
 RECEIVE_BUFFER_BYTES = 8 << 20     # room for a whole 10,000-host round of replies
 SEND_BATCH = 64                    # echoes sent between two drains of the receive queue
 _SO_RCVBUFFORCE = 33               # Linux; socket module lacks the constant
+_SO_ATTACH_FILTER = 26
 _SOL_RAW = 255
 _ICMP_FILTER = 1                   # SOL_RAW option: bit set = type blocked
 _ICMP6_FILTER = 1                  # IPPROTO_ICMPV6 option: bit set = type blocked
@@ -154,6 +155,7 @@ def _payload(size: int) -> bytes:
 
 
 _pack_header = struct.Struct("!BBHHH").pack
+_V4_CHECKSUM_BASE = _V4_ECHO_REQUEST << 8
 
 
 class _Channel:
@@ -181,7 +183,36 @@ def _open_socket(family: int, raw: bool) -> ICMPv4Socket | ICMPv6Socket:
     return cls(privileged=raw)
 
 
-def _tune(sock: socket.socket, family: int, raw: bool) -> None:
+def _echo_reply_filter(first_ident: int, last_ident: int) -> bytes:
+    """A classic BPF program for a raw IPv4 ICMP socket: pass echo replies whose identifier is in
+    first..last and every other ICMP type (errors, already narrowed by ICMP_FILTER); drop the
+    replies of other rounds and other programs before they are queued to us."""
+    program = [
+        (0xB1, 0, 0, 0),                    # ldxb 4*([0]&0xf)   X = IP header length
+        (0x50, 0, 0, 0),                    # ldb [x+0]          A = ICMP type
+        (0x15, 0, 3, _V4_ECHO_REPLY),       # jeq #0 ? next : accept
+        (0x48, 0, 0, 4),                    # ldh [x+4]          A = identifier
+        (0x35, 0, 2, first_ident),          # jge #first ? next : drop
+        (0x25, 1, 0, last_ident),           # jgt #last ? drop : accept
+        (0x06, 0, 0, 0x40000),              # accept
+        (0x06, 0, 0, 0),                    # drop
+    ]
+    return b"".join(struct.pack("HBBI", *instruction) for instruction in program)
+
+
+def _attach_filter(sock: socket.socket, program: bytes) -> None:
+    """SO_ATTACH_FILTER with a struct sock_fprog pointing at `program` (best effort)."""
+    import ctypes
+
+    buffer = ctypes.create_string_buffer(program)
+    fprog = struct.pack("@HP", len(program) // 8, ctypes.addressof(buffer))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
+    except OSError as exc:  # the ICMP_FILTER and the (id, seq, source) match still hold
+        log.debug("no BPF filter on the ICMP socket: %s", exc)
+
+
+def _tune(sock: socket.socket, family: int, raw: bool, idents: tuple[int, int]) -> None:
     """Raise the receive buffer, filter in the kernel, ask for errors on datagram sockets."""
     for option in (_SO_RCVBUFFORCE, socket.SO_RCVBUF):
         try:
@@ -193,6 +224,7 @@ def _tune(sock: socket.socket, family: int, raw: bool) -> None:
     if raw and family == socket.AF_INET:
         passed = (1 << _V4_ECHO_REPLY) | sum(1 << t for t in _V4_ERRORS)
         sock.setsockopt(_SOL_RAW, _ICMP_FILTER, struct.pack("I", ~passed & 0xFFFFFFFF))
+        _attach_filter(sock, _echo_reply_filter(*idents))
     elif raw:
         words = [0xFFFFFFFF] * 8
         for allowed in (_V6_ECHO_REPLY, *_V6_ERRORS):
@@ -234,7 +266,7 @@ class IcmpEngine:
         self._privileged = privileged
         self._resolver = resolver or system_resolver
         self._lock = threading.Lock()
-        self._next_echo = (ident if ident is not None else random.getrandbits(16)) << 16
+        self._next_ident = ident if ident is not None else random.getrandbits(16)
         self._raw: bool | None = None
 
     @property
@@ -270,11 +302,16 @@ class IcmpEngine:
             raise _permission_problem(self._privileged)
 
     def _reserve(self, echoes: int) -> int:
-        """Reserve `echoes` consecutive (id, sequence) slots; returns the first as id<<16|seq."""
+        """Reserve identifiers for a round of `echoes` echoes: one identifier per 65,536 echoes,
+        never shared with another round of this engine (so the kernel filter can pass only this
+        round's replies). Returns the round's first slot, id << 16 | sequence (sequence 0)."""
+        blocks = max(1, -(-echoes // 65536))
         with self._lock:
-            first = self._next_echo
-            self._next_echo = (first + echoes) & 0xFFFFFFFF
-            return first
+            first = self._next_ident
+            if first + blocks > 0x10000:  # keep a round's identifiers contiguous
+                first = 0
+            self._next_ident = (first + blocks) & 0xFFFF
+            return first << 16
 
     def ping(self, targets: Sequence[IcmpTarget], *, clock: Clock) -> list[ProbeResult]:
         """One round: every echo of every target; results in the order of `targets`.
@@ -315,6 +352,8 @@ class _Round:
                                 if self.ips[i] is not None)
         self.first_slot = reserve(self.total_echoes) if self.total_echoes else 0
         self.next_slot = self.first_slot
+        last_slot = self.first_slot + max(0, self.total_echoes - 1)
+        self.idents = (self.first_slot >> 16, last_slot >> 16)
 
     # -- preparation ---------------------------------------------------------------------
     def _resolve(self, resolver: Resolver) -> None:
@@ -355,7 +394,7 @@ class _Round:
             return f"cannot open an ICMP{'v6' if family == socket.AF_INET6 else ''} socket: {exc}"
         try:
             sock = icmp_socket.sock
-            _tune(sock, family, self.raw)
+            _tune(sock, family, self.raw, self.idents)
             ident = -1  # raw mode: the id travels in each packet
             if not self.raw:  # the kernel picks the id of a ping socket when it is bound
                 sock.bind(("0.0.0.0", 0) if family == socket.AF_INET else ("::", 0))
@@ -427,10 +466,9 @@ class _Round:
         """Send echo `echo` of target `index`: 'sent', 'failed' or 'again' (buffer full)."""
         family = self.families[index]
         slot = self.next_slot
-        block, sequence = slot >> 16, slot & 0xFFFF
         channel = self.current.get(family)
-        if channel is None or (not self.raw and channel.block != block):
-            channel = self._channel(family, block)
+        if channel is None or (not self.raw and channel.block != slot >> 16):
+            channel = self._channel(family, slot >> 16)
             if isinstance(channel, str):
                 self._fail(index, channel)
                 self.sent[index] += 1
@@ -443,19 +481,20 @@ class _Round:
             body = _payload(size)
             cached = payload_cache[size] = (body, _ones_complement_sum(body))
         body, body_sum = cached
-        if channel.raw:
-            ident = block & 0xFFFF
-            if family == socket.AF_INET:
-                total = (_V4_ECHO_REQUEST << 8) + body_sum + ident + sequence
-                total = (total & 0xFFFF) + (total >> 16)
-                total = (total & 0xFFFF) + (total >> 16)
-                header = _pack_header(_V4_ECHO_REQUEST, 0, ~total & 0xFFFF, ident, sequence)
-            else:  # the kernel computes ICMPv6 checksums
-                header = _pack_header(_V6_ECHO_REQUEST, 0, 0, ident, sequence)
-        else:  # ping sockets: the kernel sets the id and the checksum
+        sequence = slot & 0xFFFF
+        if not channel.raw:  # ping sockets: the kernel sets the id and the checksum
             ident = channel.ident
             header = _pack_header(_V4_ECHO_REQUEST if family == socket.AF_INET else _V6_ECHO_REQUEST,
                                   0, 0, ident, sequence)
+        elif family == socket.AF_INET:
+            ident = slot >> 16
+            total = _V4_CHECKSUM_BASE + body_sum + ident + sequence
+            total = (total & 0xFFFF) + (total >> 16)
+            total = (total & 0xFFFF) + (total >> 16)
+            header = _pack_header(_V4_ECHO_REQUEST, 0, ~total & 0xFFFF, ident, sequence)
+        else:  # the kernel computes ICMPv6 checksums
+            ident = slot >> 16
+            header = _pack_header(_V6_ECHO_REQUEST, 0, 0, ident, sequence)
         ip = self.ips[index]
         packet = header + body
         attempts = 1 if channel.raw else 3
