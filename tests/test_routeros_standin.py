@@ -349,3 +349,38 @@ def test_runnable_as_a_module_with_password_from_env() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_v7_18_sends_empty_and_both_clients_cope() -> None:
+    with RouterOSStandIn(USER, PASSWORD, version="7.18.2 (stable)") as server:
+        raw = Raw(server.port)
+        raw.login()
+        raw.send("/ip/address/print", "?interface=nothing", ".tag=e")
+        assert raw.until_done() == [["!empty", ".tag=e"], ["!done", ".tag=e"]]
+        api = lib_connect(server)
+        assert list(api.path("ip", "address").select(Key("address")).where(Key("interface") == "nothing")) == []
+        assert len(list(api.path("ip", "address"))) == 3
+        api.close()
+        pool = routeros_api.RouterOsApiPool("127.0.0.1", username=USER, password=PASSWORD, port=server.port,
+                                            plaintext_login=True)
+        assert pool.get_api().get_resource("/ip/address").get(interface="nothing") == []
+        pool.disconnect()
+    with RouterOSStandIn(USER, PASSWORD, version="7.15.3 (stable)") as older:
+        raw = Raw(older.port)
+        raw.login()
+        raw.send("/ip/address/print", "?interface=nothing")
+        assert raw.until_done() == [["!done"]]
+
+
+def test_ping_hook_answers_only_for_lab_addresses() -> None:
+    asked: list[str] = []
+
+    def hook(address: str, size: int) -> float | None:
+        asked.append(address)
+        return 0.7 if address.endswith(".2") else None
+
+    with RouterOSStandIn(USER, PASSWORD, ping_hook=hook) as server:
+        assert server.ping_once("198.19.5.2", 56) == 0.7
+        assert server.ping_once("198.19.5.3", 56) is None
+        assert server.ping_once("10.0.0.2", 56) is None          # outside the lab: never asked, never sent
+        assert asked == ["198.19.5.2", "198.19.5.3"]

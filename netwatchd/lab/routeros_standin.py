@@ -45,7 +45,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
 from netwatchd.errors import LabError
@@ -61,6 +61,8 @@ WRITE_VERBS = {"add", "set", "remove", "enable", "disable", "unset", "edit", "mo
                "make-static", "release", "flush", "run", "save", "load", "upgrade"}
 READ_VERBS = {"print", "getall"}
 FAULT_KINDS = {None, "slow", "drop_mid_reply", "trap", "fatal"}
+LAB_NETWORK = ipaddress.ip_network("198.18.0.0/15")
+LOOPBACK_NETWORK = ipaddress.ip_network("127.0.0.0/8")
 SINGLETON_MENUS = {"/system/identity", "/system/resource", "/ip/dns", "/system/clock"}
 
 
@@ -92,8 +94,14 @@ def format_ros_uptime(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
-def _bool(value: bool) -> str:
-    return "true" if value else "false"
+def _version_at_least(version: str, wanted: tuple[int, int]) -> bool:
+    """'7.18.2 (stable)' >= (7, 18)? Unreadable versions count as old."""
+    numbers = []
+    for part in version.split()[0].split(".")[:2]:
+        if not part.isdigit():
+            return False
+        numbers.append(int(part))
+    return tuple(numbers) >= wanted
 
 
 # ----------------------------------------------------------------------------- queries
@@ -325,7 +333,9 @@ class RouterOSStandIn:
                  port: int = 0, identity: str = "core", *, version: str = "7.15.3 (stable)",
                  tls: bool = False, login_mode: str = "plain", encoding: str = "utf-8",
                  ping_table: dict[str, float | None] | None = None, ping_interval: float = 0.05,
-                 real_loopback_ping: bool = True, timezone_name: str = "Asia/Jakarta") -> None:
+                 real_loopback_ping: bool = True, timezone_name: str = "Asia/Jakarta",
+                 empty_reply: bool | None = None,
+                 ping_hook: Callable[[str, int], float | None] | None = None) -> None:
         if login_mode not in ("plain", "challenge"):
             raise ValueError("login_mode must be 'plain' (RouterOS >= 6.43) or 'challenge' (older)")
         self.username, self.password = username, password
@@ -337,6 +347,9 @@ class RouterOSStandIn:
         self.encoding = encoding
         self.ping_interval = ping_interval
         self.real_loopback_ping = real_loopback_ping
+        self.ping_hook = ping_hook   # the lab's own answer for 198.18.0.0/15 addresses not in ping_table
+        # RouterOS >= 7.18 sends !empty before !done when a print finds nothing
+        self.empty_reply = _version_at_least(version, (7, 18)) if empty_reply is None else empty_reply
         self.tz = ZoneInfo(timezone_name)
         self.started_at = time.time()
         self.ca_file: Path | None = None
@@ -554,16 +567,21 @@ class RouterOSStandIn:
                 "tx-drops-per-second": "0", "tx-queue-drops-per-second": "0", "tx-errors-per-second": "0"}
 
     def ping_once(self, address: str, size: int) -> float | None:
-        """RTT in ms for one echo to `address` as the lab knows it, or None (lost). Never sends a packet
-        outside 127.0.0.0/8."""
+        """RTT in ms for one echo to `address` as the lab knows it, or None (lost): `ping_table` first,
+        then `ping_hook` (only for lab addresses in 198.18.0.0/15), then 127.0.0.0/8 for real.
+        Anything else is lost without a packet being sent."""
         if address in self.ping_table:
             rtt = self.ping_table[address]
             return None if rtt is None else rtt * (1 + (secrets.randbelow(201) - 100) / 1000)
         try:
-            loopback = ipaddress.ip_address(address) in ipaddress.ip_network("127.0.0.0/8")
+            parsed = ipaddress.ip_address(address)
         except ValueError:
-            loopback = address == "localhost"
-        if not loopback:
+            parsed = ipaddress.ip_address("127.0.0.1") if address == "localhost" else None
+        if parsed is None:
+            return None
+        if self.ping_hook is not None and parsed in LAB_NETWORK:
+            return self.ping_hook(address, size)
+        if parsed not in LOOPBACK_NETWORK:
             return None
         if self.real_loopback_ping:
             try:
@@ -769,6 +787,8 @@ class _Session:
             if proplist is not None:
                 row = {k: row[k] for k in proplist.split(",") if k in row}
             yield "!re", row
+        if not rows and self.standin.empty_reply:
+            yield "!empty", None
         yield "!done", None
 
     @staticmethod
@@ -878,6 +898,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tls", action="store_true", help="api-ssl with a fresh self-signed certificate")
     parser.add_argument("--login", choices=["plain", "challenge"], default="plain",
                         help="plain: RouterOS >= 6.43; challenge: the older md5 login")
+    parser.add_argument("--alive", default="", metavar="ADDR[=MS],...",
+                        help="addresses /ping answers (rtt in ms, default 1.5), e.g. 198.18.1.2=2.1,198.18.3.2")
+    parser.add_argument("--dead", default="", metavar="ADDR,...", help="addresses /ping reports as timeouts")
     args = parser.parse_args(argv)
     password = "lab-secret"
     if args.password_env:
@@ -888,6 +911,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         password = args.password
     standin = RouterOSStandIn(args.user, password, args.host, args.port, args.identity, version=args.ros_version,
                               tls=args.tls, login_mode=args.login)
+    try:
+        for item in filter(None, args.alive.split(",")):
+            address, _, rtt = item.partition("=")
+            standin.set_ping(str(ipaddress.ip_address(address.strip())), float(rtt) if rtt else 1.5)
+        for address in filter(None, args.dead.split(",")):
+            standin.set_ping(str(ipaddress.ip_address(address.strip())), None)
+    except ValueError as exc:
+        parser.exit(2, f"--alive/--dead: {exc}\n")
     try:
         standin.start()
     except LabError as exc:
