@@ -8,28 +8,28 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timezone, tzinfo
-from statistics import median
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from netwatchd.report.stats import Report, SiteReport  # noqa: E402
+from netwatchd.report.data import ReportInputs  # noqa: E402
+from netwatchd.report.stats import Report  # noqa: E402
 
 STATE_COLOURS = {"up": "#2e7d32", "degraded": "#f9a825", "down": "#c62828", "unreachable": "#757575",
                  "unknown": "#e0e0e0"}
 WIDTH_IN = 7.1
 MAX_TIMELINE_SITES = 40
-MAX_LINES = 8
 
 
 def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
     return buffer.getvalue()
 
@@ -47,15 +47,19 @@ def availability_timeline(report: Report, tz: tzinfo, limit: int = MAX_TIMELINE_
         return None
     sites.sort(key=lambda s: (s.availability_percent is None, s.availability_percent or 0.0, s.site.name))
     sites = sites[:limit]
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.9 + 0.28 * len(sites)))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.2 + 0.28 * len(sites)), layout="constrained")
     start_num = mdates.date2num(report.since)
+    epoch = mdates.date2num(datetime(1970, 1, 1, tzinfo=timezone.utc))   # matplotlib days at the Unix epoch
+    boxes: dict[str, list[list[tuple[float, float]]]] = {}   # one collection per state: fast to draw
     for row, site in enumerate(reversed(sites)):
-        by_state: dict[str, list[tuple[float, float]]] = {}
         for seg in site.segments:
-            left = mdates.date2num(seg.start)
-            by_state.setdefault(seg.state, []).append((left, mdates.date2num(seg.end) - left))
-        for state, spans in by_state.items():
-            ax.broken_barh(spans, (row - 0.4, 0.8), facecolors=STATE_COLOURS.get(state, "#e0e0e0"))
+            left = epoch + seg.start.timestamp() / 86400.0
+            right = left + seg.seconds / 86400.0
+            boxes.setdefault(seg.state, []).append(
+                [(left, row - 0.4), (left, row + 0.4), (right, row + 0.4), (right, row - 0.4)])
+    for state, polygons in boxes.items():
+        ax.add_collection(PolyCollection(polygons, facecolors=STATE_COLOURS.get(state, "#e0e0e0"),
+                                         edgecolors="none"))
     ax.set_yticks(range(len(sites)))
     ax.set_yticklabels([s.site.name for s in reversed(sites)], fontsize=7)
     ax.set_xlim(start_num, mdates.date2num(report.until))
@@ -81,7 +85,7 @@ def daily_uptime(report: Report) -> bytes | None:
         values.append(sum(known) / len(known) if known else None)
     if not any(v is not None for v in values):
         return None
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.4))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.4), layout="constrained")
     shown = [v if v is not None else 0.0 for v in values]
     colours = ["#c62828" if (v is not None and v < 99.0) else "#2e7d32" for v in values]
     ax.bar(range(len(days)), shown, color=colours)
@@ -96,31 +100,24 @@ def daily_uptime(report: Report) -> bytes | None:
     return _png(fig)
 
 
-def latency_over_time(series: Mapping[str, Sequence[tuple[int, float]]], tz: tzinfo,
-                      sites: Sequence[SiteReport]) -> bytes | None:
-    """Average rtt per rollup bucket: one line per site for a few sites, else median and worst."""
-    wanted = [s.site.name for s in sites if series.get(s.site.name)]
-    if not wanted:
+def latency_over_time(inputs: ReportInputs, tz: tzinfo) -> bytes | None:
+    """Average rtt per rollup bucket: one line per site for a few sites, else mean and worst site."""
+    if not inputs.latency_series and not inputs.latency_summary:
         return None
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.6))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.6), layout="constrained")
 
-    def times(points: Sequence[tuple[int, float]]) -> list[datetime]:
-        return [datetime.fromtimestamp(ms / 1000, tz=timezone.utc) for ms, _ in points]
+    def stamp(ms: int) -> datetime:
+        return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
-    if len(wanted) <= MAX_LINES:
-        for name in wanted:
-            points = series[name]
-            ax.plot(times(points), [v for _, v in points], linewidth=0.9, label=name)
+    if inputs.latency_series:
+        for name in sorted(inputs.latency_series):
+            points = inputs.latency_series[name]
+            ax.plot([stamp(ms) for ms, _ in points], [v for _, v in points], linewidth=0.9, label=name)
         ax.legend(fontsize=6, ncol=4, frameon=False)
     else:
-        by_bucket: dict[int, list[float]] = {}
-        for name in wanted:
-            for ms, value in series[name]:
-                by_bucket.setdefault(ms, []).append(value)
-        buckets = sorted(by_bucket)
-        stamps = times([(b, 0.0) for b in buckets])
-        ax.plot(stamps, [median(by_bucket[b]) for b in buckets], linewidth=1.0, label="median of sites")
-        ax.plot(stamps, [max(by_bucket[b]) for b in buckets], linewidth=0.7, color="#c62828",
+        stamps = [stamp(ms) for ms, _, _ in inputs.latency_summary]
+        ax.plot(stamps, [mean for _, mean, _ in inputs.latency_summary], linewidth=1.0, label="mean of sites")
+        ax.plot(stamps, [worst for _, _, worst in inputs.latency_summary], linewidth=0.7, color="#c62828",
                 label="worst site")
         ax.legend(fontsize=7, frameon=False)
     ax.set_ylabel("rtt ms", fontsize=8)
@@ -135,7 +132,7 @@ def delivery_histogram(latencies_ms: Sequence[float]) -> bytes | None:
     """How long alerts took from detection to Telegram's acknowledgement; the 1 s line marked."""
     if not latencies_ms:
         return None
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.4))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.4), layout="constrained")
     top = max(max(latencies_ms), 1200.0)
     ax.hist(latencies_ms, bins=min(40, max(5, len(latencies_ms) // 2)), range=(0, top), color="#1565c0")
     ax.axvline(1000.0, color="#c62828", linestyle="--", linewidth=1)

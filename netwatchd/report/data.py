@@ -17,6 +17,7 @@ from netwatchd.report.stats import NOT_STATE_CHANGES, RttSummary, SiteInfo, Stat
 from netwatchd.store import history_repo
 
 TIMING_LOG = "timing.jsonl"
+SERIES_PER_SITE_MAX = 8   # more sites than this: the latency chart shows mean and worst site
 
 
 @dataclass
@@ -25,6 +26,7 @@ class ReportInputs:
     changes: dict[str, list[StateChange]] = field(default_factory=dict)
     rtt: dict[str, RttSummary] = field(default_factory=dict)
     latency_series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # host -> [(ms, rtt ms)]
+    latency_summary: list[tuple[int, float, float]] = field(default_factory=list)     # [(ms, mean, worst)]
     rollup_table: str = "rollup_1h"
 
 
@@ -77,13 +79,30 @@ def load_inputs(conn: sqlite3.Connection, sites: Sequence[SiteInfo], since: date
                 rtt_max_ms=None if row[5] is None else row[5] / 1000.0,
                 loss_percent=(row[6] / 100.0 / probes) if probes else None)
     if with_series:
-        for host_id, bucket, rtt_us in conn.execute(
-                f"SELECT host_id, bucket_ms, rtt_avg_us FROM {rollup_table} WHERE bucket_ms >= ? "
-                f"AND bucket_ms < ? AND rtt_avg_us IS NOT NULL ORDER BY bucket_ms", (lo, hi)):
-            name = ids.get(host_id)
-            if name in names:
-                inputs.latency_series.setdefault(name, []).append((bucket, rtt_us / 1000.0))
+        _load_series(conn, inputs, names, ids, lo, hi)
     return inputs
+
+
+def _load_series(conn: sqlite3.Connection, inputs: ReportInputs, names: set[str], ids: dict[int, str],
+                 lo: int, hi: int) -> None:
+    """Latency chart data: one series per site for a few sites, else mean and worst site per bucket."""
+    table = inputs.rollup_table
+    wanted = [host_id for host_id, name in ids.items() if name in names]
+    if not wanted:
+        return
+    if len(names) <= SERIES_PER_SITE_MAX:
+        for host_id, bucket, rtt_us in conn.execute(
+                f"SELECT host_id, bucket_ms, rtt_avg_us FROM {table} WHERE bucket_ms >= ? AND bucket_ms < ? "
+                f"AND rtt_avg_us IS NOT NULL AND host_id IN ({','.join('?' * len(wanted))}) "
+                f"ORDER BY bucket_ms", (lo, hi, *wanted)):
+            inputs.latency_series.setdefault(ids[host_id], []).append((bucket, rtt_us / 1000.0))
+        return
+    only = f"AND host_id IN ({','.join(map(str, wanted))})" if len(wanted) < len(ids) else ""
+    inputs.latency_summary = [
+        (bucket, mean / 1000.0, worst / 1000.0) for bucket, mean, worst in conn.execute(
+            f"SELECT bucket_ms, avg(rtt_avg_us), max(rtt_avg_us) FROM {table} WHERE bucket_ms >= ? "
+            f"AND bucket_ms < ? AND rtt_avg_us IS NOT NULL {only} GROUP BY bucket_ms ORDER BY bucket_ms",
+            (lo, hi))]
 
 
 def read_timing_log(data_dir: Path) -> Iterator[dict[str, Any]]:

@@ -22,10 +22,11 @@ h1 { font-size: 17pt; margin: 0 0 2mm; }
 h2 { font-size: 12.5pt; margin: 7mm 0 2mm; border-bottom: 1px solid #bbb; padding-bottom: 1mm; }
 .meta { color: #555; margin-bottom: 4mm; }
 .cards { display: flex; gap: 3mm; flex-wrap: wrap; }
-.card { border: 1px solid #ccc; border-radius: 2mm; padding: 2mm 4mm; min-width: 38mm; }
+.card { border: 1px solid #ccc; border-radius: 2mm; padding: 2mm 3mm; flex: 1 1 0; min-width: 34mm; }
 .card b { display: block; font-size: 15pt; }
-table { border-collapse: collapse; width: 100%; font-size: 9pt; }
-th, td { border-bottom: 1px solid #ddd; padding: 1.2mm 1.5mm; text-align: right; white-space: nowrap; }
+table { border-collapse: collapse; width: 100%; font-size: 8.5pt; }
+th, td { border-bottom: 1px solid #ddd; padding: 1mm 1.2mm; text-align: right; white-space: nowrap; }
+th { white-space: normal; vertical-align: bottom; }
 th:first-child, td:first-child, td.text, th.text { text-align: left; }
 th { background: #f0f0f0; }
 tr { page-break-inside: avoid; }
@@ -92,7 +93,7 @@ def render_html(report: Report, inputs: ReportInputs, tz: tzinfo, progress: Prog
     step(1, "chart: daily availability")
     daily = charts.daily_uptime(report)
     step(2, "chart: latency")
-    latency = charts.latency_over_time(inputs.latency_series, tz, report.sites)
+    latency = charts.latency_over_time(inputs, tz)
     step(3, "chart: delivery")
     delivery_png = charts.delivery_histogram(report.delivery.latencies_ms)
     step(4, "writing")

@@ -191,36 +191,45 @@ def outages(segments: Sequence[Segment], since: datetime, until: datetime, paren
     return found
 
 
-def daily_availability(segments: Sequence[Segment], since: datetime, until: datetime,
-                       tz: tzinfo) -> dict[date, float | None]:
-    """Availability % per local calendar day touched by [since, until)."""
-    result: dict[date, float | None] = {}
+def day_bounds(since: datetime, until: datetime, tz: tzinfo) -> list[tuple[date, datetime, datetime]]:
+    """(local day, start, end) for every local calendar day touched by [since, until), clipped."""
+    bounds = []
     day = since.astimezone(tz).date()
     last = (until - timedelta(microseconds=1)).astimezone(tz).date()
-    index = 0
     while day <= last:
-        lo = max(since, datetime(day.year, day.month, day.day, tzinfo=tz))
         nxt = day + timedelta(days=1)
-        hi = min(until, datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz))
+        bounds.append((day, max(since, datetime(day.year, day.month, day.day, tzinfo=tz)),
+                       min(until, datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz))))
+        day = nxt
+    return bounds
+
+
+def daily_availability(segments: Sequence[Segment], since: datetime, until: datetime, tz: tzinfo,
+                       bounds: Sequence[tuple[date, datetime, datetime]] | None = None) -> dict[date, float | None]:
+    """Availability % per local calendar day touched by [since, until) (`bounds` from day_bounds
+    may be passed in to share the work between sites)."""
+    result: dict[date, float | None] = {}
+    index = 0
+    for day, lo, hi in bounds if bounds is not None else day_bounds(since, until, tz):
         available = known = 0.0
         while index < len(segments) and segments[index].end <= lo:
             index += 1
         j = index
         while j < len(segments) and segments[j].start < hi:
             seg = segments[j]
-            overlap = (min(seg.end, hi) - max(seg.start, lo)).total_seconds()
             if seg.state in KNOWN_STATES:
+                overlap = (min(seg.end, hi) - max(seg.start, lo)).total_seconds()
                 known += overlap
                 if seg.state in AVAILABLE_STATES:
                     available += overlap
             j += 1
         result[day] = 100.0 * available / known if known > 0 else None
-        day = nxt
     return result
 
 
 def site_report(site: SiteInfo, initial_state: str, changes: Sequence[StateChange], since: datetime,
-                until: datetime, tz: tzinfo, rtt: RttSummary | None = None) -> SiteReport:
+                until: datetime, tz: tzinfo, rtt: RttSummary | None = None,
+                bounds: Sequence[tuple[date, datetime, datetime]] | None = None) -> SiteReport:
     """Every figure for one site over [since, until)."""
     segments = timeline(initial_state, changes, since, until)
     seconds = {state: 0.0 for state in (*KNOWN_STATES, "unknown")}
@@ -240,7 +249,7 @@ def site_report(site: SiteInfo, initial_state: str, changes: Sequence[StateChang
         mttr_s=sum(o.seconds for o in ended) / len(ended) if ended else None,
         mtbf_s=available / len(began) if began else None,
         degraded_s=seconds["degraded"],
-        daily_availability=daily_availability(segments, since, until, tz),
+        daily_availability=daily_availability(segments, since, until, tz, bounds),
         rtt=rtt or RttSummary(),
         segments=tuple(segments),
     )
@@ -305,9 +314,10 @@ def build_report(sites: Sequence[SiteInfo], initial_states: Mapping[str, str],
     """The whole report. Deliveries are limited to messages about `delivery_hosts` when given;
     `progress(done, total)` is called after each site when given."""
     reports = []
+    bounds = day_bounds(since, until, tz)
     for number, site in enumerate(sites, 1):
         reports.append(site_report(site, initial_states.get(site.name, "unknown"), changes.get(site.name, ()),
-                                   since, until, tz, rtt.get(site.name)))
+                                   since, until, tz, rtt.get(site.name), bounds))
         if progress:
             progress(number, len(sites))
     return Report(since=since, until=until, timezone=tz_name, sites=tuple(reports),
