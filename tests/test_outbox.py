@@ -89,7 +89,7 @@ def test_transient_failures_are_retried_with_exponential_backoff_until_delivered
 
 def test_backoff_is_capped_and_jittered():
     backoff = Backoff(base=1.0, cap=30.0, jitter=0.5)
-    assert [backoff.delay(n, 0.0) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+    assert [backoff.delay(n, 0.0) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]  # explicit cap=30
     assert backoff.delay(3, 1.0) == 2.0 and backoff.delay(3, 0.5) == 3.0
 
 

@@ -606,6 +606,11 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "nginx/1.18.0"
     sys_version = ""
 
+    def setup(self) -> None:
+        super().setup()
+        # like nginx's tcp_nodelay: a small answer must not wait for the client's delayed ACK
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr
         return
 

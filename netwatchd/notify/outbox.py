@@ -103,7 +103,7 @@ class Backoff:
     in [1 - jitter, 1] drawn from `random()` (injectable for tests)."""
 
     base: float = 1.0
-    cap: float = 30.0
+    cap: float = 15.0
     jitter: float = 0.5
 
     def delay(self, attempts: int, draw: float) -> float:
@@ -472,8 +472,10 @@ class DeliveryWorker:
             conn.executemany("UPDATE outbox SET status='pending', claimed_by=NULL, next_attempt_at=?,"
                              " last_error=? WHERE id=? AND claimed_by=?",
                              [(utc_ms(retry_at), reason, row_id, self.claimer) for row_id in ids])
-        log.warning("alert(s) for chat %s not delivered (attempt %d): %s; retrying in %.1f s",
-                    chat_id, attempts, reason, delay)
+        # a long Telegram outage must not flood the log: the first failures, then every 10th
+        level = logging.WARNING if attempts <= 3 or attempts % 10 == 0 else logging.DEBUG
+        log.log(level, "alert(s) for chat %s not delivered (attempt %d): %s; retrying in %.1f s",
+                chat_id, attempts, reason, delay)
         return StepOutcome(sent=False, wait=delay)
 
     # -- store helpers ------------------------------------------------------------------------
