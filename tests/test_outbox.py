@@ -389,3 +389,23 @@ class TestRateLimiter:
     def test_console_is_not_limited(self):
         limiter = RateLimiter()
         assert [limiter.reserve("console", 1.0) for _ in range(50)] == [0.0] * 50
+
+
+def test_idle_chat_threads_end_and_come_back_when_needed(tmp_path, standin, monkeypatch):
+    monkeypatch.setattr("netwatchd.notify.outbox.LANE_IDLE_EXIT", 0.2)
+    rig = Rig(tmp_path, standin, SystemClock(), poll_interval=0.05,
+              config=make_config(tmp_path, standin, chat_ids=[ADMIN]))
+    rig.worker.start()
+    try:
+        rig.add(down("Waru", rig.clock.now()))
+        rig.worker.wake()
+        assert len(standin.wait_for_messages(1, timeout=2)) == 1
+        deadline = time.monotonic() + 3
+        while any(t.name == f"delivery-{ADMIN}" for t in threading.enumerate()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not any(t.name == f"delivery-{ADMIN}" for t in threading.enumerate())
+        rig.add(down("Taman", rig.clock.now()))
+        rig.worker.wake()
+        assert len(standin.wait_for_messages(2, timeout=2)) == 2
+    finally:
+        rig.worker.stop(timeout=3)

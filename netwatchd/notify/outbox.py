@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
 
 from netwatchd.clock import Clock, iso_ms
 from netwatchd.config import Config
@@ -28,6 +28,9 @@ from netwatchd.logs import redact
 from netwatchd.models import Transition
 from netwatchd.notify import format as fmt
 from netwatchd.store.db import Database, transaction
+
+if TYPE_CHECKING:
+    from netwatchd.notify.telegram_api import TelegramAPI
 
 CONSOLE = "console"
 
@@ -95,6 +98,7 @@ log = logging.getLogger(__name__)
 
 TIMING_FILENAME = "timing.jsonl"
 READ_AHEAD = 300          # pending rows read per step to pack the next message
+LANE_IDLE_EXIT = 30.0     # seconds without rows before a chat's thread ends
 
 
 @dataclass(frozen=True)
@@ -207,7 +211,7 @@ class DeliveryWorker:
     `on_delivered(record)` gets every timing record (sent and dead).
     """
 
-    def __init__(self, db: Database, config: Config, clock: Clock, *, api: Any | None,
+    def __init__(self, db: Database, config: Config, clock: Clock, *, api: "TelegramAPI | None",
                  console: TextIO = sys.stdout, on_delivered: Callable[[dict[str, Any]], None] | None = None,
                  backoff: Backoff = Backoff(), limiter: RateLimiter | None = None,
                  random_draw: Callable[[], float] = random.random, poll_interval: float = 0.25) -> None:
@@ -310,15 +314,18 @@ class DeliveryWorker:
     # -- threads ------------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                for chat_id in self._chats_with_pending():
-                    self._ensure_lane(chat_id)
-                self._maybe_prune()
-            except Exception as exc:
-                log.error("delivery dispatcher: %s", redact(repr(exc)))
-            self._wake.wait(self.poll_interval)
-            self._wake.clear()
+        try:
+            while not self._stopping.is_set():
+                try:
+                    for chat_id in self._chats_with_pending():
+                        self._ensure_lane(chat_id)
+                    self._maybe_prune()
+                except Exception as exc:
+                    log.error("delivery dispatcher: %s", redact(repr(exc)))
+                self._wake.wait(self.poll_interval)
+                self._wake.clear()
+        finally:
+            self._close_thread_connection()
 
     def _ensure_lane(self, chat_id: str) -> None:
         with self._lanes_lock:
@@ -332,21 +339,37 @@ class DeliveryWorker:
 
     def _lane_loop(self, lane: "_LaneThread") -> None:
         idle_since = time.monotonic()
-        while not self._stopping.is_set():
-            lane.event.clear()
-            outcome = self.step(lane.chat_id)
-            if outcome.sent or outcome.has_rows:
-                idle_since = time.monotonic()
-            elif time.monotonic() - idle_since > 30.0:
-                break            # nothing for this chat for a while: the dispatcher restarts us
-            if outcome.sent and outcome.wait <= 0:
-                continue
-            # Wake at the chat's next due time (capped so external changes are seen); wake()
-            # interrupts the wait when new rows arrive.
-            lane.event.wait(min(outcome.wait, 5.0) if outcome.wait > 0 else self.poll_interval)
+        try:
+            while not self._stopping.is_set():
+                lane.event.clear()
+                outcome = self.step(lane.chat_id)
+                if outcome.sent or outcome.has_rows:
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since > LANE_IDLE_EXIT and self._retire(lane):
+                    return       # nothing for this chat for a while: the dispatcher restarts us
+                if outcome.sent and outcome.wait <= 0:
+                    continue
+                # Wake at the chat's next due time (capped so external changes are seen); wake()
+                # interrupts the wait when new rows arrive.
+                lane.event.wait(min(outcome.wait, 5.0) if outcome.wait > 0 else self.poll_interval)
+            self._retire(lane)
+        finally:
+            self._close_thread_connection()
+
+    def _retire(self, lane: "_LaneThread") -> bool:
+        """Remove an idle lane, unless a wake-up arrived meanwhile (no wake-up is ever lost)."""
         with self._lanes_lock:
+            if lane.event.is_set() and not self._stopping.is_set():
+                return False
             if self._lanes.get(lane.chat_id) is lane:
                 del self._lanes[lane.chat_id]
+            return True
+
+    def _close_thread_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     # -- one step of one chat -------------------------------------------------------------------
 
