@@ -192,6 +192,7 @@ def test_api_ssl_verified_unverified_and_untrusted(caplog: pytest.LogCaptureFixt
     ("/ping", {"address": "198.18.1.2", "count": 1000}, "count must be 1..100"),
     ("/ping", {"count": 3}, "an address is required"),
     ("/ip address print", {}, "not a RouterOS API command path"),
+    ("/ip/address/print", {"x=y": "1"}, "'x=y' is not a RouterOS argument name"),
 ])
 def test_write_and_endless_commands_are_refused_before_sending(standin: RouterOSStandIn, command: str,
                                                                args: dict, reason: str) -> None:

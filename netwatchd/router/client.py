@@ -73,6 +73,9 @@ def check_read_only(command: str, args: Mapping[str, Any]) -> None:
         raise RouterError(f"refused {command!r}: not a RouterOS API command path like /ip/address/print")
     verb = command.rsplit("/", 1)[1]
     names = set(args)
+    odd = sorted(name for name in names if not re.fullmatch(r"\.?[a-z][a-z0-9-]*", name))
+    if odd:
+        raise RouterError(f"refused {command}: {odd[0]!r} is not a RouterOS argument name")
     if verb in ("print", "getall"):
         bad = names & PRINT_ARGUMENTS_REFUSED
         if bad:
