@@ -36,8 +36,8 @@ from netwatchd.clock import Clock, SystemClock
 from netwatchd.config import Config, HostSpec, load_config
 from netwatchd.errors import ConfigError, NetwatchError
 from netwatchd.logs import add_secret, redact
-from netwatchd.models import ProbeResult, Transition
-from netwatchd.state import SELF_HOST, AlertEngine, HostState, self_check_hosts
+from netwatchd.models import ProbeResult, State, Transition
+from netwatchd.state import FAILED, SELF_HOST, AlertEngine, HostState, classify, self_check_hosts
 from netwatchd.store import history_repo, state_repo
 from netwatchd.store.db import Database
 
@@ -70,6 +70,39 @@ def watched_config(config: Config, shard: tuple[int, int] | None) -> Config:
 def probe_targets(config: Config) -> list[HostSpec]:
     """What the probe loop probes: every enabled host plus the self-check anchors."""
     return [h for h in config.hosts if not h.disabled] + self_check_hosts(config)
+
+
+def hosts_to_probe_soon(results: Sequence[ProbeResult], transitions: Sequence[Transition],
+                        states: dict[str, HostState], hosts: dict[str, HostSpec]) -> list[str]:
+    """Hosts worth probing at once, so dependencies are judged in the right order (Nagios-style):
+
+    * the ancestors of a host that just failed while still undecided, when they have not failed
+      yet themselves — so a dead core is seen failing before its sites reach down_after and the
+      sites are held and folded into the core's message instead of announced one by one;
+    * the children of a host that just came back UP — they were unreachable and wait for fresh
+      evidence, which should not take a whole interval.
+    """
+    soon: dict[str, None] = {}
+    for result in results:
+        spec = hosts.get(result.host)
+        if spec is None or classify(result, spec) != FAILED:
+            continue
+        own = states.get(result.host)
+        if own is not None and own.state in (State.DOWN, State.UNREACHABLE):
+            continue
+        parent, seen = spec.parent, {spec.name}
+        while parent and parent in hosts and parent not in seen:
+            seen.add(parent)
+            known = states.get(parent)
+            if known is None or (known.state != State.DOWN and known.fails == 0):
+                soon[parent] = None
+            parent = hosts[parent].parent
+    recovered = {t.host for t in transitions if t.kind == "state" and t.to_state == State.UP}
+    if recovered:
+        for spec in hosts.values():
+            if spec.parent in recovered:
+                soon[spec.name] = None
+    return list(soon)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,8 +154,10 @@ class Agent:
         self._unsaved_states: dict[str, HostState] = {}
         self._unsaved_transitions: list[Transition] = []
         self.engine = AlertEngine(self.watched, self.clock, states=state_repo.load_states(self._conn()))
+        self.known: dict[str, HostState] = self.engine.states()   # kept current from take_changed()
+        self._hosts_by_name = {h.name: h for h in self.watched.hosts}
         self.metrics = Metrics()
-        self.metrics.set_states(self.engine.states())
+        self.metrics.set_states(self.known)
         self.latest: dict[str, ProbeResult] = {}
         self.rtt_history: dict[str, deque[float | None]] = {}
         self.last_round_monotonic: float | None = None
@@ -184,7 +219,11 @@ class Agent:
         with self._lock:
             transitions = self.engine.ingest(results)
             self._persist(transitions)
-            states = {name: s.state.value for name, s in self.engine.states().items()}
+            states = {r.host: self.known[r.host].state.value for r in results if r.host in self.known}
+            soon = hosts_to_probe_soon(results, transitions, self.known, self._hosts_by_name)
+        probe_soon = getattr(self.loop, "probe_soon", None)
+        if soon and probe_soon is not None:
+            probe_soon(soon)
         self.last_round_monotonic = self.clock.monotonic()
         for result in results:
             self.latest[result.host] = result
@@ -202,7 +241,9 @@ class Agent:
 
     def _persist(self, transitions: Sequence[Transition]) -> None:
         """Save changed states + transitions in one transaction; on failure keep them for the next try."""
-        self._unsaved_states.update(self.engine.take_changed())
+        changed_now = self.engine.take_changed()
+        self.known.update(changed_now)
+        self._unsaved_states.update(changed_now)
         self._unsaved_transitions.extend(transitions)
         if not self._unsaved_states and not self._unsaved_transitions:
             return
@@ -219,9 +260,9 @@ class Agent:
         changed, self._unsaved_states = self._unsaved_states, {}
         for transition in saved:
             self.metrics.observe_transition(transition)
-            if transition.notify:
-                log.info("%s: %s -> %s (%s)", transition.host, transition.from_state.value,
-                         transition.to_state.value, transition.kind)
+            log.log(logging.INFO if transition.notify else logging.DEBUG, "%s: %s -> %s (%s%s)",
+                    transition.host, transition.from_state.value, transition.to_state.value,
+                    transition.kind, "" if transition.notify else ", not announced")
         for name, state in changed.items():
             if name != SELF_HOST:
                 self.metrics.set_state(name, state.state)
@@ -320,6 +361,8 @@ class Agent:
             except sqlite3.Error as exc:
                 log.error("states of removed hosts not deleted: %s", exc)
             self.config, self.watched = new, watched
+            self.known = self.engine.states()
+            self._hosts_by_name = {h.name: h for h in watched.hosts}
         self.loop.replace_hosts(probe_targets(watched))
         for name in removed:
             self.metrics.remove_host(name)

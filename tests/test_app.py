@@ -1,0 +1,204 @@
+"""The agent's wiring, driven step by step (no threads, a FakeClock) against a real SQLite store
+and the real Bot API stand-in over HTTP on loopback. The network is the one seam replaced: a
+table of which address answers, handed in as probe_fn (the lab e2e tests use real ICMP)."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import pytest
+
+from netwatchd.app import Agent, hosts_to_probe_soon
+from netwatchd.clock import FakeClock
+from netwatchd.config import Config, HostSpec, TelegramSpec, WebSpec
+from netwatchd.lab.telegram_standin import TelegramStandIn
+from netwatchd.models import ProbeResult, State, Transition
+from netwatchd.state import HostState
+from netwatchd.store import state_repo
+
+TOKEN = "123456:TEST-token-for-the-stand-in-0000000000"
+CHAT = -1001234567890
+
+
+class Network:
+    """Which hosts answer right now (everything does unless cut)."""
+
+    def __init__(self) -> None:
+        self.down: set[str] = set()
+        self.rounds = 0
+
+    def probe(self, hosts: Sequence[HostSpec], *, clock: FakeClock) -> list[ProbeResult]:
+        self.rounds += 1
+        return [ProbeResult.from_rtts(host=h.name, address=h.address, probe="icmp", at=clock.now(),
+                                      sent=3, rtts_ms=[] if h.name in self.down else [0.4, 0.5, 0.4])
+                for h in hosts]
+
+
+def site(name: str, parent: str | None = "core", **kw: object) -> HostSpec:
+    return HostSpec(name=name, address=f"198.18.{abs(hash(name)) % 250 + 1}.2", parent=parent, interval=10.0,
+                    timeout=1.0, retry_interval=1.0, down_after=2, up_after=2, **kw)  # type: ignore[arg-type]
+
+
+def make_config(tmp_path: Path, api_url: str | None, hosts: Sequence[HostSpec] | None = None) -> Config:
+    telegram = TelegramSpec(token=TOKEN, chat_ids=(CHAT,), admins=(42,), api_url=api_url,
+                            language="en", poll_commands=False) if api_url else TelegramSpec()
+    return Config(path=tmp_path / "hosts.yaml", data_dir=tmp_path / "data",
+                  hosts=tuple(hosts or (site("core", None), site("Waru"), site("Taman"))),
+                  telegram=telegram, web=WebSpec(enabled=False))
+
+
+@pytest.fixture
+def standin() -> Iterator[TelegramStandIn]:
+    with TelegramStandIn(token=TOKEN) as server:
+        yield server
+
+
+def settle(agent: Agent, clock: FakeClock, seconds: float, step: float = 0.5) -> None:
+    """Advance time in steps, probing whatever is due and ticking, like the threads would."""
+    for _ in range(int(seconds / step)):
+        clock.advance(step)
+        agent.probe_once()
+        agent.tick_once()
+
+
+def outbox(agent: Agent) -> list[tuple[str, str]]:
+    rows = agent._conn().execute("SELECT payload FROM outbox ORDER BY id").fetchall()
+    import json
+
+    return [(json.loads(r[0])["host"], json.loads(r[0])["to"]) for r in rows]
+
+
+def test_a_cut_site_goes_down_into_the_store_and_out_to_telegram_then_up(tmp_path, clock, standin):
+    net = Network()
+    agent = Agent(make_config(tmp_path, standin.api_url), clock=clock, probe_fn=net.probe)
+    settle(agent, clock, 12)
+    assert {n: s.state for n, s in agent.known.items() if n in ("core", "Waru", "Taman")} == \
+        {"core": State.UP, "Waru": State.UP, "Taman": State.UP}
+    net.down.add("Waru")
+    settle(agent, clock, 12)
+    assert outbox(agent) == [("Waru", "down")]
+    assert agent.deliver_once() == 1
+    assert "Waru DOWN" in standin.messages(CHAT)[-1]["text"]
+    net.down.clear()
+    settle(agent, clock, 12)
+    agent.deliver_once()
+    assert [m["text"].split("\n")[0] for m in standin.messages(CHAT)] == ["🔴 <b>Waru DOWN</b>", "🟢 <b>Waru UP</b>"]
+    assert agent.metrics.render().count(b'netwatchd_host_state{host="Waru",state="up"} 1.0') == 1
+
+
+def test_a_store_that_cannot_be_written_keeps_the_alert_for_the_next_round(tmp_path, clock, monkeypatch, caplog):
+    net = Network()
+    agent = Agent(make_config(tmp_path, None), clock=clock, probe_fn=net.probe)
+    settle(agent, clock, 12)
+    real_save = state_repo.save
+    failures = []
+
+    def failing_once(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise sqlite3.OperationalError("database is locked")
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(state_repo, "save", failing_once)
+    net.down.add("Taman")
+    with caplog.at_level(logging.ERROR, logger="netwatchd.app"):
+        for _ in range(40):
+            clock.advance(0.5)
+            agent.probe_once()
+            if failures and outbox(agent):
+                break
+    assert failures, "the failure was never hit"
+    assert "kept in memory" in caplog.text
+    assert outbox(agent) == [("Taman", "down")]
+
+
+def test_a_restart_restores_state_sends_no_second_down_and_still_sends_the_up(tmp_path, clock, standin):
+    net = Network()
+    config = make_config(tmp_path, standin.api_url)
+    first = Agent(config, clock=clock, probe_fn=net.probe)
+    settle(first, clock, 12)
+    net.down.add("Waru")
+    settle(first, clock, 12)
+    first.deliver_once()
+    del first                                   # as after kill -9: nothing is stopped or flushed
+    second = Agent(config, clock=clock, probe_fn=net.probe)
+    assert second.known["Waru"].state == State.DOWN
+    settle(second, clock, 25)
+    assert outbox(second) == [("Waru", "down")]
+    net.down.clear()
+    settle(second, clock, 12)
+    second.deliver_once()
+    assert [m["text"].split("\n")[0] for m in standin.messages(CHAT)] == ["🔴 <b>Waru DOWN</b>", "🟢 <b>Waru UP</b>"]
+
+
+def test_reload_keeps_unchanged_sites_state_adds_and_forgets_sites(tmp_path, clock):
+    net = Network()
+    config = make_config(tmp_path, None)
+    agent = Agent(config, clock=clock, probe_fn=net.probe)
+    net.down.add("Taman")
+    settle(agent, clock, 15)
+    waru_since = agent.known["Waru"].since
+    assert agent.known["Taman"].state == State.DOWN
+    changed_core = site("core", None, comment="now with a comment")
+    new = make_config(tmp_path, None, [changed_core, site("Waru"), site("Candi")])
+    outcome = agent.apply_config(new)
+    assert outcome.ok
+    assert (outcome.added, outcome.removed, outcome.changed) == (("Candi",), ("Taman",), ("core",))
+    assert agent.known["Waru"].since == waru_since and agent.known["Waru"].state == State.UP
+    assert "Taman" not in state_repo.load_states(agent._conn())
+    assert {h.name for h in agent.loop.hosts()} == {"core", "Waru", "Candi"}
+    settle(agent, clock, 12)
+    assert agent.known["Candi"].state == State.UP
+
+
+def test_reload_of_a_bad_file_is_rejected_with_its_errors_and_the_old_config_kept(tmp_path, clock, caplog):
+    agent = Agent(make_config(tmp_path, None), clock=clock, probe_fn=Network().probe)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hosts:\n  - {name: Waru, address: 198.18.1.2, interval: soon}\n", "utf-8")
+    with caplog.at_level(logging.ERROR, logger="netwatchd.app"):
+        outcome = agent.reload(bad)
+    assert not outcome.ok and outcome.errors
+    assert "interval" in caplog.text and "the running config (3 hosts) is kept" in caplog.text
+    assert {h.name for h in agent.loop.hosts()} == {"core", "Waru", "Taman"}
+
+
+def test_shards_split_the_hosts_between_agents_without_overlap(tmp_path, clock):
+    hosts = [site("core", None)] + [site(f"s{i}") for i in range(6)] + [site("edge", None), site("e1", "edge")]
+    config = make_config(tmp_path, None, hosts)
+    watched = []
+    for k in (1, 2):
+        agent = Agent(config, clock=clock, probe_fn=Network().probe, shard=(k, 2))
+        watched.append({h.name for h in agent.loop.hosts()})
+    assert watched[0] | watched[1] == {h.name for h in hosts}
+    assert not watched[0] & watched[1]
+    for part in watched:                       # a site always stays with its parent
+        assert ("core" in part) == ("s0" in part) and ("edge" in part) == ("e1" in part)
+
+
+def _result(host: str, alive: bool, clock: FakeClock) -> ProbeResult:
+    return ProbeResult.from_rtts(host=host, address="198.18.9.9", probe="icmp", at=clock.now(), sent=3,
+                                 rtts_ms=[0.5] if alive else [])
+
+
+@pytest.mark.parametrize("site_state, core_state, core_fails, expected", [
+    (State.UP, State.UP, 0, ["core"]),             # first failure of a site: check the core now
+    (State.UP, State.UP, 1, []),                   # the core is already failing: its own retries
+    (State.UP, State.DOWN, 2, []),                 # the core is known down
+    (State.DOWN, State.UP, 0, []),                 # the site is decided: nothing to order
+    (State.UNKNOWN, State.UNKNOWN, 0, ["core"]),
+])
+def test_parents_are_probed_first_when_a_site_starts_failing(clock, site_state, core_state, core_fails, expected):
+    hosts = {h.name: h for h in (site("core", None), site("Waru"))}
+    states = {"core": HostState("core", core_state, fails=core_fails), "Waru": HostState("Waru", site_state)}
+    assert hosts_to_probe_soon([_result("Waru", False, clock)], [], states, hosts) == expected
+    assert hosts_to_probe_soon([_result("Waru", True, clock)], [], states, hosts) == []
+
+
+def test_children_are_probed_at_once_when_their_parent_comes_back(clock):
+    hosts = {h.name: h for h in (site("core", None), site("Waru"), site("Taman"), site("x", "Waru"))}
+    back = Transition(host="core", address="", from_state=State.DOWN, to_state=State.UP, at=clock.now())
+    states = {n: HostState(n, State.UNREACHABLE) for n in hosts}
+    assert hosts_to_probe_soon([_result("core", True, clock)], [back], states, hosts) == ["Waru", "Taman"]
