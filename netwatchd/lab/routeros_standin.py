@@ -7,7 +7,7 @@ ended by an empty word, `/login` in both the plain (>= 6.43) and the challenge/m
 and streaming commands that run until `/cancel`.
 
 It serves a believable core router of the Sidoarjo intranet: identity, resource, interfaces (with
-`=stats=` counters that grow with time), monitor-traffic, addresses, DHCP leases, pools and their
+byte and packet counters that grow with time), monitor-traffic, addresses, DHCP leases, pools and their
 usage, DNS, neighbors, Netwatch (v7 typed entries, or v6 "simple" ones with version="6.49.10"), and
 `/ping`. Every table is a plain attribute tests may edit (`standin.netwatch.append({...})`).
 
@@ -523,7 +523,9 @@ class RouterOSStandIn:
                      "time-zone-autodetect": "false", "time-zone-name": str(self.tz), "gmt-offset": "+07:00",
                      "dst-active": "false"}]
         if menu == "/interface":
-            return self._interface_rows(with_stats=any(k in request.attributes for k in ("stats", "stats-detail")))
+            # Over the API a print returns every property, counters included; =stats= only changes the
+            # CLI's columns (homeassistant-mikrotik_router reads rx-byte from a plain /interface print).
+            return self._interface_rows()
         table = {"/ip/address": self.addresses, "/ip/dhcp-server/lease": self.leases, "/ip/pool": self.pools,
                  "/ip/pool/used": self.pool_used, "/ip/neighbor": self.neighbors, "/tool/netwatch": self.netwatch}
         if menu in table:
@@ -533,20 +535,19 @@ class RouterOSStandIn:
             return [dict(self.dns)]
         return None
 
-    def _interface_rows(self, *, with_stats: bool) -> list[Row]:
+    def _interface_rows(self) -> list[Row]:
         elapsed = self._uptime_seconds()
         rows = []
         with self.lock:
             interfaces = [dict(row) for row in self.interfaces]
         for index, row in enumerate(interfaces):
-            if with_stats:
-                rx_bps, tx_bps = self.traffic.get(row["name"], (0, 0)) if row.get("running") == "true" else (0, 0)
-                rx_bytes, tx_bytes = int(rx_bps * elapsed / 8), int(tx_bps * elapsed / 8)
-                row.update({"rx-byte": str(rx_bytes), "tx-byte": str(tx_bytes),
-                            "rx-packet": str(rx_bytes // 900), "tx-packet": str(tx_bytes // 900),
-                            "rx-drop": "0", "tx-drop": "0", "tx-queue-drop": str(index * 3),
-                            "rx-error": "0", "tx-error": "0", "fp-rx-byte": str(rx_bytes),
-                            "fp-tx-byte": "0", "fp-rx-packet": str(rx_bytes // 900), "fp-tx-packet": "0"})
+            rx_bps, tx_bps = self.traffic.get(row["name"], (0, 0)) if row.get("running") == "true" else (0, 0)
+            rx_bytes, tx_bytes = int(rx_bps * elapsed / 8), int(tx_bps * elapsed / 8)
+            row.update({"rx-byte": str(rx_bytes), "tx-byte": str(tx_bytes),
+                        "rx-packet": str(rx_bytes // 900), "tx-packet": str(tx_bytes // 900),
+                        "rx-drop": "0", "tx-drop": "0", "tx-queue-drop": str(index * 3),
+                        "rx-error": "0", "tx-error": "0", "fp-rx-byte": str(rx_bytes),
+                        "fp-tx-byte": "0", "fp-rx-packet": str(rx_bytes // 900), "fp-tx-packet": "0"})
             rows.append(row)
         return rows
 
