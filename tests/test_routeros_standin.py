@@ -386,3 +386,16 @@ def test_ping_hook_answers_only_for_lab_addresses() -> None:
         assert server.ping_once("198.19.5.3", 56) is None
         assert server.ping_once("10.0.0.2", 56) is None          # outside the lab: never asked, never sent
         assert asked == ["198.19.5.2", "198.19.5.3"]
+
+
+def test_a_command_sent_during_a_stream_is_still_answered(standin: RouterOSStandIn) -> None:
+    raw = Raw(standin.port)
+    raw.login()
+    raw.send("/interface/monitor-traffic", "=interface=ether1", ".tag=m")
+    assert raw.sentence()[0] == "!re"
+    raw.send("/system/identity/print", ".tag=i")
+    sentences = []
+    while not sentences or sentences[-1] != ["!done", ".tag=i"]:
+        sentences.append(raw.sentence())
+    assert ["!trap", "=category=2", "=message=interrupted", ".tag=m"] in sentences
+    assert ["!re", "=name=core", ".tag=i"] in sentences

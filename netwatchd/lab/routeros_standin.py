@@ -609,6 +609,8 @@ class _Session:
         self.challenge: str | None = None
         self.buffer = b""
         self.outgoing = bytearray()   # reply sentences not yet sent: one sendall per reply, not per sentence
+        self.cancel: Request | None = None  # the /cancel that stopped a streaming command
+        self.pending: list[list[str]] = []  # a command that arrived while another one streamed
 
     def run(self) -> None:
         with self.standin.lock:
@@ -620,7 +622,7 @@ class _Session:
                 self.sock = self.standin._ssl_context.wrap_socket(self.sock, server_side=True)
                 self.sock.settimeout(None)
             while True:
-                words = self._read_sentence()
+                words = self.pending.pop(0) if self.pending else self._read_sentence()
                 if words is None:
                     return
                 if words:
@@ -660,9 +662,8 @@ class _Session:
         readable, _, _ = select.select([self.sock], [], [], max(0.0, wait))
         return bool(readable)
 
-    def _send(self, reply: str, attributes: Row | None = None, tag: str | None = None,
-              extra: Sequence[str] = ()) -> None:
-        words = [reply] + [f"={k}={v}" for k, v in (attributes or {}).items()] + list(extra)
+    def _send(self, reply: str, attributes: Row | None = None, tag: str | None = None) -> None:
+        words = [reply] + [f"={k}={v}" for k, v in (attributes or {}).items()]
         if tag is not None:
             words.append(f".tag={tag}")
         self.outgoing += encode_sentence(words, self.standin.encoding)
@@ -798,7 +799,7 @@ class _Session:
         yield "!done", None
 
     def _stream_pause(self, seconds: float) -> bool:
-        """Wait between streamed rows; True when the client sent something (a /cancel): stop streaming."""
+        """Wait between streamed rows; True when the client sent something: stop streaming."""
         self._flush()
         if not self._has_input(seconds):
             return False
@@ -807,15 +808,17 @@ class _Session:
             raise _SessionEnd()
         self.standin._record(words)
         if words and words[0] == "/cancel":
-            cancel = Request.parse(words)
-            self.pending_cancel_tag = cancel.tag
+            self.cancel = Request.parse(words)
+        else:  # RouterOS would run both at once; the stand-in stops the stream and answers this next
+            self.pending.append(words)
         return True
 
     def _interrupted(self) -> Iterator[tuple[str, Row | None]]:
         yield "!trap", {"category": "2", "message": "interrupted"}
         yield "!done", None
-        tag = getattr(self, "pending_cancel_tag", None)
-        self._send("!done", None, tag)
+        if self.cancel is not None:
+            self._send("!done", None, self.cancel.tag)
+            self.cancel = None
 
     def _ping(self, request: Request) -> Iterator[tuple[str, Row | None]]:
         attrs = request.attributes
