@@ -173,7 +173,9 @@ class Agent:
                               on_results=self.handle_results, needs_retry=self.needs_retry,
                               clock=self.clock)
         self.web = self._make_web(config)
+        self.crosscheck = self._make_crosscheck(self.watched)
         self._ticker: threading.Thread | None = None
+        self._crosschecker: threading.Thread | None = None
         self._stopping = threading.Event()
 
     # ---- construction helpers ---------------------------------------------------------
@@ -205,6 +207,12 @@ class Agent:
         from netwatchd.web.server import StatusServer
 
         return StatusServer(config.web, snapshot=self.snapshot, metrics=self.metrics, health=self.health)
+
+    def _make_crosscheck(self, config: Config) -> Any:
+        from netwatchd.router.crosscheck_watch import CrossCheckWatcher
+
+        return CrossCheckWatcher(config, self.routers, self.clock,
+                                 load_states=lambda: state_repo.load_states(self._conn()))
 
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection to the store (opened on first use)."""
@@ -294,6 +302,17 @@ class Agent:
             log.error("store housekeeping failed: %s", exc)
         return transitions
 
+    def crosscheck_once(self) -> list[Transition]:
+        """Compare the routers' own Netwatch tables with our states; record + announce lasting
+        disagreements. Never raises for a router's failure (the watcher logs it)."""
+        transitions = self.crosscheck.run_once()
+        if transitions:
+            from netwatchd.notify.outbox import destinations_for
+
+            state_repo.save(self._conn(), {}, transitions, destinations_for(self.config), self.clock.now())
+            self.worker.wake()
+        return transitions
+
     def deliver_once(self) -> int:
         """One delivery step for every chat with pending messages (no threads; for tests)."""
         return self.worker.run_once()
@@ -381,6 +400,8 @@ class Agent:
                 self.bot.routers = self.routers
             old_routers.close()
         self.worker.replace_config(new)
+        self.crosscheck.replace_config(watched)
+        self.crosscheck.routers = self.routers
         if self.bot is not None:
             self.bot.replace_config(new)
         outcome = ReloadOutcome(ok=True, added=added, removed=removed, changed=changed,
@@ -404,6 +425,8 @@ class Agent:
         self.loop.start()
         self._ticker = threading.Thread(target=self._tick_loop, name="engine-tick", daemon=True)
         self._ticker.start()
+        self._crosschecker = threading.Thread(target=self._crosscheck_loop, name="crosscheck", daemon=True)
+        self._crosschecker.start()
         telegram = (f"telegram: {len(self.config.telegram.chat_ids)} chat(s), bot "
                     f"{'on' if self.bot is not None else 'off'}" if self.api is not None
                     else "alerts to the console (no telegram token)")
@@ -418,6 +441,19 @@ class Agent:
                 self.tick_once()
             except Exception:  # noqa: BLE001 - the ticker must survive; the log says what broke
                 log.exception("engine tick failed")
+
+    def _crosscheck_loop(self) -> None:
+        """Runs crosscheck_once every config.crosscheck_every seconds (off when unset or no router)."""
+        while True:
+            every = getattr(self.config, "crosscheck_every", None)
+            if self._stopping.wait(every if every and self.config.routers else 5.0):
+                return
+            if not every or not self.config.routers:
+                continue
+            try:
+                self.crosscheck_once()
+            except Exception:  # noqa: BLE001 - a store or router surprise must not end the loop
+                log.exception("the Netwatch cross-check failed")
 
     def stop(self, budget: float = STOP_BUDGET_SECONDS) -> bool:
         """Stop everything within `budget` seconds; returns True if every part finished in time.

@@ -202,3 +202,22 @@ def test_children_are_probed_at_once_when_their_parent_comes_back(clock):
     back = Transition(host="core", address="", from_state=State.DOWN, to_state=State.UP, at=clock.now())
     states = {n: HostState(n, State.UNREACHABLE) for n in hosts}
     assert hosts_to_probe_soon([_result("core", True, clock)], [back], states, hosts) == ["Waru", "Taman"]
+
+
+def test_a_lasting_netwatch_disagreement_is_recorded_and_queued_for_the_admins(tmp_path, clock):
+    from netwatchd.config import RouterSpec
+    from netwatchd.lab.routeros_standin import RouterOSStandIn
+
+    with RouterOSStandIn(password="lab-secret") as router:     # its Netwatch says Porong is down
+        hosts = [HostSpec(name=n, address=a, interval=10.0, timeout=1.0, retry_interval=1.0, down_after=2,
+                          up_after=2) for n, a in (("Porong", "198.18.4.2"), ("Waru", "198.18.15.2"))]
+        config = make_config(tmp_path, None, hosts)
+        config = Config(**{**config.__dict__, "crosscheck_every": 60.0, "routers": (RouterSpec(
+            name="core", address="127.0.0.1", port=router.port, username="netwatchd", password="lab-secret"),)})
+        agent = Agent(config, clock=clock, probe_fn=Network().probe)
+        settle(agent, clock, 12)                               # we see both UP
+        assert agent.crosscheck_once() == []                   # one check is not yet lasting
+        found = agent.crosscheck_once()
+        agent.routers.close()
+    assert [(t.host, t.kind, t.to_state) for t in found] == [("Porong", "crosscheck", State.DOWN)]
+    assert outbox(agent) == [("Porong", "down")]

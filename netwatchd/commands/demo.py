@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 
 from netwatchd.errors import LabError
+from netwatchd.lab.netns import require_lab_support
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,8 +20,7 @@ def check_can_run() -> None:
     if os.geteuid() != 0:
         raise LabError("the demo builds a private network-namespace lab (198.18.0.0/15, nothing leaves "
                        "this machine) and that needs root: run `sudo netwatchd demo`")
-    if shutil.which("ip") is None:
-        raise LabError("the demo needs iproute2's `ip` command: sudo apt-get install iproute2")
+    require_lab_support()   # iproute2
 
 
 def run(args: argparse.Namespace) -> int:
