@@ -171,3 +171,29 @@ def test_command_from_the_router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert hosts["Porong"].count == 10 and hosts["Porong"].down_loss_percent == 85.0
     assert hosts["web-kecamatan"].probe == "http" and hosts["web-kecamatan"].port == 80
     assert "done-tests" not in out and "loss-percent" not in out   # status counters are not settings
+
+
+# ----------------------------------------------------------------------------- round trip
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from netwatchd.router.rsc import quote  # noqa: E402
+
+# every character RouterOS escapes or treats specially, plus anything else Unicode has
+script_text = st.text(st.one_of(st.sampled_from(list('\\"$?\n\r\t ;#[]={}/:_abfv0123456789ABCDEF')),
+                                st.characters(blacklist_categories=("Cs",))), max_size=120)
+
+
+@settings(max_examples=150, deadline=None)
+@given(comment=script_text, script=script_text, wraps=st.lists(st.integers(min_value=0, max_value=400), max_size=6))
+def test_any_quoted_value_survives_an_export_wrapped_anywhere(comment: str, script: str, wraps: list[int]) -> None:
+    units = ["add", " ", "host=10.0.0.1", " ", "comment="] + quote(comment) + [" ", "down-script="] + quote(script)
+    # RouterOS wraps long lines with a backslash and indents the next line; never inside an escape,
+    # and the indentation is not part of the value (so no wrap right before a literal blank)
+    for position in sorted({w % len(units) for w in wraps}, reverse=True):
+        if position and not units[position].startswith((" ", "\t")):
+            units.insert(position, "\\\n    ")
+    [entry] = parse_rsc("/tool netwatch\n" + "".join(units) + "\n")
+    assert entry.comment == comment
+    assert entry.settings.get("down-script", "") == script

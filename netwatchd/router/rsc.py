@@ -38,7 +38,7 @@ class _Lexer:
     """Characters -> logical lines of tokens, honouring quotes, escapes, brackets and continuations."""
 
     def __init__(self, text: str) -> None:
-        self.text = text.replace("\r\n", "\n").replace("\r", "\n")
+        self.text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
         self.pos = 0
         self.line = 1
 
@@ -152,6 +152,22 @@ class _Lexer:
             else:
                 raise RscSyntaxError(f"line {self.line}: unknown escape '\\{escape[:1]}' in a quoted string")
         raise RscSyntaxError(f"line {start_line}: a quoted string is never closed (missing '\"')")
+
+
+def quote(value: str) -> list[str]:
+    """`value` as a RouterOS quoted string, split into the units an export may wrap between
+    (an escape is never split). ''.join(quote(v)) is the literal; the inverse of the lexer."""
+    units = ['"']
+    named = {"\\": "\\\\", '"': '\\"', "$": "\\$", "?": "\\?", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    for char in value:
+        if char in named:
+            units.append(named[char])
+        elif " " <= char <= "~":
+            units.append(char)
+        else:  # control characters and everything non-ASCII as \XX bytes of UTF-8, like RouterOS
+            units.extend(f"\\{byte:02X}" for byte in char.encode("utf-8"))
+    units.append('"')
+    return units
 
 
 def _join(pieces: list[str | bytes]) -> str:
