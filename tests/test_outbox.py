@@ -409,3 +409,17 @@ def test_idle_chat_threads_end_and_come_back_when_needed(tmp_path, standin, monk
         assert len(standin.wait_for_messages(2, timeout=2)) == 2
     finally:
         rig.worker.stop(timeout=3)
+
+
+def test_a_new_alert_is_tried_at_once_even_while_the_chat_backs_off(tmp_path, standin, clock):
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[ADMIN]),
+              backoff=Backoff(base=8.0, cap=8.0, jitter=0.0))
+    standin.fail_next(1, "5xx")
+    rig.add(down("Waru", clock.now()))
+    assert rig.worker.run_once() == 0
+    clock.advance(1.0)
+    assert rig.worker.run_once() == 0 and len(standin.calls("sendMessage")) == 1   # backing off: 8 s
+    rig.add(down("Taman", clock.now()))
+    assert rig.worker.run_once() == 1                       # fresh news: tried now, not at 8 s
+    [message] = standin.messages()
+    assert hosts_in([message["text"]], ["Taman", "Waru"]) == ["Waru", "Taman"]

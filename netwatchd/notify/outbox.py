@@ -381,8 +381,11 @@ class DeliveryWorker:
         if head is None:
             return StepOutcome(sent=False, wait=self.poll_interval, has_rows=False)
         not_before = datetime.fromisoformat(head[0])
-        if not_before > now:
+        if not_before > now and not self._has_fresh_rows(conn, chat_id):
             return StepOutcome(sent=False, wait=(not_before - now).total_seconds())
+        # A new alert for a chat in backoff is tried at once (fresh news is worth one request;
+        # after the failure the chat backs off again). A 429's retry_after still holds: the
+        # limiter blocks that chat until then.
         if chat_id != CONSOLE and self.api is None:
             if not self._warned_no_api:
                 log.warning("alerts for Telegram chat %s are waiting: no telegram.token is configured", chat_id)
@@ -515,6 +518,12 @@ class DeliveryWorker:
             "SELECT chat_id, min(id) AS first FROM outbox WHERE status='pending' GROUP BY chat_id"
             " ORDER BY first").fetchall()
         return [row[0] for row in rows]
+
+    @staticmethod
+    def _has_fresh_rows(conn: sqlite3.Connection, chat_id: str) -> bool:
+        """Rows never tried yet (enqueued after the chat's last failed attempt)."""
+        return conn.execute("SELECT 1 FROM outbox WHERE chat_id=? AND status='pending' AND attempts=0"
+                            " LIMIT 1", (chat_id,)).fetchone() is not None
 
     def _pending_rows(self, conn: sqlite3.Connection, chat_id: str) -> list[_Row]:
         found = conn.execute(
