@@ -399,3 +399,22 @@ def test_a_command_sent_during_a_stream_is_still_answered(standin: RouterOSStand
         sentences.append(raw.sentence())
     assert ["!trap", "=category=2", "=message=interrupted", ".tag=m"] in sentences
     assert ["!re", "=name=core", ".tag=i"] in sentences
+
+
+def test_router_ping_from_a_lab_namespace_sees_a_real_outage(lab) -> None:
+    from netwatchd.config import RouterSpec
+    from netwatchd.lab.routeros_standin import netns_ping_hook
+    from netwatchd.router.client import RouterClient
+
+    lab.add_namespace("core")
+    lab.add_namespace("waru")
+    lab.link("core", "eth1", "198.18.15.1/30", "waru", "eth0", "198.18.15.2/30")
+    with RouterOSStandIn(USER, PASSWORD, ping_table={}, ping_hook=netns_ping_hook(lab.command("core", []))) as server:
+        client = RouterClient(RouterSpec(name="core", address="127.0.0.1", port=server.port, username=USER,
+                                         password=PASSWORD, timeout=5))
+        alive = client.query("/ping", address="198.18.15.2", count=2)
+        assert [r["received"] for r in alive] == [1, 2] and alive[0]["time"].endswith("us")
+        lab.set_link("waru", "eth0", False)                     # pull the cable at Waru
+        dead = client.query("/ping", address="198.18.15.2", count=2)
+        assert [r.get("status") for r in dead] == ["timeout", "timeout"] and dead[-1]["packet-loss"] == 100
+        client.close()

@@ -32,6 +32,7 @@ import hashlib
 import ipaddress
 import logging
 import os
+import re
 import secrets
 import select
 import signal
@@ -272,6 +273,30 @@ def _default_netwatch(now: datetime, v6: bool) -> list[Row]:
                      "done-tests": "120", "failed-tests": "0", "http-status-code": "200",
                      "up-script": "", "down-script": ""})
     return rows
+
+
+# ----------------------------------------------------------------------------- ping from a namespace
+
+_FPING_RTT = re.compile(r"\[0\], \d+ bytes, ([\d.]+) ms")
+
+
+def netns_ping_hook(argv_prefix: Sequence[str], timeout_ms: int = 500) -> Callable[[str, int], float | None]:
+    """A ping_hook that sends one real echo with fping from inside a lab namespace, e.g.
+    `netns_ping_hook(lab.command("core", []))`: the stand-in's /ping then tells what the "router"
+    namespace really sees. The stand-in only calls it for addresses in 198.18.0.0/15."""
+
+    def ping(address: str, size: int) -> float | None:
+        if ipaddress.ip_address(address) not in LAB_NETWORK:
+            return None
+        try:
+            done = subprocess.run([*argv_prefix, "fping", "-c1", f"-t{timeout_ms}", f"-b{size}", address],
+                                  capture_output=True, text=True, timeout=timeout_ms / 1000 + 5)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        match = _FPING_RTT.search(done.stdout)
+        return float(match.group(1)) if done.returncode == 0 and match else None
+
+    return ping
 
 
 # ----------------------------------------------------------------------------- TLS
