@@ -273,3 +273,21 @@ def test_neither_raw_nor_unprivileged_icmp_names_both_fixes(lab):
     assert "setcap cap_net_raw+ep" in lines[0] and "net.ipv4.ping_group_range=" in lines[0]
     [outcome] = run_engines(lab, [{"privileged": True, "targets": [target("127.0.0.1")]}], prefix=no_raw)
     assert "raw ICMP sockets need root or CAP_NET_RAW" in outcome["permission_problem"]
+
+
+def test_a_routing_loop_reports_ttl_exceeded_from_the_router_that_gave_up(lab):
+    """mon -> r1 <-> r2 with 198.18.8.0/24 routed back and forth: the echo's TTL runs out at r2."""
+    for name in ("mon", "r1", "r2"):
+        lab.add_namespace(name)
+    lab.link("mon", "eth0", "198.18.3.1/30", "r1", "eth0", "198.18.3.2/30")
+    lab.link("r1", "eth1", "198.18.3.5/30", "r2", "eth0", "198.18.3.6/30")
+    for router in ("r1", "r2"):
+        lab.enable_forwarding(router)
+        lab.exec(router, ["sysctl", "-q", "-w", "net.ipv4.icmp_ratelimit=0"])
+    lab.add_route("mon", "198.18.8.0/24", "198.18.3.2")
+    lab.add_route("r1", "198.18.8.0/24", "198.18.3.6")
+    lab.add_route("r2", "198.18.8.0/24", "198.18.3.5")
+    lab.add_route("r2", "198.18.3.0/30", "198.18.3.5")
+    [results] = run_engines(lab, [{"targets": [target("198.18.8.1", count=2, timeout=1.0)]}])
+    assert (results[0]["alive"], results[0]["sent"], results[0]["received"]) == (False, 2, 0)
+    assert results[0]["error"] == "TTL exceeded in transit from 198.18.3.6"
