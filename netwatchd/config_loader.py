@@ -152,6 +152,8 @@ class _Loader:
         if value.kind == "scalar" and value.typed is None and not value.from_env \
                 and section.has_field(key) and section.default(key) is None:
             return None   # `parent: null` on a host undoes `defaults: {parent: core}`
+        if key.secret and value.kind == "scalar":
+            add_secret(value.text)    # even a malformed secret is a secret: mask it before judging it
         kind = key.kind
         if isinstance(kind, Section):
             return self.section(value, kind, path)

@@ -139,6 +139,9 @@ def test_cli_with_secrets_in_the_config_never_prints_them(tmp_path: Path) -> Non
     broken = tmp_path / "broken.yaml"
     broken.write_text(valid.read_text().replace("address: 127.0.0.2", "address: 127.0.0.999")
                       + f"pasword: {WEB_PASSWORD}\ntelegram_token: {TOKEN}\n")
+    bad_token = tmp_path / "bad-token.yaml"
+    bad_token.write_text("telegram: {token: 'malformed-token-secret-value', chat_ids: [1]}\n"
+                         "routers: [{name: r, address: 10.0.0.1, password: [not, text]}]\nhosts: []\n")
     env_file = tmp_path / "env.yaml"
     env_file.write_text("telegram: {token: '${TG}', chat_ids: [-1]}\nrouters: [{name: r, address: 10.0.0.1, "
                         "password: ${PW}}]\nhosts: [{name: A, address: ${PW}}]\n")
@@ -149,7 +152,8 @@ def test_cli_with_secrets_in_the_config_never_prints_them(tmp_path: Path) -> Non
                  ["check", "--json", "-c", str(valid), "--log-level", "debug"],
                  ["--log-level", "debug", "check", "-c", str(broken)],
                  ["check", "--json", "-c", str(broken)],
-                 ["--log-level", "debug", "check", "-c", str(env_file)]):
+                 ["--log-level", "debug", "check", "-c", str(env_file)],
+                 ["--log-level", "debug", "check", "--json", "-c", str(bad_token)]):
         done = subprocess.run([sys.executable, "-m", "netwatchd", *args], capture_output=True, text=True,
                               timeout=60, env=env)
         assert "Traceback" not in done.stderr, done.stderr
@@ -157,5 +161,6 @@ def test_cli_with_secrets_in_the_config_never_prints_them(tmp_path: Path) -> Non
     everything = "\n".join(outputs)
     assert "check: " in everything and "config: Config(" in everything    # the debug line was written
     assert "unknown key" in everything and "127.0.0.999" in everything    # the broken file was reported
-    for secret in (TOKEN, TOKEN.split(":")[1], "r0uter", WEB_PASSWORD, "env-password-value"):
+    assert "does not look like a bot token" in everything
+    for secret in (TOKEN, TOKEN.split(":")[1], "r0uter", WEB_PASSWORD, "env-password-value", "malformed-token"):
         assert secret not in everything, secret
