@@ -83,17 +83,32 @@ def test_other_kinds(kind, to, language, expected):
     assert render_message([transition], language=language) == expected
 
 
-def test_reminder_uplink_back_and_startup():
+def test_reminder_uplink_and_startup_as_the_state_machine_emits_them():
     reminder = t(kind="reminder", at=AT + timedelta(hours=2, minutes=5), since=AT, evidence={"loss_percent": 100})
     assert render_message([reminder], language="en") == (
         "🔴 <b>Waru still DOWN</b>\nAddress: 172.16.200.117\nSince: 27/11/2026 21:03:05 WIB (2 h 5 min)\n"
         "Evidence: loss 100%")
-    back = t(host="netwatchd", kind="uplink_back", to=State.UP, frm=State.DOWN, at=AT + timedelta(seconds=90), since=AT)
+    lost = t(host="__self__", address="198.18.0.1,198.18.0.2", kind="uplink_lost",
+             evidence={"anchors": ["198.18.0.1", "198.18.0.2"]})
+    assert render_message([lost], language="en") == (
+        "⚠️ <b>The monitoring server lost its network</b>\nSince: 27/11/2026 21:03:05 WIB\n"
+        "Site states cannot be judged until it is back.\nEvidence: no reply from 198.18.0.1, 198.18.0.2")
+    back = t(host="__self__", address="198.18.0.1,198.18.0.2", kind="uplink_back", to=State.UP, frm=State.DOWN,
+             at=AT + timedelta(seconds=90), since=AT, affected=("Waru", "Taman"),
+             evidence={"lost_for_s": 88.0, "changes": {"Waru": "up", "Taman": "down"}, "lost_at": AT.isoformat()})
     assert render_message([back]) == ("✅ <b>Server monitoring terhubung kembali</b>\nPada: 27/11/2026 21:04:35 WIB\n"
-                                      "Terputus selama: 1 mnt 30 dtk")
-    startup = t(host="netwatchd", kind="startup", to=State.UP, evidence={"sites": 18, "down": ["Waru"]})
+                                      "Terputus selama: 1 mnt 30 dtk\nPerubahan selama terputus: Waru UP, Taman DOWN")
+    startup = t(host="__self__", address="", kind="startup", frm=State.UNKNOWN, to=State.UP, affected=("Waru",),
+                evidence={"watching": 18, "down": 1, "unreachable": 2})
     assert render_message([startup], language="en") == (
-        "ℹ️ <b>netwatchd started watching</b>: 18 sites, 1 down (Waru)\nAt: 27/11/2026 21:03:05 WIB")
+        "ℹ️ <b>netwatchd started watching</b>: 18 sites, 1 DOWN, 2 unreachable (Waru)\nAt: 27/11/2026 21:03:05 WIB")
+    assert render_message([lost, back, t("Candi", address="172.16.3.1")], language="en") == (
+        "🔔 <b>UPLINK LOST, UPLINK BACK, 1 site DOWN</b>\n"
+        "⚠️ <b>Monitoring server</b> (198.18.0.1,198.18.0.2) UPLINK LOST 21:03:05 WIB — no reply from "
+        "198.18.0.1, 198.18.0.2\n"
+        "✅ <b>Monitoring server</b> (198.18.0.1,198.18.0.2) UPLINK BACK 21:04:35 WIB — 1 min 30 s, "
+        "changes: Waru UP, Taman DOWN\n"
+        "🔴 <b>Candi</b> (172.16.3.1) DOWN 21:03:05 WIB")
 
 
 def test_times_follow_the_configured_zone():

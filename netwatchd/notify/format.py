@@ -46,12 +46,16 @@ _ICONS = {"down": "🔴", "up": "🟢", "degraded": "🟡", "unreachable": "⛔"
           "flapping": "🟠", "stable": "🔵", "reminder": "🔴", "maintenance_end": "🛠",
           "uplink_lost": "⚠️", "uplink_back": "✅", "startup": "ℹ️", "test": "✅"}
 _WORDS = {
-    "id": {"site": "situs", "sites": "situs", "unreachable_children": "situs tak terjangkau",
+    "id": {"site": "situs", "sites": "situs", "unreachable_child": "situs tak terjangkau",
+           "unreachable_children": "situs tak terjangkau", "changes_label": "perubahan",
            "in_row": "gagal berturut-turut", "max": "maks", "changes": "perubahan",
-           "outage": "padam", "units": ("hari", "jam", "mnt", "dtk")},
-    "en": {"site": "site", "sites": "sites", "unreachable_children": "sites unreachable",
+           "outage": "padam", "units": ("hari", "jam", "mnt", "dtk"), "no_reply": "tak ada jawaban dari",
+           "server": "Server monitoring", "unreachable": "tak terjangkau"},
+    "en": {"site": "site", "sites": "sites", "unreachable_child": "site unreachable",
+           "unreachable_children": "sites unreachable", "changes_label": "changes",
            "in_row": "failures in a row", "max": "max", "changes": "changes",
-           "outage": "out for", "units": ("d", "h", "min", "s")},
+           "outage": "out for", "units": ("d", "h", "min", "s"), "no_reply": "no reply from",
+           "server": "Monitoring server", "unreachable": "unreachable"},
 }
 
 DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
@@ -73,7 +77,7 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "uplink_lost": "{icon} <b>Server monitoring kehilangan jaringan</b>\nSejak: {at}\n"
                        "Status situs tidak dapat dinilai sampai jaringan kembali.\nBukti: {evidence}",
         "uplink_back": "{icon} <b>Server monitoring terhubung kembali</b>\nPada: {at}\n"
-                       "Terputus selama: {duration}",
+                       "Terputus selama: {duration}\nPerubahan selama terputus: {summary}",
         "startup": "{icon} <b>netwatchd mulai memantau</b>: {summary}\nPada: {at}",
         "group_header": "{icon} <b>{summary}</b>",
         "group_line": "{icon} <b>{host}</b> ({address}) {state} {time}{evidence}",
@@ -98,7 +102,7 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "uplink_lost": "{icon} <b>The monitoring server lost its network</b>\nSince: {at}\n"
                        "Site states cannot be judged until it is back.\nEvidence: {evidence}",
         "uplink_back": "{icon} <b>The monitoring server is back online</b>\nAt: {at}\n"
-                       "Offline for: {duration}",
+                       "Offline for: {duration}\nChanges while offline: {summary}",
         "startup": "{icon} <b>netwatchd started watching</b>: {summary}\nAt: {at}",
         "group_header": "{icon} <b>{summary}</b>",
         "group_line": "{icon} <b>{host}</b> ({address}) {state} {time}{evidence}",
@@ -174,6 +178,12 @@ def format_evidence(evidence: Mapping[str, Any], language: str) -> str:
         parts.append(f"{evidence['failures_in_row']} {words['in_row']}")
     if evidence.get("error"):
         parts.append(f"error: {evidence['error']}")
+    if evidence.get("flap_percent") is not None:
+        parts.append(f"flapping {_number(evidence['flap_percent'])}%")
+    anchors = evidence.get("anchors")
+    if anchors:
+        listed = ", ".join(map(str, anchors)) if isinstance(anchors, (list, tuple)) else str(anchors)
+        parts.append(f"{words['no_reply']} {listed}")
     return ", ".join(parts)
 
 
@@ -304,11 +314,14 @@ def _values(t: Transition, language: str, tz: str | tzinfo) -> dict[str, str]:
     duration = format_duration((t.at - t.since).total_seconds(), lang) if t.since else ""
     summary = ""
     if t.kind == "startup":
-        summary = _startup_summary(t.evidence, lang)
+        summary = _startup_summary(t, lang)
+    elif t.kind == "uplink_back":
+        summary = _changes_summary(t.evidence.get("changes"), lang)
     key = _template_key(t)
+    host = words["server"] if t.kind in _SERVER_KINDS else t.host
     return {
         "icon": _ICONS.get(key, "🔔"),
-        "host": esc(t.host), "address": esc(t.address), "group": esc(t.group),
+        "host": esc(host), "address": esc(t.address), "group": esc(t.group),
         "state": esc(_STATE_LABELS[lang].get(t.to_state.value, t.to_state.value.upper())),
         "from_state": esc(_STATE_LABELS[lang].get(t.from_state.value, t.from_state.value.upper())),
         "at": esc(format_time(t.at, tz)),
@@ -318,24 +331,37 @@ def _values(t: Transition, language: str, tz: str | tzinfo) -> dict[str, str]:
         "evidence": esc(format_evidence(t.evidence, lang)),
         "affected": esc(affected),
         "affected_count": str(len(t.affected)) if t.affected else "",
-        "affected_line": (f" — {len(t.affected)} {words['unreachable_children']}: {esc(affected)}"
-                          if t.affected else ""),
+        "affected_line": (f" — {len(t.affected)} "
+                          f"{words['unreachable_child' if len(t.affected) == 1 else 'unreachable_children']}: "
+                          f"{esc(affected)}" if t.affected and t.kind not in _SERVER_KINDS else ""),
         "summary": esc(summary), "count": "1", "server": "",
     }
 
 
-def _startup_summary(evidence: Mapping[str, Any], language: str) -> str:
-    sites = evidence.get("sites")
-    down = evidence.get("down")
-    down_names = list(down) if isinstance(down, (list, tuple)) else []
-    down_count = len(down_names) if down_names else int(down or 0)
+_SERVER_KINDS = ("uplink_lost", "uplink_back", "startup")
+
+
+def _startup_summary(t: Transition, language: str) -> str:
+    """"18 situs, 1 DOWN (Waru)" from evidence {watching, down, unreachable} and affected names."""
+    evidence = t.evidence
+    sites = evidence.get("watching", evidence.get("sites"))
     if sites is None:
-        return str(evidence.get("message", ""))
-    if language == "id":
-        text = f"{sites} situs, {down_count} DOWN"
-    else:
-        text = f"{sites} sites, {down_count} down"
-    return text + (f" ({', '.join(map(str, down_names))})" if down_names else "")
+        return ""
+    down = evidence.get("down", len(t.affected))
+    down_count = len(down) if isinstance(down, (list, tuple)) else int(down or 0)
+    words = _WORDS[language]
+    text = f"{sites} {words['sites']}, {down_count} DOWN"
+    if evidence.get("unreachable"):
+        text += f", {evidence['unreachable']} {words['unreachable']}"
+    return text + (f" ({', '.join(t.affected)})" if t.affected else "")
+
+
+def _changes_summary(changes: Any, language: str) -> str:
+    """"Waru UP, Taman DOWN" from {site: state} (what changed while the server was offline)."""
+    if not isinstance(changes, Mapping) or not changes:
+        return ""
+    labels = _STATE_LABELS[language]
+    return ", ".join(f"{name} {labels.get(str(state), str(state).upper())}" for name, state in changes.items())
 
 
 def render_one(t: Transition, *, language: str = "id", tz: str | tzinfo = "Asia/Jakarta",
@@ -347,11 +373,19 @@ def render_one(t: Transition, *, language: str = "id", tz: str | tzinfo = "Asia/
 def _group_line(t: Transition, language: str, tz: str | tzinfo,
                 templates: Mapping[str, str] | None) -> str:
     values = _values(t, language, tz)
+    words = _WORDS[_lang(language)]
     values["state"] = html.escape(_label(t, language))
     detail = values["evidence"]
     if t.kind == "state" and t.to_state == State.UP and values["duration"]:
-        detail = f"{_WORDS[_lang(language)]['outage']} {values['duration']}"
-    if t.affected:
+        detail = f"{words['outage']} {values['duration']}"
+    if t.kind in _SERVER_KINDS:
+        values["address"] = values["address"] or "netwatchd"
+        if t.kind == "startup":
+            detail = values["summary"]
+        elif t.kind == "uplink_back":
+            changes = f"{words['changes_label']}: {values['summary']}" if values["summary"] else ""
+            detail = ", ".join(x for x in (values["duration"], changes) if x)
+    if values["affected_line"]:
         detail = ", ".join(x for x in (detail, values["affected_line"].lstrip(" —")) if x)
     values["evidence"] = f" — {detail}" if detail else ""
     return _fill(_template("group_line", language, templates), values)
@@ -367,7 +401,9 @@ def _group_header(transitions: Sequence[Transition], language: str, tz: str | tz
         label = _label(t, lang)
         counts[label] = counts.get(label, 0) + 1
         first_key.setdefault(label, _template_key(t))
-    summary = ", ".join(f"{n} {words['site'] if n == 1 else words['sites']} {label}"
+    server_labels = {_label(t, lang) for t in transitions if t.kind in _SERVER_KINDS}
+    summary = ", ".join(label if label in server_labels else
+                        f"{n} {words['site'] if n == 1 else words['sites']} {label}"
                         for label, n in counts.items())
     keys = set(first_key.values())
     icon = _ICONS.get(next(iter(keys)), "🔔") if len(keys) == 1 else "🔔"
