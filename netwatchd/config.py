@@ -130,7 +130,7 @@ class FlapPolicy:
 class RetentionSpec:
     raw_days: float = 7.0
     rollup_days: float = 400.0
-    rollup_5m_days: float = 35.0        # 5-minute rollups (hourly ones are kept rollup_days)
+    rollup_5m_days: float = 14.0        # 5-minute rollups (hourly ones are kept rollup_days)
 
 
 @dataclass(frozen=True)

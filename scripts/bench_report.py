@@ -5,7 +5,7 @@
           store (events: ~15 outages/degradations per host, hourly rollups, timing log); the peer
           is one plain SQL aggregate (window functions over events + rollup sums) computing only
           downtime and rtt per host in the same run.
-  disk:   a week of raw results + a year of hourly rollups + 35 days of 5-minute rollups for
+  disk:   a week of raw results + a year of hourly rollups + 14 days of 5-minute rollups for
           1,000 hosts at 10 s, written with the store's own encoder, then the file is measured
           (target <= 1 GB); plus the real record_results/prune_and_rollup pipeline for one hour.
 
@@ -55,7 +55,7 @@ def synthetic_store(data_dir: Path, hosts: int, days: int, seed: int = 7) -> tup
                            group=f"g{i % 10}", parent=None if i % 20 == 0 else f"site-{i // 20 * 20:04d}")
                   for i in range(hosts))
     config = Config(path=data_dir / "hosts.yaml", data_dir=data_dir, hosts=specs,
-                    retention=RetentionSpec(raw_days=7, rollup_5m_days=35, rollup_days=400))
+                    retention=RetentionSpec(raw_days=7, rollup_5m_days=14, rollup_days=400))
     conn = Database.in_dir(data_dir).open()
     events, timing = [], []
     for spec in specs:
@@ -195,7 +195,7 @@ def _pool_blocks(rng: random.Random, count: int, per_block: int) -> list[bytes]:
 def bench_disk(hosts: int) -> dict:
     rng = random.Random(11)
     per_block = hr.BUCKET_MS // 1000 // INTERVAL_S
-    raw_days, five_days, hour_days = 7, 35, 365
+    raw_days, five_days, hour_days = 7, 14, 365
     with tempfile.TemporaryDirectory() as tmp:
         db = Database.in_dir(tmp)
         conn = db.open()

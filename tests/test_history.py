@@ -41,7 +41,11 @@ def test_compaction_builds_exact_rollups_and_keeps_every_sample(tmp_path):
     assert conn.execute("SELECT count(*) FROM probe_results").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM probe_blocks").fetchone()[0] == 4
     after = hr.raw_samples(conn, "b", T0, T0 + timedelta(minutes=10))
-    assert after == before and len(after) == 60
+    assert len(after) == 60
+    for old, new in zip(before, after):   # everything exact but rtts, which are kept within 0.5 %
+        assert old[:4] == new[:4]
+        for exact, packed in zip(old[4:], new[4:]):
+            assert (exact is None and packed is None) or abs(packed - exact) <= 0.005 * exact + 1
 
     rows = {(r.host, r.bucket_ms): r for r in hr.iter_rollups(conn, T0, T0 + timedelta(hours=1), table="rollup_5m")}
     second_b = rows[("b", hr.to_ms(T0) + hr.BUCKET_MS)]
@@ -86,7 +90,7 @@ def test_late_result_is_merged_into_an_existing_block(tmp_path):
 def test_retention_deletes_each_tier_at_its_own_age(tmp_path):
     conn = _store(tmp_path)
     _ten_minutes(conn)
-    retention = RetentionSpec(raw_days=7, rollup_5m_days=35, rollup_days=400)
+    retention = RetentionSpec(raw_days=7, rollup_5m_days=35, rollup_days=400)  # explicit, not the defaults
     hr.prune_and_rollup(conn, T0 + timedelta(minutes=11), retention)
 
     def counts():
@@ -120,7 +124,7 @@ def test_a_day_of_regular_samples_packs_small(tmp_path):
     hr.prune_and_rollup(conn, T0 + timedelta(days=1, minutes=1), RetentionSpec())
     packed = conn.execute("SELECT sum(length(data)), sum(samples) FROM probe_blocks").fetchone()
     assert packed[1] == 8640
-    assert packed[0] / packed[1] < 10, f"{packed[0] / packed[1]:.1f} bytes per sample"
+    assert packed[0] / packed[1] < 4, f"{packed[0] / packed[1]:.1f} bytes per sample"
 
 
 samples_strategy = st.lists(
@@ -133,6 +137,12 @@ samples_strategy = st.lists(
 @given(samples_strategy)
 def test_block_round_trip(raw):
     bucket = 1_700_000_100_000 // hr.BUCKET_MS * hr.BUCKET_MS
-    samples = sorted(hr.Sample(bucket + off, state, alive, loss, rtt, rtt, None if rtt is None else rtt + 5)
-                     for off, state, alive, loss, rtt in raw)
-    assert hr.decode_block(bucket, len(samples), hr.encode_block(bucket, samples)) == samples
+    samples = sorted(hr.Sample(bucket + off, state, alive, loss, None if rtt is None else rtt // 2, rtt,
+                               None if rtt is None else rtt * 3 + 5) for off, state, alive, loss, rtt in raw)
+    decoded = hr.decode_block(bucket, len(samples), hr.encode_block(bucket, samples))
+    assert [s[:4] for s in decoded] == [s[:4] for s in samples]
+    for original, back in zip(samples, decoded):
+        for exact, packed in zip(original[4:], back[4:]):
+            assert (exact is None) == (packed is None)
+            if exact is not None:
+                assert abs(packed - exact) <= 0.005 * exact + 1
