@@ -236,16 +236,28 @@ class _Track:
 class _Fold:
     """Children's news collected into one notified message (a parent's DOWN/UP, the uplink summary)."""
 
-    __slots__ = ("names", "changes")
+    __slots__ = ("names", "changes", "before", "net")
 
-    def __init__(self) -> None:
+    def __init__(self, net: bool = False) -> None:
+        self.net = net                       # keep only net news (the uplink summary)
         self.names: list[str] = []
         self.changes: dict[str, str] = {}
+        self.before: dict[str, str] = {}     # what admins knew before the first folded change
 
     def add(self, track: _Track, new: State) -> None:
-        if track.name not in self.changes:
-            self.names.append(track.name)
-        self.changes[track.name] = new.value
+        """Fold `new` for `track` (the caller has set track.told = new). A host that ends where
+        admins already knew it to be drops out again (net news only)."""
+        name = track.name
+        if name not in self.changes:
+            self.names.append(name)
+            self.before[name] = track.told.value if track.told else ""
+        self.changes[name] = new.value
+        before = self.before[name]
+        if self.net and (new.value == before or (new == State.UP and not before)):
+            self.names.remove(name)
+            del self.changes[name]
+            del self.before[name]
+            track.told = State(before) if before else None
 
 
 _BY_DEPTH = attrgetter("depth")
@@ -452,7 +464,7 @@ class AlertEngine:
         for track in self._tracks.values():
             every = track.spec.reminder_every if track.spec else None
             if (every and track.state == State.DOWN and track.told == State.DOWN
-                    and not track.muted and not track.flapping):
+                    and not track.muted and not track.flapping and not self._summary_pending()):
                 base = track.last_reminder or track.since
                 if base is not None and (now - base).total_seconds() >= every:
                     track.last_reminder = now
@@ -556,8 +568,10 @@ class AlertEngine:
         track.flap_percent = percent
         if not track.flapping and percent >= self._flap.high_percent:
             track.flapping = True
-            notify = not track.muted
-            track.flap_announced = notify
+            # Admins told "flapping" and not yet "stable" (the stable fell in a mute) hear nothing new.
+            notify = not (track.muted or track.flap_announced or track.state == State.UNREACHABLE
+                          or self._summary_pending())
+            track.flap_announced = track.flap_announced or notify
             out.append(self._transition(track, track.state, now, kind="flapping", notify=notify,
                                         since=track.since, extra={"flap_percent": percent}))
         elif track.flapping and percent < self._flap.low_percent:
@@ -589,12 +603,13 @@ class AlertEngine:
         quiet = track.muted or track.flapping or old == State.UNKNOWN
         notify = not quiet and self._news(track, new)
         folded = False
-        if notify and fold is None and self._self.extra.get("back_at") and track.rejudge:
-            fold = self._summary_fold()
+        if notify and fold is None and self._summary_pending():
+            fold = self._summary_fold()    # news while the uplink summary is pending goes into it
         if notify and fold is not None and (new == State.UP or fold is self._summary):
-            fold.add(track, new)
             folded, notify = True, False
-            track.told = new
+            fold.add(track, new)
+            if track.name in fold.changes:
+                track.told = new
         elif notify:
             track.told = new
         track.state = new
@@ -635,7 +650,8 @@ class AlertEngine:
                                             since=old_since, old=old))
             if fold_children and fold is not None and not child.muted and child.told != State.DOWN:
                 fold.add(child, State.UNREACHABLE)
-                child.told = State.UNREACHABLE
+                if child.name in fold.changes:
+                    child.told = State.UNREACHABLE
         track.held_children = {}
 
     def _reconnect(self, track: _Track, now: datetime, out: list[Transition], fold: _Fold | None) -> None:
@@ -671,19 +687,23 @@ class AlertEngine:
             was_lost = me.state == State.DOWN
             me.state, me.since = State.UP, now if was_lost or me.since is None else me.since
             if was_lost:
-                me.extra = {**me.extra, "back_at": iso_ms(now), "changes": {}, "names": []}
+                me.extra = {**me.extra, "back_at": iso_ms(now), "changes": {}, "names": [], "before": {}}
                 self._summary = None
                 self._reconnect(me, now, out, self._summary_fold())
             else:
                 self._reconnect(me, now, out, None)
         self._release_held(me, now, out)
 
+    def _summary_pending(self) -> bool:
+        return bool(self._self.extra.get("back_at"))
+
     def _summary_fold(self) -> _Fold:
         fold = self._summary
         if fold is None:
-            fold = _Fold()
+            fold = _Fold(net=True)
             fold.names = list(self._self.extra.get("names", []))
             fold.changes = dict(self._self.extra.get("changes", {}))
+            fold.before = dict(self._self.extra.get("before", {}))
             self._summary = fold
         return fold
 
@@ -691,7 +711,7 @@ class AlertEngine:
         fold = self._summary
         if fold is not None and self._self.extra.get("back_at"):
             self._self.extra = {**self._self.extra, "names": list(fold.names),
-                                "changes": dict(fold.changes)}
+                                "changes": dict(fold.changes), "before": dict(fold.before)}
             self._touched.add(SELF_HOST)
 
     def _maybe_summarize_uplink(self, now: datetime, out: list[Transition], force_after: float | None) -> None:
@@ -712,7 +732,7 @@ class AlertEngine:
                               to_state=State.UP, at=now, kind="uplink_back", since=lost_at,
                               affected=tuple(fold.names), evidence=extra, notify=True))
         me.extra = {k: v for k, v in me.extra.items()
-                    if k not in ("back_at", "changes", "names", "lost_at")}
+                    if k not in ("back_at", "changes", "names", "before", "lost_at")}
         self._summary = None
         self._touched.add(SELF_HOST)
 
@@ -755,6 +775,13 @@ class AlertEngine:
             self._announce_stable(track, now, out, track.flap_percent)
             return
         if not self._news(track, track.state):
+            return
+        if self._summary_pending():
+            fold = self._summary_fold()
+            fold.add(track, track.state)
+            if track.name in fold.changes:
+                track.told = track.state
+            self._save_summary()
             return
         track.told = track.state
         fold = _Fold()

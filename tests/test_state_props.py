@@ -1,0 +1,179 @@
+"""Property tests of the alert brain over random probe sequences, random trees and random mutes.
+
+Invariants (the spec of issue 4):
+  * every UP alert for a host follows a DOWN (or DEGRADED / unreachable) alert for it;
+  * nothing is announced for a host while it is muted, while an ancestor is down, or while the
+    server's own uplink is lost;
+  * never two alerts of the same kind (and same announced state) in a row for a host
+    (reminders excepted: repeating a DOWN is what they are for);
+  * stopping at any point and restoring from the saved states gives the same future alerts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from netwatchd.clock import FakeClock
+from netwatchd.config import FlapPolicy, SelfCheck
+from netwatchd.models import State, Transition
+from netwatchd.state import SELF_HOST, HostState, Mute, self_check_name
+from test_state_support import Driver, config, host, result
+
+PROBLEMS = {State.DOWN, State.DEGRADED, State.UNREACHABLE}
+ANCHORS = ("198.18.0.1", "198.18.0.2")
+
+
+@st.composite
+def scenarios(draw):
+    n = draw(st.integers(1, 7))
+    parents = [draw(st.sampled_from([None, "router"] + [f"h{j}" for j in range(i)])) for i in range(n)]
+    down_after, up_after, degraded_after = (draw(st.integers(1, 3)) for _ in range(3))
+    reminder = draw(st.sampled_from([None, 3.0]))
+    hosts = [host(f"h{i}", parent=parents[i], group=f"g{i % 2}", down_after=down_after,
+                  up_after=up_after, degraded_after=degraded_after, reminder_every=reminder)
+             for i in range(n)]
+    flap = draw(st.booleans())
+    cfg = config(hosts, flapping=FlapPolicy(window=draw(st.integers(4, 21)), high_percent=50.0,
+                                            low_percent=25.0, enabled=flap),
+                 announce_startup=draw(st.booleans()))
+    if draw(st.booleans()):
+        cfg = replace(cfg, self_check=SelfCheck(anchors=ANCHORS))
+    steps = draw(st.integers(5, 45))
+    # Outages are correlated in real networks: draw per-step "weather" and per-host noise.
+    rounds = []
+    for _ in range(steps):
+        rounds.append({
+            "hosts": [draw(st.sampled_from("++++--~ ")) for _ in range(n)],
+            "anchors": draw(st.sampled_from("+++- ")),
+        })
+    targets = [h.name for h in hosts] + ["g0", "g1"]
+    mutes = draw(st.lists(st.tuples(st.sampled_from(targets), st.integers(0, steps), st.integers(1, 15)),
+                          max_size=3))
+    cut = draw(st.integers(0, steps))
+    return cfg, rounds, mutes, cut
+
+
+def play(run: Driver, rounds, mutes, start: int = 0, stop: int | None = None) -> list[list[Transition]]:
+    """Feed rounds[start:stop]; mutes (target, start step, duration s) are set from their step on."""
+    base = FakeClock().now()
+    per_step = []
+    for index in range(start, len(rounds) if stop is None else stop):
+        run.engine.set_mutes([Mute(target=t, until=base + timedelta(seconds=s + d + 1))
+                              for t, s, d in mutes if s <= index])
+        now = base + timedelta(seconds=index + 1)
+        batch = [result(f"h{i}", code, now) for i, code in enumerate(rounds[index]["hosts"]) if code != " "]
+        if run.config.self_check.anchors and rounds[index]["anchors"] != " ":
+            batch += [result(self_check_name(a), rounds[index]["anchors"], now) for a in ANCHORS]
+        run.clock.advance((now - run.clock.now()).total_seconds())
+        out = run.engine.ingest(batch) + run.engine.tick()
+        per_step.append(out)
+    return per_step
+
+
+def muted_at(cfg, mutes, index: int, name: str) -> bool:
+    spec = next(h for h in cfg.hosts if h.name == name)
+    base = FakeClock().now()
+    now = base + timedelta(seconds=index + 1)
+    return any(s <= index and base + timedelta(seconds=s + d + 1) > now and t in (name, spec.group)
+               for t, s, d in mutes)
+
+
+def told_entries(t: Transition) -> list[tuple[str, State]]:
+    """(host, announced state) pairs a notified transition tells the admins."""
+    found = []
+    if t.kind in ("state", "maintenance_end", "stable") and t.host != SELF_HOST:
+        found.append((t.host, t.to_state))
+    for name in t.affected:
+        if t.kind == "uplink_back":
+            found.append((name, State(t.evidence["changes"][name])))
+        elif t.kind == "startup":
+            found.append((name, State.DOWN))
+        elif t.to_state == State.UP:
+            found.append((name, State.UP))
+        else:
+            found.append((name, State.UNREACHABLE))
+    return found
+
+
+def check_invariants(cfg, per_step, mutes) -> None:
+    parents = {h.name: h.parent for h in cfg.hosts}
+    current: dict[str, State] = {}
+    told: dict[str, State] = {}
+    last_alert: dict[str, tuple[str, State]] = {}
+    uplink_lost = False
+
+    def ancestors(name):
+        seen = set()
+        p = parents.get(name)
+        while p in parents and p not in seen:
+            seen.add(p)
+            yield p
+            p = parents.get(p)
+
+    for index, out in enumerate(per_step):
+        for t in out:
+            if t.kind == "uplink_lost":
+                assert not uplink_lost, "two uplink_lost in a row"
+                uplink_lost = True
+            elif t.kind == "uplink_back":
+                assert uplink_lost, "uplink_back without uplink_lost"
+                uplink_lost = False
+            if t.notify and t.host != SELF_HOST:
+                assert not uplink_lost, f"alert {t.kind} for {t.host} while the uplink is lost"
+                assert not muted_at(cfg, mutes, index, t.host), f"alert for muted {t.host}: {t}"
+                for a in ancestors(t.host):
+                    assert current.get(a) not in (State.DOWN, State.UNREACHABLE), \
+                        f"alert for {t.host} while its ancestor {a} is {current.get(a)}"
+            if t.notify:
+                for name in t.affected:
+                    assert not muted_at(cfg, mutes, index, name), f"muted {name} named in {t}"
+                for name, state in told_entries(t):
+                    if state == State.UP and t.kind in ("state", "uplink_back"):
+                        assert told.get(name) in PROBLEMS, f"UP for {name} without a DOWN before: {t}"
+                    told[name] = state
+                if t.kind != "reminder":
+                    key = (t.kind, t.to_state)
+                    assert last_alert.get(t.host) != key, f"two {key} alerts in a row for {t.host}"
+                    last_alert[t.host] = key
+                else:
+                    assert told.get(t.host) == State.DOWN and current.get(t.host) == State.DOWN
+                for name in t.affected:          # named in another host's message
+                    last_alert[name] = (f"{t.kind}:{t.host}", t.to_state)
+            if t.kind == "state":
+                current[t.host] = t.to_state
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_invariants_hold_for_random_networks(scenario):
+    cfg, rounds, mutes, _ = scenario
+    run = Driver(cfg)
+    per_step = play(run, rounds, mutes)
+    try:
+        check_invariants(cfg, per_step, mutes)
+    except AssertionError as exc:     # say what happened, step by step, to make a failure readable
+        story = [f"{i}: {t.host} {t.kind} {t.from_state.value}->{t.to_state.value}"
+                 f"{' NOTIFY' if t.notify else ''} {t.affected or ''}"
+                 for i, out in enumerate(per_step) for t in out]
+        raise AssertionError(f"{exc}\n" + "\n".join(story)) from None
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_restoring_at_any_point_gives_the_same_future(scenario):
+    cfg, rounds, mutes, cut = scenario
+    straight = Driver(cfg)
+    expected = play(straight, rounds, mutes)
+    first = Driver(cfg)
+    play(first, rounds, mutes, 0, cut)
+    saved = {name: HostState.from_dict(json.loads(json.dumps(s.to_dict())))
+             for name, s in first.engine.states().items()}
+    restored = Driver(cfg, states=saved, clock=first.clock)
+    future = play(restored, rounds, mutes, cut)
+    assert [[t.to_dict() for t in out] for out in future] == \
+        [[t.to_dict() for t in out] for out in expected[cut:]]
