@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from netwatchd.config import (Config, FlapPolicy, HostSpec, MaintenanceWindow, RetentionSpec, RouterSpec,
                               SelfCheck, TelegramSpec, Thresholds, WebSpec)
+from netwatchd.config_kinds import Invalid, ListOf, Name, did_you_mean, format_duration, parse_duration
 from netwatchd.config_schema import (DEFAULTS, FLAPPING, HOST, HOST_SETTINGS, MAINTENANCE, RETENTION, ROUTER,
-                                     SELF_CHECK, TELEGRAM, THRESHOLDS, TOP, WEB, Invalid, Key, ListOf, Name,
-                                     Section, did_you_mean, format_duration, parse_duration)
+                                     SELF_CHECK, TELEGRAM, TOP, WEB, Key, Section)
 from netwatchd.config_yaml import BAD_REFERENCE, Entry, Value, YamlProblem, parse, read_text
 from netwatchd.errors import ConfigError
 from netwatchd.logs import add_secret, redact
@@ -201,7 +201,7 @@ class _Loader:
             return []
         if value.kind != "seq":
             self.error(value.line, path, f"must be a list, not {value.describe()}",
-                       f"a list of mappings, one per entry: - {{name: ..., address: ...}}")
+                       "a list of mappings, one per entry: - {name: ..., address: ...}")
             return []
         out = []
         for index, element in enumerate(value.elements):
@@ -278,7 +278,7 @@ class _Loader:
     def hosts(self, defaults_value: Entry | None, hosts_value: Entry | None,
               routers: list[RouterSpec]) -> list[HostSpec]:
         defaults = self.section(_val(defaults_value), DEFAULTS, "defaults")
-        base = {key.field_name: DEFAULTS.default(key) for key in HOST_SETTINGS}
+        base = {key.name: DEFAULTS.default(key) for key in HOST_SETTINGS}
         base_thresholds = _fields(defaults.get("thresholds", ({}, 0))[0])
         defaults_merged = {**base, **{k: v for k, (v, _) in defaults.items()}}
         defaults_merged["thresholds"] = Thresholds(**base_thresholds)

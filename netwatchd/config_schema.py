@@ -1,566 +1,22 @@
-"""The one description of hosts.yaml: every key, its type and range, its default and what it means.
+"""The one description of hosts.yaml: every key, its kind and range, its default and what it means.
 
 `netwatchd.config_loader` validates with these tables and `config_reference()` turns the very same
-tables into the README's configuration reference, so the two cannot drift apart. A value kind
-(`Duration`, `Integer`, `Address`, ...) parses one located YAML value and raises `Invalid(what, allowed)`.
+tables into the README's configuration reference, so the two cannot drift apart. The value kinds
+(`Duration`, `Integer`, `Address`, ...) live in netwatchd.config_kinds. Defaults are read from the
+dataclasses in netwatchd.config, never repeated here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import ipaddress
-import math
-import re
 import sys
-import zoneinfo
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
-from functools import lru_cache
-from typing import Any, Sequence
-from urllib.parse import urlsplit
+from typing import Any
 
 from netwatchd.config import (Config, FlapPolicy, HostSpec, MaintenanceWindow, RetentionSpec, RouterSpec,
                               SelfCheck, TelegramSpec, Thresholds, WebSpec)
-from netwatchd.config_yaml import Value
-
-
-class Invalid(Exception):
-    """One value is wrong: `what` is wrong, `allowed` says what would be right."""
-
-    def __init__(self, what: str, allowed: str) -> None:
-        super().__init__(what)
-        self.what = what
-        self.allowed = allowed
-
-
-def shown(value: Value, limit: int = 40) -> str:
-    """A user's scalar quoted for a message, shortened."""
-    text = value.text if value.kind == "scalar" else value.describe()
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return f"'{text}'"
-
-
-def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
-    lowered = {c.lower(): c for c in choices}
-    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-    return lowered[match[0]] if match else None
-
-
-# ---------------------------------------------------------------- durations
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNIT_SECONDS = {"w": Decimal(604800), "d": Decimal(86400), "h": Decimal(3600), "m": Decimal(60),
-                 "s": Decimal(1), "ms": Decimal("0.001")}
-_CLOCK_STYLE = re.compile(r"(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)")
-DURATION_HELP = "a duration like 500ms, 10s, 1m, 1h30m, or plain seconds"
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds in a RouterOS-style duration: `500ms`, `10s`, `1m`, `1h30m`, `1d`, `1w`, `00:01:30`,
-    or a plain number of seconds (int, float or numeric text).
-
-    Raises ValueError for anything else, including negative, infinite and NaN values.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration")
-    if isinstance(value, (int, float)):
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"{value!r} is not a duration")
-        return float(value)
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a duration")
-    text = value.strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(Decimal(text))
-    clock = _CLOCK_STYLE.fullmatch(text)
-    if clock:
-        hours, minutes, seconds = clock.groups()
-        return float(Decimal(hours) * 3600 + Decimal(minutes) * 60 + Decimal(seconds))
-    total, position = Decimal(0), 0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != position:
-            break
-        total += Decimal(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        position = match.end()
-    if not text or position != len(text):
-        raise ValueError(f"{value!r} is not a duration")
-    return float(total)
-
-
-def format_duration(seconds: float) -> str:
-    """The shortest RouterOS-style text for a whole number of milliseconds: 90 -> '1m30s',
-    0.5 -> '500ms', 0 -> '0s'. parse_duration(format_duration(x)) == x for whole milliseconds."""
-    millis = int(Decimal(repr(float(seconds))).scaleb(3).to_integral_value())
-    if millis == 0:
-        return "0s"
-    parts = []
-    for unit, size in (("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000),
-                       ("ms", 1)):
-        count, millis = divmod(millis, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
-
-
-# ---------------------------------------------------------------- value kinds
-
-
-class Kind:
-    """How one YAML value is read. `type_name` is the docs' Type column; `allowed()` the hint."""
-
-    type_name = "value"
-
-    def allowed(self) -> str:
-        return self.type_name
-
-    def parse(self, value: Value) -> Any:
-        raise NotImplementedError
-
-    def show(self, default: Any) -> str:
-        """The docs' Default column for a dataclass default."""
-        if default is None:
-            return "—"
-        if isinstance(default, bool):
-            return "true" if default else "false"
-        if isinstance(default, (tuple, list)):
-            return "[" + ", ".join(str(d) for d in default) + "]" if default else "[]"
-        if isinstance(default, float) and default.is_integer():
-            return str(int(default))
-        return str(default) if default != "" else '""'
-
-    def scalar(self, value: Value) -> Value:
-        if value.kind != "scalar":
-            raise Invalid(f"must be a single value, not {value.describe()}", self.allowed())
-        return value
-
-
-class Text(Kind):
-    type_name = "text"
-
-    def __init__(self, max_len: int = 200, *, empty_ok: bool = False, secret: bool = False,
-                 pattern: str | None = None, pattern_help: str = "", pattern_what: str = "") -> None:
-        self.max_len, self.empty_ok, self.secret = max_len, empty_ok, secret
-        self.pattern = re.compile(pattern) if pattern else None
-        self.pattern_help, self.pattern_what = pattern_help, pattern_what
-
-    def allowed(self) -> str:
-        return self.pattern_help or f"text of at most {self.max_len} characters"
-
-    def parse(self, value: Value) -> str:
-        self.scalar(value)
-        if value.typed is None and not value.from_env and value.text in ("", "~", "null", "Null", "NULL"):
-            if self.empty_ok:
-                return ""
-            raise Invalid("is empty", self.allowed())
-        text = value.text if self.secret else value.text.strip()
-        if not text and not self.empty_ok:
-            raise Invalid("is empty", self.allowed())
-        if len(text) > self.max_len:
-            raise Invalid(f"is {len(text)} characters long", f"at most {self.max_len}")
-        if self.pattern and text and not self.pattern.fullmatch(text):
-            what = "is not in the expected form" if self.secret else f"{shown(value)} is not in the expected form"
-            what = self.pattern_what or what
-            raise Invalid(what, self.pattern_help)
-        return text
-
-
-class Name(Text):
-    """A site, router or group name: shown in alerts and typed in bot commands."""
-
-    type_name = "name"
-
-    def __init__(self) -> None:
-        super().__init__(64, pattern=r"[^\x00-\x1f\x7f/,]*[^\x00-\x1f\x7f/,\s]",
-                         pattern_help="1-64 characters without '/', ',' or control characters")
-
-
-class Choice(Kind):
-    def __init__(self, *options: str, noun: str = "value") -> None:
-        self.options, self.noun = options, noun
-        self.type_name = " \\| ".join(options)
-
-    def allowed(self) -> str:
-        return "one of: " + ", ".join(self.options)
-
-    def parse(self, value: Value) -> str:
-        self.scalar(value)
-        text = value.text.strip().lower()
-        for option in self.options:
-            if text == option.lower():
-                return option
-        hint = did_you_mean(text, self.options)
-        allowed = self.allowed() + (f"; did you mean '{hint}'?" if hint else "")
-        raise Invalid(f"unknown {self.noun} {shown(value)}", allowed)
-
-
-class Flag(Kind):
-    type_name = "true \\| false"
-    _WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
-
-    def allowed(self) -> str:
-        return "true or false"
-
-    def parse(self, value: Value) -> bool:
-        self.scalar(value)
-        if isinstance(value.typed, bool):
-            return value.typed
-        if value.text.strip().lower() in self._WORDS:
-            return self._WORDS[value.text.strip().lower()]
-        raise Invalid(f"{shown(value)} is not true or false", "write true or false")
-
-
-class Integer(Kind):
-    type_name = "integer"
-
-    def __init__(self, lo: int | None = None, hi: int | None = None, *, nonzero: bool = False) -> None:
-        self.lo, self.hi, self.nonzero = lo, hi, nonzero
-
-    def allowed(self) -> str:
-        if self.lo is None:
-            return "a whole number" + (", not 0" if self.nonzero else "")
-        if self.hi is None:
-            return f"a whole number of at least {self.lo}"
-        return f"a whole number from {self.lo} to {self.hi}"
-
-    def parse(self, value: Value) -> int:
-        self.scalar(value)
-        number: int
-        if isinstance(value.typed, int) and not isinstance(value.typed, bool):
-            number = value.typed
-        elif re.fullmatch(r"\s*[-+]?\d{1,30}\s*", value.text) and isinstance(value.typed, str):
-            number = int(value.text)
-        else:
-            raise Invalid(f"{shown(value)} is not a whole number", self.allowed())
-        if self.nonzero and number == 0:
-            raise Invalid("0 is not allowed", self.allowed())
-        if (self.lo is not None and number < self.lo) or (self.hi is not None and number > self.hi):
-            raise Invalid(f"{shown(value, 24)} is out of range", self.allowed())
-        return number
-
-
-class Number(Kind):
-    """A finite real number, optionally written with a unit suffix (`%`)."""
-
-    type_name = "number"
-
-    def __init__(self, lo: float, hi: float, *, lo_open: bool = False, suffix: str = "") -> None:
-        self.lo, self.hi, self.lo_open, self.suffix = lo, hi, lo_open, suffix
-
-    def _fmt(self, number: float) -> str:
-        return f"{number:g}{self.suffix}"
-
-    def allowed(self) -> str:
-        low = f"above {self._fmt(self.lo)}" if self.lo_open else f"from {self._fmt(self.lo)}"
-        return f"a number {low} to {self._fmt(self.hi)}"
-
-    def number(self, value: Value) -> float:
-        self.scalar(value)
-        if isinstance(value.typed, (int, float)) and not isinstance(value.typed, bool):
-            try:
-                return float(value.typed)
-            except OverflowError:
-                raise Invalid(f"{shown(value, 24)} is out of range", self.allowed()) from None
-        text = value.text.strip()
-        if self.suffix and text.endswith(self.suffix):
-            text = text[: -len(self.suffix)].strip()
-        if re.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)", text):
-            return float(text)
-        raise Invalid(f"{shown(value)} is not a number", self.allowed())
-
-    def parse(self, value: Value) -> float:
-        number = self.number(value)
-        if not math.isfinite(number) or number > self.hi or number < self.lo or (self.lo_open and number == self.lo):
-            raise Invalid(f"{shown(value, 24)} is out of range", self.allowed())
-        return number
-
-
-class Percent(Number):
-    type_name = "percentage"
-
-    def __init__(self, lo: float = 0, hi: float = 100, *, lo_open: bool = False, off_ok: bool = False) -> None:
-        super().__init__(lo, hi, lo_open=lo_open, suffix="%")
-        self.off_ok = off_ok
-
-    def allowed(self) -> str:
-        off = ", or off" if self.off_ok else ""
-        if self.lo_open:
-            return f"a percentage above {self.lo:g}% and up to {self.hi:g}%, like 50%{off}"
-        return f"a percentage from {self.lo:g}% to {self.hi:g}%, like 50%{off}"
-
-    def parse(self, value: Value) -> float | None:
-        if self.off_ok and value.kind == "scalar" and (
-                value.typed is None or value.typed is False or value.text.strip().lower() in ("off", "none")):
-            return None
-        return super().parse(value)
-
-    def show(self, default: Any) -> str:
-        return "—" if default is None else f"{default:g}%"
-
-
-class Duration(Kind):
-    """Seconds, written RouterOS style. `off` (or null) gives None where `off_ok`."""
-
-    type_name = "duration"
-
-    def __init__(self, lo: float, hi: float, *, off_ok: bool = False, scale: float = 1.0,
-                 unit_help: str = "plain seconds") -> None:
-        self.lo, self.hi, self.off_ok, self.scale, self.unit_help = lo, hi, off_ok, scale, unit_help
-
-    def allowed(self) -> str:
-        text = (f"a duration like 500ms, 10s, 1m, 1h30m or {self.unit_help}, "
-                f"{format_duration(self.lo)} to {format_duration(self.hi)}")
-        return text + (", or off" if self.off_ok else "")
-
-    def show(self, default: Any) -> str:
-        if default is None:
-            return "off" if self.off_ok else "—"
-        if self.scale == 86400.0:
-            return f"{default:g} days"
-        if self.scale == 0.001:
-            return f"{default:g}ms"
-        return format_duration(default * self.scale)
-
-    def parse(self, value: Value) -> float | None:
-        self.scalar(value)
-        if self.off_ok and (value.typed is None or value.typed is False
-                            or value.text.strip().lower() in ("off", "none", "false", "no")):
-            return None
-        typed = value.typed
-        try:
-            if isinstance(typed, (int, float)) and not isinstance(typed, bool):
-                seconds = float(typed) * self.scale
-            elif re.fullmatch(r"\s*\d+(\.\d+)?\s*", value.text):
-                seconds = float(value.text) * self.scale
-            else:
-                seconds = parse_duration(value.text)
-        except (ValueError, OverflowError):
-            raise Invalid(f"{shown(value)} is not a duration", self.allowed()) from None
-        if not math.isfinite(seconds) or seconds < self.lo or seconds > self.hi:
-            raise Invalid(f"{shown(value, 24)} is out of range", self.allowed())
-        if self.scale == 1.0:
-            return seconds
-        return float(Decimal(repr(seconds)) / Decimal(repr(self.scale)))
-
-
-_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
-
-
-def check_address(text: str) -> str:
-    """`text` as a probe target: an IPv4/IPv6 address or an RFC 1123 host name. Raises Invalid."""
-    allowed = "an IPv4 address, an IPv6 address or a host name like kec-waru.sidoarjo.local"
-    if not text:
-        raise Invalid("is empty", allowed)
-    if "://" in text:
-        raise Invalid(f"'{text}' is a URL, not an address", "put the host here and the URL under url:")
-    if re.fullmatch(r"[\d.]+:\d+", text) or re.fullmatch(r"\[[0-9A-Fa-f:.]+\]:\d+", text):
-        raise Invalid(f"'{text}' includes a port", "put the port under port:")
-    if ":" in text:
-        try:
-            address = ipaddress.IPv6Address(text)
-        except ValueError:
-            raise Invalid(f"'{text}' is not a valid IPv6 address", allowed) from None
-        if address.is_unspecified or address.is_multicast:
-            raise Invalid(f"'{text}' cannot be probed", "a unicast address")
-        return text
-    if re.fullmatch(r"[\d.]+", text):
-        try:
-            address4 = ipaddress.IPv4Address(text)
-        except ValueError:
-            raise Invalid(f"'{text}' is not a valid IPv4 address", "four numbers 0-255 like 172.16.200.117") from None
-        if address4.is_unspecified or address4.is_multicast or address4 == ipaddress.IPv4Address("255.255.255.255"):
-            raise Invalid(f"'{text}' cannot be probed", "a unicast address")
-        return text
-    name = text[:-1] if text.endswith(".") else text
-    labels = name.split(".")
-    if len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
-        raise Invalid(f"'{text}' is not a valid host name",
-                      "RFC 1123: letters, digits and '-' in dot-separated labels of 1-63 characters")
-    return text
-
-
-class Address(Kind):
-    type_name = "address"
-
-    def allowed(self) -> str:
-        return "an IPv4 address, an IPv6 address or a host name"
-
-    def parse(self, value: Value) -> str:
-        self.scalar(value)
-        if value.typed is None and not value.from_env:
-            raise Invalid("is empty", self.allowed())
-        return check_address(value.text.strip())
-
-
-class Url(Kind):
-    type_name = "URL"
-
-    def __init__(self, *schemes: str) -> None:
-        self.schemes = schemes
-
-    def allowed(self) -> str:
-        return "a URL starting with " + " or ".join(f"{s}://" for s in self.schemes)
-
-    def parse(self, value: Value) -> str:
-        self.scalar(value)
-        text = value.text.strip()
-        try:
-            parts = urlsplit(text)
-            port = parts.port
-        except ValueError:
-            raise Invalid(f"{shown(value)} is not a valid URL", self.allowed()) from None
-        if parts.scheme.lower() not in self.schemes or not parts.hostname:
-            raise Invalid(f"{shown(value)} is not a {'/'.join(self.schemes)} URL", self.allowed())
-        check_address(parts.hostname)
-        del port
-        return text
-
-
-@lru_cache(maxsize=1)
-def _time_zones() -> tuple[str, ...]:
-    return tuple(sorted(zoneinfo.available_timezones()))
-
-
-class TimeZone(Kind):
-    type_name = "time zone"
-
-    def allowed(self) -> str:
-        return "an IANA time zone like Asia/Jakarta, Asia/Makassar or UTC"
-
-    def parse(self, value: Value) -> str:
-        self.scalar(value)
-        text = value.text.strip()
-        try:
-            if not text or text.startswith(("/", ".")) or ".." in text:
-                raise ValueError(text)
-            zoneinfo.ZoneInfo(text)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-            hint = did_you_mean(text, _time_zones())
-            raise Invalid(f"unknown time zone {shown(value)}",
-                          self.allowed() + (f"; did you mean '{hint}'?" if hint else "")) from None
-        return text
-
-
-class TimeOfDay(Kind):
-    type_name = "HH:MM"
-
-    def allowed(self) -> str:
-        return "a time of day HH:MM from 00:00 to 24:00"
-
-    def parse(self, value: Value) -> str:
-        self.scalar(value)
-        match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.text.strip())
-        if not match or int(match.group(2)) > 59 or int(match.group(1)) > 24 \
-                or (int(match.group(1)) == 24 and match.group(2) != "00"):
-            raise Invalid(f"{shown(value)} is not a time of day", self.allowed())
-        return f"{int(match.group(1)):02d}:{match.group(2)}"
-
-
-class Timestamp(Kind):
-    type_name = "date-time"
-
-    def allowed(self) -> str:
-        return "an ISO 8601 date-time like 2026-12-01T22:00 (local time) or 2026-12-01T15:00Z"
-
-    def parse(self, value: Value) -> datetime:
-        self.scalar(value)
-        text = value.text.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            return datetime.fromisoformat(text.replace(" ", "T", 1))
-        except ValueError:
-            raise Invalid(f"{shown(value)} is not a date-time", self.allowed()) from None
-
-
-_DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
-         "sen": 0, "sel": 1, "rab": 2, "kam": 3, "jum": 4, "sab": 5, "min": 6}
-
-
-class Weekday(Kind):
-    type_name = "weekday"
-
-    def allowed(self) -> str:
-        return "mon..sun, senin..minggu, or 0=Monday..6=Sunday"
-
-    def parse(self, value: Value) -> int:
-        self.scalar(value)
-        text = value.text.strip().lower()
-        if re.fullmatch(r"[0-6]", text):
-            return int(text)
-        if len(text) >= 3 and text[:3] in _DAYS:
-            return _DAYS[text[:3]]
-        raise Invalid(f"{shown(value)} is not a day of the week", self.allowed())
-
-
-class ListOf(Kind):
-    """A YAML list (or a single value, taken as a list of one) of `item` values, no repeats."""
-
-    def __init__(self, item: Kind, *, max_items: int = 1000) -> None:
-        self.item, self.max_items = item, max_items
-        self.type_name = f"list of {item.type_name}"
-
-    def allowed(self) -> str:
-        return f"a list of {self.item.allowed()}"
-
-    def elements(self, value: Value) -> list[Value]:
-        if value.kind == "map":
-            raise Invalid("must be a list, not a mapping", self.allowed())
-        if value.kind == "scalar":
-            return [] if value.typed is None and not value.from_env else [value]
-        if len(value.elements) > self.max_items:
-            raise Invalid(f"has {len(value.elements)} entries", f"at most {self.max_items}")
-        return value.elements
-
-
-class Templates(Kind):
-    type_name = "mapping of text"
-
-    def allowed(self) -> str:
-        return "a mapping of message kind to template text"
-
-    def show(self, default: Any) -> str:
-        return "{}"
-
-    def parse(self, value: Value) -> dict[str, str]:
-        if value.kind == "scalar" and value.typed is None:
-            return {}
-        if value.kind != "map":
-            raise Invalid(f"must be a mapping, not {value.describe()}", self.allowed())
-        result = {}
-        for key, entry in value.items.items():
-            if entry.value.kind != "scalar" or entry.value.typed is None:
-                raise Invalid(f"template '{key}' must be text", self.allowed())
-            result[key] = entry.value.text
-        return result
-
-
-class Listen(Kind):
-    type_name = "host:port"
-
-    def allowed(self) -> str:
-        return "host:port like 127.0.0.1:8080, [::1]:8080 or :8080 for every interface"
-
-    def parse(self, value: Value) -> tuple[str, int]:
-        self.scalar(value)
-        text = value.text.strip()
-        match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]]*):(\d{1,5})", text)
-        if not match:
-            raise Invalid(f"{shown(value)} is not host:port", self.allowed())
-        host, port = match.group(1).strip("[]"), int(match.group(2))
-        if port > 65535:
-            raise Invalid(f"port {port} is out of range", "0 to 65535 (0 = any free port)")
-        host = host or "0.0.0.0"
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            try:
-                check_address(host)
-            except Invalid as exc:
-                raise Invalid(f"{shown(value)}: {exc.what}", self.allowed()) from None
-        return host, port
+from netwatchd.config_kinds import (Address, Choice, Duration, Flag, Integer, Kind, Listen, ListOf, Name, Percent,
+                                    Templates, Text, TimeOfDay, Timestamp, TimeZone, Url, Weekday)
 
 
 # ---------------------------------------------------------------- the tables
@@ -568,19 +24,15 @@ class Listen(Kind):
 
 @dataclass(frozen=True)
 class Key:
-    """One YAML key: its kind, meaning, and the dataclass attribute it fills (default: same name)."""
+    """One YAML key: its kind (a value kind, or a nested Section), its meaning; it fills the
+    dataclass field of the same name."""
 
     name: str
-    kind: Kind | "Section"
+    kind: Kind | Section
     help: str
-    attr: str | None = None
     required: bool = False
     secret: bool = False
     doc_default: str | None = None      # override the Default column
-
-    @property
-    def field_name(self) -> str:
-        return self.attr or self.name
 
 
 @dataclass(frozen=True)
@@ -603,13 +55,13 @@ class Section:
 
     def has_field(self, key: Key) -> bool:
         """Whether `key` fills a field of the target dataclass."""
-        return self.target is not None and any(f.name == key.field_name for f in dataclasses.fields(self.target))
+        return self.target is not None and any(f.name == key.name for f in dataclasses.fields(self.target))
 
     def default(self, key: Key) -> Any:
         if self.target is None:
             return None
         for item in dataclasses.fields(self.target):
-            if item.name == key.field_name:
+            if item.name == key.name:
                 if item.default is not dataclasses.MISSING:
                     return item.default
                 if item.default_factory is not dataclasses.MISSING:
@@ -651,7 +103,7 @@ HOST_SETTINGS: tuple[Key, ...] = (
     Key("retry_interval", Duration(0.1, 86400), "spacing of re-probes while a host is failing or settling"),
     Key("down_loss_percent", Percent(0, 100, lo_open=True),
         "an ICMP probe fails when its loss is at or above this (100% = only when nothing answers)"),
-    Key("thresholds", THRESHOLDS, "DEGRADED thresholds, see below"),  # type: ignore[arg-type]
+    Key("thresholds", THRESHOLDS, "DEGRADED thresholds, see below"),
     Key("port", Integer(1, 65535), "TCP port (required for tcp; overrides the port of http/https)"),
     Key("url", Url("http", "https"), "http/https: the URL to fetch (default http(s)://address[:port]/)"),
     Key("http_code_min", Integer(100, 599), "http/https: lowest status code that counts as up"),
@@ -754,15 +206,15 @@ TOP = Section("top level", (
     Key("data_dir", Text(4096), "SQLite store and timing.jsonl; relative paths are relative to this file's folder",
         doc_default="./netwatchd-data"),
     Key("timezone", TimeZone(), "what messages and reports show; storage is UTC"),
-    Key("defaults", DEFAULTS, "settings for every host"),  # type: ignore[arg-type]
-    Key("hosts", HOST, "the watched sites"),  # type: ignore[arg-type]
-    Key("routers", ROUTER, "RouterOS devices"),  # type: ignore[arg-type]
-    Key("telegram", TELEGRAM, "alert delivery and the command bot"),  # type: ignore[arg-type]
-    Key("web", WEB, "status page"),  # type: ignore[arg-type]
-    Key("maintenance", MAINTENANCE, "maintenance windows"),  # type: ignore[arg-type]
-    Key("self_check", SELF_CHECK, "uplink self-check"),  # type: ignore[arg-type]
-    Key("flapping", FLAPPING, "flap damping"),  # type: ignore[arg-type]
-    Key("retention", RETENTION, "history retention"),  # type: ignore[arg-type]
+    Key("defaults", DEFAULTS, "settings for every host"),
+    Key("hosts", HOST, "the watched sites"),
+    Key("routers", ROUTER, "RouterOS devices"),
+    Key("telegram", TELEGRAM, "alert delivery and the command bot"),
+    Key("web", WEB, "status page"),
+    Key("maintenance", MAINTENANCE, "maintenance windows"),
+    Key("self_check", SELF_CHECK, "uplink self-check"),
+    Key("flapping", FLAPPING, "flap damping"),
+    Key("retention", RETENTION, "history retention"),
     Key("announce_startup", Flag(), "send one 'watching N sites, M down' message once the first states settle"),
     Key("crosscheck_every", Duration(30, 7 * 86400, off_ok=True), "compare the routers' own Netwatch table with "
         "netwatchd's states this often and alert on disagreement (needs routers:)"),

@@ -229,6 +229,7 @@ class _TreeBuilder:
             if isinstance(node, SequenceNode):
                 return Value("seq", node.start_mark.line + 1,
                              elements=[self.build(child, f"{path}[{i}]") for i, child in enumerate(node.value)])
+            assert isinstance(node, ScalarNode)
             return self._scalar(node)
         finally:
             self.active.discard(id(node))

@@ -119,7 +119,8 @@ def _redact_tree(value: Any) -> Any:
 
 def _log_uncaught(kind: str, exc_type: type[BaseException], exc: BaseException | None,
                   tb: TracebackType | None) -> None:
-    logging.getLogger("netwatchd").critical("uncaught exception in %s", kind, exc_info=(exc_type, exc, tb))
+    error = exc if exc is not None else exc_type()
+    logging.getLogger("netwatchd").critical("uncaught exception in %s", kind, exc_info=(exc_type, error, tb))
 
 
 def _sys_hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from netwatchd import config as config_module
 from netwatchd.config import load_config
 from netwatchd.config_loader import analyze
-from netwatchd.config_schema import SECTIONS, Section, config_reference, format_duration, parse_duration
+from netwatchd.config_kinds import format_duration, parse_duration
+from netwatchd.config_schema import SECTIONS, Section, config_reference
 from netwatchd.errors import ConfigError
 from netwatchd.logs import redact
 
