@@ -48,6 +48,8 @@ def test_reads_and_reuses_one_connection(standin: RouterOSStandIn, caplog: pytes
     assert client.query("/system/identity/print") == [{"name": "core"}]
     rows = client.query("/interface/print", stats=True, proplist=["name", "rx-byte"], where={"name": "ether1"})
     assert [set(r) for r in rows] == [{"name", "rx-byte"}] and rows[0]["rx-byte"] > 0
+    disabled = client.query("/interface/print", proplist=["name"], where={"disabled": True})
+    assert disabled == [{"name": "ether4"}]
     ping = client.query("/ping", address="198.18.1.2", count=2)
     assert [p["received"] for p in ping] == [1, 2]
     traffic = client.query("/interface/monitor-traffic", interface="ether1", once=True)

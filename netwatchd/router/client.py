@@ -151,7 +151,8 @@ class RouterClient:
         if proplist:
             words.append("=.proplist=" + ",".join(proplist))
         for key, value in (where or {}).items():
-            words.append(f"?={_api_name(key)}={_word_value(value)}")
+            wanted = ("yes" if value else "no") if isinstance(value, bool) else _word_value(value)
+            words.append(f"?={_api_name(key)}={wanted}")
         read_timeout = self.spec.timeout + self._extra_time(command, words_args)
         with self._lock:
             for attempt in (1, 2):
