@@ -276,12 +276,17 @@ class DeliveryWorker:
         return int(row[0])
 
     def wake(self) -> None:
-        """Tell a started worker that rows were just enqueued (saves up to one poll interval)."""
-        self._wake.set()
+        """Tell a started worker that rows were just enqueued (saves up to one poll interval).
+
+        The chats' own threads are woken; the dispatcher (one SQL query) only when a configured
+        chat has no thread yet, so it does not compete with the sends for the interpreter."""
         with self._lanes_lock:
             lanes = list(self._lanes.values())
+            missing = any(chat not in self._lanes for chat in destinations_for(self.config))
         for lane in lanes:
             lane.event.set()
+        if missing or not lanes:
+            self._wake.set()
 
     def start(self) -> None:
         """Run a dispatcher thread that keeps one lane thread per chat with pending rows."""
