@@ -55,6 +55,8 @@ def test_reads_and_reuses_one_connection(standin: RouterOSStandIn, caplog: pytes
     traffic = client.query("/interface/monitor-traffic", interface="ether1", once=True)
     assert traffic[0]["tx-bits-per-second"] > 0
     assert standin.logins == 1 and client.connected
+    sock = client._api.protocol.transport.sock  # type: ignore[union-attr]
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
     assert "=password=***" in caplog.text and PASSWORD not in caplog.text
     client.close()
     assert not client.connected

@@ -202,6 +202,7 @@ class RouterClient:
             return self._api, False
         started = time.monotonic()
         self._api = self._open()
+        _keep_alive(self._api.protocol.transport.sock)
         log.debug("router %s: connected to %s:%d%s in %.0f ms", self.name, self.spec.address, self.spec.port,
                  " (api-ssl)" if self.spec.tls else "", (time.monotonic() - started) * 1000)
         return self._api, True
@@ -291,6 +292,18 @@ class RouterClient:
         if isinstance(exc, OSError):
             return f"network error: {exc.strerror or exc.__class__.__name__}"
         return f"{exc.__class__.__name__}: {exc}"
+
+
+def _keep_alive(sock: socket.socket) -> None:
+    """TCP keepalive on the idle API connection, so a NAT or firewall that forgot it is noticed
+    in about 90 s rather than by the next command's timeout."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for option, value in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+            if hasattr(socket, option):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+    except OSError:
+        pass
 
 
 def _login(api: Api, username: str, password: str) -> None:
