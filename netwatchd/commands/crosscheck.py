@@ -25,6 +25,8 @@ EXIT_DISAGREE = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("exit status: 0 nothing disagrees, 3 some site disagrees, 1 the router cannot be read, "
+                     "2 a usage or config mistake")
     parser.add_argument("-c", "--config", default="hosts.yaml", help="config file (default: ./hosts.yaml)")
     parser.add_argument("--router", metavar="NAME", help="which configured router (default: the first)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")

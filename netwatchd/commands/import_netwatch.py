@@ -20,6 +20,8 @@ from netwatchd.router.rsc import RscSyntaxError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("examples: netwatchd import-netwatch --router core -c hosts.yaml > imported.yaml; "
+                     "ssh admin@ROUTER /tool netwatch export | netwatchd import-netwatch --rsc -")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--router", metavar="NAME", help="read /tool/netwatch from this configured router")
     source.add_argument("--rsc", metavar="FILE", help="read a '/tool netwatch export' script ('-' = stdin)")
