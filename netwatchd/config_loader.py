@@ -644,13 +644,14 @@ def analyze(path: str | Path, environ: Mapping[str, str] | None = None, *,
                       loader.unset_secrets)
 
 
-def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+def load(path: Path, environ: Mapping[str, str] | None = None, *, secrets_may_be_unset: bool = False) -> Config:
     """Parse and validate hosts.yaml into a Config.
 
-    Raises InvalidConfig (a ConfigError) listing every problem; every `${VAR}` must be set.
+    Every `${VAR}` must be set, unless secrets_may_be_unset: then an unset variable in a secret key
+    leaves that secret empty (for commands that need no secret: status, report, probe --from-file).
+    Raises InvalidConfig (a ConfigError, exit 2) listing every problem.
     """
-    result = analyze(path, environ)
+    result = analyze(path, environ, secrets_may_be_unset=secrets_may_be_unset)
     if result.problems or result.config is None:
         raise InvalidConfig(result.problems)
     return result.config
-

@@ -282,3 +282,10 @@ def test_config_reference_lists_every_key() -> None:
             if isinstance(key.kind, Section):
                 continue
             assert f"`{key.name}`" in text or f"`thresholds.{key.name}`" in text, key.name
+
+
+def test_load_without_secrets_for_commands_that_need_none() -> None:
+    from netwatchd.config_loader import load
+
+    config = load(REPO / "hosts.yaml", environ={}, secrets_may_be_unset=True)
+    assert config.telegram.token == "" and config.routers[0].password == "" and len(config.hosts) == 18
