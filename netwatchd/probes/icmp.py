@@ -12,11 +12,12 @@ the checksum in a Python loop, and its `receive()` matches by id+sequence and dr
 destination of ICMP errors - fine for one ping, too slow and too loose for 10,000 per round.
 
 Modes (chosen automatically, `IcmpEngine(privileged=None)`):
-- raw (root or CAP_NET_RAW): we pick the identifier (random per engine, then advanced every
-  65,536 echoes); the socket sees every ICMP packet of the host, so the kernel filter
-  (ICMP_FILTER / ICMP6_FILTER) passes only echo replies and errors and the (id, seq, source) key
-  does the rest. ICMP errors arrive as packets carrying the original header: they are matched by
-  the embedded id, sequence and destination.
+- raw (root or CAP_NET_RAW): we pick the identifiers: random at the engine's start, then one
+  new identifier per round (per 65,536 echoes), sequences 0.. within it. A raw socket sees every
+  ICMP packet of the host, so kernel filters pass only echo replies and errors (ICMP_FILTER /
+  ICMP6_FILTER) and, on IPv4, only this round's identifiers (a small BPF program); the
+  (id, seq, source) key does the rest. ICMP errors arrive as packets carrying the original
+  header: they are matched by the embedded id, sequence and destination.
 - unprivileged datagram ("ping socket", needs the process group inside
   net.ipv4.ping_group_range): the kernel replaces our identifier with the socket's own and only
   delivers replies carrying it to this socket; we read that identifier back and match on
@@ -124,13 +125,16 @@ def error_reason(family: int, icmp_type: int, code: int, source: str) -> str:
 def _ip_literal(address: str) -> tuple[str, int] | None:
     """(canonical text, family) when `address` is an IP literal (fe80::1%eth0 keeps its scope)."""
     bare, _, scope = address.partition("%")
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            text = socket.inet_ntop(family, socket.inet_pton(family, bare))
-        except OSError:
-            continue
-        return (f"{text}%{scope}" if scope else text), family
-    return None
+    try:
+        socket.inet_pton(socket.AF_INET, bare)  # strict dotted quad: already canonical
+        return bare, socket.AF_INET
+    except OSError:
+        pass
+    try:
+        text = socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, bare))
+    except OSError:
+        return None
+    return (f"{text}%{scope}" if scope else text), socket.AF_INET6
 
 
 def _strip_scope(address: str) -> str:
@@ -155,13 +159,14 @@ def _payload(size: int) -> bytes:
 
 
 _pack_header = struct.Struct("!BBHHH").pack
+_unpack_header = struct.Struct("!BBHHH").unpack_from
 _V4_CHECKSUM_BASE = _V4_ECHO_REQUEST << 8
 
 
 class _Channel:
     """One open ICMP socket of a round plus what is needed to read and write it fast."""
 
-    __slots__ = ("family", "raw", "sock", "ident", "fileno", "icmp_socket", "block")
+    __slots__ = ("family", "raw", "sock", "ident", "icmp_socket", "block")
 
     def __init__(self, family: int, raw: bool, icmp_socket: ICMPv4Socket | ICMPv6Socket,
                  ident: int, block: int) -> None:
@@ -171,7 +176,6 @@ class _Channel:
         self.icmp_socket = icmp_socket  # keeps icmplib's wrapper (and so the socket) alive
         self.sock: socket.socket = icmp_socket.sock
         self.ident = ident
-        self.fileno = self.sock.fileno()
 
     def close(self) -> None:
         self.icmp_socket.close()
@@ -348,8 +352,16 @@ class _Round:
         self.current: dict[int, _Channel] = {}
         self._resolve(resolver)
         self.match_ips = [_strip_scope(ip) if ip else "" for ip in self.ips]
-        self.total_echoes = sum(max(1, t.count) for i, t in enumerate(self.targets)
-                                if self.ips[i] is not None)
+        self.counts = [max(1, t.count) for t in self.targets]
+        self.intervals = [max(0.0, t.interval) for t in self.targets]
+        self.timeouts = [t.timeout for t in self.targets]
+        payloads: dict[int, tuple[bytes, int]] = {}
+        for target in self.targets:
+            if target.payload_size not in payloads:
+                body = _payload(target.payload_size)
+                payloads[target.payload_size] = (body, _ones_complement_sum(body))
+        self.payloads = [payloads[t.payload_size] for t in self.targets]
+        self.total_echoes = sum(count for count, ip in zip(self.counts, self.ips) if ip is not None)
         self.first_slot = reserve(self.total_echoes) if self.total_echoes else 0
         self.next_slot = self.first_slot
         last_slot = self.first_slot + max(0, self.total_echoes - 1)
@@ -421,7 +433,8 @@ class _Round:
         first_pos = 0
         follow_ups: list[tuple[float, int, int]] = []   # (due, target, echo number)
         last_deadline = 0.0
-        payload_cache: dict[int, tuple[bytes, int]] = {}
+        counts, intervals, timeouts = self.counts, self.intervals, self.timeouts
+        send = self._send
         while True:
             now = clock()
             budget = SEND_BATCH
@@ -434,17 +447,16 @@ class _Round:
                 else:
                     break
                 budget -= 1
-                target = self.targets[index]
-                outcome = self._send(index, echo, payload_cache)
+                outcome = send(index, echo)
                 now = clock()
                 if outcome == "again":
                     heapq.heappush(follow_ups, (now + 0.001, index, echo))
                     break
-                deadline = now + target.timeout
+                deadline = now + timeouts[index]
                 if deadline > last_deadline:
                     last_deadline = deadline
-                if echo + 1 < max(1, target.count):
-                    heapq.heappush(follow_ups, (now + max(0.0, target.interval), index, echo + 1))
+                if echo + 1 < counts[index]:
+                    heapq.heappush(follow_ups, (now + intervals[index], index, echo + 1))
             self._drain()
             now = clock()
             sending_left = first_pos < len(order) or bool(follow_ups)
@@ -462,7 +474,7 @@ class _Round:
             elif wait > 0:
                 time.sleep(wait)
 
-    def _send(self, index: int, echo: int, payload_cache: dict[int, tuple[bytes, int]]) -> str:
+    def _send(self, index: int, echo: int) -> str:
         """Send echo `echo` of target `index`: 'sent', 'failed' or 'again' (buffer full)."""
         family = self.families[index]
         slot = self.next_slot
@@ -475,12 +487,7 @@ class _Round:
                 self.next_slot = (slot + 1) & 0xFFFFFFFF
                 return "failed"
             self.current[family] = channel
-        size = self.targets[index].payload_size
-        cached = payload_cache.get(size)
-        if cached is None:
-            body = _payload(size)
-            cached = payload_cache[size] = (body, _ones_complement_sum(body))
-        body, body_sum = cached
+        body, body_sum = self.payloads[index]
         sequence = slot & 0xFFFF
         if not channel.raw:  # ping sockets: the kernel sets the id and the checksum
             ident = channel.ident
@@ -543,7 +550,7 @@ class _Round:
             return  # someone else's reply, a duplicate, or one already given up on
         index, echo, sent_at = found
         rtt = received_at - sent_at
-        if rtt > self.targets[index].timeout:
+        if rtt > self.timeouts[index]:
             self.late[index] += 1
             return
         self.rtts[index][echo] = rtt * 1000.0
@@ -554,9 +561,10 @@ class _Round:
             self._fail(found[0], reason)
 
     def _drain_raw_v4(self, sock: socket.socket) -> None:
-        unpack_from = struct.unpack_from
+        unpack_from = _unpack_header
         receive = sock.recvfrom
         clock = time.perf_counter
+        reply = self._reply
         while True:
             try:
                 packet, source = receive(2048)
@@ -566,9 +574,9 @@ class _Round:
             header_length = (packet[0] & 0x0F) * 4
             if len(packet) < header_length + 8:
                 continue
-            kind, code, _, ident, sequence = unpack_from("!BBHHH", packet, header_length)
+            kind, code, _, ident, sequence = unpack_from(packet, header_length)
             if kind == _V4_ECHO_REPLY:
-                self._reply((ident, sequence, source[0]), received_at)
+                reply((ident, sequence, source[0]), received_at)
                 continue
             if kind not in _V4_ERRORS:
                 continue
@@ -579,7 +587,7 @@ class _Round:
             if packet[inner + 9] != socket.IPPROTO_ICMP or len(packet) < inner + inner_length + 8:
                 continue
             destination = socket.inet_ntop(socket.AF_INET, packet[inner + 16:inner + 20])
-            inner_kind, _, _, ident, sequence = unpack_from("!BBHHH", packet, inner + inner_length)
+            inner_kind, _, _, ident, sequence = unpack_from(packet, inner + inner_length)
             if inner_kind == _V4_ECHO_REQUEST:
                 self._icmp_error((ident, sequence, destination),
                                  error_reason(socket.AF_INET, kind, code, source[0]))
