@@ -43,6 +43,7 @@ from netwatchd.store.db import Database
 
 log = logging.getLogger("netwatchd.app")
 
+PROBE_TICK_SECONDS = 0.05   # how often the schedule is looked at: part of every detection delay
 TICK_SECONDS = 1.0          # engine.tick(): mute ends, reminders, the uplink summary
 HISTORY_PRUNE_SECONDS = 60.0
 RTT_HISTORY_LENGTH = 30
@@ -171,7 +172,7 @@ class Agent:
         self.bot = self._make_bot(config)
         self.loop = ProbeLoop(probe_targets(self.watched), probe_fn=self.probe_fn,
                               on_results=self.handle_results, needs_retry=self.needs_retry,
-                              clock=self.clock)
+                              clock=self.clock, tick=PROBE_TICK_SECONDS)
         self.web = self._make_web(config)
         self.crosscheck = self._make_crosscheck(self.watched)
         self._ticker: threading.Thread | None = None
