@@ -149,8 +149,7 @@ class _Loader:
         value = entry.value
         if not self._env_ok(value, key, path):
             return "" if key.secret and self.secrets_may_be_unset else _MISSING
-        if value.kind == "scalar" and value.typed is None and not value.from_env \
-                and section.has_field(key) and section.default(key) is None:
+        if value.kind == "scalar" and value.typed is None and not value.from_env and section.defaults_to_none(key):
             return None   # `parent: null` on a host undoes `defaults: {parent: core}`
         if key.secret and value.kind == "scalar":
             add_secret(value.text)    # even a malformed secret is a secret: mask it before judging it

@@ -53,9 +53,11 @@ class Section:
     def key(self, name: str) -> Key | None:
         return self.index.get(name)
 
-    def has_field(self, key: Key) -> bool:
-        """Whether `key` fills a field of the target dataclass."""
-        return self.target is not None and any(f.name == key.name for f in dataclasses.fields(self.target))
+    def defaults_to_none(self, key: Key) -> bool:
+        """Whether `key` fills a dataclass field whose default is None (so `null` may be written)."""
+        if self.target is None:
+            return False
+        return any(f.name == key.name and f.default is None for f in dataclasses.fields(self.target))
 
     def default(self, key: Key) -> Any:
         if self.target is None:

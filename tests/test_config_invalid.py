@@ -100,6 +100,11 @@ EXPECTED: dict[str, list[str]] = {
     "invalid-missing-env.yaml": [
         "1: data_dir: environment variable NETWATCHD_DATA is not set (export NETWATCHD_DATA=... in the agent's environment, or write the value here)",
     ],
+    "invalid-null-required.yaml": [
+        "2: hosts[0].name: is empty (1-64 characters without '/', ',' or control characters)",
+        '3: hosts[B].address: is empty (an IPv4 address, an IPv6 address or a host name)',
+        "4: routers[0].name: is empty (1-64 characters without '/', ',' or control characters)",
+    ],
     "invalid-parent-loop.yaml": [
         '2: hosts[A].parent: parents loop: A -> B -> C -> A (parents must form a tree)',
         "5: hosts[D].parent: 'D' cannot be its own parent (name another host or a router)",
