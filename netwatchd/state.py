@@ -576,8 +576,8 @@ class AlertEngine:
                                         since=track.since, extra={"flap_percent": percent}))
         elif track.flapping and percent < self._flap.low_percent:
             track.flapping = False
-            if track.muted:
-                return   # announced (as "stable") when the mute ends if flapping had been announced
+            if track.muted or self._summary_pending():
+                return   # "stable" is announced when the mute ends / after the uplink summary
             self._announce_stable(track, now, out, percent)
 
     def _announce_stable(self, track: _Track, now: datetime, out: list[Transition], percent: float) -> None:
@@ -735,6 +735,10 @@ class AlertEngine:
                     if k not in ("back_at", "changes", "names", "before", "lost_at")}
         self._summary = None
         self._touched.add(SELF_HOST)
+        for track in self._tracks.values():     # "stable" held back while the summary was pending
+            if track.flap_announced and not track.flapping and not track.muted:
+                self._touched.add(track.name)
+                self._announce_stable(track, now, out, track.flap_percent)
 
     def _anchor_addresses(self) -> str:
         return ",".join(a.spec.address for a in self._anchors.values() if a.spec)
@@ -772,7 +776,8 @@ class AlertEngine:
         if track.state == State.UNREACHABLE:
             return       # its parent is down: it is announced with the parent
         if track.flap_announced:
-            self._announce_stable(track, now, out, track.flap_percent)
+            if not self._summary_pending():     # else it follows the uplink summary
+                self._announce_stable(track, now, out, track.flap_percent)
             return
         if not self._news(track, track.state):
             return

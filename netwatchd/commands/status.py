@@ -1,15 +1,187 @@
-"""`netwatchd status` (not built yet)."""
+"""`netwatchd status -c FILE [--json]`: every site's state from the store, readable while the agent runs.
+
+The store is opened read-only (SQLite WAL lets the agent keep writing). Shows each host's state,
+since when (in the configured time zone), its last probe evidence, muted/flapping marks, the
+self-check uplink, and the outbox: how many alerts wait for delivery and which ones are dead (why).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sqlite3
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+from pathlib import Path
+from typing import Any, TextIO
 
-from netwatchd.errors import UsageError
+from netwatchd.config import Config
+from netwatchd.logs import redact
+from netwatchd.state import SELF_HOST, HostState, Mute
+from netwatchd.state_mutes import compile_windows, zone
+from netwatchd.store.db import Database
+
+DEAD_SHOWN = 10
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", default="hosts.yaml", help="config file (default: ./hosts.yaml)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
-def run(args: argparse.Namespace) -> int:
-    raise UsageError("'status' is not built yet")
+def _load_config(path: Path) -> Config:
+    """The config as `check` reads it (secrets may be unset: status needs none). Raises ConfigError."""
+    from netwatchd.config_loader import InvalidConfig, analyze
+
+    result = analyze(path, secrets_may_be_unset=True)
+    if result.problems or result.config is None:
+        raise InvalidConfig(result.problems)
+    return result.config
+
+
+@dataclass
+class Snapshot:
+    """What the store says right now."""
+
+    states: dict[str, HostState]
+    mutes: list[Mute]
+    depth: int
+    dead: list[dict[str, Any]]
+
+
+def read_snapshot(db: Database, now: datetime) -> Snapshot:
+    """Read states, mutes and the outbox in one read transaction. Raises sqlite3.Error."""
+    from netwatchd.store import state_repo
+
+    conn = db.connect(readonly=True)
+    try:
+        conn.execute("BEGIN")
+        states = state_repo.load_states(conn)
+        mutes = state_repo.active_mutes(conn, now)
+        depth = conn.execute("SELECT count(*) FROM outbox WHERE status IN ('pending','sending')").fetchone()[0]
+        dead = [dict(row) for row in conn.execute(
+            "SELECT id, chat_id, payload, last_error, enqueued_at FROM outbox WHERE status = 'dead' "
+            "ORDER BY id DESC LIMIT ?", (DEAD_SHOWN,))]
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return Snapshot(states, mutes, int(depth), dead)
+
+
+def _local(moment: datetime | None, tz: tzinfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "-"
+
+
+def describe_evidence(evidence: dict[str, Any]) -> str:
+    """'0% loss, avg 1.2 ms, max 3.4 ms' or the error, '-' before the first probe."""
+    if not evidence or "loss_percent" not in evidence:
+        return "-"
+    parts = [f"{evidence['loss_percent']:g}% loss"]
+    if evidence.get("rtt_avg_ms") is not None:
+        parts.append(f"avg {evidence['rtt_avg_ms']:g} ms")
+    if evidence.get("rtt_max_ms") is not None:
+        parts.append(f"max {evidence['rtt_max_ms']:g} ms")
+    if evidence.get("error"):
+        parts.append(str(evidence["error"]))
+    return ", ".join(parts)
+
+
+def build_report(config: Config, snap: Snapshot, now: datetime) -> dict[str, Any]:
+    """The status as one JSON-ready dict (also what the table is printed from)."""
+    tz = zone(config.timezone)
+    windows = compile_windows(config.maintenance, config.timezone)
+    in_window = {t for w in windows if w.active(now) for t in w.targets}
+    mutes = {m.target.lower(): m for m in snap.mutes}
+    hosts = []
+    for spec in config.hosts:
+        state = snap.states.get(spec.name)
+        keys = (spec.name.lower(), spec.group.lower()) if spec.group else (spec.name.lower(),)
+        mute = next((mutes[k] for k in keys if k in mutes), None)
+        marks = []
+        if spec.disabled:
+            marks.append("disabled")
+        if mute:
+            marks.append(f"muted until {_local(mute.until, tz)}" + (f" by {mute.by}" if mute.by else "")
+                         + (f" ({mute.reason})" if mute.reason else ""))
+        elif any(k in in_window for k in keys):
+            marks.append("maintenance window")
+        if state and state.flapping:
+            marks.append(f"flapping ({state.flap_percent:g}% changes)")
+        if state and state.held:
+            marks.append("waiting for parent")
+        hosts.append({
+            "name": spec.name, "address": spec.address, "group": spec.group, "parent": spec.parent,
+            "state": state.state.value if state else "unknown",
+            "since": state.since.isoformat(timespec="milliseconds") if state and state.since else None,
+            "since_local": _local(state.since if state else None, tz),
+            "evidence": dict(state.evidence) if state else {},
+            "muted": bool(mute) or any(k in in_window for k in keys),
+            "flapping": bool(state and state.flapping), "marks": marks,
+        })
+    report: dict[str, Any] = {
+        "config": str(config.path), "store": str(Database.in_dir(config.data_dir).path),
+        "now": now.isoformat(timespec="milliseconds"), "now_local": _local(now, tz), "hosts": hosts,
+        "outbox": {"depth": snap.depth, "dead": [_dead_row(row) for row in snap.dead]},
+    }
+    me = snap.states.get(SELF_HOST)
+    if config.self_check.anchors:
+        report["uplink"] = {"state": me.state.value if me else "unknown",
+                            "since_local": _local(me.since if me else None, tz),
+                            "anchors": list(config.self_check.anchors)}
+    return report
+
+
+def _dead_row(row: dict[str, Any]) -> dict[str, Any]:
+    try:
+        payload = json.loads(row["payload"])
+    except (TypeError, ValueError):
+        payload = {}
+    return {"id": row["id"], "chat_id": row["chat_id"], "reason": redact(row["last_error"] or "unknown"),
+            "host": payload.get("host", ""), "kind": payload.get("kind", ""), "to": payload.get("to", ""),
+            "enqueued_at": row["enqueued_at"]}
+
+
+def print_table(report: dict[str, Any], out: TextIO) -> None:
+    print(f"netwatchd status at {report['now_local']} (store {report['store']})", file=out)
+    if "uplink" in report:
+        up = report["uplink"]
+        print(f"uplink: {up['state']} since {up['since_local']} (anchors {', '.join(up['anchors'])})", file=out)
+    rows = [("HOST", "STATE", "SINCE", "LAST PROBE", "MARKS")]
+    rows += [(h["name"], h["state"], h["since_local"], describe_evidence(h["evidence"]), "; ".join(h["marks"]))
+             for h in report["hosts"]]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4], file=out)
+    counts: dict[str, int] = {}
+    for h in report["hosts"]:
+        counts[h["state"]] = counts.get(h["state"], 0) + 1
+    print("sites: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())), file=out)
+    box = report["outbox"]
+    print(f"outbox: {box['depth']} alert(s) waiting for delivery, {len(box['dead'])} dead shown", file=out)
+    for dead in box["dead"]:
+        print(f"  dead #{dead['id']} to {dead['chat_id']}: {dead['host']} {dead['kind']} {dead['to']}"
+              f" — {dead['reason']}", file=out)
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    config = _load_config(Path(args.config))
+    db = Database.in_dir(config.data_dir)
+    if not db.path.exists():
+        print(f"netwatchd: no store at {db.path} yet: the agent has not run with data_dir "
+              f"{config.data_dir} (start it with `netwatchd run -c {args.config}`)", file=sys.stderr)
+        return 1
+    now = datetime.now(timezone.utc)
+    try:
+        snap = read_snapshot(db, now)
+    except sqlite3.Error as exc:
+        print(f"netwatchd: cannot read the store {db.path}: {exc} (is it a netwatchd store? "
+              "the agent creates it on its first run)", file=sys.stderr)
+        return 1
+    report = build_report(config, snap, now)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2), file=out)
+    else:
+        print_table(report, out)
+    return 0

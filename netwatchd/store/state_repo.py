@@ -100,7 +100,7 @@ def add_mute(conn: sqlite3.Connection, target: str, until: datetime, by: str, re
     with transaction(conn):
         conn.execute(
             "INSERT INTO mutes(target, until, muted_by, reason, created_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(target) DO UPDATE SET until=excluded.until, muted_by=excluded.muted_by, "
+            "ON CONFLICT(target) DO UPDATE SET target=excluded.target, until=excluded.until, muted_by=excluded.muted_by, "
             "reason=excluded.reason, created_at=excluded.created_at",
             (target, _utc(until), by, reason, _utc(created)))
     return Mute(target=target, until=until.astimezone(timezone.utc), by=by, reason=reason)
