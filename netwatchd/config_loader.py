@@ -290,7 +290,6 @@ class _Loader:
         for element, label, own in self.list_section(_val(hosts_value), HOST, "hosts"):
             merged = {**defaults_merged, **{k: v for k, (v, _) in own.items()}}
             merged["thresholds"] = Thresholds(**{**base_thresholds, **_fields(own.get("thresholds", ({}, 0))[0])})
-            before = len(self.problems)
             if "address" not in own and "address" not in element.items:
                 url = merged.get("url")
                 if url and merged["probe"] in ("http", "https"):
@@ -307,7 +306,8 @@ class _Loader:
                                f"already used on line {seen[name.lower()]}; names are compared without case")
                 else:
                     seen[name.lower()] = line
-            if len(self.problems) == before and name is not None and "address" in merged:
+            if name is not None:   # built even when wrong, so that its children do not get "unknown parent"
+                merged.setdefault("address", "")
                 spec = HostSpec(**{k: v for k, v in merged.items() if k in _HOST_FIELDS})
                 built.append((spec, element.line, label, own["parent"][1] if "parent" in own else None))
         return self.resolve_parents(built, routers, defaults)

@@ -100,6 +100,10 @@ EXPECTED: dict[str, list[str]] = {
     "invalid-missing-env.yaml": [
         "1: data_dir: environment variable NETWATCHD_DATA is not set (export NETWATCHD_DATA=... in the agent's environment, or write the value here)",
     ],
+    "invalid-no-cascade.yaml": [
+        "2: hosts[A].address: '1.2.3.999' is not a valid IPv4 address (four numbers 0-255 like 172.16.200.117)",
+        "3: hosts[B].count: '0' is out of range (a whole number from 1 to 100)",
+    ],
     "invalid-null-required.yaml": [
         "2: hosts[0].name: is empty (1-64 characters without '/', ',' or control characters)",
         '3: hosts[B].address: is empty (an IPv4 address, an IPv6 address or a host name)',
