@@ -388,9 +388,11 @@ class _Loader:
                 hint = did_you_mean(spec.parent, [s.name for s, *_ in built] + [r.name for r in routers])
                 self.error(where, path, f"unknown parent '{spec.parent}'",
                            f"did you mean '{hint}'?" if hint else "the name of a host or a router in this file")
+                result.append(dataclasses.replace(spec, parent=None))   # still a known name for maintenance
                 continue
             if target is spec:
                 self.error(where, path, f"'{spec.name}' cannot be its own parent", "name another host or a router")
+                result.append(dataclasses.replace(spec, parent=None))
                 continue
             if spec.parent.lower() in hosts:
                 parent_of[spec.name.lower()] = spec.parent.lower()
