@@ -1,0 +1,51 @@
+"""scripts/netwatchd.service: an unprivileged user with CAP_NET_RAW, restart on failure, state in
+/var/lib/netwatchd, reload = SIGHUP; systemd's own checker accepts it (when systemd is installed)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+UNIT = Path(__file__).resolve().parent.parent / "scripts" / "netwatchd.service"
+
+
+def directives() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for line in UNIT.read_text("utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "[")) and "=" in line:
+            key, _, value = line.partition("=")
+            found.setdefault(key, []).append(value)
+    return found
+
+
+def test_the_service_runs_unprivileged_with_only_raw_icmp():
+    unit = directives()
+    assert unit["User"] == ["netwatchd"] and unit["Group"] == ["netwatchd"]
+    assert unit["AmbientCapabilities"] == ["CAP_NET_RAW"]
+    assert unit["CapabilityBoundingSet"] == ["CAP_NET_RAW"]
+    assert unit["NoNewPrivileges"] == ["yes"] and unit["ProtectSystem"] == ["strict"]
+
+
+def test_the_service_restarts_keeps_state_reloads_with_sighup_and_validates_first():
+    unit = directives()
+    assert unit["Restart"] == ["on-failure"]
+    assert unit["StateDirectory"] == ["netwatchd"]
+    assert unit["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    assert unit["ExecStartPre"][0].endswith("netwatchd check -c /etc/netwatchd/hosts.yaml")
+    assert unit["ExecStart"][0].endswith("netwatchd run -c /etc/netwatchd/hosts.yaml")
+    assert unit["EnvironmentFile"] == ["/etc/netwatchd/netwatchd.env"]
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_systemd_accepts_the_unit(tmp_path):
+    netwatchd = shutil.which("netwatchd")
+    assert netwatchd, "the package's console script should be installed"
+    text = UNIT.read_text("utf-8").replace("/opt/netwatchd/venv/bin/netwatchd", netwatchd)
+    copy = tmp_path / "netwatchd.service"
+    copy.write_text(text, "utf-8")
+    proc = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
