@@ -221,3 +221,26 @@ def test_a_lasting_netwatch_disagreement_is_recorded_and_queued_for_the_admins(t
         agent.routers.close()
     assert [(t.host, t.kind, t.to_state) for t in found] == [("Porong", "crosscheck", State.DOWN)]
     assert outbox(agent) == [("Porong", "down")]
+
+
+def test_the_status_page_serves_the_agents_own_states_and_metrics(tmp_path, clock):
+    import json
+    import urllib.request
+
+    net = Network()
+    config = Config(**{**make_config(tmp_path, None).__dict__, "web": WebSpec(enabled=True, port=0)})
+    agent = Agent(config, clock=clock, probe_fn=net.probe)
+    net.down.add("Taman")
+    settle(agent, clock, 15)
+    agent.web.start()
+    try:
+        base = f"http://127.0.0.1:{agent.web.port}"
+        status = json.load(urllib.request.urlopen(f"{base}/api/status", timeout=5))
+        metrics = urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
+        health = urllib.request.urlopen(f"{base}/healthz", timeout=5).status
+    finally:
+        agent.web.stop()
+    text = json.dumps(status)
+    assert '"Taman"' in text and '"down"' in text
+    assert 'netwatchd_host_state{host="Taman",state="down"} 1.0' in metrics
+    assert health == 200
