@@ -154,6 +154,9 @@ EXPECTED: dict[str, list[str]] = {
     "invalid-tcp-no-port.yaml": [
         '2: hosts[Web].probe: a tcp probe needs a port (add port: 1-65535)',
     ],
+    "invalid-telegram-no-chats.yaml": [
+        "2: telegram.chat_ids: a token is set but no chat receives the alerts (add chat_ids: [the admins' group chat id])",
+    ],
     "invalid-telegram-token.yaml": [
         '2: telegram.token: does not look like a bot token (digits:letters as @BotFather gives it, like 123456789:AAE...)',
     ],

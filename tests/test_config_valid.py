@@ -289,3 +289,25 @@ def test_load_without_secrets_for_commands_that_need_none() -> None:
 
     config = load(REPO / "hosts.yaml", environ={}, secrets_may_be_unset=True)
     assert config.telegram.token == "" and config.routers[0].password == "" and len(config.hosts) == 18
+
+
+def test_warnings_do_not_fail_the_config(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    path = write(tmp_path, """
+telegram: {token: "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAA", chat_ids: [-100123]}
+web: {listen: ":8080"}
+routers: [{name: core, address: 172.16.0.1, ca_file: ca.pem}]
+crosscheck_every: 10m
+hosts: []
+""")
+    result = analyze(path, environ={})
+    assert result.problems == [] and result.config is not None
+    assert result.config.routers[0].ca_file == str(ca)
+    assert [str(w).split(": ", 1)[1] for w in result.warnings] == [
+        "warning: telegram.admins: nobody may command the bot (add the admins' Telegram user ids under admins:)",
+        "warning: web.listen: the status page on 0.0.0.0 is open to the network without a password "
+        "(add web.username and web.password, or listen on 127.0.0.1)",
+        "warning: routers[core].ca_file: is only used with tls: true (add tls: true or remove it)",
+        "warning: hosts: no hosts to watch (add a hosts: list, e.g. - {name: Waru, address: 172.16.200.117})",
+    ]
