@@ -256,7 +256,9 @@ def test_commands_before_login_and_quit(standin: RouterOSStandIn) -> None:
     raw.send("/system/identity/print")
     assert raw.until_done() == [["!trap", "=message=not logged in"], ["!done"]]
     raw.login()
-    raw.send("/system/identity/print", "=frobnicate=1")  # unknown attributes are ignored by print
+    raw.send("/system/identity/print", "=frobnicate=1")
+    assert raw.until_done() == [["!trap", "=message=unknown parameter frobnicate"], ["!done"]]
+    raw.send("/system/identity/print", "=detail=", "=without-paging=")
     assert raw.until_done() == [["!re", "=name=core"], ["!done"]]
     raw.send("/interface/shout")
     assert raw.until_done() == [["!trap", "=message=no such command"], ["!done"]]

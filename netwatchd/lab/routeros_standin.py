@@ -61,6 +61,8 @@ WRITE_VERBS = {"add", "set", "remove", "enable", "disable", "unset", "edit", "mo
                "import", "reboot", "shutdown", "comment", "reset-counters", "reset-counters-all",
                "make-static", "release", "flush", "run", "save", "load", "upgrade"}
 READ_VERBS = {"print", "getall"}
+PRINT_ARGUMENTS = {"detail", "stats", "stats-detail", "count-only", "without-paging", "brief", "terse", "as-value",
+                   "value-list", "show-ids", "where", "from", "interval", "file", "follow", "follow-only", "append"}
 FAULT_KINDS = {None, "slow", "drop_mid_reply", "trap", "fatal"}
 LAB_NETWORK = ipaddress.ip_network("198.18.0.0/15")
 LOOPBACK_NETWORK = ipaddress.ip_network("127.0.0.0/8")
@@ -797,6 +799,10 @@ class _Session:
             return
         if verb not in READ_VERBS:
             yield from self._error("no such command")
+            return
+        unknown = sorted(set(request.attributes) - PRINT_ARGUMENTS)
+        if unknown:
+            yield from self._error(f"unknown parameter {unknown[0]}")
             return
         rows = probe_rows
         if menu not in SINGLETON_MENUS:
