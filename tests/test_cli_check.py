@@ -110,3 +110,11 @@ def test_json_output(tmp_path: Path) -> None:
     document = json.loads(done.stdout)
     assert done.returncode == 0 and document["ok"] is True and document["hosts"] == 18
     assert document["unset_secret_variables"] == ["ROUTER_PASSWORD", "TELEGRAM_BOT_TOKEN"]
+
+
+def test_data_dir_that_is_a_file_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "state").write_text("not a folder")
+    (tmp_path / "hosts.yaml").write_text("data_dir: state\nhosts: [{name: A, address: 10.0.0.1}]\n")
+    done = netwatchd("check", cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stderr == f"hosts.yaml: warning: data_dir: {tmp_path / 'state'} is a file (point data_dir at a folder)\n"

@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 from netwatchd.config import Config
-from netwatchd.config_loader import LoadResult, analyze
+from netwatchd.config_loader import LoadResult, Problem, analyze
 
 log = logging.getLogger("netwatchd.check")
 
@@ -49,10 +50,30 @@ def summary(config: Config, result: LoadResult) -> str:
     return ", ".join(parts)
 
 
+def data_dir_warning(config: Config) -> str | None:
+    """Why `run` could not use data_dir (it is a file, or cannot be created), or None."""
+    data_dir = config.data_dir
+    if data_dir.exists():
+        if not data_dir.is_dir():
+            return f"{data_dir} is a file (point data_dir at a folder)"
+        if not os.access(data_dir, os.W_OK | os.X_OK):
+            return f"{data_dir} is not writable by this user (chown it to the user netwatchd runs as)"
+        return None
+    existing = next((p for p in data_dir.parents if p.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        return (f"{data_dir} does not exist and {existing} is not writable by this user "
+                "(create it for the user netwatchd runs as)")
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     path = Path(args.config)
     result = analyze(path, secrets_may_be_unset=not args.strict)
     ok = not result.problems and result.config is not None
+    if ok and result.config is not None:
+        warning = data_dir_warning(result.config)
+        if warning:
+            result.warnings.append(Problem(str(path), 0, "data_dir", warning, warning=True))
     log.debug("%s: %d errors, %d warnings; config: %r", path, len(result.problems), len(result.warnings),
               result.config)
     if args.json:
