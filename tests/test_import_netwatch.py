@@ -197,3 +197,18 @@ def test_any_quoted_value_survives_an_export_wrapped_anywhere(comment: str, scri
     [entry] = parse_rsc("/tool netwatch\n" + "".join(units) + "\n")
     assert entry.comment == comment
     assert entry.settings.get("down-script", "") == script
+
+
+def test_sites_already_configured_are_not_imported_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "hosts.yaml"
+    config.write_text("hosts:\n  - {name: Waru, address: 172.16.200.117}\n  - {name: Sidoarjo, address: 172.16.99.1}\n",
+                      encoding="utf-8")
+    assert main(["import-netwatch", "--rsc", str(TESTDATA / "netwatch-v7.rsc"), "-c", str(config)]) == 0
+    captured = capsys.readouterr()
+    assert "# ALREADY WATCHED as Waru: host=172.16.200.117 name=Waru" in captured.out
+    assert "6 of 7 entries" in captured.err and "1 already in" in captured.err
+    assert "1 not importable" not in captured.err
+    generated = tmp_path / "generated"
+    generated.mkdir()
+    names = [h.name for h in load_items(generated, captured.out)]
+    assert "Sidoarjo-2" in names and "Waru" not in names           # a new name never collides with a site

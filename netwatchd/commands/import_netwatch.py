@@ -25,8 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--router", metavar="NAME", help="read /tool/netwatch from this configured router")
     source.add_argument("--rsc", metavar="FILE", help="read a '/tool netwatch export' script ('-' = stdin)")
-    parser.add_argument("-c", "--config", default="hosts.yaml",
-                        help="config file naming the router (with --router; default: ./hosts.yaml)")
+    parser.add_argument("-c", "--config", default=None,
+                        help="config file naming the router (with --router; default: ./hosts.yaml); "
+                             "sites it already watches are not imported twice")
 
 
 def read_rsc_file(path: str) -> list[NetwatchEntry]:
@@ -49,11 +50,11 @@ def read_rsc_file(path: str) -> list[NetwatchEntry]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.rsc:
+    config = load_config(args.config or "hosts.yaml") if (args.config or args.router) else None
+    if config is None or args.rsc:
         entries = read_rsc_file(args.rsc)
         source = args.rsc
     else:
-        config = load_config(args.config)
         pool = RouterPool(config.routers)
         try:
             client = pool.get(args.router)
@@ -61,8 +62,13 @@ def run(args: argparse.Namespace) -> int:
             source = f"router {client.name}"
         finally:
             pool.close()
-    sys.stdout.write(to_hosts_yaml(entries))
+    text = to_hosts_yaml(entries, config.hosts if config else ())
+    sys.stdout.write(text)
     skipped = sum(1 for entry in entries if skip_reason(entry))
-    print(f"import-netwatch: {len(entries) - skipped} of {len(entries)} entries from {source} converted"
-          + (f", {skipped} not importable (see the # NOT IMPORTED lines)" if skipped else ""), file=sys.stderr)
+    already = text.count("\n# ALREADY WATCHED")
+    converted = len(entries) - skipped - already
+    print(f"import-netwatch: {converted} of {len(entries)} entries from {source} converted"
+          + (f", {skipped} not importable (see the # NOT IMPORTED lines)" if skipped else "")
+          + (f", {already} already in {config.path if config else ''} (# ALREADY WATCHED)" if already else ""),
+          file=sys.stderr)
     return 0

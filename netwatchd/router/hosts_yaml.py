@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import yaml
 
+from netwatchd.config import HostSpec
 from netwatchd.logs import redact
 from netwatchd.router.netwatch import NetwatchEntry
 from netwatchd.router.values import ros_duration_seconds, ros_percent
@@ -153,16 +154,25 @@ def skip_reason(entry: NetwatchEntry) -> str | None:
     return None
 
 
-def entries_to_yaml(entries: Sequence[NetwatchEntry]) -> str:
-    """The text of hosts.yaml items for `entries` (empty entries -> a comment saying so)."""
-    lines = [f"# {len(entries)} Netwatch entr{'y' if len(entries) == 1 else 'ies'} converted by "
+def entries_to_yaml(entries: Sequence[NetwatchEntry], existing: Sequence[HostSpec] = ()) -> str:
+    """The text of hosts.yaml items for `entries` (empty entries -> a comment saying so).
+
+    `existing` are the sites already configured: an entry watching one of their addresses becomes a
+    comment instead of a duplicate, and new names never collide with theirs.
+    """
+    lines = [f"# {len(entries)} Netwatch entr{'y' if len(entries) == 1 else 'ies'} read by "
              "netwatchd import-netwatch: paste under hosts: and run netwatchd check"]
-    taken: set[str] = set()
+    taken: set[str] = {host.name.lower() for host in existing}
+    watched = {host.address.strip().lower(): host.name for host in existing}
     for entry in entries:
         skip = skip_reason(entry)
         if skip:
             lines.append(f"# NOT IMPORTED ({skip}): host={_one_line(entry.host, 60)} "
                          f"name={_one_line(entry.label, 60)}")
+            continue
+        if entry.host.strip().lower() in watched and entry.type in ("simple", "icmp"):
+            lines.append(f"# ALREADY WATCHED as {_one_line(watched[entry.host.strip().lower()], 60)}: "
+                         f"host={_one_line(entry.host, 60)} name={_one_line(entry.label, 60)}")
             continue
         item = _convert(entry, _site_name(entry, taken))
         lines.append("")

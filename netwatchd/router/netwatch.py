@@ -239,8 +239,9 @@ def parse_rsc(text: str) -> list[NetwatchEntry]:
     return parse_netwatch_export(text)
 
 
-def to_hosts_yaml(entries: Sequence[NetwatchEntry]) -> str:
-    """hosts.yaml `hosts:` list items for the entries, with a `#` comment for anything not carried over."""
+def to_hosts_yaml(entries: Sequence[NetwatchEntry], existing: Sequence[HostSpec] = ()) -> str:
+    """hosts.yaml `hosts:` list items for the entries, with a `#` comment for anything not carried over
+    (and for ICMP entries whose address one of the `existing` sites already watches)."""
     from netwatchd.router.hosts_yaml import entries_to_yaml
 
-    return entries_to_yaml(entries)
+    return entries_to_yaml(entries, existing)
