@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def test_page_api_health_and_404(server):
     assert missing.status_code == 404 and "/api/status" in missing.text
 
 
-def test_snapshot_is_cached_for_cache_seconds():
+def test_snapshot_is_rebuilt_in_the_background_while_watched():
     calls = []
     ticks = [100.0]
 
@@ -81,11 +82,33 @@ def test_snapshot_is_cached_for_cache_seconds():
         calls.append(1)
         return {"n": len(calls)}
 
-    srv = StatusServer(WebSpec(port=0), snapshot=snap, metrics=Metrics(), cache_seconds=0.5,
-                       monotonic=lambda: ticks[0])
-    assert srv.status_json() == b'{"n":1}' and srv.status_json() == b'{"n":1}'
-    ticks[0] += 0.6
-    assert srv.status_json() == b'{"n":2}' and len(calls) == 2
+    srv = StatusServer(WebSpec(port=0), snapshot=snap, metrics=Metrics(), cache_seconds=1.0,
+                       watch_seconds=10.0, monotonic=lambda: ticks[0])
+    assert srv.status_json() == b'{"n":1}'            # nothing yet: built synchronously
+    assert srv.refresh_once() is False                 # still fresh
+    ticks[0] += 1.5
+    assert srv.status_json() == b'{"n":1}'            # slightly old: served at once, no build
+    assert srv.refresh_once() is True and srv.status_json() == b'{"n":2}'   # background build
+    ticks[0] += 11
+    assert srv.refresh_once() is False and len(calls) == 2   # nobody watching: no work
+    assert srv.status_json() == b'{"n":3}'            # too stale (> max_stale): built for this request
+
+
+def test_background_thread_keeps_the_data_fresh():
+    calls = []
+
+    def snap():
+        calls.append(1)
+        return {"n": len(calls)}
+
+    with StatusServer(WebSpec(host="127.0.0.1", port=0), snapshot=snap, metrics=Metrics(),
+                      cache_seconds=0.05) as srv:
+        url = f"http://127.0.0.1:{srv.port}/api/status"
+        first = requests.get(url, timeout=5).json()["n"]
+        deadline = time.monotonic() + 5
+        while requests.get(url, timeout=5).json()["n"] < first + 2:
+            assert time.monotonic() < deadline, "snapshot was not refreshed in the background"
+            time.sleep(0.05)
 
 
 def test_basic_auth_protects_everything_but_healthz():
@@ -127,3 +150,28 @@ def test_port_in_use_is_a_one_line_config_error():
         srv = StatusServer(WebSpec(host="127.0.0.1", port=port), snapshot=dict, metrics=Metrics())
         with pytest.raises(ConfigError, match=rf"web: cannot listen on 127.0.0.1:{port}: .*web: false"):
             srv.start()
+
+
+def test_incremental_encoder_equals_plain_json_and_follows_changes():
+    import json
+
+    from netwatchd.web.snapshot import SnapshotEncoder
+
+    states = {"kec-a": HostState("kec-a", State.UP, since=NOW), "kec-b": HostState("kec-b", State.DOWN, since=NOW)}
+    latest = {"kec-a": ProbeResult.from_rtts(host="kec-a", address="198.18.1.2", probe="icmp", at=NOW,
+                                             sent=3, rtts_ms=[1.0, 2.0, 3.0])}
+    history = {"kec-a": [1.0, 2.0]}
+    encoder = SnapshotEncoder()
+
+    def both():
+        plain = json.dumps(build_snapshot(CONFIG, states, latest, history, 1, now=NOW), separators=(",", ":"))
+        return encoder.encode(CONFIG, states, latest, history, 1, now=NOW).decode(), plain
+
+    first, plain = both()
+    assert first == plain
+    states["kec-b"] = HostState("kec-b", State.UP, since=NOW)           # a new state object
+    history["kec-a"].append(7.25)                                       # history grows in place
+    second, plain = both()
+    assert second == plain and second != first
+    assert json.loads(second)["sites"][0]["rtt_history"] == [1.0, 2.0, 7.2]
+    assert json.loads(second)["summary"]["up"] == 2
