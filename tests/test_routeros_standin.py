@@ -420,3 +420,18 @@ def test_router_ping_from_a_lab_namespace_sees_a_real_outage(lab) -> None:
         dead = client.query("/ping", address="198.18.15.2", count=2)
         assert [r.get("status") for r in dead] == ["timeout", "timeout"] and dead[-1]["packet-loss"] == 100
         client.close()
+
+
+def test_netwatch_status_flips_with_a_fresh_since(standin: RouterOSStandIn) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    assert standin.set_netwatch_status("198.18.15.2", "down") == 1
+    assert standin.set_netwatch_status("198.18.15.2", "down") == 0      # no change, since kept
+    api = lib_connect(standin)
+    [row] = list(api.path("tool", "netwatch").select(Key("status"), Key("since")).where(Key("host") == "198.18.15.2"))
+    api.close()
+    since = datetime.strptime(row["since"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo("Asia/Jakarta"))
+    assert row["status"] == "down" and abs((datetime.now(ZoneInfo("Asia/Jakarta")) - since).total_seconds()) < 5
+    with pytest.raises(ValueError):
+        standin.set_netwatch_status("198.18.15.2", "sideways")

@@ -514,6 +514,23 @@ class RouterOSStandIn:
         """What /ping answers for `address`: rtt in ms, or None for a host that does not reply."""
         self.ping_table[address] = rtt_ms
 
+    def set_netwatch_status(self, host: str, status: str) -> int:
+        """Flip the Netwatch entries watching `host` to up/down/unknown as the router would: `since`
+        becomes now (router local time, v6 or v7 format) when the status changes. Returns how many
+        entries changed. Raises ValueError for another status."""
+        if status not in ("up", "down", "unknown"):
+            raise ValueError("a Netwatch status is up, down or unknown")
+        now = datetime.now(self.tz)
+        since = (now.strftime("%b/%d/%Y %H:%M:%S").lower() if self.version.startswith("6.")
+                 else now.strftime("%Y-%m-%d %H:%M:%S"))
+        changed = 0
+        with self.lock:
+            for row in self.netwatch:
+                if row.get("host") == host and row.get("status") != status:
+                    row.update({"status": status, "since": since})
+                    changed += 1
+        return changed
+
     def session_count(self) -> int:
         with self.lock:
             return len(self._sessions)
