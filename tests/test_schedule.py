@@ -215,3 +215,37 @@ def test_a_slow_http_probe_never_delays_ping_rounds():
     assert len(pings) >= 3, seen                     # kept its 0.2 s rhythm during the slow probe
     assert len(webs) <= 1                            # the slow one was never stacked
     assert max(len(b) for b in recorder.batches) == 1
+
+
+def test_the_loop_with_the_real_probers_on_loopback(clock: FakeClock):
+    from functools import partial
+    import socket
+
+    from netwatchd.errors import PermissionProblem
+    from netwatchd.probes import probe_hosts
+    from netwatchd.probes.icmp import IcmpEngine
+
+    engine = IcmpEngine()
+    try:
+        engine.check()
+    except PermissionProblem as exc:
+        pytest.skip(str(exc))
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        hosts = [site("lo", interval=5.0, count=2, packet_interval=0.01),
+                 HostSpec(name="lo6", address="::1", interval=5.0, count=1),
+                 site("api", probe="tcp", port=listener.getsockname()[1], interval=5.0)]
+        handled: list[ProbeResult] = []
+        loop = ProbeLoop(hosts, probe_fn=partial(probe_hosts, icmp=engine), on_results=handled.extend,
+                         needs_retry=lambda n: False, clock=clock)
+        try:
+            clock.advance(5.0)
+            results = loop.run_once()
+        finally:
+            loop.stop()
+    assert sorted(r.host for r in results) == ["api", "lo", "lo6"]
+    assert all(r.alive for r in results) and sorted(r.host for r in handled) == ["api", "lo", "lo6"]
+    assert {r.host: r.sent for r in results} == {"lo": 2, "lo6": 1, "api": 1}
+    started = 1000.0  # FakeClock's monotonic start: next due = first due + interval, phase kept
+    assert all(loop.due_time(h.name) == pytest.approx(started + spread_offset(h.name, 5.0) + 5.0) for h in hosts)

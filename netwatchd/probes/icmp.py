@@ -31,6 +31,7 @@ stamps the results.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import heapq
 import logging
@@ -206,8 +207,6 @@ def _echo_reply_filter(first_ident: int, last_ident: int) -> bytes:
 
 def _attach_filter(sock: socket.socket, program: bytes) -> None:
     """SO_ATTACH_FILTER with a struct sock_fprog pointing at `program` (best effort)."""
-    import ctypes
-
     buffer = ctypes.create_string_buffer(program)
     fprog = struct.pack("@HP", len(program) // 8, ctypes.addressof(buffer))
     try:
