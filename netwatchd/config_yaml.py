@@ -12,6 +12,7 @@ Nothing here raises for bad input except `YamlProblem`, which carries a line and
 from __future__ import annotations
 
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -96,18 +97,28 @@ class Document:
     problems: list[tuple[int, str, str, str]]  # (line, key path, what is wrong, what is allowed)
 
 
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or type(exc).__name__).lower()
+
+
 def read_text(path: Path) -> str:
     """The file's text, or YamlProblem for a missing/unreadable/binary/non-UTF-8/huge file."""
-    if not path.exists():
-        raise YamlProblem(0, "no such file (give the path of your hosts.yaml with -c FILE)")
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise YamlProblem(0, "no such file (give the path of your hosts.yaml with -c FILE)") from None
+    except OSError as exc:
+        raise YamlProblem(0, f"cannot read the file: {_reason(exc)} (check the path and its permissions)") from None
+    if stat.S_ISDIR(mode):
         raise YamlProblem(0, "is a directory, not a file (give the path of your hosts.yaml with -c FILE)")
+    if not stat.S_ISREG(mode):
+        raise YamlProblem(0, "is not a regular file (a pipe or device cannot be read as a config; "
+                             "give the path of your hosts.yaml)")
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise YamlProblem(0, f"cannot read the file: {reason.lower()} (check the path and its permissions)") from None
+        raise YamlProblem(0, f"cannot read the file: {_reason(exc)} (check the path and its permissions)") from None
     if len(data) > MAX_FILE_BYTES:
         raise YamlProblem(0, f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB "
                              "(a hosts.yaml is a few kilobytes; is this the right file?)")
