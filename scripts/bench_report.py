@@ -5,7 +5,7 @@
           store (events: ~15 outages/degradations per host, hourly rollups, timing log); the peer
           is one plain SQL aggregate (window functions over events + rollup sums) computing only
           downtime and rtt per host in the same run.
-  disk:   a week of raw results + a year of hourly rollups + 14 days of 5-minute rollups for
+  disk:   the default retention (a week of raw, 14 days of 5-minute and 400 days of hourly rollups) for
           1,000 hosts at 10 s, written with the store's own encoder, then the file is measured
           (target <= 1 GB); plus the real record_results/prune_and_rollup pipeline for one hour.
 
@@ -195,7 +195,8 @@ def _pool_blocks(rng: random.Random, count: int, per_block: int) -> list[bytes]:
 def bench_disk(hosts: int) -> dict:
     rng = random.Random(11)
     per_block = hr.BUCKET_MS // 1000 // INTERVAL_S
-    raw_days, five_days, hour_days = 7, 14, 365
+    defaults = RetentionSpec()
+    raw_days, five_days, hour_days = int(defaults.raw_days), int(defaults.rollup_5m_days), int(defaults.rollup_days)
     with tempfile.TemporaryDirectory() as tmp:
         db = Database.in_dir(tmp)
         conn = db.open()

@@ -146,3 +146,21 @@ def test_block_round_trip(raw):
             assert (exact is None) == (packed is None)
             if exact is not None:
                 assert abs(packed - exact) <= 0.005 * exact + 1
+
+
+def test_short_steps_give_the_same_result_as_one_transaction(tmp_path):
+    from netwatchd.store import transaction
+
+    dumps = []
+    for name, steps in (("stepwise", 1), ("whole", None)):
+        conn = Database.in_dir(tmp_path / name).open()
+        _ten_minutes(conn)
+        if steps:
+            hr.prune_and_rollup(conn, T0 + timedelta(minutes=11), RetentionSpec(), hosts_per_step=steps)
+        else:
+            with transaction(conn):
+                hr.prune_and_rollup(conn, T0 + timedelta(minutes=11), RetentionSpec())
+        dumps.append([conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
+                      for t in ("probe_blocks", "rollup_5m", "rollup_1h")])
+        assert conn.execute("SELECT count(*) FROM probe_results").fetchone()[0] == 0
+    assert dumps[0] == dumps[1] and len(dumps[0][1]) == 4

@@ -2,16 +2,16 @@
 
 Life of a result:
   record_results()      one compact row per result in `probe_results` (the last few minutes)
-  prune_and_rollup()    every complete 5-minute bucket -> one zlib-packed `probe_blocks` row per host
+  prune_and_rollup()    (every minute or so) each complete 5-minute bucket -> one packed `probe_blocks` row per host
                         + one `rollup_5m` row; the hours it touches are re-aggregated into
                         `rollup_1h`; then everything past its retention is deleted:
                         raw (blocks) retention.raw_days, 5-minute rollups retention.rollup_5m_days,
                         hourly rollups retention.rollup_days. Events and deliveries are never pruned.
 
-Why it stays small (1,000 hosts at 10 s): a packed sample is 19 bytes before zlib (about 6-8
-after), so a week of raw is ~60 M samples in ~0.4 GB; a rollup row is ~35 bytes on disk, so a
-year of hourly rollups is 8.8 M rows, ~0.3 GB; five weeks of 5-minute rollups ~0.35 GB.
-scripts/bench_report.py --disk measures the real file.
+Why it stays small (1,000 hosts at 10 s, defaults; measured by scripts/bench_report.py):
+a packed raw sample is ~5 bytes (log-scale rtt codes, byte planes, zlib), so a week of raw
+(60.5 M samples) is ~0.37 GB; a rollup row is ~39 bytes on disk, so 400 days of hourly rollups
+(9.6 M rows) is ~0.38 GB and 14 days of 5-minute rollups (4 M rows) ~0.15 GB: ~0.9 GB in all.
 
 Seconds in each state inside a bucket: each sample's state is held until the next sample (at most
 MAX_HOLD_MS); the gap before the first sample of a bucket counts for that first sample's state.
@@ -230,22 +230,31 @@ def rollup_samples(bucket_ms: int, size_ms: int, samples: Sequence[Sample]) -> t
             *(round(held[code] / 1000) for code in (1, 2, 3, 4)))
 
 
-def prune_and_rollup(conn: sqlite3.Connection, now: datetime, retention: RetentionSpec) -> None:
+def prune_and_rollup(conn: sqlite3.Connection, now: datetime, retention: RetentionSpec, *,
+                     hosts_per_step: int = 200) -> None:
     """Compact complete 5-minute buckets, refresh hourly rollups, delete what is past retention.
 
-    Runs in one transaction (joins the caller's if one is open). Raises sqlite3.Error on a broken store.
+    Outside a transaction the work is split into short transactions of `hosts_per_step` hosts, so
+    the write lock is never held long enough to delay an alert being stored; inside the caller's
+    transaction it all happens there. Raises sqlite3.Error on a broken store.
     """
-    if conn.in_transaction:
-        _prune_and_rollup(conn, now, retention)
-    else:
-        with transaction(conn):
-            _prune_and_rollup(conn, now, retention)
-
-
-def _prune_and_rollup(conn: sqlite3.Connection, now: datetime, retention: RetentionSpec) -> None:
     now_ms = to_ms(now)
     cutoff = (now_ms - GRACE_MS) // BUCKET_MS * BUCKET_MS
-    touched = compact(conn, cutoff)
+    if conn.in_transaction:
+        touched = compact(conn, cutoff)
+        _finish(conn, now_ms, retention, touched)
+        return
+    hosts = [row[0] for row in conn.execute("SELECT DISTINCT host_id FROM probe_results WHERE at_ms < ?",
+                                            (cutoff,))]
+    touched: set[int] = set()
+    for start in range(0, len(hosts), max(1, hosts_per_step)):
+        with transaction(conn):
+            touched |= compact(conn, cutoff, hosts[start:start + hosts_per_step])
+    with transaction(conn):
+        _finish(conn, now_ms, retention, touched)
+
+
+def _finish(conn: sqlite3.Connection, now_ms: int, retention: RetentionSpec, touched: set[int]) -> None:
     if touched:
         refresh_hourly(conn, min(touched) // HOUR_MS * HOUR_MS, max(touched) // HOUR_MS * HOUR_MS + HOUR_MS)
     five_min_days = getattr(retention, "rollup_5m_days", 14.0)
@@ -255,11 +264,13 @@ def _prune_and_rollup(conn: sqlite3.Connection, now: datetime, retention: Retent
     conn.execute("DELETE FROM rollup_1h WHERE bucket_ms < ?", (now_ms - int(retention.rollup_days * DAY_MS),))
 
 
-def compact(conn: sqlite3.Connection, cutoff_ms: int) -> set[int]:
-    """Move raw rows older than cutoff_ms into blocks + 5-minute rollups; returns the buckets touched."""
+def compact(conn: sqlite3.Connection, cutoff_ms: int, host_ids: Sequence[int] | None = None) -> set[int]:
+    """Move raw rows older than cutoff_ms (of `host_ids`, default all) into blocks + 5-minute
+    rollups; returns the buckets touched."""
+    only = "" if host_ids is None else f" AND host_id IN ({','.join(str(int(h)) for h in host_ids)})"
     groups: dict[tuple[int, int], list[Sample]] = {}
     for row in conn.execute("SELECT host_id, at_ms, state, alive, loss_bp, rtt_min_us, rtt_avg_us, rtt_max_us "
-                            "FROM probe_results WHERE at_ms < ?", (cutoff_ms,)):
+                            f"FROM probe_results WHERE at_ms < ?{only}", (cutoff_ms,)):
         key = (row[0], row[1] // BUCKET_MS * BUCKET_MS)
         groups.setdefault(key, []).append(Sample(row[1], row[2], bool(row[3]), row[4], row[5], row[6], row[7]))
     if not groups:
@@ -277,7 +288,7 @@ def compact(conn: sqlite3.Connection, cutoff_ms: int) -> set[int]:
         rollups.append((bucket, host_id, *rollup_samples(bucket, BUCKET_MS, samples)))
     conn.executemany("INSERT OR REPLACE INTO probe_blocks VALUES (?,?,?,?)", blocks)
     conn.executemany("INSERT OR REPLACE INTO rollup_5m VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rollups)
-    conn.execute("DELETE FROM probe_results WHERE at_ms < ?", (cutoff_ms,))
+    conn.execute(f"DELETE FROM probe_results WHERE at_ms < ?{only}", (cutoff_ms,))
     return {bucket for _, bucket in groups}
 
 
