@@ -348,6 +348,8 @@ def check_address(text: str) -> str:
         raise Invalid("is empty", allowed)
     if "://" in text:
         raise Invalid(f"'{text}' is a URL, not an address", "put the host here and the URL under url:")
+    if "/" in text:
+        raise Invalid(f"'{text}' is a network, not an address", "write the host's own address, without /prefix")
     if re.fullmatch(r"[\d.]+:\d+", text) or re.fullmatch(r"\[[0-9A-Fa-f:.]+\]:\d+", text):
         raise Invalid(f"'{text}' includes a port", "put the port under port:")
     if ":" in text:

@@ -26,6 +26,7 @@ EXPECTED: dict[str, list[str]] = {
         "5: hosts[D].address: 'http://10.0.0.1/' is a URL, not an address (put the host here and the URL under url:)",
         "6: hosts[E].address: '10.0.0.1:8080' includes a port (put the port under port:)",
         "7: hosts[F].address: '-leading.example' is not a valid host name (RFC 1123: letters, digits and '-' in dot-separated labels of 1-63 characters)",
+        "8: hosts[G].address: '172.16.200.0/24' is a network, not an address (write the host's own address, without /prefix)",
     ],
     "invalid-api-url.yaml": [
         "2: telegram.api_url: 'ftp://api.telegram.org' is not a http/https URL (a URL starting with http:// or https://)",
