@@ -65,7 +65,7 @@ def test_bad_file_exits_2_listing_every_error_without_traceback() -> None:
     done = netwatchd("check", "-c", str(TESTDATA / "invalid-address.yaml"))
     assert done.returncode == 2
     lines = done.stderr.splitlines()
-    assert len(lines) == 7 and lines[-1].endswith("invalid-address.yaml: 6 errors")
+    assert len(lines) == 8 and lines[-1].endswith("invalid-address.yaml: 7 errors")
     assert all(":" in line and "hosts[" in line for line in lines[:-1])
     assert done.stdout == "" and "Traceback" not in done.stderr
 
