@@ -478,6 +478,9 @@ class _Loader:
         if "templates" in own and value is not None:
             self._check_templates(value.items["templates"].value)
         spec = TelegramSpec(**values)
+        if "token" in own and not spec.token and "telegram.token" not in self.unset_secrets:
+            self.warn(own["token"][1], "telegram.token", "is empty, so alerts go to the console",
+                      "set the bot token from @BotFather to send them to Telegram")
         if spec.token and not spec.chat_ids and ("chat_ids" in own or not chat_ids_written):
             line = own["chat_ids"][1] if "chat_ids" in own else own["token"][1]
             self.error(line, "telegram.chat_ids", "a token is set but no chat receives the alerts",

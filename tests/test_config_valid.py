@@ -311,3 +311,11 @@ hosts: []
         "warning: routers[core].ca_file: is only used with tls: true (add tls: true or remove it)",
         "warning: hosts: no hosts to watch (add a hosts: list, e.g. - {name: Waru, address: 172.16.200.117})",
     ]
+
+
+def test_an_empty_token_warns_that_alerts_stay_on_the_console(tmp_path: Path) -> None:
+    path = write(tmp_path, "telegram: {token: '${TG}', chat_ids: [-1]}\nhosts: [{name: A, address: 10.0.0.1}]\n")
+    result = analyze(path, environ={"TG": ""})
+    assert result.config is not None and not result.config.telegram.enabled
+    assert [str(w) for w in result.warnings] == [f"{path}:1: warning: telegram.token: is empty, so alerts go to the "
+                                                 "console (set the bot token from @BotFather to send them to Telegram)"]
