@@ -48,7 +48,6 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"w": Decimal(604800), "d": Decimal(86400), "h": Decimal(3600), "m": Decimal(60),
                  "s": Decimal(1), "ms": Decimal("0.001")}
 _CLOCK_STYLE = re.compile(r"(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)")
-DURATION_HELP = "a duration like 500ms, 10s, 1m, 1h30m, or plain seconds"
 
 
 def parse_duration(value: Any) -> float:
@@ -403,13 +402,15 @@ class Url(Kind):
         text = value.text.strip()
         try:
             parts = urlsplit(text)
-            port = parts.port
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number 0-65535
         except ValueError:
             raise Invalid(f"{shown(value)} is not a valid URL", self.allowed()) from None
         if parts.scheme.lower() not in self.schemes or not parts.hostname:
             raise Invalid(f"{shown(value)} is not a {'/'.join(self.schemes)} URL", self.allowed())
-        check_address(parts.hostname)
-        del port
+        try:
+            check_address(parts.hostname)
+        except Invalid as exc:
+            raise Invalid(f"{shown(value)}: {exc.what}", self.allowed()) from None
         return text
 
 
