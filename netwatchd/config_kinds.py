@@ -410,7 +410,7 @@ class Url(Kind):
         try:
             check_address(parts.hostname)
         except Invalid as exc:
-            raise Invalid(f"{shown(value)}: {exc.what}", self.allowed()) from None
+            raise Invalid(f"{shown(value)}: {exc.what}", exc.allowed) from None
         return text
 
 

@@ -290,7 +290,8 @@ class _Loader:
         for element, label, own in self.list_section(_val(hosts_value), HOST, "hosts"):
             merged = {**defaults_merged, **{k: v for k, (v, _) in own.items()}}
             merged["thresholds"] = Thresholds(**{**base_thresholds, **_fields(own.get("thresholds", ({}, 0))[0])})
-            if "address" not in own and "address" not in element.items:
+            url_was_wrong = "url" in element.items and "url" not in own
+            if "address" not in own and "address" not in element.items and not url_was_wrong:
                 url = merged.get("url")
                 if url and merged["probe"] in ("http", "https"):
                     merged["address"] = urlsplit(url).hostname
