@@ -402,9 +402,12 @@ class Url(Kind):
         text = value.text.strip()
         try:
             parts = urlsplit(text)
-            parts.port  # noqa: B018 - raises ValueError for a port that is not a number 0-65535
         except ValueError:
             raise Invalid(f"{shown(value)} is not a valid URL", self.allowed()) from None
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number 0-65535
+        except ValueError:
+            raise Invalid(f"{shown(value)} has an invalid port", "a port from 1 to 65535, like https://host:8443/") from None
         if parts.scheme.lower() not in self.schemes or not parts.hostname:
             raise Invalid(f"{shown(value)} is not a {'/'.join(self.schemes)} URL", self.allowed())
         try:

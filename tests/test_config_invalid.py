@@ -74,7 +74,7 @@ EXPECTED: dict[str, list[str]] = {
         '3: hosts[Mail].url: url is only used by http/https probes, but probe is icmp (add probe: http, or remove url)',
         '3: hosts[Mail].http_code_min: http_code_min 500 is above http_code_max 200 (http_code_min <= http_code_max)',
         "4: hosts[Bad].url: 'http://bad_host/': 'bad_host' is not a valid host name (RFC 1123: letters, digits and '-' in dot-separated labels of 1-63 characters)",
-        "5: hosts[Port].url: 'https://portal.local:99999/' is not a valid URL (a URL starting with http:// or https://)",
+        "5: hosts[Port].url: 'https://portal.local:99999/' has an invalid port (a port from 1 to 65535, like https://host:8443/)",
     ],
     "invalid-huge-numbers.yaml": [
         "2: defaults.count: '99999999999999999999999…' is out of range (a whole number from 1 to 100)",
