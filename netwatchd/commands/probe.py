@@ -130,16 +130,10 @@ def build_hosts(args: argparse.Namespace) -> list[HostSpec]:
         hosts.extend(from_file)
     if not hosts:
         raise UsageError("nothing to probe: give one or more ADDR, or --from-file FILE")
-    overrides: dict[str, object] = {}
-    if count is not None:
-        overrides["count"] = count
-    if interval is not None:
-        overrides["packet_interval"] = interval
-    if timeout is not None:
-        overrides["timeout"] = timeout
-    if size is not None:
-        overrides["packet_size"] = size
-    return [replace(h, **overrides) for h in hosts] if overrides else hosts
+    return [replace(h, count=h.count if count is None else count,
+                    packet_interval=h.packet_interval if interval is None else interval,
+                    timeout=h.timeout if timeout is None else timeout,
+                    packet_size=h.packet_size if size is None else size) for h in hosts]
 
 
 def _ms(value: float | None) -> str:

@@ -61,6 +61,7 @@ Resolver = Callable[[str], str]
 
 RECEIVE_BUFFER_BYTES = 8 << 20     # room for a whole 10,000-host round of replies
 SEND_BATCH = 64                    # echoes sent between two drains of the receive queue
+_SEND_AGAIN = -1.0
 _SO_RCVBUFFORCE = 33               # Linux; socket module lacks the constant
 _SO_ATTACH_FILTER = 26
 _SOL_RAW = 255
@@ -101,7 +102,7 @@ class IcmpTarget:
 
 def system_resolver(name: str) -> str:
     """Resolve with the system resolver (first address, in /etc/gai.conf order). Raises OSError."""
-    return socket.getaddrinfo(name, None, type=socket.SOCK_RAW)[0][4][0]
+    return str(socket.getaddrinfo(name, None, type=socket.SOCK_RAW)[0][4][0])
 
 
 def error_reason(family: int, icmp_type: int, code: int, source: str) -> str:
@@ -446,9 +447,9 @@ class _Round:
                 else:
                     break
                 budget -= 1
-                outcome = send(index, echo)
-                now = clock()
-                if outcome == "again":
+                now = send(index, echo)
+                if now < 0:  # send buffer full: retry in a millisecond, read replies meanwhile
+                    now = clock()
                     heapq.heappush(follow_ups, (now + 0.001, index, echo))
                     break
                 deadline = now + timeouts[index]
@@ -473,19 +474,21 @@ class _Round:
             elif wait > 0:
                 time.sleep(wait)
 
-    def _send(self, index: int, echo: int) -> str:
-        """Send echo `echo` of target `index`: 'sent', 'failed' or 'again' (buffer full)."""
+    def _send(self, index: int, echo: int) -> float:
+        """Send echo `echo` of target `index`; returns when it was sent (or failed), or
+        _SEND_AGAIN (negative) when the send buffer is full and nothing was sent."""
         family = self.families[index]
         slot = self.next_slot
-        channel = self.current.get(family)
-        if channel is None or (not self.raw and channel.block != slot >> 16):
-            channel = self._channel(family, slot >> 16)
-            if isinstance(channel, str):
-                self._fail(index, channel)
+        current = self.current.get(family)
+        if current is None or (not self.raw and current.block != slot >> 16):
+            opened = self._channel(family, slot >> 16)
+            if isinstance(opened, str):
+                self._fail(index, opened)
                 self.sent[index] += 1
                 self.next_slot = (slot + 1) & 0xFFFFFFFF
-                return "failed"
-            self.current[family] = channel
+                return time.perf_counter()
+            current = self.current[family] = opened
+        channel: _Channel = current
         body, body_sum = self.payloads[index]
         sequence = slot & 0xFFFF
         if not channel.raw:  # ping sockets: the kernel sets the id and the checksum
@@ -510,10 +513,10 @@ class _Round:
                 channel.sock.sendto(packet, (ip, 0))
                 break
             except (BlockingIOError, InterruptedError):
-                return "again"
+                return _SEND_AGAIN
             except OSError as exc:
                 if exc.errno == errno.ENOBUFS:
-                    return "again"
+                    return _SEND_AGAIN
                 attempts -= 1
                 if attempts > 0:
                     # ping socket: a send reports (and clears) an ICMP error that arrived for an
@@ -524,11 +527,11 @@ class _Round:
             self.next_slot = (slot + 1) & 0xFFFFFFFF
             self.sent[index] += 1
             self._fail(index, _local_error_text(failure))
-            return "failed"
+            return time.perf_counter()
         self.next_slot = (slot + 1) & 0xFFFFFFFF
         self.sent[index] += 1
         self.pending[(ident, sequence, self.match_ips[index])] = (index, echo, sent_at)
-        return "sent"
+        return sent_at
 
     def _fail(self, index: int, reason: str) -> None:
         self.errors[index] = reason
@@ -666,20 +669,22 @@ class _Round:
         out: list[ProbeResult] = []
         append = out.append
         from_rtts = ProbeResult.from_rtts
-        mode = "raw" if self.raw else "datagram"
+        plain: dict[str, object] = {"mode": "raw" if self.raw else "datagram"}  # from_rtts copies it
         for i, target in enumerate(self.targets):
             ip = self.ips[i]
-            detail: dict[str, object] = {"mode": mode}
-            if ip is not None and ip != target.address:
-                detail["ip"] = ip
-            if self.late[i]:
-                detail["late_replies"] = self.late[i]
-            if self.error_count[i]:
-                detail["icmp_errors"] = self.error_count[i]
+            detail = plain
+            if (ip is not None and ip != target.address) or self.late[i] or self.error_count[i]:
+                detail = dict(plain)
+                if ip is not None and ip != target.address:
+                    detail["ip"] = ip
+                if self.late[i]:
+                    detail["late_replies"] = self.late[i]
+                if self.error_count[i]:
+                    detail["icmp_errors"] = self.error_count[i]
             unresolved = self.failed_before_send[i]
             if unresolved:
                 append(ProbeResult(host=target.host, address=target.address, probe="icmp", at=at,
-                                   alive=False, error=unresolved, detail=detail))
+                                   alive=False, error=unresolved, detail=dict(detail)))
                 continue
             echoes = self.rtts[i]
             rtts = echoes if None not in echoes else [r for r in echoes if r is not None]
