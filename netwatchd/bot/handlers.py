@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from dataclasses import dataclass, field, replace
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netwatchd import __version__
@@ -34,6 +35,7 @@ from netwatchd.report.data import load_inputs
 from netwatchd.report.stats import SiteInfo, site_report
 from netwatchd.router import netwatch
 from netwatchd.store import state_repo
+from netwatchd.state import HostState
 from netwatchd.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ class BotContext:
     started_monotonic: float
     commands_answered: int = 0
     user_label: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    connection: Callable[[], sqlite3.Connection] | None = None   # per-thread store connection
 
     @property
     def language(self) -> str:
@@ -108,7 +110,7 @@ def _monitor(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
         hosts = resolve_target(command.args[0], ctx.config, allow_group=True).hosts
     now = ctx.clock.now()
     with _connection(ctx) as conn:
-        views = site_views(conn, now, ctx.config)
+        views = site_views(conn, now, hosts)
     return [Reply(render.render_monitor(hosts, views, now=now, tz=ctx.tz, language=ctx.language,
                                         tz_name=ctx.tz_name))]
 
@@ -116,18 +118,15 @@ def _monitor(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
 def _status(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
     now = ctx.clock.now()
     with _connection(ctx) as conn:
-        views = site_views(conn, now, ctx.config)
+        by_state = state_counts(conn, ctx.config.hosts)
+        muted = len(state_repo.active_mutes(conn, now))
         pending, dead = outbox_depth(conn)
         last_at, latency = last_delivery(conn, ctx.config.data_dir)
-    by_state: dict[str, int] = {}
-    for host in ctx.config.hosts:
-        state = views.get(host.name, render.SiteView()).state
-        by_state[state] = by_state.get(state, 0) + 1
     status = render.AgentStatus(
         uptime_s=ctx.clock.monotonic() - ctx.started_monotonic, sites_by_state=by_state,
         outbox_pending=pending, outbox_dead=dead, last_delivery_at=last_at, last_latency_ms=latency,
         commands_answered=ctx.commands_answered, routers=tuple(r.name for r in ctx.config.routers),
-        muted=sum(1 for v in views.values() if v.muted), version=__version__)
+        muted=muted, version=__version__)
     return [Reply(render.render_status(status, now=now, tz=ctx.tz, language=ctx.language))]
 
 
@@ -263,20 +262,17 @@ _HANDLERS: dict[str, Callable[[ParsedCommand, BotContext], list[Reply]]] = {
 
 # --- data access --------------------------------------------------------------------------------
 
-class _connection:
-    """A short-lived connection per command (worker threads never share one)."""
-
-    def __init__(self, ctx: BotContext) -> None:
-        self._db = ctx.db
-        self._conn: sqlite3.Connection | None = None
-
-    def __enter__(self) -> sqlite3.Connection:
-        self._conn = self._db.connect()
-        return self._conn
-
-    def __exit__(self, *exc: object) -> None:
-        if self._conn is not None:
-            self._conn.close()
+@contextmanager
+def _connection(ctx: BotContext) -> Iterator[sqlite3.Connection]:
+    """The calling thread's store connection (kept by the poller), or a short-lived one."""
+    if ctx.connection is not None:
+        yield ctx.connection()
+        return
+    conn = ctx.db.connect()
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def _router_name(command: ParsedCommand, ctx: BotContext) -> str:
@@ -310,18 +306,42 @@ def router_for_site(host: HostSpec, config: Config) -> str:
     return config.routers[0].name
 
 
-def site_views(conn: sqlite3.Connection, now: datetime, config: Config) -> dict[str, render.SiteView]:
-    """Every configured site's state from netwatchd's own store, marked when it or its group is muted."""
-    states = state_repo.load_states(conn)
+def site_views(conn: sqlite3.Connection, now: datetime, hosts: Sequence[HostSpec]) -> dict[str, render.SiteView]:
+    """The state of each of `hosts` from netwatchd's own store, marked when it or its group is muted.
+
+    Reads only the rows of `hosts` (with 10,000 sites, /monitor of one group must not parse all)."""
+    states = load_states_of(conn, [h.name for h in hosts])
     muted = {m.target.lower() for m in state_repo.active_mutes(conn, now)}
     views = {}
-    for host in config.hosts:
+    for host in hosts:
         found = states.get(host.name)
         view = view_of(found) if found is not None else render.SiteView()
         if host.name.lower() in muted or (host.group and host.group.lower() in muted):
             view = replace(view, muted=True)
         views[host.name] = view
     return views
+
+
+def load_states_of(conn: sqlite3.Connection, names: Sequence[str]) -> dict[str, HostState]:
+    """state_repo.load_states limited to `names` (same rows, same decoding), in chunks of 500."""
+    found: dict[str, HostState] = {}
+    for start in range(0, len(names), 500):
+        chunk = list(names[start:start + 500])
+        marks = ",".join("?" * len(chunk))
+        for host, data in conn.execute(f"SELECT host, data FROM host_state WHERE host IN ({marks})", chunk):
+            found[host] = HostState.from_dict(json.loads(data))
+    return found
+
+
+def state_counts(conn: sqlite3.Connection, hosts: Sequence[HostSpec]) -> dict[str, int]:
+    """How many configured sites are in each state (sites without a stored state are 'unknown')."""
+    names = {h.name for h in hosts}
+    counts: dict[str, int] = {}
+    for host, state in conn.execute("SELECT host, state FROM host_state"):
+        if host in names:
+            counts[state] = counts.get(state, 0) + 1
+    counts["unknown"] = counts.get("unknown", 0) + len(names) - sum(counts.values())
+    return {state: n for state, n in counts.items() if n}
 
 
 def view_of(host_state: Any) -> render.SiteView:
