@@ -499,8 +499,7 @@ def _quietly(name: str, fn: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
-def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None,
-              ready: Callable[[Agent], None] | None = None) -> int:
+def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None) -> int:
     """`netwatchd run`: start, run until SIGTERM/SIGINT (exit 0 within 2 s), reload on SIGHUP.
 
     Raises ConfigError / StoreError (exit 2) when the config or the store is unusable at start.
@@ -513,18 +512,19 @@ def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None,
     def on_stop(signum: int, frame: Any) -> None:
         log.info("%s received: stopping", signal.Signals(signum).name)
         stop.set()
+        stop_wait.set()
 
     def on_hup(signum: int, frame: Any) -> None:
         reload_wanted.set()
         stop_wait.set()
 
     stop_wait = threading.Event()
-    previous = {sig: signal.signal(sig, handler) for sig, handler in
-                ((signal.SIGTERM, on_stop), (signal.SIGINT, on_stop), (signal.SIGHUP, on_hup))}
+    wanted = [(signal.SIGTERM, on_stop), (signal.SIGINT, on_stop)]
+    if hasattr(signal, "SIGHUP"):            # not on Windows (unsupported there, see the README)
+        wanted.append((signal.SIGHUP, on_hup))
+    previous = {sig: signal.signal(sig, handler) for sig, handler in wanted}
     try:
         agent.start()
-        if ready is not None:
-            ready(agent)
         while not stop.is_set():
             stop_wait.wait(0.2)
             stop_wait.clear()
