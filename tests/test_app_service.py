@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,18 @@ def test_systemd_accepts_the_unit(tmp_path):
     copy.write_text(text, "utf-8")
     proc = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None or os.geteuid() != 0, reason="needs root and setpriv")
+def test_cap_net_raw_alone_is_enough_to_probe_and_without_it_the_fix_is_one_line():
+    """What the unit grants (CAP_NET_RAW and nothing else) is what ICMP probing needs."""
+    probe = [sys.executable, "-m", "netwatchd", "probe", "127.0.0.1", "--count", "1"]
+    only_raw = subprocess.run(["setpriv", "--bounding-set=-all,+net_raw", "--", *probe],
+                              capture_output=True, text=True, timeout=60)
+    assert only_raw.returncode == 0 and " up " in only_raw.stdout, only_raw.stdout + only_raw.stderr
+    if Path("/proc/sys/net/ipv4/ping_group_range").read_text().split() != ["1", "0"]:
+        return                     # unprivileged ping sockets are allowed here: nothing to refuse
+    none = subprocess.run(["setpriv", "--bounding-set=-all", "--", *probe], capture_output=True, text=True,
+                          timeout=60)
+    assert none.returncode == 2 and "AmbientCapabilities=CAP_NET_RAW" in none.stderr
+    assert len(none.stderr.strip().splitlines()) == 1
