@@ -445,3 +445,24 @@ def test_take_changed_returns_only_touched_hosts():
     run.feed({"a": "+"})
     assert set(run.engine.take_changed()) == {"a"}
     assert run.engine.take_changed() == {}
+
+
+def test_snapshot_is_a_complete_hoststate():
+    """states() builds HostState without __init__ for speed: it must equal one built normally."""
+    run = Driver(config([host("a")], flapping=FlapPolicy()))
+    run.feed({"a": "++-~-"})
+    snap = run.engine.states()["a"]
+    rebuilt = HostState(**{name: getattr(snap, name) for name in HostState.__dataclass_fields__})
+    assert snap == rebuilt and hash(repr(snap)) == hash(repr(rebuilt))
+    assert set(vars(snap)) == set(HostState.__dataclass_fields__)
+
+
+@pytest.mark.parametrize("code", ["+", "-", "~", "%"])
+def test_engine_judges_results_like_classify(code, clock):
+    """The engine's unpacked hot path and the public classify() agree."""
+    spec = host("a", down_after=1, up_after=1, degraded_after=1)
+    engine = AlertEngine(config([spec]), clock)
+    r = result("a", code, clock.now())
+    engine.ingest([r])
+    expected = {OK: State.UP, DEGRADED: State.DEGRADED, FAILED: State.DOWN}[classify(r, spec)]
+    assert engine.states()["a"].state == expected

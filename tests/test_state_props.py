@@ -177,3 +177,39 @@ def test_restoring_at_any_point_gives_the_same_future(scenario):
     future = play(restored, rounds, mutes, cut)
     assert [[t.to_dict() for t in out] for out in future] == \
         [[t.to_dict() for t in out] for out in expected[cut:]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(sent=st.integers(0, 10), lost=st.integers(0, 10),
+       avg=st.one_of(st.none(), st.floats(0, 2000)), spread=st.floats(0, 500),
+       jitter=st.one_of(st.none(), st.floats(0, 300)),
+       limits=st.tuples(st.sampled_from([100.0, 50.0, 30.0]), st.sampled_from([None, 20.0, 33.33]),
+                        st.sampled_from([None, 100.0]), st.sampled_from([None, 1000.0]),
+                        st.sampled_from([None, 30.0]), st.sampled_from([None, 8.0])))
+def test_documented_failed_degraded_rules(sent, lost, avg, spread, jitter, limits):
+    """classify() follows the rules written in the state module's docstring, for any result."""
+    from netwatchd.config import Thresholds
+    from netwatchd.models import ProbeResult
+    from netwatchd.state import DEGRADED, FAILED, OK, classify
+
+    received = max(0, sent - lost)
+    alive = received > 0
+    r = ProbeResult(host="a", address="198.18.0.2", probe="icmp", at=FakeClock().now(), alive=alive,
+                    sent=sent, received=received, rtt_avg_ms=avg if alive else None,
+                    rtt_max_ms=(avg + spread) if alive and avg is not None else None,
+                    jitter_ms=jitter if alive else None, stdev_ms=jitter if alive else None)
+    down_loss, t_loss, t_avg, t_max, t_jit, t_std = limits
+    spec = host("a", down_loss_percent=down_loss,
+                thresholds=Thresholds(loss_percent=t_loss, rtt_avg_ms=t_avg, rtt_max_ms=t_max,
+                                      jitter_ms=t_jit, stdev_ms=t_std))
+    loss = r.loss_percent
+    if not alive or loss >= down_loss:
+        expected = FAILED
+    elif ((t_loss is not None and loss >= t_loss)
+          or any(limit is not None and value is not None and value > limit
+                 for limit, value in ((t_avg, r.rtt_avg_ms), (t_max, r.rtt_max_ms),
+                                      (t_jit, r.jitter_ms), (t_std, r.stdev_ms)))):
+        expected = DEGRADED
+    else:
+        expected = OK
+    assert classify(r, spec) == expected
