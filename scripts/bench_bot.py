@@ -13,7 +13,7 @@ A sample: inject a message into the stand-in (t0); the agent's BotPoller (own th
 polling) picks it up, rate-limits, authorizes, audits, runs the command in its worker pool and
 sends the reply; latency = the stand-in's receipt time of that sendMessage - t0.
 Commands: /monitor kecamatan (18 sites, from the store), /ping 127.0.0.1 1 (a real echo from the
-agent), /interface (the RouterOS stand-in over the API). Samples rotate over 50 admin accounts so
+agent), /interface (the RouterOS stand-in over the API). Samples rotate over 200 admin accounts so
 the per-user rate limit (5 at once, then one per 2 s) never triggers.
 
 Phases: "load" = Agent.start() (everything running), measured after a warm-up in which every
@@ -47,7 +47,7 @@ from netwatchd.lab.routeros_standin import RouterOSStandIn
 from netwatchd.models import ProbeResult
 from netwatchd.probes import probe_hosts
 
-ADMINS = tuple(range(5000, 5050))
+ADMINS = tuple(range(5000, 5200))
 ROUTER_PASSWORD = "bench-secret-0"
 ALERT_CHAT = -100777
 COMMANDS = ("/monitor kecamatan", "/ping 127.0.0.1 1", "/interface")

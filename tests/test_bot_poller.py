@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -104,6 +105,15 @@ def save_states(env: Env) -> None:
         state_repo.save(conn, states, transitions, ["console"], NOW - timedelta(minutes=12))
     finally:
         conn.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 3.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def audit(env: Env) -> list[dict[str, Any]]:
@@ -451,9 +461,7 @@ def test_a_409_conflict_is_explained_and_retried_later(env: Env, caplog: pytest.
     polling = threading.Thread(target=lambda: result.append(env.poller.run_once(3)))
     with caplog.at_level(logging.ERROR, logger="netwatchd.bot.poller"):
         polling.start()
-        deadline = datetime.now() + timedelta(seconds=3)
-        while len(env.tg.calls("getUpdates")) < 2 and datetime.now() < deadline:
-            pass
+        assert wait_until(lambda: len(env.tg.calls("getUpdates")) >= 2)
         TelegramAPI(env.tg.api_url, env.tg.token).get_updates(None, 0)   # a second poller on the token
         polling.join(5)
     assert result == [0]
@@ -482,3 +490,18 @@ def test_the_background_thread_answers_commands(env: Env) -> None:
     replies = env.tg.wait_for_messages(1, timeout=5, chat_id=ADMIN)
     env.poller.stop()
     assert replies and replies[0]["text"].startswith("/menu — show the button menu")
+
+
+def test_stop_then_start_again_polls_with_one_thread_only(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    env.poller.poll_timeout = 2
+    env.poller.start()
+    assert wait_until(lambda: bool(env.tg.calls("getUpdates")))
+    env.poller.stop(timeout=0.05)            # its long poll is still open
+    with caplog.at_level(logging.WARNING, logger="netwatchd.bot.poller"):
+        env.poller.start()
+        env.tg.inject_message(ADMIN, ADMIN, "/help")
+        replies = env.tg.wait_for_messages(1, timeout=5, chat_id=ADMIN)
+        env.poller.stop(timeout=3)
+    assert len(replies) == 1 and replies[0]["text"].startswith("/menu")
+    assert "another netwatchd" not in caplog.text     # the abandoned poll's 409 is not a conflict
+    assert len(env.tg.messages(ADMIN)) == 1

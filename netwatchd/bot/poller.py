@@ -146,7 +146,8 @@ class BotPoller:
         self.db = db
         self.config = config
         self.clock = clock
-        self.api = api
+        self._prepared = False
+        self._api = api
         self.routers = routers
         self.on_command = on_command
         self.poll_timeout = poll_timeout
@@ -158,17 +159,30 @@ class BotPoller:
         self.commands_answered = 0
         self.probe_fn = probe_fn
         self.started_monotonic = clock.monotonic()
-        self._prepared = False
         self._conflict = False
         self._connections = ThreadConnections(db)
-        # the poll step's own connection polls a busy write lock itself (store.begin_quickly)
+        # the poll step's own connection polls a busy write lock itself (store.write_quickly)
         self._poll_connections = ThreadConnections(db, busy_timeout_ms=0)
         self._inflight: set[_Answer] = set()
-        self._local_pool = ThreadPoolExecutor(2, thread_name_prefix="bot-local")
-        self._router_pool = ThreadPoolExecutor(router_workers, thread_name_prefix="bot-router")
+        self._router_workers = router_workers
+        self._local_pool, self._router_pool = self._make_pools()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stats_lock = threading.Lock()
+
+    @property
+    def api(self) -> Any:
+        return self._api
+
+    @api.setter
+    def api(self, api: Any) -> None:
+        """A new Bot API client (token changed on reload): getMe/deleteWebhook/setMyCommands again."""
+        self._api = api
+        self._prepared = False
+
+    def _make_pools(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+        return (ThreadPoolExecutor(2, thread_name_prefix="bot-local"),
+                ThreadPoolExecutor(self._router_workers, thread_name_prefix="bot-router"))
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -177,17 +191,21 @@ class BotPoller:
         if not self.config.telegram.poll_commands:
             log.info("command bot off (telegram.poll_commands: false)")
             return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="bot-poller", daemon=True)
+        if self._stop.is_set():   # started again after stop(): fresh worker pools
+            self._local_pool, self._router_pool = self._make_pools()
+        # each run has its own stop event: a thread still inside an old long poll stays stopped
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(self._stop,), name="bot-poller", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop polling; lets running commands send their answer (up to `timeout`)."""
+        """Stop polling; lets running commands send their answer (up to `timeout`). A getUpdates
+        long poll in flight is abandoned (its updates are not confirmed, so nothing is lost)."""
+        deadline = time.monotonic() + timeout
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-        deadline = time.monotonic() + timeout
         with self._stats_lock:
             running = list(self._inflight)
         for answer in running:
@@ -201,24 +219,24 @@ class BotPoller:
         """Use a reloaded config (admins, chats, sites, routers) from the next update on."""
         self.config = config
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
+    def _loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             try:
-                self._poll(self.poll_timeout, wait=False)
+                self._poll(self.poll_timeout, wait=False, stop=stop)
             except Exception:  # noqa: BLE001 - the loop must survive anything; the log says what
                 log.exception("the command bot's poll failed unexpectedly; retrying")
                 self.next_delay = self.backoff.next_delay()
             if self.next_delay:
-                self._stop.wait(self.next_delay)
+                stop.wait(self.next_delay)
 
     # -- one step ----------------------------------------------------------------------------------
 
     def run_once(self, timeout: int = 0) -> int:
         """One getUpdates (long poll of `timeout` s), handle every update, wait for their answers.
         Returns the number of updates handled (0 after a failed poll; `next_delay` says when to retry)."""
-        return self._poll(timeout, wait=True)
+        return self._poll(timeout, wait=True, stop=self._stop)
 
-    def _poll(self, timeout: int, *, wait: bool) -> int:
+    def _poll(self, timeout: int, *, wait: bool, stop: threading.Event) -> int:
         self.next_delay = 0.0
         if not self._prepare():
             return 0
@@ -226,12 +244,13 @@ class BotPoller:
             offset = load_offset(self._poll_connections.get())
             updates = self.api.get_updates(offset, timeout, ALLOWED_UPDATES)
         except DeliveryError as exc:
-            self._poll_failed(exc)
+            if not stop.is_set():     # a poll abandoned by stop() may end in a 409 from its successor
+                self._poll_failed(exc)
             return 0
         except (StoreError, sqlite3.Error) as exc:
             self._store_failed(exc)
             return 0
-        if self._stop.is_set():
+        if stop.is_set():
             return 0  # not confirmed: the next run gets these updates again
         if self.backoff.failures or self._conflict:
             log.info("command bot polling again")
