@@ -16,10 +16,11 @@ import threading
 import time
 import uuid
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TextIO
 
 from netwatchd.clock import Clock, iso_ms
 from netwatchd.config import Config
@@ -235,6 +236,7 @@ class DeliveryWorker:
         self._wake = threading.Event()
         self._lanes: dict[str, _LaneThread] = {}
         self._lanes_lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._dispatcher: threading.Thread | None = None
         self._last_prune = float("-inf")
 
@@ -262,7 +264,7 @@ class DeliveryWorker:
         except Exception as exc:  # a bug or a store problem must not kill the lane
             log.error("delivery to chat %s failed unexpectedly: %s", chat_id, redact(repr(exc)))
             try:
-                with transaction(self._conn()) as conn:
+                with self._write(self._conn()) as conn:
                     conn.execute("UPDATE outbox SET status='pending', claimed_by=NULL"
                                  " WHERE status='sending' AND claimed_by=? AND chat_id=?", (self.claimer, chat_id))
             except sqlite3.Error:
@@ -321,6 +323,7 @@ class DeliveryWorker:
     def _dispatch(self) -> None:
         try:
             while not self._stopping.is_set():
+                self._wake.clear()          # before the query: a wake() from now on is not lost
                 try:
                     for chat_id in self._chats_with_pending():
                         self._ensure_lane(chat_id)
@@ -328,7 +331,6 @@ class DeliveryWorker:
                 except Exception as exc:
                     log.error("delivery dispatcher: %s", redact(repr(exc)))
                 self._wake.wait(self.poll_interval)
-                self._wake.clear()
         finally:
             self._close_thread_connection()
 
@@ -433,7 +435,7 @@ class DeliveryWorker:
         acked_at = self.clock.now()
         # --- the duplicate window: Telegram has the message, the commit below has not happened ---
         ids = [row.id for row in batch]
-        with transaction(conn):
+        with self._write(conn):
             if is_last_part:
                 conn.executemany(
                     "UPDATE outbox SET status='sent', message_id=?, sent_at=?, acked_at=?, claimed_by=NULL,"
@@ -456,7 +458,7 @@ class DeliveryWorker:
         except (OSError, ValueError) as exc:
             return self._failed(conn, CONSOLE, batch, DeliveryError(f"console write failed: {exc}"), sent_at)
         acked_at = self.clock.now()
-        with transaction(conn):
+        with self._write(conn):
             conn.executemany(
                 "UPDATE outbox SET status='sent', sent_at=?, acked_at=?, claimed_by=NULL, last_error=NULL"
                 " WHERE id=? AND claimed_by=?",
@@ -471,7 +473,7 @@ class DeliveryWorker:
         ids = [row.id for row in batch]
         if exc.migrate_to_chat_id is not None:
             new_chat = str(exc.migrate_to_chat_id)
-            with transaction(conn):
+            with self._write(conn):
                 conn.execute("INSERT OR REPLACE INTO chat_migrations(old_chat_id, new_chat_id, at)"
                              " VALUES (?, ?, ?)", (chat_id, new_chat, utc_ms(now)))
                 conn.execute("UPDATE chat_migrations SET new_chat_id=? WHERE new_chat_id=?", (new_chat, chat_id))
@@ -485,7 +487,7 @@ class DeliveryWorker:
             self.wake()
             return StepOutcome(sent=False, wait=0.0)
         if exc.permanent:
-            with transaction(conn):
+            with self._write(conn):
                 conn.executemany("UPDATE outbox SET status='dead', claimed_by=NULL, last_error=? "
                                  "WHERE id=? AND claimed_by=?", [(reason, row_id, self.claimer) for row_id in ids])
             log.error("%d alert(s) for chat %s given up: %s (check telegram.chat_ids and that the bot "
@@ -499,7 +501,7 @@ class DeliveryWorker:
         else:
             delay = self.backoff.delay(attempts, self.random_draw())
         retry_at = now + timedelta(seconds=delay)
-        with transaction(conn):
+        with self._write(conn):
             conn.executemany("UPDATE outbox SET status='pending', claimed_by=NULL, next_attempt_at=?,"
                              " last_error=? WHERE id=? AND claimed_by=?",
                              [(utc_ms(retry_at), reason, row_id, self.claimer) for row_id in ids])
@@ -510,6 +512,14 @@ class DeliveryWorker:
         return StepOutcome(sent=False, wait=delay)
 
     # -- store helpers ------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        """A write transaction, one at a time within this worker: the chats' threads queue on a
+        Python lock (woken at once) instead of colliding in SQLite, whose busy handler sleeps
+        1, 2, 5, 10 ... ms between retries and would put those sleeps on the alert's path."""
+        with self._write_lock, transaction(conn):
+            yield conn
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -549,7 +559,7 @@ class DeliveryWorker:
         ids = [row.id for row in batch]
         marks = ",".join("?" * len(ids))
         try:
-            with transaction(conn):
+            with self._write(conn):
                 changed = conn.execute(
                     f"UPDATE outbox SET status='sending', claimed_by=?, attempts=attempts+1"
                     f" WHERE status='pending' AND id IN ({marks})", (self.claimer, *ids)).rowcount
@@ -576,7 +586,7 @@ class DeliveryWorker:
             if not pid_text.isdigit() or int(pid_text) == os.getpid() or not _process_alive(int(pid_text)):
                 stale.append(row["id"])
         if stale:
-            with transaction(conn):
+            with self._write(conn):
                 conn.executemany("UPDATE outbox SET status='pending', claimed_by=NULL WHERE id=? AND status='sending'",
                                  [(row_id,) for row_id in stale])
             log.warning("%d alert(s) were in flight when netwatchd stopped: sending them again "
@@ -602,7 +612,7 @@ class DeliveryWorker:
         self._last_prune = mono
         keep_days = max(self.config.retention.raw_days, 1.0)
         before = utc_ms(self.clock.now() - timedelta(days=keep_days))
-        with transaction(self._conn()) as conn:
+        with self._write(self._conn()) as conn:
             conn.execute("DELETE FROM outbox WHERE status IN ('sent', 'dead') AND enqueued_at < ?", (before,))
 
     # -- timing log -----------------------------------------------------------------------------
