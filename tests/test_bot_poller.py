@@ -4,6 +4,7 @@ from its table; the only real ICMP goes to 127.0.0.1."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import threading
@@ -11,7 +12,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 
@@ -23,6 +24,7 @@ from netwatchd.lab.routeros_standin import RouterOSStandIn
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.models import State, Transition
 from netwatchd.notify.telegram_api import TelegramAPI
+from netwatchd.probes import probe_hosts
 from netwatchd.router.client import RouterPool
 from netwatchd.state import HostState
 from netwatchd.store import state_repo
@@ -60,6 +62,14 @@ class Env:
         return str(replies[0]["text"])
 
 
+def loopback_only_probe(hosts: Sequence[HostSpec], *, clock: Any) -> list[Any]:
+    """probe_hosts for tests: real ICMP, but refuses (fails the test) any target outside 127.0.0.0/8 —
+    the configured sites have lab addresses that exist only inside namespaces."""
+    for host in hosts:
+        assert ipaddress.ip_address(host.address).is_loopback, f"test tried to ping {host.address}"
+    return probe_hosts(hosts, clock=clock)
+
+
 def make_config(tg: TelegramStandIn, router: RouterOSStandIn, data_dir: Path, **telegram: Any) -> Config:
     spec = TelegramSpec(token=tg.token, admins=(ADMIN, OTHER_ADMIN), chat_ids=(GROUP,), api_url=tg.api_url,
                         language="en")
@@ -83,7 +93,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
         clock = FakeClock(NOW)
         api = TelegramAPI(tg.api_url, tg.token, timeout=5)
         pool = RouterPool(config.routers)
-        poller = BotPoller(db, config, clock, api=api, routers=pool, command_timeout=8)
+        poller = BotPoller(db, config, clock, api=api, routers=pool, probe_fn=loopback_only_probe, command_timeout=8)
         yield Env(tg, router, config, db, clock, api, pool, poller)
         poller.stop()
         pool.close()
@@ -214,7 +224,7 @@ def test_offset_survives_a_restart_and_no_command_is_answered_twice(env: Env) ->
     conn.close()
     env.poller.stop()
     restarted = BotPoller(env.db, env.config, env.clock, api=TelegramAPI(env.tg.api_url, env.tg.token),
-                          routers=env.pool)
+                          routers=env.pool, probe_fn=loopback_only_probe)
     try:
         assert restarted.run_once(0) == 0
         assert len(env.tg.messages(ADMIN)) == 2
@@ -420,7 +430,7 @@ def test_router_down_is_one_line_in_the_chat(env: Env) -> None:
 def test_wrong_router_password_is_one_line_without_the_password(env: Env, tmp_path: Path) -> None:
     bad = replace(env.config, routers=(replace(env.config.routers[0], password="wrong-secret-123"),))
     pool = RouterPool(bad.routers)
-    poller = BotPoller(env.db, bad, env.clock, api=env.api, routers=pool)
+    poller = BotPoller(env.db, bad, env.clock, api=env.api, routers=pool, probe_fn=loopback_only_probe)
     env.poller = poller
     try:
         text = env.text("/dhcp")
@@ -505,3 +515,10 @@ def test_stop_then_start_again_polls_with_one_thread_only(env: Env, caplog: pyte
     assert len(replies) == 1 and replies[0]["text"].startswith("/menu")
     assert "another netwatchd" not in caplog.text     # the abandoned poll's 409 is not a conflict
     assert len(env.tg.messages(ADMIN)) == 1
+
+
+def test_an_unexpected_error_is_one_line_and_lab_sites_get_no_packet(env: Env) -> None:
+    """The loopback guard raises inside the command: the admin gets one line, no traceback, and the
+    lab address (which exists only inside namespaces) is never pinged from here."""
+    text = env.text("/ping porong 1")
+    assert text == "⚠️ The command failed inside netwatchd; the log has the details."
