@@ -339,9 +339,13 @@ class _Round:
         self.raw = raw
         n = len(self.targets)
         self.ips: list[str | None] = [None] * n
+        self.match_ips: list[str] = [""] * n    # the address replies come from (no %scope)
         self.families: list[int] = [0] * n
         self.sent = [0] * n
-        self.rtts: list[list[float | None]] = [[None] * max(1, t.count) for t in self.targets]
+        self.counts = [t.count if t.count > 0 else 1 for t in self.targets]
+        self.intervals = [t.interval if t.interval > 0 else 0.0 for t in self.targets]
+        self.timeouts = [t.timeout for t in self.targets]
+        self.rtts: list[list[float | None]] = [[None] * count for count in self.counts]
         self.errors: list[str | None] = [None] * n
         self.error_count = [0] * n
         self.late = [0] * n
@@ -351,10 +355,6 @@ class _Round:
         self.channels: dict[tuple[int, int], _Channel | str] = {}
         self.current: dict[int, _Channel] = {}
         self._resolve(resolver)
-        self.match_ips = [_strip_scope(ip) if ip else "" for ip in self.ips]
-        self.counts = [max(1, t.count) for t in self.targets]
-        self.intervals = [max(0.0, t.interval) for t in self.targets]
-        self.timeouts = [t.timeout for t in self.targets]
         payloads: dict[int, tuple[bytes, int]] = {}
         for target in self.targets:
             if target.payload_size not in payloads:
@@ -369,25 +369,27 @@ class _Round:
 
     # -- preparation ---------------------------------------------------------------------
     def _resolve(self, resolver: Resolver) -> None:
+        """Fill ips/match_ips/families; a name that does not resolve fails that target alone."""
         cache: dict[str, str | Exception] = {}
+        ips, match_ips, families = self.ips, self.match_ips, self.families
         for i, target in enumerate(self.targets):
-            address = target.address.strip()
+            address = target.address
             literal = _ip_literal(address)
-            if literal is not None:
-                self.ips[i], self.families[i] = literal
-                continue
-            if address not in cache:
-                try:
-                    cache[address] = resolver(address)
-                except (OSError, UnicodeError) as exc:
-                    cache[address] = exc
-            found = cache[address]
-            if isinstance(found, Exception):
-                reason = getattr(found, "strerror", None) or str(found)
-                self.failed_before_send[i] = f"name does not resolve: {address} ({reason})"
-                continue
-            self.ips[i] = found
-            self.families[i] = socket.AF_INET6 if ":" in found else socket.AF_INET
+            if literal is None:
+                address = address.strip()
+                if address not in cache:
+                    try:
+                        cache[address] = resolver(address)
+                    except (OSError, UnicodeError) as exc:
+                        cache[address] = exc
+                found = cache[address]
+                if isinstance(found, Exception):
+                    reason = getattr(found, "strerror", None) or str(found)
+                    self.failed_before_send[i] = f"name does not resolve: {address} ({reason})"
+                    continue
+                literal = _ip_literal(found) or (found, socket.AF_INET6 if ":" in found else socket.AF_INET)
+            ips[i], families[i] = literal
+            match_ips[i] = _strip_scope(literal[0]) if families[i] == socket.AF_INET6 else literal[0]
 
     def _channel(self, family: int, block: int) -> _Channel | str:
         """The socket for this family (and id block in datagram mode), or why it cannot be opened."""
