@@ -284,7 +284,10 @@ def main() -> int:
     parser.add_argument("--skip-disk", action="store_true")
     parser.add_argument("--disk-only", action="store_true")
     args = parser.parse_args()
-    out: dict = {"python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version, "cpus": os.cpu_count()}
+    out: dict = {"python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version, "cpus": os.cpu_count(),
+                 "load_average_at_start": [round(v, 2) for v in os.getloadavg()]}
+    print(f"machine: {os.cpu_count()} cpus, load average {out['load_average_at_start']} at start "
+          "(other work on the machine slows every row, the peer included)")
     if not args.disk_only:
         r = out["report"] = bench_report(args.hosts, args.days)
         print(f"report: {r['hosts']} hosts x {r['days']} days ({r['events']} events, {r['rollup_rows']} hourly "

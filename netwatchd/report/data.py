@@ -36,7 +36,9 @@ def _iso(moment: datetime) -> str:
 
 def _parse(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
 
 
 def load_inputs(conn: sqlite3.Connection, sites: Sequence[SiteInfo], since: datetime, until: datetime, *,
