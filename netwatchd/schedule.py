@@ -164,12 +164,17 @@ class ProbeLoop:
     `probe_fn(hosts, clock=clock)` probes a batch; `on_results(results)` is called once per
     finished batch, never concurrently; `needs_retry(host_name)` (asked after on_results)
     says whether the host should come back after its retry_interval instead of its interval.
+
+    A round lasts until its slowest host's last echo times out (count, packet_interval and
+    timeout), so with a dead site in most ticks about tick_rate x that many rounds run at once:
+    `icmp_workers` (threads are only started when needed) bounds them; beyond it rounds queue
+    and their hosts are logged as late.
     """
 
     def __init__(self, hosts: Sequence[HostSpec], *, probe_fn: ProbeFn,
                  on_results: Callable[[list[ProbeResult]], Any],
                  needs_retry: Callable[[str], bool], clock: Clock, tick: float = 0.1,
-                 icmp_workers: int = 4, other_workers: int = 16) -> None:
+                 icmp_workers: int = 32, other_workers: int = 32) -> None:
         self._probe_fn = probe_fn
         self._on_results = on_results
         self._needs_retry = needs_retry

@@ -249,3 +249,30 @@ def test_the_loop_with_the_real_probers_on_loopback(clock: FakeClock):
     assert {r.host: r.sent for r in results} == {"lo": 2, "lo6": 1, "api": 1}
     started = 1000.0  # FakeClock's monotonic start: next due = first due + interval, phase kept
     assert all(loop.due_time(h.name) == pytest.approx(started + spread_offset(h.name, 5.0) + 5.0) for h in hosts)
+
+
+def test_a_round_stuck_on_a_dead_site_never_delays_the_next_ping_rounds():
+    """ICMP rounds of different ticks overlap: one that waits out a dead site's timeout
+    (simulated: 1.2 s) does not hold back the site probed every 0.2 s."""
+    hosts = [site("dead", interval=5.0), site("alive", interval=0.2)]
+    recorder = Recorder(delay={"dead": 1.2})
+    seen: list[tuple[str, float]] = []
+    lock = threading.Lock()
+
+    def on_results(results):
+        with lock:
+            seen.extend((r.host, time.monotonic()) for r in results)
+
+    loop = ProbeLoop(hosts, probe_fn=recorder, on_results=on_results, needs_retry=lambda n: False,
+                     clock=SystemClock(), tick=0.05)
+    loop.replace_hosts([replace(hosts[0], interval=0.05), hosts[1]])  # make "dead" due at once
+    started = time.monotonic()
+    loop.start()
+    try:
+        time.sleep(1.0)
+    finally:
+        loop.stop()
+    with lock:
+        alive = [t - started for name, t in seen if name == "alive" and t - started < 1.0]
+    assert len(alive) >= 3, seen
+    assert ["dead"] in recorder.batches  # the slow round had its own batch, it did not stack
