@@ -42,7 +42,7 @@ def explain(exc: DeliveryError) -> str:
 
 def send_tests(config: Config, api: TelegramAPI, text: str) -> list[tuple[int, float | None, str]]:
     """Send `text` to every chat; [(chat_id, latency_ms or None, result line)]."""
-    results = []
+    results: list[tuple[int, float | None, str]] = []
     for chat_id in config.telegram.chat_ids:
         started = time.perf_counter()
         try:

@@ -1,1 +1,6 @@
-"""notify."""
+"""Getting alerts to the administrators.
+
+format.py        pure: Transitions -> Telegram HTML (Indonesian/English, WIB, grouping, 4096 split)
+telegram_api.py  the one HTTP seam to the Bot API; token-free errors mapped for retry decisions
+outbox.py        enqueue() in the caller's transaction; DeliveryWorker sends, paces, retries, logs timing
+"""

@@ -45,7 +45,7 @@ _KIND_LABELS = {
 _ICONS = {"down": "🔴", "up": "🟢", "degraded": "🟡", "unreachable": "⛔", "unknown": "⚪",
           "flapping": "🟠", "stable": "🔵", "reminder": "🔴", "maintenance_end": "🛠",
           "uplink_lost": "⚠️", "uplink_back": "✅", "startup": "ℹ️", "test": "✅"}
-_WORDS = {
+_WORDS: dict[str, dict[str, Any]] = {
     "id": {"site": "situs", "sites": "situs", "unreachable_child": "situs tak terjangkau",
            "unreachable_children": "situs tak terjangkau", "changes_label": "perubahan",
            "in_row": "gagal berturut-turut", "max": "maks", "changes": "perubahan",

@@ -393,7 +393,8 @@ class DeliveryWorker:
         # A new alert for a chat in backoff is tried at once (fresh news is worth one request;
         # after the failure the chat backs off again). A 429's retry_after still holds: the
         # limiter blocks that chat until then.
-        if chat_id != CONSOLE and self.api is None:
+        api = self.api
+        if chat_id != CONSOLE and api is None:
             if not self._warned_no_api:
                 log.warning("alerts for Telegram chat %s are waiting: no telegram.token is configured", chat_id)
                 self._warned_no_api = True
@@ -412,22 +413,22 @@ class DeliveryWorker:
         part_index = min(batch[0].sent_parts, len(parts) - 1) if count == 1 else 0
         text = parts[part_index]
         is_last_part = part_index == len(parts) - 1
-        if chat_id == CONSOLE:
+        if chat_id == CONSOLE or api is None:
             return self._print(conn, batch, text)
-        return self._send(conn, chat_id, batch, text, is_last_part)
+        return self._send(api, conn, chat_id, batch, text, is_last_part)
 
-    def _send(self, conn: sqlite3.Connection, chat_id: str, batch: list[_Row], text: str,
-              is_last_part: bool) -> "StepOutcome":
+    def _send(self, api: "TelegramAPI", conn: sqlite3.Connection, chat_id: str, batch: list[_Row],
+              text: str, is_last_part: bool) -> "StepOutcome":
         sent_at = self.clock.now()
         try:
             try:
-                message_id = self.api.send_message(_chat_arg(chat_id), text)
+                message_id = api.send_message(_chat_arg(chat_id), text)
             except DeliveryError as exc:
                 if not getattr(exc, "bad_entities", False):
                     raise
                 log.warning("Telegram refused the HTML of an alert (%s): resending as plain text", exc)
-                message_id = self.api.send_message(_chat_arg(chat_id), fmt.to_plain_text(text),
-                                                   parse_mode=None)
+                message_id = api.send_message(_chat_arg(chat_id), fmt.to_plain_text(text),
+                                              parse_mode=None)
         except DeliveryError as exc:
             return self._failed(conn, chat_id, batch, exc, sent_at)
         except Exception as exc:  # anything unexpected is treated as transient: never drop an alert

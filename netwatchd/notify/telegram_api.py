@@ -145,10 +145,11 @@ class TelegramAPI:
 
     @staticmethod
     def _api_error(method: str, data: dict[str, Any]) -> TelegramError:
-        code = data.get("error_code")
-        code = int(code) if isinstance(code, int) or str(code).isdigit() else None
+        raw_code = data.get("error_code")
+        code = int(str(raw_code)) if str(raw_code).isdigit() else None
         description = str(data.get("description") or "no description")
-        parameters = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
+        raw_parameters = data.get("parameters")
+        parameters: dict[str, Any] = raw_parameters if isinstance(raw_parameters, dict) else {}
         message = f"Telegram {method}: {code} {description}"
         if code == 429:
             retry_after = float(parameters.get("retry_after") or 1)
