@@ -252,3 +252,9 @@ def test_split_cuts_an_overlong_line_outside_entities() -> None:
 
 def test_short_messages_are_not_split() -> None:
     assert split_message("hello") == ["hello"]
+
+
+def test_router_error_is_one_line_and_escaped() -> None:
+    message = "router core (10.0.0.1:8728): the router refused the command:\n  no such item <x>"
+    assert c.render_router_error(message, "id") == (
+        "⚠️ Router core (10.0.0.1:8728): the router refused the command: no such item &lt;x&gt;")

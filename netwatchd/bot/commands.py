@@ -345,9 +345,10 @@ def render_crosscheck(result: Any, router: str, *, now: datetime, tz: Any, langu
     return "\n".join(parts)
 
 
-def render_router_error(router: str, message: str, language: str) -> str:
-    """A RouterError's one-line message, as one line in the chat."""
-    return say(language, "router_error", router=router, message=message.splitlines()[0] if message else "-")
+def render_router_error(message: str, language: str) -> str:
+    """A RouterError's message (it names the router: "router core (10.0.0.1:8728): ...") as one line."""
+    line = " ".join(message.split()) or "-"
+    return say(language, "router_error", message=line[0].upper() + line[1:])
 
 
 # --- helpers ----------------------------------------------------------------------------------

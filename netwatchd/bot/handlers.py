@@ -395,7 +395,3 @@ def _last_line(path: Path, tail: int = 8192) -> str:
     except OSError:
         return ""
     return next((line for line in reversed(lines) if line.strip()), "")
-
-
-def describe_router_error(router: str, exc: RouterError, language: str) -> str:
-    return render.render_router_error(router, str(exc), language)

@@ -45,7 +45,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     "bad_interface": {"id": "Nama interface {value} tidak sah.", "en": "Interface name {value} is not valid."},
     "no_routers": {"id": "Belum ada router di konfigurasi (routers:).",
                    "en": "No router is configured (routers:)."},
-    "router_error": {"id": "⚠️ Router {router}: {message}", "en": "⚠️ Router {router}: {message}"},
+    "router_error": {"id": "⚠️ {message}", "en": "⚠️ {message}"},
     "router_timeout": {"id": "⚠️ Router {router} tidak menjawab dalam {seconds} detik; coba lagi nanti.",
                        "en": "⚠️ Router {router} did not answer within {seconds} s; try again later."},
     "command_timeout": {"id": "⚠️ Perintah {command} tidak selesai dalam {seconds} detik.",

@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 from netwatchd.bot import handlers
 from netwatchd.bot.auth import CHAT_NOT_ALLOWED, RateLimiter, authorize
+from netwatchd.bot.commands import render_router_error
 from netwatchd.bot.handlers import BotContext, Reply
 from netwatchd.bot.i18n import bot_commands, say
 from netwatchd.bot.parse import CommandInputError, ParsedCommand, parse_command
@@ -395,9 +396,8 @@ class BotPoller:
             replies = [Reply(say(language, exc.key, **exc.params))]
             outcome, category = f"invalid: {exc.key}", "invalid"
         except RouterError as exc:
-            router = parsed.router or (self.config.routers[0].name if self.config.routers else "?")
             message = redact(str(exc))
-            replies = [Reply(handlers.describe_router_error(router, RouterError(message), language))]
+            replies = [Reply(render_router_error(message, language))]
             outcome, category = f"router error: {message}", "router_error"
         except Exception:  # noqa: BLE001 - a bug must cost one answer, never the bot
             log.exception("/%s failed", parsed.name)
