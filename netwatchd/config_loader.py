@@ -25,7 +25,7 @@ from netwatchd.config_schema import (DEFAULTS, FLAPPING, HOST, HOST_SETTINGS, MA
                                      SELF_CHECK, TELEGRAM, TOP, WEB, Key, Section)
 from netwatchd.config_yaml import BAD_REFERENCE, Entry, Value, YamlProblem, parse, read_text
 from netwatchd.errors import ConfigError
-from netwatchd.logs import add_secret, redact
+from netwatchd.logs import MIN_SECRET_LENGTH, add_secret, redact
 
 __all__ = ["Problem", "LoadResult", "InvalidConfig", "analyze", "load", "parse_duration", "format_duration"]
 
@@ -165,6 +165,9 @@ class _Loader:
             return _MISSING
         if key.secret and isinstance(result, str):
             add_secret(result)
+            if 0 < len(result) < MIN_SECRET_LENGTH:
+                self.warn(value.line, path, f"is only {len(result)} character(s) long",
+                          f"use a longer secret: one under {MIN_SECRET_LENGTH} characters cannot be masked in logs")
         return result
 
     def list_of(self, value: Value, kind: ListOf, path: str) -> Any:

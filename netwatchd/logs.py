@@ -29,7 +29,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(Authorization['\"]?\s*[:=]\s*['\"]?(?:Basic|Bearer)\s+)[A-Za-z0-9+/=._~-]+", re.IGNORECASE),
      r"\1***"),
 )
-_MIN_SECRET_LENGTH = 3
+MIN_SECRET_LENGTH = 3
 _secrets: set[str] = set()
 _lock = threading.Lock()
 
@@ -41,12 +41,12 @@ def add_secret(value: str | None) -> None:
     """Register a value that must never be printed, with the escaped forms it may appear in
     (percent-encoded in a URL, escaped by repr() or JSON). Values shorter than 3 characters are
     not registered: masking them would garble every line."""
-    if not value or len(value) < _MIN_SECRET_LENGTH:
+    if not value or len(value) < MIN_SECRET_LENGTH:
         return
     forms = {value, quote(value, safe=""), quote(value), repr(value)[1:-1], json.dumps(value)[1:-1],
              json.dumps(value, ensure_ascii=False)[1:-1]}
     with _lock:
-        _secrets.update(form for form in forms if len(form) >= _MIN_SECRET_LENGTH)
+        _secrets.update(form for form in forms if len(form) >= MIN_SECRET_LENGTH)
 
 
 def registered_secret_count() -> int:

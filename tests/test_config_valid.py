@@ -319,3 +319,12 @@ def test_an_empty_token_warns_that_alerts_stay_on_the_console(tmp_path: Path) ->
     assert result.config is not None and not result.config.telegram.enabled
     assert [str(w) for w in result.warnings] == [f"{path}:1: warning: telegram.token: is empty, so alerts go to the "
                                                  "console (set the bot token from @BotFather to send them to Telegram)"]
+
+
+def test_a_secret_too_short_to_mask_is_a_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, "routers: [{name: r, address: 10.0.0.1, password: ab}]\nhosts: [{name: A, address: 10.0.0.1}]\n")
+    result = analyze(path, environ={})
+    assert result.config is not None
+    assert [str(w) for w in result.warnings] == [
+        f"{path}:1: warning: routers[r].password: is only 2 character(s) long "
+        "(use a longer secret: one under 3 characters cannot be masked in logs)"]
