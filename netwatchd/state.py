@@ -27,7 +27,8 @@ host. A host that reaches `down_after` while an ancestor is itself failing but n
 is *held* until that ancestor settles: then it becomes UNREACHABLE (ancestor went down) or DOWN
 (ancestor stayed up). While a parent is down every descendant is UNREACHABLE whatever its own
 probes say; when the parent comes back, each descendant is judged again from fresh evidence and
-its recovery folds into the parent's UP message.
+its recovery folds into the parent's UP message (a child whose latest probe answered counts as up
+at once: the path to it has just passed the parent's own up_after).
 
 Every engine-level fact lives in the `HostState` values (plus the config and the mutes), so an
 engine rebuilt from `states()` continues exactly as the one that produced them.
@@ -350,9 +351,10 @@ class AlertEngine:
         self._self.children = []
         self._self.held_children = {}
         root_parent = self._self if self._anchors else None
+        by_lower = {name.lower(): t for name, t in tracks.items()}
         for track in tracks.values():
             parent_name = track.spec.parent if track.spec else None
-            parent = tracks.get(parent_name) if parent_name else None
+            parent = by_lower.get(parent_name.lower()) if parent_name else None
             if parent is None or parent is track:
                 parent = root_parent
             track.parent = parent
@@ -426,7 +428,12 @@ class AlertEngine:
             return track.fails > 0 and self._self.state != State.DOWN or \
                 (self._self.state == State.DOWN and track.oks > 0)
         if track.state == State.UNREACHABLE and not track.rejudge:
-            return False
+            # Probe it soon while the ancestor that cut it off is answering again, so that its
+            # fresh answer is there to fold into that ancestor's UP message.
+            node = track.parent
+            while node is not None and node.state == State.UNREACHABLE and not node.rejudge:
+                node = node.parent
+            return node is not None and node.state in _DOWNISH and (node.alive > 0 or node.oks > 0)
         if track.held or track.state == State.UNKNOWN or track.rejudge:
             return True
         if track.state == State.DOWN:
@@ -701,6 +708,8 @@ class AlertEngine:
             child.fails = 0           # failures seen while the parent was down do not count
             self._touched.add(child.name)
             target = self._target(child)
+            if target is None and child.last_class == OK:
+                target = State.UP     # it answers and the path to it has just proved stable
             if target is not None and target != State.DOWN:
                 self._change(child, target, now, out, fold)
 

@@ -3,8 +3,8 @@
 Targets name a host or a group (case-insensitive). A one-off window is `[start, end)`; a start or
 end written without an offset is read as UTC (as the MaintenanceWindow docstring says). A weekly
 window repeats on `days` (0=Mon..6=Sun, empty = every day) from `daily_start` to `daily_end`
-("HH:MM") in the configured time zone; a window whose end is not after its start runs past
-midnight into the next day (the day listed is the day it starts).
+("HH:MM", "24:00" = end of day) in the configured time zone; a window whose end is not after its
+start runs past midnight into the next day (the day listed is the day it starts).
 """
 
 from __future__ import annotations
@@ -46,12 +46,15 @@ def _moment(text: str, what: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _clock_time(text: str, what: str) -> time:
+def _minutes(text: str, what: str) -> int:
+    """Minutes after midnight of "HH:MM" ("24:00" = the end of the day)."""
     try:
-        hours, minutes = text.split(":")
-        return time(int(hours), int(minutes))
+        hours, minutes = (int(part) for part in text.split(":"))
     except ValueError:
-        raise ConfigError(f"maintenance.{what}: {text!r} is not a time of day HH:MM") from None
+        hours, minutes = -1, -1
+    if not (0 <= hours <= 23 and 0 <= minutes <= 59) and (hours, minutes) != (24, 0):
+        raise ConfigError(f"maintenance.{what}: {text!r} is not a time of day HH:MM (00:00..24:00)")
+    return hours * 60 + minutes
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,8 @@ class CompiledWindow:
     start: datetime | None
     end: datetime | None
     days: tuple[int, ...]
-    daily_start: time | None
-    daily_end: time | None
+    daily_start: int | None          # minutes after local midnight
+    daily_end: int | None
     tz: tzinfo
 
     @classmethod
@@ -74,8 +77,8 @@ class CompiledWindow:
             start=_moment(window.start, "start") if window.start else None,
             end=_moment(window.end, "end") if window.end else None,
             days=tuple(window.days),
-            daily_start=_clock_time(window.daily_start, "daily_start") if window.daily_start else None,
-            daily_end=_clock_time(window.daily_end, "daily_end") if window.daily_end else None,
+            daily_start=_minutes(window.daily_start, "daily_start") if window.daily_start else None,
+            daily_end=_minutes(window.daily_end, "daily_end") if window.daily_end else None,
             tz=tz)
 
     def active(self, now: datetime) -> bool:
@@ -87,8 +90,9 @@ class CompiledWindow:
                 day = (local - timedelta(days=back)).date()
                 if self.days and day.weekday() not in self.days:
                     continue
-                begin = datetime.combine(day, self.daily_start, self.tz)
-                finish = datetime.combine(day, self.daily_end, self.tz)
+                midnight = datetime.combine(day, time(0), self.tz)
+                begin = midnight + timedelta(minutes=self.daily_start)
+                finish = midnight + timedelta(minutes=self.daily_end)
                 if finish <= begin:
                     finish += timedelta(days=1)
                 if begin <= local < finish:

@@ -158,13 +158,31 @@ def test_parent_recovery_folds_children_up_and_lone_failure_gets_its_own_down():
     assert alerts(out) == [("k3", "state", X, D, True, ())]
 
 
+def test_child_whose_latest_probe_answered_folds_into_the_parents_up():
+    run = tree()
+    run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
+    out = run.feed({"core": "++", "k1": "-+", "k2": " +", "k3": "+-"})
+    assert alerts(out) == [("core", "state", D, U, True, ("k1", "k2"))]
+
+
 def test_child_recovering_later_gets_its_own_up():
     run = tree()
     run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
-    out = run.feed({"core": "++", "k1": "++", "k2": "++", "k3": "-+"})
+    out = run.feed({"core": "++", "k1": "++", "k2": "++", "k3": "+-"})
     assert alerts(out) == [("core", "state", D, U, True, ("k1", "k2"))]
+    assert run.engine.is_settling("k3")
+    out = run.step(core="+", k3="+")
+    assert alerts(out) == []                  # one answer after the core is back: not yet
     out = run.step(core="+", k3="+")
     assert alerts(out) == [("k3", "state", X, U, True, ())]
+
+
+def test_unreachable_children_are_probed_soon_while_the_parent_recovers():
+    run = tree()
+    run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
+    assert not run.engine.is_settling("k1")   # parent down and silent: normal interval
+    run.step(core="+")
+    assert run.engine.is_settling("k1")       # the core answers again: have fresh evidence ready
 
 
 def test_child_already_down_is_not_refolded():
@@ -283,6 +301,20 @@ def test_group_mute_and_parent_fold_after_maintenance():
     assert alerts(out) == []
     out = run.feed({"core": "---", "k1": "---", "k2": "---"})
     assert alerts(out) == [("core", "maintenance_end", U, D, True, ("k1", "k2"))]
+
+
+def test_window_until_end_of_day_and_bad_times():
+    from netwatchd.errors import ConfigError
+    from netwatchd.state_mutes import compile_windows
+    from datetime import datetime, timezone
+    late = compile_windows([MaintenanceWindow(targets=("a",), daily_start="23:00", daily_end="24:00")],
+                           "Asia/Jakarta")[0]
+    assert late.active(datetime(2026, 1, 5, 16, 59, 59, tzinfo=timezone.utc))        # 23:59:59 WIB
+    assert not late.active(datetime(2026, 1, 5, 17, 0, 0, tzinfo=timezone.utc))      # 00:00 WIB
+    with pytest.raises(ConfigError, match="daily_end: '25:00' is not a time of day"):
+        compile_windows([MaintenanceWindow(targets=("a",), daily_start="01:00", daily_end="25:00")], "UTC")
+    with pytest.raises(ConfigError, match="unknown time zone"):
+        compile_windows([MaintenanceWindow(targets=("a",), daily_start="01:00", daily_end="02:00")], "Mars/Base")
 
 
 def test_weekly_maintenance_window_in_local_time():

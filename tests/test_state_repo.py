@@ -112,6 +112,14 @@ def test_hoststate_json_survives_the_store_exactly(conn, clock):
     assert HostState.from_dict(json.loads(json.dumps(run.engine.states()["a"].to_dict()))).last_reminder is not None
 
 
+def test_load_states_of_some_hosts(conn, clock):
+    run = Driver(config([host(f"h{i}") for i in range(600)]), clock=clock)
+    persist(conn, run, run.step(**{f"h{i}": "+" for i in range(600)}))
+    wanted = [f"h{i}" for i in range(0, 600, 2)] + ["nope", "h0"]
+    assert set(state_repo.load_states(conn, wanted)) == {f"h{i}" for i in range(0, 600, 2)}
+    assert state_repo.load_states(conn, []) == {}
+
+
 def test_forget_hosts_removed_from_the_config(conn, clock):
     run = Driver(config([host("a"), host("b")]), clock=clock)
     state_repo.save(conn, run.engine.states(), run.feed({"a": "++", "b": "++"}), ["1"], clock.now())

@@ -68,10 +68,18 @@ def save(conn: sqlite3.Connection, states: dict[str, HostState], transitions: Se
     return ids
 
 
-def load_states(conn: sqlite3.Connection) -> dict[str, HostState]:
-    """Every stored HostState by host name (empty for a new store)."""
-    return {row["host"]: HostState.from_dict(json.loads(row["data"]))
-            for row in conn.execute("SELECT host, data FROM host_state ORDER BY host")}
+def load_states(conn: sqlite3.Connection, hosts: Sequence[str] | None = None) -> dict[str, HostState]:
+    """Stored HostStates by host name (empty for a new store); only `hosts` when given."""
+    if hosts is None:
+        rows = conn.execute("SELECT host, data FROM host_state ORDER BY host").fetchall()
+    else:
+        rows = []
+        names = list(dict.fromkeys(hosts))
+        for start in range(0, len(names), 500):          # SQLite's bound-parameter limit
+            chunk = names[start:start + 500]
+            rows += conn.execute(f"SELECT host, data FROM host_state WHERE host IN ({','.join('?' * len(chunk))})"
+                                 " ORDER BY host", chunk).fetchall()
+    return {row["host"]: HostState.from_dict(json.loads(row["data"])) for row in rows}
 
 
 def forget_hosts(conn: sqlite3.Connection, keep: Sequence[str]) -> int:
