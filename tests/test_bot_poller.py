@@ -524,3 +524,19 @@ def test_an_unexpected_error_is_one_line_and_lab_sites_get_no_packet(env: Env) -
     lab address (which exists only inside namespaces) is never pinged from here."""
     text = env.text("/ping porong 1")
     assert text == "⚠️ The command failed inside netwatchd; the log has the details."
+
+
+def test_no_secret_in_logs_or_chat(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        env.ask("/help")
+        env.ask("/interface@core")
+        env.ask("/monitor", user=STRANGER)
+        env.router.stop()
+        env.ask("/dhcp")
+        env.tg.set_outage(True)
+        env.poller.run_once(0)
+        env.tg.set_outage(False)
+    written = caplog.text + "".join(m["text"] for m in env.tg.messages())
+    written += "".join(str(r) for r in audit(env))
+    assert env.tg.token not in written and env.tg.token.split(":", 1)[1] not in written
+    assert "lab-secret" not in written
