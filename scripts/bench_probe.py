@@ -66,9 +66,10 @@ def worker_engine(targets: list[str], timeout: float) -> dict[str, Any]:
     engine = IcmpEngine()
     engine.check()
     work = [IcmpTarget(a, a, count=1, interval=0.0, timeout=timeout) for a in targets]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     results = engine.ping(work, clock=SystemClock())
     round_s = time.perf_counter() - started
+    round_cpu_s = time.process_time() - cpu_started
     # where a second (warm) round spends its time: packets vs building the ProbeResults
     begun = time.perf_counter()
     warm = icmp._Round(work, raw=engine.mode == "raw", resolver=icmp.system_resolver, reserve=engine._reserve)
@@ -77,7 +78,8 @@ def worker_engine(targets: list[str], timeout: float) -> dict[str, Any]:
     begun = time.perf_counter()
     warm.results(SystemClock().now())
     results_s = time.perf_counter() - begun
-    return {"round_s": round_s, "alive": sum(r.alive for r in results), "mode": engine.mode,
+    return {"round_s": round_s, "round_cpu_s": round_cpu_s, "alive": sum(r.alive for r in results),
+            "mode": engine.mode,
             "warm_network_s": network_s, "warm_results_s": results_s}
 
 
@@ -86,9 +88,10 @@ def worker_multiping(targets: list[str], timeout: float) -> dict[str, Any]:
 
     from icmplib import async_multiping
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     hosts = asyncio.run(async_multiping(targets, count=1, interval=0, timeout=timeout, privileged=True))
-    return {"round_s": time.perf_counter() - started, "alive": sum(h.is_alive for h in hosts)}
+    return {"round_s": time.perf_counter() - started, "round_cpu_s": time.process_time() - cpu_started,
+            "alive": sum(h.is_alive for h in hosts)}
 
 
 def worker_sustained(count_hosts: int, interval: float, count: int, seconds: float) -> dict[str, Any]:
@@ -177,6 +180,7 @@ def _run_peer(name: str, targets_file: Path, timeout: float) -> dict[str, Any]:
     if name == "fping":  # exit 1 just means some target did not answer
         record["alive"] = sum(1 for line in stderr.splitlines() if "xmt/rcv/%loss = 1/1/" in line)
         record["round_s"] = wall
+        record["round_cpu_s"] = record["cpu_s"]
         return record
     if process.returncode != 0:
         raise SystemExit(f"{name} worker failed: {stderr.strip()[-400:]}")
@@ -200,6 +204,7 @@ def one_shot(hosts: int, runs: int, timeout: float, peers: list[str]) -> dict[st
             "round_min_s": round(min(r["round_s"] for r in records), 4),
             "process_s": round(statistics.median(r["process_s"] for r in records), 4),
             "cpu_s": round(statistics.median(r["cpu_s"] for r in records), 4),
+            "round_cpu_s": round(statistics.median(r["round_cpu_s"] for r in records), 4),
             "peak_rss_mb": round(max(r["peak_rss_mb"] for r in records), 1),
             "alive": min(r["alive"] for r in records),
             "runs": [round(r["round_s"], 4) for r in records],
@@ -213,6 +218,7 @@ def one_shot(hosts: int, runs: int, timeout: float, peers: list[str]) -> dict[st
             row["round_vs_fping"] = round(row["round_s"] / fping["round_s"], 2)
             row["round_min_vs_fping_min"] = round(row["round_min_s"] / fping["round_min_s"], 2)
             row["process_vs_fping"] = round(row["process_s"] / fping["process_s"], 2)
+            row["round_cpu_vs_fping"] = round(row["round_cpu_s"] / fping["round_cpu_s"], 2)
     if "engine" in summary and "multiping" in summary:
         summary["engine"]["speedup_vs_multiping"] = round(summary["multiping"]["round_s"] / summary["engine"]["round_s"], 1)
     return summary
@@ -222,12 +228,13 @@ def print_table(hosts: int, summary: dict[str, Any], sustained: dict[str, Any] |
     label = {"engine": "netwatchd IcmpEngine", "fping": "fping -c1 -i0", "multiping": "icmplib async_multiping"}
     print(f"\nOne echo to each of {hosts:,} loopback targets (median and best of "
           f"{len(next(iter(summary.values()))['runs'])} runs, each peer in its own process)")
-    print(f"{'peer':<26}{'round s':>9}{'best s':>8}{'process s':>11}{'CPU s':>8}{'peak RSS MB':>13}{'alive':>8}"
-          f"{'round/fping':>13}{'best/best':>11}{'process/fping':>15}")
+    print(f"{'peer':<26}{'round s':>9}{'best s':>8}{'round CPU s':>13}{'process s':>11}{'process CPU s':>15}"
+          f"{'peak RSS MB':>13}{'alive':>7}{'round/fping':>13}{'best/best':>11}{'CPU/fping':>11}{'process/fping':>15}")
     for peer, row in summary.items():
-        print(f"{label.get(peer, peer):<26}{row['round_s']:>9.3f}{row['round_min_s']:>8.3f}{row['process_s']:>11.3f}"
-              f"{row['cpu_s']:>8.3f}{row['peak_rss_mb']:>13.1f}{row['alive']:>8}{row.get('round_vs_fping', 0):>13.2f}"
-              f"{row.get('round_min_vs_fping_min', 0):>11.2f}{row.get('process_vs_fping', 0):>15.2f}")
+        print(f"{label.get(peer, peer):<26}{row['round_s']:>9.3f}{row['round_min_s']:>8.3f}{row['round_cpu_s']:>13.3f}"
+              f"{row['process_s']:>11.3f}{row['cpu_s']:>15.3f}{row['peak_rss_mb']:>13.1f}{row['alive']:>7}"
+              f"{row.get('round_vs_fping', 0):>13.2f}{row.get('round_min_vs_fping_min', 0):>11.2f}"
+              f"{row.get('round_cpu_vs_fping', 0):>11.2f}{row.get('process_vs_fping', 0):>15.2f}")
     engine = summary.get("engine", {})
     if "warm_network_s" in engine:
         print(f"engine, second round in the same process: packets {engine['warm_network_s']:.3f}s + "
