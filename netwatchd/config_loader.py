@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -45,11 +46,11 @@ class Problem:
         where = f"{self.file}:{self.line}:" if self.line else f"{self.file}:"
         parts = [where] + (["warning:"] if self.warning else []) + ([f"{self.path}:"] if self.path else [])
         parts.append(f"{self.what} ({self.allowed})" if self.allowed else self.what)
-        return redact(" ".join(parts))
+        return _one_line(redact(" ".join(parts)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "path": self.path, "message": redact(self.what),
-                "allowed": redact(self.allowed), "text": str(self)}
+        return {"file": self.file, "line": self.line, "path": self.path, "message": _one_line(redact(self.what)),
+                "allowed": _one_line(redact(self.allowed)), "text": str(self)}
 
 
 class InvalidConfig(ConfigError):
@@ -610,6 +611,14 @@ class _Loader:
 
 _HOST_FIELDS = {f.name for f in dataclasses.fields(HostSpec)}
 _WINDOW_KEYS = {"start", "end", "duration", "days", "daily_start", "daily_end"}
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _one_line(text: str) -> str:
+    """Control characters a user's value may carry (a newline in a quoted scalar) as escapes."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def _scalars(value: Value) -> Iterable[Value]:

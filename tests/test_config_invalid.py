@@ -335,3 +335,11 @@ def test_all_errors_are_collected_in_line_order(tmp_path: Path) -> None:
     problems = _problems(path)
     assert [p.split(":")[1] for p in problems] == ["1", "2", "4", "5"]
     assert "did you mean 'icmp'?" in problems[3]
+
+
+def test_a_value_with_a_newline_is_still_reported_on_one_line(tmp_path: Path) -> None:
+    # found by tests/test_config_fuzz.py: a quoted scalar may hold a newline
+    path = tmp_path / "hosts.yaml"
+    path.write_text('hosts:\n  - {name: A, address: "1.2.3\\n.4"}\n')
+    assert _problems(path) == [f"{path}:2: hosts[A].address: '1.2.3\\n.4' is not a valid host name "
+                               "(RFC 1123: letters, digits and '-' in dot-separated labels of 1-63 characters)"]
