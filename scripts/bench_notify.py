@@ -23,19 +23,23 @@ import argparse
 import json
 import logging
 import os
+import re
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import requests
 
 from netwatchd.clock import FakeClock, SystemClock
 from netwatchd.config import Config, TelegramSpec
-from netwatchd.lab.telegram_standin import TelegramStandIn
+from netwatchd.lab.telegram_standin import DEFAULT_TOKEN, TelegramStandIn
 from netwatchd.models import State, Transition
 from netwatchd.notify.format import render_message
 from netwatchd.notify.outbox import DeliveryWorker, enqueue
@@ -62,7 +66,29 @@ def transition(host: str, at: datetime, to: State = State.DOWN) -> Transition:
                       evidence=EVIDENCE if to == State.DOWN else {})
 
 
-def config_for(data_dir: Path, tg: TelegramStandIn, chats: tuple[int, ...]) -> Config:
+@dataclass
+class RemoteStandIn:
+    api_url: str
+    token: str
+
+
+@contextmanager
+def standin_process() -> Iterator[RemoteStandIn]:
+    """`python -m netwatchd.lab.telegram_standin --port 0` in a child process."""
+    child = subprocess.Popen([sys.executable, "-m", "netwatchd.lab.telegram_standin", "--port", "0",
+                              "--token", DEFAULT_TOKEN], stdout=subprocess.PIPE, text=True)
+    try:
+        line = child.stdout.readline() if child.stdout else ""
+        match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+        if match is None:
+            raise RuntimeError(f"the stand-in did not start: {line!r}")
+        yield RemoteStandIn(match.group(1), DEFAULT_TOKEN)
+    finally:
+        child.terminate()
+        child.wait(5)
+
+
+def config_for(data_dir: Path, tg: TelegramStandIn | RemoteStandIn, chats: tuple[int, ...]) -> Config:
     return Config(path=data_dir / "hosts.yaml", data_dir=data_dir,
                   telegram=TelegramSpec(token=tg.token, chat_ids=chats, api_url=tg.api_url))
 
@@ -74,8 +100,10 @@ def bench_latency(samples: int) -> dict[str, Any]:
     so both see the same machine load. 40 chat pairs (a group and a private chat) in turn, one
     state change per 100 ms: every chat gets one message per 4 s (groups stay under 20/min), the
     whole run 20/s (under 30/s), so pacing never waits: what is measured is our own work.
-    The first round (one sample per pair) warms up connections and the chats' threads."""
-    with TelegramStandIn() as tg, tempfile.TemporaryDirectory() as tmp:
+    The first round (one sample per pair) warms up connections and the chats' threads.
+    The stand-in runs in its own process (as Telegram is another machine): in-process, its
+    threads would compete for the interpreter lock with the code being measured."""
+    with standin_process() as tg, tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         chat_sets = [(-1000000000100 - k, 9000 + k) for k in range(40)]
         warm_up = len(chat_sets)
