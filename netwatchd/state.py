@@ -493,7 +493,7 @@ class AlertEngine:
             # A result that agrees with the state cannot change it (the counters only confirm it).
             steady = ((cls == OK and state == State.UP) or (cls == FAILED and state == State.DOWN)
                       or (cls == DEGRADED and state == State.DEGRADED))
-            if (track.held or (flap_on and (changed or track.flapping))
+            if (track.held or (flap_on and (changed or track.flapping or track.flap_announced))
                     or (track.held_children and cls != FAILED)
                     or (not steady and self._target(track) not in (None, state))):
                 dirty.append(track)
@@ -619,10 +619,14 @@ class AlertEngine:
             track.flap_announced = track.flap_announced or notify
             out.append(self._transition(track, track.state, now, kind="flapping", notify=notify,
                                         since=track.since, extra={"flap_percent": percent}))
-        elif track.flapping and percent < self._flap.low_percent:
+            return
+        quiet = track.muted or self._summary_pending() or track.state == State.UNREACHABLE
+        if track.flapping and percent < self._flap.low_percent:
             track.flapping = False
-            if track.muted or self._summary_pending():
-                return   # "stable" is announced when the mute ends / after the uplink summary
+            if not quiet:
+                self._announce_stable(track, now, out, percent)
+        elif track.flap_announced and not track.flapping and not quiet:
+            # a "stable" held back by a mute, the uplink summary or a parent outage
             self._announce_stable(track, now, out, percent)
 
     def _announce_stable(self, track: _Track, now: datetime, out: list[Transition], percent: float) -> None:
@@ -791,7 +795,8 @@ class AlertEngine:
         self._summary = None
         self._touched.add(SELF_HOST)
         for track in self._tracks.values():     # "stable" held back while the summary was pending
-            if track.flap_announced and not track.flapping and not track.muted:
+            if (track.flap_announced and not track.flapping and not track.muted
+                    and track.state != State.UNREACHABLE):
                 self._touched.add(track.name)
                 self._announce_stable(track, now, out, track.flap_percent)
 
