@@ -205,18 +205,18 @@ def test_a_single_message_longer_than_4096_is_split_on_lines_and_each_part_paced
 
 def test_a_slow_chat_does_not_delay_another_chat(tmp_path, standin):
     rig = Rig(tmp_path, standin, SystemClock(), timeout=5.0, poll_interval=0.05)
-    standin.fail_next(1, "slow", chat_id=GROUP, seconds=1.2)
+    standin.fail_next(1, "slow", chat_id=GROUP, seconds=2.5)
     rig.worker.start()
     try:
         rig.add(down("Waru", rig.clock.now()))
         rig.worker.wake()
-        fast = standin.wait_for_messages(1, timeout=1.0, chat_id=ADMIN)
+        fast = standin.wait_for_messages(1, timeout=2.0, chat_id=ADMIN)
         assert len(fast) == 1 and standin.messages(GROUP) == []   # the group is still in its slow call
-        assert len(standin.wait_for_messages(1, timeout=3.0, chat_id=GROUP)) == 1
+        assert len(standin.wait_for_messages(1, timeout=4.0, chat_id=GROUP)) == 1
     finally:
         rig.worker.stop(timeout=3)
     latency = {r["chat_id"]: r["latency_ms"] for r in rig.timing()}
-    assert latency[str(ADMIN)] < 1000 <= latency[str(GROUP)]
+    assert latency[str(ADMIN)] < 2000 <= 2500 <= latency[str(GROUP)]
 
 
 def test_stop_lets_the_send_in_flight_finish_and_commit(tmp_path, standin):
