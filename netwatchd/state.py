@@ -390,9 +390,20 @@ class AlertEngine:
         self._muted_now = {t.name for t in tracks.values() if t.muted}
 
     def replace_config(self, config: Config) -> None:
-        """Apply a reloaded config: hosts kept by name keep their state and counters."""
+        """Apply a reloaded config: hosts kept by name keep their state and counters.
+
+        A host moved away from a down parent is judged again from fresh probes; one moved under a
+        down parent becomes unreachable (silently: the parent's message has already gone out).
+        """
         self._configure(config, {})
         self._touched.update(self._tracks)
+        now = self._clock.now()
+        for track in sorted(self._tracks.values(), key=_BY_DEPTH):
+            verdict, _ = self._ancestry(track)
+            if track.state == State.UNREACHABLE and not track.rejudge and verdict != "down":
+                track.rejudge, track.fails = True, 0
+            elif verdict == "down" and track.state != State.UNREACHABLE:
+                track.state, track.since, track.rejudge, track.held = State.UNREACHABLE, now, False, False
 
     def set_mutes(self, mutes: Sequence[Mute]) -> None:
         """The bot's active mutes (replaces the previous list); applied at the next ingest/tick."""

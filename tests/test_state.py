@@ -498,3 +498,15 @@ def test_engine_judges_results_like_classify(code, clock):
     engine.ingest([r])
     expected = {OK: State.UP, DEGRADED: State.DEGRADED, FAILED: State.DOWN}[classify(r, spec)]
     assert engine.states()["a"].state == expected
+
+
+def test_reload_moving_a_host_away_from_a_down_parent_rejudges_it():
+    run = tree()
+    run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
+    hosts = [host("core"), host("k1"), host("k2", parent="core"), host("k3", parent="core")]
+    run.engine.replace_config(config(hosts))
+    assert run.engine.is_settling("k1")
+    out = run.feed({"core": "-", "k1": "++"})
+    assert alerts(out) == [("k1", "state", X, U, True, ())]
+    run.engine.replace_config(config(hosts[:3] + [host("k4", parent="core")]))
+    assert run.state("k4") == State.UNREACHABLE and "k3" not in run.engine.states()
