@@ -311,24 +311,15 @@ class BotPoller:
     # -- one update ----------------------------------------------------------------------------------
 
     def _handle(self, update: dict[str, Any]) -> _Answer | None:
+        """Store the offset (and open the audit row), then refuse, correct or dispatch the command."""
         received = self.clock.monotonic()
         update_id = int(update.get("update_id", 0))
-        callback = update.get("callback_query")
-        message = update.get("message") or {}
-        if callback:
-            text = str(callback.get("data") or "")
-            chat = (callback.get("message") or {}).get("chat") or {}
-            user = callback.get("from") or {}
-            self._answer_callback(str(callback.get("id", "")))
-        else:
-            text = str(message.get("text") or "")
-            chat = message.get("chat") or {}
-            user = message.get("from") or {}
+        text, chat, user = self._incoming(update)
         chat_id = int(chat.get("id", 0))
         user_id = int(user["id"]) if "id" in user else None
         try:
-            parsed: ParsedCommand | None = parse_command(text, bot_username=self.bot_username,
-                                                         router_names=tuple(r.name for r in self.config.routers))
+            parsed = parse_command(text, bot_username=self.bot_username,
+                                   router_names=tuple(r.name for r in self.config.routers))
             problem = None
         except CommandInputError as exc:
             parsed, problem = ParsedCommand(name="?", text=text[:500]), exc
@@ -340,26 +331,9 @@ class BotPoller:
         answer = _Answer(self, chat_id, audit_id, parsed.name, received)
         with self._stats_lock:
             self._inflight.add(answer)
-        language = self.config.telegram.language
-
-        verdict = self.rate.check(user_id if user_id is not None else chat_id)
-        if verdict != "ok":
-            replies = [Reply(say(language, "rate_limited"))] if verdict == "limited" else []
-            return self._give_later(answer, replies, "rate limited", "rate_limited")
-        decision = authorize(self.config.telegram, user_id=user_id, chat_id=chat_id,
-                             chat_type=str(chat.get("type", "")))
-        if not decision.allowed:
-            if decision.reason == CHAT_NOT_ALLOWED:
-                reply, outcome = say(language, "refused_chat", chat_id=chat_id), "refused: chat not in chat_ids"
-            else:
-                reply, outcome = say(language, "refused_not_admin", user_id=user_id), "refused: not an admin"
-            log.info("refused %s from user %s in chat %s (%s)", text.split()[0][:40] if text.split() else "?",
-                     user_id, chat_id, outcome)
-            return self._give_later(answer, [Reply(reply)], outcome, "refused")
-        if problem is not None:
-            return self._give_later(answer, [Reply(say(language, problem.key, **problem.params))],
-                                    f"invalid: {problem.key}", "invalid")
-        assert parsed is not None
+        stopped = self._gate(answer, text, user_id, chat_id, str(chat.get("type", "")), problem)
+        if stopped is not None:
+            return stopped
         username = user.get("username")
         label = f"@{username} ({user_id})" if username else f"telegram:{user_id}"
         pool = self._router_pool if handlers.needs_router(parsed) else self._local_pool
@@ -373,6 +347,39 @@ class BotPoller:
             answer.give([], "not run: netwatchd is stopping", "error")
             return None
         return answer
+
+    def _incoming(self, update: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """(text, chat, sender) of a message or of an inline-button press (answered at once)."""
+        callback = update.get("callback_query")
+        if callback:
+            self._answer_callback(str(callback.get("id", "")))
+            return (str(callback.get("data") or ""), (callback.get("message") or {}).get("chat") or {},
+                    callback.get("from") or {})
+        message = update.get("message") or {}
+        return str(message.get("text") or ""), message.get("chat") or {}, message.get("from") or {}
+
+    def _gate(self, answer: _Answer, text: str, user_id: int | None, chat_id: int, chat_type: str,
+              problem: CommandInputError | None) -> _Answer | None:
+        """Rate limit, then authorization, then the admin's input mistake: the answer when one
+        of them stops the command (nothing is asked of any router), else None."""
+        language = self.config.telegram.language
+        verdict = self.rate.check(user_id if user_id is not None else chat_id)
+        if verdict != "ok":
+            replies = [Reply(say(language, "rate_limited"))] if verdict == "limited" else []
+            return self._give_later(answer, replies, "rate limited", "rate_limited")
+        decision = authorize(self.config.telegram, user_id=user_id, chat_id=chat_id, chat_type=chat_type)
+        if not decision.allowed:
+            if decision.reason == CHAT_NOT_ALLOWED:
+                reply, outcome = say(language, "refused_chat", chat_id=chat_id), "refused: chat not in chat_ids"
+            else:
+                reply, outcome = say(language, "refused_not_admin", user_id=user_id), "refused: not an admin"
+            log.info("refused %s from user %s in chat %s (%s)", (text.split() or ["?"])[0][:40], user_id,
+                     chat_id, outcome)
+            return self._give_later(answer, [Reply(reply)], outcome, "refused")
+        if problem is not None:
+            return self._give_later(answer, [Reply(say(language, problem.key, **problem.params))],
+                                    f"invalid: {problem.key}", "invalid")
+        return None
 
     def _give_later(self, answer: _Answer, replies: list[Reply], outcome: str, category: str) -> _Answer:
         """Send a refusal or a correction from the local pool: the poller thread never waits on sendMessage."""
