@@ -423,3 +423,14 @@ def test_a_new_alert_is_tried_at_once_even_while_the_chat_backs_off(tmp_path, st
     assert rig.worker.run_once() == 1                       # fresh news: tried now, not at 8 s
     [message] = standin.messages()
     assert hosts_in([message["text"]], ["Taman", "Waru"]) == ["Waru", "Taman"]
+
+
+def test_a_damaged_row_is_set_aside_and_does_not_block_its_chat(tmp_path, standin, clock, caplog):
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[ADMIN]))
+    rig.add(down("Waru", clock.now()), down("Taman", clock.now()))
+    rig.conn.execute("UPDATE outbox SET payload='{not json' WHERE id=1")
+    with caplog.at_level(logging.ERROR):
+        assert rig.worker.run_once() == 1
+    assert [r["status"] for r in rig.rows()] == ["dead", "sent"]
+    assert "unreadable outbox row" in rig.rows()[0]["last_error"] and "set aside" in caplog.text
+    assert "Taman" in standin.messages()[0]["text"]

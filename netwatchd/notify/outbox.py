@@ -404,6 +404,8 @@ class DeliveryWorker:
         if wait > 0:
             return StepOutcome(sent=False, wait=wait)
         rows = self._pending_rows(conn, chat_id)
+        if not rows:
+            return StepOutcome(sent=False, wait=0.0)
         config = self.config
         count, parts = fmt.plan_messages([r.transition for r in rows], language=config.telegram.language,
                                          tz=config.timezone, templates=config.telegram.templates)[0]
@@ -547,12 +549,22 @@ class DeliveryWorker:
             " WHERE chat_id=? AND status IN ('pending', 'sending') ORDER BY id LIMIT ?",
             (chat_id, READ_AHEAD)).fetchall()
         rows = []
+        unreadable = []
         for record in found:
-            rows.append(_Row(id=record["id"], chat_id=record["chat_id"],
-                             transition=Transition.from_dict(json.loads(record["payload"])),
-                             detected_at=datetime.fromisoformat(record["detected_at"]),
-                             enqueued_at=datetime.fromisoformat(record["enqueued_at"]),
-                             attempts=record["attempts"], sent_parts=record["sent_parts"]))
+            try:
+                rows.append(_Row(id=record["id"], chat_id=record["chat_id"],
+                                 transition=Transition.from_dict(json.loads(record["payload"])),
+                                 detected_at=datetime.fromisoformat(record["detected_at"]),
+                                 enqueued_at=datetime.fromisoformat(record["enqueued_at"]),
+                                 attempts=record["attempts"], sent_parts=record["sent_parts"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                unreadable.append((f"unreadable outbox row: {type(exc).__name__}: {exc}", record["id"]))
+        if unreadable:       # a damaged row must not block its chat forever
+            with self._write(conn):
+                conn.executemany("UPDATE outbox SET status='dead', last_error=? WHERE id=? AND status='pending'",
+                                 unreadable)
+            log.error("%d outbox row(s) for chat %s cannot be read and were set aside (status dead): %s",
+                      len(unreadable), chat_id, unreadable[0][0])
         return rows
 
     def _claim(self, conn: sqlite3.Connection, batch: list[_Row]) -> bool:
