@@ -171,3 +171,11 @@ def test_test_message():
     assert render_test(language="id", server="mon<1>", at=AT) == (
         "✅ <b>Tes netwatchd</b>\nPesan uji dari mon&lt;1&gt; pada 27/11/2026 21:03:05 WIB.\n"
         "Jika pesan ini sampai, peringatan juga akan sampai ke chat ini.")
+
+
+def test_children_folded_into_a_parents_recovery_came_back_with_it():
+    core_up = t(host="Core", address="172.16.0.1", to=State.UP, frm=State.DOWN, at=AT + timedelta(minutes=3),
+                since=AT, affected=("Waru", "Taman"))
+    assert render_message([core_up], language="en").split("\n")[0] == (
+        "🟢 <b>Core UP</b> — 2 sites back with it: Waru, Taman")
+    assert render_message([core_up]).split("\n")[0] == "🟢 <b>Core UP</b> — 2 situs ikut pulih: Waru, Taman"

@@ -48,11 +48,13 @@ _ICONS = {"down": "🔴", "up": "🟢", "degraded": "🟡", "unreachable": "⛔"
 _WORDS: dict[str, dict[str, Any]] = {
     "id": {"site": "situs", "sites": "situs", "unreachable_child": "situs tak terjangkau",
            "unreachable_children": "situs tak terjangkau", "changes_label": "perubahan",
+           "back_child": "situs ikut pulih", "back_children": "situs ikut pulih",
            "in_row": "gagal berturut-turut", "max": "maks", "changes": "perubahan",
            "outage": "padam", "units": ("hari", "jam", "mnt", "dtk"), "no_reply": "tak ada jawaban dari",
            "server": "Server monitoring", "unreachable": "tak terjangkau"},
     "en": {"site": "site", "sites": "sites", "unreachable_child": "site unreachable",
            "unreachable_children": "sites unreachable", "changes_label": "changes",
+           "back_child": "site back with it", "back_children": "sites back with it",
            "in_row": "failures in a row", "max": "max", "changes": "changes",
            "outage": "out for", "units": ("d", "h", "min", "s"), "no_reply": "no reply from",
            "server": "Monitoring server", "unreachable": "unreachable"},
@@ -331,14 +333,20 @@ def _values(t: Transition, language: str, tz: str | tzinfo) -> dict[str, str]:
         "evidence": esc(format_evidence(t.evidence, lang)),
         "affected": esc(affected),
         "affected_count": str(len(t.affected)) if t.affected else "",
-        "affected_line": (f" — {len(t.affected)} "
-                          f"{words['unreachable_child' if len(t.affected) == 1 else 'unreachable_children']}: "
-                          f"{esc(affected)}" if t.affected and t.kind not in _SERVER_KINDS else ""),
+        "affected_line": (f" — {len(t.affected)} {words[_children_word(t)]}: {esc(affected)}"
+                          if t.affected and t.kind not in _SERVER_KINDS else ""),
         "summary": esc(summary), "count": "1", "server": "",
     }
 
 
 _SERVER_KINDS = ("uplink_lost", "uplink_back", "startup")
+
+
+def _children_word(t: Transition) -> str:
+    """Children folded into a parent's UP came back with it; into anything else: unreachable."""
+    prefix = "back_child" if t.to_state == State.UP else "unreachable_child"
+    return prefix if len(t.affected) == 1 else ("back_children" if t.to_state == State.UP
+                                                else "unreachable_children")
 
 
 def _startup_summary(t: Transition, language: str) -> str:
