@@ -450,7 +450,7 @@ class _Loader:
             elif not tls and values["port"] == 8729:
                 self.error(own["port"][1], f"{label}.port", "port 8729 is RouterOS's api-ssl port but tls is false",
                            "use tls: true, or port 8728")
-            if "ca_file" in values:
+            if values.get("ca_file") is not None:
                 ca_path = Path(os.path.expanduser(values["ca_file"]))
                 ca_path = ca_path if ca_path.is_absolute() else self.path.parent / ca_path
                 if not ca_path.is_file():
@@ -458,8 +458,8 @@ class _Loader:
                                "the path of a PEM certificate file, relative to this config's folder")
                     continue
                 values["ca_file"] = str(ca_path.resolve())
-            if not tls and ("ca_file" in values or "tls_verify" in values):
-                key = "ca_file" if "ca_file" in values else "tls_verify"
+            if not tls and (values.get("ca_file") is not None or "tls_verify" in values):
+                key = "ca_file" if values.get("ca_file") is not None else "tls_verify"
                 self.warn(own[key][1], f"{label}.{key}", "is only used with tls: true", "add tls: true or remove it")
             if "encoding" in values:
                 import codecs
@@ -540,7 +540,8 @@ class _Loader:
                                f"did you mean '{hint}'?" if hint else "a host name or a group name from this file")
                 targets.append(canonical or target)
             values["targets"] = tuple(targets)
-            self._window_times(values, own, set(element.items), label, element.line)
+            written = {key for key in element.items if not (key in values and values[key] is None)}
+            self._window_times(values, own, written, label, element.line)
             if len(self.problems) == before:
                 windows.append(MaintenanceWindow(**{k: v for k, v in values.items() if k != "duration"}))
         return windows

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netwatchd.config_loader import analyze
+from netwatchd.config_schema import HOST, MAINTENANCE, SECTIONS, THRESHOLDS, TOP, Section
 
 SHIPPED = (Path(__file__).resolve().parent.parent / "hosts.yaml").read_text()
 FOLDER = Path(tempfile.mkdtemp(prefix="netwatchd-fuzz-"))
@@ -20,7 +21,7 @@ LOCATED = re.compile(r".+?:(\d+:)? (warning: )?\S.*")
 def _judge(text: str | bytes) -> None:
     path = FOLDER / "hosts.yaml"
     path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass"))
-    result = analyze(path, environ={"TELEGRAM_BOT_TOKEN": "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+    result = analyze(path, environ={"TELEGRAM_BOT_TOKEN": "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAA", "X": "1"},
                      secrets_may_be_unset=True)
     assert (result.config is None) == bool(result.problems)
     for problem in result.problems + result.warnings:
@@ -59,3 +60,39 @@ def test_random_yamlish_text(text: str) -> None:
 @given(st.binary(max_size=300))
 def test_random_bytes(data: bytes) -> None:
     _judge(data)
+
+
+ODD_VALUES = ["~", "''", "0", "-1", "1.0e+400", "99999999999999999999999999", "[]", "{}", "[1, 2]", "{a: 1}", "yes",
+              "'x\\ny'", "24:00", "0x1F", ".nan", "2026-02-30", "2026-12-01T22:00", "'[::1]:0'", "http://", "'1h30m'",
+              "off", "'50%'", "!!binary aGVsbG8=", "!!set {a, b}", "!custom x", "'${X}'", "'é'"]
+
+
+def _document_with(section: Section, key: str, value: str) -> str:
+    host = "hosts: [{name: A, address: 10.0.0.1}]\n"
+    if section is TOP:
+        return f"{key}: {value}\n{host}"
+    if section is HOST:
+        if key in ("name", "address"):
+            return f"hosts:\n  - {{{key}: {value}}}\n"
+        return f"hosts:\n  - name: A\n    address: 10.0.0.1\n    {key}: {value}\n"
+    if section is THRESHOLDS:
+        return f"defaults:\n  thresholds:\n    {key}: {value}\n{host}"
+    if section is MAINTENANCE:
+        other = "end: 2026-12-02T01:00" if key == "start" else "start: 2026-12-01T22:00"
+        return f"maintenance:\n  - targets: [A]\n    {other}\n    {key}: {value}\n{host}"
+    if section.shape == "list":
+        return f"{section.name}:\n  - name: r\n    address: 10.0.0.9\n    {key}: {value}\n{host}"
+    return f"{section.name}:\n  {key}: {value}\n{host}"
+
+
+def test_every_key_with_odd_values() -> None:
+    """Each key of every section, given values of every wrong type and range: never a crash."""
+    count = 0
+    for section in SECTIONS:
+        for key in section.keys:
+            if isinstance(key.kind, Section):
+                continue
+            for value in ODD_VALUES:
+                _judge(_document_with(section, key.name, value))
+                count += 1
+    assert count > 2000
