@@ -5,7 +5,7 @@ settle): the core and four kecamatan, real ICMP over veth pairs, the Bot API sta
 monitor's loopback, the RouterOS stand-in on the core's address. Every test leaves the lab as it
 found it: all links up, the agent running, every site UP.
 
-Timing: interval 1 s, timeout 300 ms, retry 300 ms, down_after 2 -> bound 1.6 s from a cut to the
+Timing: interval 1 s, timeout 500 ms, retry 500 ms, down_after 2 -> bound 2.0 s from a cut to the
 DOWN decision. Telegram delivery to the stand-in adds a few ms; the allowance below is 1.0 s on
 top of the bound, and restore also includes ARP re-resolution (up to 1 s, as on real Ethernet).
 """
@@ -24,7 +24,7 @@ from netwatchd.lab.topology import LabTiming
 
 pytestmark = pytest.mark.netns
 
-TIMING = LabTiming(interval=1.0, timeout=0.3, retry_interval=0.3, down_after=2, up_after=2, count=3)
+TIMING = LabTiming(interval=1.0, timeout=0.5, retry_interval=0.5, down_after=2, up_after=2, count=3)
 SITES = ["Waru", "Taman", "Candi", "Porong"]
 LOSSY = "Porong"            # count 5: a probe fails only if all 5 echoes are lost (0.3^5 = 0.24 %)
 SLACK = 1.0                 # delivery + scheduling allowance on top of the theoretical bound
@@ -190,8 +190,8 @@ def test_kill_9_mid_outage_then_restart_sends_no_duplicate_and_the_up_still_arri
     time.sleep(3 * TIMING.interval)      # the restarted agent probes the dead site again
     run.restore("Waru")
     _wait_record(run, "Waru", "up", after=before, timeout=TIMING.bound + SLACK + 8)
-    delivered = [e for r in run.timing_records()[before:] for e in _events(r)]
-    assert delivered == [("Waru", "down"), ("Waru", "up")]
+    delivered = [e for r in run.timing_records()[before:] for e in _events(r) if e[0] == "Waru"]
+    assert delivered == [("Waru", "down"), ("Waru", "up")], run.log_text()[-3000:]
 
 
 def test_the_bot_answers_monitor_and_ping_with_the_labs_real_state(healthy):
