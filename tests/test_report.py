@@ -261,3 +261,19 @@ def test_progress_bar_waits_a_second_and_needs_a_terminal():
     quiet = ProgressBar(piped, monotonic=iter([0.0, 5.0]).__next__)
     quiet.update(1, 2)
     assert piped.getvalue() == ""
+
+
+def test_current_state_without_events_counts_and_unjudged_hosts_do_not(tmp_path, capsys):
+    cfg = _write_fixture(tmp_path)
+    conn = Database.in_dir(tmp_path / "data").open()
+    with transaction(conn):
+        conn.execute("INSERT INTO host_state(host, state, since, data) VALUES ('kec-c', 'up', ?, '{}')",
+                     (wib(9, day=30, month=10).astimezone(timezone.utc).isoformat(timespec="milliseconds"),))
+        conn.execute("INSERT INTO host_state(host, state, since, data) VALUES ('kec-e', 'unknown', '', '{}')")
+    conn.close()
+    out = tmp_path / "r.json"
+    assert cli.main(["report", "-c", str(cfg), "--since", "2026-11-01", "--until", "2026-11-02",
+                     "--format", "json", "-o", str(out)]) == 0
+    sites = {s["site"]: s for s in json.loads(out.read_text())["sites"]}
+    assert sites["kec-c"]["availability_percent"] == 100.0        # up since October, no events since
+    assert sites["kec-e"]["downtime_s"] == 3600                   # its events still rule

@@ -7,6 +7,7 @@ exclusive and never later than now; a date alone means 00:00 of that day.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sqlite3
 import sys
 from datetime import datetime, tzinfo
@@ -126,7 +127,7 @@ def make_report(config: Config, since: datetime, until: datetime, sites: Sequenc
                           tz_name=config.timezone, generated_at=now,
                           delivery_hosts={s.name for s in sites} if filtered else None, progress=on_site)
     if notes:
-        report = Report(**{**report.__dict__, "notes": tuple(notes)})
+        report = dataclasses.replace(report, notes=tuple(notes))
     return report, inputs
 
 

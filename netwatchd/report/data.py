@@ -56,8 +56,13 @@ def load_inputs(conn: sqlite3.Connection, sites: Sequence[SiteInfo], since: date
             inputs.initial_states[host] = to_state
     # ... or, with no event before it, the current state if it began before the window
     for host, state, state_since in conn.execute("SELECT host, state, since FROM host_state"):
-        if host in names and host not in inputs.initial_states and _parse(state_since) <= since:
-            inputs.initial_states[host] = state
+        if host in names and host not in inputs.initial_states and state_since:   # "" = never judged
+            try:
+                began = _parse(state_since)
+            except ValueError:
+                continue
+            if began <= since:
+                inputs.initial_states[host] = state
     for host, at, from_state, to_state, kind in conn.execute(
             f"SELECT host, at, from_state, to_state, kind FROM events WHERE at >= ? AND at < ? "
             f"AND kind NOT IN ({marks}) ORDER BY at, id", (_iso(since), _iso(until), *skip)):
