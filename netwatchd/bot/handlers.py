@@ -107,7 +107,7 @@ def _menu(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
 def _monitor(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
     hosts: Sequence[HostSpec] = [h for h in ctx.config.hosts if not h.disabled]
     if command.args:
-        hosts = resolve_target(command.args[0], ctx.config, allow_group=True).hosts
+        hosts = [h for h in resolve_target(command.args[0], ctx.config, allow_group=True).hosts if not h.disabled]
     now = ctx.clock.now()
     with _connection(ctx) as conn:
         views = site_views(conn, now, hosts)
