@@ -28,7 +28,7 @@ from netwatchd.bot.parse import (ROUTER_COMMANDS, CommandInputError, ParsedComma
 from netwatchd.bot.text import to_bool
 from netwatchd.clock import Clock
 from netwatchd.config import Config, HostSpec
-from netwatchd.errors import ProbeError, RouterError
+from netwatchd.errors import ProbeError
 from netwatchd.models import ProbeResult
 from netwatchd.probes import probe_hosts
 from netwatchd.report.data import load_inputs
