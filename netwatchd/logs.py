@@ -17,7 +17,8 @@ import sys
 import threading
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import IO, Any
+from contextlib import contextmanager
+from typing import IO, Any, Iterator
 from urllib.parse import quote
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -47,6 +48,20 @@ def add_secret(value: str | None) -> None:
              json.dumps(value, ensure_ascii=False)[1:-1]}
     with _lock:
         _secrets.update(form for form in forms if len(form) >= MIN_SECRET_LENGTH)
+
+
+@contextmanager
+def isolated_secrets() -> Iterator[None]:
+    """Secrets registered inside the block are forgotten after it (for tests that load many configs
+    in one process, so one test's made-up secrets cannot mask another test's output)."""
+    with _lock:
+        saved = set(_secrets)
+    try:
+        yield
+    finally:
+        with _lock:
+            _secrets.clear()
+            _secrets.update(saved)
 
 
 def registered_secret_count() -> int:

@@ -6,15 +6,25 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netwatchd.config_loader import analyze
 from netwatchd.config_schema import HOST, MAINTENANCE, SECTIONS, THRESHOLDS, TOP, Section
+from netwatchd.logs import isolated_secrets
 
 SHIPPED = (Path(__file__).resolve().parent.parent / "hosts.yaml").read_text()
 FOLDER = Path(tempfile.mkdtemp(prefix="netwatchd-fuzz-"))
+@pytest.fixture(autouse=True)
+def _forget_secrets_afterwards() -> Iterator[None]:
+    """Configs loaded here register made-up secrets; keep them out of other tests' output."""
+    with isolated_secrets():
+        yield
+
+
 LOCATED = re.compile(r".+?:(\d+:)? (warning: )?\S.*")
 
 

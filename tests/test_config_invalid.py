@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from netwatchd.config import load_config
 from netwatchd.config_loader import InvalidConfig, analyze
 from netwatchd.errors import ConfigError
+from netwatchd.logs import isolated_secrets
 
 TESTDATA = Path(__file__).parent / "testdata"
+
+@pytest.fixture(autouse=True)
+def _forget_secrets_afterwards() -> Iterator[None]:
+    """Configs loaded here register made-up secrets; keep them out of other tests' output."""
+    with isolated_secrets():
+        yield
+
 
 EXPECTED: dict[str, list[str]] = {
     "invalid-address.yaml": [

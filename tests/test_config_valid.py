@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from hypothesis import given
@@ -16,10 +17,17 @@ from netwatchd.config_loader import analyze
 from netwatchd.config_kinds import format_duration, parse_duration
 from netwatchd.config_schema import SECTIONS, Section, config_reference
 from netwatchd.errors import ConfigError
-from netwatchd.logs import redact
+from netwatchd.logs import isolated_secrets, redact
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {"TELEGRAM_BOT_TOKEN": "987654321:AAFakeTokenForTests_abcdefghijklmno", "ROUTER_PASSWORD": "r0uter: #{pw}"}
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets_afterwards() -> Iterator[None]:
+    """Configs loaded here register made-up secrets; keep them out of other tests' output."""
+    with isolated_secrets():
+        yield
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -19,11 +19,19 @@ from typing import Iterator
 import pytest
 import requests
 
-from netwatchd.logs import JsonFormatter, RedactingFormatter, add_secret, describe_exception, redact, setup_logging
+from netwatchd.logs import (JsonFormatter, RedactingFormatter, add_secret, describe_exception, isolated_secrets,
+                            redact, setup_logging)
 
 TOKEN = "7012345678:AAH-secretTokenForRedactionTests_xyz"
 PASSWORD = 'r0uter"pa$$ w0rd'
 WEB_PASSWORD = "status-page-secret"
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets_afterwards() -> Iterator[None]:
+    """Configs loaded here register made-up secrets; keep them out of other tests' output."""
+    with isolated_secrets():
+        yield
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -164,3 +172,11 @@ def test_cli_with_secrets_in_the_config_never_prints_them(tmp_path: Path) -> Non
     assert "does not look like a bot token" in everything
     for secret in (TOKEN, TOKEN.split(":")[1], "r0uter", WEB_PASSWORD, "env-password-value", "malformed-token"):
         assert secret not in everything, secret
+
+
+def test_isolated_secrets_forgets_what_was_registered_inside() -> None:
+    add_secret("outer-secret-value")
+    with isolated_secrets():
+        add_secret("inner-secret-value")
+        assert redact("inner-secret-value outer-secret-value") == "*** ***"
+    assert redact("inner-secret-value outer-secret-value") == "inner-secret-value ***"
