@@ -6,8 +6,10 @@ Two layers:
   the same phase after a restart), a failing/settling host comes back after `retry_interval`,
   a probe that overran its period is run again once (missed runs are coalesced and counted,
   never stacked). Tested with a FakeClock and no sleeping.
-- `ProbeLoop` asks it which hosts are due, probes them and hands the results on. Every ICMP host
-  due in one tick goes into one engine round; every other host (tcp/http/dns) gets its own task;
+- `ProbeLoop` asks it which hosts are due, probes them and hands the results on. Every healthy
+  ICMP host due in one tick goes into one engine round, the failing ones (being retried) into a
+  second round, so that hosts waiting out their timeouts do not hold back the healthy hosts'
+  results; every other host (tcp/http/dns) gets its own task;
   ICMP rounds and the other probes run in separate worker pools, so a slow HTTP site never delays
   a ping and a slow round never delays the next tick. A host in flight is never dispatched again
   until its result is back. APScheduler 3.x's BackgroundScheduler calls `run_once` every `tick`
@@ -189,6 +191,7 @@ class ProbeLoop:
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._scheduler: Any = None
         self._last_failure: str | None = None
+        self._retrying: set[str] = set()
 
     # -- introspection (status page, tests) ------------------------------------------------
     def due_time(self, name: str) -> float | None:
@@ -214,8 +217,14 @@ class ProbeLoop:
             if due.missed:
                 log.warning("%s: %d probe run(s) missed (the previous round was late); coalesced into one",
                             due.host.name, due.missed)
-        icmp = [d for d in taken if d.host.probe == "icmp"]
-        batches = ([("icmp", icmp)] if icmp else []) + [("other", [d]) for d in taken if d.host.probe != "icmp"]
+        # failing sites wait out their timeouts in a round of their own, so the healthy sites due
+        # in the same tick get their results in milliseconds
+        with self._lock:
+            retrying = set(self._retrying)
+        icmp_healthy = [d for d in taken if d.host.probe == "icmp" and d.host.name not in retrying]
+        icmp_failing = [d for d in taken if d.host.probe == "icmp" and d.host.name in retrying]
+        batches = [("icmp", batch) for batch in (icmp_healthy, icmp_failing) if batch]
+        batches += [("other", [d]) for d in taken if d.host.probe != "icmp"]
         futures: list[Future[list[ProbeResult]]] = [
             self._pool(kind).submit(self._run_batch, batch) for kind, batch in batches]
         if not wait:
@@ -263,6 +272,11 @@ class ProbeLoop:
                     retry[due.host.name] = False
         finished = self._clock.monotonic()
         with self._lock:
+            for name, again in retry.items():
+                if again:
+                    self._retrying.add(name)
+                else:
+                    self._retrying.discard(name)
             for due in batch:
                 _, missed = self._schedule.finish(due.host.name, due.due_at, finished,
                                                   retry=retry[due.host.name])

@@ -253,8 +253,10 @@ def test_the_loop_with_the_real_probers_on_loopback(clock: FakeClock):
 
 def test_a_round_stuck_on_a_dead_site_never_delays_the_next_ping_rounds():
     """ICMP rounds of different ticks overlap: one that waits out a dead site's timeout
-    (simulated: 1.2 s) does not hold back the site probed every 0.2 s."""
-    hosts = [site("dead", interval=5.0), site("alive", interval=0.2)]
+    (simulated: 1.2 s) does not hold back the site probed every 0.2 s in later ticks."""
+    # "kec-porong" is first due 0.117 s in (stable hash), "dead" within 0.05 s: different ticks
+    assert spread_offset("kec-porong", 0.2) > 0.1 and spread_offset("dead", 0.05) < 0.05
+    hosts = [site("dead", interval=0.05), site("kec-porong", interval=0.2)]
     recorder = Recorder(delay={"dead": 1.2})
     seen: list[tuple[str, float]] = []
     lock = threading.Lock()
@@ -265,7 +267,6 @@ def test_a_round_stuck_on_a_dead_site_never_delays_the_next_ping_rounds():
 
     loop = ProbeLoop(hosts, probe_fn=recorder, on_results=on_results, needs_retry=lambda n: False,
                      clock=SystemClock(), tick=0.05)
-    loop.replace_hosts([replace(hosts[0], interval=0.05), hosts[1]])  # make "dead" due at once
     started = time.monotonic()
     loop.start()
     try:
@@ -273,6 +274,23 @@ def test_a_round_stuck_on_a_dead_site_never_delays_the_next_ping_rounds():
     finally:
         loop.stop()
     with lock:
-        alive = [t - started for name, t in seen if name == "alive" and t - started < 1.0]
+        alive = [t - started for name, t in seen if name == "kec-porong" and t - started < 1.0]
     assert len(alive) >= 3, seen
     assert ["dead"] in recorder.batches  # the slow round had its own batch, it did not stack
+
+
+def test_failing_sites_are_pinged_in_a_round_apart_from_healthy_ones(clock: FakeClock):
+    hosts = [site("ok", interval=10.0, retry_interval=1.0), site("bad", interval=10.0, retry_interval=1.0)]
+    recorder = Recorder(alive={"bad": False})
+    loop = ProbeLoop(hosts, probe_fn=recorder, on_results=lambda rs: None,
+                     needs_retry=lambda name: name == "bad", clock=clock)
+    try:
+        clock.advance(10.0)
+        loop.run_once()                       # nobody known to fail yet: one round
+        assert recorder.batches == [["ok", "bad"]] or recorder.batches == [["bad", "ok"]]
+        clock.advance(10.0)                   # both due again in the same tick
+        recorder.batches.clear()
+        loop.run_once()
+        assert sorted(recorder.batches) == [["bad"], ["ok"]]
+    finally:
+        loop.stop()
