@@ -154,7 +154,10 @@ class HostState:
 
     fails/oks/degraded/alive: consecutive failed / ok / degraded / answered results.
     flap_bits: the last window-1 change bits (bit 0 newest); last_class: class of the last result.
-    held: reached down_after but waits for an ancestor to settle. rejudge: was unreachable, its
+    held: reached down_after but waits for an ancestor to settle (or to be probed again: an
+    ancestor whose last probe is older than this host's first failure is not known to be up).
+    checked_at / failing_since / held_since: time of the last result, of the first failed result
+    in a row, and since when it is held. rejudge: was unreachable, its
     parent is back, waiting for fresh evidence. told: the state admins were last told (None =
     nothing yet). muted / pre_mute_state: mute mark and the state when the mute began.
     extra: SELF_HOST bookkeeping (uplink loss time, pending summary, startup announced).
@@ -178,6 +181,9 @@ class HostState:
     muted: bool = False
     pre_mute_state: State | None = None
     last_reminder: datetime | None = None
+    checked_at: datetime | None = None
+    failing_since: datetime | None = None
+    held_since: datetime | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -203,8 +209,8 @@ class HostState:
         values["state"] = State(values.get("state", "unknown"))
         values["told"] = _st(values.get("told"))
         values["pre_mute_state"] = _st(values.get("pre_mute_state"))
-        values["since"] = _dt(values.get("since"))
-        values["last_reminder"] = _dt(values.get("last_reminder"))
+        for name in ("since", "last_reminder", "checked_at", "failing_since", "held_since"):
+            values[name] = _dt(values.get(name))
         values["evidence"] = dict(values.get("evidence") or {})
         values["extra"] = dict(values.get("extra") or {})
         return cls(**values)
@@ -216,7 +222,8 @@ class _Track:
     __slots__ = ("name", "spec", "state", "since", "fails", "oks", "degraded", "alive", "last_class",
                  "flap_bits", "flapping", "flap_announced", "flap_percent", "held", "rejudge", "told",
                  "muted", "pre_mute_state", "last_reminder", "last", "evidence", "extra", "parent",
-                 "children", "depth", "held_children", "limits")
+                 "children", "depth", "held_children", "limits", "last_at", "failing_since",
+                 "held_since")
 
     def __init__(self, name: str, spec: HostSpec | None, saved: HostState | None) -> None:
         saved = saved or HostState(host=name)
@@ -239,6 +246,9 @@ class _Track:
         self.muted = saved.muted
         self.pre_mute_state = saved.pre_mute_state
         self.last_reminder = saved.last_reminder
+        self.last_at = saved.checked_at
+        self.failing_since = saved.failing_since
+        self.held_since = saved.held_since
         self.last: ProbeResult | None = None
         self.evidence: dict[str, Any] = dict(saved.evidence)
         self.extra: dict[str, Any] = dict(saved.extra)
@@ -264,6 +274,7 @@ class _Track:
             flap_bits=self.flap_bits, flapping=self.flapping, flap_announced=self.flap_announced,
             flap_percent=self.flap_percent, held=self.held, rejudge=self.rejudge, told=self.told,
             muted=self.muted, pre_mute_state=self.pre_mute_state, last_reminder=self.last_reminder,
+            checked_at=self.last_at, failing_since=self.failing_since, held_since=self.held_since,
             evidence=dict(self.current_evidence()), extra=dict(self.extra) if self.extra else {})
         return state
 
@@ -436,8 +447,10 @@ class AlertEngine:
         if track is None:
             return False
         if host in self._anchors:
-            return track.fails > 0 and self._self.state != State.DOWN or \
-                (self._self.state == State.DOWN and track.oks > 0)
+            return (track.fails > 0 and self._self.state != State.DOWN) or bool(self._self.held_children) \
+                or (self._self.state == State.DOWN and track.oks > 0)
+        if track.held_children:
+            return True
         if track.state == State.UNREACHABLE and not track.rejudge:
             # Probe it soon while the ancestor that cut it off is answering again, so that its
             # fresh answer is there to fold into that ancestor's UP message.
@@ -484,7 +497,10 @@ class AlertEngine:
             touched.add(name)
             cls = _classify(result, track.limits)
             track.last = result
+            track.last_at = result.at
             if cls == FAILED:
+                if not track.fails:
+                    track.failing_since = result.at
                 track.fails += 1
                 track.oks = track.degraded = track.alive = 0
             elif cls == OK:
@@ -495,6 +511,8 @@ class AlertEngine:
                 track.degraded += 1
                 track.alive += 1
                 track.fails = track.oks = 0
+            if cls != FAILED and track.failing_since is not None:
+                track.failing_since = track.held_since = None
             changed = cls != track.last_class and track.last_class != _NO_CLASS
             track.flap_bits = ((track.flap_bits << 1) | changed) & flap_mask
             track.last_class = cls
@@ -517,7 +535,12 @@ class AlertEngine:
         now = self._clock.now()
         out: list[Transition] = []
         self._refresh_mutes(now, out)
-        for track in self._tracks.values():
+        for track in list(self._tracks.values()):
+            if track.held:     # its ancestor was not probed in time: judge it with what is known
+                _, blocker = self._ancestry(track, now)
+                if blocker is None or not track.held:
+                    track.held = False
+                    self._judge(track, now, out)
             every = track.spec.reminder_every if track.spec else None
             if (every and track.state == State.DOWN and track.told == State.DOWN
                     and not track.muted and not track.flapping and not self._summary_pending()):
@@ -536,6 +559,7 @@ class AlertEngine:
 
     def _count(self, track: _Track, cls: int, result: ProbeResult | None) -> None:
         track.last = result
+        track.last_at = result.at if result is not None else track.last_at
         if cls == FAILED:
             track.fails += 1
             track.oks = track.degraded = track.alive = 0
@@ -561,17 +585,42 @@ class AlertEngine:
             return State.DEGRADED if track.last_class == DEGRADED else State.UP
         return None
 
-    def _ancestry(self, track: _Track) -> tuple[str, _Track | None]:
+    def _ancestry(self, track: _Track, now: datetime | None = None) -> tuple[str, _Track | None]:
         """("down", a) if ancestor a is down/unreachable, ("settling", a) if a is failing but
-        undecided (or held), else ("up", None)."""
+        undecided (or held), or - with `now` - not probed since `track` began failing (for at
+        most _verify_wait(a) seconds), else ("up", None)."""
         node = track.parent
         while node is not None:
             if node.state in _DOWNISH:
                 return "down", node
             if node.held or (node.fails > 0 and node.state != State.DOWN):
                 return "settling", node
+            if now is not None and self._unverified(node, track, now):
+                return "settling", node
             node = node.parent
         return "up", None
+
+    def _unverified(self, node: _Track, track: _Track, now: datetime) -> bool:
+        """Is `node` not known to be up since `track` started failing (and still worth waiting for)?"""
+        if track.failing_since is None or (node is self._self and node.state == State.UNKNOWN):
+            return False
+        if node.last_at is not None and node.last_at >= track.failing_since:
+            return False
+        waited = (now - (track.held_since or now)).total_seconds()
+        return waited < self._verify_wait(node)
+
+    def _verify_wait(self, node: _Track) -> float:
+        """How long a failing child waits for a fresh probe of `node`: its next probe, at worst."""
+        if node is self._self or node.spec is None:
+            return self._config.self_check.probe_interval + 2.0
+        return node.spec.interval + node.spec.timeout + 1.0
+
+    def wanted_soon(self) -> list[str]:
+        """Hosts (and anchors) whose fresh probe would let held hosts be judged: probe them now."""
+        found = [t.name for t in self._tracks.values() if t.held_children]
+        if self._self.held_children:
+            found += list(self._anchors)
+        return found
 
     def _judge_all(self, dirty: list[_Track], now: datetime, out: list[Transition],
                    anchors_hit: bool) -> None:
@@ -591,9 +640,11 @@ class AlertEngine:
         target = self._target(track)
         if target is not None and target != track.state:
             if target == State.DOWN:
-                verdict, blocker = self._ancestry(track)
+                verdict, blocker = self._ancestry(track, now)
                 if verdict == "settling" and blocker is not None:
                     track.held = True
+                    track.held_since = track.held_since or now
+                    self._touched.add(track.name)
                     blocker.held_children[track.name] = track
                     return
                 if verdict == "down":
@@ -676,6 +727,7 @@ class AlertEngine:
         track.since = now
         track.rejudge = False
         track.held = False
+        track.held_since = None
         track.last_reminder = None
         self._touched.add(track.name)
         own_fold = _Fold() if notify else fold
@@ -700,6 +752,7 @@ class AlertEngine:
             stack.extend(reversed(child.children))
             child.rejudge = False
             child.held = False
+            child.held_since = None
             child.held_children = {}
             if child.state != State.UNREACHABLE:
                 old, old_since = child.state, child.since
@@ -735,6 +788,8 @@ class AlertEngine:
         me = self._self
         me.fails = min(a.fails for a in anchors)
         me.oks = max(a.oks for a in anchors)
+        seen = [a.last_at for a in anchors if a.last_at is not None]
+        me.last_at = max(seen) if seen else None
         self._touched.add(SELF_HOST)
         if me.state != State.DOWN and me.fails >= UPLINK_DOWN_AFTER:
             self._maybe_summarize_uplink(now, out, force_after=0.0)  # a pending "back" goes first

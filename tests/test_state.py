@@ -187,7 +187,7 @@ def test_unreachable_children_are_probed_soon_while_the_parent_recovers():
 
 def test_child_already_down_is_not_refolded():
     run = tree()
-    run.feed({"k1": "---"})
+    run.feed({"core": "+++", "k1": "---"})
     out = run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
     assert alerts(out) == [("core", "state", U, D, True, ("k2", "k3"))]
     out = run.feed({"core": "++", "k1": "--", "k2": "++", "k3": "++"})
@@ -207,11 +207,39 @@ def test_three_level_chain():
     assert alerts(out) == [("core", "state", U, D, True, ("agg", "leaf1", "leaf2", "other"))]
     # core back, agg still dead: agg gets its own DOWN naming its leaves
     # (failures seen while the core was down do not count: agg needs three more after it is back)
-    out = run.feed({"core": "++", "agg": "-----", "leaf1": "-----", "leaf2": "-----", "other": "++"})
+    out = run.feed({"core": "+++++", "agg": "-----", "leaf1": "-----", "leaf2": "-----", "other": "++"})
     assert alerts(out) == [("core", "state", D, U, True, ("other",)),
                            ("agg", "state", X, D, True, ("leaf1", "leaf2"))]
     out = run.feed({"core": "++", "agg": "++", "leaf1": "++", "leaf2": "++"})
     assert alerts(out) == [("agg", "state", D, U, True, ("leaf1", "leaf2"))]
+
+
+def test_child_waits_for_a_fresh_probe_of_a_parent_not_probed_since_it_began_failing():
+    """The core was last probed before the cut: its sites reaching down_after first must not be
+    announced one by one; they wait for the core's next probe (and are folded if it fails)."""
+    run = tree()
+    out = run.feed({"k1": "---", "k2": "---", "k3": "---"})
+    assert alerts(out) == [] and run.engine.states()["k1"].held
+    assert set(run.engine.wanted_soon()) == {"core"} and run.engine.is_settling("core")
+    out = run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
+    assert alerts(out) == [("core", "state", U, D, True, ("k1", "k2", "k3"))]
+
+
+def test_fresh_answer_from_the_parent_releases_the_child():
+    run = tree()
+    run.feed({"k1": "---"})
+    out = run.step(core="+")
+    assert alerts(out) == [("k1", "state", U, D, True, ())]
+    assert run.engine.wanted_soon() == []
+
+
+def test_child_waits_at_most_one_parent_interval():
+    run = tree()
+    out = run.feed({"k1": "---"})
+    out += run.feed({"k1": "-" * 11})       # core (interval 10 s, timeout 1 s) never probed again
+    assert alerts(out) == []
+    out = run.feed({"k1": "-"})
+    assert alerts(out) == [("k1", "state", U, D, True, ())]
 
 
 def test_router_parent_that_is_not_probed_counts_as_up():
