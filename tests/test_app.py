@@ -11,7 +11,7 @@ from typing import Iterator, Sequence
 
 import pytest
 
-from netwatchd.app import Agent, hosts_to_probe_soon
+from netwatchd.app import Agent, hosts_to_verify
 from netwatchd.clock import FakeClock
 from netwatchd.config import Config, HostSpec, TelegramSpec, WebSpec
 from netwatchd.lab.telegram_standin import TelegramStandIn
@@ -193,15 +193,15 @@ def _result(host: str, alive: bool, clock: FakeClock) -> ProbeResult:
 def test_parents_are_probed_first_when_a_site_starts_failing(clock, site_state, core_state, core_fails, expected):
     hosts = {h.name: h for h in (site("core", None), site("Waru"))}
     states = {"core": HostState("core", core_state, fails=core_fails), "Waru": HostState("Waru", site_state)}
-    assert hosts_to_probe_soon([_result("Waru", False, clock)], [], states, hosts) == expected
-    assert hosts_to_probe_soon([_result("Waru", True, clock)], [], states, hosts) == []
+    assert hosts_to_verify([_result("Waru", False, clock)], [], states, hosts) == expected
+    assert hosts_to_verify([_result("Waru", True, clock)], [], states, hosts) == []
 
 
 def test_children_are_probed_at_once_when_their_parent_comes_back(clock):
     hosts = {h.name: h for h in (site("core", None), site("Waru"), site("Taman"), site("x", "Waru"))}
     back = Transition(host="core", address="", from_state=State.DOWN, to_state=State.UP, at=clock.now())
     states = {n: HostState(n, State.UNREACHABLE) for n in hosts}
-    assert hosts_to_probe_soon([_result("core", True, clock)], [back], states, hosts) == ["Waru", "Taman"]
+    assert hosts_to_verify([_result("core", True, clock)], [back], states, hosts) == ["Waru", "Taman"]
 
 
 def test_a_lasting_netwatch_disagreement_is_recorded_and_queued_for_the_admins(tmp_path, clock):
@@ -244,3 +244,18 @@ def test_the_status_page_serves_the_agents_own_states_and_metrics(tmp_path, cloc
     assert '"Taman"' in text and '"down"' in text
     assert 'netwatchd_host_state{host="Taman",state="down"} 1.0' in metrics
     assert health == 200
+
+
+def test_when_the_core_dies_its_sites_fold_into_one_message_whatever_the_probe_phases(tmp_path, clock):
+    names = ["Sidoarjo", "Buduran", "Candi", "Porong", "Krembung", "Tulangan", "Waru", "Taman"]
+    hosts = [site("core", None)] + [site(n) for n in names]
+    net = Network()
+    agent = Agent(make_config(tmp_path, None, hosts), clock=clock, probe_fn=net.probe)
+    settle(agent, clock, 12)
+    net.down.update(["core", *names])
+    settle(agent, clock, 25, step=0.1)
+    import json
+
+    payloads = [json.loads(r[0]) for r in agent._conn().execute("SELECT payload FROM outbox ORDER BY id")]
+    assert [(p["host"], p["to"]) for p in payloads] == [("core", "down")]
+    assert sorted(payloads[0]["affected"]) == sorted(names)

@@ -121,6 +121,10 @@ class Demo:
                 return False
             time.sleep(0.1)
 
+    def all_up(self) -> bool:
+        states = self.run.states()
+        return all(states.get(name) == "up" for name in ("core", *self.sites))
+
     def remaining(self) -> float:
         return max(1.0, DEADLINE_SECONDS - (time.monotonic() - self.started))
 
@@ -145,8 +149,7 @@ class Demo:
                      "starting `netwatchd run` inside the monitor namespace")
             run.start_agent()
             started = datetime.now(TZ)
-            self.wait_for("all sites UP", lambda _: set(run.states().values()) == {"up"}
-                          and len(run.states()) >= len(self.sites) + 1, time.time(), 20)
+            self.wait_for("all sites UP", lambda _: self.all_up(), time.time(), 20)
 
             self.step("1. Pull Waru's cable (link down on Waru's side: `ip link set ether1 down`)")
             at = run.cut("Waru", "cable")
@@ -159,13 +162,19 @@ class Demo:
             self.step("3. Cut the core (the core disables its port to the server)")
             at = run.cut_core("interface")
             self.wait_for("core message", lambda seen: any("core" in m["text"] for m in seen), at, t.bound + 8)
-            time.sleep(2 * t.interval)      # 18 sites fail too: still only the one message
-            self.refresh()
-            self.show_new_alerts(at)
+            quiet_until = time.monotonic() + 2 * t.interval   # the 18 sites fail too: no message each
+            late: list[dict[str, Any]] = []
+            while time.monotonic() < quiet_until:
+                self.refresh()
+                late += self.show_new_alerts(at)
+                time.sleep(0.1)
+            if not late:
+                self.say(self.style(f"  ({2 * t.interval:g} s later: no message per kecamatan — they are "
+                                    "UNREACHABLE behind the core, folded into its message)", "2"))
             self.step("4. Restore the core")
             at = run.restore_core()
             self.wait_for("core UP message", lambda seen: any("core" in m["text"] for m in seen), at, t.bound + 10)
-            self.wait_for("all sites UP", lambda _: set(run.states().values()) == {"up"}, at, 10)
+            self.wait_for("all sites UP", lambda _: self.all_up(), at, 10)
 
             self.step("5. The admins ask the bot (Telegram → getUpdates → netwatchd → RouterOS API / ICMP)")
             for command in ("/monitor", "/ping Waru"):
