@@ -121,6 +121,16 @@ class Demo:
                 return False
             time.sleep(0.1)
 
+    def linger(self, seconds: float, action_at: float) -> list[dict[str, Any]]:
+        """Keep the live view going for `seconds`; returns the messages that arrived meanwhile."""
+        until = time.monotonic() + min(seconds, self.remaining())
+        seen: list[dict[str, Any]] = []
+        while time.monotonic() < until:
+            self.refresh()
+            seen += self.show_new_alerts(action_at)
+            time.sleep(0.1)
+        return seen
+
     def all_up(self) -> bool:
         states = self.run.states()
         return all(states.get(name) == "up" for name in ("core", *self.sites))
@@ -162,12 +172,7 @@ class Demo:
             self.step("3. Cut the core (the core disables its port to the server)")
             at = run.cut_core("interface")
             self.wait_for("core message", lambda seen: any("core" in m["text"] for m in seen), at, t.bound + 8)
-            quiet_until = time.monotonic() + 2 * t.interval   # the 18 sites fail too: no message each
-            late: list[dict[str, Any]] = []
-            while time.monotonic() < quiet_until:
-                self.refresh()
-                late += self.show_new_alerts(at)
-                time.sleep(0.1)
+            late = self.linger(2 * t.interval, at)     # the 18 sites fail too: no message each
             if not late:
                 self.say(self.style(f"  ({2 * t.interval:g} s later: no message per kecamatan — they are "
                                     "UNREACHABLE behind the core, folded into its message)", "2"))
@@ -175,6 +180,7 @@ class Demo:
             at = run.restore_core()
             self.wait_for("core UP message", lambda seen: any("core" in m["text"] for m in seen), at, t.bound + 10)
             self.wait_for("all sites UP", lambda _: self.all_up(), at, 10)
+            self.linger(1.5, at)        # sites back a moment after the core: the next message slot
 
             self.step("5. The admins ask the bot (Telegram → getUpdates → netwatchd → RouterOS API / ICMP)")
             for command in ("/monitor", "/ping Waru"):
@@ -219,6 +225,8 @@ class Demo:
             self.say(f"  {first[:46]:<46} {took:>14} {agent:>8}")
         self.say(f"  bound for a DOWN decision: {self.timing.bound:.1f} s (+ delivery; an UP after "
                  "a re-plugged cable also waits for ARP, up to 1 s)")
+        self.say("  agent = the agent's decision → Telegram's acknowledgement; a message that waited for "
+                 "the chat's next slot (Telegram allows 1 per second per chat) shows that wait")
 
 
 def _strip_tags(text: str) -> str:
