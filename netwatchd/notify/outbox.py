@@ -303,6 +303,7 @@ class DeliveryWorker:
         """Stop; a send in flight is allowed to finish (and be committed) within `timeout`."""
         self._stopping.set()
         self.wake()
+        self._wake.set()
         deadline = time.monotonic() + timeout
         if self._dispatcher is not None:
             self._dispatcher.join(max(0.0, deadline - time.monotonic()))
