@@ -24,7 +24,7 @@ from netwatchd.report.stats import Report  # noqa: E402
 STATE_COLOURS = {"up": "#2e7d32", "degraded": "#f9a825", "down": "#c62828", "unreachable": "#757575",
                  "unknown": "#e0e0e0"}
 WIDTH_IN = 7.1
-MAX_TIMELINE_SITES = 40
+MAX_TIMELINE_SITES = 30   # keeps the chart on one A4 page
 
 
 def _png(fig: Figure) -> bytes:
@@ -47,7 +47,7 @@ def availability_timeline(report: Report, tz: tzinfo, limit: int = MAX_TIMELINE_
         return None
     sites.sort(key=lambda s: (s.availability_percent is None, s.availability_percent or 0.0, s.site.name))
     sites = sites[:limit]
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.2 + 0.28 * len(sites)), layout="constrained")
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.2 + 0.24 * len(sites)), layout="constrained")
     start_num = mdates.date2num(report.since)
     epoch = mdates.date2num(datetime(1970, 1, 1, tzinfo=timezone.utc))   # matplotlib days at the Unix epoch
     boxes: dict[str, list[list[tuple[float, float]]]] = {}   # one collection per state: fast to draw

@@ -19,7 +19,7 @@ CSS = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10.5pt; color: #1b1b1b; margin: 0 auto;
        max-width: 190mm; padding: 8mm 4mm; }
 h1 { font-size: 17pt; margin: 0 0 2mm; }
-h2 { font-size: 12.5pt; margin: 7mm 0 2mm; border-bottom: 1px solid #bbb; padding-bottom: 1mm; }
+h2 { font-size: 12.5pt; margin: 7mm 0 2mm; border-bottom: 1px solid #bbb; padding-bottom: 1mm; page-break-after: avoid; }
 .meta { color: #555; margin-bottom: 4mm; }
 .cards { display: flex; gap: 3mm; flex-wrap: wrap; }
 .card { border: 1px solid #ccc; border-radius: 2mm; padding: 2mm 3mm; flex: 1 1 0; min-width: 34mm; }
@@ -32,7 +32,7 @@ th { background: #f0f0f0; }
 tr { page-break-inside: avoid; }
 .bad { color: #c62828; font-weight: bold; }
 .nodata { color: #888; font-style: italic; }
-img { width: 100%; height: auto; page-break-inside: avoid; }
+img { width: 100%; height: auto; max-height: 250mm; object-fit: contain; page-break-inside: avoid; }
 figure { margin: 3mm 0; page-break-inside: avoid; }
 @media print { body { padding: 0; } h2 { page-break-after: avoid; } }
 """
@@ -118,16 +118,16 @@ def render_html(report: Report, inputs: ReportInputs, tz: tzinfo, progress: Prog
 <div class="card">sites without data<b>{no_data}</b></div>
 <div class="card">alerts delivered within 1 s<b>{within}</b></div>
 </div>
+<h2>Daily availability</h2>
+{_img(daily, "Daily availability")}
+<h2>State over time</h2>
+{_img(timeline, "State over time")}
 <h2>Sites</h2>
 <table><thead><tr><th>Site</th><th>Group</th><th>Availability</th><th>Downtime</th><th>Outages</th>
 <th>Longest</th><th>MTTR</th><th>MTBF</th><th>Degraded</th><th>RTT avg ms</th><th>Loss %</th></tr></thead>
 <tbody>
 {_site_rows(report)}
 </tbody></table>
-<h2>State over time</h2>
-{_img(timeline, "State over time")}
-<h2>Daily availability</h2>
-{_img(daily, "Daily availability")}
 <h2>Outages</h2>
 <table><thead><tr><th>Site</th><th>Start</th><th>End</th><th>Duration</th><th class=text>Cause</th></tr></thead>
 <tbody>
