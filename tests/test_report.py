@@ -277,3 +277,11 @@ def test_current_state_without_events_counts_and_unjudged_hosts_do_not(tmp_path,
     sites = {s["site"]: s for s in json.loads(out.read_text())["sites"]}
     assert sites["kec-c"]["availability_percent"] == 100.0        # up since October, no events since
     assert sites["kec-e"]["downtime_s"] == 3600                   # its events still rule
+
+
+def test_report_runs_without_the_secrets_in_the_environment(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("NW_REPORT_TEST_TOKEN", raising=False)
+    cfg = _write_fixture(tmp_path)
+    cfg.write_text(CONFIG + "telegram:\n  token: ${NW_REPORT_TEST_TOKEN}\n  chat_ids: [-1001234567890]\n")
+    assert cli.main(["report", "-c", str(cfg), "--since", "2026-11-01", "--until", "2026-11-02"]) == 0
+    assert "97.000 %" in capsys.readouterr().out

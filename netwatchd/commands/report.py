@@ -16,7 +16,8 @@ from typing import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netwatchd.clock import Clock, SystemClock
-from netwatchd.config import Config, load_config
+from netwatchd import config_loader
+from netwatchd.config import Config
 from netwatchd.errors import StoreError, UsageError
 from netwatchd.report.data import ReportInputs, load_inputs, read_timing_log
 from netwatchd.report.progress import ProgressBar
@@ -132,7 +133,8 @@ def make_report(config: Config, since: datetime, until: datetime, sites: Sequenc
 
 
 def run(args: argparse.Namespace, clock: Clock | None = None) -> int:
-    config = load_config(args.config)
+    # a report needs no secret: it runs where TELEGRAM_BOT_TOKEN / router passwords are not set
+    config = config_loader.load(Path(args.config), secrets_may_be_unset=True)
     tz = _timezone(config.timezone)
     now = (clock or SystemClock()).now()
     since, until = resolve_window(args.since, args.until, tz, now)
