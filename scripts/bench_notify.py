@@ -42,7 +42,8 @@ from netwatchd.config import Config, TelegramSpec
 from netwatchd.lab.telegram_standin import DEFAULT_TOKEN, TelegramStandIn
 from netwatchd.models import State, Transition
 from netwatchd.notify.format import render_message
-from netwatchd.notify.outbox import DeliveryWorker, RateLimiter, enqueue
+from netwatchd.notify.outbox import DeliveryWorker, enqueue
+from netwatchd.notify.pacing import RateLimiter
 from netwatchd.notify.telegram_api import TelegramAPI
 from netwatchd.store import Database, transaction
 

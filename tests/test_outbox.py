@@ -18,10 +18,11 @@ import time
 
 import pytest
 
-from netwatchd.clock import FakeClock, SystemClock
+from netwatchd.clock import SystemClock
 from netwatchd.models import State, Transition
-from netwatchd.notify.outbox import (Backoff, RateLimiter, delivery_status, destinations_for, enqueue,
+from netwatchd.notify.outbox import (delivery_status, destinations_for, enqueue,
                                       utc_ms)
+from netwatchd.notify.pacing import Backoff, RateLimiter
 from netwatchd.store import transaction
 from test_notify_support import ADMIN, GROUP, Rig, down, hosts_in, make_config, seconds, standin, up  # noqa: F401
 

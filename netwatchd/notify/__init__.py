@@ -2,5 +2,7 @@
 
 format.py        pure: Transitions -> Telegram HTML (Indonesian/English, WIB, grouping, 4096 split)
 telegram_api.py  the one HTTP seam to the Bot API; token-free errors mapped for retry decisions
-outbox.py        enqueue() in the caller's transaction; DeliveryWorker sends, paces, retries, logs timing
+outbox.py        enqueue() in the caller's transaction; DeliveryWorker claims, sends, retries
+pacing.py        Telegram's rate limits and the backoff schedule
+timing.py        data_dir/timing.jsonl records
 """

@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 import uuid
-from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -28,12 +27,15 @@ from netwatchd.errors import DeliveryError
 from netwatchd.logs import redact
 from netwatchd.models import Transition
 from netwatchd.notify import format as fmt
+from netwatchd.notify.pacing import CONSOLE, Backoff, RateLimiter
+from netwatchd.notify.timing import TIMING_FILENAME, TimingLog, timing_record
 from netwatchd.store.db import Database, transaction
 
 if TYPE_CHECKING:
     from netwatchd.notify.telegram_api import TelegramAPI
 
-CONSOLE = "console"
+__all__ = ["CONSOLE", "Backoff", "DeliveryWorker", "RateLimiter", "TIMING_FILENAME", "delivery_status",
+           "destinations_for", "enqueue", "utc_ms"]
 
 
 def utc_ms(moment: datetime) -> str:
@@ -86,7 +88,8 @@ def enqueue(conn: sqlite3.Connection, event_id: int | None, transition: Transiti
 #     slow request (bounded by TelegramAPI.timeout) holds only its own chat; other lanes keep
 #     sending. `run_once()` runs one step of every due lane in the calling thread (for tests).
 #   * Order per chat: a lane never sends a row before an older pending row of the same chat;
-#     the head row's next_attempt_at (backoff, retry_after) holds the whole chat.
+#     the head row's next_attempt_at (backoff) holds the whole chat, except that a new alert
+#     triggers one immediate try; a 429's retry_after holds the chat in the RateLimiter.
 #   * Pacing (RateLimiter): 1 message/s per chat, 20/min per group or channel (negative ids),
 #     30/s overall. The first alert goes at once; what queues during the wait for the next slot
 #     is merged into the next message.
@@ -97,101 +100,8 @@ def enqueue(conn: sqlite3.Connection, event_id: int | None, transition: Transiti
 
 log = logging.getLogger(__name__)
 
-TIMING_FILENAME = "timing.jsonl"
 READ_AHEAD = 300          # pending rows read per step to pack the next message
 LANE_IDLE_EXIT = 30.0     # seconds without rows before a chat's thread ends
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Retry delay after the n-th failed attempt: base * 2**(n-1), capped, times a jitter factor
-    in [1 - jitter, 1] drawn from `random()` (injectable for tests)."""
-
-    base: float = 1.0
-    cap: float = 15.0
-    jitter: float = 0.5
-
-    def delay(self, attempts: int, draw: float) -> float:
-        raw = min(self.cap, self.base * (2 ** max(0, attempts - 1)))
-        return raw * (1.0 - self.jitter * draw)
-
-
-class RateLimiter:
-    """Telegram's send limits, on monotonic seconds. Thread-safe.
-
-    `reserve(chat, now)` returns 0.0 and books a slot, or the seconds to wait."""
-
-    def __init__(self, per_chat_interval: float = 1.0, group_per_minute: int = 20,
-                 global_per_second: int = 30) -> None:
-        self.per_chat_interval = per_chat_interval
-        self.group_per_minute = group_per_minute
-        self.global_per_second = global_per_second
-        self._lock = threading.Lock()
-        self._chat: dict[str, deque[float]] = {}
-        self._global: deque[float] = deque()
-        self._blocked_until: dict[str, float] = {}
-
-    @staticmethod
-    def is_group(chat_id: str) -> bool:
-        return chat_id.startswith("-")
-
-    def wait_for(self, chat_id: str, now: float) -> float:
-        """Seconds until `chat_id` may send (0.0: now)."""
-        with self._lock:
-            return self._wait_locked(chat_id, now)
-
-    def _wait_locked(self, chat_id: str, now: float) -> float:
-        if chat_id == CONSOLE:
-            return 0.0
-        sent = self._chat.get(chat_id, deque())
-        while sent and now - sent[0] >= 60.0:
-            sent.popleft()
-        while self._global and now - self._global[0] >= 1.0:
-            self._global.popleft()
-        waits = [self._blocked_until.get(chat_id, 0.0) - now]
-        if sent:
-            waits.append(sent[-1] + self.per_chat_interval - now)
-        if self.is_group(chat_id) and len(sent) >= self.group_per_minute:
-            waits.append(sent[-self.group_per_minute] + 60.0 - now)
-        if len(self._global) >= self.global_per_second:
-            waits.append(self._global[-self.global_per_second] + 1.0 - now)
-        return max(0.0, *waits)
-
-    def reserve(self, chat_id: str, now: float) -> float:
-        with self._lock:
-            wait = self._wait_locked(chat_id, now)
-            if wait <= 0 and chat_id != CONSOLE:
-                self._chat.setdefault(chat_id, deque()).append(now)
-                self._global.append(now)
-            return wait
-
-    def block(self, chat_id: str, until: float) -> None:
-        """Telegram said 429: nothing to this chat before `until`."""
-        with self._lock:
-            self._blocked_until[chat_id] = max(until, self._blocked_until.get(chat_id, 0.0))
-
-    def seed(self, chat_id: str, sent_at: Sequence[float]) -> None:
-        """Remember sends made before a restart (monotonic times, oldest first)."""
-        with self._lock:
-            self._chat[chat_id] = deque(sorted(sent_at))
-
-
-class TimingLog:
-    """Appends one JSON line per delivered (or dead) message to data_dir/timing.jsonl."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a", encoding="utf-8") as handle:
-                    handle.write(line)
-            except OSError as exc:
-                log.error("cannot write %s: %s (check data_dir is writable)", self.path, exc.strerror)
 
 
 @dataclass
@@ -663,31 +573,6 @@ class _LaneThread:
         self.event = threading.Event()
         self.thread = threading.Thread(target=worker._lane_loop, args=(self,),
                                        name=f"delivery-{chat_id}", daemon=True)
-
-
-def timing_record(batch: Sequence[_Row], *, chat_id: str, message_id: int | None, sent_at: datetime,
-                  acked_at: datetime, status: str, tz: str, error: str | None = None) -> dict[str, Any]:
-    """The timing.jsonl line for one message (detected_at/enqueued_at: its earliest alert)."""
-    zone = fmt.zone(tz)
-    detected = min(row.detected_at for row in batch)
-    enqueued = min(row.enqueued_at for row in batch)
-    record: dict[str, Any] = {
-        "events": [{"host": row.transition.host, "from": row.transition.from_state.value,
-                    "to": row.transition.to_state.value,
-                    "at": iso_ms(row.transition.at.astimezone(zone))} for row in batch],
-        "detected_at": iso_ms(detected.astimezone(zone)),
-        "enqueued_at": iso_ms(enqueued.astimezone(zone)),
-        "sent_at": iso_ms(sent_at.astimezone(zone)),
-        "acked_at": iso_ms(acked_at.astimezone(zone)),
-        "latency_ms": round((acked_at - detected).total_seconds() * 1000),
-        "attempts": max(row.attempts for row in batch),
-        "chat_id": chat_id,
-        "message_id": message_id,
-        "status": status,
-    }
-    if error is not None:
-        record["error"] = error
-    return record
 
 
 def delivery_status(conn: sqlite3.Connection, *, dead_limit: int = 10) -> dict[str, Any]:
