@@ -116,6 +116,7 @@ TEMPLATE_KEYS: tuple[str, ...] = tuple(DEFAULT_TEMPLATES["en"])
 PLACEHOLDERS: tuple[str, ...] = ("icon", "host", "address", "group", "state", "from_state", "at",
                                  "time", "since", "duration", "evidence", "affected",
                                  "affected_count", "affected_line", "count", "summary", "server")
+_warned_templates: set[tuple[str, str]] = set()
 _FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _TAG = re.compile(r"<[^>]*>")
 
@@ -285,7 +286,9 @@ def _template(key: str, language: str, overrides: Mapping[str, str] | None) -> s
         custom = overrides[key]
         if not check_templates({key: custom}):
             return custom
-        log.warning("telegram.templates.%s is invalid: using the built-in text", key)
+        if (key, custom) not in _warned_templates:       # once per template, not per message
+            _warned_templates.add((key, custom))
+            log.warning("telegram.templates.%s is invalid: using the built-in text", key)
     return DEFAULT_TEMPLATES[_lang(language)][key]
 
 
