@@ -9,7 +9,9 @@ Tests drive it without threads through `probe_once()`, `tick_once()` and `delive
 One probe round flows: ProbeLoop -> `handle_results` -> engine.ingest -> state_repo.save (new
 states + events + outbox rows, ONE transaction) -> wake the delivery worker -> history ->
 metrics. If the store cannot be written, the decided transitions are kept in memory and saved
-with the next round, so no alert is dropped.
+with the next round, so no alert is dropped. When a site starts failing, its parent (the core)
+is probed at once instead of on its own schedule (`verify_host`), so a dead core is decided
+before its sites and they fold into its one message; a recovered parent's children likewise.
 
 `run_agent(path)` is `netwatchd run`: SIGTERM/SIGINT stop it cleanly (exit 0 within 2 s),
 SIGHUP reloads hosts.yaml — a file with errors is rejected (each error logged) and the running
