@@ -12,6 +12,36 @@ import pytest
 from netwatchd.clock import FakeClock
 
 TESTDATA = Path(__file__).parent / "testdata"
+_GUARD_DIR = Path(__file__).parent / "packet_guard"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Install the packet guard here and, through PYTHONPATH, in every Python subprocess."""
+    import sys
+    import tempfile
+
+    if os.environ.get("NETWATCHD_PACKET_GUARD_LOG") is None:
+        fd, log = tempfile.mkstemp(prefix="netwatchd-packet-guard-", suffix=".log")
+        os.close(fd)
+        os.environ["NETWATCHD_PACKET_GUARD_LOG"] = log
+    if os.environ.get("NETWATCHD_PACKET_GUARD_ROOT_NS") is None:
+        os.environ["NETWATCHD_PACKET_GUARD_ROOT_NS"] = str(os.stat("/proc/self/ns/net").st_ino)
+    paths = [str(_GUARD_DIR)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    sys.path.insert(0, str(_GUARD_DIR))
+    import netwatchd_packet_guard
+
+    netwatchd_packet_guard.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any test process tried to reach beyond loopback and its own namespaces."""
+    log = Path(os.environ.get("NETWATCHD_PACKET_GUARD_LOG", ""))
+    if log.is_file() and log.stat().st_size:
+        text = log.read_text("utf-8", "replace")
+        print("\nPACKET GUARD: tests tried to reach addresses outside loopback and their own "
+              f"namespaces:\n{text[:8000]}")
+        session.exitstatus = 1
 
 
 def _lab_unavailable() -> str | None:
