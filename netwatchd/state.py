@@ -391,13 +391,12 @@ class AlertEngine:
             self._groups.setdefault(track.name.lower(), []).append(track)
             if track.spec and track.spec.group:
                 self._groups.setdefault(track.spec.group.lower(), []).append(track)
+        now = self._clock.now()
         for track in tracks.values():
-            if track.held:
-                _, blocker = self._ancestry(track)
+            if track.held:       # re-register with its blocker; without one, tick() judges it
+                _, blocker = self._ancestry(track, now)
                 if blocker is not None:
                     blocker.held_children[track.name] = track
-                else:
-                    track.held = False
         self._muted_now = {t.name for t in tracks.values() if t.muted}
 
     def replace_config(self, config: Config) -> None:

@@ -538,3 +538,11 @@ def test_reload_moving_a_host_away_from_a_down_parent_rejudges_it():
     assert alerts(out) == [("k1", "state", X, U, True, ())]
     run.engine.replace_config(config(hosts[:3] + [host("k4", parent="core")]))
     assert run.state("k4") == State.UNREACHABLE and "k3" not in run.engine.states()
+
+
+def test_held_host_stays_held_across_a_restart():
+    run = tree()
+    run.feed({"k1": "---"})
+    again = Driver(run.config, states=run.engine.states(), clock=run.clock)
+    assert again.engine.states()["k1"].held and again.engine.wanted_soon() == ["core"]
+    assert alerts(again.step(core="+")) == [("k1", "state", U, D, True, ())]
