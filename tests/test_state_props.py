@@ -12,6 +12,7 @@ Invariants (the spec of issue 4):
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import replace
 from datetime import timedelta
 
@@ -22,6 +23,8 @@ from netwatchd.clock import FakeClock
 from netwatchd.config import FlapPolicy, SelfCheck
 from netwatchd.models import State, Transition
 from netwatchd.state import SELF_HOST, HostState, Mute, self_check_name
+from netwatchd.store import state_repo
+from netwatchd.store.db import Database
 from test_state_support import Driver, config, host, result
 
 PROBLEMS = {State.DOWN, State.DEGRADED, State.UNREACHABLE}
@@ -171,8 +174,13 @@ def test_restoring_at_any_point_gives_the_same_future(scenario):
     expected = play(straight, rounds, mutes)
     first = Driver(cfg)
     play(first, rounds, mutes, 0, cut)
-    saved = {name: HostState.from_dict(json.loads(json.dumps(s.to_dict())))
-             for name, s in first.engine.states().items()}
+    with tempfile.TemporaryDirectory() as folder:      # through the real store, as a restart does
+        conn = Database.in_dir(folder).open()
+        state_repo.save(conn, first.engine.states(), [], ["console"], first.clock.now())
+        saved = state_repo.load_states(conn)
+        conn.close()
+    assert saved == {name: HostState.from_dict(json.loads(json.dumps(s.to_dict())))
+                     for name, s in first.engine.states().items()}
     restored = Driver(cfg, states=saved, clock=first.clock)
     future = play(restored, rounds, mutes, cut)
     assert [[t.to_dict() for t in out] for out in future] == \
