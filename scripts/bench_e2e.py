@@ -5,14 +5,16 @@ Builds the Sidoarjo lab (the core and N kecamatan), runs `netwatchd run` in the 
 against the Bot API stand-in, and K times: waits a random part of the interval (so cuts fall at
 every phase of the probe schedule), cuts a site (alternating "interface" and "cable"), waits for
 the DOWN message's acknowledgement, restores it and waits for the UP's. Latencies are from the
-`ip link set` command to Telegram's acknowledgement (data_dir/timing.jsonl `acked_at`).
+`ip link set` command to Telegram's acknowledgement (data_dir/timing.jsonl `acked_at`). Then M
+times it cuts the core (every site behind it goes dark) and counts the messages: one DOWN naming
+all the sites is the goal, where a detector without dependencies sends one per site.
 
 The peer, in the same lab and the same run: a naive detector as people write it with fping —
 every `interval`, one `fping -c1 -t<timeout>` over all sites from the monitor namespace, a site
 DOWN after `down_after` failed rounds, UP after `up_after` good ones (no fast re-probe while
 failing). It sends no message, so its figure is detection only (it would still have to notify).
 
-Usage (root):  python3 scripts/bench_e2e.py [--repeats K] [--sites N] [--json-only]
+Usage (root):  python3 scripts/bench_e2e.py [--repeats K] [--core-repeats M] [--sites N] [--json-only]
 Prints a table and a JSON object; target: netwatchd's p95 within bound + 0.3 s.
 """
 
@@ -22,6 +24,7 @@ import argparse
 import json
 import math
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -128,12 +131,14 @@ def summary(values: list[float]) -> dict[str, float | int | None]:
             "p95": round(p95, 3), "max": round(ordered[-1], 3)}
 
 
-def bench(repeats: int, sites: int, seed: int) -> dict[str, Any]:
+def bench(repeats: int, sites: int, seed: int, core_repeats: int) -> dict[str, Any]:
     rng = random.Random(seed)
     names = list(SIDOARJO_KECAMATAN[:sites])
     samples: dict[str, list[float]] = {k: [] for k in (
         "cut_to_ack", "cut_to_decision", "restore_to_ack", "restore_to_decision",
-        "peer_cut_to_detection", "peer_restore_to_detection", "decision_to_ack")}
+        "peer_cut_to_detection", "peer_restore_to_detection", "decision_to_ack", "core_cut_to_ack",
+        "core_restore_to_ack", "core_messages_during_outage", "core_messages_per_cycle", "core_sites_folded",
+        "peer_core_outage_downs")}
     misses = 0
     with LabRun(names, timing=TIMING, bot=False) as run:
         run.start_agent()
@@ -169,10 +174,38 @@ def bench(repeats: int, sites: int, seed: int) -> dict[str, Any]:
             print(f"  {i + 1:>3}/{repeats} {site:<13} {how:<9} cut->ack "
                   f"{samples['cut_to_ack'][-1] if down else float('nan'):.2f} s  restore->ack "
                   f"{samples['restore_to_ack'][-1] if up else float('nan'):.2f} s", file=sys.stderr)
+        for j in range(core_repeats):
+            time.sleep(rng.uniform(0, TIMING.interval))
+            index = len(run.timing_records())
+            peer_changes = len(peer.changes)
+            cut_at = run.cut_core("interface")
+            down = wait_record(run, "core", "down", index, TIMING.bound + 10)
+            time.sleep(2 * TIMING.interval)                    # the sites fail too, meanwhile
+            during = run.timing_records()[index:]
+            restore_at = run.restore_core()
+            up = wait_record(run, "core", "up", index, TIMING.bound + 12)
+            run.wait_all_up(15)
+            time.sleep(1.5)                                    # the next message slot of the chat
+            records = run.timing_records()[index:]
+            if down is None or up is None:
+                misses += 1
+                continue
+            text = next((m["text"] for m in run.alerts() if m["message_id"] == down["message_id"]), "")
+            folded = re.search(r"(\d+) sites unreachable", text)
+            samples["core_cut_to_ack"].append(stamp(down["acked_at"]) - cut_at)
+            samples["core_restore_to_ack"].append(stamp(up["acked_at"]) - restore_at)
+            samples["core_messages_during_outage"].append(float(len(during)))
+            samples["core_messages_per_cycle"].append(float(len(records)))
+            samples["core_sites_folded"].append(float(folded.group(1)) if folded else 0.0)
+            with peer._lock:
+                samples["peer_core_outage_downs"].append(float(sum(
+                    1 for _, new, _ in peer.changes[peer_changes:] if new == "down")))
+            print(f"  core {j + 1:>2}/{core_repeats} cut->ack {samples['core_cut_to_ack'][-1]:.2f} s, "
+                  f"{len(during)} message(s) during the outage, {len(records)} for the cycle", file=sys.stderr)
         peer.stop()
         code, stop_seconds = run.stop_agent()
     return {
-        "repeats": repeats, "sites": sites, "seed": seed, "misses": misses,
+        "repeats": repeats, "core_repeats": core_repeats, "sites": sites, "seed": seed, "misses": misses,
         "timing": {"interval_s": TIMING.interval, "timeout_s": TIMING.timeout,
                    "retry_interval_s": TIMING.retry_interval, "down_after": TIMING.down_after,
                    "up_after": TIMING.up_after, "count": TIMING.count},
@@ -208,6 +241,19 @@ def table(report: dict[str, Any]) -> str:
     if p95 and peer:
         lines.append(f"peer (naive fping loop, bound down_after x interval + timeout = {report['peer_bound_s']:.2f} s) "
                      f"p95 detection {peer:.3f} s = {peer / p95:.2f}x netwatchd's p95 cut -> acknowledged alert")
+    if res["core_cut_to_ack"]["n"]:
+        lines.append("")
+        lines.append(f"{'core cut (all ' + str(report['sites']) + ' sites behind it)':<40}{'n':>4}{'min':>8}"
+                     f"{'p50':>8}{'p95':>8}{'max':>8}")
+        for label, key in (("netwatchd: cut -> Telegram ack (s)", "core_cut_to_ack"),
+                           ("netwatchd: restore -> Telegram ack (s)", "core_restore_to_ack"),
+                           ("netwatchd: messages during the outage", "core_messages_during_outage"),
+                           ("netwatchd: sites named in the DOWN", "core_sites_folded"),
+                           ("netwatchd: messages per cut+restore", "core_messages_per_cycle"),
+                           ("peer fping loop: DOWNs per outage", "peer_core_outage_downs")):
+            s = res[key]
+            cells = "".join(f"{s[c]:>8.3f}" if s[c] is not None else f"{'-':>8}" for c in ("min", "p50", "p95", "max"))
+            lines.append(f"{label:<40}{s['n']:>4}{cells}")
     lines.append(f"misses {report['misses']}; SIGTERM at the end: exit {report['sigterm_exit']} "
                  f"in {report['sigterm_seconds']} s")
     return "\n".join(lines)
@@ -217,11 +263,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=20, help="cut/restore cycles (default 20)")
     parser.add_argument("--sites", type=int, default=18, help="kecamatan in the lab (default 18)")
+    parser.add_argument("--core-repeats", type=int, default=5, help="core cut/restore cycles (default 5)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json-only", action="store_true")
     args = parser.parse_args()
     try:
-        report = bench(args.repeats, max(1, min(args.sites, len(SIDOARJO_KECAMATAN))), args.seed)
+        report = bench(args.repeats, max(1, min(args.sites, len(SIDOARJO_KECAMATAN))), args.seed,
+                       args.core_repeats)
     except NetwatchError as exc:
         print(f"bench_e2e: {exc}", file=sys.stderr)
         return 2
