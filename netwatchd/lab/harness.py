@@ -247,20 +247,6 @@ class LabRun:
         """Messages the stand-in received for the admins' chat, oldest first."""
         return self.telegram.messages(LAB_CHAT_ID)
 
-    def wait_alert(self, match: Callable[[dict[str, Any]], bool], *, after: int = 0,
-                   timeout: float) -> dict[str, Any]:
-        """The first admin-chat message (index >= after) for which `match` holds; raises LabError."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [m for m in self.alerts()[after:] if match(m)]
-            if found:
-                return found[0]
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                texts = [m["text"] for m in self.alerts()[after:]]
-                raise LabError(f"no matching alert within {timeout:g} s; got {texts}")
-            self.telegram.wait_for_messages(len(self.alerts()) + 1, min(remaining, 0.2), LAB_CHAT_ID)
-
     def ask_bot(self, text: str, *, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Send `text` as the lab admin in a private chat; returns the bot's reply messages."""
         before = len(self.telegram.messages(LAB_ADMIN_ID))

@@ -21,7 +21,6 @@ Raises LabError without root or iproute2.
 from __future__ import annotations
 
 import atexit
-import ipaddress
 import os
 import re
 import signal
@@ -324,13 +323,6 @@ class SidoarjoLab:
             f"link set {MON_IF} up\nroute replace {LAB_ROUTE} via {CORE_UPLINK_ADDRESS}\n"))
         self._wait_operational([(CORE, CORE_UPLINK_IF), (MON, MON_IF)], wait)
 
-    def reachable(self, address: str, timeout_ms: int = 300) -> bool:
-        """One fping echo from the monitor (a sanity check for tests and the demo)."""
-        check_lab_address(f"{address}/32")
-        proc = subprocess.run(self.command(["fping", "-c1", f"-t{timeout_ms}", address]),
-                              capture_output=True)
-        return proc.returncode == 0
-
     def mon_routes(self) -> str:
         return _ip(["-n", self.mon, "route", "show"])
 
@@ -411,8 +403,3 @@ def _yaml_scalar(value: Any) -> str:
     if re.fullmatch(r"[A-Za-z0-9_./:@-]+", text) and not text[0] in "-@":
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def lab_network_contains(address: str) -> bool:
-    """True for addresses inside the lab range (what the demo and tests may touch)."""
-    return ipaddress.ip_address(address) in ipaddress.ip_network(LAB_ROUTE)
