@@ -105,6 +105,17 @@ class DueSchedule:
             else:
                 self._hosts[name] = host
 
+    def expedite(self, name: str, now: float) -> bool:
+        """Make a queued host due at `now` (a dependency check wants it probed at once).
+
+        Returns False for unknown hosts and hosts already being probed (never stacked)."""
+        entry = self._entry.get(name)
+        if entry is None or name in self._in_flight:
+            return False
+        if entry[0] > now:
+            self._push(name, now)
+        return True
+
     # -- the clockwork ---------------------------------------------------------------------
     def _push(self, name: str, due: float) -> None:
         self._generation += 1
@@ -284,6 +295,13 @@ class ProbeLoop:
                     log.warning("%s: the probe took longer than its %gs interval; %d run(s) coalesced",
                                 due.host.name, due.host.interval, missed)
         return results
+
+    def probe_soon(self, names: Iterable[str]) -> list[str]:
+        """Bring these hosts forward to the next tick (e.g. a failing site's parent); the phase of
+        later probes follows from then. Returns the names accepted (known and not in flight)."""
+        with self._lock:
+            now = self._clock.monotonic()
+            return [name for name in names if self._schedule.expedite(name, now)]
 
     # -- reload ------------------------------------------------------------------------------
     def replace_hosts(self, hosts: Sequence[HostSpec]) -> None:

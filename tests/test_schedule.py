@@ -294,3 +294,21 @@ def test_failing_sites_are_pinged_in_a_round_apart_from_healthy_ones(clock: Fake
         assert sorted(recorder.batches) == [["bad"], ["ok"]]
     finally:
         loop.stop()
+
+
+def test_probe_soon_brings_a_host_forward_but_never_stacks_one_in_flight(clock: FakeClock):
+    hosts = [site("core", interval=10.0), site("kec", interval=10.0)]
+    recorder = Recorder()
+    loop = ProbeLoop(hosts, probe_fn=recorder, on_results=lambda rs: None, needs_retry=lambda n: False,
+                     clock=clock)
+    try:
+        assert loop.due_time("core") > clock.monotonic() + 1.0         # stable offset: not due yet
+        assert loop.probe_soon(["core", "unknown"]) == ["core"]
+        assert [r.host for r in loop.run_once()] == ["core"]     # at once, not in up to 10 s
+        assert loop.due_time("core") == pytest.approx(clock.monotonic() + 10.0)
+    finally:
+        loop.stop()
+    schedule = DueSchedule()
+    schedule.add(site("a", interval=10.0), 0.0, due=5.0)
+    schedule.take_due(5.0)
+    assert schedule.expedite("a", 6.0) is False                    # being probed: not stacked
