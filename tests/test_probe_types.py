@@ -307,3 +307,20 @@ def test_probe_hosts_turns_a_crashing_prober_into_that_host_s_failure(clock: Fak
     [result] = probe_hosts([HostSpec("t", "127.0.0.1", probe="tcp", port=1)], clock=clock)
     assert not result.alive and result.error == "probe crashed: RuntimeError: bug"
 
+
+
+def test_http_over_ipv6_builds_a_bracketed_url(clock: FakeClock):
+    class V6Server(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    server = V6Server(("::1", 0), _StatusHandler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        result = probe_http(HostSpec("web6", "::1", probe="http", port=port), clock=clock)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.alive and result.detail["url"] == f"http://[::1]:{port}/"
+    assert result.detail["http_status"] == 200
