@@ -223,7 +223,7 @@ class _Track:
                  "flap_bits", "flapping", "flap_announced", "flap_percent", "held", "rejudge", "told",
                  "muted", "pre_mute_state", "last_reminder", "last", "evidence", "extra", "parent",
                  "children", "depth", "held_children", "limits", "last_at", "failing_since",
-                 "held_since")
+                 "held_since", "order")
 
     def __init__(self, name: str, spec: HostSpec | None, saved: HostState | None) -> None:
         saved = saved or HostState(host=name)
@@ -255,6 +255,7 @@ class _Track:
         self.parent: _Track | None = None
         self.children: list[_Track] = []
         self.depth = 0
+        self.order = 0              # position in the config: a stable tie-break for judging order
         self.held_children: dict[str, _Track] = {}
         self.limits: _Limits = _limits(spec) if spec else (100.0, None, None, None, None, None)
 
@@ -306,7 +307,7 @@ class _Fold:
             track.told = State(before) if before else None
 
 
-_BY_DEPTH = attrgetter("depth")
+_BY_DEPTH = attrgetter("depth", "order")
 
 
 class AlertEngine:
@@ -359,6 +360,8 @@ class AlertEngine:
             self._anchors[spec.name].spec = spec
             self._anchors[spec.name].limits = _limits(spec)
         self._tracks = tracks
+        for order, track in enumerate(tracks.values()):
+            track.order = order
         self._self.children = []
         self._self.held_children = {}
         root_parent = self._self if self._anchors else None
