@@ -142,7 +142,7 @@ def bench_latency(samples: int) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 with transaction(conn):
                     enqueue(conn, None, transition(host, clock.now()), chats, clock.now())
-                worker.wake()
+                worker.wake(chats)        # in production every configured chat gets each alert
                 deadline = time.monotonic() + 10
                 with done:
                     while not all((host, c) in acked for c in chats) and time.monotonic() < deadline:

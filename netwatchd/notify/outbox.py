@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, TextIO
 
 from netwatchd.clock import Clock, iso_ms
 from netwatchd.config import Config
@@ -187,14 +187,16 @@ class DeliveryWorker:
             "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')").fetchone()
         return int(row[0])
 
-    def wake(self) -> None:
+    def wake(self, chat_ids: Iterable[str] | None = None) -> None:
         """Tell a started worker that rows were just enqueued (saves up to one poll interval).
 
-        The chats' own threads are woken; the dispatcher (one SQL query) only when a configured
-        chat has no thread yet, so it does not compete with the sends for the interpreter."""
+        The threads of `chat_ids` (default: every configured chat) are woken; the dispatcher
+        (one SQL query) only when one of them has no thread yet, so it does not compete with
+        the sends for the interpreter."""
+        wanted = list(chat_ids) if chat_ids is not None else destinations_for(self.config)
         with self._lanes_lock:
-            lanes = list(self._lanes.values())
-            missing = any(chat not in self._lanes for chat in destinations_for(self.config))
+            lanes = [self._lanes[chat] for chat in wanted if chat in self._lanes]
+            missing = len(lanes) < len(wanted)
         for lane in lanes:
             lane.event.set()
         if missing or not lanes:
@@ -212,7 +214,10 @@ class DeliveryWorker:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop; a send in flight is allowed to finish (and be committed) within `timeout`."""
         self._stopping.set()
-        self.wake()
+        with self._lanes_lock:
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.event.set()
         self._wake.set()
         deadline = time.monotonic() + timeout
         if self._dispatcher is not None:
@@ -398,7 +403,7 @@ class DeliveryWorker:
                              (new_chat, chat_id))
             log.warning("Telegram chat %s became supergroup %s: its alerts now go there; put %s in "
                         "telegram.chat_ids", chat_id, new_chat, new_chat)
-            self.wake()
+            self.wake([new_chat])
             return StepOutcome(sent=False, wait=0.0)
         if exc.permanent:
             with self._write(conn):
