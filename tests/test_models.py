@@ -1,0 +1,48 @@
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import given, strategies as st
+
+from netwatchd.models import ProbeResult, State, Transition
+
+AT = datetime(2026, 11, 27, 1, 2, 3, 456000, tzinfo=timezone.utc)
+
+
+def test_statistics_match_netwatch_definitions():
+    result = ProbeResult.from_rtts(host="Waru", address="198.18.1.2", probe="icmp", at=AT, sent=4,
+                                   rtts_ms=[1.0, 2.0, 4.0])
+    assert (result.alive, result.sent, result.received) == (True, 4, 3)
+    assert (result.rtt_min_ms, result.rtt_avg_ms, result.rtt_max_ms) == (1.0, 2.333, 4.0)
+    assert result.jitter_ms == 1.5          # mean |difference| of consecutive replies
+    assert result.stdev_ms == 1.247         # population standard deviation
+    assert result.loss_percent == 25.0
+
+
+def test_nothing_back_is_a_timeout_and_full_loss():
+    result = ProbeResult.from_rtts(host="Waru", address="x", probe="icmp", at=AT, sent=3, rtts_ms=[])
+    assert not result.alive and result.error == "timeout" and result.loss_percent == 100.0
+    assert result.rtt_avg_ms is None
+    unsent = ProbeResult(host="Waru", address="x", probe="icmp", at=AT, alive=False)
+    assert unsent.loss_percent == 100.0     # judged by what came back, never by loss alone
+
+
+@given(st.lists(st.floats(min_value=0.001, max_value=5000), max_size=12), st.integers(0, 3))
+def test_fast_constructor_equals_the_dataclass_one(rtts, extra_sent):
+    fast = ProbeResult.from_rtts(host="h", address="a", probe="icmp", at=AT, sent=len(rtts) + extra_sent,
+                                 rtts_ms=rtts, detail={"mode": "raw"})
+    slow = ProbeResult(host="h", address="a", probe="icmp", at=AT, alive=fast.alive, sent=fast.sent,
+                       received=len(rtts), rtt_min_ms=fast.rtt_min_ms, rtt_avg_ms=fast.rtt_avg_ms,
+                       rtt_max_ms=fast.rtt_max_ms, jitter_ms=fast.jitter_ms, stdev_ms=fast.stdev_ms,
+                       error=fast.error, detail={"mode": "raw"})
+    assert fast == slow and repr(fast) == repr(slow)
+    if rtts:
+        assert fast.rtt_min_ms <= fast.rtt_avg_ms + 0.001 and fast.rtt_avg_ms <= fast.rtt_max_ms + 0.001
+    with pytest.raises(AttributeError):
+        fast.alive = not fast.alive  # type: ignore[misc]
+
+
+def test_transition_round_trips_through_json_dict():
+    t = Transition(host="core", address="198.18.0.2", from_state=State.UP, to_state=State.DOWN, at=AT,
+                   group="core", since=AT, affected=("Waru", "Taman"), evidence={"loss_percent": 100.0})
+    assert Transition.from_dict(t.to_dict()) == t
+    assert t.to_dict()["at"] == "2026-11-27T01:02:03.456+00:00"
