@@ -14,7 +14,7 @@ Compared in the same run, on the same results:
   * +snapshot  — ingest plus take_changed() (the HostState values the store writes per batch);
   * +sqlite    — ingest, take_changed and state_repo.save into a real SQLite file (WAL).
 
-Usage: python scripts/bench_state.py [--rounds 30] [--batch 1000] [--json-only]
+Usage: python scripts/bench_state.py [--rounds 30] [--batch 1000] [--repeat 3] [--json-only]
 Prints a table, then one JSON object on the last line.
 """
 
@@ -173,7 +173,13 @@ def batches(rounds: list[list[ProbeResult]], size: int) -> list[list[ProbeResult
     return [row[i:i + size] for row in rounds for i in range(0, len(row), size)]
 
 
-def run(rounds_n: int, batch: int) -> dict[str, Any]:
+def best(repeat: int, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The fastest of `repeat` runs (a shared machine only ever makes a run slower)."""
+    runs = [measure() for _ in range(repeat)]
+    return min(runs, key=lambda row: row["seconds"])
+
+
+def run(rounds_n: int, batch: int, repeat: int) -> dict[str, Any]:
     try:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})   # one core
     except (AttributeError, OSError):
@@ -185,8 +191,7 @@ def run(rounds_n: int, batch: int) -> dict[str, Any]:
     total = sum(len(r) for r in plan)
     rows: dict[str, dict[str, Any]] = {}
 
-    build_s = timed(lambda: make_results(plan, start))
-    rows["build"] = {"seconds": build_s}
+    rows["build"] = best(repeat, lambda: {"seconds": timed(lambda: make_results(plan, start))})
     rounds = make_results(plan, start)
     chunks = batches(rounds, batch)
 
@@ -217,11 +222,15 @@ def run(rounds_n: int, batch: int) -> dict[str, Any]:
             conn.close()
         return {"seconds": seconds, **counts}
 
-    rows["engine"] = engine_run("none")
-    rows["+snapshot"] = engine_run("snapshot")
-    rows["+sqlite"] = engine_run("sqlite")
-    naive = NaiveEngine(config)
-    rows["naive"] = {"seconds": timed(lambda: [naive.ingest(c) for c in chunks])}
+    rows["engine"] = best(repeat, lambda: engine_run("none"))
+    rows["+snapshot"] = best(repeat, lambda: engine_run("snapshot"))
+    rows["+sqlite"] = best(repeat, lambda: engine_run("sqlite"))
+
+    def naive_run() -> dict[str, Any]:
+        naive = NaiveEngine(config)
+        return {"seconds": timed(lambda: [naive.ingest(c) for c in chunks])}
+
+    rows["naive"] = best(repeat, naive_run)
     for row in rows.values():
         row["results_per_s"] = round(total / row["seconds"]) if row["seconds"] else None
         row["seconds"] = round(row["seconds"], 4)
@@ -229,13 +238,14 @@ def run(rounds_n: int, batch: int) -> dict[str, Any]:
     for name, row in rows.items():
         row["engine_vs_this"] = round(eng / row["results_per_s"], 2) if row["results_per_s"] else None
     return {"hosts": len(config.hosts), "tree": f"1 core -> {AGGS} aggregation -> {AGGS * SITES_PER_AGG} sites",
-            "rounds": rounds_n, "results": total, "batch": batch, "python": sys.version.split()[0],
+            "rounds": rounds_n, "results": total, "batch": batch, "repeat": repeat, "python": sys.version.split()[0],
             "target_results_per_s": TARGET, "meets_target": eng >= TARGET, "rows": rows}
 
 
 def print_table(report: dict[str, Any]) -> None:
     print(f"bench_state: {report['results']:,} results = {report['rounds']} rounds x {report['hosts']:,} hosts "
-          f"({report['tree']}), batches of {report['batch']}, Python {report['python']}, one core")
+          f"({report['tree']}), batches of {report['batch']}, Python {report['python']}, one core, "
+          f"best of {report['repeat']}")
     print(f"{'variant':<11} {'seconds':>9} {'results/s':>12} {'engine/this':>12}  notes")
     notes = {"build": "constructing the ProbeResults only (floor)",
              "naive": "replace() per result, children by full scan",
@@ -257,11 +267,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30, help="probe rounds of all 10,000 hosts (default 30)")
     parser.add_argument("--batch", type=int, default=1000, help="results per ingest() call (default 1000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per variant, the fastest counts (default 3)")
     parser.add_argument("--json-only", action="store_true")
     args = parser.parse_args(argv)
-    if args.rounds < 2 or args.batch < 1:
-        parser.error("--rounds must be >= 2 and --batch >= 1")
-    report = run(args.rounds, args.batch)
+    if args.rounds < 2 or args.batch < 1 or args.repeat < 1:
+        parser.error("--rounds must be >= 2, --batch and --repeat >= 1")
+    report = run(args.rounds, args.batch, args.repeat)
     if not args.json_only:
         print_table(report)
     print(json.dumps(report, sort_keys=True))
