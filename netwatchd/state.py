@@ -24,11 +24,21 @@ parent's message via `Transition.affected`), nor while the server's own uplink i
 Dependencies: a host's parent is another host (or a router that is also a host); a router that
 is not probed counts as up. The self-check anchors act as one more parent above every top-level
 host. A host that reaches `down_after` while an ancestor is itself failing but not yet decided
-is *held* until that ancestor settles: then it becomes UNREACHABLE (ancestor went down) or DOWN
-(ancestor stayed up). While a parent is down every descendant is UNREACHABLE whatever its own
+- or has not been probed since the host began failing (for at most that ancestor's next probe,
+see `wanted_soon()`) - is *held* until that ancestor settles: then it becomes UNREACHABLE
+(ancestor went down) or DOWN (ancestor stayed up). While a parent is down every descendant is UNREACHABLE whatever its own
 probes say; when the parent comes back, each descendant is judged again from fresh evidence and
 its recovery folds into the parent's UP message (a child whose latest probe answered counts as up
 at once: the path to it has just passed the parent's own up_after).
+
+Uplink: when every anchor fails UPLINK_DOWN_AFTER times in a row, one "uplink_lost" is sent and
+every site becomes UNREACHABLE; when an anchor answers again the sites are judged afresh and their
+news is folded into one "uplink_back" summary (sent once they are judged, at most
+UPLINK_SUMMARY_WAIT seconds later).
+
+Flapping (see state_flap): one "flapping" alert, state changes recorded but not announced, one
+"stable" alert with the settled state. Mutes (see state_mutes): nothing is announced for a muted
+host; at the mute's end a "maintenance_end" announces the state if admins knew another one.
 
 Every engine-level fact lives in the `HostState` values (plus the config and the mutes), so an
 engine rebuilt from `states()` continues exactly as the one that produced them.
