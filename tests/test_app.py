@@ -259,3 +259,15 @@ def test_when_the_core_dies_its_sites_fold_into_one_message_whatever_the_probe_p
     payloads = [json.loads(r[0]) for r in agent._conn().execute("SELECT payload FROM outbox ORDER BY id")]
     assert [(p["host"], p["to"]) for p in payloads] == [("core", "down")]
     assert sorted(payloads[0]["affected"]) == sorted(names)
+
+
+def test_reload_says_which_changes_need_a_restart_and_switches_the_telegram_endpoint(tmp_path, clock, standin):
+    config = make_config(tmp_path, standin.api_url)
+    agent = Agent(config, clock=clock, probe_fn=Network().probe)
+    old_api = agent.worker.api
+    moved = Config(**{**make_config(tmp_path, "http://127.0.0.1:9").__dict__, "data_dir": tmp_path / "elsewhere",
+                      "web": WebSpec(enabled=True, port=0)})
+    outcome = agent.apply_config(moved)
+    assert outcome.ok and set(outcome.needs_restart) == {"data_dir", "web"}
+    assert "needs a restart to apply: data_dir, web" in outcome.summary()
+    assert agent.worker.api is not old_api and agent.worker.api is agent.api

@@ -58,7 +58,7 @@ def healthy(run: Any) -> Iterator[Any]:
     run.wait_all_up(15)
     yield run
     for site in SITES:
-        run.lab.restore(site)
+        run.restore(site)
         run.lab.set_loss(site, 0)
     run.lab.restore_core()
     run.telegram.set_outage(False)

@@ -140,7 +140,7 @@ class LabRun:
         return env
 
     # ---- the agent process -------------------------------------------------------------
-    def start_agent(self, *, wait_ready: float = 10.0, extra_args: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+    def start_agent(self, *, wait_ready: float = 20.0, extra_args: Sequence[str] = ()) -> subprocess.Popen[bytes]:
         """`netwatchd run -c hosts.yaml` inside the monitor namespace; waits for its start line."""
         if self.agent is not None and self.agent.poll() is None:
             raise LabError("the agent is already running")
