@@ -199,6 +199,22 @@ def test_kill_9_mid_outage_then_restart_sends_no_duplicate_and_the_up_still_arri
     assert delivered == [("Waru", "down"), ("Waru", "up")], run.log_text()[-3000:]
 
 
+def test_kill_9_after_the_decision_but_before_delivery_loses_nothing(healthy):
+    run = healthy
+    before = len(run.timing_records())
+    run.telegram.set_outage(True)                 # the DOWN is decided and stored, but cannot go out
+    run.cut("Candi", "interface")
+    run.wait_states(lambda s: s.get("Candi") == "down", TIMING.bound + 3)
+    run.kill_agent()
+    run.telegram.set_outage(False)
+    run.start_agent()
+    _wait_record(run, "Candi", "down", after=before, timeout=15)
+    run.restore("Candi")
+    _wait_record(run, "Candi", "up", after=before, timeout=TIMING.bound + SLACK + 8)
+    delivered = [e for r in run.timing_records()[before:] for e in _events(r) if e[0] == "Candi"]
+    assert delivered == [("Candi", "down"), ("Candi", "up")], run.log_text()[-3000:]
+
+
 def test_the_bot_answers_monitor_and_ping_with_the_labs_real_state(healthy):
     run = healthy
     run.cut("Taman")
