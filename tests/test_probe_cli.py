@@ -73,6 +73,19 @@ def test_from_file_takes_a_hosts_yaml_with_its_probe_settings(tmp_path: Path):
     assert [(r["host"], r["sent"]) for r in results] == [("loopback", 2), ("loopback-v6", 1)]
 
 
+def test_from_file_hosts_yaml_needs_no_secrets_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    config = tmp_path / "lab-hosts.yaml"  # loopback only
+    config.write_text(
+        "data_dir: ./data\n"
+        "telegram: {token: ${TELEGRAM_BOT_TOKEN}, chat_ids: [-100123], admins: [1]}\n"
+        "hosts:\n"
+        "  - {name: loopback, address: 127.0.0.1, count: 1}\n")
+    done = netwatchd("--json", "--from-file", str(config))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [r["host"] for r in json.loads(done.stdout)] == ["loopback"]
+
+
 @pytest.mark.parametrize("args, message", [
     ([], "nothing to probe: give one or more ADDR, or --from-file FILE"),
     (["-c", "0", "127.0.0.1"], "--count 0 is out of range (allowed: 1-1000)"),

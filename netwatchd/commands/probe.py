@@ -94,9 +94,10 @@ def _hosts_from_file(path_text: str) -> list[HostSpec]:
         return [HostSpec(name=a, address=a) for a in read_address_file(sys.stdin, "<stdin>")]
     path = Path(path_text)
     if path.suffix.lower() in (".yaml", ".yml"):
-        from netwatchd.config import load_config
+        from netwatchd.config_loader import load
 
-        return [host for host in load_config(path).hosts if not host.disabled]
+        # Probing needs no secret: an unset TELEGRAM_BOT_TOKEN must not stop an admin's probe.
+        return [host for host in load(path, secrets_may_be_unset=True).hosts if not host.disabled]
     try:
         with path.open(encoding="utf-8") as stream:
             return [HostSpec(name=a, address=a) for a in read_address_file(stream, path_text)]
