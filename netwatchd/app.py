@@ -10,8 +10,9 @@ One probe round flows: ProbeLoop -> `handle_results` -> engine.ingest -> state_r
 states + events + outbox rows, ONE transaction) -> wake the delivery worker -> history ->
 metrics. If the store cannot be written, the decided transitions are kept in memory and saved
 with the next round, so no alert is dropped. When a site starts failing, its parent (the core)
-is probed at once instead of on its own schedule (`verify_host`), so a dead core is decided
-before its sites and they fold into its one message; a recovered parent's children likewise.
+is brought forward to the next probe tick (`ProbeLoop.probe_soon`) instead of waiting for its own
+turn, so a dead core is decided before its sites and they fold into its one message; a recovered
+parent's children likewise.
 
 `run_agent(path)` is `netwatchd run`: SIGTERM/SIGINT stop it cleanly (exit 0 within 2 s),
 SIGHUP reloads hosts.yaml — a file with errors is rejected (each error logged) and the running
@@ -30,7 +31,6 @@ import sys
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
@@ -76,7 +76,7 @@ def probe_targets(config: Config) -> list[HostSpec]:
     return [h for h in config.hosts if not h.disabled] + self_check_hosts(config)
 
 
-def hosts_to_verify(results: Sequence[ProbeResult], transitions: Sequence[Transition],
+def hosts_to_probe_soon(results: Sequence[ProbeResult], transitions: Sequence[Transition],
                         states: dict[str, HostState], hosts: dict[str, HostSpec]) -> list[str]:
     """Hosts worth probing at once, so dependencies are judged in the right order (Nagios-style
     "check the parent when a child fails"):
@@ -181,10 +181,6 @@ class Agent:
         self.crosscheck = self._make_crosscheck(self.watched)
         self._ticker: threading.Thread | None = None
         self._crosschecker: threading.Thread | None = None
-        self._verifying: set[str] = set()
-        self._verify_lock = threading.Lock()
-        self._verify_queue: deque[str] = deque()
-        self._verify_pool: ThreadPoolExecutor | None = None
         self._stopping = threading.Event()
 
     # ---- construction helpers ---------------------------------------------------------
@@ -237,9 +233,10 @@ class Agent:
             transitions = self.engine.ingest(results)
             self._persist(transitions)
             states = {r.host: self.known[r.host].state.value for r in results if r.host in self.known}
-            verify = hosts_to_verify(results, transitions, self.known, self._hosts_by_name)
-        if verify:
-            self._request_verification(verify)
+            soon = hosts_to_probe_soon(results, transitions, self.known, self._hosts_by_name)
+            soon += [n for n in self.engine.wanted_soon() if n not in soon]   # parents of held hosts
+        if soon:
+            self.loop.probe_soon(soon)
         self.last_round_monotonic = self.clock.monotonic()
         for result in results:
             self.latest[result.host] = result
@@ -286,50 +283,8 @@ class Agent:
             self.worker.wake()
 
     def probe_once(self) -> list[ProbeResult]:
-        """Probe every host due now and handle the results, then run the verifications they
-        asked for (no threads; for tests)."""
-        results = self.loop.run_once(wait=True)
-        while self._verify_queue:
-            self.verify_host(self._verify_queue.popleft())
-        return results
-
-    # ---- dependency verification ------------------------------------------------------
-    def _request_verification(self, names: Sequence[str]) -> None:
-        """Verify each host (once at a time): in a worker when started, else queued for probe_once."""
-        with self._verify_lock:
-            fresh = [n for n in names if n not in self._verifying]
-            self._verifying.update(fresh)
-        for name in fresh:
-            if self._verify_pool is not None:
-                self._verify_pool.submit(self.verify_host, name)
-            else:
-                self._verify_queue.append(name)
-
-    def verify_host(self, name: str) -> None:
-        """Probe `name` now, and again every retry_interval while the engine says it is settling
-        (at most down_after + up_after probes), feeding the results in like any others.
-
-        Why: a core probed on its own schedule may fail for the first time only after its sites
-        have reached down_after, and then nothing can hold them; checked at once, the core is
-        seen failing first, its sites wait for it and fold into one message. Never raises.
-        """
-        try:
-            spec = self._hosts_by_name.get(name)
-            if spec is None:
-                return
-            for attempt in range(spec.down_after + spec.up_after):
-                if self._stopping.is_set():
-                    return
-                if attempt:
-                    self.clock.sleep(spec.retry_interval)
-                self.handle_results(list(self.probe_fn([spec], clock=self.clock)))
-                if not self.needs_retry(name):
-                    return
-        except Exception:  # noqa: BLE001 - a verification is an extra; the schedule still probes
-            log.exception("verifying %s failed", name)
-        finally:
-            with self._verify_lock:
-                self._verifying.discard(name)
+        """Probe every host due now and handle the results (no threads; for tests)."""
+        return self.loop.run_once(wait=True)
 
     # ---- time-driven work -------------------------------------------------------------
     def tick_once(self) -> list[Transition]:
@@ -466,7 +421,6 @@ class Agent:
         Raises ConfigError when the status page's port is taken (nothing is left running).
         """
         self._stopping.clear()
-        self._verify_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="verify")
         logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
         if self.web is not None:
             self.web.start()
@@ -515,9 +469,6 @@ class Agent:
         deadline = time.monotonic() + budget
         self._stopping.set()
         parts: list[tuple[str, Callable[[], None]]] = [("probe loop", self.loop.stop)]
-        if self._verify_pool is not None:
-            pool, self._verify_pool = self._verify_pool, None
-            parts.append(("verifications", lambda: pool.shutdown(wait=True, cancel_futures=True)))
         if self.bot is not None:
             # its thread may sit in a 25 s getUpdates long poll that cannot be interrupted: give
             # it a short join (it is a daemon thread); running commands still get their answer

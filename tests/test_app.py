@@ -11,7 +11,7 @@ from typing import Iterator, Sequence
 
 import pytest
 
-from netwatchd.app import Agent, hosts_to_verify
+from netwatchd.app import Agent, hosts_to_probe_soon
 from netwatchd.clock import FakeClock
 from netwatchd.config import Config, HostSpec, TelegramSpec, WebSpec
 from netwatchd.lab.telegram_standin import TelegramStandIn
@@ -193,15 +193,15 @@ def _result(host: str, alive: bool, clock: FakeClock) -> ProbeResult:
 def test_parents_are_probed_first_when_a_site_starts_failing(clock, site_state, core_state, core_fails, expected):
     hosts = {h.name: h for h in (site("core", None), site("Waru"))}
     states = {"core": HostState("core", core_state, fails=core_fails), "Waru": HostState("Waru", site_state)}
-    assert hosts_to_verify([_result("Waru", False, clock)], [], states, hosts) == expected
-    assert hosts_to_verify([_result("Waru", True, clock)], [], states, hosts) == []
+    assert hosts_to_probe_soon([_result("Waru", False, clock)], [], states, hosts) == expected
+    assert hosts_to_probe_soon([_result("Waru", True, clock)], [], states, hosts) == []
 
 
 def test_children_are_probed_at_once_when_their_parent_comes_back(clock):
     hosts = {h.name: h for h in (site("core", None), site("Waru"), site("Taman"), site("x", "Waru"))}
     back = Transition(host="core", address="", from_state=State.DOWN, to_state=State.UP, at=clock.now())
     states = {n: HostState(n, State.UNREACHABLE) for n in hosts}
-    assert hosts_to_verify([_result("core", True, clock)], [back], states, hosts) == ["Waru", "Taman"]
+    assert hosts_to_probe_soon([_result("core", True, clock)], [back], states, hosts) == ["Waru", "Taman"]
 
 
 def test_a_lasting_netwatch_disagreement_is_recorded_and_queued_for_the_admins(tmp_path, clock):
@@ -271,3 +271,24 @@ def test_reload_says_which_changes_need_a_restart_and_switches_the_telegram_endp
     assert outcome.ok and set(outcome.needs_restart) == {"data_dir", "web"}
     assert "needs a restart to apply: data_dir, web" in outcome.summary()
     assert agent.worker.api is not old_api and agent.worker.api is agent.api
+
+
+
+@pytest.mark.parametrize("phase", [0.0, 2.5, 5.0, 7.5])
+def test_a_site_dying_alone_is_decided_within_the_bound_whatever_the_cores_probe_phase(tmp_path, clock, phase):
+    """The core is checked at the site's first failure, so the site never waits for the core's turn."""
+    import json
+    from datetime import datetime
+
+    net = Network()
+    agent = Agent(make_config(tmp_path, None), clock=clock, probe_fn=net.probe)
+    settle(agent, clock, 12 + phase, step=0.05)
+    net.down.add("Waru")
+    cut_at = clock.now()
+    settle(agent, clock, 15, step=0.05)
+    rows = [json.loads(r[0]) for r in agent._conn().execute("SELECT payload FROM outbox")]
+    assert [(r["host"], r["to"]) for r in rows] == [("Waru", "down")]
+    waited = (datetime.fromisoformat(rows[0]["at"]) - cut_at).total_seconds()
+    spec = site("Waru")
+    bound = spec.interval + (spec.down_after - 1) * spec.retry_interval + spec.timeout
+    assert waited <= bound + 0.2, (waited, bound)
