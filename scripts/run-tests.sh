@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need_apt=()
-for pair in fping:fping nft:nftables ip:iproute2 chromium:chromium chromedriver:chromium-driver promtool:prometheus amtool:prometheus-alertmanager; do
+for pair in fping:fping nft:nftables ip:iproute2 chromium:chromium chromedriver:chromium-driver promtool:prometheus amtool:prometheus-alertmanager systemd-analyze:systemd; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
