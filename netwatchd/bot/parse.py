@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from netwatchd import config_kinds
 from netwatchd.config import Config, HostSpec
 
 MAX_PING_COUNT = 20
@@ -31,8 +32,6 @@ _COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_]{0,31})((?:@[A-Za-z0-9_.\-]+)*)$"
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
                        r"(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
 _INTERFACE = re.compile(r"^[\w.\-/:+<>]{1,64}$")
-_DURATION_PART = re.compile(r"(\d+)(s|m|h|d|w)")
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 # Commands and whether they ask a router (so @router makes sense for them).
 ROUTER_COMMANDS = frozenset({"dhcp", "address", "pool", "traffic", "interface", "dns", "neighbor",
@@ -138,16 +137,14 @@ def parse_count(word: str) -> int:
 
 
 def parse_duration(word: str) -> float:
-    """'90m', '2h', '1d12h' -> seconds. Raises CommandInputError when malformed or out of bounds."""
-    text = word.strip().lower()
-    pos, total = 0, 0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != pos:
-            break
-        total += int(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        pos = match.end()
-    if not text or pos != len(text):
-        raise CommandInputError("bad_duration", value=word[:20])
+    """'90m', '2h', '1d12h' -> seconds (the same grammar as hosts.yaml durations).
+
+    Raises CommandInputError when malformed or out of bounds.
+    """
+    try:
+        total = config_kinds.parse_duration(word.strip())
+    except ValueError:
+        raise CommandInputError("bad_duration", value=word[:20]) from None
     if not MIN_MUTE_SECONDS <= total <= MAX_MUTE_SECONDS:
         raise CommandInputError("duration_range", value=word[:20])
     return float(total)
