@@ -435,3 +435,30 @@ def test_a_damaged_row_is_set_aside_and_does_not_block_its_chat(tmp_path, standi
     assert [r["status"] for r in rig.rows()] == ["dead", "sent"]
     assert "unreadable outbox row" in rig.rows()[0]["last_error"] and "set aside" in caplog.text
     assert "Taman" in standin.messages()[0]["text"]
+
+
+def test_a_store_failure_after_a_send_does_not_hold_the_chat_forever(tmp_path, standin, clock):
+    """The commit after Telegram's answer and the release that follows both hit a locked store:
+    the claimed rows must be released on a later step, not stay 'sending' (and block every
+    later alert of that chat) until a restart."""
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[ADMIN]))
+    rig.add(down("Waru", clock.now()))
+    rig.worker._conn().execute("PRAGMA busy_timeout=0")     # fail at once instead of after 10 s
+    blocker = rig.db.connect()
+    real_send = rig.worker.api.send_message
+
+    def send_then_lock_the_store(*args, **kwargs):
+        message_id = real_send(*args, **kwargs)
+        blocker.execute("BEGIN IMMEDIATE")                   # another writer holds the store
+        return message_id
+
+    rig.worker.api.send_message = send_then_lock_the_store
+    assert not rig.worker.step(str(ADMIN)).sent
+    blocker.execute("ROLLBACK")
+    del rig.worker.api.send_message
+    assert [r["status"] for r in rig.rows()] == ["sending"]
+    clock.advance(2)
+    rig.add(up("Waru", clock.now(), since=clock.now()))
+    rig.run(rounds=5)
+    assert [r["status"] for r in rig.rows()] == ["sent", "sent"]
+    assert "Waru" in standin.messages()[-1]["text"] and rig.worker.depth() == 0

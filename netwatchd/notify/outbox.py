@@ -141,6 +141,7 @@ class DeliveryWorker:
         self._local = threading.local()
         self._recovered = False
         self._seeded: set[str] = set()
+        self._unreleased: set[str] = set()     # chats whose claimed rows a failed step could not release
         self._warned_no_api = False
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -169,17 +170,30 @@ class DeliveryWorker:
     def step(self, chat_id: str) -> "StepOutcome":
         """Try to send the next message of one chat. Never raises for delivery problems."""
         self._recover_once()
+        if chat_id in self._unreleased and not self._release(chat_id):
+            return StepOutcome(sent=False, wait=1.0)
         try:
             return self._step(chat_id)
         except Exception as exc:  # a bug or a store problem must not kill the lane
             log.error("delivery to chat %s failed unexpectedly: %s", chat_id, redact(repr(exc)))
-            try:
-                with self._write(self._conn()) as conn:
-                    conn.execute("UPDATE outbox SET status='pending', claimed_by=NULL"
-                                 " WHERE status='sending' AND claimed_by=? AND chat_id=?", (self.claimer, chat_id))
-            except sqlite3.Error:
-                pass
+            self._release(chat_id)
             return StepOutcome(sent=False, wait=1.0)
+
+    def _release(self, chat_id: str) -> bool:
+        """Put this worker's 'sending' rows of a chat back to 'pending' after a failed step. When
+        the store refuses (locked, disk full), the chat is remembered and released on its next
+        step: otherwise its claimed rows would stay 'sending' and hold the chat until a restart."""
+        try:
+            with self._write(self._conn()) as conn:
+                conn.execute("UPDATE outbox SET status='pending', claimed_by=NULL"
+                             " WHERE status='sending' AND claimed_by=? AND chat_id=?", (self.claimer, chat_id))
+        except sqlite3.Error as exc:
+            log.error("alerts claimed for chat %s could not be released yet (%s); retrying",
+                      chat_id, redact(str(exc)))
+            self._unreleased.add(chat_id)
+            return False
+        self._unreleased.discard(chat_id)
+        return True
 
     def depth(self) -> int:
         """Rows not yet delivered (pending or in flight)."""
