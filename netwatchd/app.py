@@ -312,10 +312,9 @@ class Agent:
         disagreements. Never raises for a router's failure (the watcher logs it)."""
         transitions = self.crosscheck.run_once()
         if transitions:
-            from netwatchd.notify.outbox import destinations_for
-
-            state_repo.save(self._conn(), {}, transitions, destinations_for(self.config), self.clock.now())
-            self.worker.wake()
+            # the watcher announces a disagreement once: a failed save keeps it for the next write
+            with self._lock:
+                self._persist(transitions)
         return transitions
 
     def deliver_once(self) -> int:

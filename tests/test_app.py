@@ -292,3 +292,35 @@ def test_a_site_dying_alone_is_decided_within_the_bound_whatever_the_cores_probe
     spec = site("Waru")
     bound = spec.interval + (spec.down_after - 1) * spec.retry_interval + spec.timeout
     assert waited <= bound + 0.2, (waited, bound)
+
+
+def test_a_netwatch_disagreement_decided_while_the_store_is_locked_is_saved_later(tmp_path, clock, monkeypatch):
+    """The watcher announces a disagreement once (on its second check): when that save fails the
+    alert must be kept for the next write, like the engine's transitions, not dropped."""
+    from netwatchd.config import RouterSpec
+    from netwatchd.lab.routeros_standin import RouterOSStandIn
+
+    with RouterOSStandIn(password="lab-secret") as router:     # its Netwatch says Porong is down
+        hosts = [HostSpec(name=n, address=a, interval=10.0, timeout=1.0, retry_interval=1.0, down_after=2,
+                          up_after=2) for n, a in (("Porong", "198.18.4.2"), ("Waru", "198.18.15.2"))]
+        config = make_config(tmp_path, None, hosts)
+        config = Config(**{**config.__dict__, "crosscheck_every": 60.0, "routers": (RouterSpec(
+            name="core", address="127.0.0.1", port=router.port, username="netwatchd", password="lab-secret"),)})
+        agent = Agent(config, clock=clock, probe_fn=Network().probe)
+        settle(agent, clock, 12)
+        assert agent.crosscheck_once() == []
+        real_save = state_repo.save
+
+        def locked(*args, **kwargs):
+            raise sqlite3.OperationalError("database is locked")
+
+        monkeypatch.setattr(state_repo, "save", locked)
+        try:
+            agent.crosscheck_once()
+        except sqlite3.Error:
+            pass
+        monkeypatch.setattr(state_repo, "save", real_save)
+        assert agent.crosscheck_once() == []                   # announced once: not decided again
+        settle(agent, clock, 1)                                # the next write of any kind
+        agent.routers.close()
+    assert outbox(agent) == [("Porong", "down")]
