@@ -462,3 +462,27 @@ def test_a_store_failure_after_a_send_does_not_hold_the_chat_forever(tmp_path, s
     rig.run(rounds=5)
     assert [r["status"] for r in rig.rows()] == ["sent", "sent"]
     assert "Waru" in standin.messages()[-1]["text"] and rig.worker.depth() == 0
+
+
+def test_rows_claimed_by_a_process_whose_pid_was_reused_after_a_reboot_are_sent(tmp_path, standin, clock):
+    """After a power loss the claimer's pid may belong to some other live process: its rows must
+    not stay 'sending' (and hold the chat) forever."""
+    from netwatchd.notify.outbox import _process_identity
+
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[ADMIN]))
+    rig.add(down("Waru", clock.now()))
+    assert _process_identity(1)                              # pid 1 lives (and is not us)
+    rig.conn.execute("UPDATE outbox SET status='sending', claimed_by=?, attempts=1",
+                     (f"1:{_process_identity(1)}0:before-the-reboot",))
+    assert rig.worker.run_once() == 1
+    assert rig.rows()[0]["status"] == "sent"
+
+
+def test_rows_claimed_by_a_live_worker_with_its_identity_are_not_stolen(tmp_path, standin, clock):
+    from netwatchd.notify.outbox import _process_identity
+
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[ADMIN]))
+    rig.add(down("Waru", clock.now()))
+    rig.conn.execute("UPDATE outbox SET status='sending', claimed_by=?", (f"1:{_process_identity(1)}:other",))
+    assert rig.worker.run_once() == 0
+    assert standin.calls("sendMessage") == [] and rig.rows()[0]["status"] == "sending"

@@ -135,7 +135,9 @@ class DeliveryWorker:
         self.limiter = limiter or RateLimiter()
         self.random_draw = random_draw
         self.poll_interval = poll_interval
-        self.claimer = f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        # pid:identity:token -- the identity (boot + start time) tells a dead claimer from a
+        # process that got its pid after a reboot or a wrap-around
+        self.claimer = f"{os.getpid()}:{_process_identity(os.getpid())}:{uuid.uuid4().hex[:12]}"
         self.config = config
         self.timing = TimingLog(Path(config.data_dir) / TIMING_FILENAME)
         self._local = threading.local()
@@ -525,8 +527,7 @@ class DeliveryWorker:
             owner = str(row["claimed_by"] or "")
             if owner == self.claimer:
                 continue
-            pid_text = owner.split(":", 1)[0]
-            if not pid_text.isdigit() or int(pid_text) == os.getpid() or not _process_alive(int(pid_text)):
+            if not _claimer_alive(owner):
                 stale.append(row["id"])
         if stale:
             with self._write(conn):
@@ -613,6 +614,32 @@ def delivery_status(conn: sqlite3.Connection, *, dead_limit: int = 10) -> dict[s
 
 def _chat_arg(chat_id: str) -> int | str:
     return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+
+
+def _claimer_alive(owner: str) -> bool:
+    """Whether the worker that wrote `owner` ('pid:identity:token', or the older 'pid:token') may
+    still be sending: another process of this machine with that pid and, when the claim names
+    one, the same identity (a pid reused after a reboot is not the claimer)."""
+    parts = owner.split(":")
+    if not parts[0].isdigit():
+        return False
+    pid = int(parts[0])
+    if pid == os.getpid() or not _process_alive(pid):
+        return False
+    if len(parts) == 3 and parts[1]:
+        return _process_identity(pid) == parts[1]
+    return True
+
+
+def _process_identity(pid: int) -> str:
+    """'<boot id>.<start time>' of process `pid` (Linux /proc), '' where it cannot be read."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text("ascii").strip().replace("-", "")[:12]
+        stat = Path(f"/proc/{pid}/stat").read_text("ascii", errors="replace")
+        started = stat.rsplit(")", 1)[1].split()[19]          # field 22: start time since boot
+    except (OSError, IndexError):
+        return ""
+    return f"{boot}.{started}"
 
 
 def _process_alive(pid: int) -> bool:
