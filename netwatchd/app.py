@@ -232,7 +232,9 @@ class Agent:
         with self._lock:
             transitions = self.engine.ingest(results)
             self._persist(transitions)
-            states = {r.host: self.known[r.host].state.value for r in results if r.host in self.known}
+            # a round in flight during a reload may bring results of a site just removed: not recorded
+            results = [r for r in results if r.host in self.known]
+            states = {r.host: self.known[r.host].state.value for r in results}
             soon = hosts_to_probe_soon(results, transitions, self.known, self._hosts_by_name)
             soon += [n for n in self.engine.wanted_soon() if n not in soon]   # parents of held hosts
         if soon:

@@ -324,3 +324,16 @@ def test_a_netwatch_disagreement_decided_while_the_store_is_locked_is_saved_late
         settle(agent, clock, 1)                                # the next write of any kind
         agent.routers.close()
     assert outbox(agent) == [("Porong", "down")]
+
+
+def test_a_round_in_flight_during_a_reload_does_not_bring_a_removed_site_back(tmp_path, clock):
+    """A probe round that started before SIGHUP hands in the removed site's result afterwards: it
+    must not reappear in the status page data or /metrics (nor stay there for good)."""
+    net = Network()
+    agent = Agent(make_config(tmp_path, None), clock=clock, probe_fn=net.probe)
+    settle(agent, clock, 12)
+    agent.apply_config(make_config(tmp_path, None, [site("core", None), site("Waru")]))
+    agent.handle_results([_result("Taman", True, clock), _result("Waru", True, clock)])
+    assert "Taman" not in agent.latest and "Taman" not in agent.rtt_history
+    assert b'host="Taman"' not in agent.metrics.render()
+    assert "Waru" in agent.latest
