@@ -308,6 +308,7 @@ class ProbeLoop:
         """Apply a reloaded host list; unchanged hosts keep their due times."""
         with self._lock:
             self._schedule.replace(hosts, self._clock.monotonic())
+            self._retrying &= {h.name for h in self._schedule.hosts()}
 
     # -- background running -------------------------------------------------------------------
     def start(self) -> None:

@@ -312,3 +312,18 @@ def test_probe_soon_brings_a_host_forward_but_never_stacks_one_in_flight(clock: 
     schedule.add(site("a", interval=10.0), 0.0, due=5.0)
     schedule.take_due(5.0)
     assert schedule.expedite("a", 6.0) is False                    # being probed: not stacked
+
+
+def test_a_reload_forgets_the_retry_marks_of_removed_hosts(clock: FakeClock):
+    """Hosts removed while failing must not be remembered for the life of the process."""
+    hosts = [site("keep", interval=1.0), site("gone", interval=1.0)]
+    loop = ProbeLoop(hosts, probe_fn=Recorder(alive={"gone": False}), on_results=lambda rs: None,
+                     needs_retry=lambda name: name == "gone", clock=clock)
+    try:
+        clock.advance(1.0)
+        assert sorted(r.host for r in loop.run_once()) == ["gone", "keep"]
+        assert loop._retrying == {"gone"}
+        loop.replace_hosts([hosts[0]])
+        assert loop._retrying == set()
+    finally:
+        loop.stop()
