@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -662,14 +662,24 @@ def analyze(path: str | Path, environ: Mapping[str, str] | None = None, *,
                       loader.unset_secrets)
 
 
-def load(path: Path, environ: Mapping[str, str] | None = None, *, secrets_may_be_unset: bool = False) -> Config:
+def load(path: Path, environ: Mapping[str, str] | None = None, *, secrets_may_be_unset: bool = False,
+         secrets_needed: Sequence[str] = ()) -> Config:
     """Parse and validate hosts.yaml into a Config.
 
     Every `${VAR}` must be set, unless secrets_may_be_unset: then an unset variable in a secret key
     leaves that secret empty (for commands that need no secret: status, report, probe --from-file).
+    secrets_needed lists key-path prefixes ("telegram.token", "routers[") of the only secrets a command
+    uses: an unset variable there is still an error, any other secret may be unset (test-notify needs
+    no router password, crosscheck no bot token).
     Raises InvalidConfig (a ConfigError, exit 2) listing every problem.
     """
-    result = analyze(path, environ, secrets_may_be_unset=secrets_may_be_unset)
-    if result.problems or result.config is None:
-        raise InvalidConfig(result.problems)
+    result = analyze(path, environ, secrets_may_be_unset=secrets_may_be_unset or bool(secrets_needed))
+    needed = {key: name for key, name in result.unset_secrets.items() if key.startswith(tuple(secrets_needed))}
+    problems = list(result.problems) + [
+        Problem(w.file, w.line, w.path, f"environment variable {needed[w.path]} is not set",
+                f"export {needed[w.path]}=... in the agent's environment, or write the value here")
+        for w in result.warnings
+        if w.path in needed and w.what == f"environment variable {needed[w.path]} is not set"]
+    if problems or result.config is None:
+        raise InvalidConfig(sorted(problems, key=lambda p: p.line))
     return result.config

@@ -257,7 +257,9 @@ def config_reference() -> str:
            "literal `${`). A variable that is not set is an error naming it — except that `netwatchd check` "
            "only *warns* about unset variables in secret keys (`telegram.token`, `routers[].password`, "
            "`web.password`), so the shipped file can be checked where the secrets are not present; "
-           "`netwatchd run` refuses to start until they are set. `check --strict` treats them as errors too.",
+           "`netwatchd run` refuses to start until they are set. `check --strict` treats them as errors too. "
+           "The other commands ask only for the secrets they use: `status`, `report` and `probe -f` for none, "
+           "`test-notify` for the bot token, `crosscheck` and `import-netwatch --router` for the router password.",
            "- YAML anchors and `<<: *anchor` merges work; the file must be UTF-8.", ""]
     for section in SECTIONS:
         if section is TOP:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from netwatchd.config import Config, load_config
+from netwatchd.config import Config
+from netwatchd.config_loader import load
 from netwatchd.router.client import RouterPool
 from netwatchd.router.crosscheck_text import render_crosscheck
 from netwatchd.router.netwatch import crosscheck, read_netwatch
@@ -51,7 +53,8 @@ def load_netwatchd_states(config: Config) -> tuple[dict[str, Any], bool]:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    # the routers' passwords are the only secrets a cross-check needs (no bot token)
+    config = load(Path(args.config), secrets_needed=("routers[",))
     pool = RouterPool(config.routers)
     try:
         client = pool.get(args.router)

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from netwatchd.config import load_config
+from netwatchd.config_loader import load
 from netwatchd.errors import UsageError
 from netwatchd.router.client import RouterPool
 from netwatchd.router.hosts_yaml import skip_reason
@@ -50,7 +50,10 @@ def read_rsc_file(path: str) -> list[NetwatchEntry]:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config or "hosts.yaml") if (args.config or args.router) else None
+    # reading a router needs its password; --rsc with -c only reads the sites: no secret at all
+    config = (load(Path(args.config or "hosts.yaml"), secrets_may_be_unset=True,
+                   secrets_needed=("routers[",) if args.router else ())
+              if (args.config or args.router) else None)
     if config is None or args.rsc:
         entries = read_rsc_file(args.rsc)
         source = args.rsc
