@@ -80,3 +80,14 @@ def test_import_netwatch_from_a_script_needs_no_secret(tmp_path, monkeypatch, ca
     assert main(["import-netwatch", "--rsc", str(rsc), "-c", _config(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert "hosts:" in captured.out and "entries from" in captured.err
+
+
+def test_status_and_report_need_no_secret(tmp_path, monkeypatch, capsys):
+    """README (production set-up, day to day): `status` and `report` read the store, not the secrets."""
+    monkeypatch.delenv("NW_TEST_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("NW_TEST_ROUTER_PW", raising=False)
+    config = _config(tmp_path)
+    assert main(["status", "-c", config]) == 1          # the agent has not run: one line, not a config error
+    assert "no store at" in capsys.readouterr().err
+    assert main(["report", "-c", config, "--format", "json"]) == 0
+    assert "NW_TEST" not in capsys.readouterr().err
