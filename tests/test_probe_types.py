@@ -324,3 +324,35 @@ def test_http_over_ipv6_builds_a_bracketed_url(clock: FakeClock):
         server.server_close()
     assert result.alive and result.detail["url"] == f"http://[::1]:{port}/"
     assert result.detail["http_status"] == 200
+
+
+def test_http_a_server_that_trickles_its_answer_fails_within_the_timeout(clock: FakeClock):
+    """Each byte comes before the socket timeout, the whole head never does: the probe must give
+    up after host.timeout (a probe that never returns leaves its site unjudged for good)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not stop.wait(0.1):
+                try:
+                    conn.sendall(b"X")
+                except OSError:
+                    return
+
+    server = threading.Thread(target=trickle, daemon=True)
+    server.start()
+    spec = HostSpec("slow", "127.0.0.1", probe="http", port=listener.getsockname()[1], timeout=0.5)
+    found: list = []
+    prober = threading.Thread(target=lambda: found.append(probe_http(spec, clock=clock)), daemon=True)
+    prober.start()
+    prober.join(3.0)
+    stop.set()
+    listener.close()
+    assert found, "the probe was still waiting 3 s after its 0.5 s timeout"
+    assert not found[0].alive and "timeout" in found[0].error

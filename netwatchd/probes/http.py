@@ -10,7 +10,9 @@ from the environment (an intranet monitor must reach the site itself), no extra 
 from __future__ import annotations
 
 import http.client
+import socket
 import ssl
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -68,6 +70,9 @@ def probe_http(host: HostSpec, *, clock: Clock) -> ProbeResult:
             connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=host.timeout)
     except ValueError as exc:  # e.g. a bad port in the URL
         return failed(f"bad URL {url!r}: {exc}")
+    # host.timeout bounds each socket operation; this bounds the whole answer too (a server that
+    # trickles its head a byte at a time would otherwise hold the probe, and its site, for good)
+    deadline = _Deadline(connection, host.timeout)
     try:
         connection.request("GET", path, headers={"User-Agent": USER_AGENT, "Accept": "*/*",
                                                  "Connection": "close"})
@@ -77,15 +82,20 @@ def probe_http(host: HostSpec, *, clock: Clock) -> ProbeResult:
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         status = response.status
         response.close()
+        if deadline.passed:        # the head was cut off by the deadline: not an answer
+            return failed("timeout")
     except ssl.SSLCertVerificationError as exc:
         return failed(f"TLS certificate not trusted: {exc.verify_message or exc.reason}")
-    except ssl.SSLError as exc:
-        return failed(f"TLS handshake failed: {exc.reason or exc}")
-    except OSError as exc:
-        return failed(socket_error_text(exc))
-    except http.client.HTTPException as exc:
+    except (OSError, http.client.HTTPException) as exc:
+        if deadline.passed:
+            return failed("timeout")
+        if isinstance(exc, ssl.SSLError):
+            return failed(f"TLS handshake failed: {exc.reason or exc}")
+        if isinstance(exc, OSError):
+            return failed(socket_error_text(exc))
         return failed(f"bad HTTP response: {type(exc).__name__} {exc}".strip())
     finally:
+        deadline.cancel()
         connection.close()
     detail: dict[str, object] = {"url": url, "http_status": status, "http_time_ms": round(elapsed_ms, 3)}
     if days_left is not None:
@@ -96,6 +106,29 @@ def probe_http(host: HostSpec, *, clock: Clock) -> ProbeResult:
     return ProbeResult(host=host.name, address=host.address, probe=host.probe, at=at, alive=False,
                        sent=1, error=f"HTTP {status} outside {host.http_code_min}-{host.http_code_max}",
                        detail=detail)
+
+
+class _Deadline:
+    """Shuts the connection's socket down `seconds` from now, so a blocked read returns."""
+
+    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
+        self.passed = False
+        self._connection = connection
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        self.passed = True
+        sock = self._connection.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 def _certificate_days_left(connection: http.client.HTTPConnection) -> float | None:
