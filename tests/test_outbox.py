@@ -486,3 +486,27 @@ def test_rows_claimed_by_a_live_worker_with_its_identity_are_not_stolen(tmp_path
     rig.conn.execute("UPDATE outbox SET status='sending', claimed_by=?", (f"1:{_process_identity(1)}:other",))
     assert rig.worker.run_once() == 0
     assert standin.calls("sendMessage") == [] and rig.rows()[0]["status"] == "sending"
+
+
+def test_sent_and_dead_rows_leave_the_outbox_after_raw_days_but_the_timing_log_keeps_every_message(
+        tmp_path, standin, clock):
+    """README (history table): events and timing.jsonl are kept forever; delivered and dead outbox
+    rows only for retention.raw_days (7 days), and a row still waiting is never pruned."""
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[GROUP, ADMIN]))
+    standin.fail_next(1, "chat_not_found", chat_id=ADMIN)
+    rig.add(down("Waru", clock.now()))
+    rig.worker.run_once()
+    assert sorted(r["status"] for r in rig.rows()) == ["dead", "sent"]
+    clock.advance(6 * 86400)
+    rig.add(down("Candi", clock.now()))
+    standin.set_outage(True)
+    rig.worker.run_once()
+    assert len(rig.rows()) == 4                              # 6 days old: still there
+    clock.advance(2 * 86400)
+    rig.worker.run_once()
+    assert [(r["chat_id"], r["status"]) for r in rig.rows()] == [(str(GROUP), "pending"), (str(ADMIN), "pending")]
+    standin.set_outage(False)
+    clock.advance(3600)
+    rig.worker.run_once()
+    assert [r["status"] for r in rig.rows()] == ["sent", "sent"]
+    assert [(t["chat_id"], t["status"]) for t in rig.timing()].count((str(GROUP), "sent")) == 2
