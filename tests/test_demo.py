@@ -24,6 +24,15 @@ def test_without_root_the_demo_says_why_and_how_in_one_line(monkeypatch, capsys)
     assert "needs root" in err and "sudo netwatchd demo" in err
 
 
+
+def test_without_iproute2_the_demo_names_the_package_in_one_line(monkeypatch, capsys):
+    import shutil
+
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "ip" else real_which(name, *a, **k))
+    assert cli.main(["demo"]) == 2
+    assert capsys.readouterr().err == "netwatchd: the lab needs iproute2's 'ip' command: apt-get install iproute2\n"
+
 @pytest.mark.parametrize("html, ansi, expected", [
     ("🔴 <b>Waru DOWN</b>", False, "🔴 Waru DOWN"),
     ("🔴 <b>Waru DOWN</b>", True, "🔴 \x1b[0m\x1b[1mWaru DOWN\x1b[0m"),
