@@ -179,3 +179,17 @@ def test_children_folded_into_a_parents_recovery_came_back_with_it():
     assert render_message([core_up], language="en").split("\n")[0] == (
         "🟢 <b>Core UP</b> — 2 sites back with it: Waru, Taman")
     assert render_message([core_up]).split("\n")[0] == "🟢 <b>Core UP</b> — 2 situs ikut pulih: Waru, Taman"
+
+
+@pytest.mark.parametrize("language", ["id", "en"])
+def test_a_netwatch_disagreement_is_not_announced_as_an_outage(language):
+    """The cross-check alert (the router's Netwatch says DOWN, netwatchd sees the site UP) must say
+    so; rendered as a plain "🔴 Porong DOWN" it was a false outage alert without any UP to follow."""
+    found = t("Porong", kind="crosscheck", evidence={
+        "router": "core", "router_entry": "Porong", "router_status": "down", "router_since": None,
+        "netwatchd_state": "up", "netwatchd_since": None})
+    for text in (render_alerts([found], language=language, tz="Asia/Jakarta")[0],
+                 render_alerts([found, t("Waru")], language=language, tz="Asia/Jakarta")[0]):
+        line = next(x for x in text.splitlines() if "Porong" in x)
+        assert "Netwatch" in text and "core" in text and "netwatchd: up" in text
+        assert not line.startswith("🔴") and "Porong DOWN" not in text and "Porong</b> — DOWN" not in text

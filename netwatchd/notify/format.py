@@ -37,14 +37,14 @@ _STATE_LABELS = {
 _KIND_LABELS = {
     "id": {"flapping": "FLAPPING", "stable": "STABIL", "reminder": "MASIH DOWN",
            "maintenance_end": "SELESAI PEMELIHARAAN", "uplink_lost": "UPLINK PUTUS",
-           "uplink_back": "UPLINK PULIH", "startup": "MULAI"},
+           "uplink_back": "UPLINK PULIH", "startup": "MULAI", "crosscheck": "BEDA DENGAN NETWATCH"},
     "en": {"flapping": "FLAPPING", "stable": "STABLE", "reminder": "STILL DOWN",
            "maintenance_end": "MAINTENANCE OVER", "uplink_lost": "UPLINK LOST",
-           "uplink_back": "UPLINK BACK", "startup": "STARTED"},
+           "uplink_back": "UPLINK BACK", "startup": "STARTED", "crosscheck": "NETWATCH DISAGREES"},
 }
 _ICONS = {"down": "🔴", "up": "🟢", "degraded": "🟡", "unreachable": "⛔", "unknown": "⚪",
           "flapping": "🟠", "stable": "🔵", "reminder": "🔴", "maintenance_end": "🛠",
-          "uplink_lost": "⚠️", "uplink_back": "✅", "startup": "ℹ️", "test": "✅"}
+          "uplink_lost": "⚠️", "uplink_back": "✅", "startup": "ℹ️", "test": "✅", "crosscheck": "🔀"}
 _WORDS: dict[str, dict[str, Any]] = {
     "id": {"site": "situs", "sites": "situs", "unreachable_child": "situs tak terjangkau",
            "unreachable_children": "situs tak terjangkau", "changes_label": "perubahan",
@@ -183,6 +183,9 @@ def format_evidence(evidence: Mapping[str, Any], language: str) -> str:
         parts.append(f"error: {evidence['error']}")
     if evidence.get("flap_percent") is not None:
         parts.append(f"flapping {_number(evidence['flap_percent'])}%")
+    if evidence.get("router_status"):       # a Netwatch cross-check: what each side says
+        parts.append(f"Netwatch {evidence.get('router', '?')}: {evidence['router_status']}, "
+                     f"netwatchd: {evidence.get('netwatchd_state', '?')}")
     anchors = evidence.get("anchors")
     if anchors:
         listed = ", ".join(map(str, anchors)) if isinstance(anchors, (list, tuple)) else str(anchors)
@@ -324,10 +327,13 @@ def _values(t: Transition, language: str, tz: str | tzinfo) -> dict[str, str]:
         summary = _changes_summary(t.evidence.get("changes"), lang)
     key = _template_key(t)
     host = words["server"] if t.kind in _SERVER_KINDS else t.host
+    # a cross-check is a disagreement, not an outage: its own label and icon, never "DOWN"
+    state = _label(t, lang) if t.kind == "crosscheck" else \
+        _STATE_LABELS[lang].get(t.to_state.value, t.to_state.value.upper())
     return {
-        "icon": _ICONS.get(key, "🔔"),
+        "icon": _ICONS.get(t.kind if t.kind == "crosscheck" else key, "🔔"),
         "host": esc(host), "address": esc(t.address), "group": esc(t.group),
-        "state": esc(_STATE_LABELS[lang].get(t.to_state.value, t.to_state.value.upper())),
+        "state": esc(state),
         "from_state": esc(_STATE_LABELS[lang].get(t.from_state.value, t.from_state.value.upper())),
         "at": esc(format_time(t.at, tz)),
         "time": esc(format_time(t.at, tz).split(" ", 1)[1]),
