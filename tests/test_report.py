@@ -285,3 +285,15 @@ def test_report_runs_without_the_secrets_in_the_environment(tmp_path, capsys, mo
     cfg.write_text(CONFIG + "telegram:\n  token: ${NW_REPORT_TEST_TOKEN}\n  chat_ids: [-1001234567890]\n")
     assert cli.main(["report", "-c", str(cfg), "--since", "2026-11-01", "--until", "2026-11-02"]) == 0
     assert "97.000 %" in capsys.readouterr().out
+
+
+def test_an_unknown_site_gets_a_did_you_mean_and_a_list_that_says_it_is_cut():
+    from netwatchd.commands.report import site_hint
+
+    sites = ["Sidoarjo", "Buduran", "Candi", "Porong", "Krembung", "Tulangan", "Tanggulangin", "Jabon", "Krian",
+             "Balongbendo", "Wonoayu", "Tarik", "Prambon", "Taman", "Waru", "Gedangan", "Sedati", "Sukodono"]
+    hint = site_hint("wary", sites)
+    assert hint.startswith("did you mean 'Waru'? sites: Balongbendo, Buduran, Candi,")
+    assert hint.endswith(", Sukodono and 6 more")     # 18 sites: the 6 not shown are counted, not silently dropped
+    assert site_hint("xyz", ["b", "A"]) == "sites: A, b"
+    assert site_hint("xyz", []) == "no sites are configured"

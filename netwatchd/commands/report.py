@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from netwatchd.clock import Clock, SystemClock
 from netwatchd import config_loader
 from netwatchd.config import Config
+from netwatchd.config_kinds import did_you_mean
 from netwatchd.errors import StoreError, UsageError
 from netwatchd.report.data import ReportInputs, load_inputs, read_timing_log
 from netwatchd.report.progress import ProgressBar
@@ -66,6 +67,16 @@ def resolve_window(since: str | None, until: str | None, tz: tzinfo, now: dateti
     return start, end
 
 
+def site_hint(name: str, sites: Sequence[str], shown: int = 12) -> str:
+    """'did you mean ...? ' plus the configured sites, the first `shown` of them and how many more."""
+    names = sorted(sites, key=str.lower)
+    if not names:
+        return "no sites are configured"
+    close = did_you_mean(name, names)
+    listed = ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+    return (f"did you mean {close!r}? " if close else "") + f"sites: {listed}"
+
+
 def select_sites(config: Config, names: Sequence[str] | None, groups: Sequence[str] | None) -> list[SiteInfo]:
     """The sites the report covers. Raises UsageError for a name or group that is not configured."""
     hosts = [h for h in config.hosts if not h.disabled]
@@ -73,8 +84,8 @@ def select_sites(config: Config, names: Sequence[str] | None, groups: Sequence[s
         known = {h.name.lower(): h for h in hosts}
         unknown = [n for n in names if n.lower() not in known]
         if unknown:
-            raise UsageError(f"--site {unknown[0]!r} is not in {config.path}: use one of "
-                             f"{', '.join(sorted(h.name for h in hosts)[:12]) or '(no sites configured)'}")
+            raise UsageError(f"--site {unknown[0]!r} is not in {config.path}: "
+                             + site_hint(unknown[0], [h.name for h in hosts]))
         hosts = [known[n.lower()] for n in dict.fromkeys(names)]
     elif groups:
         present = {h.group.lower() for h in hosts if h.group}
