@@ -106,3 +106,14 @@ def test_cli_stderr_with_debug_logging_has_no_token(tmp_path):
     assert "DEBUG" in done.stderr                       # debug logging really was on
     assert SECRET_TOKEN not in done.stdout + done.stderr
     assert SECRET_TOKEN.split(":")[1] not in done.stdout + done.stderr
+
+
+def test_a_password_in_the_api_url_is_in_no_error_message():
+    """A local Bot API server behind basic auth (https://user:pass@host/): the error text names the
+    host, which must not carry the password (it goes to logs, the outbox and timing.jsonl)."""
+    with TelegramStandIn(token=SECRET_TOKEN) as tg:
+        port = tg.port
+    api = TelegramAPI(f"http://relay:Pr0xy-pass-9931@127.0.0.1:{port}", SECRET_TOKEN, timeout=0.5)
+    with pytest.raises(TelegramError, match=rf"getMe via 127\.0\.0\.1:{port}: connection refused") as refused:
+        api.get_me()
+    assert "Pr0xy-pass-9931" not in str(refused.value) and "Pr0xy-pass-9931" not in repr(api)

@@ -82,7 +82,11 @@ class TelegramAPI:
         add_secret(token)
         self._base = api_url.rstrip("/")
         self._token = token
-        self.host = urlsplit(self._base).netloc or self._base
+        parts = urlsplit(self._base)
+        add_secret(parts.password)            # https://user:pass@host/: the password is a secret too
+        # what error messages and repr() name: the host without any user:password@
+        self.host = parts.netloc.rpartition("@")[2] or self._base
+        self._shown_base = self._base.replace(parts.netloc, self.host, 1) if parts.netloc else self._base
         self.timeout = float(timeout)
         if session is None:
             session = requests.Session()
@@ -95,7 +99,7 @@ class TelegramAPI:
         self.session = session
 
     def __repr__(self) -> str:
-        return f"TelegramAPI({self._base!r}, token=***)"
+        return f"TelegramAPI({self._shown_base!r}, token=***)"
 
     def call(self, method: str, *, read_timeout: float | None = None, **params: Any) -> Any:
         """POST one Bot API method as JSON; returns `result`. Raises TelegramError (token-free)."""
