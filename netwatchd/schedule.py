@@ -51,6 +51,13 @@ class Due:
     due_at: float
     missed: int = 0
 
+    @property
+    def latest_slot(self) -> float:
+        """The latest due moment that had passed when the host was taken (due_at plus the missed
+        periods): the next run is counted from here, so a late tick is one run, not a second one
+        right after it, and its missed runs are not counted (and logged) twice."""
+        return self.due_at + self.missed * max(self.host.interval, 1e-3)
+
 
 class DueSchedule:
     """Next-due times of hosts (monotonic seconds). Not thread-safe: ProbeLoop locks around it."""
@@ -289,7 +296,7 @@ class ProbeLoop:
                 else:
                     self._retrying.discard(name)
             for due in batch:
-                _, missed = self._schedule.finish(due.host.name, due.due_at, finished,
+                _, missed = self._schedule.finish(due.host.name, due.latest_slot, finished,
                                                   retry=retry[due.host.name])
                 if missed and not retry[due.host.name]:
                     log.warning("%s: the probe took longer than its %gs interval; %d run(s) coalesced",

@@ -189,6 +189,25 @@ def test_a_failing_probe_fn_or_handler_does_not_stop_the_loop(clock: FakeClock, 
         loop.stop()
 
 
+
+def test_a_late_tick_probes_once_and_logs_the_coalesced_runs(clock: FakeClock, caplog):
+    """Issue 3: missed runs are coalesced and logged, never stacked."""
+    loop = ProbeLoop([site("a", interval=10.0)], probe_fn=Recorder(), on_results=lambda rs: None,
+                     needs_retry=lambda n: False, clock=clock)
+    try:
+        clock.advance(spread_offset("a", 10.0) + 35.0)     # the process stalled for 3 more periods
+        with caplog.at_level("WARNING", logger="netwatchd"):
+            assert [r.host for r in loop.run_once()] == ["a"]   # one probe, not four
+        assert "a: 3 probe run(s) missed (the previous round was late); coalesced into one" in caplog.text
+        assert "took longer than" not in caplog.text       # the probe was quick: counted once, right reason
+        assert loop.run_once() == []                       # nothing stacked behind it
+        clock.advance(4.9)
+        assert loop.run_once() == []
+        clock.advance(0.2)                                 # the next run keeps the host's phase
+        assert [r.host for r in loop.run_once()] == ["a"]
+    finally:
+        loop.stop()
+
 # -- ProbeLoop in the background (real APScheduler, real threads) ------------------------------
 
 def test_a_slow_http_probe_never_delays_ping_rounds():
