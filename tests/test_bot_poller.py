@@ -540,3 +540,19 @@ def test_no_secret_in_logs_or_chat(env: Env, caplog: pytest.LogCaptureFixture) -
     written += "".join(str(r) for r in audit(env))
     assert env.tg.token not in written and env.tg.token.split(":", 1)[1] not in written
     assert "lab-secret" not in written
+
+
+def test_commands_that_time_out_do_not_leave_store_connections_behind(env: Env) -> None:
+    """Each deadline answer runs in its own timer thread: its audit write must not open a store
+    connection that is kept until stop (a hanging router would leak file descriptors until the
+    whole agent, probes and alerts included, runs out of them)."""
+    env.poller.command_timeout = 0.2
+    env.router.set_fault("slow", delay=0.5, commands={"/interface/print"})
+    opened_before = len(env.poller._connections._opened)
+    for _ in range(4):
+        env.tg.inject_message(ADMIN, ADMIN, "/interface")
+        env.poller.run_once(0)
+    texts = [m["text"] for m in env.tg.messages(ADMIN)]
+    assert texts == ["⚠️ /interface did not finish within 0.2 s."] * 4
+    assert {r["outcome"] for r in audit(env)} == {"timeout"}
+    assert len(env.poller._connections._opened) <= opened_before + 2   # the pools' threads, not one per timeout

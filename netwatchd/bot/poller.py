@@ -417,7 +417,9 @@ class BotPoller:
     def _deadline(self, answer: _Answer, parsed: ParsedCommand) -> None:
         language = self.config.telegram.language
         text = say(language, "command_timeout", command="/" + parsed.name, seconds=f"{self.command_timeout:g}")
-        answer.give([Reply(text)], "timeout", "timeout")
+        # answered from the local pool, not this timer thread: a store connection opened here for
+        # the audit row would stay open until stop (one per timed-out command)
+        self._give_later(answer, [Reply(text)], "timeout", "timeout")
 
     # -- edges ------------------------------------------------------------------------------------------
 
