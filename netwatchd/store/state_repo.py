@@ -59,12 +59,14 @@ def save(conn: sqlite3.Connection, states: dict[str, HostState], transitions: Se
             ids.append(event_id)
             if transition.notify:
                 _enqueue(conn, event_id, transition, destinations, now)
-    except BaseException:
         if own:
+            conn.execute("COMMIT")
+    except BaseException:
+        # also when COMMIT itself failed (disk full, I/O error) and SQLite left the transaction
+        # open: the next save would join it, return as if saved and never commit
+        if own and conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    if own:
-        conn.execute("COMMIT")
     return ids
 
 
