@@ -109,8 +109,10 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    else:
         conn.execute("COMMIT")
+    except BaseException:
+        # also when COMMIT itself failed (disk full, I/O error) and SQLite kept the transaction
+        # open: left so, every later transaction() on this connection would fail
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
