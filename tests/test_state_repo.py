@@ -12,7 +12,7 @@ from netwatchd.models import State
 from netwatchd.state import AlertEngine, HostState
 from netwatchd.store import state_repo
 from netwatchd.store.db import Database
-from test_state_support import Driver, alerts, config, host
+from test_state_support import CommitFailsOnce, Driver, alerts, config, host
 
 
 @pytest.fixture
@@ -127,30 +127,12 @@ def test_forget_hosts_removed_from_the_config(conn, clock):
     assert set(state_repo.load_states(conn)) == {"a", "__self__"}
 
 
-class _CommitFailsOnce:
-    """The store connection, except that the first COMMIT fails (disk full / I/O error) and, as
-    SQLite may do then, leaves the transaction open."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._connection = connection
-        self.failed = False
-
-    def __getattr__(self, name):
-        return getattr(self._connection, name)
-
-    def execute(self, sql, *args):
-        if sql == "COMMIT" and not self.failed:
-            self.failed = True
-            raise sqlite3.OperationalError("database or disk is full")
-        return self._connection.execute(sql, *args)
-
-
 def test_a_failed_commit_does_not_make_the_next_save_join_a_dead_transaction(conn, clock, tmp_path):
     """After a COMMIT failed, the next save must commit its own rows; joining the transaction the
     failure left open, it returned as if saved and the alert never reached another connection."""
     run = Driver(config([host("a")]), clock=clock)
     persist(conn, run, run.feed({"a": "++"}))
-    flaky = _CommitFailsOnce(conn)
+    flaky = CommitFailsOnce(conn)
     transitions = run.feed({"a": "---"})
     changed = run.engine.take_changed()
     with pytest.raises(sqlite3.Error):

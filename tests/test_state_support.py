@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -101,3 +102,21 @@ def with_anchors(cfg: Config, *anchors: str) -> Config:
 
 
 NO_THRESHOLDS = Thresholds(loss_percent=None, rtt_avg_ms=None, rtt_max_ms=None)
+
+
+class CommitFailsOnce:
+    """A store connection whose first COMMIT fails (disk full / I/O error) and, as SQLite may do
+    then, leaves the transaction open; everything else goes to the real connection."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        self.failed = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._connection, name)
+
+    def execute(self, sql: str, *args: object) -> object:
+        if sql == "COMMIT" and not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._connection.execute(sql, *args)

@@ -5,6 +5,7 @@ import pytest
 from netwatchd.errors import StoreError
 from netwatchd.store import Database, transaction
 from netwatchd.store.db import latest_version
+from test_state_support import CommitFailsOnce
 
 
 def test_migrate_creates_schema_in_wal_mode(tmp_path):
@@ -46,31 +47,14 @@ def test_unwritable_location_is_a_store_error(tmp_path):
 def test_a_failed_commit_leaves_the_connection_usable(tmp_path):
     """When COMMIT fails (disk full, I/O error) SQLite may keep the transaction open: transaction()
     must roll it back, or every later transaction() on that connection fails for good."""
-    import sqlite3 as _sqlite3
-
-    from netwatchd.store.db import Database as _Database, transaction as _transaction
-
-    class CommitFailsOnce:
-        def __init__(self, connection):
-            self.connection, self.failed = connection, False
-
-        def __getattr__(self, name):
-            return getattr(self.connection, name)
-
-        def execute(self, sql, *args):
-            if sql == "COMMIT" and not self.failed:
-                self.failed = True
-                raise _sqlite3.OperationalError("database or disk is full")
-            return self.connection.execute(sql, *args)
-
-    conn = _Database.in_dir(tmp_path).open()
+    conn = Database.in_dir(tmp_path).open()
     flaky = CommitFailsOnce(conn)
     try:
-        with pytest.raises(_sqlite3.OperationalError):
-            with _transaction(flaky):
+        with pytest.raises(sqlite3.OperationalError):
+            with transaction(flaky):
                 conn.execute("INSERT INTO kv(key, value) VALUES ('a', '1')")
         assert not conn.in_transaction
-        with _transaction(flaky):
+        with transaction(flaky):
             conn.execute("INSERT INTO kv(key, value) VALUES ('b', '2')")
         assert [r[0] for r in conn.execute("SELECT key FROM kv WHERE key IN ('a', 'b')")] == ["b"]
     finally:
