@@ -92,6 +92,9 @@ def test_backoff_is_capped_and_jittered():
     backoff = Backoff(base=1.0, cap=30.0, jitter=0.5)
     assert [backoff.delay(n, 0.0) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]  # explicit cap=30
     assert backoff.delay(3, 1.0) == 2.0 and backoff.delay(3, 0.5) == 3.0
+    # a weekend with a rejected token is over a thousand attempts: still the cap, not OverflowError
+    # (which turned the chat's 15 s retries into one a second, each logged as a failure)
+    assert backoff.delay(1100, 0.0) == 30.0 and Backoff().delay(10**6, 0.0) == 15.0
 
 
 def test_retry_after_from_a_429_is_honoured_before_anything_else_goes_to_that_chat(tmp_path, standin, clock):

@@ -20,7 +20,7 @@ class Backoff:
     jitter: float = 0.5
 
     def delay(self, attempts: int, draw: float) -> float:
-        raw = min(self.cap, self.base * (2 ** max(0, attempts - 1)))
+        raw = min(self.cap, self.base * (2.0 ** min(max(0, attempts - 1), 60)))   # no float overflow
         return raw * (1.0 - self.jitter * draw)
 
 
