@@ -556,3 +556,16 @@ def test_commands_that_time_out_do_not_leave_store_connections_behind(env: Env) 
     assert texts == ["⚠️ /interface did not finish within 0.2 s."] * 4
     assert {r["outcome"] for r in audit(env)} == {"timeout"}
     assert len(env.poller._connections._opened) <= opened_before + 2   # the pools' threads, not one per timeout
+
+
+def test_a_day_long_telegram_outage_keeps_the_backoff_at_its_ceiling(env: Env) -> None:
+    """~1,000 failed polls (about 17 h at the 60 s ceiling): the delay must stay 60 s; 2**1024
+    overflowed a float, the loop's own error handler raised again and the poll thread died."""
+    env.poller.run_once(0)
+    env.tg.set_outage(True)
+    env.poller.backoff.failures = 1100
+    env.poller.run_once(0)
+    assert env.poller.next_delay == 60.0
+    env.tg.set_outage(False)
+    env.poller.run_once(0)
+    assert env.poller.next_delay == 0.0

@@ -89,7 +89,7 @@ class Backoff:
         self.failures = 0
 
     def next_delay(self) -> float:
-        delay = min(self.ceiling, self.first * (2 ** self.failures))
+        delay = min(self.ceiling, self.first * (2.0 ** min(self.failures, 60)))   # no float overflow
         self.failures += 1
         return delay
 
