@@ -180,7 +180,8 @@ def test_a_bot_api_outage_during_an_outage_delivers_everything_in_order_after_re
     run.telegram.set_outage(False)
     run.restore("Candi")
     _wait_record(run, "Candi", "up", after=before, timeout=25)
-    delivered = [e for r in run.timing_records()[before:] for e in _events(r)]
+    # only the sites cut here: the lossy-link test before may leave a legitimate Porong DEGRADED/UP
+    delivered = [e for r in run.timing_records()[before:] for e in _events(r) if e[0] in ("Taman", "Candi")]
     assert delivered == [("Taman", "down"), ("Candi", "down"), ("Taman", "up"), ("Candi", "up")]
 
 
