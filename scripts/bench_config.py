@@ -27,12 +27,12 @@ from netwatchd.config_loader import analyze
 def build_config(count: int) -> str:
     """A valid hosts.yaml with `count` hosts: 1 router, ~count/100 district hubs, sites below them."""
     lines = ["timezone: Asia/Jakarta", "defaults: {interval: 10s, timeout: 1s, count: 3, down_after: 3}",
-             "routers: [{name: core, address: 10.255.255.1, password: lab-secret}]", "hosts:"]
+             "routers: [{name: core, address: 198.19.255.254, password: lab-secret}]", "hosts:"]
     hubs = max(1, count // 100)
     for index in range(count):
         parent = "core" if index < hubs else f"hub{index % hubs}"
         name = f"hub{index}" if index < hubs else f"site{index}"
-        address = f"10.{index // 65536}.{(index // 256) % 256}.{index % 256}"
+        address = f"198.{18 + index // 65536}.{(index // 256) % 256}.{index % 256}"  # lab range; only parsed
         lines.append(f"  - {{name: {name}, address: {address}, group: g{index % 7}, parent: {parent}}}")
     return "\n".join(lines) + "\n"
 
