@@ -32,12 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _load_config(path: Path) -> Config:
     """The config as `check` reads it (secrets may be unset: status needs none). Raises ConfigError."""
-    from netwatchd.config_loader import InvalidConfig, analyze
+    from netwatchd.config_loader import load
 
-    result = analyze(path, secrets_may_be_unset=True)
-    if result.problems or result.config is None:
-        raise InvalidConfig(result.problems)
-    return result.config
+    return load(path, secrets_may_be_unset=True)
 
 
 @dataclass
