@@ -36,11 +36,12 @@ from typing import Any, Callable, Sequence, TextIO
 
 from netwatchd import __version__
 from netwatchd.clock import Clock, SystemClock
-from netwatchd.config import Config, HostSpec, load_config
+from netwatchd.config.loader import load_config
+from netwatchd.config.model import Config, HostSpec
 from netwatchd.errors import ConfigError, NetwatchError
 from netwatchd.logs import add_secret, redact
 from netwatchd.models import ProbeResult, State, Transition
-from netwatchd.state import FAILED, SELF_HOST, AlertEngine, HostState, classify, self_check_hosts
+from netwatchd.engine.engine import FAILED, SELF_HOST, AlertEngine, HostState, classify, self_check_hosts
 from netwatchd.store import history_repo, state_repo
 from netwatchd.store.db import Database
 
@@ -65,7 +66,7 @@ def watched_config(config: Config, shard: tuple[int, int] | None) -> Config:
     """The config this agent watches: all hosts, or shard K of N (a host stays with its top parent)."""
     if shard is None:
         return config
-    from netwatchd.web.sharding import shard_hosts
+    from netwatchd.engine.sharding import shard_hosts
 
     k, n = shard
     return dataclasses.replace(config, hosts=tuple(shard_hosts(config.hosts, k, n)))

@@ -26,7 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": ("netwatchd.commands.report", "availability and delivery-latency report"),
     "crosscheck": ("netwatchd.commands.crosscheck", "compare the router's own Netwatch table with netwatchd's view"),
     "import-netwatch": ("netwatchd.commands.import_netwatch", "turn RouterOS Netwatch entries into hosts.yaml entries"),
-    "test-notify": ("netwatchd.commands.test_notify", "send a test notification and print the measured latency"),
+    "test-notify": ("netwatchd.commands.send_test_alert", "send a test notification and print the measured latency"),
 }
 
 

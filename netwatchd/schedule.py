@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
 from netwatchd.clock import Clock
-from netwatchd.config import HostSpec
+from netwatchd.config.model import HostSpec
 from netwatchd.errors import NetwatchError
 from netwatchd.models import ProbeResult
 

@@ -42,7 +42,7 @@ from typing import Any, Sequence
 import netwatchd.lab.telegram_standin as telegram_standin
 from netwatchd.app import Agent
 from netwatchd.clock import Clock
-from netwatchd.config import Config, HostSpec, RouterSpec, TelegramSpec, WebSpec
+from netwatchd.config.model import Config, HostSpec, RouterSpec, TelegramSpec, WebSpec
 from netwatchd.lab.routeros_standin import RouterOSStandIn
 from netwatchd.models import ProbeResult
 from netwatchd.probes import probe_hosts

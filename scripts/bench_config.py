@@ -2,7 +2,7 @@
 """How long validating hosts.yaml takes, next to merely parsing it.
 
 Builds configs of N hosts (a three-level tree under one router, the shape of a sharded
-deployment), then in one run times netwatchd's validating loader (`config_loader.analyze`) and two
+deployment), then in one run times netwatchd's validating loader (`netwatchd.config.loader.analyze`) and two
 peers that only parse: PyYAML's `safe_load` (pure Python) and `yaml.load(..., CSafeLoader)` (libyaml).
 Prints a table and JSON with best-of-R wall times and the ratios to the peers.
 
@@ -21,7 +21,7 @@ from typing import Callable
 
 import yaml
 
-from netwatchd.config_loader import analyze
+from netwatchd.config.loader import analyze
 
 
 def build_config(count: int) -> str:

@@ -38,7 +38,7 @@ from typing import Any, Iterator
 import requests
 
 from netwatchd.clock import FakeClock, SystemClock
-from netwatchd.config import Config, TelegramSpec
+from netwatchd.config.model import Config, TelegramSpec
 from netwatchd.lab.telegram_standin import DEFAULT_TOKEN, TelegramStandIn
 from netwatchd.models import State, Transition
 from netwatchd.notify.format import render_message

@@ -98,7 +98,7 @@ def worker_sustained(count_hosts: int, interval: float, count: int, seconds: flo
     import threading
 
     from netwatchd.clock import SystemClock
-    from netwatchd.config import HostSpec
+    from netwatchd.config.model import HostSpec
     from netwatchd.probes import probe_hosts
     from netwatchd.probes.icmp import IcmpEngine
     from netwatchd.schedule import ProbeLoop

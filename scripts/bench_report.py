@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netwatchd.config import Config, HostSpec, RetentionSpec  # noqa: E402
+from netwatchd.config.model import Config, HostSpec, RetentionSpec  # noqa: E402
 from netwatchd.models import ProbeResult, State, Transition  # noqa: E402
 from netwatchd.report import render  # noqa: E402
 from netwatchd.report.html import render_html  # noqa: E402

@@ -26,7 +26,7 @@ from typing import Callable
 import librouteros
 import routeros_api
 
-from netwatchd.config import RouterSpec
+from netwatchd.config.model import RouterSpec
 from netwatchd.lab.routeros_standin import RouterOSStandIn
 from netwatchd.router.client import RouterClient
 

@@ -10,7 +10,7 @@ Compared in the same run, on the same results:
   * build      — only constructing the ProbeResult objects (the floor: the prober's own cost);
   * naive      — a straightforward engine: a frozen state per host rebuilt with dataclasses.replace
                  on every result, children found by scanning every host (no index);
-  * engine     — netwatchd.state.AlertEngine.ingest (target: >= 100,000 results/s);
+  * engine     — netwatchd.engine.engine.AlertEngine.ingest (target: >= 100,000 results/s);
   * +snapshot  — ingest plus take_changed() (the HostState values the store writes per batch);
   * +sqlite    — ingest, take_changed and state_repo.save into a real SQLite file (WAL).
 
@@ -34,9 +34,9 @@ from typing import Any, Callable, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netwatchd.config import Config, FlapPolicy, HostSpec  # noqa: E402
+from netwatchd.config.model import Config, FlapPolicy, HostSpec  # noqa: E402
 from netwatchd.models import ProbeResult, State  # noqa: E402
-from netwatchd.state import AlertEngine, FAILED, OK, classify  # noqa: E402
+from netwatchd.engine.engine import AlertEngine, FAILED, OK, classify  # noqa: E402
 
 TARGET = 100_000.0
 AGGS, SITES_PER_AGG = 99, 100

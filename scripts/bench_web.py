@@ -33,9 +33,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netwatchd.config import Config, HostSpec, WebSpec  # noqa: E402
+from netwatchd.config.model import Config, HostSpec, WebSpec  # noqa: E402
 from netwatchd.models import ProbeResult, State  # noqa: E402
-from netwatchd.state import HostState  # noqa: E402
+from netwatchd.engine.engine import HostState  # noqa: E402
 from netwatchd.web.metrics import Metrics  # noqa: E402
 from netwatchd.web.server import StatusServer  # noqa: E402
 from netwatchd.web.snapshot import SnapshotEncoder, build_snapshot  # noqa: E402

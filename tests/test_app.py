@@ -13,10 +13,10 @@ import pytest
 
 from netwatchd.app import Agent, hosts_to_probe_soon
 from netwatchd.clock import FakeClock
-from netwatchd.config import Config, HostSpec, TelegramSpec, WebSpec
+from netwatchd.config.model import Config, HostSpec, TelegramSpec, WebSpec
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.models import ProbeResult, State, Transition
-from netwatchd.state import HostState
+from netwatchd.engine.engine import HostState
 from netwatchd.store import state_repo
 
 TOKEN = "123456:TEST-token-for-the-stand-in-0000000000"
@@ -205,7 +205,7 @@ def test_children_are_probed_at_once_when_their_parent_comes_back(clock):
 
 
 def test_a_lasting_netwatch_disagreement_is_recorded_and_queued_for_the_admins(tmp_path, clock):
-    from netwatchd.config import RouterSpec
+    from netwatchd.config.model import RouterSpec
     from netwatchd.lab.routeros_standin import RouterOSStandIn
 
     with RouterOSStandIn(password="lab-secret") as router:     # its Netwatch says Porong is down
@@ -297,7 +297,7 @@ def test_a_site_dying_alone_is_decided_within_the_bound_whatever_the_cores_probe
 def test_a_netwatch_disagreement_decided_while_the_store_is_locked_is_saved_later(tmp_path, clock, monkeypatch):
     """The watcher announces a disagreement once (on its second check): when that save fails the
     alert must be kept for the next write, like the engine's transitions, not dropped."""
-    from netwatchd.config import RouterSpec
+    from netwatchd.config.model import RouterSpec
     from netwatchd.lab.routeros_standin import RouterOSStandIn
 
     with RouterOSStandIn(password="lab-secret") as router:     # its Netwatch says Porong is down

@@ -6,7 +6,7 @@ import pytest
 
 from netwatchd.bot.auth import CHAT_NOT_ALLOWED, NOT_ADMIN, RateLimiter, TokenBucket, authorize
 from netwatchd.clock import FakeClock
-from netwatchd.config import TelegramSpec
+from netwatchd.config.model import TelegramSpec
 
 TELEGRAM = TelegramSpec(token="x", admins=(111, 222), chat_ids=(-1001,))
 

@@ -9,7 +9,7 @@ import pytest
 from netwatchd.bot.parse import (CommandInputError, ParsedCommand, is_valid_address, parse_command,
                                  parse_count, parse_duration, parse_interface, parse_mute, parse_ping,
                                  resolve_target)
-from netwatchd.config import Config, HostSpec, RouterSpec
+from netwatchd.config.model import Config, HostSpec, RouterSpec
 
 CONFIG = Config(
     path=Path("hosts.yaml"), data_dir=Path("/tmp/unused"),

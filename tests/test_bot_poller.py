@@ -19,14 +19,14 @@ import pytest
 from netwatchd.bot.poller import BotPoller
 from netwatchd.bot.store import AuditEntry, accept_update, load_offset, recent_audit
 from netwatchd.clock import FakeClock
-from netwatchd.config import Config, HostSpec, RouterSpec, TelegramSpec
+from netwatchd.config.model import Config, HostSpec, RouterSpec, TelegramSpec
 from netwatchd.lab.routeros_standin import RouterOSStandIn
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.models import State, Transition
 from netwatchd.notify.telegram_api import TelegramAPI
 from netwatchd.probes import probe_hosts
 from netwatchd.router.client import RouterPool
-from netwatchd.state import HostState
+from netwatchd.engine.engine import HostState
 from netwatchd.store import state_repo
 from netwatchd.store.db import Database
 

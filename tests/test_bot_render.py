@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from netwatchd.bot import commands as c
+from netwatchd.bot import render as c
 from netwatchd.bot.i18n import bot_commands, say
 from netwatchd.bot.text import bits_per_second, byte_size, duration, split_message, table
-from netwatchd.config import HostSpec
+from netwatchd.config.model import HostSpec
 from netwatchd.models import ProbeResult, State, Transition
 
 TZ = ZoneInfo("Asia/Jakarta")

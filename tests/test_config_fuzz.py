@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netwatchd.config_loader import analyze
-from netwatchd.config_schema import HOST, MAINTENANCE, SECTIONS, THRESHOLDS, TOP, Section
+from netwatchd.config.loader import analyze
+from netwatchd.config.schema import HOST, MAINTENANCE, SECTIONS, THRESHOLDS, TOP, Section
 from netwatchd.logs import isolated_secrets
 
 SHIPPED = (Path(__file__).resolve().parent.parent / "hosts.yaml").read_text()

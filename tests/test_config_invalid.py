@@ -13,8 +13,8 @@ from typing import Iterator
 
 import pytest
 
-from netwatchd.config import load_config
-from netwatchd.config_loader import InvalidConfig, analyze
+from netwatchd.config.loader import load_config
+from netwatchd.config.loader import InvalidConfig, analyze
 from netwatchd.errors import ConfigError
 from netwatchd.logs import isolated_secrets
 

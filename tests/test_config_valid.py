@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netwatchd import config as config_module
-from netwatchd.config import load_config
-from netwatchd.config_loader import analyze
-from netwatchd.config_kinds import format_duration, parse_duration
-from netwatchd.config_schema import SECTIONS, Section, config_reference
+from netwatchd.config import model as config_module
+from netwatchd.config.loader import load_config
+from netwatchd.config.loader import analyze
+from netwatchd.config.kinds import format_duration, parse_duration
+from netwatchd.config.schema import SECTIONS, Section, config_reference
 from netwatchd.errors import ConfigError
 from netwatchd.logs import isolated_secrets, redact
 
@@ -293,7 +293,7 @@ def test_config_reference_lists_every_key() -> None:
 
 
 def test_load_without_secrets_for_commands_that_need_none() -> None:
-    from netwatchd.config_loader import load
+    from netwatchd.config.loader import load
 
     config = load(REPO / "hosts.yaml", environ={}, secrets_may_be_unset=True)
     assert config.telegram.token == "" and config.routers[0].password == "" and len(config.hosts) == 18

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from netwatchd.cli import main
-from netwatchd.config import Config, HostSpec
+from netwatchd.config.model import Config, HostSpec
 from netwatchd.lab.routeros_standin import RouterOSStandIn
 from netwatchd.models import State
 from netwatchd.router.netwatch import NetwatchEntry, crosscheck, read_netwatch
-from netwatchd.state import HostState
+from netwatchd.engine.engine import HostState
 from netwatchd.store import state_repo
 from netwatchd.store.db import Database
 
@@ -156,7 +156,7 @@ def test_command_router_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_read_netwatch_reads_v7_fields(tmp_path: Path) -> None:
-    from netwatchd.config import RouterSpec
+    from netwatchd.config.model import RouterSpec
     from netwatchd.router.client import RouterClient
 
     with RouterOSStandIn() as standin:
@@ -174,7 +174,7 @@ def test_read_netwatch_reads_v7_fields(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- periodic
 
 def test_watcher_alerts_once_on_a_lasting_disagreement(clock) -> None:
-    from netwatchd.config import RouterSpec
+    from netwatchd.config.model import RouterSpec
     from netwatchd.router.client import RouterPool
     from netwatchd.router.crosscheck_watch import CrossCheckWatcher
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netwatchd.config import RetentionSpec
+from netwatchd.config.model import RetentionSpec
 from netwatchd.models import ProbeResult
 from netwatchd.store import Database
 from netwatchd.store import history_repo as hr

@@ -10,11 +10,13 @@ import pytest
 import yaml
 
 from netwatchd.cli import main
-from netwatchd.config import load_config
+from netwatchd.config.loader import load_config
 from netwatchd.errors import UsageError
 from netwatchd.lab.routeros_standin import RouterOSStandIn
 from netwatchd.router.hosts_yaml import format_duration
-from netwatchd.router.netwatch import NetwatchEntry, parse_rsc, to_hosts_yaml
+from netwatchd.router.hosts_yaml import to_hosts_yaml
+from netwatchd.router.netwatch import NetwatchEntry
+from netwatchd.router.rsc import parse_rsc
 from netwatchd.router.rsc import RscSyntaxError
 
 TESTDATA = Path(__file__).parent / "testdata"

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from netwatchd.config import WebSpec
+from netwatchd.config.model import WebSpec
 from netwatchd.models import ProbeResult, State, Transition
 from netwatchd.web.metrics import Metrics
 from netwatchd.web.server import StatusServer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from netwatchd.cli import main
 from netwatchd.lab.telegram_standin import TelegramStandIn
-from test_notify_support import ADMIN, GROUP, standin  # noqa: F401
+from support.notify import ADMIN, GROUP, standin  # noqa: F401
 
 
 def _config(tmp_path, tg: TelegramStandIn | None, chats=(GROUP, ADMIN), language="en", token=None):

@@ -24,7 +24,7 @@ from netwatchd.notify.outbox import (delivery_status, destinations_for, enqueue,
                                       utc_ms)
 from netwatchd.notify.pacing import Backoff, RateLimiter
 from netwatchd.store import transaction
-from test_notify_support import ADMIN, GROUP, Rig, down, hosts_in, make_config, seconds, standin, up  # noqa: F401
+from support.notify import ADMIN, GROUP, Rig, down, hosts_in, make_config, seconds, standin, up  # noqa: F401
 
 SITES = ["Sidoarjo", "Buduran", "Candi", "Porong", "Krembung", "Tulangan", "Tanggulangin", "Jabon",
          "Krian", "Balongbendo", "Wonoayu", "Tarik", "Prambon", "Taman", "Waru", "Gedangan", "Sedati",
@@ -260,7 +260,7 @@ _CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from netwatchd.clock import SystemClock
-    from netwatchd.config import Config, TelegramSpec
+    from netwatchd.config.model import Config, TelegramSpec
     from netwatchd.notify.outbox import DeliveryWorker
     from netwatchd.notify.telegram_api import TelegramAPI
     from netwatchd.store import Database

@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 
 from netwatchd.clock import FakeClock
-from netwatchd.config import HostSpec
+from netwatchd.config.model import HostSpec
 from netwatchd.probes import probe_hosts
 from netwatchd.probes.dns import DnsFormatError, build_query, parse_reply, probe_dns
 from netwatchd.probes.http import probe_http, target_url

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from netwatchd import cli
-from netwatchd.config import RetentionSpec
+from netwatchd.config.model import RetentionSpec
 from netwatchd.models import ProbeResult, State, Transition
 from netwatchd.report.progress import ProgressBar
 from netwatchd.report.stats import (RttSummary, SiteInfo, StateChange, delivery_stats, percentile,

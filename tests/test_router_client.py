@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from netwatchd.config import RouterSpec
+from netwatchd.config.model import RouterSpec
 from netwatchd.errors import RouterError
 from netwatchd.lab.routeros_standin import RouterOSStandIn
 from netwatchd.router.client import RouterClient, RouterPool, check_read_only

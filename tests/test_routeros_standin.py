@@ -20,7 +20,7 @@ from routeros_api import exceptions as rapi_exceptions
 
 from netwatchd.lab.routeros_standin import RouterOSStandIn, evaluate_query, format_ros_time, format_ros_uptime
 from netwatchd.router.values import ros_duration_seconds
-from netwatchd.router.wire import encode_sentence, read_sentence
+from netwatchd.lab.routeros_wire import encode_sentence, read_sentence
 
 USER, PASSWORD = "netwatchd", "lab-Secret-9a7"
 
@@ -404,7 +404,7 @@ def test_a_command_sent_during_a_stream_is_still_answered(standin: RouterOSStand
 
 
 def test_router_ping_from_a_lab_namespace_sees_a_real_outage(lab) -> None:
-    from netwatchd.config import RouterSpec
+    from netwatchd.config.model import RouterSpec
     from netwatchd.lab.routeros_standin import netns_ping_hook
     from netwatchd.router.client import RouterClient
 

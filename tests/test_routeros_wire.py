@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from librouteros import protocol as lib_protocol
 from routeros_api import base_api
 
-from netwatchd.router.wire import (WireError, decode_length, decode_sentence, encode_length, encode_sentence,
+from netwatchd.lab.routeros_wire import (WireError, decode_length, decode_sentence, encode_length, encode_sentence,
                                    prefix_size, read_sentence)
 
 BOUNDARIES = [

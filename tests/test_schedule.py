@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from netwatchd.clock import FakeClock, SystemClock
-from netwatchd.config import HostSpec
+from netwatchd.config.model import HostSpec
 from netwatchd.models import ProbeResult
 from netwatchd.schedule import DueSchedule, ProbeLoop, spread_offset
 

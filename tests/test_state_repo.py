@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 
 from netwatchd.models import State
-from netwatchd.state import AlertEngine, HostState
+from netwatchd.engine.engine import AlertEngine, HostState
 from netwatchd.store import state_repo
 from netwatchd.store.db import Database
-from test_state_support import CommitFailsOnce, Driver, alerts, config, host
+from support.state import CommitFailsOnce, Driver, alerts, config, host
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from netwatchd.clock import FakeClock
-from netwatchd.config import load_config
+from netwatchd.config.loader import load_config
 from netwatchd.models import Transition, State
-from netwatchd.state import AlertEngine
+from netwatchd.engine.engine import AlertEngine
 from netwatchd.store import state_repo
 from netwatchd.store.db import Database
-from test_state_support import result
+from support.state import result
 
 CONFIG = """\
 data_dir: ./data

@@ -5,7 +5,7 @@ import pytest
 from netwatchd.errors import StoreError
 from netwatchd.store import Database, transaction
 from netwatchd.store.db import latest_version
-from test_state_support import CommitFailsOnce
+from support.state import CommitFailsOnce
 
 
 def test_migrate_creates_schema_in_wal_mode(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.notify.telegram_api import TelegramAPI, TelegramError
-from test_notify_support import ADMIN, GROUP, Rig, down, standin  # noqa: F401
+from support.notify import ADMIN, GROUP, Rig, down, standin  # noqa: F401
 
 SECRET_TOKEN = "987654321:AAH-very-secret-token-value-1234567890"
 

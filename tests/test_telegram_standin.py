@@ -15,7 +15,7 @@ import telegram
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 
 from netwatchd.lab.telegram_standin import DEFAULT_TOKEN, TelegramStandIn
-from test_notify_support import standin  # noqa: F401
+from support.notify import standin  # noqa: F401
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

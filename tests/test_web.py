@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from netwatchd.config import Config, HostSpec, WebSpec
+from netwatchd.config.model import Config, HostSpec, WebSpec
 from netwatchd.errors import ConfigError
 from netwatchd.models import ProbeResult, State
-from netwatchd.state import HostState
+from netwatchd.engine.engine import HostState
 from netwatchd.web.metrics import Metrics
 from netwatchd.web.server import StatusServer
 from netwatchd.web.snapshot import build_snapshot

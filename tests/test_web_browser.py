@@ -15,9 +15,9 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from netwatchd.config import Config, HostSpec, WebSpec
+from netwatchd.config.model import Config, HostSpec, WebSpec
 from netwatchd.models import State
-from netwatchd.state import HostState
+from netwatchd.engine.engine import HostState
 from netwatchd.web.metrics import Metrics
 from netwatchd.web.server import StatusServer
 from netwatchd.web.snapshot import build_snapshot

@@ -3,5 +3,5 @@
 poller.py   getUpdates long polling, offset + audit (store.py), rate limit + authorization (auth.py)
 parse.py    reading a command and validating its arguments (pure)
 handlers.py gathering a command's data (store, router, prober)
-commands.py rendering replies (pure), with text.py (tables, numbers, 4,096 split) and i18n.py (id/en)
+render.py   rendering replies (pure), with text.py (tables, numbers, 4,096 split) and i18n.py (id/en)
 """

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from netwatchd.config import TelegramSpec
+from netwatchd.config.model import TelegramSpec
 
 NOT_ADMIN = "not_admin"
 CHAT_NOT_ALLOWED = "chat_not_allowed"

@@ -2,7 +2,7 @@
 
 This is the effectful middle of the bot: it reads netwatchd's own store, asks a router through
 `RouterPool` (read-only menus only — there is no free-form RouterOS command and nothing here ever
-changes router configuration), or probes through `probe_fn`. The texts come from `commands.py`.
+changes router configuration), or probes through `probe_fn`. The texts come from `render.py`.
 
 Raises CommandInputError (the admin's mistake) and RouterError (the router's); the poller turns
 both into one line in the chat.
@@ -21,13 +21,13 @@ from typing import Any, Callable, Iterator, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netwatchd import __version__
-from netwatchd.bot import commands as render
+from netwatchd.bot import render as render
 from netwatchd.bot.i18n import say
 from netwatchd.bot.parse import (ROUTER_COMMANDS, CommandInputError, ParsedCommand, parse_interface, parse_mute,
                                  parse_ping, resolve_target)
 from netwatchd.bot.text import to_bool
 from netwatchd.clock import Clock
-from netwatchd.config import Config, HostSpec
+from netwatchd.config.model import Config, HostSpec
 from netwatchd.errors import ProbeError
 from netwatchd.models import ProbeResult
 from netwatchd.probes import probe_hosts
@@ -35,7 +35,7 @@ from netwatchd.report.data import load_inputs
 from netwatchd.report.stats import SiteInfo, site_report
 from netwatchd.router import netwatch
 from netwatchd.store import state_repo
-from netwatchd.state import HostState
+from netwatchd.engine.engine import HostState
 from netwatchd.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -345,7 +345,7 @@ def state_counts(conn: sqlite3.Connection, hosts: Sequence[HostSpec]) -> dict[st
 
 
 def view_of(host_state: Any) -> render.SiteView:
-    """Adapt a netwatchd.state.HostState to what /monitor shows."""
+    """Adapt a netwatchd.engine.engine.HostState to what /monitor shows."""
     evidence = host_state.evidence or {}
     return render.SiteView(state=host_state.state.value, since=host_state.since,
                            rtt_ms=_maybe_float(evidence.get("rtt_avg_ms")),

@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from netwatchd import config_kinds
-from netwatchd.config import Config, HostSpec
+from netwatchd.config import kinds as config_kinds
+from netwatchd.config.model import Config, HostSpec
 
 MAX_PING_COUNT = 20
 MIN_MUTE_SECONDS = 60.0

@@ -34,14 +34,14 @@ from typing import Any, Callable
 
 from netwatchd.bot import handlers
 from netwatchd.bot.auth import CHAT_NOT_ALLOWED, RateLimiter, authorize
-from netwatchd.bot.commands import render_router_error
+from netwatchd.bot.render import render_router_error
 from netwatchd.bot.handlers import BotContext, Reply
 from netwatchd.bot.i18n import bot_commands, say
 from netwatchd.bot.parse import CommandInputError, ParsedCommand, parse_command
 from netwatchd.bot.store import AuditEntry, accept_update, finish_audit, load_offset
 from netwatchd.bot.text import split_message
 from netwatchd.clock import Clock
-from netwatchd.config import Config
+from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError, RouterError, StoreError
 from netwatchd.logs import redact
 from netwatchd.store.db import Database

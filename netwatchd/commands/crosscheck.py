@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from netwatchd.config import Config
-from netwatchd.config_loader import load
+from netwatchd.config.model import Config
+from netwatchd.config.loader import load
 from netwatchd.router.client import RouterPool
 from netwatchd.router.crosscheck_text import render_crosscheck
 from netwatchd.router.netwatch import crosscheck, read_netwatch

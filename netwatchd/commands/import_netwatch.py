@@ -11,11 +11,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from netwatchd.config_loader import load
+from netwatchd.config.loader import load
 from netwatchd.errors import UsageError
 from netwatchd.router.client import RouterPool
 from netwatchd.router.hosts_yaml import skip_reason
-from netwatchd.router.netwatch import NetwatchEntry, parse_rsc, read_netwatch, to_hosts_yaml
+from netwatchd.router.hosts_yaml import to_hosts_yaml
+from netwatchd.router.netwatch import NetwatchEntry, read_netwatch
+from netwatchd.router.rsc import parse_rsc
 from netwatchd.router.rsc import RscSyntaxError
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from netwatchd.clock import SystemClock
-from netwatchd.config import HostSpec
-from netwatchd.config_loader import parse_duration
+from netwatchd.config.model import HostSpec
+from netwatchd.config.loader import parse_duration
 from netwatchd.errors import UsageError
 from netwatchd.models import ProbeResult
 from netwatchd.probes import PROBE_TYPES, probe_hosts
@@ -94,7 +94,7 @@ def _hosts_from_file(path_text: str) -> list[HostSpec]:
         return [HostSpec(name=a, address=a) for a in read_address_file(sys.stdin, "<stdin>")]
     path = Path(path_text)
     if path.suffix.lower() in (".yaml", ".yml"):
-        from netwatchd.config_loader import load
+        from netwatchd.config.loader import load
 
         # Probing needs no secret: an unset TELEGRAM_BOT_TOKEN must not stop an admin's probe.
         return [host for host in load(path, secrets_may_be_unset=True).hosts if not host.disabled]

@@ -16,9 +16,9 @@ from typing import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netwatchd.clock import Clock, SystemClock
-from netwatchd import config_loader
-from netwatchd.config import Config
-from netwatchd.config_kinds import did_you_mean
+from netwatchd.config import loader as config_loader
+from netwatchd.config.model import Config
+from netwatchd.config.kinds import did_you_mean
 from netwatchd.errors import StoreError, UsageError
 from netwatchd.report.data import ReportInputs, load_inputs, read_timing_log
 from netwatchd.report.progress import ProgressBar

@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
 
     shard = None
     if args.shard:
-        from netwatchd.web.sharding import parse_shard
+        from netwatchd.engine.sharding import parse_shard
 
         shard = parse_shard(args.shard)
     return run_agent(args.config, shard=shard)

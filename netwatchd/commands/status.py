@@ -16,10 +16,10 @@ from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
-from netwatchd.config import Config
+from netwatchd.config.model import Config
 from netwatchd.logs import redact
-from netwatchd.state import SELF_HOST, HostState, Mute
-from netwatchd.state_mutes import compile_windows, zone
+from netwatchd.engine.engine import SELF_HOST, HostState, Mute
+from netwatchd.engine.mutes import compile_windows, zone
 from netwatchd.store.db import Database
 
 DEAD_SHOWN = 10
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _load_config(path: Path) -> Config:
     """The config as `check` reads it (secrets may be unset: status needs none). Raises ConfigError."""
-    from netwatchd.config_loader import load
+    from netwatchd.config.loader import load
 
     return load(path, secrets_may_be_unset=True)
 

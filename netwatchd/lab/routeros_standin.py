@@ -1,6 +1,6 @@
 """A RouterOS API stand-in: a real threaded TCP (or TLS, api-ssl) server on loopback.
 
-It speaks the RouterOS API wire protocol (netwatchd.router.wire): length-prefixed words, sentences
+It speaks the RouterOS API wire protocol (netwatchd.lab.routeros_wire): length-prefixed words, sentences
 ended by an empty word, `/login` in both the plain (>= 6.43) and the challenge/md5 (< 6.43) form,
 `!re`/`!done`/`!trap`/`!fatal` replies with the request's `.tag` echoed, queries (`?name=v`,
 `?=name=v`, `?name`, `?-name`, `?<name=v`, `?>name=v`, `?#|&!.`), `=.proplist=`, `=count-only=`,
@@ -50,7 +50,7 @@ from typing import Any, Callable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
 from netwatchd.errors import LabError
-from netwatchd.router.wire import WireError, encode_sentence, read_sentence
+from netwatchd.lab.routeros_wire import WireError, encode_sentence, read_sentence
 
 log = logging.getLogger(__name__)
 

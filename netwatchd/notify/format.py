@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netwatchd.models import State, Transition
+from netwatchd.config.templates import FIELD as _FIELD, PLACEHOLDERS, TEMPLATE_KEYS, check_templates  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +113,8 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
                 "If you can read this, alerts will reach this chat too.",
     },
 }
-TEMPLATE_KEYS: tuple[str, ...] = tuple(DEFAULT_TEMPLATES["en"])
-PLACEHOLDERS: tuple[str, ...] = ("icon", "host", "address", "group", "state", "from_state", "at",
-                                 "time", "since", "duration", "evidence", "affected",
-                                 "affected_count", "affected_line", "count", "summary", "server")
+assert all(tuple(texts) == TEMPLATE_KEYS for texts in DEFAULT_TEMPLATES.values()), "template keys out of step"
 _warned_templates: set[tuple[str, str]] = set()
-_FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -239,38 +236,6 @@ def _short_lines(lines: list[str], limit: int) -> list[str]:
 
 
 # -- templates -------------------------------------------------------------------------------
-
-def check_templates(templates: Mapping[str, str]) -> list[str]:
-    """Problems with user templates (unknown key, unknown placeholder, bad braces, unbalanced
-    tags), one line each, for config validation. Empty list: all fine."""
-    problems = []
-    for key, template in templates.items():
-        if key not in TEMPLATE_KEYS:
-            problems.append(f"telegram.templates.{key}: unknown template (one of {', '.join(TEMPLATE_KEYS)})")
-            continue
-        if not isinstance(template, str) or not template.strip():
-            problems.append(f"telegram.templates.{key}: must be a non-empty text")
-            continue
-        stray = _FIELD.sub("", template)
-        if "{" in stray or "}" in stray:
-            problems.append(f"telegram.templates.{key}: unmatched brace (write {{{{ or }}}} for a literal one)")
-        for match in _FIELD.finditer(template):
-            name = match.group(1)
-            if name is not None and name not in PLACEHOLDERS:
-                problems.append(f"telegram.templates.{key}: unknown placeholder {{{name}}} "
-                                f"(one of {', '.join(PLACEHOLDERS)})")
-        tags = re.findall(r"<(/?)([a-z-]+)[^>]*>", template)
-        stack: list[str] = []
-        for closing, tag in tags:
-            if not closing:
-                stack.append(tag)
-            elif not stack or stack.pop() != tag:
-                stack.append("?")
-                break
-        if stack:
-            problems.append(f"telegram.templates.{key}: unbalanced HTML tags (Telegram would refuse it)")
-    return problems
-
 
 def _fill(template: str, values: Mapping[str, str]) -> str:
     """Substitute {name}; drop a line whose placeholders all rendered empty."""

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, TextIO
 
 from netwatchd.clock import Clock, iso_ms
-from netwatchd.config import Config
+from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError
 from netwatchd.logs import redact
 from netwatchd.models import Transition

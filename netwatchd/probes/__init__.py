@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Sequence
 
 from netwatchd.clock import Clock
-from netwatchd.config import HostSpec
+from netwatchd.config.model import HostSpec
 from netwatchd.models import ProbeResult
 from netwatchd.probes.dns import probe_dns
 from netwatchd.probes.http import probe_http

@@ -17,7 +17,7 @@ import time
 from urllib.parse import urlsplit
 
 from netwatchd.clock import Clock
-from netwatchd.config import HostSpec
+from netwatchd.config.model import HostSpec
 from netwatchd.models import ProbeResult
 from netwatchd.probes.tcp import socket_error_text
 

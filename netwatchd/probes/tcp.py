@@ -7,7 +7,7 @@ import socket
 import time
 
 from netwatchd.clock import Clock
-from netwatchd.config import HostSpec
+from netwatchd.config.model import HostSpec
 from netwatchd.models import ProbeResult
 
 _REASONS = {

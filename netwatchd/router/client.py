@@ -28,7 +28,7 @@ from librouteros.api import Api
 from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, MultiTrapError, TrapError
 from librouteros.login import encode_password
 
-from netwatchd.config import RouterSpec
+from netwatchd.config.model import RouterSpec
 from netwatchd.errors import RouterError
 from netwatchd.logs import add_secret, redact
 from netwatchd.router.values import ros_duration_seconds

@@ -14,7 +14,7 @@ import logging
 from typing import Any, Callable, Mapping
 
 from netwatchd.clock import Clock
-from netwatchd.config import Config
+from netwatchd.config.model import Config
 from netwatchd.errors import RouterError
 from netwatchd.models import State, Transition
 from netwatchd.router.client import RouterPool

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from netwatchd.config import HostSpec
+from netwatchd.config.model import HostSpec
 from netwatchd.logs import redact
 from netwatchd.router.netwatch import NetwatchEntry
 from netwatchd.router.values import ros_duration_seconds, ros_percent
@@ -154,7 +154,7 @@ def skip_reason(entry: NetwatchEntry) -> str | None:
     return None
 
 
-def entries_to_yaml(entries: Sequence[NetwatchEntry], existing: Sequence[HostSpec] = ()) -> str:
+def to_hosts_yaml(entries: Sequence[NetwatchEntry], existing: Sequence[HostSpec] = ()) -> str:
     """The text of hosts.yaml items for `entries` (empty entries -> a comment saying so).
 
     `existing` are the sites already configured: an entry watching one of their addresses becomes a

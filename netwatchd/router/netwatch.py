@@ -4,8 +4,8 @@
 - `crosscheck(entries, config, states)` (pure) matches entries to configured sites by address (by
   name or comment as a fallback) and lists disagreements, sites only netwatchd watches and entries
   only the router watches.
-- `parse_rsc(text)` reads a `/tool netwatch export` script (netwatchd.router.rsc);
-  `to_hosts_yaml(entries)` writes hosts.yaml entries (netwatchd.router.hosts_yaml).
+- `netwatchd.router.rsc.parse_rsc(text)` reads a `/tool netwatch export` script;
+  `netwatchd.router.hosts_yaml.to_hosts_yaml(entries)` writes hosts.yaml entries.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any, Mapping, Sequence
 
-from netwatchd.config import Config, HostSpec
+from netwatchd.config.model import Config, HostSpec
 from netwatchd.errors import RouterError
 from netwatchd.models import State
 from netwatchd.router.values import ros_bool, ros_duration_seconds, ros_timestamp
@@ -228,20 +228,3 @@ def crosscheck(entries: Sequence[NetwatchEntry], config: Config, states: Mapping
                                router_since=entry.since(tz), matched_by=how))
     return CrossCheck(router=router, both=tuple(both), only_netwatchd=tuple(only_ours), only_router=tuple(unmatched))
 
-
-def parse_rsc(text: str) -> list[NetwatchEntry]:
-    """Netwatch entries of a `/tool netwatch export` script (v6 or v7).
-
-    Raises netwatchd.router.rsc.RscSyntaxError (a UsageError, 'line N: ...') for a script it cannot read.
-    """
-    from netwatchd.router.rsc import parse_netwatch_export
-
-    return parse_netwatch_export(text)
-
-
-def to_hosts_yaml(entries: Sequence[NetwatchEntry], existing: Sequence[HostSpec] = ()) -> str:
-    """hosts.yaml `hosts:` list items for the entries, with a `#` comment for anything not carried over
-    (and for ICMP entries whose address one of the `existing` sites already watches)."""
-    from netwatchd.router.hosts_yaml import entries_to_yaml
-
-    return entries_to_yaml(entries, existing)

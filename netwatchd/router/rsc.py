@@ -220,7 +220,7 @@ def _selector(token: _Token, rows: list[dict[str, str]], line: int) -> list[dict
     return numbers
 
 
-def parse_netwatch_export(text: str) -> list[NetwatchEntry]:
+def parse_rsc(text: str) -> list[NetwatchEntry]:
     """Netwatch entries defined by an export script, in order. Raises RscSyntaxError ('line N: ...')."""
     menu: tuple[str, ...] = ()
     rows: list[dict[str, str]] = []

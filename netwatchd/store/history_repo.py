@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
-from netwatchd.config import RetentionSpec
+from netwatchd.config.model import RetentionSpec
 from netwatchd.models import ProbeResult, State
 from netwatchd.store.db import transaction
 

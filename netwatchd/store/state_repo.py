@@ -14,7 +14,7 @@ from typing import Sequence
 
 from netwatchd.clock import iso_ms
 from netwatchd.models import Transition
-from netwatchd.state import HostState, Mute
+from netwatchd.engine.engine import HostState, Mute
 from netwatchd.store.db import transaction
 
 

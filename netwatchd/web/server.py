@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any, Callable
 
-from netwatchd.config import WebSpec
+from netwatchd.config.model import WebSpec
 from netwatchd.errors import ConfigError
 from netwatchd.web.metrics import Metrics
 

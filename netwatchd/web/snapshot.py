@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
-from netwatchd.config import Config, HostSpec
+from netwatchd.config.model import Config, HostSpec
 from netwatchd.models import ProbeResult, State
 
 COLOURS = {"up": "green", "degraded": "amber", "down": "red", "unreachable": "grey", "unknown": "grey"}

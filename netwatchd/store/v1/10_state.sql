@@ -1,4 +1,4 @@
--- Owner: alert brain (state.py / store/state_repo.py). Current state per host and every transition.
+-- Owner: alert brain (engine/ / store/state_repo.py). Current state per host and every transition.
 CREATE TABLE host_state (
     host            TEXT PRIMARY KEY,
     state           TEXT NOT NULL,          -- unknown|up|degraded|down|unreachable

@@ -17,7 +17,7 @@ from netwatchd.bot import i18n
 from netwatchd.bot.i18n import headers, label, say, state_word
 from netwatchd.bot.text import (ago, bits_per_second, byte_size, duration, esc, local_time, plain,
                                 table, to_bool, to_float)
-from netwatchd.config import HostSpec
+from netwatchd.config.model import HostSpec
 from netwatchd.models import ProbeResult, Transition
 
 MENU_ROWS: tuple[tuple[str, ...], ...] = (

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from netwatchd.clock import FakeClock
-from netwatchd.config import Config, FlapPolicy, HostSpec, SelfCheck, Thresholds
+from netwatchd.config.model import Config, FlapPolicy, HostSpec, SelfCheck, Thresholds
 from netwatchd.models import ProbeResult, State, Transition
-from netwatchd.state import AlertEngine, HostState, self_check_name
+from netwatchd.engine.engine import AlertEngine, HostState, self_check_name
 
 # One character per probe outcome in the tables.
 OK, FAIL, SLOW, LOSSY = "+", "-", "~", "%"

@@ -10,7 +10,7 @@ from typing import Any, Iterator, Sequence
 import pytest
 
 from netwatchd.clock import FakeClock
-from netwatchd.config import Config, TelegramSpec
+from netwatchd.config.model import Config, TelegramSpec
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.models import State, Transition
 from netwatchd.notify.outbox import DeliveryWorker, destinations_for, enqueue

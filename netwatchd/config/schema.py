@@ -1,8 +1,8 @@
 """The one description of hosts.yaml: every key, its kind and range, its default and what it means.
 
-`netwatchd.config_loader` validates with these tables and `config_reference()` turns the very same
+`netwatchd.config.loader` validates with these tables and `config_reference()` turns the very same
 tables into the README's configuration reference, so the two cannot drift apart. The value kinds
-(`Duration`, `Integer`, `Address`, ...) live in netwatchd.config_kinds. Defaults are read from the
+(`Duration`, `Integer`, `Address`, ...) live in netwatchd.config.kinds. Defaults are read from the
 dataclasses in netwatchd.config, never repeated here.
 """
 
@@ -13,9 +13,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from netwatchd.config import (Config, FlapPolicy, HostSpec, MaintenanceWindow, RetentionSpec, RouterSpec,
+from netwatchd.config.model import (Config, FlapPolicy, HostSpec, MaintenanceWindow, RetentionSpec, RouterSpec,
                               SelfCheck, TelegramSpec, Thresholds, WebSpec)
-from netwatchd.config_kinds import (Address, Choice, Duration, Flag, Integer, Kind, Listen, ListOf, Name, Percent,
+from netwatchd.config.kinds import (Address, Choice, Duration, Flag, Integer, Kind, Listen, ListOf, Name, Percent,
                                     Templates, Text, TimeOfDay, Timestamp, TimeZone, Url, Weekday)
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta, timezone, tzinfo
 from typing import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from netwatchd.config import MaintenanceWindow
+from netwatchd.config.model import MaintenanceWindow
 from netwatchd.errors import ConfigError
 
 

@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netwatchd.clock import FakeClock
-from netwatchd.config import FlapPolicy, SelfCheck
+from netwatchd.config.model import FlapPolicy, SelfCheck
 from netwatchd.models import State, Transition
-from netwatchd.state import SELF_HOST, HostState, Mute, self_check_name
+from netwatchd.engine.engine import SELF_HOST, HostState, Mute, self_check_name
 from netwatchd.store import state_repo
 from netwatchd.store.db import Database
-from test_state_support import Driver, config, host, result
+from support.state import Driver, config, host, result
 
 PROBLEMS = {State.DOWN, State.DEGRADED, State.UNREACHABLE}
 ANCHORS = ("198.18.0.1", "198.18.0.2")
@@ -196,9 +196,9 @@ def test_restoring_at_any_point_gives_the_same_future(scenario):
                         st.sampled_from([None, 30.0]), st.sampled_from([None, 8.0])))
 def test_documented_failed_degraded_rules(sent, lost, avg, spread, jitter, limits):
     """classify() follows the rules written in the state module's docstring, for any result."""
-    from netwatchd.config import Thresholds
+    from netwatchd.config.model import Thresholds
     from netwatchd.models import ProbeResult
-    from netwatchd.state import DEGRADED, FAILED, OK, classify
+    from netwatchd.engine.engine import DEGRADED, FAILED, OK, classify
 
     received = max(0, sent - lost)
     alive = received > 0

@@ -1,4 +1,4 @@
-"""Value kinds of hosts.yaml: each reads one located YAML value (netwatchd.config_yaml.Value) and
+"""Value kinds of hosts.yaml: each reads one located YAML value (netwatchd.config.reader.Value) and
 returns the Python value, or raises `Invalid(what is wrong, what is allowed)`. Also RouterOS-style
 durations (`parse_duration`, `format_duration`) and address checks, used by the loader and the bot.
 """
@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
-from netwatchd.config_yaml import Value
+from netwatchd.config.reader import Value
 
 
 class Invalid(Exception):

@@ -13,7 +13,7 @@ import hashlib
 import re
 from typing import Sequence
 
-from netwatchd.config import HostSpec
+from netwatchd.config.model import HostSpec
 from netwatchd.errors import UsageError
 
 _SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")

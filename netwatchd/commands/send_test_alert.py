@@ -10,8 +10,8 @@ import time
 
 from pathlib import Path
 from netwatchd.clock import SystemClock
-from netwatchd.config import Config
-from netwatchd.config_loader import load
+from netwatchd.config.model import Config
+from netwatchd.config.loader import load
 from netwatchd.errors import DeliveryError, UsageError
 from netwatchd.logs import add_secret
 from netwatchd.notify.format import render_test, to_plain_text

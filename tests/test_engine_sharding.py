@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netwatchd.config import HostSpec
+from netwatchd.config.model import HostSpec
 from netwatchd.errors import UsageError
-from netwatchd.web.sharding import parse_shard, shard_hosts, shard_of
+from netwatchd.engine.sharding import parse_shard, shard_hosts, shard_of
 
 HOSTS = [HostSpec(name="core", address="198.18.0.1")] + [
     HostSpec(name=f"kec-{i:02d}", address=f"198.18.{i}.2", parent="core" if i % 3 == 0 else None)
@@ -33,7 +33,7 @@ def test_every_host_in_exactly_one_shard_and_children_with_parents(n):
 
 
 def test_hash_is_stable_across_processes():
-    code = "from netwatchd.web.sharding import shard_of; print([shard_of(f'kec-{i}', 4) for i in range(20)])"
+    code = "from netwatchd.engine.sharding import shard_of; print([shard_of(f'kec-{i}', 4) for i in range(20)])"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": "123", "PATH": ""})
     assert other.stdout.strip() == str([shard_of(f"kec-{i}", 4) for i in range(20)])

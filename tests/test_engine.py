@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from netwatchd.config import FlapPolicy, MaintenanceWindow, Thresholds
+from netwatchd.config.model import FlapPolicy, MaintenanceWindow, Thresholds
 from netwatchd.models import ProbeResult, State
-from netwatchd.state import (DEGRADED, FAILED, OK, SELF_HOST, AlertEngine, HostState, Mute,
+from netwatchd.engine.engine import (DEGRADED, FAILED, OK, SELF_HOST, AlertEngine, HostState, Mute,
                              classify, self_check_hosts, self_check_name)
-from netwatchd.state_flap import change_percent
-from test_state_support import Driver, alerts, brief, config, host, result
+from netwatchd.engine.flapping import change_percent
+from support.state import Driver, alerts, brief, config, host, result
 
 D, U, G, X, N = "down", "up", "degraded", "unreachable", "unknown"
 
@@ -333,7 +333,7 @@ def test_group_mute_and_parent_fold_after_maintenance():
 
 def test_window_until_end_of_day_and_bad_times():
     from netwatchd.errors import ConfigError
-    from netwatchd.state_mutes import compile_windows
+    from netwatchd.engine.mutes import compile_windows
     from datetime import datetime, timezone
     late = compile_windows([MaintenanceWindow(targets=("a",), daily_start="23:00", daily_end="24:00")],
                            "Asia/Jakarta")[0]

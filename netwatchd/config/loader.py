@@ -2,7 +2,7 @@
 
 Every problem in the file is collected (not just the first) as a `Problem`, printed as
 `FILE:LINE: key.path: what is wrong (what is allowed)`. The keys, kinds and ranges come from
-netwatchd.config_schema; the rules that involve several keys (timeout < interval, tcp needs a
+netwatchd.config.schema; the rules that involve several keys (timeout < interval, tcp needs a
 port, parents exist and do not loop, ...) live here. Secrets are registered with
 netwatchd.logs.add_secret as soon as they are read, so no later output can show them.
 """
@@ -19,14 +19,15 @@ from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from netwatchd.config import (Config, FlapPolicy, HostSpec, MaintenanceWindow, RetentionSpec, RouterSpec,
+from netwatchd.config.model import (Config, FlapPolicy, HostSpec, MaintenanceWindow, RetentionSpec, RouterSpec,
                               SelfCheck, TelegramSpec, Thresholds, WebSpec)
-from netwatchd.config_kinds import Invalid, ListOf, Name, did_you_mean, format_duration, parse_duration
-from netwatchd.config_schema import (DEFAULTS, FLAPPING, HOST, HOST_SETTINGS, MAINTENANCE, RETENTION, ROUTER,
+from netwatchd.config.kinds import Invalid, ListOf, Name, did_you_mean, format_duration, parse_duration
+from netwatchd.config.schema import (DEFAULTS, FLAPPING, HOST, HOST_SETTINGS, MAINTENANCE, RETENTION, ROUTER,
                                      SELF_CHECK, TELEGRAM, TOP, WEB, Key, Section)
-from netwatchd.config_yaml import BAD_REFERENCE, Entry, Value, YamlProblem, parse, read_text
+from netwatchd.config.reader import BAD_REFERENCE, Entry, Value, YamlProblem, parse, read_text
 from netwatchd.errors import ConfigError
 from netwatchd.logs import MIN_SECRET_LENGTH, add_secret, redact
+from netwatchd.config.templates import check_templates
 
 __all__ = ["Problem", "LoadResult", "InvalidConfig", "analyze", "load", "parse_duration", "format_duration"]
 
@@ -496,8 +497,6 @@ class _Loader:
         return spec
 
     def _check_templates(self, templates: Value) -> None:
-        from netwatchd.notify.format import check_templates  # the formatter knows its placeholders
-
         for key, entry in templates.items.items():
             for message in check_templates({key: entry.value.text}):
                 path, _, what = message.partition(": ")
@@ -683,3 +682,11 @@ def load(path: Path, environ: Mapping[str, str] | None = None, *, secrets_may_be
     if problems or result.config is None:
         raise InvalidConfig(sorted(problems, key=lambda p: p.line))
     return result.config
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Parse and validate hosts.yaml with every secret required (what `run` needs).
+
+    Raises InvalidConfig (a ConfigError) listing every problem found (never a traceback for bad input).
+    """
+    return load(Path(path), environ)

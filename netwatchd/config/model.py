@@ -1,7 +1,7 @@
 """hosts.yaml -> frozen dataclasses.
 
-The dataclasses below are the contract every other module codes against. `load_config` parses
-and validates; every mistake becomes a located `ConfigError` line
+The dataclasses below are the contract every other module codes against. `config.loader.load_config`
+parses and validates; every mistake becomes a located `ConfigError` line
 (`FILE:LINE: key.path: what is wrong (what is allowed)`).
 Secrets (telegram.token, routers[].password) are kept out of repr().
 """
@@ -9,7 +9,6 @@ Secrets (telegram.token, routers[].password) are kept out of repr().
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -162,12 +161,3 @@ class Config:
                 return host
         return None
 
-
-def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Config:
-    """Parse and validate hosts.yaml.
-
-    Raises ConfigError listing every problem found (never a traceback for bad input).
-    """
-    from netwatchd.config_loader import load  # the validating parser lives in its own module
-
-    return load(Path(path), environ)

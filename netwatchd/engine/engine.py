@@ -36,8 +36,8 @@ every site becomes UNREACHABLE; when an anchor answers again the sites are judge
 news is folded into one "uplink_back" summary (sent once they are judged, at most
 UPLINK_SUMMARY_WAIT seconds later).
 
-Flapping (see state_flap): one "flapping" alert, state changes recorded but not announced, one
-"stable" alert with the settled state. Mutes (see state_mutes): nothing is announced for a muted
+Flapping (see engine.flapping): one "flapping" alert, state changes recorded but not announced, one
+"stable" alert with the settled state. Mutes (see engine.mutes): nothing is announced for a muted
 host; at the mute's end a "maintenance_end" announces the state if admins knew another one.
 
 Every engine-level fact lives in the `HostState` values (plus the config and the mutes), so an
@@ -52,10 +52,10 @@ from operator import attrgetter
 from typing import Any, Iterable, Sequence
 
 from netwatchd.clock import Clock, iso_ms
-from netwatchd.config import Config, HostSpec, Thresholds
+from netwatchd.config.model import Config, HostSpec, Thresholds
 from netwatchd.models import ProbeResult, State, Transition
-from netwatchd.state_flap import change_percent, slots_for
-from netwatchd.state_mutes import CompiledWindow, Mute, compile_windows, muted_targets
+from netwatchd.engine.flapping import change_percent, slots_for
+from netwatchd.engine.mutes import CompiledWindow, Mute, compile_windows, muted_targets
 
 __all__ = ["AlertEngine", "HostState", "Mute", "SELF_HOST", "SELF_CHECK_PREFIX", "classify",
            "self_check_hosts", "self_check_name", "FAILED", "DEGRADED", "OK"]
