@@ -14,5 +14,19 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     echo "missing Debian packages: ${need_apt[*]} (sudo apt-get install ${need_apt[*]}); tests that need them will be skipped" >&2
   fi
 fi
+# Outside a virtual environment (a fresh Debian 12 / Ubuntu 24.04 refuses `pip install` into the system
+# Python, PEP 668), make one in .venv and use it; inside one (CI makes a fresh one), use that.
+if python3 -c 'import sys; sys.exit(0 if sys.prefix == sys.base_prefix else 1)'; then
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    else
+      echo "python3-venv is missing: sudo apt-get install python3-venv" >&2; exit 2
+    fi
+  fi
+  [ -x .venv/bin/python3 ] || python3 -m venv .venv
+  # shellcheck disable=SC1091
+  . .venv/bin/activate
+fi
 python3 -m pip install -q -e '.[test]'
 exec python3 -m pytest -q "$@"
