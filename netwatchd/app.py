@@ -43,7 +43,7 @@ from netwatchd.logs import add_secret, redact
 from netwatchd.models import ProbeResult, State, Transition
 from netwatchd.engine.engine import FAILED, SELF_HOST, AlertEngine, HostState, classify, self_check_hosts
 from netwatchd.store import history_repo, state_repo
-from netwatchd.store.db import Database
+from netwatchd.store.db import Database, ThreadConnections
 
 log = logging.getLogger("netwatchd.app")
 
@@ -155,7 +155,7 @@ class Agent:
         self.probe_fn: ProbeFn = probe_fn or _default_probe_fn()
         self.db = Database.in_dir(config.data_dir)
         self.db.migrate()
-        self._local = threading.local()
+        self._connections = ThreadConnections(self.db)
         self._lock = threading.RLock()          # the engine and its store writes, one thread at a time
         self._unsaved_states: dict[str, HostState] = {}
         self._unsaved_transitions: list[Transition] = []
@@ -222,10 +222,7 @@ class Agent:
 
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection to the store (opened on first use)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self.db.connect()
-        return conn
+        return self._connections.get()
 
     # ---- one probe round --------------------------------------------------------------
     def handle_results(self, results: list[ProbeResult]) -> list[Transition]:

@@ -1,7 +1,8 @@
 """The persistent outbox: alerts are rows in SQLite until Telegram has acknowledged them.
 
-`enqueue()` adds rows inside the caller's transaction (state + event + outbox commit together).
-`DeliveryWorker` (below) sends them.
+`enqueue()` (store.outbox_repo) adds rows inside the caller's transaction (state + event + outbox
+commit together). `DeliveryWorker` (below) sends them; the rows are read and written only through
+store.outbox_repo.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TextIO
 
-from netwatchd.clock import Clock, iso_ms
+from netwatchd.clock import Clock
 from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError
 from netwatchd.logs import redact
@@ -29,7 +30,9 @@ from netwatchd.models import Transition
 from netwatchd.notify import format as fmt
 from netwatchd.notify.pacing import CONSOLE, Backoff, RateLimiter
 from netwatchd.notify.timing import TIMING_FILENAME, TimingLog, timing_record
-from netwatchd.store.db import Database, transaction
+from netwatchd.store import outbox_repo
+from netwatchd.store.db import Database, ThreadConnections, transaction
+from netwatchd.store.outbox_repo import enqueue, utc_ms
 
 if TYPE_CHECKING:
     from netwatchd.notify.telegram_api import TelegramAPI
@@ -38,40 +41,12 @@ __all__ = ["CONSOLE", "Backoff", "DeliveryWorker", "RateLimiter", "TIMING_FILENA
            "destinations_for", "enqueue", "utc_ms"]
 
 
-def utc_ms(moment: datetime) -> str:
-    """The one timestamp format stored in the outbox: UTC, milliseconds, '+00:00' (sorts as text)."""
-    return iso_ms(moment.astimezone(timezone.utc))
-
-
 def destinations_for(config: Config) -> list[str]:
     """Where alerts go: every telegram.chat_ids entry as a string, or ["console"] without a token
     (or without any chat id, so that no alert is ever silently dropped)."""
     if config.telegram.enabled and config.telegram.chat_ids:
         return [str(chat_id) for chat_id in config.telegram.chat_ids]
     return [CONSOLE]
-
-
-def enqueue(conn: sqlite3.Connection, event_id: int | None, transition: Transition,
-            destinations: Sequence[str], now: datetime) -> None:
-    """Insert one pending row per destination; never commits (the caller's transaction does).
-
-    A destination whose group was migrated to a supergroup goes to the new chat id.
-    Raises sqlite3.Error if the store cannot be written (the caller's transaction rolls back).
-    """
-    migrated = dict(conn.execute("SELECT old_chat_id, new_chat_id FROM chat_migrations").fetchall())
-    payload = json.dumps(transition.to_dict(), ensure_ascii=False, sort_keys=True)
-    enqueued_at = utc_ms(now)
-    detected_at = utc_ms(transition.at)
-    seen: set[str] = set()
-    for destination in destinations:
-        chat_id = migrated.get(str(destination), str(destination))
-        if chat_id in seen:
-            continue
-        seen.add(chat_id)
-        conn.execute(
-            "INSERT INTO outbox(event_id, chat_id, payload, status, enqueued_at, detected_at,"
-            " next_attempt_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
-            (event_id, chat_id, payload, enqueued_at, detected_at, enqueued_at))
 
 
 # =============================================================================================
@@ -140,7 +115,7 @@ class DeliveryWorker:
         self.claimer = f"{os.getpid()}:{_process_identity(os.getpid())}:{uuid.uuid4().hex[:12]}"
         self.config = config
         self.timing = TimingLog(Path(config.data_dir) / TIMING_FILENAME)
-        self._local = threading.local()
+        self._connections = ThreadConnections(db)
         self._recovered = False
         self._seeded: set[str] = set()
         self._unreleased: set[str] = set()     # chats whose claimed rows a failed step could not release
@@ -187,8 +162,7 @@ class DeliveryWorker:
         step: otherwise its claimed rows would stay 'sending' and hold the chat until a restart."""
         try:
             with self._write(self._conn()) as conn:
-                conn.execute("UPDATE outbox SET status='pending', claimed_by=NULL"
-                             " WHERE status='sending' AND claimed_by=? AND chat_id=?", (self.claimer, chat_id))
+                outbox_repo.release(conn, self.claimer, chat_id)
         except sqlite3.Error as exc:
             log.error("alerts claimed for chat %s could not be released yet (%s); retrying",
                       chat_id, redact(str(exc)))
@@ -199,9 +173,7 @@ class DeliveryWorker:
 
     def depth(self) -> int:
         """Rows not yet delivered (pending or in flight)."""
-        row = self._conn().execute(
-            "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')").fetchone()
-        return int(row[0])
+        return outbox_repo.outbox_status(self._conn()).waiting
 
     def wake(self, chat_ids: Iterable[str] | None = None) -> None:
         """Tell a started worker that rows were just enqueued (saves up to one poll interval).
@@ -264,7 +236,7 @@ class DeliveryWorker:
                     log.error("delivery dispatcher: %s", redact(repr(exc)))
                 self._wake.wait(self.poll_interval)
         finally:
-            self._close_thread_connection()
+            self._connections.close_current()
 
     def _ensure_lane(self, chat_id: str) -> None:
         with self._lanes_lock:
@@ -293,7 +265,7 @@ class DeliveryWorker:
                 lane.event.wait(min(outcome.wait, 5.0) if outcome.wait > 0 else self.poll_interval)
             self._retire(lane)
         finally:
-            self._close_thread_connection()
+            self._connections.close_current()
 
     def _retire(self, lane: "_LaneThread") -> bool:
         """Remove an idle lane, unless a wake-up arrived meanwhile (no wake-up is ever lost)."""
@@ -304,23 +276,15 @@ class DeliveryWorker:
                 del self._lanes[lane.chat_id]
             return True
 
-    def _close_thread_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
     # -- one step of one chat -------------------------------------------------------------------
 
     def _step(self, chat_id: str) -> "StepOutcome":
         conn = self._conn()
         now = self.clock.now()
-        head = conn.execute("SELECT next_attempt_at FROM outbox WHERE chat_id=? AND status IN"
-                            " ('pending', 'sending') ORDER BY id LIMIT 1", (chat_id,)).fetchone()
-        if head is None:
+        not_before = outbox_repo.head_not_before(conn, chat_id)
+        if not_before is None:
             return StepOutcome(sent=False, wait=self.poll_interval, has_rows=False)
-        not_before = datetime.fromisoformat(head[0])
-        if not_before > now and not self._has_fresh_rows(conn, chat_id):
+        if not_before > now and not outbox_repo.has_fresh_rows(conn, chat_id):
             return StepOutcome(sent=False, wait=(not_before - now).total_seconds())
         # A new alert for a chat in backoff is tried at once (fresh news is worth one request;
         # after the failure the chat backs off again). A 429's retry_after still holds: the
@@ -372,15 +336,10 @@ class DeliveryWorker:
         ids = [row.id for row in batch]
         with self._write(conn):
             if is_last_part:
-                conn.executemany(
-                    "UPDATE outbox SET status='sent', message_id=?, sent_at=?, acked_at=?, claimed_by=NULL,"
-                    " sent_parts=sent_parts+1, last_error=NULL WHERE id=? AND claimed_by=?",
-                    [(message_id, utc_ms(sent_at), utc_ms(acked_at), row_id, self.claimer) for row_id in ids])
+                outbox_repo.mark_sent(conn, self.claimer, ids, message_id=message_id, sent_at=sent_at,
+                                      acked_at=acked_at)
             else:
-                conn.executemany(
-                    "UPDATE outbox SET status='pending', claimed_by=NULL, sent_parts=sent_parts+1,"
-                    " attempts=0, next_attempt_at=? WHERE id=? AND claimed_by=?",
-                    [(utc_ms(acked_at), row_id, self.claimer) for row_id in ids])
+                outbox_repo.mark_part_sent(conn, self.claimer, ids, next_attempt_at=acked_at)
         # --- window closed ---
         self._delivered(batch, chat_id, message_id, sent_at, acked_at, "sent")
         return StepOutcome(sent=True, wait=self.limiter.wait_for(chat_id, self.clock.monotonic()))
@@ -394,10 +353,8 @@ class DeliveryWorker:
             return self._failed(conn, CONSOLE, batch, DeliveryError(f"console write failed: {exc}"), sent_at)
         acked_at = self.clock.now()
         with self._write(conn):
-            conn.executemany(
-                "UPDATE outbox SET status='sent', sent_at=?, acked_at=?, claimed_by=NULL, last_error=NULL"
-                " WHERE id=? AND claimed_by=?",
-                [(utc_ms(sent_at), utc_ms(acked_at), row.id, self.claimer) for row in batch])
+            outbox_repo.mark_printed(conn, self.claimer, [row.id for row in batch], sent_at=sent_at,
+                                     acked_at=acked_at)
         self._delivered(batch, CONSOLE, None, sent_at, acked_at, "sent")
         return StepOutcome(sent=True, wait=0.0)
 
@@ -409,22 +366,15 @@ class DeliveryWorker:
         if exc.migrate_to_chat_id is not None:
             new_chat = str(exc.migrate_to_chat_id)
             with self._write(conn):
-                conn.execute("INSERT OR REPLACE INTO chat_migrations(old_chat_id, new_chat_id, at)"
-                             " VALUES (?, ?, ?)", (chat_id, new_chat, utc_ms(now)))
-                conn.execute("UPDATE chat_migrations SET new_chat_id=? WHERE new_chat_id=?", (new_chat, chat_id))
-                conn.executemany("UPDATE outbox SET status='pending', claimed_by=NULL, next_attempt_at=?,"
-                                 " last_error=? WHERE id=? AND claimed_by=?",
-                                 [(utc_ms(now), reason, row_id, self.claimer) for row_id in ids])
-                conn.execute("UPDATE outbox SET chat_id=? WHERE chat_id=? AND status IN ('pending', 'sending')",
-                             (new_chat, chat_id))
+                outbox_repo.migrate_chat(conn, self.claimer, ids, old_chat=chat_id, new_chat=new_chat,
+                                         now=now, error=reason)
             log.warning("Telegram chat %s became supergroup %s: its alerts now go there; put %s in "
                         "telegram.chat_ids", chat_id, new_chat, new_chat)
             self.wake([new_chat])
             return StepOutcome(sent=False, wait=0.0)
         if exc.permanent:
             with self._write(conn):
-                conn.executemany("UPDATE outbox SET status='dead', claimed_by=NULL, last_error=? "
-                                 "WHERE id=? AND claimed_by=?", [(reason, row_id, self.claimer) for row_id in ids])
+                outbox_repo.mark_dead(conn, self.claimer, ids, error=reason)
             log.error("%d alert(s) for chat %s given up: %s (check telegram.chat_ids and that the bot "
                       "is a member of that chat)", len(batch), chat_id, reason)
             self._delivered(batch, chat_id, None, sent_at, now, "dead", error=reason)
@@ -437,9 +387,7 @@ class DeliveryWorker:
             delay = self.backoff.delay(attempts, self.random_draw())
         retry_at = now + timedelta(seconds=delay)
         with self._write(conn):
-            conn.executemany("UPDATE outbox SET status='pending', claimed_by=NULL, next_attempt_at=?,"
-                             " last_error=? WHERE id=? AND claimed_by=?",
-                             [(utc_ms(retry_at), reason, row_id, self.claimer) for row_id in ids])
+            outbox_repo.retry_later(conn, self.claimer, ids, not_before=retry_at, error=reason)
         # a long Telegram outage must not flood the log: the first failures, then every 10th
         level = logging.WARNING if attempts <= 3 or attempts % 10 == 0 else logging.DEBUG
         log.log(level, "alert(s) for chat %s not delivered (attempt %d): %s; retrying in %.1f s",
@@ -457,58 +405,36 @@ class DeliveryWorker:
             yield conn
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self.db.connect()
-            self._local.conn = conn
-        return conn
+        return self._connections.get()
 
     def _chats_with_pending(self) -> list[str]:
-        rows = self._conn().execute(
-            "SELECT chat_id, min(id) AS first FROM outbox WHERE status='pending' GROUP BY chat_id"
-            " ORDER BY first").fetchall()
-        return [row[0] for row in rows]
-
-    @staticmethod
-    def _has_fresh_rows(conn: sqlite3.Connection, chat_id: str) -> bool:
-        """Rows never tried yet (enqueued after the chat's last failed attempt)."""
-        return conn.execute("SELECT 1 FROM outbox WHERE chat_id=? AND status='pending' AND attempts=0"
-                            " LIMIT 1", (chat_id,)).fetchone() is not None
+        return outbox_repo.chats_with_pending(self._conn())
 
     def _pending_rows(self, conn: sqlite3.Connection, chat_id: str) -> list[_Row]:
-        found = conn.execute(
-            "SELECT id, chat_id, payload, detected_at, enqueued_at, attempts, sent_parts FROM outbox"
-            " WHERE chat_id=? AND status IN ('pending', 'sending') ORDER BY id LIMIT ?",
-            (chat_id, READ_AHEAD)).fetchall()
         rows = []
         unreadable = []
-        for record in found:
+        for record in outbox_repo.waiting_rows(conn, chat_id, READ_AHEAD):
             try:
-                rows.append(_Row(id=record["id"], chat_id=record["chat_id"],
-                                 transition=Transition.from_dict(json.loads(record["payload"])),
-                                 detected_at=datetime.fromisoformat(record["detected_at"]),
-                                 enqueued_at=datetime.fromisoformat(record["enqueued_at"]),
-                                 attempts=record["attempts"], sent_parts=record["sent_parts"]))
+                rows.append(_Row(id=record.id, chat_id=record.chat_id,
+                                 transition=Transition.from_dict(json.loads(record.payload)),
+                                 detected_at=datetime.fromisoformat(record.detected_at),
+                                 enqueued_at=datetime.fromisoformat(record.enqueued_at),
+                                 attempts=record.attempts, sent_parts=record.sent_parts))
             except (ValueError, KeyError, TypeError) as exc:
-                unreadable.append((f"unreadable outbox row: {type(exc).__name__}: {exc}", record["id"]))
+                unreadable.append((record.id, f"unreadable outbox row: {type(exc).__name__}: {exc}"))
         if unreadable:       # a damaged row must not block its chat forever
             with self._write(conn):
-                conn.executemany("UPDATE outbox SET status='dead', last_error=? WHERE id=? AND status='pending'",
-                                 unreadable)
+                outbox_repo.set_aside(conn, unreadable)
             log.error("%d outbox row(s) for chat %s cannot be read and were set aside (status dead): %s",
-                      len(unreadable), chat_id, unreadable[0][0])
+                      len(unreadable), chat_id, unreadable[0][1])
         return rows
 
     def _claim(self, conn: sqlite3.Connection, batch: list[_Row]) -> bool:
         """pending -> sending for exactly these rows, or nothing (another worker has some)."""
         ids = [row.id for row in batch]
-        marks = ",".join("?" * len(ids))
         try:
             with self._write(conn):
-                changed = conn.execute(
-                    f"UPDATE outbox SET status='sending', claimed_by=?, attempts=attempts+1"
-                    f" WHERE status='pending' AND id IN ({marks})", (self.claimer, *ids)).rowcount
-                if changed != len(ids):
+                if outbox_repo.claim(conn, self.claimer, ids) != len(ids):
                     raise _ClaimLost()
         except _ClaimLost:
             return False
@@ -523,16 +449,14 @@ class DeliveryWorker:
         self._recovered = True
         conn = self._conn()
         stale = []
-        for row in conn.execute("SELECT id, claimed_by FROM outbox WHERE status='sending'").fetchall():
-            owner = str(row["claimed_by"] or "")
+        for row_id, owner in outbox_repo.in_flight(conn):
             if owner == self.claimer:
                 continue
             if not _claimer_alive(owner):
-                stale.append(row["id"])
+                stale.append(row_id)
         if stale:
             with self._write(conn):
-                conn.executemany("UPDATE outbox SET status='pending', claimed_by=NULL WHERE id=? AND status='sending'",
-                                 [(row_id,) for row_id in stale])
+                outbox_repo.put_back(conn, stale)
             log.warning("%d alert(s) were in flight when netwatchd stopped: sending them again "
                         "(Telegram may show one of them twice)", len(stale))
 
@@ -541,10 +465,7 @@ class DeliveryWorker:
             return
         self._seeded.add(chat_id)
         now = self.clock.now()
-        since = utc_ms(now - timedelta(seconds=60))
-        acked = [datetime.fromisoformat(row[0]) for row in conn.execute(
-            "SELECT DISTINCT acked_at FROM outbox WHERE chat_id=? AND status='sent' AND acked_at >= ?"
-            " ORDER BY acked_at", (chat_id, since)).fetchall()]
+        acked = outbox_repo.acked_since(conn, chat_id, now - timedelta(seconds=60))
         if acked:
             mono = self.clock.monotonic()
             self.limiter.seed(chat_id, [mono - (now - at).total_seconds() for at in acked])
@@ -555,9 +476,9 @@ class DeliveryWorker:
             return
         self._last_prune = mono
         keep_days = max(self.config.retention.raw_days, 1.0)
-        before = utc_ms(self.clock.now() - timedelta(days=keep_days))
+        before = self.clock.now() - timedelta(days=keep_days)
         with self._write(self._conn()) as conn:
-            conn.execute("DELETE FROM outbox WHERE status IN ('sent', 'dead') AND enqueued_at < ?", (before,))
+            outbox_repo.prune(conn, before)
 
     # -- timing log -----------------------------------------------------------------------------
 
@@ -596,20 +517,17 @@ class _LaneThread:
 
 
 def delivery_status(conn: sqlite3.Connection, *, dead_limit: int = 10) -> dict[str, Any]:
-    """For `netwatchd status` and the bot: {"pending": n, "oldest_pending": iso | None,
-    "last_error": str | None, "dead": [{id, chat_id, host, to, at, error}] newest first}."""
-    pending = conn.execute("SELECT count(*), min(enqueued_at) FROM outbox"
-                           " WHERE status IN ('pending', 'sending')").fetchone()
-    last_error = conn.execute("SELECT last_error FROM outbox WHERE status IN ('pending', 'sending')"
-                              " AND last_error IS NOT NULL ORDER BY id LIMIT 1").fetchone()
+    """store.outbox_repo.outbox_status as a dict: {"pending": n, "oldest_pending": iso | None,
+    "last_error": str | None, "dead": [{id, chat_id, host, to, at, error}] newest first}.
+    Raises sqlite3.Error."""
+    status = outbox_repo.outbox_status(conn, dead_limit=dead_limit)
     dead = []
-    for row in conn.execute("SELECT id, chat_id, payload, enqueued_at, last_error FROM outbox"
-                            " WHERE status='dead' ORDER BY id DESC LIMIT ?", (dead_limit,)).fetchall():
-        payload = json.loads(row["payload"])
-        dead.append({"id": row["id"], "chat_id": row["chat_id"], "host": payload.get("host"),
-                     "to": payload.get("to"), "at": row["enqueued_at"], "error": row["last_error"]})
-    return {"pending": int(pending[0]), "oldest_pending": pending[1],
-            "last_error": last_error[0] if last_error else None, "dead": dead}
+    for row in status.dead_rows:
+        payload = json.loads(row.payload)
+        dead.append({"id": row.id, "chat_id": row.chat_id, "host": payload.get("host"),
+                     "to": payload.get("to"), "at": row.enqueued_at, "error": row.last_error})
+    return {"pending": status.waiting, "oldest_pending": status.oldest_waiting,
+            "last_error": status.last_error, "dead": dead}
 
 
 def _chat_arg(chat_id: str) -> int | str:

@@ -3,22 +3,29 @@
 Schema version 1 is the union of `store/v1/*.sql` (one file per subsystem, each owned by that
 subsystem). Every later change is a new file `store/migrations/NNNN_what.sql` (NNNN >= 0002),
 applied in order inside one transaction each, and recorded in PRAGMA user_version.
-Each thread opens its own connection with `Database.connect()`; WAL lets the agent, the
-`status` command and the report read and write the same file safely.
+Each thread uses its own connection (`ThreadConnections`, or `Database.connect()` for a
+short-lived one); WAL lets the agent, the `status` command and the report read and write the
+same file safely. `transaction()` writes, `read_transaction()` reads a consistent snapshot,
+`write_quickly()` writes without SQLite's slow busy back-off (the bot).
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import threading
+import time
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from netwatchd.errors import StoreError
 
 DB_FILENAME = "netwatchd.sqlite3"
+LOCK_PATIENCE_S = 10.0
+LOCK_POLL_S = 0.001
+T = TypeVar("T")
 
 
 def _schema_v1() -> str:
@@ -116,3 +123,85 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+@contextmanager
+def read_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN ... COMMIT around reads, so they all see one snapshot of the store (WAL keeps the
+    agent writing meanwhile). Raises sqlite3.Error."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+
+
+def write_quickly(conn: sqlite3.Connection, writes: Callable[[sqlite3.Connection], T], *,
+                  patience: float = LOCK_PATIENCE_S, monotonic: Callable[[], float] = time.monotonic,
+                  sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run `writes(conn)` in one transaction, polling a busy write lock every millisecond.
+
+    SQLite's own busy handler backs off 1, 2, 5, 10, 15, 20, 25 ... ms between tries (~80 ms of
+    pure waiting when the agent holds the lock); this is meant for a connection with
+    `busy_timeout=0` (`ThreadConnections(db, busy_timeout_ms=0)`), so the caller waits only as
+    long as the other write lasts (with a busy timeout it still works, with the slower back-off).
+    A transaction that met a busy lock was rolled back and is run again whole.
+    Raises StoreError when the lock stays busy for `patience` s; other sqlite3.Errors as raised.
+    """
+    deadline = monotonic() + patience
+    while True:
+        try:
+            with transaction(conn):
+                return writes(conn)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if monotonic() >= deadline:
+                raise StoreError(f"the store stayed locked for {patience:g} s; is another process "
+                                 "holding a long write transaction?") from None
+            sleep(LOCK_POLL_S)
+
+
+class ThreadConnections:
+    """One store connection per thread, opened on first use and kept (opening one costs five
+    PRAGMAs). `close_current()` when a thread ends, `close_all()` at stop.
+
+    `busy_timeout_ms` overrides the default 10 s busy timeout (0: fail at once, for
+    `write_quickly`). `get()` raises StoreError when the store cannot be opened.
+    """
+
+    def __init__(self, db: Database, *, busy_timeout_ms: int | None = None) -> None:
+        self.db = db
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self.db.connect()
+            if self._busy_timeout_ms is not None:
+                conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+            with self._lock:
+                self._opened.append(conn)
+        return conn
+
+    def close_current(self) -> None:
+        """Close the calling thread's connection (a thread that is about to end)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._lock:
+            self._opened = [c for c in self._opened if c is not conn]
+        conn.close()
+
+    def close_all(self) -> None:
+        """Close every connection opened here (call once the threads using them have stopped)."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()

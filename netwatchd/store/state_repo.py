@@ -10,23 +10,25 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime, timezone
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from netwatchd.clock import iso_ms
 from netwatchd.models import Transition
 from netwatchd.engine.engine import HostState, Mute
 from netwatchd.store.db import transaction
+from netwatchd.store.outbox_repo import enqueue
+
+
+class StoredState(NamedTuple):
+    """A host_state row without its JSON: host, state value, since ('' = never judged)."""
+
+    host: str
+    state: str
+    since: str
 
 
 def _utc(moment: datetime) -> str:
     return iso_ms(moment.astimezone(timezone.utc))
-
-
-def _enqueue(conn: sqlite3.Connection, event_id: int, transition: Transition,
-             destinations: Sequence[str], now: datetime) -> None:
-    from netwatchd.notify.outbox import enqueue  # the delivery helper owns the outbox rows
-
-    enqueue(conn, event_id, transition, destinations, now)
 
 
 def save(conn: sqlite3.Connection, states: dict[str, HostState], transitions: Sequence[Transition],
@@ -58,7 +60,7 @@ def save(conn: sqlite3.Connection, states: dict[str, HostState], transitions: Se
             event_id = int(cursor.lastrowid or 0)
             ids.append(event_id)
             if transition.notify:
-                _enqueue(conn, event_id, transition, destinations, now)
+                enqueue(conn, event_id, transition, destinations, now)
         if own:
             conn.execute("COMMIT")
     except BaseException:
@@ -82,6 +84,11 @@ def load_states(conn: sqlite3.Connection, hosts: Sequence[str] | None = None) ->
             rows += conn.execute(f"SELECT host, data FROM host_state WHERE host IN ({','.join('?' * len(chunk))})"
                                  " ORDER BY host", chunk).fetchall()
     return {row["host"]: HostState.from_dict(json.loads(row["data"])) for row in rows}
+
+
+def stored_states(conn: sqlite3.Connection) -> list[StoredState]:
+    """Every host_state row's host, state value and since, without decoding its JSON (cheap)."""
+    return [StoredState(*tuple(row)) for row in conn.execute("SELECT host, state, since FROM host_state")]
 
 
 def forget_hosts(conn: sqlite3.Connection, keep: Sequence[str]) -> int:
@@ -129,3 +136,31 @@ def active_mutes(conn: sqlite3.Connection, now: datetime) -> list[Mute]:
                         "ORDER BY until, target", (_utc(now),))
     return [Mute(target=r["target"], until=datetime.fromisoformat(r["until"]), by=r["muted_by"],
                  reason=r["reason"]) for r in rows]
+
+
+def states_before(conn: sqlite3.Connection, at: datetime, skip_kinds: Sequence[str] = ()) -> dict[str, str]:
+    """The to_state of each host's last event before `at` (events of `skip_kinds` not counted)."""
+    marks = ",".join("?" * len(skip_kinds))
+    rows = conn.execute(
+        f"SELECT host, to_state FROM (SELECT host, to_state, max(at) FROM events "
+        f"WHERE at < ? AND kind NOT IN ({marks}) GROUP BY host)", (_utc(at), *skip_kinds))
+    return {host: to_state for host, to_state in rows}
+
+
+class EventRow(NamedTuple):
+    """An events row without its payload (at as stored: ISO 8601 UTC)."""
+
+    host: str
+    at: str
+    from_state: str
+    to_state: str
+    kind: str
+
+
+def events_between(conn: sqlite3.Connection, since: datetime, until: datetime,
+                   skip_kinds: Sequence[str] = ()) -> list[EventRow]:
+    """Events in [since, until) by time (events of `skip_kinds` left out)."""
+    marks = ",".join("?" * len(skip_kinds))
+    return [EventRow(*tuple(row)) for row in conn.execute(
+        f"SELECT host, at, from_state, to_state, kind FROM events WHERE at >= ? AND at < ? "
+        f"AND kind NOT IN ({marks}) ORDER BY at, id", (_utc(since), _utc(until), *skip_kinds))]

@@ -1,4 +1,4 @@
--- Owner: delivery (notify/outbox.py). One row per (event, destination chat).
+-- Owner: delivery (rows: store/outbox_repo.py, decisions: notify/outbox.py). One row per (event, destination chat).
 -- Life of a row: pending -> sending (claimed by one worker, committed BEFORE the HTTP call)
 --   -> sent (committed right after Telegram's ack) | pending again (retry, next_attempt_at)
 --   | dead (permanent error for that chat: last_error says why).

@@ -1,0 +1,252 @@
+"""The delivery tables (v1/20_outbox.sql): `outbox` rows and `chat_migrations`.
+
+notify/outbox.py decides what to claim, when to retry and when to give up; these functions only
+read and write the rows. None of them opens a transaction: writes join the caller's
+(`enqueue` the one of state_repo.save, the rest the delivery worker's `transaction()`).
+Every time is stored as ISO 8601 UTC with milliseconds (`utc_ms`), so text order is time order.
+Every function raises sqlite3.Error when the store cannot be read or written.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Sequence
+
+from netwatchd.clock import iso_ms
+from netwatchd.models import Transition
+
+_WAITING = "('pending', 'sending')"
+
+
+def utc_ms(moment: datetime) -> str:
+    """The one timestamp format stored in the outbox: UTC, milliseconds, '+00:00' (sorts as text)."""
+    return iso_ms(moment.astimezone(timezone.utc))
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    """A row waiting for delivery, as stored (the payload is Transition.to_dict() as JSON)."""
+
+    id: int
+    chat_id: str
+    payload: str
+    detected_at: str
+    enqueued_at: str
+    attempts: int
+    sent_parts: int
+
+
+@dataclass(frozen=True)
+class DeadRow:
+    """A row given up on (status 'dead') and why."""
+
+    id: int
+    chat_id: str
+    payload: str
+    enqueued_at: str
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    """What `netwatchd status`, the bot's /status, the web page and the metrics show."""
+
+    waiting: int                   # pending or in flight
+    dead: int
+    oldest_waiting: str | None     # enqueued_at of the oldest waiting row
+    last_error: str | None         # the oldest waiting row's last failure
+    dead_rows: tuple[DeadRow, ...] = ()   # newest first, at most `dead_limit`
+
+
+# --- enqueue (inside the caller's transaction) ------------------------------------------------
+
+def enqueue(conn: sqlite3.Connection, event_id: int | None, transition: Transition,
+            destinations: Sequence[str], now: datetime) -> None:
+    """Insert one pending row per destination; never commits (the caller's transaction does).
+
+    A destination whose group was migrated to a supergroup goes to the new chat id.
+    """
+    migrated = dict(conn.execute("SELECT old_chat_id, new_chat_id FROM chat_migrations").fetchall())
+    payload = json.dumps(transition.to_dict(), ensure_ascii=False, sort_keys=True)
+    enqueued_at = utc_ms(now)
+    detected_at = utc_ms(transition.at)
+    seen: set[str] = set()
+    for destination in destinations:
+        chat_id = migrated.get(str(destination), str(destination))
+        if chat_id in seen:
+            continue
+        seen.add(chat_id)
+        conn.execute(
+            "INSERT INTO outbox(event_id, chat_id, payload, status, enqueued_at, detected_at,"
+            " next_attempt_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+            (event_id, chat_id, payload, enqueued_at, detected_at, enqueued_at))
+
+
+# --- reading for delivery ---------------------------------------------------------------------
+
+def chats_with_pending(conn: sqlite3.Connection) -> list[str]:
+    """Chats with pending rows, the one waiting longest first."""
+    rows = conn.execute(
+        "SELECT chat_id, min(id) AS first FROM outbox WHERE status='pending' GROUP BY chat_id"
+        " ORDER BY first").fetchall()
+    return [row[0] for row in rows]
+
+
+def head_not_before(conn: sqlite3.Connection, chat_id: str) -> datetime | None:
+    """next_attempt_at of the chat's oldest waiting row (it holds the chat), None without rows."""
+    head = conn.execute(f"SELECT next_attempt_at FROM outbox WHERE chat_id=? AND status IN {_WAITING}"
+                        " ORDER BY id LIMIT 1", (chat_id,)).fetchone()
+    return None if head is None else datetime.fromisoformat(head[0])
+
+
+def has_fresh_rows(conn: sqlite3.Connection, chat_id: str) -> bool:
+    """Rows never tried yet (enqueued after the chat's last failed attempt)."""
+    return conn.execute("SELECT 1 FROM outbox WHERE chat_id=? AND status='pending' AND attempts=0"
+                        " LIMIT 1", (chat_id,)).fetchone() is not None
+
+
+def waiting_rows(conn: sqlite3.Connection, chat_id: str, limit: int) -> list[OutboxRecord]:
+    """The chat's first `limit` waiting rows in id order."""
+    found = conn.execute(
+        "SELECT id, chat_id, payload, detected_at, enqueued_at, attempts, sent_parts FROM outbox"
+        f" WHERE chat_id=? AND status IN {_WAITING} ORDER BY id LIMIT ?", (chat_id, limit)).fetchall()
+    return [OutboxRecord(*tuple(row)) for row in found]
+
+
+def acked_since(conn: sqlite3.Connection, chat_id: str, since: datetime) -> list[datetime]:
+    """When Telegram acknowledged the chat's messages from `since` on, oldest first."""
+    return [datetime.fromisoformat(row[0]) for row in conn.execute(
+        "SELECT DISTINCT acked_at FROM outbox WHERE chat_id=? AND status='sent' AND acked_at >= ?"
+        " ORDER BY acked_at", (chat_id, utc_ms(since))).fetchall()]
+
+
+def in_flight(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+    """(id, claimed_by) of every row in 'sending' ('' when the claimer is unknown)."""
+    return [(int(row[0]), str(row[1] or ""))
+            for row in conn.execute("SELECT id, claimed_by FROM outbox WHERE status='sending'").fetchall()]
+
+
+# --- writing (inside the caller's transaction) -------------------------------------------------
+
+def claim(conn: sqlite3.Connection, claimer: str, ids: Sequence[int]) -> int:
+    """pending -> sending (attempts + 1) for those of `ids` still pending; returns how many."""
+    marks = ",".join("?" * len(ids))
+    return conn.execute(
+        f"UPDATE outbox SET status='sending', claimed_by=?, attempts=attempts+1"
+        f" WHERE status='pending' AND id IN ({marks})", (claimer, *ids)).rowcount
+
+
+def mark_sent(conn: sqlite3.Connection, claimer: str, ids: Sequence[int], *, message_id: int | None,
+              sent_at: datetime, acked_at: datetime) -> None:
+    """Telegram acknowledged the (last part of the) message holding `ids`."""
+    conn.executemany(
+        "UPDATE outbox SET status='sent', message_id=?, sent_at=?, acked_at=?, claimed_by=NULL,"
+        " sent_parts=sent_parts+1, last_error=NULL WHERE id=? AND claimed_by=?",
+        [(message_id, utc_ms(sent_at), utc_ms(acked_at), row_id, claimer) for row_id in ids])
+
+
+def mark_part_sent(conn: sqlite3.Connection, claimer: str, ids: Sequence[int], *, next_attempt_at: datetime) -> None:
+    """One part of a split message was acknowledged: back to pending for the next part."""
+    conn.executemany(
+        "UPDATE outbox SET status='pending', claimed_by=NULL, sent_parts=sent_parts+1,"
+        " attempts=0, next_attempt_at=? WHERE id=? AND claimed_by=?",
+        [(utc_ms(next_attempt_at), row_id, claimer) for row_id in ids])
+
+
+def mark_printed(conn: sqlite3.Connection, claimer: str, ids: Sequence[int], *, sent_at: datetime,
+                 acked_at: datetime) -> None:
+    """Console rows written to the console."""
+    conn.executemany(
+        "UPDATE outbox SET status='sent', sent_at=?, acked_at=?, claimed_by=NULL, last_error=NULL"
+        " WHERE id=? AND claimed_by=?",
+        [(utc_ms(sent_at), utc_ms(acked_at), row_id, claimer) for row_id in ids])
+
+
+def retry_later(conn: sqlite3.Connection, claimer: str, ids: Sequence[int], *, not_before: datetime,
+                error: str) -> None:
+    """A failed send: back to pending, not tried again before `not_before`."""
+    conn.executemany("UPDATE outbox SET status='pending', claimed_by=NULL, next_attempt_at=?,"
+                     " last_error=? WHERE id=? AND claimed_by=?",
+                     [(utc_ms(not_before), error, row_id, claimer) for row_id in ids])
+
+
+def mark_dead(conn: sqlite3.Connection, claimer: str, ids: Sequence[int], *, error: str) -> None:
+    """A permanent failure for the chat: give these rows up."""
+    conn.executemany("UPDATE outbox SET status='dead', claimed_by=NULL, last_error=? "
+                     "WHERE id=? AND claimed_by=?", [(error, row_id, claimer) for row_id in ids])
+
+
+def set_aside(conn: sqlite3.Connection, unreadable: Sequence[tuple[int, str]]) -> None:
+    """Pending rows that cannot be read, as (id, why): dead, so they never block their chat."""
+    conn.executemany("UPDATE outbox SET status='dead', last_error=? WHERE id=? AND status='pending'",
+                     [(why, row_id) for row_id, why in unreadable])
+
+
+def release(conn: sqlite3.Connection, claimer: str, chat_id: str) -> None:
+    """The claimer's 'sending' rows of a chat back to pending (a step that failed unexpectedly)."""
+    conn.execute("UPDATE outbox SET status='pending', claimed_by=NULL"
+                 " WHERE status='sending' AND claimed_by=? AND chat_id=?", (claimer, chat_id))
+
+
+def put_back(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
+    """Rows left 'sending' by a dead worker back to pending."""
+    conn.executemany("UPDATE outbox SET status='pending', claimed_by=NULL WHERE id=? AND status='sending'",
+                     [(row_id,) for row_id in ids])
+
+
+def migrate_chat(conn: sqlite3.Connection, claimer: str, ids: Sequence[int], *, old_chat: str, new_chat: str,
+                 now: datetime, error: str) -> None:
+    """The group `old_chat` became supergroup `new_chat`: remember it, release the claimed `ids`
+    (due now) and move every waiting row of the chat there."""
+    conn.execute("INSERT OR REPLACE INTO chat_migrations(old_chat_id, new_chat_id, at)"
+                 " VALUES (?, ?, ?)", (old_chat, new_chat, utc_ms(now)))
+    conn.execute("UPDATE chat_migrations SET new_chat_id=? WHERE new_chat_id=?", (new_chat, old_chat))
+    retry_later(conn, claimer, ids, not_before=now, error=error)
+    conn.execute(f"UPDATE outbox SET chat_id=? WHERE chat_id=? AND status IN {_WAITING}", (new_chat, old_chat))
+
+
+def prune(conn: sqlite3.Connection, before: datetime) -> int:
+    """Delete sent and dead rows enqueued before `before`; returns how many."""
+    return conn.execute("DELETE FROM outbox WHERE status IN ('sent', 'dead') AND enqueued_at < ?",
+                        (utc_ms(before),)).rowcount
+
+
+# --- status ------------------------------------------------------------------------------------
+
+def outbox_status(conn: sqlite3.Connection, *, dead_limit: int = 0) -> OutboxStatus:
+    """How many rows wait and are dead, the oldest waiting row's age and last failure, and the
+    newest `dead_limit` dead rows. The one outbox-status query of status, bot, web and metrics."""
+    waiting = dead = 0
+    oldest: str | None = None
+    for status, count, first in conn.execute(
+            "SELECT status, count(*), min(enqueued_at) FROM outbox"
+            " WHERE status IN ('pending', 'sending', 'dead') GROUP BY status").fetchall():
+        if status == "dead":
+            dead = int(count)
+        else:
+            waiting += int(count)
+            oldest = first if oldest is None or (first is not None and first < oldest) else oldest
+    last_error = None
+    if waiting:
+        row = conn.execute(f"SELECT last_error FROM outbox WHERE status IN {_WAITING}"
+                           " AND last_error IS NOT NULL ORDER BY id LIMIT 1").fetchone()
+        last_error = row[0] if row else None
+    dead_rows: tuple[DeadRow, ...] = ()
+    if dead and dead_limit > 0:
+        dead_rows = tuple(DeadRow(*tuple(row)) for row in conn.execute(
+            "SELECT id, chat_id, payload, enqueued_at, last_error FROM outbox"
+            " WHERE status='dead' ORDER BY id DESC LIMIT ?", (dead_limit,)).fetchall())
+    return OutboxStatus(waiting=waiting, dead=dead, oldest_waiting=oldest, last_error=last_error,
+                        dead_rows=dead_rows)
+
+
+def last_delivered(conn: sqlite3.Connection) -> tuple[datetime, datetime] | None:
+    """(detected_at, acked_at) of the newest acknowledged row, None before the first."""
+    row = conn.execute("SELECT detected_at, acked_at FROM outbox WHERE status = 'sent' AND acked_at IS NOT NULL "
+                       "ORDER BY acked_at DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    return datetime.fromisoformat(row[0]), datetime.fromisoformat(row[1])
