@@ -17,7 +17,8 @@ from typing import Any, Callable, Iterator, Sequence
 import pytest
 
 from netwatchd.bot.poller import BotPoller
-from netwatchd.bot.store import AuditEntry, accept_update, load_offset, recent_audit
+from netwatchd.store.audit_repo import AuditEntry, recent_audit
+from netwatchd.store.bot_repo import accept_update, load_offset
 from netwatchd.clock import FakeClock
 from netwatchd.config.model import Config, HostSpec, RouterSpec, TelegramSpec
 from netwatchd.lab.routeros_standin import RouterOSStandIn

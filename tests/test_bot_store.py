@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from netwatchd.bot.store import AuditEntry, accept_update, finish_audit, load_offset, recent_audit, write_quickly
 from netwatchd.clock import FakeClock
 from netwatchd.errors import StoreError
-from netwatchd.store.db import Database
+from netwatchd.store.audit_repo import AuditEntry, finish_audit, recent_audit
+from netwatchd.store.bot_repo import accept_update, load_offset
+from netwatchd.store.db import Database, write_quickly
 
 AT = datetime(2026, 11, 27, 7, 0, tzinfo=timezone.utc)
 

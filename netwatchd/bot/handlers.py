@@ -34,8 +34,7 @@ from netwatchd.probes import probe_hosts
 from netwatchd.report.data import load_inputs
 from netwatchd.report.stats import SiteInfo, site_report
 from netwatchd.router import netwatch
-from netwatchd.store import state_repo
-from netwatchd.engine.engine import HostState
+from netwatchd.store import outbox_repo, state_repo
 from netwatchd.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -120,11 +119,11 @@ def _status(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
     with _connection(ctx) as conn:
         by_state = state_counts(conn, ctx.config.hosts)
         muted = len(state_repo.active_mutes(conn, now))
-        pending, dead = outbox_depth(conn)
+        outbox = outbox_repo.outbox_status(conn)
         last_at, latency = last_delivery(conn, ctx.config.data_dir)
     status = render.AgentStatus(
         uptime_s=ctx.clock.monotonic() - ctx.started_monotonic, sites_by_state=by_state,
-        outbox_pending=pending, outbox_dead=dead, last_delivery_at=last_at, last_latency_ms=latency,
+        outbox_pending=outbox.waiting, outbox_dead=outbox.dead, last_delivery_at=last_at, last_latency_ms=latency,
         commands_answered=ctx.commands_answered, routers=tuple(r.name for r in ctx.config.routers),
         muted=muted, version=__version__)
     return [Reply(render.render_status(status, now=now, tz=ctx.tz, language=ctx.language))]
@@ -310,7 +309,7 @@ def site_views(conn: sqlite3.Connection, now: datetime, hosts: Sequence[HostSpec
     """The state of each of `hosts` from netwatchd's own store, marked when it or its group is muted.
 
     Reads only the rows of `hosts` (with 10,000 sites, /monitor of one group must not parse all)."""
-    states = load_states_of(conn, [h.name for h in hosts])
+    states = state_repo.load_states(conn, [h.name for h in hosts])
     muted = {m.target.lower() for m in state_repo.active_mutes(conn, now)}
     views = {}
     for host in hosts:
@@ -322,22 +321,11 @@ def site_views(conn: sqlite3.Connection, now: datetime, hosts: Sequence[HostSpec
     return views
 
 
-def load_states_of(conn: sqlite3.Connection, names: Sequence[str]) -> dict[str, HostState]:
-    """state_repo.load_states limited to `names` (same rows, same decoding), in chunks of 500."""
-    found: dict[str, HostState] = {}
-    for start in range(0, len(names), 500):
-        chunk = list(names[start:start + 500])
-        marks = ",".join("?" * len(chunk))
-        for host, data in conn.execute(f"SELECT host, data FROM host_state WHERE host IN ({marks})", chunk):
-            found[host] = HostState.from_dict(json.loads(data))
-    return found
-
-
 def state_counts(conn: sqlite3.Connection, hosts: Sequence[HostSpec]) -> dict[str, int]:
     """How many configured sites are in each state (sites without a stored state are 'unknown')."""
     names = {h.name for h in hosts}
     counts: dict[str, int] = {}
-    for host, state in conn.execute("SELECT host, state FROM host_state"):
+    for host, state, _ in state_repo.stored_states(conn):
         if host in names:
             counts[state] = counts.get(state, 0) + 1
     counts["unknown"] = counts.get("unknown", 0) + len(names) - sum(counts.values())
@@ -360,12 +348,6 @@ def _maybe_float(value: Any) -> float | None:
         return None
 
 
-def outbox_depth(conn: sqlite3.Connection) -> tuple[int, int]:
-    """(messages waiting to be delivered, messages given up on), straight from the outbox table."""
-    rows = dict(conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
-    return int(rows.get("pending", 0)) + int(rows.get("sending", 0)), int(rows.get("dead", 0))
-
-
 def last_delivery(conn: sqlite3.Connection, data_dir: Path) -> tuple[datetime | None, float | None]:
     """(acked_at, latency_ms) of the newest delivered message: the timing log's last line, else the outbox."""
     path = Path(data_dir) / "timing.jsonl"
@@ -376,11 +358,10 @@ def last_delivery(conn: sqlite3.Connection, data_dir: Path) -> tuple[datetime | 
             return datetime.fromisoformat(record["acked_at"]), float(record["latency_ms"])
         except (ValueError, KeyError, TypeError):
             log.warning("the last line of %s is not a timing record; using the outbox instead", path)
-    row = conn.execute("SELECT detected_at, acked_at FROM outbox WHERE status = 'sent' AND acked_at IS NOT NULL "
-                       "ORDER BY acked_at DESC LIMIT 1").fetchone()
-    if row is None:
+    found = outbox_repo.last_delivered(conn)
+    if found is None:
         return None, None
-    detected, acked = datetime.fromisoformat(row[0]), datetime.fromisoformat(row[1])
+    detected, acked = found
     return acked, (acked - detected) / timedelta(milliseconds=1)
 
 

@@ -38,47 +38,19 @@ from netwatchd.bot.render import render_router_error
 from netwatchd.bot.handlers import BotContext, Reply
 from netwatchd.bot.i18n import bot_commands, say
 from netwatchd.bot.parse import CommandInputError, ParsedCommand, parse_command
-from netwatchd.bot.store import AuditEntry, accept_update, finish_audit, load_offset
 from netwatchd.bot.text import split_message
 from netwatchd.clock import Clock
 from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError, RouterError, StoreError
 from netwatchd.logs import redact
-from netwatchd.store.db import Database
+from netwatchd.store.audit_repo import AuditEntry, finish_audit
+from netwatchd.store.bot_repo import accept_update, load_offset
+from netwatchd.store.db import Database, ThreadConnections
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 CONFLICT_DELAY = 30.0
-
-
-class ThreadConnections:
-    """One store connection per thread, opened on first use and kept (opening one costs five
-    PRAGMAs); `close_all()` at stop."""
-
-    def __init__(self, db: Database, *, busy_timeout_ms: int | None = None) -> None:
-        self._db = db
-        self._busy_timeout_ms = busy_timeout_ms
-        self._local = threading.local()
-        self._opened: list[Any] = []
-        self._lock = threading.Lock()
-
-    def get(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._db.connect()
-            if self._busy_timeout_ms is not None:
-                conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
-            with self._lock:
-                self._opened.append(conn)
-        return conn
-
-    def close_all(self) -> None:
-        with self._lock:
-            opened, self._opened = self._opened, []
-        for conn in opened:
-            conn.close()
-        self._local = threading.local()
 
 
 class Backoff:
@@ -162,7 +134,7 @@ class BotPoller:
         self.started_monotonic = clock.monotonic()
         self._conflict = False
         self._connections = ThreadConnections(db)
-        # the poll step's own connection polls a busy write lock itself (store.write_quickly)
+        # the poll step's own connection polls a busy write lock itself (store.db.write_quickly)
         self._poll_connections = ThreadConnections(db, busy_timeout_ms=0)
         self._inflight: set[_Answer] = set()
         self._router_workers = router_workers

@@ -1,4 +1,4 @@
--- Owner: command bot (bot/). Key-value state (getUpdates offset) and the audit log.
+-- Owner: command bot (store/bot_repo.py: kv, the getUpdates offset; store/audit_repo.py: the audit log).
 CREATE TABLE kv (
     key             TEXT PRIMARY KEY,
     value           TEXT NOT NULL
