@@ -14,13 +14,15 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Sequence, TextIO
 
 from netwatchd.config.model import Config
 from netwatchd.logs import redact
 from netwatchd.engine.engine import SELF_HOST, HostState, Mute
 from netwatchd.engine.mutes import compile_windows, zone
-from netwatchd.store.db import Database
+from netwatchd.store import outbox_repo, state_repo
+from netwatchd.store.db import Database, read_transaction
+from netwatchd.store.outbox_repo import DeadRow
 
 DEAD_SHOWN = 10
 
@@ -44,26 +46,20 @@ class Snapshot:
     states: dict[str, HostState]
     mutes: list[Mute]
     depth: int
-    dead: list[dict[str, Any]]
+    dead: Sequence[DeadRow]
 
 
 def read_snapshot(db: Database, now: datetime) -> Snapshot:
     """Read states, mutes and the outbox in one read transaction. Raises sqlite3.Error."""
-    from netwatchd.store import state_repo
-
     conn = db.connect(readonly=True)
     try:
-        conn.execute("BEGIN")
-        states = state_repo.load_states(conn)
-        mutes = state_repo.active_mutes(conn, now)
-        depth = conn.execute("SELECT count(*) FROM outbox WHERE status IN ('pending','sending')").fetchone()[0]
-        dead = [dict(row) for row in conn.execute(
-            "SELECT id, chat_id, payload, last_error, enqueued_at FROM outbox WHERE status = 'dead' "
-            "ORDER BY id DESC LIMIT ?", (DEAD_SHOWN,))]
-        conn.execute("COMMIT")
+        with read_transaction(conn):
+            states = state_repo.load_states(conn)
+            mutes = state_repo.active_mutes(conn, now)
+            outbox = outbox_repo.outbox_status(conn, dead_limit=DEAD_SHOWN)
     finally:
         conn.close()
-    return Snapshot(states, mutes, int(depth), dead)
+    return Snapshot(states, mutes, outbox.waiting, outbox.dead_rows)
 
 
 def _local(moment: datetime | None, tz: tzinfo) -> str:
@@ -129,14 +125,14 @@ def build_report(config: Config, snap: Snapshot, now: datetime) -> dict[str, Any
     return report
 
 
-def _dead_row(row: dict[str, Any]) -> dict[str, Any]:
+def _dead_row(row: DeadRow) -> dict[str, Any]:
     try:
-        payload = json.loads(row["payload"])
+        payload = json.loads(row.payload)
     except (TypeError, ValueError):
         payload = {}
-    return {"id": row["id"], "chat_id": row["chat_id"], "reason": redact(row["last_error"] or "unknown"),
+    return {"id": row.id, "chat_id": row.chat_id, "reason": redact(row.last_error or "unknown"),
             "host": payload.get("host", ""), "kind": payload.get("kind", ""), "to": payload.get("to", ""),
-            "enqueued_at": row["enqueued_at"]}
+            "enqueued_at": row.enqueued_at}
 
 
 def print_table(report: dict[str, Any], out: TextIO) -> None:

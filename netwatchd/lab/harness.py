@@ -201,6 +201,7 @@ class LabRun:
     # ---- what the agent decided and delivered ------------------------------------------
     def states(self) -> dict[str, str]:
         """host -> state value, read from the agent's store (empty before it wrote anything)."""
+        from netwatchd.store import state_repo
         from netwatchd.store.db import Database
 
         path = Database.in_dir(self.data_dir).path
@@ -208,7 +209,7 @@ class LabRun:
             return {}
         conn = Database(path).connect(readonly=True)
         try:
-            return {row[0]: row[1] for row in conn.execute("SELECT host, state FROM host_state")}
+            return {row.host: row.state for row in state_repo.stored_states(conn)}
         except Exception:  # noqa: BLE001 - the table may not exist yet in a brand-new store
             return {}
         finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from netwatchd.report.stats import NOT_STATE_CHANGES, RttSummary, SiteInfo, StateChange
-from netwatchd.store import history_repo
+from netwatchd.store import history_repo, state_repo
 
 TIMING_LOG = "timing.jsonl"
 SERIES_PER_SITE_MAX = 8   # more sites than this: the latency chart shows mean and worst site
@@ -30,10 +30,6 @@ class ReportInputs:
     rollup_table: str = "rollup_1h"
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
-
-
 def _parse(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
@@ -47,15 +43,12 @@ def load_inputs(conn: sqlite3.Connection, sites: Sequence[SiteInfo], since: date
     names = {s.name for s in sites}
     inputs = ReportInputs(rollup_table=rollup_table)
     skip = tuple(NOT_STATE_CHANGES)
-    marks = ",".join("?" * len(skip))
     # the state each site was in when the window opened: its last change before `since` ...
-    for host, to_state in conn.execute(
-            f"SELECT host, to_state FROM (SELECT host, to_state, max(at) FROM events "
-            f"WHERE at < ? AND kind NOT IN ({marks}) GROUP BY host)", (_iso(since), *skip)):
+    for host, to_state in state_repo.states_before(conn, since, skip).items():
         if host in names:
             inputs.initial_states[host] = to_state
     # ... or, with no event before it, the current state if it began before the window
-    for host, state, state_since in conn.execute("SELECT host, state, since FROM host_state"):
+    for host, state, state_since in state_repo.stored_states(conn):
         if host in names and host not in inputs.initial_states and state_since:   # "" = never judged
             try:
                 began = _parse(state_since)
@@ -63,28 +56,21 @@ def load_inputs(conn: sqlite3.Connection, sites: Sequence[SiteInfo], since: date
                 continue
             if began <= since:
                 inputs.initial_states[host] = state
-    for host, at, from_state, to_state, kind in conn.execute(
-            f"SELECT host, at, from_state, to_state, kind FROM events WHERE at >= ? AND at < ? "
-            f"AND kind NOT IN ({marks}) ORDER BY at, id", (_iso(since), _iso(until), *skip)):
+    for host, at, from_state, to_state, kind in state_repo.events_between(conn, since, until, skip):
         if host in names:
             inputs.changes.setdefault(host, []).append(StateChange(host, _parse(at), to_state, from_state, kind))
     ids = history_repo.host_names(conn)
     lo, hi = history_repo.to_ms(since), history_repo.to_ms(until)
-    for row in conn.execute(
-            f"SELECT host_id, sum(probes), sum(failures), min(rtt_min_us), "
-            f"  sum(rtt_avg_us * (probes - failures)) * 1.0 / "
-            f"    nullif(sum(CASE WHEN rtt_avg_us IS NOT NULL THEN probes - failures END), 0), "
-            f"  max(rtt_max_us), sum(loss_bp_sum) FROM {rollup_table} "
-            f"WHERE bucket_ms >= ? AND bucket_ms < ? GROUP BY host_id", (lo, hi)):
-        name = ids.get(row[0])
+    for row in history_repo.rtt_totals(conn, rollup_table, lo, hi):
+        name = ids.get(row.host_id)
         if name in names:
-            probes = int(row[1] or 0)
+            probes = row.probes
             inputs.rtt[name] = RttSummary(
-                probes=probes, failures=int(row[2] or 0),
-                rtt_min_ms=None if row[3] is None else row[3] / 1000.0,
-                rtt_avg_ms=None if row[4] is None else row[4] / 1000.0,
-                rtt_max_ms=None if row[5] is None else row[5] / 1000.0,
-                loss_percent=(row[6] / 100.0 / probes) if probes else None)
+                probes=probes, failures=row.failures,
+                rtt_min_ms=None if row.rtt_min_us is None else row.rtt_min_us / 1000.0,
+                rtt_avg_ms=None if row.rtt_avg_us is None else row.rtt_avg_us / 1000.0,
+                rtt_max_ms=None if row.rtt_max_us is None else row.rtt_max_us / 1000.0,
+                loss_percent=(row.loss_bp_sum / 100.0 / probes) if probes else None)
     if with_series:
         _load_series(conn, inputs, names, ids, lo, hi)
     return inputs
@@ -98,18 +84,12 @@ def _load_series(conn: sqlite3.Connection, inputs: ReportInputs, names: set[str]
     if not wanted:
         return
     if len(names) <= SERIES_PER_SITE_MAX:
-        for host_id, bucket, rtt_us in conn.execute(
-                f"SELECT host_id, bucket_ms, rtt_avg_us FROM {table} WHERE bucket_ms >= ? AND bucket_ms < ? "
-                f"AND rtt_avg_us IS NOT NULL AND host_id IN ({','.join('?' * len(wanted))}) "
-                f"ORDER BY bucket_ms", (lo, hi, *wanted)):
+        for host_id, bucket, rtt_us in history_repo.rtt_series(conn, table, lo, hi, wanted):
             inputs.latency_series.setdefault(ids[host_id], []).append((bucket, rtt_us / 1000.0))
         return
-    only = f"AND host_id IN ({','.join(map(str, wanted))})" if len(wanted) < len(ids) else ""
     inputs.latency_summary = [
-        (bucket, mean / 1000.0, worst / 1000.0) for bucket, mean, worst in conn.execute(
-            f"SELECT bucket_ms, avg(rtt_avg_us), max(rtt_avg_us) FROM {table} WHERE bucket_ms >= ? "
-            f"AND bucket_ms < ? AND rtt_avg_us IS NOT NULL {only} GROUP BY bucket_ms ORDER BY bucket_ms",
-            (lo, hi))]
+        (bucket, mean / 1000.0, worst / 1000.0) for bucket, mean, worst in history_repo.rtt_spread(
+            conn, table, lo, hi, wanted if len(wanted) < len(ids) else None)]
 
 
 def read_timing_log(data_dir: Path) -> Iterator[dict[str, Any]]:

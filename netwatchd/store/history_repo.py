@@ -324,6 +324,57 @@ def raw_samples(conn: sqlite3.Connection, host: str, since: datetime, until: dat
     return [found[k] for k in sorted(found)]
 
 
+class RttTotals(NamedTuple):
+    """One host's rollup rows over a window, summed (rtt_avg_us weighted by answered probes)."""
+
+    host_id: int
+    probes: int
+    failures: int
+    rtt_min_us: float | None
+    rtt_avg_us: float | None
+    rtt_max_us: float | None
+    loss_bp_sum: int
+
+
+def _rollup(table: str) -> str:
+    if table not in ("rollup_1h", "rollup_5m"):
+        raise ValueError(f"unknown rollup table {table!r}")
+    return table
+
+
+def rtt_totals(conn: sqlite3.Connection, table: str, lo_ms: int, hi_ms: int) -> list[RttTotals]:
+    """Per host id, the rows of rollup `table` with buckets in [lo_ms, hi_ms) summed. Raises
+    ValueError for an unknown table, sqlite3.Error for a broken store."""
+    return [RttTotals(row[0], int(row[1] or 0), int(row[2] or 0), row[3], row[4], row[5], int(row[6] or 0))
+            for row in conn.execute(
+                f"SELECT host_id, sum(probes), sum(failures), min(rtt_min_us), "
+                f"  sum(rtt_avg_us * (probes - failures)) * 1.0 / "
+                f"    nullif(sum(CASE WHEN rtt_avg_us IS NOT NULL THEN probes - failures END), 0), "
+                f"  max(rtt_max_us), sum(loss_bp_sum) FROM {_rollup(table)} "
+                f"WHERE bucket_ms >= ? AND bucket_ms < ? GROUP BY host_id", (lo_ms, hi_ms))]
+
+
+def rtt_series(conn: sqlite3.Connection, table: str, lo_ms: int, hi_ms: int,
+               host_ids: Sequence[int]) -> list[tuple[int, int, int]]:
+    """(host_id, bucket_ms, rtt_avg_us) of `host_ids` in [lo_ms, hi_ms), by bucket; buckets without
+    an rtt left out. Raises ValueError for an unknown table, sqlite3.Error for a broken store."""
+    return [(row[0], row[1], row[2]) for row in conn.execute(
+        f"SELECT host_id, bucket_ms, rtt_avg_us FROM {_rollup(table)} WHERE bucket_ms >= ? AND bucket_ms < ? "
+        f"AND rtt_avg_us IS NOT NULL AND host_id IN ({','.join('?' * len(host_ids))}) "
+        f"ORDER BY bucket_ms", (lo_ms, hi_ms, *host_ids))]
+
+
+def rtt_spread(conn: sqlite3.Connection, table: str, lo_ms: int, hi_ms: int,
+               host_ids: Sequence[int] | None = None) -> list[tuple[int, float, float]]:
+    """(bucket_ms, mean rtt_avg_us, worst rtt_avg_us) over `host_ids` (default: all hosts) per
+    bucket in [lo_ms, hi_ms). Raises ValueError for an unknown table, sqlite3.Error for a broken store."""
+    only = "" if host_ids is None else f"AND host_id IN ({','.join(str(int(h)) for h in host_ids)})"
+    return [(row[0], row[1], row[2]) for row in conn.execute(
+        f"SELECT bucket_ms, avg(rtt_avg_us), max(rtt_avg_us) FROM {_rollup(table)} WHERE bucket_ms >= ? "
+        f"AND bucket_ms < ? AND rtt_avg_us IS NOT NULL {only} GROUP BY bucket_ms ORDER BY bucket_ms",
+        (lo_ms, hi_ms))]
+
+
 def rollup_table(since: datetime, until: datetime, now: datetime, retention: RetentionSpec) -> str:
     """The finest rollup that covers [since, until) cheaply: 5-minute rows for windows up to two
     days still inside their retention, hourly rows otherwise."""
@@ -336,8 +387,7 @@ def rollup_table(since: datetime, until: datetime, now: datetime, retention: Ret
 def iter_rollups(conn: sqlite3.Connection, since: datetime, until: datetime, *, table: str = "rollup_1h",
                  hosts: Sequence[str] | None = None) -> Iterator[Rollup]:
     """Rollup rows whose bucket starts in [since, until), by time then host."""
-    if table not in ("rollup_1h", "rollup_5m"):
-        raise ValueError(f"unknown rollup table {table!r}")
+    _rollup(table)
     names = host_names(conn)
     wanted = None if hosts is None else set(hosts)
     for row in conn.execute(f"SELECT * FROM {table} WHERE bucket_ms >= ? AND bucket_ms < ? "
