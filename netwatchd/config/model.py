@@ -9,6 +9,7 @@ Secrets (telegram.token, routers[].password) are kept out of repr().
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
