@@ -3,6 +3,7 @@ routeros_api package) and a raw socket that checks the protocol details neither 
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import subprocess
@@ -251,10 +252,45 @@ def test_tag_is_echoed_on_every_sentence_and_count_only(standin: RouterOSStandIn
     assert raw.until_done() == [["!re", "=name=ether2"], ["!done"]]
 
 
-def test_commands_before_login_and_quit(standin: RouterOSStandIn) -> None:
+def test_a_command_before_login_is_fatal_and_closes(standin: RouterOSStandIn) -> None:
     raw = Raw(standin.port)
-    raw.send("/system/identity/print")
-    assert raw.until_done() == [["!trap", "=message=not logged in"], ["!done"]]
+    raw.send("/system/identity/print", ".tag=1")
+    assert raw.sentence() == ["!fatal", "not logged in"]          # no .tag: the session itself ends
+    with pytest.raises(ConnectionError):
+        raw.sentence()
+    challenge = Raw(standin.port)                                  # a bare /login is not a login either
+    challenge.send("/login")
+    assert challenge.sentence()[0] == "!done"
+    challenge.send("/ip/address/print")
+    assert challenge.until_done() == [["!fatal", "not logged in"]]
+    refused = Raw(standin.port)                                    # nor is a refused one
+    refused.send("/login", f"=name={USER}", "=password=wrong")
+    assert refused.until_done() == [["!trap", "=message=invalid user name or password (6)"], ["!done"]]
+    refused.send("/system/identity/print")
+    assert refused.until_done() == [["!fatal", "not logged in"]]
+    assert standin.session_count() <= 1 and standin.logins == 0
+
+
+def test_librouteros_and_routeros_api_see_the_fatal_before_login(standin: RouterOSStandIn) -> None:
+    def no_login(api: object, username: str, password: str) -> None:
+        """A client that forgets to log in."""
+
+    api = lib_connect(standin, login_method=no_login)
+    with pytest.raises(FatalError, match="not logged in"):
+        list(api.path("system", "identity"))
+    from routeros_api import api_communicator, api_socket, base_api
+    from routeros_api.api import RouterOsApi
+
+    socket_wrapper = api_socket.get_socket("127.0.0.1", standin.port, timeout=5)
+    unlogged = RouterOsApi(api_communicator.ApiCommunicator(base_api.Connection(socket_wrapper)))
+    # routeros_api cannot parse the bare reason word of a !fatal (it expects =key=value): it fails too
+    with pytest.raises(rapi_exceptions.RouterOsApiParsingError, match="not logged in"):
+        unlogged.get_resource("/system/identity").get()
+    socket_wrapper.close()
+
+
+def test_commands_after_login_and_quit(standin: RouterOSStandIn) -> None:
+    raw = Raw(standin.port)
     raw.login()
     raw.send("/system/identity/print", "=frobnicate=1")
     assert raw.until_done() == [["!trap", "=message=unknown parameter frobnicate"], ["!done"]]
@@ -435,3 +471,171 @@ def test_netwatch_status_flips_with_a_fresh_since(standin: RouterOSStandIn) -> N
     assert row["status"] == "down" and abs((datetime.now(ZoneInfo("Asia/Jakarta")) - since).total_seconds()) < 5
     with pytest.raises(ValueError):
         standin.set_netwatch_status("198.18.15.2", "sideways")
+
+
+# ----------------------------------------------------------------------------- user groups and policies
+
+def test_ping_needs_the_test_policy_and_prints_need_read(standin: RouterOSStandIn) -> None:
+    standin.set_ping("198.18.1.2", 1.5)
+    api = lib_connect(standin)                           # group "netwatchd": read, test, api
+    assert len(list(api("/ping", address="198.18.1.2", count=1))) == 1
+    api.close()
+    standin.set_group("netwatchd", {"read", "api"})      # an admin took `test` away
+    api = lib_connect(standin)
+    with pytest.raises(TrapError) as refused:
+        list(api("/ping", address="198.18.1.2", count=1))
+    assert refused.value.message == "not enough permissions (9)"
+    assert list(api.path("system", "identity")) == [{"name": "core"}]   # the session is still usable
+    api.close()
+    standin.set_group("netwatchd", {"test", "api"})
+    raw = Raw(standin.port)
+    raw.login()
+    raw.send("/ip/address/print", ".tag=7")
+    assert raw.until_done() == [["!trap", "=message=not enough permissions (9)", ".tag=7"], ["!done", ".tag=7"]]
+    raw.send("/ping", "=address=198.18.1.2", "=count=1")
+    assert raw.until_done()[-1] == ["!done"]
+
+
+def test_routeros_api_package_sees_the_permission_trap(standin: RouterOSStandIn) -> None:
+    standin.set_group("netwatchd", {"read", "api"})
+    pool = routeros_api.RouterOsApiPool("127.0.0.1", username=USER, password=PASSWORD, port=standin.port,
+                                        plaintext_login=True)
+    try:
+        with pytest.raises(rapi_exceptions.RouterOsApiCommunicationError, match=r"not enough permissions \(9\)"):
+            pool.get_api().get_resource("/").call("ping", {"address": "198.18.1.2", "count": "1"})
+    finally:
+        pool.disconnect()
+
+
+def test_a_group_without_api_cannot_log_in_either_way(standin: RouterOSStandIn) -> None:
+    standin.add_user("viewer", "Viewer-pass-1", group="read")
+    standin.set_group("winbox-only", {"read", "winbox"})
+    standin.add_user("winbox", "Winbox-pass-2", group="winbox-only")
+    assert list(librouteros.connect("127.0.0.1", "viewer", "Viewer-pass-1", port=standin.port,
+                                    timeout=5).path("system", "identity")) == [{"name": "core"}]
+    with pytest.raises(TrapError, match=r"invalid user name or password \(6\)"):
+        librouteros.connect("127.0.0.1", "winbox", "Winbox-pass-2", port=standin.port, timeout=5)
+    with RouterOSStandIn("winbox", "Winbox-pass-2", login_mode="challenge", personality="v6",
+                         group="read") as old:
+        old.set_group("read", {"read", "winbox"})
+        with pytest.raises(TrapError, match="invalid user name or password"):
+            librouteros.connect("127.0.0.1", "winbox", "Winbox-pass-2", port=old.port, timeout=5, login_method=token)
+    with pytest.raises(ValueError, match="unknown user group"):
+        standin.add_user("x", "y", group="admins")
+    with pytest.raises(ValueError, match="unknown RouterOS policy 'reed'"):
+        standin.set_group("typo", {"reed"})
+
+
+def test_write_commands_need_write_and_still_change_nothing() -> None:
+    with RouterOSStandIn(USER, PASSWORD, group="full") as server:
+        api = lib_connect(server)
+        with pytest.raises(TrapError, match="never changes its configuration"):
+            list(api("/ip/address/add", address="198.18.9.1/24", interface="ether2"))
+        assert len(list(api.path("ip", "address"))) == 3
+        api.close()
+
+
+# ----------------------------------------------------------------------------- v6 and v7 personalities
+
+V6_NETWATCH_FIELDS = {".id", "host", "interval", "timeout", "status", "since", "up-script", "down-script", "comment",
+                      "disabled"}
+
+
+def test_v6_personality_as_librouteros_sees_it() -> None:
+    with RouterOSStandIn(USER, PASSWORD, personality="v6") as v6:
+        v6.set_ping("198.18.1.2", 1.234)
+        v6.set_ping("198.18.0.1", 0.21)
+        api = lib_connect(v6)
+        resource = next(iter(api.path("system", "resource")))
+        assert resource["version"] == "6.49.10 (long-term)" and resource["board-name"] == "RB433AH"
+        netwatch = list(api.path("tool", "netwatch"))
+        assert netwatch and all(set(row) == V6_NETWATCH_FIELDS for row in netwatch)
+        assert all(re.fullmatch(r"[a-z]{3}/\d{2}/\d{4} \d{2}:\d{2}:\d{2}", row["since"]) for row in netwatch)
+        interface = next(iter(api.path("interface")))
+        assert interface["last-link-up-time"] == "nov/20/2026 07:12:44"
+        times = [row["time"] for row in api("/ping", address="198.18.1.2", count=2)]
+        assert all(re.fullmatch(r"1ms", t) for t in times), times             # whole milliseconds
+        assert next(iter(api("/ping", address="198.18.0.1", count=1)))["time"] == "0ms"
+        api.close()
+        raw = Raw(v6.port)
+        raw.login()
+        raw.send("/ip/address/print", "?interface=nothing")
+        assert raw.until_done() == [["!done"]]                               # no !empty on v6
+
+
+def test_v7_personality_by_version() -> None:
+    with RouterOSStandIn(USER, PASSWORD, personality="v7") as v7:
+        api = lib_connect(v7)
+        netwatch = list(api.path("tool", "netwatch"))
+        assert {"name", "type", "thr-avg", "packet-count"} <= set(netwatch[0])
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", netwatch[0]["since"])
+        api.close()
+    with RouterOSStandIn(USER, PASSWORD, version="7.9.2 (stable)") as early:   # v7 before 7.10 and 7.14
+        api = lib_connect(early)
+        [row] = list(api.path("tool", "netwatch").select(Key("since"), Key("name"), Key("type")).where(
+            Key("host") == "198.18.4.2"))
+        assert re.fullmatch(r"[a-z]{3}/\d{2}/\d{4} \d{2}:\d{2}:\d{2}", row["since"]) and "name" not in row
+        assert row["type"] == "icmp"
+        api.close()
+    with pytest.raises(ValueError, match="unknown RouterOS personality"):
+        RouterOSStandIn(personality="v8")
+
+
+@pytest.mark.parametrize("ms, v6, v7", [(0.21, "0ms", "210us"), (1.234, "1ms", "1ms234us"), (12.9, "12ms", "12ms900us"),
+                                       (1003, "1s3ms", "1s3ms"), (2000, "2s", "2s")])
+def test_ping_time_per_personality(ms: float, v6: str, v7: str) -> None:
+    from netwatchd.lab.routeros_personality import Personality
+
+    assert Personality.named("v6").ping_time(ms) == v6 and Personality.named("v7").ping_time(ms) == v7
+    assert ros_duration_seconds(v6) <= ms / 1000 and abs(ros_duration_seconds(v7) - ms / 1000) < 1e-6
+
+
+# ----------------------------------------------------------------------------- api-ssl without a certificate
+
+def adh_client_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.set_ciphers("ADH:@SECLEVEL=0")
+    return context
+
+
+def test_api_ssl_without_certificate_offers_only_anonymous_dh() -> None:
+    with RouterOSStandIn(USER, PASSWORD, tls=True, certificate=False) as server:
+        assert server.ca_file is None
+        with adh_client_context().wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=5)) as tls:
+            name, version, _ = tls.cipher()
+            assert name.startswith("ADH-") and version == "TLSv1.2" and tls.getpeercert(binary_form=True) is None
+        ordinary = ssl.create_default_context()                   # offers no anonymous suite
+        with pytest.raises(ssl.SSLError, match="HANDSHAKE_FAILURE"):
+            ordinary.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=5),
+                                 server_hostname="127.0.0.1")
+        unverified = ssl.create_default_context()
+        unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
+        unverified.set_ciphers("DEFAULT:ADH:@SECLEVEL=0")          # DEFAULT's !aNULL removes ADH for good
+        with pytest.raises(ssl.SSLError, match="HANDSHAKE_FAILURE"):
+            unverified.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+
+
+def test_both_clients_over_certificate_less_api_ssl() -> None:
+    with RouterOSStandIn(USER, PASSWORD, tls=True, certificate=False, personality="v6") as server:
+        api = lib_connect(server, ssl_wrapper=adh_client_context().wrap_socket)
+        assert list(api.path("system", "identity")) == [{"name": "core"}]
+        api.close()
+        pool = routeros_api.RouterOsApiPool("127.0.0.1", username=USER, password=PASSWORD, port=server.port,
+                                            plaintext_login=True, ssl_context=adh_client_context())
+        assert pool.get_api().get_resource("/system/identity").get() == [{"name": "core"}]
+        pool.disconnect()
+
+
+def test_openssl_s_client_reaches_the_certificate_less_stand_in() -> None:
+    """The OpenSSL command line tool, as shipped here, as a third client of the TLS layer."""
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl binary")
+    with RouterOSStandIn(USER, PASSWORD, tls=True, certificate=False) as server:
+        done = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{server.port}", "-cipher",
+                               "aNULL:@SECLEVEL=0", "-tls1_2", "-brief"], input="", capture_output=True, text=True,
+                              timeout=20)
+    summary = done.stdout + done.stderr
+    assert "Ciphersuite: ADH-" in summary and "Protocol version: TLSv1.2" in summary, summary

@@ -8,16 +8,28 @@ and streaming commands that run until `/cancel`.
 
 It serves a believable core router of the Sidoarjo intranet: identity, resource, interfaces (with
 byte and packet counters that grow with time), monitor-traffic, addresses, DHCP leases, pools and their
-usage, DNS, neighbors, Netwatch (v7 typed entries, or v6 "simple" ones with version="6.49.10"), and
-`/ping`. Every table is a plain attribute tests may edit (`standin.netwatch.append({...})`).
+usage, DNS, neighbors, Netwatch and `/ping`. Every table is a plain attribute tests may edit
+(`standin.netwatch.append({...})`).
+
+It is as strict as a router (docs/notes/rosstrict.md says which source each rule comes from):
+- a personality per instance (netwatchd.lab.routeros_personality): `personality="v6"` (6.49.10: dates
+  `nov/27/2026 10:00:03`, ping times in whole ms, simple Netwatch entries, no `!empty`) or "v7" (the
+  default, 7.15.3), or any `version=` ("7.18.2" sends `!empty`, "7.9" still writes v6-style dates);
+- any command before a successful `/login` gets `!fatal` `not logged in` and the connection closes;
+- users belong to groups with RouterOS policies (netwatchd.lab.routeros_policy): the default user is
+  in group "netwatchd" (read, test, api); `/ping` without `test` or a print without `read` gets
+  `!trap =message=not enough permissions (9)`, a group without `api` cannot log in;
+- api-ssl (`tls=True`) with a fresh self-signed certificate; `certificate=False`: no certificate,
+  like a router in its factory state, offering anonymous-DH suites only (TLS 1.2);
+  `certificate="without-key-ids"`: a CA-signed one without key identifiers (strict X.509 rejects it).
 
 `/ping` never sends a packet to an arbitrary address: it answers from `ping_table` (address ->
 rtt in ms, or None for a dead host; unknown addresses time out) and only for 127.0.0.0/8 it
 really pings (icmplib) when the process may.
 
-Write commands (add/set/remove/enable/...) are answered like a read-only user group would:
-`!trap =message=not enough permissions (9)`; every received command is recorded in `.commands`
-(passwords masked) so tests can prove a client never tried one.
+Write commands (add/set/remove/enable/...) need the `write` policy, which the default group lacks:
+`!trap =message=not enough permissions (9)`; a group that has it still changes nothing. Every received
+command is recorded in `.commands` (passwords masked) so tests can prove a client never tried one.
 
 Faults (`set_fault(kind, **params)`): "slow" (delay=seconds before each reply), "drop_mid_reply"
 (after=rows sent, then the connection is closed), "trap" (message=, category=), "fatal"
@@ -50,16 +62,17 @@ from typing import Any, Callable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
 from netwatchd.errors import LabError
+from netwatchd.lab.routeros_personality import Personality, format_ros_time, format_ros_uptime
+from netwatchd.lab.routeros_policy import DEFAULT_GROUPS, NO_PERMISSION, WRITE_VERBS as POLICY_WRITE_VERBS
+from netwatchd.lab.routeros_policy import check_group, required_policy
 from netwatchd.lab.routeros_wire import WireError, encode_sentence, read_sentence
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, str]
 BAD_LOGIN = "invalid user name or password (6)"
-NO_PERMISSION = "not enough permissions (9)"
-WRITE_VERBS = {"add", "set", "remove", "enable", "disable", "unset", "edit", "move", "reset", "export",
-               "import", "reboot", "shutdown", "comment", "reset-counters", "reset-counters-all",
-               "make-static", "release", "flush", "run", "save", "load", "upgrade"}
+NOT_LOGGED_IN = "not logged in"
+WRITE_VERBS = POLICY_WRITE_VERBS | {"reboot", "shutdown"}
 READ_VERBS = {"print", "getall"}
 PRINT_ARGUMENTS = {"detail", "stats", "stats-detail", "count-only", "without-paging", "brief", "terse", "as-value",
                    "value-list", "show-ids", "where", "from", "interval", "file", "follow", "follow-only", "append"}
@@ -67,44 +80,6 @@ FAULT_KINDS = {None, "slow", "drop_mid_reply", "trap", "fatal"}
 LAB_NETWORK = ipaddress.ip_network("198.18.0.0/15")
 LOOPBACK_NETWORK = ipaddress.ip_network("127.0.0.0/8")
 SINGLETON_MENUS = {"/system/identity", "/system/resource", "/ip/dns", "/system/clock"}
-
-
-# ----------------------------------------------------------------------------- formatting helpers
-
-def format_ros_time(ms: float) -> str:
-    """A v7 ping time: 1ms234us, 845us, 12ms, 1s3ms."""
-    total_us = max(0, int(round(ms * 1000)))
-    seconds, rest = divmod(total_us, 1_000_000)
-    millis, micros = divmod(rest, 1000)
-    parts = []
-    if seconds:
-        parts.append(f"{seconds}s")
-    if millis:
-        parts.append(f"{millis}ms")
-    if micros:
-        parts.append(f"{micros}us")
-    return "".join(parts) or "0ms"
-
-
-def format_ros_uptime(seconds: float) -> str:
-    """RouterOS uptime style: 3w2d4h5m6s (zero parts left out)."""
-    remaining = int(seconds)
-    parts = []
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        amount, remaining = divmod(remaining, size)
-        if amount:
-            parts.append(f"{amount}{unit}")
-    return "".join(parts) or "0s"
-
-
-def _version_at_least(version: str, wanted: tuple[int, int]) -> bool:
-    """'7.18.2 (stable)' >= (7, 18)? Unreadable versions count as old."""
-    numbers = []
-    for part in version.split()[0].split(".")[:2]:
-        if not part.isdigit():
-            return False
-        numbers.append(int(part))
-    return tuple(numbers) >= wanted
 
 
 # ----------------------------------------------------------------------------- queries
@@ -214,7 +189,7 @@ class _SessionEnd(Exception):
 
 # ----------------------------------------------------------------------------- default data
 
-def _default_interfaces() -> list[Row]:
+def _default_interfaces(personality: Personality) -> list[Row]:
     rows = [
         {"name": "ether1", "default-name": "ether1", "type": "ether", "mtu": "1500", "mac-address": "48:A9:8A:10:00:01",
          "running": "true", "disabled": "false", "comment": "Uplink Diskominfo — gedung utama", "link-downs": "1"},
@@ -232,48 +207,9 @@ def _default_interfaces() -> list[Row]:
     ]
     for row in rows:
         row.setdefault("default-name", "")
-        row.update({"actual-mtu": row["mtu"], "l2mtu": "1592", "last-link-up-time": "2026-11-20 07:12:44",
+        row.update({"actual-mtu": row["mtu"], "l2mtu": "1592",
+                    "last-link-up-time": personality.date(datetime(2026, 11, 20, 7, 12, 44)),
                     "dynamic": "false", "slave": "false"})
-    return rows
-
-
-def _default_netwatch(now: datetime, v6: bool) -> list[Row]:
-    def since(minutes: int) -> str:
-        moment = now - timedelta(minutes=minutes)
-        return (moment.strftime("%b/%d/%Y %H:%M:%S").lower() if v6
-                else moment.strftime("%Y-%m-%d %H:%M:%S"))
-
-    entries = [
-        ("Sidoarjo", "198.18.1.2", "up", 1440, "Kantor Kecamatan Sidoarjo"),
-        ("Porong", "198.18.4.2", "down", 12, "Kecamatan Porong — link fiber"),
-        ("Waru", "198.18.15.2", "up", 300, "Kantor Kecamatan Waru"),
-        ("Candi", "198.18.3.2", "up", 90, "Kecamatan Candi"),
-    ]
-    rows: list[Row] = []
-    for name, host, status, minutes, comment in entries:
-        row: Row = {"host": host, "interval": "10s", "timeout": "1s" if v6 else "3s", "status": status,
-                    "since": since(minutes), "comment": comment, "disabled": "false",
-                    "up-script": "", "down-script": ""}
-        if not v6:
-            row.update({"name": name, "type": "icmp", "packet-count": "10", "packet-interval": "50ms",
-                        "packet-size": "54", "thr-loss-percent": "85.0%", "thr-avg": "100ms", "thr-max": "1s",
-                        "thr-jitter": "1s", "thr-stdev": "250ms", "start-delay": "3s", "startup-delay": "5m",
-                        "done-tests": "8640", "failed-tests": "3" if status == "up" else "72",
-                        "src-address": ""})
-            if status == "up":
-                row.update({"sent-count": "10", "response-count": "10", "loss-count": "0", "loss-percent": "0%",
-                            "rtt-avg": "1ms812us", "rtt-min": "1ms102us", "rtt-max": "3ms44us",
-                            "rtt-jitter": "1ms942us", "rtt-stdev": "512us"})
-            else:
-                row.update({"sent-count": "10", "response-count": "0", "loss-count": "10",
-                            "loss-percent": "100%"})
-        rows.append(row)
-    if not v6:
-        rows.append({"name": "web-kecamatan", "host": "198.18.0.10", "type": "http-get", "port": "80",
-                     "http-codes": "", "interval": "30s", "timeout": "3s", "status": "up",
-                     "since": since(600), "comment": "Portal kecamatan", "disabled": "false",
-                     "done-tests": "120", "failed-tests": "0", "http-status-code": "200",
-                     "up-script": "", "down-script": ""})
     return rows
 
 
@@ -340,6 +276,82 @@ def make_self_signed_cert(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+# RouterOS api-ssl with no certificate set (the factory state) can only offer anonymous Diffie-Hellman:
+# TLS 1.2 at most (TLS 1.3 has no anonymous suites) and OpenSSL's security level 0.
+ADH_ONLY_CIPHERS = ("ADH-AES256-GCM-SHA384:ADH-AES128-GCM-SHA256:ADH-AES256-SHA256:ADH-AES128-SHA256:"
+                    "ADH-AES256-SHA:ADH-AES128-SHA:@SECLEVEL=0")
+# RFC 7919 group ffdhe2048 (public parameters, as `openssl genpkey -genparam -algorithm DH -pkeyopt
+# group:ffdhe2048` writes them): anonymous DH needs DH parameters, and generating fresh ones takes minutes.
+FFDHE2048_PEM = """-----BEGIN DH PARAMETERS-----
+MIIBCAKCAQEA//////////+t+FRYortKmq/cViAnPTzx2LnFg84tNpWp4TZBFGQz
++8yTnc4kmz75fS/jY2MMddj2gbICrsRhetPfHtXV/WVhJDP1H18GbtCFY2VVPe0a
+87VXE15/V8k1mE8McODmi3fipona8+/och3xWKE2rec1MKzKT0g6eXq8CrGCsyT7
+YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi
+7MA0BM0oNC9hkXL+nOmFg/+OTxIy7vKBg8P+OxtMb61zO7X8vC7CIAXFjvGDfRaD
+ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
+-----END DH PARAMETERS-----
+"""
+
+
+def make_cert_without_key_ids(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA and a certificate for 127.0.0.1 it signed, neither with key identifiers (SKI/AKI), the
+    way older certificate generators made them: (ca, cert, key). Strict X.509 checks (Python 3.13's
+    default) reject it with "Missing Authority Key Identifier". Raises LabError without `cryptography`."""
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+    except ImportError:
+        raise LabError("a certificate without key identifiers needs the 'cryptography' package") from None
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "routeros-standin-ca")])
+    now = datetime.now(timezone.utc)
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+          .not_valid_after(now + timedelta(days=30))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "core")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = (directory / "routeros-standin-ca.crt", directory / "routeros-standin.crt",
+             directory / "routeros-standin.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+def server_tls_context(directory: Path, *, certificate: bool | str) -> tuple[ssl.SSLContext, Path | None]:
+    """The api-ssl server context and the CA file a client should trust. `certificate`: True, a fresh
+    self-signed certificate; "without-key-ids", one signed by a CA, neither with key identifiers;
+    False, none at all, like a router in its factory state: anonymous DH only. Raises LabError."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if certificate == "without-key-ids":
+        ca, cert, key = make_cert_without_key_ids(directory)
+        context.load_cert_chain(cert, key)
+        return context, ca
+    if certificate:
+        cert, key = make_self_signed_cert(directory)
+        context.load_cert_chain(cert, key)
+        return context, cert
+    dh_params = directory / "ffdhe2048.pem"
+    dh_params.write_text(FFDHE2048_PEM, encoding="ascii")
+    try:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(ADH_ONLY_CIPHERS)
+        context.load_dh_params(str(dh_params))
+    except (ssl.SSLError, ValueError) as exc:
+        raise LabError(f"this OpenSSL cannot serve anonymous-DH api-ssl (a router without a certificate): {exc}") \
+            from None
+    return context, None
+
+
 # ----------------------------------------------------------------------------- the server
 
 class _Server(socketserver.ThreadingTCPServer):
@@ -357,39 +369,43 @@ class RouterOSStandIn:
     """See the module docstring. Context manager; `.port`, `.ca_file` (with tls=True)."""
 
     def __init__(self, username: str = "netwatchd", password: str = "lab-secret", host: str = "127.0.0.1",
-                 port: int = 0, identity: str = "core", *, version: str = "7.15.3 (stable)",
+                 port: int = 0, identity: str = "core", *, version: str | None = None,
+                 personality: str | None = None,
                  tls: bool = False, login_mode: str = "plain", encoding: str = "utf-8",
+                 certificate: bool | str = True, group: str = "netwatchd",
                  ping_table: dict[str, float | None] | None = None, ping_interval: float = 0.05,
                  real_loopback_ping: bool = True, timezone_name: str = "Asia/Jakarta",
                  empty_reply: bool | None = None,
                  ping_hook: Callable[[str, int], float | None] | None = None) -> None:
         if login_mode not in ("plain", "challenge"):
             raise ValueError("login_mode must be 'plain' (RouterOS >= 6.43) or 'challenge' (older)")
+        # v6 or v7 behaviour follows the version; `personality` picks a typical version of either
+        self.personality = Personality(version) if version else Personality.named(personality or "v7")
         self.username, self.password = username, password
+        self.lock = threading.RLock()
+        self.groups: dict[str, frozenset[str]] = dict(DEFAULT_GROUPS)
+        self.users: dict[str, tuple[str, str]] = {}
+        self.add_user(username, password, group)
         self.host, self._requested_port = host, port
         self.identity = identity
-        self.version = version
+        self.version = self.personality.version
         self.tls = tls
+        if certificate not in (True, False, "without-key-ids"):
+            raise ValueError("certificate must be True, False (none: anonymous DH) or 'without-key-ids'")
+        self.certificate = certificate
         self.login_mode = login_mode
         self.encoding = encoding
         self.ping_interval = ping_interval
         self.real_loopback_ping = real_loopback_ping
         self.ping_hook = ping_hook   # the lab's own answer for 198.18.0.0/15 addresses not in ping_table
         # RouterOS >= 7.18 sends !empty before !done when a print finds nothing
-        self.empty_reply = _version_at_least(version, (7, 18)) if empty_reply is None else empty_reply
+        self.empty_reply = self.personality.empty_reply if empty_reply is None else empty_reply
         self.tz = ZoneInfo(timezone_name)
         self.started_at = time.time()
         self.ca_file: Path | None = None
-        self.lock = threading.RLock()
         now_local = datetime.now(self.tz).replace(microsecond=0)
-        v6 = self.version.startswith("6.")
-        self.resource: Row = {
-            "version": version, "build-time": "2026-10-02 09:12:20", "factory-software": "7.1",
-            "free-memory": "3286188032", "total-memory": "4294967296", "cpu": "ARM64", "cpu-count": "4",
-            "cpu-frequency": "1700", "cpu-load": "7", "free-hdd-space": "109780992",
-            "total-hdd-space": "134217728", "write-sect-since-reboot": "5120", "write-sect-total": "912340",
-            "architecture-name": "arm64", "board-name": "CCR2004-1G-12S+2XS", "platform": "MikroTik"}
-        self.interfaces: list[Row] = _default_interfaces()
+        self.resource: Row = self.personality.resource()
+        self.interfaces: list[Row] = _default_interfaces(self.personality)
         # bits per second each interface carries in each direction (drives monitor-traffic and counters)
         self.traffic: dict[str, tuple[int, int]] = {
             "ether1": (48_200_000, 12_750_000), "sfp-sfpplus1": (13_100_000, 46_900_000),
@@ -434,7 +450,7 @@ class RouterOSStandIn:
              "identity": "kec-sidoarjo", "platform": "MikroTik", "version": "6.49.10 (long-term)",
              "board": "RB750Gr3", "uptime": "40d1h", "interface-name": "sfp-sfpplus1"},
         ]
-        self.netwatch: list[Row] = _default_netwatch(now_local, v6)
+        self.netwatch: list[Row] = self.personality.netwatch(now_local)
         self.ping_table: dict[str, float | None] = dict(ping_table) if ping_table is not None else {
             "198.18.0.1": 0.21, "198.18.1.2": 1.8, "198.18.3.2": 2.4, "198.18.15.2": 1.2,
             "198.18.4.2": None, "198.18.0.10": 0.9}
@@ -453,11 +469,8 @@ class RouterOSStandIn:
         """Listen and serve in a background thread. Raises LabError if the port is taken."""
         if self.tls:
             self._tmpdir = tempfile.TemporaryDirectory(prefix="routeros-standin-")
-            cert, key = make_self_signed_cert(Path(self._tmpdir.name))
-            self.ca_file = cert
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(cert, key)
-            self._ssl_context = context
+            self._ssl_context, self.ca_file = server_tls_context(Path(self._tmpdir.name),
+                                                                 certificate=self.certificate)
         try:
             self._server = _Server((self.host, self._requested_port), _Handler)
         except OSError as exc:
@@ -510,6 +523,25 @@ class RouterOSStandIn:
         with self.lock:
             self._fault = None if kind is None else Fault(kind, dict(params), times)
 
+    def add_user(self, name: str, password: str, group: str = "netwatchd") -> None:
+        """A user of `group` (one of `.groups`: full, write, read, netwatchd, or one added with
+        set_group). Raises ValueError for an unknown group."""
+        if group not in self.groups:
+            raise ValueError(f"unknown user group {group!r}; one of {', '.join(sorted(self.groups))}")
+        with self.lock:
+            self.users[name] = (password, group)
+
+    def set_group(self, name: str, policies: set[str] | frozenset[str]) -> None:
+        """Create or change a user group, e.g. set_group("netwatchd", {"read", "api"}) takes `test` away.
+        Raises ValueError for an unknown policy."""
+        with self.lock:
+            self.groups[name] = check_group(policies)
+
+    def policies_of(self, user: str) -> frozenset[str]:
+        with self.lock:
+            entry = self.users.get(user)
+            return self.groups.get(entry[1], frozenset()) if entry else frozenset()
+
     def set_ping(self, address: str, rtt_ms: float | None) -> None:
         """What /ping answers for `address`: rtt in ms, or None for a host that does not reply."""
         self.ping_table[address] = rtt_ms
@@ -520,9 +552,7 @@ class RouterOSStandIn:
         entries changed. Raises ValueError for another status."""
         if status not in ("up", "down", "unknown"):
             raise ValueError("a Netwatch status is up, down or unknown")
-        now = datetime.now(self.tz)
-        since = (now.strftime("%b/%d/%Y %H:%M:%S").lower() if self.version.startswith("6.")
-                 else now.strftime("%Y-%m-%d %H:%M:%S"))
+        since = self.personality.date(datetime.now(self.tz))
         changed = 0
         with self.lock:
             for row in self.netwatch:
@@ -650,6 +680,7 @@ class _Session:
         self.raw_sock = sock
         self.sock: socket.socket = sock
         self.logged_in = False
+        self.user: str | None = None
         self.challenge: str | None = None
         self.buffer = b""
         self.outgoing = bytearray()   # reply sentences not yet sent: one sendall per reply, not per sentence
@@ -740,7 +771,11 @@ class _Session:
         if request.command == "/quit":
             self._fatal("session terminated on request")
         if not self.logged_in:
-            self._trap("not logged in", request.tag)  # unverified: some versions may !fatal instead
+            # a command before a successful /login: the router ends the session
+            self._fatal(NOT_LOGGED_IN)
+        policy = required_policy(request.command)
+        if policy is not None and self.user is not None and policy not in standin.policies_of(self.user):
+            self._trap(NO_PERMISSION, request.tag)
             return
         if request.command == "/cancel":
             self._send("!done", None, request.tag)
@@ -770,20 +805,25 @@ class _Session:
 
     def _login(self, request: Request) -> None:
         standin, attrs = self.standin, request.attributes
+        name = attrs.get("name", "")
+        with standin.lock:
+            password = standin.users[name][0] if name in standin.users else None
+        may_use_api = "api" in standin.policies_of(name)
         if "response" in attrs and "name" in attrs:
             expected = None
-            if standin.login_mode == "challenge" and self.challenge is not None:
-                digest = hashlib.md5(b"\x00" + standin.password.encode(standin.encoding)  # noqa: S324 - RouterOS's
+            if standin.login_mode == "challenge" and self.challenge is not None and password is not None:
+                digest = hashlib.md5(b"\x00" + password.encode(standin.encoding)  # noqa: S324 - RouterOS's
                                      + bytes.fromhex(self.challenge), usedforsecurity=False).hexdigest()
                 expected = "00" + digest
-            if expected is not None and attrs["name"] == standin.username and attrs["response"] == expected:
-                self._logged_in(request.tag)
+            if expected is not None and attrs["response"] == expected and may_use_api:
+                self._logged_in(name, request.tag)
             else:
                 self._trap(BAD_LOGIN, request.tag)
             return
         if standin.login_mode == "plain" and "name" in attrs and "password" in attrs:
-            if attrs["name"] == standin.username and attrs["password"] == standin.password:
-                self._logged_in(request.tag)
+            # a group without the api policy cannot log in over the API (refused like a bad password)
+            if password is not None and attrs["password"] == password and may_use_api:
+                self._logged_in(name, request.tag)
             else:
                 self._trap(BAD_LOGIN, request.tag)
             return
@@ -791,8 +831,8 @@ class _Session:
         self.challenge = secrets.token_hex(16)
         self._send("!done", {"ret": self.challenge}, request.tag)
 
-    def _logged_in(self, tag: str | None) -> None:
-        self.logged_in = True
+    def _logged_in(self, user: str, tag: str | None) -> None:
+        self.logged_in, self.user = True, user
         with self.standin.lock:
             self.standin.logins += 1
         self._send("!done", None, tag)
@@ -801,7 +841,8 @@ class _Session:
         """The reply sentences for one command (lazily, so streaming commands can run until /cancel)."""
         command = request.command
         if command in ("/ping", "/tool/ping"):
-            yield from self._ping(request)
+            for reply, row in self._ping(request):   # written in v7 style; a v6 router writes whole ms
+                yield reply, self.standin.personality.restyle_ping_row(row)
             return
         if command == "/interface/monitor-traffic":
             yield from self._monitor_traffic(request)
@@ -811,8 +852,8 @@ class _Session:
         if probe_rows is None:
             yield from self._error("no such command prefix")
             return
-        if verb in WRITE_VERBS:
-            yield from self._error(NO_PERMISSION)
+        if verb in WRITE_VERBS:  # the user's group allows it (checked before): the stand-in still will not
+            yield from self._error("failure: the RouterOS stand-in never changes its configuration")
             return
         if verb not in READ_VERBS:
             yield from self._error("no such command")
@@ -945,9 +986,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="read the password from this environment variable (default: lab-secret)")
     parser.add_argument("--password", help="lab only: prefer --password-env (command lines are visible to ps)")
     parser.add_argument("--identity", default="core")
-    parser.add_argument("--version", dest="ros_version", default="7.15.3 (stable)",
-                        help="RouterOS version to claim; 6.x serves v6-style Netwatch entries")
+    parser.add_argument("--personality", choices=["v6", "v7"], default="v7",
+                        help="behave like RouterOS 6.49.10 or 7.15.3 (dates, times, Netwatch fields)")
+    parser.add_argument("--version", dest="ros_version", default=None,
+                        help="RouterOS version to claim instead, e.g. '7.18.2 (stable)' (overrides --personality)")
+    parser.add_argument("--group", default="netwatchd", choices=["netwatchd", "read", "write", "full"],
+                        help="the user's group (netwatchd: read, test, api)")
     parser.add_argument("--tls", action="store_true", help="api-ssl with a fresh self-signed certificate")
+    parser.add_argument("--tls-no-certificate", action="store_true",
+                        help="api-ssl like a router without a certificate: anonymous-DH suites only")
     parser.add_argument("--login", choices=["plain", "challenge"], default="plain",
                         help="plain: RouterOS >= 6.43; challenge: the older md5 login")
     parser.add_argument("--alive", default="", metavar="ADDR[=MS],...",
@@ -962,7 +1009,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.password:
         password = args.password
     standin = RouterOSStandIn(args.user, password, args.host, args.port, args.identity, version=args.ros_version,
-                              tls=args.tls, login_mode=args.login)
+                              personality=args.personality, tls=args.tls or args.tls_no_certificate,
+                              certificate=not args.tls_no_certificate, group=args.group, login_mode=args.login)
     try:
         for item in filter(None, args.alive.split(",")):
             address, _, rtt = item.partition("=")
@@ -978,7 +1026,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"RouterOS stand-in '{args.identity}' listening on {args.host}:{standin.port}"
-          f"{' (api-ssl, CA file ' + str(standin.ca_file) + ')' if args.tls else ''}", flush=True)
+          f"{' (api-ssl, CA file ' + str(standin.ca_file) + ')' if standin.ca_file else ''}"
+          f"{' (api-ssl without a certificate: anonymous DH)' if args.tls_no_certificate else ''}", flush=True)
     try:
         stop.wait()
     except KeyboardInterrupt:
