@@ -58,6 +58,18 @@ class RouterError(NetwatchError):
     """Talking to a RouterOS device failed (timeout, refused, trap, fatal, bad login)."""
 
 
+class RouterPolicyError(RouterError):
+    """The router refused a command because the API user's group lacks a policy (`not enough
+    permissions (9)`). `policy` names the missing one when the command tells which (e.g. /ping: test)."""
+
+    def __init__(self, message: str, *, router: str, user: str, command: str, policy: str | None) -> None:
+        super().__init__(message)
+        self.router = router
+        self.user = user
+        self.command = command
+        self.policy = policy
+
+
 class StoreError(NetwatchError):
     """The SQLite store cannot be opened, migrated or written."""
 

@@ -97,12 +97,13 @@ def test_v6_since_format_is_read() -> None:
 
 # ----------------------------------------------------------------------------- the command
 
-def write_config(tmp_path: Path, port: int, password_env: str = "NW_TEST_ROUTER_PW") -> Path:
+def write_config(tmp_path: Path, port: int, password_env: str = "NW_TEST_ROUTER_PW",
+                 router_options: str = "") -> Path:
     path = tmp_path / "hosts.yaml"
     path.write_text(f"""
 data_dir: {tmp_path / 'data'}
 routers:
-  - {{name: core, address: 127.0.0.1, port: {port}, username: netwatchd, password: "${{{password_env}}}"}}
+  - {{name: core, address: 127.0.0.1, port: {port}, username: netwatchd, password: "${{{password_env}}}"{router_options}}}
 hosts:
   - {{name: Sidoarjo, address: 198.18.1.2}}
   - {{name: Porong, address: 198.18.4.2}}
@@ -202,3 +203,57 @@ def test_watcher_alerts_once_on_a_lasting_disagreement(clock) -> None:
         assert watcher.run_once() == []
         assert watcher.last_errors["core"].startswith("router core (127.0.0.1:")
         pool.close()
+
+
+# ----------------------------------------------------------------------------- api-ssl without a certificate, v6 and v7
+
+def test_command_over_api_ssl_of_a_router_without_a_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("NW_TEST_ROUTER_PW", "Cc-pass-1f2e")
+    with RouterOSStandIn("netwatchd", "Cc-pass-1f2e", tls=True, certificate=False, personality="v6") as standin:
+        unverified = write_config(tmp_path, standin.port, router_options=", tls: true, tls_verify: false")
+        assert main(["crosscheck", "-c", str(unverified), "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        verified = write_config(tmp_path, standin.port, router_options=", tls: true")
+        assert main(["crosscheck", "-c", str(verified)]) == 1
+        port = standin.port
+    assert {(c["site"], c["router"]) for c in data["both"]} == {("Sidoarjo", "up"), ("Porong", "down"), ("Waru", "up")}
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert lines == [
+        f"netwatchd: router core (127.0.0.1:{port}): api-ssl refused the TLS handshake (sslv3 alert handshake "
+        "failure): most likely the router has no certificate for api-ssl, and then it offers only anonymous-DH "
+        "ciphers, which certificate checks cannot use: set tls_verify: false for this router, or give api-ssl a "
+        "certificate: /certificate add name=api-ssl common-name=127.0.0.1 subject-alt-name=IP:127.0.0.1 "
+        "days-valid=3650; /certificate sign api-ssl; /ip service set api-ssl certificate=api-ssl"], captured.err
+    assert captured.out == "" and "Cc-pass-1f2e" not in captured.err
+
+
+@pytest.mark.parametrize("version, since_pattern", [
+    ("6.49.10 (long-term)", r"[a-z]{3}/\d{2}/\d{4} \d\d:\d\d:\d\d"),
+    ("7.9.2 (stable)", r"[a-z]{3}/\d{2}/\d{4} \d\d:\d\d:\d\d"),
+    ("7.15.3 (stable)", r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"),
+    ("7.18.2 (stable)", r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"),
+])
+def test_command_reads_every_personality(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str], version: str, since_pattern: str) -> None:
+    import re
+
+    monkeypatch.setenv("NW_TEST_ROUTER_PW", "Cc-pass-1f2e")
+    conn = Database.in_dir(tmp_path / "data").open()
+    state_repo.save(conn, {"Waru": HostState("Waru", State.UP, T0), "Porong": HostState("Porong", State.UP, T0)},
+                    [], [], T0)
+    conn.close()
+    with RouterOSStandIn("netwatchd", "Cc-pass-1f2e", version=version) as standin:
+        porong = next(row for row in standin.netwatch if row["host"] == "198.18.4.2")
+        assert re.fullmatch(since_pattern, porong["since"])
+        standin.netwatch.append({"host": "198.18.99.9", "interval": "1m", "timeout": "1s", "status": "up",
+                                 "since": "", "comment": "not yet tested", "disabled": "false"})
+        assert main(["crosscheck", "-c", str(write_config(tmp_path, standin.port)), "--json"]) == 3
+        since = datetime.now(WIB).replace(microsecond=0)
+    data = json.loads(capsys.readouterr().out)
+    [disagree] = data["disagree"]
+    assert (disagree["site"], disagree["router"]) == ("Porong", "down")
+    router_since = datetime.fromisoformat(disagree["router_since"])
+    assert abs((since - router_since).total_seconds() - 12 * 60) < 120     # "12 minutes ago", in either format
+    assert "not yet tested" in {e["entry"] for e in data["only_router"]}

@@ -179,8 +179,93 @@ def test_api_ssl_verified_unverified_and_untrusted(caplog: pytest.LogCaptureFixt
         assert_clean(str(error.value), caplog)
     with RouterOSStandIn("netwatchd", PASSWORD) as plain:
         # the plain API port either waits for more "words" or answers garbage to the TLS hello
-        with pytest.raises(RouterError, match=r"is this the api-ssl port\?|TLS handshake failed .*is api-ssl enabled"):
+        with pytest.raises(RouterError, match=r"is this the api-ssl port\?|does not speak TLS .*plain API port"):
             RouterClient(spec_for(plain, tls=True, tls_verify=False, timeout=0.3)).query("/system/identity/print")
+
+
+def test_api_ssl_of_a_router_without_a_certificate(caplog: pytest.LogCaptureFixture) -> None:
+    with RouterOSStandIn("netwatchd", PASSWORD, tls=True, certificate=False) as server:
+        unverified = RouterClient(spec_for(server, tls=True, tls_verify=False))
+        assert unverified.query("/system/identity/print") == [{"name": "core"}]
+        assert unverified._api.protocol.transport.sock.cipher()[0].startswith("ADH-")  # type: ignore[union-attr]
+        unverified.close()
+        verified = RouterClient(spec_for(server, tls=True))
+        with pytest.raises(RouterError) as error:
+            verified.query("/system/identity/print")
+        port = server.port
+    message = str(error.value)
+    assert_clean(message, caplog)
+    assert message == (
+        f"router core (127.0.0.1:{port}): api-ssl refused the TLS handshake (sslv3 alert handshake failure): "
+        "most likely the router has no certificate for api-ssl, and then it offers only anonymous-DH ciphers, "
+        "which certificate checks cannot use: set tls_verify: false for this router, or give api-ssl a "
+        "certificate: /certificate add name=api-ssl common-name=127.0.0.1 subject-alt-name=IP:127.0.0.1 "
+        "days-valid=3650; /certificate sign api-ssl; /ip service set api-ssl certificate=api-ssl")
+    assert "enable" not in message          # the port answered: api-ssl is on
+
+
+def test_unverified_api_ssl_still_prefers_a_certificate_suite() -> None:
+    with RouterOSStandIn("netwatchd", PASSWORD, tls=True) as server:
+        client = RouterClient(spec_for(server, tls=True, tls_verify=False))
+        client.query("/system/identity/print")
+        sock = client._api.protocol.transport.sock  # type: ignore[union-attr]
+        assert not sock.cipher()[0].startswith(("ADH-", "AECDH-")) and sock.version() == "TLSv1.3"
+        client.close()
+
+
+def test_python_313_strict_x509_rejection_is_explained(monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    import ssl
+
+    default_context = ssl.create_default_context
+
+    def as_python_313(*args: object, **kwargs: object) -> ssl.SSLContext:
+        context = default_context(*args, **kwargs)  # type: ignore[arg-type]
+        context.verify_flags |= ssl.VERIFY_X509_STRICT      # what 3.13 turns on by default
+        return context
+
+    with RouterOSStandIn("netwatchd", PASSWORD, tls=True, certificate="without-key-ids") as server:
+        spec = spec_for(server, tls=True, ca_file=str(server.ca_file))
+        assert RouterClient(spec).query("/system/identity/print") == [{"name": "core"}]   # lax checks: fine
+        monkeypatch.setattr(ssl, "create_default_context", as_python_313)
+        with pytest.raises(RouterError) as error:
+            RouterClient(spec).query("/system/identity/print")
+        port = server.port
+    message = str(error.value)
+    assert_clean(message, caplog)
+    assert message.startswith(f"router core (127.0.0.1:{port}): api-ssl certificate rejected by strict "
+                              "X.509 checks (Missing Authority Key Identifier): Python 3.13 and later")
+    assert "/certificate add name=api-ssl" in message and "tls_verify: false" in message
+
+
+def test_a_certificate_for_another_name_is_explained(caplog: pytest.LogCaptureFixture) -> None:
+    with RouterOSStandIn("netwatchd", PASSWORD, host="127.0.0.2", tls=True) as server:
+        spec = spec_for(server, address="127.0.0.2", tls=True, ca_file=str(server.ca_file))
+        with pytest.raises(RouterError) as error:
+            RouterClient(spec).query("/system/identity/print")
+    assert "api-ssl certificate does not name 127.0.0.2" in str(error.value)
+    assert "subject-alt-name=IP:127.0.0.2" in str(error.value)
+    assert_clean(str(error.value), caplog)
+
+
+def test_a_missing_policy_is_named(standin: RouterOSStandIn, caplog: pytest.LogCaptureFixture) -> None:
+    from netwatchd.errors import RouterPolicyError
+
+    standin.set_group("netwatchd", {"read", "api"})
+    client = RouterClient(spec_for(standin))
+    with pytest.raises(RouterPolicyError) as error:
+        client.query("/ping", address="198.18.1.2", count=1)
+    assert (error.value.policy, error.value.command, error.value.user, error.value.router) == (
+        "test", "/ping", "netwatchd", "core")
+    assert str(error.value) == (
+        f"router core (127.0.0.1:{standin.port}): user 'netwatchd' may not run /ping: not enough permissions (9); "
+        "its user group needs the 'test' policy (on the router: /user group set <group> policy=read,test,api)")
+    assert_clean(str(error.value), caplog)
+    assert client.query("/system/identity/print") == [{"name": "core"}] and standin.logins == 1
+    standin.set_group("netwatchd", {"api"})
+    with pytest.raises(RouterPolicyError, match="needs the 'read' policy") as no_read:
+        client.query("/ip/address/print")
+    assert no_read.value.policy == "read"
 
 
 @pytest.mark.parametrize("command, args, reason", [
@@ -240,3 +325,25 @@ def test_pool_picks_routers_by_name() -> None:
     with pytest.raises(RouterError, match="no router configured"):
         RouterPool([]).get()
     pool.close()
+
+
+@pytest.mark.parametrize("personality", ["v6", "v7"])
+def test_replies_of_both_personalities_are_read(personality: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    from netwatchd.router.netwatch import read_netwatch
+    from netwatchd.router.values import ros_duration_seconds, ros_time_ms
+
+    with RouterOSStandIn("netwatchd", PASSWORD, personality=personality) as server:
+        server.set_ping("198.18.1.2", 12.4)
+        client = RouterClient(spec_for(server))
+        rows = client.query("/ping", address="198.18.1.2", count=2)
+        entries = read_netwatch(client)
+        uptime = client.query("/system/resource/print")[0]["uptime"]
+        client.close()
+    assert all(10 <= ros_time_ms(row["time"]) <= 14 for row in rows)           # "12ms" or "12ms412us"
+    assert ros_time_ms(rows[-1]["avg-rtt"]) is not None and ros_duration_seconds(uptime) > 3 * 86400
+    assert all(entry.since(ZoneInfo("Asia/Jakarta")) is not None for entry in entries)
+    porong = next(entry for entry in entries if entry.host == "198.18.4.2")
+    assert (porong.type, porong.status) == (("simple", "down") if personality == "v6" else ("icmp", "down"))
+    assert porong.interval == (30.0 if personality == "v6" else 10.0)

@@ -5,7 +5,10 @@
   (the router may simply have rebooted since the last command); a timeout is never retried.
 - Connect and read timeouts from RouterSpec.timeout; a `/ping` gets extra time for its packets.
 - api-ssl (RouterSpec.tls, port 8729) with certificate checks against RouterSpec.ca_file or the
-  system CAs, or deliberately without (tls_verify: false, which also allows certificate-less ADH).
+  system CAs, or deliberately without (tls_verify: false): then the anonymous-DH suites a router
+  without a certificate offers (its factory state) are accepted as well as the normal ones.
+- A TLS failure names its likely cause (no certificate on the router, the plain API port, a
+  certificate strict X.509 checks reject) and the fix; a missing user-group policy is named too.
 - Non-ASCII comments survive (RouterSpec.encoding, utf-8 by default; librouteros' default would drop them).
 - Every failure becomes a RouterError with one line naming the router and never the password.
 - Thread-safe: librouteros runs one command at a time per connection, so each router has a lock.
@@ -15,6 +18,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import socket
@@ -29,7 +33,7 @@ from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosErro
 from librouteros.login import encode_password
 
 from netwatchd.config.model import RouterSpec
-from netwatchd.errors import RouterError
+from netwatchd.errors import RouterError, RouterPolicyError
 from netwatchd.logs import add_secret, redact
 from netwatchd.router.values import ros_duration_seconds
 
@@ -42,6 +46,46 @@ PING_ARGUMENTS = {"address", "count", "size", "interval", "src-address", "interf
 MONITOR_TRAFFIC_ARGUMENTS = {"interface", "once", "aggregate"}
 
 Connector = Callable[..., Api]
+
+# tls_verify: false. RouterOS api-ssl without a certificate offers anonymous-DH suites only (TLS 1.2
+# at most). OpenSSL's DEFAULT list contains !aNULL, which removes them for good, so "DEFAULT:ADH"
+# offers none: HIGH plus ADH, at security level 0 (anonymous suites sit at level 0). Normal suites
+# stay in the list, so a router that has a certificate is reached the usual way.
+UNVERIFIED_CIPHERS = "HIGH:ADH:!PSK:!SRP:!aDSS:!eNULL:@SECLEVEL=0"
+NO_PERMISSION_TRAP = "not enough permissions"
+# OpenSSL's texts for what only strict X.509 checking (Python 3.13+ by default) rejects
+STRICT_X509_FAILURES = ("key identifier", "not marked critical", "does not include key usage",
+                        "empty subject", "subject alt name extension not critical", "issuer name empty",
+                        "pathlen", "keycertsign", "invalid for non-ca")
+NOT_TLS_REASONS = {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST",
+                   "UNKNOWN_PROTOCOL", "HTTPS_PROXY_REQUEST"}
+NO_COMMON_CIPHER_REASONS = {"SSLV3_ALERT_HANDSHAKE_FAILURE", "NO_CIPHERS_AVAILABLE", "NO_SHARED_CIPHER",
+                            "TLSV1_ALERT_INSUFFICIENT_SECURITY", "NO_SUITABLE_KEY_SHARE"}
+OLD_TLS_REASONS = {"UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION", "NO_PROTOCOLS_AVAILABLE"}
+
+
+def policy_needed(command: str) -> str | None:
+    """The RouterOS user-group policy a command netwatchd sends needs, when it is known."""
+    if command in ("/ping", "/tool/ping"):
+        return "test"
+    if command.rsplit("/", 1)[-1] in ("print", "getall") or command == "/interface/monitor-traffic":
+        return "read"
+    return None
+
+
+def subject_alt_name(address: str) -> str:
+    """How a certificate must name the router netwatchd reaches at `address` (IP:x or DNS:x)."""
+    try:
+        ipaddress.ip_address(address)
+        return f"IP:{address}"
+    except ValueError:
+        return f"DNS:{address}"
+
+
+def certificate_commands(address: str) -> str:
+    """The RouterOS commands that give api-ssl a self-signed certificate naming `address`."""
+    return (f"/certificate add name=api-ssl common-name={address} subject-alt-name={subject_alt_name(address)} "
+            "days-valid=3650; /certificate sign api-ssl; /ip service set api-ssl certificate=api-ssl")
 
 
 class _MaskLoginWords(logging.Filter):
@@ -195,7 +239,7 @@ class RouterClient:
             return [dict(row) for row in api.rawCmd(command, *words)]
         except (TrapError, MultiTrapError) as exc:
             # the router refused this command; the connection itself is fine
-            raise self._error(exc, "reply") from None
+            raise self._error(exc, "reply", command) from None
 
     def _connection(self) -> tuple[Api, bool]:
         if self._api is not None:
@@ -229,10 +273,11 @@ class RouterClient:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-            try:  # RouterOS api-ssl without a certificate offers anonymous DH only
-                context.set_ciphers("DEFAULT:ADH:@SECLEVEL=0")
-            except ssl.SSLError:
-                pass
+            try:
+                context.set_ciphers(UNVERIFIED_CIPHERS)
+            except ssl.SSLError:  # an OpenSSL built without anonymous DH: the normal suites only
+                log.warning("router %s: this OpenSSL offers no anonymous-DH ciphers; a router without an "
+                            "api-ssl certificate cannot be reached", spec.name)
         hostname = spec.address if spec.tls_verify else None
         return lambda sock: context.wrap_socket(sock, server_hostname=hostname)
 
@@ -244,14 +289,70 @@ class RouterClient:
             except (OSError, LibRouterosError):
                 pass
 
-    def _error(self, exc: BaseException, stage: str) -> RouterError:
-        message = f"router {self.name} ({self.spec.address}:{self.spec.port}): {self._describe(exc, stage)}"
+    def _error(self, exc: BaseException, stage: str, command: str = "") -> RouterError:
+        policy_refusal = isinstance(exc, TrapError) and stage == "reply" and NO_PERMISSION_TRAP in exc.message
+        description = self._describe_refusal(exc, command) if policy_refusal else self._describe(exc, stage)
+        message = f"router {self.name} ({self.spec.address}:{self.spec.port}): {description}"
         message = " ".join(message.split())  # one line, whatever the router said
         if self.spec.password:
             message = message.replace(self.spec.password, "***")
         message = redact(message)
-        log.warning("%s", message)
+        log.debug("%s", message)   # the caller reports it (the CLI's one line, the bot's answer, the watcher's log)
+        if policy_refusal:
+            return RouterPolicyError(message, router=self.name, user=self.spec.username, command=command,
+                                     policy=policy_needed(command))
         return RouterError(message)
+
+    def _describe_refusal(self, exc: BaseException, command: str) -> str:
+        """`not enough permissions (9)`: the API user's group lacks the policy this command needs."""
+        trap = getattr(exc, "message", str(exc))
+        policy = policy_needed(command)
+        if policy is None:
+            return (f"user {self.spec.username!r} may not run {command}: {trap} (its user group lacks a policy "
+                    "this command needs)")
+        return (f"user {self.spec.username!r} may not run {command}: {trap}; its user group needs the {policy!r} "
+                "policy (on the router: /user group set <group> policy=read,test,api)")
+
+    def _describe_tls(self, exc: ssl.SSLError) -> str:
+        """A failed api-ssl handshake: the likely cause and its fix, never 'api-ssl is off' (the port answered)."""
+        spec = self.spec
+        reason = str(exc.reason or "").upper()
+        shown = (exc.reason or str(exc)).lower().replace("_", " ")
+        if reason in NOT_TLS_REASONS:
+            return (f"the service on port {spec.port} does not speak TLS ({shown}): is this the plain API "
+                    "port? api-ssl listens on 8729 unless /ip service says otherwise")
+        if reason in NO_COMMON_CIPHER_REASONS:
+            if spec.tls_verify:
+                return (f"api-ssl refused the TLS handshake ({shown}): most likely the router has no certificate "
+                        "for api-ssl, and then it offers only anonymous-DH ciphers, which certificate checks "
+                        "cannot use: set tls_verify: false for this router, or give api-ssl a certificate: "
+                        f"{certificate_commands(spec.address)}")
+            return (f"api-ssl refused the TLS handshake ({shown}): the router and netwatchd share no cipher "
+                    "or TLS version (check the api-ssl certificate and tls-version in /ip service print detail)")
+        if reason in OLD_TLS_REASONS:
+            return (f"api-ssl refused the TLS handshake ({shown}): the router offers only TLS versions this "
+                    "machine's OpenSSL refuses (older than 1.2); upgrade RouterOS")
+        if isinstance(exc, ssl.SSLEOFError) or "EOF" in reason:
+            return (f"the router closed the connection during the TLS handshake ({shown}): check /ip service "
+                    "api-ssl (its certificate, and the addresses it accepts)")
+        return f"TLS handshake failed ({shown})"
+
+    def _describe_certificate(self, exc: ssl.SSLCertVerificationError) -> str:
+        """The router's certificate was not accepted: why, and what to change."""
+        spec = self.spec
+        why = str(exc.verify_message or exc.reason or exc)
+        lowered = why.lower()
+        if "mismatch" in lowered and ("hostname" in lowered or "ip address" in lowered):
+            return (f"api-ssl certificate does not name {spec.address} ({why}): re-create it with "
+                    f"subject-alt-name={subject_alt_name(spec.address)}, or set tls_verify: false")
+        if "expired" in lowered:
+            return f"api-ssl certificate has expired ({why}): sign a new one on the router, or set tls_verify: false"
+        if any(marker in lowered for marker in STRICT_X509_FAILURES):
+            return (f"api-ssl certificate rejected by strict X.509 checks ({why}): Python 3.13 and later require "
+                    "RFC 5280 extensions that certificates made by RouterOS may lack; re-create it with "
+                    f"{certificate_commands(spec.address)}, or set tls_verify: false")
+        return (f"api-ssl certificate not trusted ({why}): set routers[].ca_file to the router's CA or "
+                "certificate (/certificate export-certificate api-ssl), or tls_verify: false")
 
     def _describe(self, exc: BaseException, stage: str) -> str:
         spec = self.spec
@@ -272,11 +373,9 @@ class RouterClient:
         if isinstance(exc, socket.gaierror):
             return f"cannot resolve {spec.address!r} (check routers[].address)"
         if isinstance(exc, ssl.SSLCertVerificationError):
-            return (f"api-ssl certificate not trusted ({exc.verify_message}): set routers[].ca_file to the "
-                    "router's CA or certificate, or tls_verify: false")
+            return self._describe_certificate(exc)
         if isinstance(exc, ssl.SSLError):
-            return (f"TLS handshake failed ({exc.reason or exc}): is api-ssl enabled on port {spec.port} "
-                    "(/ip service enable api-ssl)?")
+            return self._describe_tls(exc)
         if isinstance(exc, TimeoutError):
             if stage == "connect":
                 hint = "is this the api-ssl port?" if spec.tls else "router down, or a firewall drops the API port"
