@@ -288,6 +288,15 @@ def test_ping_from_the_router_uses_routeros_ping_with_a_count(env: Env) -> None:
     assert up.splitlines()[-1].startswith("UP: sent 2, received 2, loss 0%, rtt ")
 
 
+def test_a_router_user_without_the_test_policy_gets_one_line_naming_it(env: Env) -> None:
+    env.router.set_group("netwatchd", {"read", "api"})          # the router's admin left out `test`
+    assert env.text("/ping porong 3 router") == (
+        "⚠️ Router core refused /ping: the user group of <code>netwatchd</code> lacks the <b>test</b> policy "
+        "(not enough permissions). On the router: <code>/user group set GROUP policy=read,test,api</code>")
+    assert audit(env)[-1]["outcome"].startswith("router error: router core (127.0.0.1:")
+    assert env.text("/dhcp").startswith("<b>DHCP leases</b> on core")   # reads still work
+
+
 def test_router_menus_render_as_tables(env: Env) -> None:
     dhcp = env.text("/dhcp")
     assert dhcp.startswith("<b>DHCP leases</b> on core (3)\n<pre>address     mac               host")

@@ -258,3 +258,21 @@ def test_router_error_is_one_line_and_escaped() -> None:
     message = "router core (10.0.0.1:8728): the router refused the command:\n  no such item <x>"
     assert c.render_router_error(message, "id") == (
         "⚠️ Router core (10.0.0.1:8728): the router refused the command: no such item &lt;x&gt;")
+
+
+def test_a_missing_router_policy_is_one_line_in_the_admins_language() -> None:
+    from netwatchd.errors import RouterError, RouterPolicyError
+
+    missing = RouterPolicyError("router core (10.0.0.1:8728): user 'nw<1>' may not run /ping: ...", router="core",
+                                user="nw<1>", command="/ping", policy="test")
+    indonesian = c.render_router_failure(missing, str(missing), "id")
+    assert indonesian == ("⚠️ Router core menolak /ping: grup user <code>nw&lt;1&gt;</code> tidak punya policy "
+                          "<b>test</b> (not enough permissions). Di router: <code>/user group set GRUP "
+                          "policy=read,test,api</code>")
+    assert "\n" not in indonesian
+    unknown_policy = RouterPolicyError("router core (10.0.0.1:8728): user 'nw' may not run /x/run: not enough "
+                                       "permissions (9)", router="core", user="nw", command="/x/run", policy=None)
+    assert c.render_router_failure(unknown_policy, str(unknown_policy), "en") == (
+        "⚠️ Router core (10.0.0.1:8728): user 'nw' may not run /x/run: not enough permissions (9)")
+    other = RouterError("router core (10.0.0.1:8728): no reply within the time allowed (timeout 5 s)")
+    assert c.render_router_failure(other, str(other), "en") == c.render_router_error(str(other), "en")

@@ -46,6 +46,14 @@ _TEXTS: dict[str, dict[str, str]] = {
     "no_routers": {"id": "Belum ada router di konfigurasi (routers:).",
                    "en": "No router is configured (routers:)."},
     "router_error": {"id": "⚠️ {message}", "en": "⚠️ {message}"},
+    "router_policy": {
+        "id": "⚠️ Router {router} menolak {command}: grup user <code>{user}</code> tidak punya policy "
+              "<b>{policy}</b> (not enough permissions). Di router: <code>/user group set GRUP "
+              "policy=read,test,api</code>",
+        "en": "⚠️ Router {router} refused {command}: the user group of <code>{user}</code> lacks the "
+              "<b>{policy}</b> policy (not enough permissions). On the router: <code>/user group set GROUP "
+              "policy=read,test,api</code>",
+    },
     "router_timeout": {"id": "⚠️ Router {router} tidak menjawab dalam {seconds} detik; coba lagi nanti.",
                        "en": "⚠️ Router {router} did not answer within {seconds} s; try again later."},
     "command_timeout": {"id": "⚠️ Perintah {command} tidak selesai dalam {seconds} detik.",

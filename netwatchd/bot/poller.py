@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 from netwatchd.bot import handlers
 from netwatchd.bot.auth import CHAT_NOT_ALLOWED, RateLimiter, authorize
-from netwatchd.bot.render import render_router_error
+from netwatchd.bot.render import render_router_failure
 from netwatchd.bot.handlers import BotContext, Reply
 from netwatchd.bot.i18n import bot_commands, say
 from netwatchd.bot.parse import CommandInputError, ParsedCommand, parse_command
@@ -376,7 +376,7 @@ class BotPoller:
             outcome, category = f"invalid: {exc.key}", "invalid"
         except RouterError as exc:
             message = redact(str(exc))
-            replies = [Reply(render_router_error(message, language))]
+            replies = [Reply(render_router_failure(exc, message, language))]
             outcome, category = f"router error: {message}", "router_error"
         except Exception:  # noqa: BLE001 - a bug must cost one answer, never the bot
             log.exception("/%s failed", parsed.name)

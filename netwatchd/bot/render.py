@@ -18,6 +18,7 @@ from netwatchd.bot.i18n import headers, label, say, state_word
 from netwatchd.bot.text import (ago, bits_per_second, byte_size, duration, esc, local_time, plain,
                                 table, to_bool, to_float)
 from netwatchd.config.model import HostSpec
+from netwatchd.errors import RouterError, RouterPolicyError
 from netwatchd.models import ProbeResult, Transition
 
 MENU_ROWS: tuple[tuple[str, ...], ...] = (
@@ -349,6 +350,15 @@ def render_router_error(message: str, language: str) -> str:
     """A RouterError's message (it names the router: "router core (10.0.0.1:8728): ...") as one line."""
     line = " ".join(message.split()) or "-"
     return say(language, "router_error", message=line[0].upper() + line[1:])
+
+
+def render_router_failure(error: RouterError, message: str, language: str) -> str:
+    """One line for a router failure: a missing user-group policy in the admin's language, naming the
+    policy; anything else as its (already redacted) `message`."""
+    if isinstance(error, RouterPolicyError) and error.policy:
+        return say(language, "router_policy", router=error.router, command=error.command, user=error.user,
+                   policy=error.policy)
+    return render_router_error(message, language)
 
 
 # --- helpers ----------------------------------------------------------------------------------
