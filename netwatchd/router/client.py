@@ -333,8 +333,9 @@ class RouterClient:
             return (f"api-ssl refused the TLS handshake ({shown}): the router offers only TLS versions this "
                     "machine's OpenSSL refuses (older than 1.2); upgrade RouterOS")
         if isinstance(exc, ssl.SSLEOFError) or "EOF" in reason:
-            return (f"the router closed the connection during the TLS handshake ({shown}): check /ip service "
-                    "api-ssl (its certificate, and the addresses it accepts)")
+            return (f"the router closed the connection during the TLS handshake ({shown}): is this the api-ssl "
+                    f"port? (the plain API port {spec.port} may drop a TLS hello); if it is, check api-ssl in "
+                    "/ip service print detail (its certificate and the addresses it accepts)")
         return f"TLS handshake failed ({shown})"
 
     def _describe_certificate(self, exc: ssl.SSLCertVerificationError) -> str:
