@@ -6,7 +6,8 @@
 - Connect and read timeouts from RouterSpec.timeout; a `/ping` gets extra time for its packets.
 - api-ssl (RouterSpec.tls, port 8729) with certificate checks against RouterSpec.ca_file or the
   system CAs, or deliberately without (tls_verify: false, which also allows certificate-less ADH).
-- Non-ASCII comments survive (RouterSpec.encoding, utf-8 by default; librouteros' default would drop them).
+- Non-ASCII comments survive (RouterSpec.encoding, utf-8 by default; librouteros' default would drop them);
+  with utf-8 a word that is not valid UTF-8 is read as cp1252 (router/wire_text.py).
 - Every failure becomes a RouterError with one line naming the router and never the password.
 - Thread-safe: librouteros runs one command at a time per connection, so each router has a lock.
 - It never changes configuration: only `print`, `monitor-traffic` with `once` and `ping` with a
@@ -32,6 +33,7 @@ from netwatchd.config.model import RouterSpec
 from netwatchd.errors import RouterError
 from netwatchd.logs import add_secret, redact
 from netwatchd.router.values import ros_duration_seconds
+from netwatchd.router.wire_text import wire_encoding
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +213,7 @@ class RouterClient:
         spec = self.spec
         try:
             return self._connector(spec.address, spec.username, spec.password, port=spec.port,
-                                   timeout=spec.timeout, encoding=spec.encoding,
+                                   timeout=spec.timeout, encoding=wire_encoding(spec.encoding),
                                    ssl_wrapper=self._ssl_wrapper() if spec.tls else None,
                                    login_method=_login)
         except (LibRouterosError, OSError, UnicodeError, ValueError) as exc:
