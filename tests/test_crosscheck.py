@@ -194,8 +194,10 @@ def test_watcher_alerts_once_on_a_lasting_disagreement(clock) -> None:
         assert alert.evidence["router"] == "core" and alert.evidence["netwatchd_since"] == "2026-11-27T02:00:00+00:00"
         assert alert.at == clock.now() and alert.notify
         assert watcher.run_once() == []                      # announced once
-        standin.netwatch[1]["status"] = "up"                 # they agree again ...
+        standin.netwatch[1]["status"] = "up"                 # they agree again (two checks in a row) ...
         assert watcher.run_once() == []
+        [agreed] = watcher.run_once()
+        assert (agreed.kind, agreed.host, agreed.to_state) == ("crosscheck_agree", "Porong", State.UP)
         standin.netwatch[1]["status"] = "down"               # ... and a new disagreement alerts again
         assert watcher.run_once() == [] and len(watcher.run_once()) == 1
         standin.set_fault("fatal")
