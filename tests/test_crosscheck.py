@@ -137,6 +137,7 @@ def test_command_reports_disagreement_from_the_store(tmp_path: Path, monkeypatch
         assert main(["crosscheck", "-c", str(config), "--json", "--router", "CORE"]) == 3
         data = json.loads(capsys.readouterr().out)
     assert "Disagree (1):" in text and "Porong" in text.split("Disagree (1):")[1].split("\n\n")[0]
+    assert "type=simple" not in text                       # the stand-in's v7 entries are typed icmp
     assert data["netwatchd_has_run"] is True
     assert [(d["site"], d["netwatchd"], d["router"]) for d in data["disagree"]] == [("Porong", "up", "down")]
     assert data["disagree"][0]["netwatchd_since"] == "2026-11-27T02:00:00+00:00"
@@ -204,3 +205,16 @@ def test_watcher_alerts_once_on_a_lasting_disagreement(clock) -> None:
         assert watcher.run_once() == []
         assert watcher.last_errors["core"].startswith("router core (127.0.0.1:")
         pool.close()
+
+
+def test_command_explains_a_v6_simple_entry_that_disagrees(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A RouterOS 6 router (the stand-in's v6 personality: untyped, i.e. simple, entries)."""
+    monkeypatch.setenv("NW_TEST_ROUTER_PW", "Cc-pass-1f2e")
+    conn = Database.in_dir(tmp_path / "data").open()
+    state_repo.save(conn, {n: HostState(n, State.UP, T0) for n in ("Sidoarjo", "Porong", "Waru")}, [], [], T0)
+    conn.close()
+    with RouterOSStandIn("netwatchd", "Cc-pass-1f2e", version="6.49.10") as standin:
+        assert main(["crosscheck", "-c", str(write_config(tmp_path, standin.port))]) == 3
+    disagree = capsys.readouterr().out.split("Disagree (1):")[1].split("\n\n")[0]
+    assert "Porong" in disagree and "type=simple entry, as every RouterOS 6 entry is, flips on one lost" in disagree

@@ -295,6 +295,18 @@ def test_a_restart_neither_repeats_the_disagreement_nor_forgets_the_agree_again(
     assert crosscheck_repo.load(agent._conn()) == []
 
 
+def test_a_v6_routers_simple_entry_alert_says_why_it_may_disagree(tmp_path: Path, clock: FakeClock) -> None:
+    with RouterOSStandIn(password="lab-secret", version="6.49.10") as router:
+        agent = start(agent_config(tmp_path, router.port), clock)
+        check(agent, clock, 2)
+        agent.routers.close()
+    [payload] = [json.loads(r[0]) for r in agent._conn().execute("SELECT payload FROM outbox")
+                 if json.loads(r[0])["kind"] == "crosscheck"]
+    text = render_one(Transition.from_dict(payload), language="en", tz="Asia/Jakarta")
+    assert "Netwatch core: down, netwatchd: up" in text
+    assert "Netwatch calls a site down after one lost echo, netwatchd only after 2 failed probes" in text
+
+
 def test_a_disagreement_seen_once_before_a_short_restart_counts_a_long_one_starts_over(
         tmp_path: Path, clock: FakeClock) -> None:
     with RouterOSStandIn(password="lab-secret") as router:
