@@ -25,12 +25,13 @@ import logging.handlers
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netwatchd.jsonl import MIB, RotatingJsonl, log_files, read_records  # noqa: E402
+from netwatchd.jsonl import MIB, RotatingJsonl, log_files, read_records
 
 
 def sample(n: int) -> dict[str, Any]:
@@ -71,10 +72,13 @@ def main(argv: list[str] | None = None) -> int:
             path.parent.mkdir()
             handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=args.keep,
                                                            encoding="utf-8", delay=True)
-            logger = logging.Logger("bench-timing")
+            logger = logging.getLogger("bench-timing")
+            logger.propagate = False
+            logger.setLevel(logging.INFO)
             logger.addHandler(handler)
             for record in records:
                 logger.info("%s", json.dumps(record, ensure_ascii=False))
+            logger.removeHandler(handler)
             handler.close()
 
         def rotating() -> None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 
@@ -375,7 +376,7 @@ def test_shards_sharing_a_store_keep_to_their_own_sites(tmp_path: Path, clock: F
 # ----------------------------------------------------------------------------- cp1252 comments
 
 def test_cp1252_words_are_decoded_per_word_not_stripped() -> None:
-    assert decode_word("Kecamatan Porong — fiber".encode("utf-8")) == "Kecamatan Porong — fiber"
+    assert decode_word("Kecamatan Porong — fiber".encode()) == "Kecamatan Porong — fiber"
     assert decode_word("Kecamatan Porong – gedung café".encode("cp1252")) == "Kecamatan Porong – gedung café"
     assert decode_word(b"\x81\x8d\x8f\x90\x9d") == "\x81\x8d\x8f\x90\x9d"      # undefined in cp1252: C1
     assert wire_encoding("UTF8") == wire_encoding("utf-8") != "utf-8"
@@ -387,7 +388,7 @@ def test_the_client_reads_a_routers_cp1252_and_utf8_comments_side_by_side() -> N
     sends the bytes as stored. Before, librouteros' utf-8 with errors="ignore" dropped the dash and é."""
     with RouterOSStandIn(password="lab-secret") as router:
         router.netwatch[0]["comment"] = "Kantor Kecamatan Sidoarjo – gedung café".encode("cp1252")
-        router.netwatch[1]["comment"] = "Kecamatan Porong — link fiber".encode("utf-8")
+        router.netwatch[1]["comment"] = "Kecamatan Porong — link fiber".encode()
         client = RouterClient(RouterSpec(name="core", address="127.0.0.1", port=router.port,
                                          username="netwatchd", password="lab-secret"))
         entries = read_netwatch(client)

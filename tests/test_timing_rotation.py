@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from netwatchd import jsonl
-from netwatchd.jsonl import RotatingJsonl, last_record, log_files, read_records, rotated_name
+from netwatchd.jsonl import RotatingJsonl, last_record, log_files, read_records
 from netwatchd.notify.timing import TimingLog
 
 PAD = "x" * 60
@@ -176,7 +176,8 @@ def test_a_writer_killed_again_and_again_leaves_a_readable_log(tmp_path: Path) -
     assert all(p.stat().st_size <= 1500 + 200 for p in log_files(path))
 
 
-def test_the_timing_log_never_raises_for_an_unwritable_data_dir(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_timing_log_never_raises_for_an_unwritable_data_dir(tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
     blocker = tmp_path / "data"
     blocker.write_text("a file where the data_dir should be")
     TimingLog(blocker / "timing.jsonl", max_mb=1, keep=2).write(record(1))

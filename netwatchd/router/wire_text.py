@@ -17,6 +17,7 @@ as it is. Encoding (what netwatchd sends) stays strict UTF-8.
 from __future__ import annotations
 
 import codecs
+from typing import Any
 
 WIRE_CODEC = "netwatchd-utf8-cp1252"
 _LOOKUP_NAME = "netwatchd_utf8_cp1252"     # what codecs passes to search functions (lower, "_")
@@ -40,12 +41,13 @@ def _c1_controls(exc: UnicodeError) -> tuple[str, int]:
     raise exc
 
 
-def _decode(data: bytes, errors: str = "strict") -> tuple[str, int]:
+def _decode(data: Any, errors: str = "strict", /) -> tuple[str, int]:
     # `errors` is ignored on purpose: librouteros asks for "ignore", and nothing is dropped here
-    return decode_word(data), len(data)
+    raw = bytes(data)
+    return decode_word(raw), len(raw)
 
 
-def _encode(text: str, errors: str = "strict") -> tuple[bytes, int]:
+def _encode(text: str, errors: str = "strict", /) -> tuple[bytes, int]:
     return codecs.utf_8_encode(text, errors)
 
 
