@@ -122,8 +122,9 @@ def test_a_router_that_cannot_be_read_changes_nothing(clock: FakeClock) -> None:
     assert run(w, clock, broken, broken, AGREE) == [[], [], []]
     assert w.last_errors == {} and run(w, clock, AGREE) == [[("crosscheck_agree", "Porong")]]
     gone = Reading(routers=())                                                  # router removed from config
-    run(w, clock, DISAGREE, DISAGREE)
-    assert run(w, clock, gone) == [[]] and w.memory() == []
+    run(w, clock, DISAGREE, DISAGREE, broken)
+    assert w.last_errors == {"core": "router core: timeout"}
+    assert run(w, clock, gone) == [[]] and w.memory() == [] and w.last_errors == {}
 
 
 def test_pending_writes_are_cleared_only_for_what_was_saved(clock: FakeClock) -> None:

@@ -139,7 +139,7 @@ class CrossCheckWatcher:
         with self._lock:
             for name, error in reading.errors.items():
                 self.last_errors[name] = error
-            for name in reading.tables:
+            for name in [*reading.tables, *(n for n in self.last_errors if n not in reading.routers)]:
                 self.last_errors.pop(name, None)
             for key in [k for k in self._memory if k[0] not in reading.routers]:
                 self._forget(key, "its router is no longer configured")
