@@ -42,8 +42,8 @@ from netwatchd.errors import ConfigError, NetwatchError
 from netwatchd.logs import add_secret, redact
 from netwatchd.models import ProbeResult, State, Transition
 from netwatchd.engine.engine import FAILED, SELF_HOST, AlertEngine, HostState, classify, self_check_hosts
-from netwatchd.store import history_repo, state_repo
-from netwatchd.store.db import Database, ThreadConnections
+from netwatchd.store import crosscheck_repo, history_repo, state_repo
+from netwatchd.store.db import Database, ThreadConnections, transaction
 
 log = logging.getLogger("netwatchd.app")
 
@@ -218,7 +218,8 @@ class Agent:
         from netwatchd.router.crosscheck_watch import CrossCheckWatcher
 
         return CrossCheckWatcher(config, self.routers, self.clock,
-                                 load_states=lambda: state_repo.load_states(self._conn()))
+                                 load_states=lambda: state_repo.load_states(self._conn()),
+                                 memory=crosscheck_repo.load(self._conn()))
 
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection to the store (opened on first use)."""
@@ -258,17 +259,27 @@ class Agent:
         self.known.update(changed_now)
         self._unsaved_states.update(changed_now)
         self._unsaved_transitions.extend(transitions)
-        if not self._unsaved_states and not self._unsaved_transitions:
+        # the cross-check's memory goes in the same transaction as the alerts it decided: a crash
+        # can then neither repeat a disagreement nor lose its agree-again
+        watcher = getattr(self, "crosscheck", None)
+        watch_writes = watcher.pending() if watcher is not None else None
+        if not self._unsaved_states and not self._unsaved_transitions and not watch_writes:
             return
         from netwatchd.notify.outbox import destinations_for
 
+        conn = self._conn()
         try:
-            state_repo.save(self._conn(), self._unsaved_states, self._unsaved_transitions,
-                            destinations_for(self.config), self.clock.now())
+            with transaction(conn):
+                if watch_writes:
+                    crosscheck_repo.apply(conn, watch_writes)
+                state_repo.save(conn, self._unsaved_states, self._unsaved_transitions,
+                                destinations_for(self.config), self.clock.now())
         except sqlite3.Error as exc:
             log.error("the store could not be written (%s): %d transition(s) kept in memory and "
                       "retried with the next round", exc, len(self._unsaved_transitions))
             return
+        if watcher is not None and watch_writes:
+            watcher.saved(watch_writes)
         saved, self._unsaved_transitions = self._unsaved_transitions, []
         changed, self._unsaved_states = self._unsaved_states, {}
         for transition in saved:
@@ -310,11 +321,12 @@ class Agent:
     def crosscheck_once(self) -> list[Transition]:
         """Compare the routers' own Netwatch tables with our states; record + announce lasting
         disagreements. Never raises for a router's failure (the watcher logs it)."""
-        transitions = self.crosscheck.run_once()
-        if transitions:
-            # the watcher announces a disagreement once: a failed save keeps it for the next write
-            with self._lock:
-                self._persist(transitions)
+        reading = self.crosscheck.read()          # router I/O outside the engine's lock
+        with self._lock:
+            # judged and saved under one lock: no other write can store the watcher's memory
+            # without the alerts it decided. A failed save keeps both for the next write.
+            transitions = self.crosscheck.judge(reading)
+            self._persist(transitions)
         return transitions
 
     def deliver_once(self) -> int:

@@ -138,6 +138,7 @@ def test_command_reports_disagreement_from_the_store(tmp_path: Path, monkeypatch
         assert main(["crosscheck", "-c", str(config), "--json", "--router", "CORE"]) == 3
         data = json.loads(capsys.readouterr().out)
     assert "Disagree (1):" in text and "Porong" in text.split("Disagree (1):")[1].split("\n\n")[0]
+    assert "type=simple" not in text                       # the stand-in's v7 entries are typed icmp
     assert data["netwatchd_has_run"] is True
     assert [(d["site"], d["netwatchd"], d["router"]) for d in data["disagree"]] == [("Porong", "up", "down")]
     assert data["disagree"][0]["netwatchd_since"] == "2026-11-27T02:00:00+00:00"
@@ -195,8 +196,10 @@ def test_watcher_alerts_once_on_a_lasting_disagreement(clock) -> None:
         assert alert.evidence["router"] == "core" and alert.evidence["netwatchd_since"] == "2026-11-27T02:00:00+00:00"
         assert alert.at == clock.now() and alert.notify
         assert watcher.run_once() == []                      # announced once
-        standin.netwatch[1]["status"] = "up"                 # they agree again ...
+        standin.netwatch[1]["status"] = "up"                 # they agree again (two checks in a row) ...
         assert watcher.run_once() == []
+        [agreed] = watcher.run_once()
+        assert (agreed.kind, agreed.host, agreed.to_state) == ("crosscheck_agree", "Porong", State.UP)
         standin.netwatch[1]["status"] = "down"               # ... and a new disagreement alerts again
         assert watcher.run_once() == [] and len(watcher.run_once()) == 1
         standin.set_fault("fatal")
@@ -257,3 +260,16 @@ def test_command_reads_every_personality(tmp_path: Path, monkeypatch: pytest.Mon
     router_since = datetime.fromisoformat(disagree["router_since"])
     assert abs((since - router_since).total_seconds() - 12 * 60) < 120     # "12 minutes ago", in either format
     assert "not yet tested" in {e["entry"] for e in data["only_router"]}
+
+
+def test_command_explains_a_v6_simple_entry_that_disagrees(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A RouterOS 6 router (the stand-in's v6 personality: untyped, i.e. simple, entries)."""
+    monkeypatch.setenv("NW_TEST_ROUTER_PW", "Cc-pass-1f2e")
+    conn = Database.in_dir(tmp_path / "data").open()
+    state_repo.save(conn, {n: HostState(n, State.UP, T0) for n in ("Sidoarjo", "Porong", "Waru")}, [], [], T0)
+    conn.close()
+    with RouterOSStandIn("netwatchd", "Cc-pass-1f2e", version="6.49.10") as standin:
+        assert main(["crosscheck", "-c", str(write_config(tmp_path, standin.port))]) == 3
+    disagree = capsys.readouterr().out.split("Disagree (1):")[1].split("\n\n")[0]
+    assert "Porong" in disagree and "type=simple entry, as every RouterOS 6 entry is, flips on one lost" in disagree

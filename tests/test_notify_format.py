@@ -157,9 +157,10 @@ def test_templates_can_be_overridden_and_are_checked():
     assert check_templates({"down": "{hots}", "dwon": "x", "up": "<b>{host}", "stable": "{ host"}) == [
         "telegram.templates.down: unknown placeholder {hots} (one of icon, host, address, group, state, "
         "from_state, at, time, since, duration, evidence, affected, affected_count, affected_line, count, "
-        "summary, server)",
+        "summary, server, note)",
         "telegram.templates.dwon: unknown template (one of down, up, degraded, unreachable, unknown, flapping, "
-        "stable, reminder, maintenance_end, uplink_lost, uplink_back, startup, group_header, group_line, test)",
+        "stable, reminder, maintenance_end, uplink_lost, uplink_back, startup, crosscheck, crosscheck_agree, "
+        "group_header, group_line, test)",
         "telegram.templates.up: unbalanced HTML tags (Telegram would refuse it)",
         "telegram.templates.stable: unmatched brace (write {{ or }} for a literal one)",
     ]

@@ -10,7 +10,6 @@ both into one line in the chat.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from netwatchd.bot.text import to_bool
 from netwatchd.clock import Clock
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.errors import ProbeError
+from netwatchd.jsonl import last_record
 from netwatchd.models import ProbeResult
 from netwatchd.probes import probe_hosts
 from netwatchd.report.data import load_inputs
@@ -349,15 +349,15 @@ def _maybe_float(value: Any) -> float | None:
 
 
 def last_delivery(conn: sqlite3.Connection, data_dir: Path) -> tuple[datetime | None, float | None]:
-    """(acked_at, latency_ms) of the newest delivered message: the timing log's last line, else the outbox."""
+    """(acked_at, latency_ms) of the newest delivered message: the timing log's last record (in
+    timing.jsonl, or the newest rotated file just after a rotation), else the outbox."""
     path = Path(data_dir) / "timing.jsonl"
-    line = _last_line(path)
-    if line:
+    record = last_record(path)
+    if record is not None:
         try:
-            record = json.loads(line)
             return datetime.fromisoformat(record["acked_at"]), float(record["latency_ms"])
         except (ValueError, KeyError, TypeError):
-            log.warning("the last line of %s is not a timing record; using the outbox instead", path)
+            log.warning("the last record of %s is not a timing record; using the outbox instead", path)
     found = outbox_repo.last_delivered(conn)
     if found is None:
         return None, None
@@ -365,14 +365,3 @@ def last_delivery(conn: sqlite3.Connection, data_dir: Path) -> tuple[datetime | 
     return acked, (acked - detected) / timedelta(milliseconds=1)
 
 
-def _last_line(path: Path, tail: int = 8192) -> str:
-    """The last non-empty line of a (possibly large) file, reading only its tail."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            handle.seek(max(0, size - tail))
-            lines = handle.read().decode("utf-8", "replace").splitlines()
-    except OSError:
-        return ""
-    return next((line for line in reversed(lines) if line.strip()), "")

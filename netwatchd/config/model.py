@@ -131,6 +131,8 @@ class RetentionSpec:
     raw_days: float = 7.0
     rollup_days: float = 400.0
     rollup_5m_days: float = 14.0        # 5-minute rollups (hourly ones are kept rollup_days)
+    timing_max_mb: float = 10.0         # data_dir/timing.jsonl rotates before it grows past this (MiB)
+    timing_keep: int = 10               # rotated timing logs kept: timing.jsonl.1 (newest) .. .N (oldest)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import Any
 
 from netwatchd.config.model import (Config, FlapPolicy, HostSpec, MaintenanceWindow, RetentionSpec, RouterSpec,
                               SelfCheck, TelegramSpec, Thresholds, WebSpec)
-from netwatchd.config.kinds import (Address, Choice, Duration, Flag, Integer, Kind, Listen, ListOf, Name, Percent,
-                                    Templates, Text, TimeOfDay, Timestamp, TimeZone, Url, Weekday)
+from netwatchd.config.kinds import (Address, Choice, Duration, Flag, Integer, Kind, Listen, ListOf, Name, Number,
+                                    Percent, Templates, Text, TimeOfDay, Timestamp, TimeZone, Url, Weekday)
 
 
 # ---------------------------------------------------------------- the tables
@@ -141,8 +141,9 @@ ROUTER = Section("routers", (
     Key("ca_file", Text(4096), "api-ssl: PEM file of the CA or of the router's self-signed certificate "
         "(relative to this file's folder); must exist"),
     Key("timeout", Duration(0.1, 300), "connect and reply timeout"),
-    Key("encoding", Text(32), "text encoding of names and comments in the router's replies "
-        "(older RouterOS setups often hold latin-1/cp1252 text)"),
+    Key("encoding", Text(32), "text encoding of names and comments in the router's replies; with utf-8 "
+        "a word that is not valid UTF-8 (a comment WinBox wrote in cp1252) is read as cp1252. Set another "
+        "code page (cp1251, cp1250, ...) only if the router's text is in it"),
 ), RouterSpec, "RouterOS devices netwatchd talks to over the API (the bot's commands, crosscheck).",
     shape="list")
 
@@ -202,7 +203,11 @@ RETENTION = Section("retention", (
         "keep 5-minute rollups this long (at least raw_days)"),
     Key("rollup_days", Duration(3600, 3650 * _DAY, scale=_DAY, unit_help="plain days"),
         "keep hourly rollups this long (at least rollup_5m_days)"),
-), RetentionSpec, "How long history is kept. Numbers are days; durations like 2w also work.")
+    Key("timing_max_mb", Number(0.01, 10240), "rotate data_dir/timing.jsonl (the delivery log) before it "
+        "grows past this many MiB: it becomes timing.jsonl.1, the older ones move up by one"),
+    Key("timing_keep", Integer(1, 1000), "rotated delivery logs kept (timing.jsonl.1 newest .. .N oldest); "
+        "the oldest beyond this is deleted. Reports read them all"),
+), RetentionSpec, "How long history is kept. The `*_days` numbers are days; durations like 2w also work.")
 
 TOP = Section("top level", (
     Key("data_dir", Text(4096), "SQLite store and timing.jsonl; relative paths are relative to this file's folder",

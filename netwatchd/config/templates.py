@@ -11,10 +11,10 @@ from typing import Mapping
 
 TEMPLATE_KEYS: tuple[str, ...] = ("down", "up", "degraded", "unreachable", "unknown", "flapping", "stable",
                                   "reminder", "maintenance_end", "uplink_lost", "uplink_back", "startup",
-                                  "group_header", "group_line", "test")
+                                  "crosscheck", "crosscheck_agree", "group_header", "group_line", "test")
 PLACEHOLDERS: tuple[str, ...] = ("icon", "host", "address", "group", "state", "from_state", "at",
                                  "time", "since", "duration", "evidence", "affected",
-                                 "affected_count", "affected_line", "count", "summary", "server")
+                                 "affected_count", "affected_line", "count", "summary", "server", "note")
 FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 

@@ -15,7 +15,6 @@ Raises LabError without root / iproute2 (one line).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from netwatchd.errors import LabError
+from netwatchd.jsonl import read_records
 from netwatchd.lab.nsenter import inside_namespace
 from netwatchd.lab.topology import CORE, CORE_UPLINK_ADDRESS, SIDOARJO_KECAMATAN, LabTiming, SidoarjoLab
 
@@ -231,18 +231,8 @@ class LabRun:
         return self.wait_states(lambda s: all(s.get(n) == "up" for n in names), timeout)
 
     def timing_records(self) -> list[dict[str, Any]]:
-        """Every record of data_dir/timing.jsonl (one per delivered message)."""
-        path = self.data_dir / "timing.jsonl"
-        if not path.exists():
-            return []
-        records = []
-        for line in path.read_text("utf-8").splitlines():
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except ValueError:
-                    pass   # a line being written right now
-        return records
+        """Every record of data_dir/timing.jsonl and its rotated files (one per delivered message)."""
+        return list(read_records(self.data_dir / "timing.jsonl"))
 
     def alerts(self) -> list[dict[str, Any]]:
         """Messages the stand-in received for the admins' chat, oldest first."""

@@ -9,7 +9,8 @@ and streaming commands that run until `/cancel`.
 It serves a believable core router of the Sidoarjo intranet: identity, resource, interfaces (with
 byte and packet counters that grow with time), monitor-traffic, addresses, DHCP leases, pools and their
 usage, DNS, neighbors, Netwatch and `/ping`. Every table is a plain attribute tests may edit
-(`standin.netwatch.append({...})`).
+(`standin.netwatch.append({...})`). A value given as bytes is sent as it is (a comment WinBox wrote in
+the PC's cp1252 code page: RouterOS stores bytes and knows no encoding).
 
 It is as strict as a router (docs/notes/rosstrict.md says which source each rule comes from):
 - a personality per instance (netwatchd.lab.routeros_personality): `personality="v6"` (6.49.10: dates
@@ -738,7 +739,11 @@ class _Session:
         return bool(readable)
 
     def _send(self, reply: str, attributes: Row | None = None, tag: str | None = None) -> None:
-        words = [reply] + [f"={k}={v}" for k, v in (attributes or {}).items()]
+        encoding = self.standin.encoding
+        # a value given as bytes goes on the wire as it is: text a router holds in a legacy code page
+        words: list[str | bytes] = [reply] + [
+            f"={k}=".encode(encoding) + v if isinstance(v, bytes) else f"={k}={v}"
+            for k, v in (attributes or {}).items()]
         if tag is not None:
             words.append(f".tag={tag}")
         self.outgoing += encode_sentence(words, self.standin.encoding)

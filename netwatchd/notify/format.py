@@ -7,9 +7,10 @@ Templates use `{placeholder}` ( `{{` and `}}` for literal braces). A template li
 placeholders all render empty is left out (no "Evidence:" line without evidence).
 Keys (TEMPLATE_KEYS): down, up, degraded, unreachable, unknown (a state change to that state),
 flapping, stable, reminder, maintenance_end, uplink_lost, uplink_back, startup,
+crosscheck + crosscheck_agree (the router's Netwatch disagrees / agrees again),
 group_header + group_line (several alerts merged into one message), test (test-notify).
 Placeholders (PLACEHOLDERS): icon, host, address, group, state, from_state, at, time, since,
-duration, evidence, affected, affected_count, affected_line, count, summary, server.
+duration, evidence, affected, affected_count, affected_line, count, summary, server, note.
 """
 
 from __future__ import annotations
@@ -38,14 +39,17 @@ _STATE_LABELS = {
 _KIND_LABELS = {
     "id": {"flapping": "FLAPPING", "stable": "STABIL", "reminder": "MASIH DOWN",
            "maintenance_end": "SELESAI PEMELIHARAAN", "uplink_lost": "UPLINK PUTUS",
-           "uplink_back": "UPLINK PULIH", "startup": "MULAI", "crosscheck": "BEDA DENGAN NETWATCH"},
+           "uplink_back": "UPLINK PULIH", "startup": "MULAI", "crosscheck": "BEDA DENGAN NETWATCH",
+           "crosscheck_agree": "SESUAI LAGI DENGAN NETWATCH"},
     "en": {"flapping": "FLAPPING", "stable": "STABLE", "reminder": "STILL DOWN",
            "maintenance_end": "MAINTENANCE OVER", "uplink_lost": "UPLINK LOST",
-           "uplink_back": "UPLINK BACK", "startup": "STARTED", "crosscheck": "NETWATCH DISAGREES"},
+           "uplink_back": "UPLINK BACK", "startup": "STARTED", "crosscheck": "NETWATCH DISAGREES",
+           "crosscheck_agree": "NETWATCH AGREES AGAIN"},
 }
 _ICONS = {"down": "🔴", "up": "🟢", "degraded": "🟡", "unreachable": "⛔", "unknown": "⚪",
           "flapping": "🟠", "stable": "🔵", "reminder": "🔴", "maintenance_end": "🛠",
-          "uplink_lost": "⚠️", "uplink_back": "✅", "startup": "ℹ️", "test": "✅", "crosscheck": "🔀"}
+          "uplink_lost": "⚠️", "uplink_back": "✅", "startup": "ℹ️", "test": "✅", "crosscheck": "🔀",
+          "crosscheck_agree": "🤝"}
 _WORDS: dict[str, dict[str, Any]] = {
     "id": {"site": "situs", "sites": "situs", "unreachable_child": "situs tak terjangkau",
            "unreachable_children": "situs tak terjangkau", "changes_label": "perubahan",
@@ -82,6 +86,10 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "uplink_back": "{icon} <b>Server monitoring terhubung kembali</b>\nPada: {at}\n"
                        "Terputus selama: {duration}\nPerubahan selama terputus: {summary}",
         "startup": "{icon} <b>netwatchd mulai memantau</b>: {summary}\nPada: {at}",
+        "crosscheck": "{icon} <b>{host} {state}</b>\nAlamat: {address}\nDiperiksa: {at}\nBukti: {evidence}\n"
+                      "Catatan: {note}",
+        "crosscheck_agree": "{icon} <b>{host} {state}</b>\nAlamat: {address}\nPada: {at}\n"
+                            "Sempat berbeda: {duration} (sejak {since})\nBukti: {evidence}",
         "group_header": "{icon} <b>{summary}</b>",
         "group_line": "{icon} <b>{host}</b> ({address}) {state} {time}{evidence}",
         "test": "{icon} <b>Tes netwatchd</b>\nPesan uji dari {server} pada {at}.\n"
@@ -107,6 +115,10 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "uplink_back": "{icon} <b>The monitoring server is back online</b>\nAt: {at}\n"
                        "Offline for: {duration}\nChanges while offline: {summary}",
         "startup": "{icon} <b>netwatchd started watching</b>: {summary}\nAt: {at}",
+        "crosscheck": "{icon} <b>{host} {state}</b>\nAddress: {address}\nChecked: {at}\nEvidence: {evidence}\n"
+                      "Note: {note}",
+        "crosscheck_agree": "{icon} <b>{host} {state}</b>\nAddress: {address}\nAt: {at}\n"
+                            "Disagreed for: {duration} (since {since})\nEvidence: {evidence}",
         "group_header": "{icon} <b>{summary}</b>",
         "group_line": "{icon} <b>{host}</b> ({address}) {state} {time}{evidence}",
         "test": "{icon} <b>netwatchd test</b>\nTest message from {server} at {at}.\n"
@@ -292,11 +304,11 @@ def _values(t: Transition, language: str, tz: str | tzinfo) -> dict[str, str]:
         summary = _changes_summary(t.evidence.get("changes"), lang)
     key = _template_key(t)
     host = words["server"] if t.kind in _SERVER_KINDS else t.host
-    # a cross-check is a disagreement, not an outage: its own label and icon, never "DOWN"
-    state = _label(t, lang) if t.kind == "crosscheck" else \
+    # a cross-check is a disagreement (or its end), not an outage: its own label and icon, never "DOWN"
+    state = _label(t, lang) if t.kind in _CROSSCHECK_KINDS else \
         _STATE_LABELS[lang].get(t.to_state.value, t.to_state.value.upper())
     return {
-        "icon": _ICONS.get(t.kind if t.kind == "crosscheck" else key, "🔔"),
+        "icon": _ICONS.get(key, "🔔"),
         "host": esc(host), "address": esc(t.address), "group": esc(t.group),
         "state": esc(state),
         "from_state": esc(_STATE_LABELS[lang].get(t.from_state.value, t.from_state.value.upper())),
@@ -310,10 +322,41 @@ def _values(t: Transition, language: str, tz: str | tzinfo) -> dict[str, str]:
         "affected_line": (f" — {len(t.affected)} {words[_children_word(t)]}: {esc(affected)}"
                           if t.affected and t.kind not in _SERVER_KINDS else ""),
         "summary": esc(summary), "count": "1", "server": "",
+        "note": esc(crosscheck_note(t.evidence, lang)) if t.kind == "crosscheck" else "",
     }
 
 
 _SERVER_KINDS = ("uplink_lost", "uplink_back", "startup")
+_CROSSCHECK_KINDS = ("crosscheck", "crosscheck_agree")
+_SIMPLE_NOTES = {
+    "id": {"down": "entri router bertipe simple (semua entri RouterOS 6): Netwatch menyatakan situs DOWN setelah "
+                   "satu ping hilang, netwatchd baru setelah {n} probe gagal berturut-turut (down_after). Di link "
+                   "yang sering loss perbedaan ini wajar, bukan gangguan; di RouterOS 7 entri type=icmp dengan "
+                   "thr-loss-percent menilai loss seperti netwatchd.",
+           "up": "entri router bertipe simple (semua entri RouterOS 6): Netwatch menyatakan situs UP lagi setelah "
+                 "satu ping terjawab, netwatchd baru setelah {n} probe baik berturut-turut (up_after)."},
+    "en": {"down": "the router's entry is type simple (every RouterOS 6 entry is): Netwatch calls a site down "
+                   "after one lost echo, netwatchd only after {n} failed probes in a row (down_after). On a lossy "
+                   "link this is expected, not an outage; on RouterOS 7 an entry of type=icmp with "
+                   "thr-loss-percent judges loss the way netwatchd does.",
+           "up": "the router's entry is type simple (every RouterOS 6 entry is): Netwatch calls a site up again "
+                 "after one answered echo, netwatchd only after {n} good probes in a row (up_after)."},
+}
+
+
+def crosscheck_note(evidence: Mapping[str, Any], language: str) -> str:
+    """Why a `simple` Netwatch entry and netwatchd disagree, when that is the likely reason (not
+    escaped): it flips on a single echo, netwatchd waits for down_after / up_after probes."""
+    if str(evidence.get("router_type", "")).lower() != "simple":
+        return ""
+    router, ours = evidence.get("router_status"), evidence.get("netwatchd_state")
+    if router == "down" and ours in ("up", "degraded"):
+        direction, count = "down", evidence.get("down_after")
+    elif router == "up" and ours == "down":
+        direction, count = "up", evidence.get("up_after")
+    else:
+        return ""
+    return _SIMPLE_NOTES[_lang(language)][direction].format(n=count if count is not None else "N")
 
 
 def _children_word(t: Transition) -> str:

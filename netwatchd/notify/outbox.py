@@ -114,7 +114,8 @@ class DeliveryWorker:
         # process that got its pid after a reboot or a wrap-around
         self.claimer = f"{os.getpid()}:{_process_identity(os.getpid())}:{uuid.uuid4().hex[:12]}"
         self.config = config
-        self.timing = TimingLog(Path(config.data_dir) / TIMING_FILENAME)
+        self.timing = TimingLog(Path(config.data_dir) / TIMING_FILENAME, max_mb=config.retention.timing_max_mb,
+                                keep=config.retention.timing_keep)
         self._connections = ThreadConnections(db)
         self._recovered = False
         self._seeded: set[str] = set()
@@ -131,8 +132,9 @@ class DeliveryWorker:
     # -- public API -------------------------------------------------------------------------
 
     def replace_config(self, config: Config) -> None:
-        """Reload: language, time zone and templates apply to the next message."""
+        """Reload: language, time zone, templates and the timing log's limits apply to the next message."""
         self.config = config
+        self.timing.set_limits(config.retention.timing_max_mb, config.retention.timing_keep)
 
     def run_once(self) -> int:
         """One step of every chat that is due now, in this thread; returns messages sent."""

@@ -1,15 +1,18 @@
-"""data_dir/timing.jsonl: one JSON line per delivered (or dead) message, for reports."""
+"""data_dir/timing.jsonl: one JSON line per delivered (or dead) message, for reports.
+
+The file rotates by size (retention.timing_max_mb, keeping retention.timing_keep files
+timing.jsonl.1 .. .N; netwatchd.jsonl says how); readers use netwatchd.jsonl.read_records."""
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 from netwatchd.clock import iso_ms
+from netwatchd.config.model import RetentionSpec
+from netwatchd.jsonl import MIB, RotatingJsonl
 from netwatchd.models import Transition
 from netwatchd.notify import format as fmt
 
@@ -19,21 +22,29 @@ TIMING_FILENAME = "timing.jsonl"
 
 
 class TimingLog:
-    """Appends one JSON line per delivered (or dead) message to data_dir/timing.jsonl."""
+    """Appends one JSON line per delivered (or dead) message to data_dir/timing.jsonl, rotating it
+    at `max_mb` MiB and keeping `keep` rotated files. Safe from any thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_mb: float = RetentionSpec.timing_max_mb,
+                 keep: int = RetentionSpec.timing_keep) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self._log = RotatingJsonl(path, max_bytes=_bytes(max_mb), keep=keep)
+
+    def set_limits(self, max_mb: float, keep: int) -> None:
+        """A config reload: the new limits apply to the next record."""
+        self._log.set_limits(_bytes(max_mb), keep)
 
     def write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a", encoding="utf-8") as handle:
-                    handle.write(line)
-            except OSError as exc:
-                log.error("cannot write %s: %s (check data_dir is writable)", self.path, exc.strerror)
+        """Never raises: a delivery log that cannot be written is logged, the alert is not affected."""
+        try:
+            self._log.write(record)
+        except OSError as exc:
+            log.error("cannot write %s: %s (check data_dir is writable)", self.path,
+                      exc.strerror or exc.__class__.__name__)
+
+
+def _bytes(max_mb: float) -> int:
+    return max(1, int(max_mb * MIB))
 
 
 

@@ -1,18 +1,19 @@
 """Reading what a report needs from the store and the timing log (the report's only I/O).
 
 Events (state transitions) give exact outage intervals; hourly or 5-minute rollups give the
-rtt/loss summary and the latency chart; data_dir/timing.jsonl gives delivery latency.
+rtt/loss summary and the latency chart; data_dir/timing.jsonl (and its rotated files
+timing.jsonl.1 ...) gives delivery latency.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from netwatchd.jsonl import read_records
 from netwatchd.report.stats import NOT_STATE_CHANGES, RttSummary, SiteInfo, StateChange
 from netwatchd.store import history_repo, state_repo
 
@@ -93,20 +94,6 @@ def _load_series(conn: sqlite3.Connection, inputs: ReportInputs, names: set[str]
 
 
 def read_timing_log(data_dir: Path) -> Iterator[dict[str, Any]]:
-    """Records of data_dir/timing.jsonl; unreadable lines are skipped, a missing file is empty."""
-    path = Path(data_dir) / TIMING_LOG
-    try:
-        handle = path.open("r", encoding="utf-8", errors="replace")
-    except OSError:
-        return
-    with handle:
-        for line in handle:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                yield record
+    """Records of data_dir/timing.jsonl and its rotated files (timing.jsonl.N ... .1, then
+    timing.jsonl: oldest first); unreadable lines are skipped, a missing log is empty."""
+    yield from read_records(Path(data_dir) / TIMING_LOG)

@@ -21,7 +21,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 KNOWN_STATES = ("up", "degraded", "down", "unreachable")
 AVAILABLE_STATES = ("up", "degraded")
 OUTAGE_STATES = ("down", "unreachable")
-NOT_STATE_CHANGES = frozenset({"startup", "uplink_lost", "uplink_back"})
+# events whose to_state is not the site's new state: a Netwatch cross-check records what the ROUTER
+# said (or that both agree again), never a change of netwatchd's own state
+NOT_STATE_CHANGES = frozenset({"startup", "uplink_lost", "uplink_back", "crosscheck", "crosscheck_agree"})
 DELIVERED = frozenset({"sent", "delivered", "ok"})
 
 

@@ -9,7 +9,8 @@
   without a certificate offers (its factory state) are accepted as well as the normal ones.
 - A TLS failure names its likely cause (no certificate on the router, the plain API port, a
   certificate strict X.509 checks reject) and the fix; a missing user-group policy is named too.
-- Non-ASCII comments survive (RouterSpec.encoding, utf-8 by default; librouteros' default would drop them).
+- Non-ASCII comments survive (RouterSpec.encoding, utf-8 by default; librouteros' default would drop them);
+  with utf-8 a word that is not valid UTF-8 is read as cp1252 (router/wire_text.py).
 - Every failure becomes a RouterError with one line naming the router and never the password.
 - Thread-safe: librouteros runs one command at a time per connection, so each router has a lock.
 - It never changes configuration: only `print`, `monitor-traffic` with `once` and `ping` with a
@@ -36,6 +37,7 @@ from netwatchd.config.model import RouterSpec
 from netwatchd.errors import RouterError, RouterPolicyError
 from netwatchd.logs import add_secret, redact
 from netwatchd.router.values import ros_duration_seconds
+from netwatchd.router.wire_text import wire_encoding
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +257,7 @@ class RouterClient:
         spec = self.spec
         try:
             return self._connector(spec.address, spec.username, spec.password, port=spec.port,
-                                   timeout=spec.timeout, encoding=spec.encoding,
+                                   timeout=spec.timeout, encoding=wire_encoding(spec.encoding),
                                    ssl_wrapper=self._ssl_wrapper() if spec.tls else None,
                                    login_method=_login)
         except (LibRouterosError, OSError, UnicodeError, ValueError) as exc:

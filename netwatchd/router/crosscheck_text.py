@@ -8,6 +8,10 @@ from typing import Sequence
 from netwatchd.router.netwatch import Comparison, CrossCheck
 
 
+SIMPLE_NOTE = ("  (a type=simple entry, as every RouterOS 6 entry is, flips on one lost or answered echo; netwatchd "
+               "waits for down_after / up_after probes in a row: on a lossy link a short disagreement is expected)")
+
+
 def _when(moment: datetime | None, tz: tzinfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else "-"
 
@@ -42,6 +46,8 @@ def render_crosscheck(check: CrossCheck, tz: tzinfo, *, netwatchd_has_run: bool 
     if check.disagreements:
         lines += ["", f"Disagree ({len(check.disagreements)}):"]
         lines += table(header, _comparison_rows(check.disagreements, tz))
+        if any(c.entry_type == "simple" for c in check.disagreements):
+            lines.append(SIMPLE_NOTE)
     if check.only_netwatchd:
         lines += ["", f"Only netwatchd watches ({len(check.only_netwatchd)}):"]
         lines += table(["SITE", "ADDRESS"], [[h.name, h.address] for h in check.only_netwatchd])

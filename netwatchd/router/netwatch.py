@@ -113,6 +113,7 @@ class Comparison:
     router: str                        # up | down | unknown | disabled
     router_since: datetime | None
     matched_by: str                    # address | name
+    entry_type: str = ""               # the router entry's type: simple (every v6 entry) | icmp | ...
 
     @property
     def agree(self) -> bool | None:
@@ -148,7 +149,7 @@ class CrossCheck:
     @staticmethod
     def _comparison_dict(c: Comparison, iso: Any) -> dict[str, Any]:
         return {"site": c.site, "address": c.address, "entry": c.entry, "entry_host": c.entry_host,
-                "matched_by": c.matched_by,
+                "entry_type": c.entry_type, "matched_by": c.matched_by,
                 "netwatchd": c.ours_detail, "netwatchd_since": iso(c.ours_since),
                 "router": c.router, "router_since": iso(c.router_since), "agree": c.agree}
 
@@ -225,6 +226,6 @@ def crosscheck(entries: Sequence[NetwatchEntry], config: Config, states: Mapping
         both.append(Comparison(site=host.name, address=host.address, entry=entry.label, entry_host=entry.host,
                                ours=ours,
                                ours_detail=ours_detail, ours_since=since, router=router_status,
-                               router_since=entry.since(tz), matched_by=how))
+                               router_since=entry.since(tz), matched_by=how, entry_type=entry.type))
     return CrossCheck(router=router, both=tuple(both), only_netwatchd=tuple(only_ours), only_router=tuple(unmatched))
 

@@ -8,6 +8,7 @@ Owns every SQL statement of netwatchd (no other package builds or runs SQL):
   bot_repo.py      kv: the bot's getUpdates offset, accepted together with the audit row
   audit_repo.py    audit_log: who asked the bot what, and how it ended
   history_repo.py  probe history: raw results, packed blocks, 5-minute and hourly rollups
+  crosscheck_repo.py  crosscheck_watch: what the Netwatch cross-check follows (written with the alerts)
 
 May import: engine, probes, router, schedule, config and the leaves (models, errors, clock, logs).
 Never notify, bot, web, report, lab, commands, cli or app (not even lazily): they call down here.
