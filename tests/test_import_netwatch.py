@@ -140,7 +140,7 @@ def test_unsupported_types_become_comments(tmp_path: Path) -> None:
     assert "# NOT IMPORTED (type snmp-get has no netwatchd probe): host=10.0.0.9 name=odd" in text
     assert "# NOT IMPORTED (type dns without dns-server" in text
     assert "# timeout 3s lowered to 1s (netwatchd needs a timeout shorter than the interval, 2s)" in text
-    assert [h.name for h in load_items(tmp_path, text)] == ["a-b-c", "a-b-c-2"]
+    assert [h.name for h in load_items(tmp_path, text)] == ["a-b c", "a-b c-2"]     # "/" -> "-", "," -> " "
     assert yaml.safe_load("hosts:\n" + to_hosts_yaml([]))["hosts"] is None
 
 

@@ -44,8 +44,8 @@ V7_DEFAULTS = {"start-delay": "3s", "startup-delay": "5m", "src-address": "", "p
                "accept-icmp-time-exceeded": "no"}
 HOOKS_HINT = ("netwatchd sends its own alerts; for anything else a script did, use netwatchd hooks "
               "(coming: `hooks:` in hosts.yaml, a command or webhook run on a transition)")
-SIMPLE_NOTE = ("type simple (every RouterOS 6 entry): the router sends 1 echo per interval and flips on one "
-               "failure; netwatchd sends `count` echoes and needs down_after failed probes in a row")
+SIMPLE_NOTE = ("entries of type simple (as every RouterOS 6 entry is): the router sends 1 echo per interval and "
+               "flips on one failure; netwatchd sends `count` echoes and needs down_after failed probes in a row")
 _SCRIPTS = ("up-script", "down-script")
 _HANDLED = {"packet-count", "packet-interval", "packet-size", "thr-loss-percent", "port", "http-codes",
             "http-code-min", "http-code-max", "dns-server", "record-type", "test-script", *THRESHOLD_KEYS,
@@ -54,6 +54,7 @@ _ORDER = ("name", "address", "probe", "parent", "comment", "interval", "timeout"
           "packet_size", "down_loss_percent", "port", "http_code_min", "http_code_max", "dns_name", "record_type",
           "alert_on_down", "disabled")
 _DURATIONS = {"interval", "timeout", "packet_interval"}
+_CLAMPED = ("interval", "timeout", "count", "packet_interval")
 # netwatchd's own defaults (HostSpec), for the timing rules when the item leaves a key out
 _HOST_DEFAULTS = HostSpec(name="-", address="-")
 _PLACEHOLDER_LABEL = r"(?:\d{1,3}|[xXyYzZ]{1,3}|[nN]|[*?#])"
@@ -103,7 +104,7 @@ def _one_line(text: str, limit: int = 70) -> str:
 
 def _clean_name(text: str) -> str:
     """`text` as a site name: no control characters, '/' or ',', single blanks, at most 60 characters."""
-    name = re.sub(r"[\x00-\x1f\x7f-\x9f/,\u2028\u2029]+", "-", text)
+    name = re.sub(r"[\x00-\x1f\x7f-\x9f/\u2028\u2029]+", "-", text.replace(",", " "))
     name = re.sub(r"\s+", " ", name).strip(" -")
     return name[:60].rstrip(" -")
 
@@ -218,8 +219,10 @@ def _target(entry: NetwatchEntry | UnreadableEntry) -> tuple[str | None, str, li
             return f"type dns asking for host={_one_line(entry.host, 50)}, not a name", entry.host, []
         why, address, notes = check_host(server)
         return (why.replace("host=", "dns-server=", 1) if why else None), address, notes
-    if entry.type == "tcp-conn" and not entry.settings.get("port", "").isdigit():
-        return "type tcp-conn without port= (netwatchd needs the port; the router's default is not known)", \
+    port = entry.settings.get("port", "")
+    if entry.type == "tcp-conn" and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return (f"type tcp-conn with port={_one_line(port, 10)} (netwatchd needs a port 1-65535)" if port else
+                "type tcp-conn without port= (netwatchd needs the port; the router's default is not known)"), \
             entry.host, []
     notify = parse_notify(entry.comment)
     if notify is not None and notify.resolve:
@@ -311,6 +314,9 @@ def _icmp(item: _Item, settings: dict[str, str]) -> None:
     loss = ros_percent(settings.get("thr-loss-percent"))
     if loss is not None and 0 < loss <= 100:
         item.keys["down_loss_percent"] = loss
+    elif settings.get("thr-loss-percent"):
+        item.notes.append(f"thr-loss-percent={_one_line(settings['thr-loss-percent'], 20)} not carried over "
+                          "(down_loss_percent is above 0% and at most 100%)")
     for setting, key in THRESHOLD_KEYS.items():
         if settings.get(setting):
             try:
@@ -347,10 +353,33 @@ def _notify(item: _Item, notify: NotifySettings) -> None:
     if notify.other:
         shown = ", ".join(f"{k}={_one_line(v, 30)}" for k, v in notify.other.items())
         item.notes.append(f"netwatch-notify {shown} not carried over")
+    if notify.foreign:
+        item.notes.append(f"comment items for other scripts ({_one_line(', '.join(notify.foreign), 60)}) "
+                          "not carried over")
+
+
+def _largest(key: str) -> float:
+    """The largest value the config schema allows for host key `key` (inf when unbounded)."""
+    schema_key = HOST.key(key)
+    largest = getattr(schema_key.kind, "hi", None) if schema_key is not None else None
+    return float(largest) if largest is not None else float("inf")
 
 
 def _check_keys(item: _Item) -> None:
-    """Drop every value the config schema would reject, saying so."""
+    """Lower values above netwatchd's range to its largest, and drop every other value the config
+    schema would reject, saying so."""
+    comment = item.keys.get("comment")
+    if isinstance(comment, str) and not comment.strip():
+        del item.keys["comment"]
+    elif isinstance(comment, str) and len(comment.strip()) > 200:
+        item.keys["comment"] = comment.strip()[:199] + "…"
+        item.notes.append("comment shortened to 200 characters")
+    for key in _CLAMPED:
+        largest = _largest(key)
+        if key in item.keys and item.keys[key] > largest:
+            show = format_duration if key in _DURATIONS else (lambda number: f"{number:g}")
+            item.notes.append(f"{key} {show(item.keys[key])} lowered to {show(largest)}, the largest netwatchd takes")
+            item.keys[key] = largest if key in _DURATIONS else int(largest)
     for key in list(item.keys):
         schema_key = HOST.key(key)
         if schema_key is None or key in ("name", "address"):
@@ -369,12 +398,6 @@ def _check_keys(item: _Item) -> None:
     if item.keys.get("http_code_min", 0) > item.keys.get("http_code_max", 999):
         item.notes.append(f"http codes {item.keys.pop('http_code_min')}-{item.keys.pop('http_code_max')} "
                           "not carried over (lowest above highest)")
-    comment = item.keys.get("comment")
-    if isinstance(comment, str) and len(comment.strip()) > 200:
-        item.keys["comment"] = comment.strip()[:199] + "…"
-        item.notes.append("comment shortened to 200 characters")
-    if isinstance(comment, str) and not comment.strip():
-        del item.keys["comment"]
 
 
 def _fit_timing(item: _Item) -> None:
@@ -436,15 +459,16 @@ def _resolve_parents(items: list[_Item], known: dict[str, str]) -> None:
 
 
 def _emit(item: _Item) -> list[str]:
-    lines = [""] + [f"# {note}" for note in item.notes]
+    """The item's lines, indented as the shipped hosts.yaml indents its `hosts:` list."""
+    lines = [""] + [f"  # {note}" for note in item.notes]
     first = True
     for key in _ORDER:
         if key in item.keys:
-            lines.append(f"{'- ' if first else '  '}{key}: {item.shown(key)}")
+            lines.append(f"{'  - ' if first else '    '}{key}: {item.shown(key)}")
             first = False
     if item.thresholds:
         pairs = ", ".join(f"{key}: {_scalar(value)}" for key, value in item.thresholds.items())
-        lines.append(f"  thresholds: {{{pairs}}}")
+        lines.append(f"    thresholds: {{{pairs}}}")
     return lines
 
 
@@ -469,7 +493,7 @@ def convert(entries: Sequence[NetwatchEntry | UnreadableEntry], existing: Sequen
     for entry in entries:
         why, address, notes = _target(entry)
         if why is not None:
-            outcome.append(("skip", f"# NOT IMPORTED ({_one_line(why, 160)}): host={_one_line(entry.host, 60)} "
+            outcome.append(("skip", f"  # NOT IMPORTED ({_one_line(why, 160)}): host={_one_line(entry.host, 60)} "
                                     f"name={_one_line(entry.label, 60)}"))
             continue
         assert isinstance(entry, NetwatchEntry)
@@ -479,11 +503,15 @@ def convert(entries: Sequence[NetwatchEntry | UnreadableEntry], existing: Sequen
             site = watched[address.lower()]
             if alias:
                 known.setdefault(alias.lower(), site)
-            outcome.append(("already", f"# ALREADY WATCHED as {_one_line(site, 60)}: host={_one_line(entry.host, 60)} "
+            outcome.append(("already", f"  # ALREADY WATCHED as {_one_line(site, 60)}: host={_one_line(entry.host, 60)} "
                                        f"name={_one_line(entry.label, 60)}"))
             continue
         item = _convert(entry, address, notes, notify)
         item.keys["name"] = _site_name(entry, notify, taken)
+        twin = next((other for other in items if str(other.keys["address"]).lower() == address.lower()
+                     and other.keys["probe"] == item.keys["probe"]), None)
+        if twin is not None:
+            item.notes.append(f"watches the same address as {twin.keys['name']} above")
         for key in {alias.lower(), item.keys["name"].lower()} - {""}:
             known.setdefault(key, item.keys["name"])
         if notify is not None and notify.name:

@@ -15,8 +15,8 @@ import json
 from dataclasses import dataclass, field
 
 HOOK_KEYS = ("up-hook", "down-hook", "pre-down-hook")
-_KNOWN = {"notify", "name", "hostname", "parent", "count", "no-down-notification", "resolve", "note",
-          *HOOK_KEYS}
+_MAPPED = {"notify", "name", "hostname", "parent", "count", "no-down-notification", "resolve", "note", *HOOK_KEYS}
+OTHER_KEYS = ("link", "silent", "origin", "disabled", "no-resolve-fail")
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ class NotifySettings:
     resolve: str = ""
     note: str = ""
     hooks: dict[str, str] = field(default_factory=dict)    # up-hook / down-hook / pre-down-hook -> command
-    other: dict[str, str] = field(default_factory=dict)    # link, silent, origin, disabled, ...
+    other: dict[str, str] = field(default_factory=dict)    # its other keys: link, silent, origin, ...
+    foreign: tuple[str, ...] = ()                           # items it does not know (other scripts' flags)
 
 
 def _truthy(value: object) -> bool:
@@ -76,4 +77,5 @@ def parse_notify(comment: str) -> NotifySettings | None:
         no_down_notification=_truthy(store.get("no-down-notification", False)),
         count=text("count"), resolve=text("resolve"), note=text("note"),
         hooks={key: text(key) or "yes" for key in HOOK_KEYS if key in store},
-        other={key: "yes" if value is True else str(value) for key, value in store.items() if key not in _KNOWN})
+        other={key: "yes" if value is True else str(value) for key, value in store.items() if key in OTHER_KEYS},
+        foreign=tuple(key for key in store if key not in _MAPPED and key not in OTHER_KEYS))
