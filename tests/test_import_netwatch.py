@@ -13,10 +13,10 @@ from netwatchd.cli import main
 from netwatchd.config.loader import load_config
 from netwatchd.errors import UsageError
 from netwatchd.lab.routeros_standin import RouterOSStandIn
-from netwatchd.router.hosts_yaml import format_duration
+from netwatchd.router.hosts_yaml import convert, format_duration
 from netwatchd.router.hosts_yaml import to_hosts_yaml
-from netwatchd.router.netwatch import NetwatchEntry
-from netwatchd.router.rsc import parse_rsc
+from netwatchd.router.netwatch import NetwatchEntry, UnreadableEntry
+from netwatchd.router.rsc import parse_rsc, read_export
 from netwatchd.router.rsc import RscSyntaxError
 
 TESTDATA = Path(__file__).parent / "testdata"
@@ -61,17 +61,31 @@ def test_v7_export_types_thresholds_and_one_line_menu() -> None:
 
 @pytest.mark.parametrize("text, message", [
     ('/tool netwatch\nadd host=10.0.0.1 comment="never closed\n', "line 2: a quoted string is never closed"),
-    ("/tool netwatch\n\nadd interval=10s\n", "line 3: 'add' without host="),
     ('/tool netwatch\nadd host=10.0.0.1 comment="bad \\q escape"\n', "line 2: unknown escape '\\q'"),
-    ("/tool netwatch\nset [ find host=10.0.0.1 \n", "line 2: '[' is never closed"),
-    ("/tool netwatch\nadd host=10.0.0.1 interval=soon\n", "entry 1 (host=10.0.0.1): not a RouterOS duration"),
-    ("/tool netwatch\nset 5 disabled=yes\n", "line 2: no item '5' to change"),
+    ("/tool netwatch\nset [ find host=10.0.0.1 \n", "line 2: '[' is never closed with ']'"),
+    ("/tool netwatch\nadd host=10.0.0.1 comment=\u201cnever closed\n", "line 2: a quoted string opened with"),
+    ("/tool netwatch\nadd host=10.0.0.1 comment=(\"a\" . \"b\"\n", "line 2: '(' is never closed with ')'"),
 ])
 def test_unreadable_scripts_say_where(text: str, message: str) -> None:
     with pytest.raises(RscSyntaxError) as error:
         parse_rsc(text)
     assert str(error.value).startswith(message)
     assert isinstance(error.value, UsageError)
+
+
+def test_an_unreadable_entry_or_command_is_left_out_with_the_reason() -> None:
+    export = read_export("/tool netwatch\n\nadd interval=10s\nadd host=10.0.0.1 interval=soon\n"
+                         "add host=10.0.0.2\nset 5 disabled=yes\nset [ find host=10.9.9.9 ] timeout=2s\n")
+    assert [(type(e).__name__, e.host) for e in export.entries] == [
+        ("UnreadableEntry", ""), ("UnreadableEntry", "10.0.0.1"), ("NetwatchEntry", "10.0.0.2")]
+    assert [e.reason for e in export.entries if isinstance(e, UnreadableEntry)] == [
+        "'add' without host=", "interval=soon is not a RouterOS duration (like 10s, 1m, 00:01:00)"]
+    assert export.notes == ["line 6: set: no item '5' to change; ignored",
+                            "line 7: set: no entry matches [ find host=10.9.9.9 ]; ignored"]
+    text = convert(export.entries).text
+    assert "# NOT IMPORTED (line 3: 'add' without host=): host= name=" in text
+    assert "# NOT IMPORTED (line 4: interval=soon is not a RouterOS duration (like 10s, 1m, 00:01:00)): " \
+           "host=10.0.0.1 name=10.0.0.1" in text
 
 
 def test_other_menus_comments_and_hex_escapes() -> None:
@@ -90,10 +104,13 @@ def test_v6_yaml_loads_and_never_shows_the_token(tmp_path: Path) -> None:
     hosts = load_items(tmp_path, text)
     assert [(h.name, h.address, h.probe, h.interval) for h in hosts] == [
         ("Kantor Kecamatan Waru", "172.16.200.117", "icmp", 30.0), ('Kecamatan Porong "lama"', "172.16.4.1", "icmp", 60.0),
-        ("Kecamatan Candi", "172.16.3.1", "icmp", 10.0), ("Krembung-lantai 2", "172.16.5.1", "icmp", 15.0),
-        ("Gedangan $cadangan", "172.16.16.1", "icmp", 10.0)]
+        ("Kecamatan Candi", "172.16.3.1", "icmp", 60.0), ("Krembung-lantai 2", "172.16.5.1", "icmp", 15.0),
+        ("Gedangan $cadangan", "172.16.16.1", "icmp", 60.0)]      # RouterOS 6: interval 1m unless set
     assert hosts[0].timeout == 2.0 and hosts[2].disabled and hosts[3].comment == "Krembung\r\nlantai 2"
-    assert "# down-script not carried over (netwatchd alerts by itself): :log warning \"Gedangan down\"" in text
+    assert "# down-script dropped: netwatchd sends its own alerts; for anything else a script did, use netwatchd " \
+           "hooks (coming: `hooks:` in hosts.yaml, a command or webhook run on a transition)" in text
+    assert "#   down-script: :log warning \"Gedangan down\"" in text
+    assert [h.timeout for h in hosts] == [2.0, 1.0, 1.0, 1.0, 1.0]     # RouterOS 6: timeout 1s unless set
 
 
 def test_v7_yaml_carries_types_and_thresholds(tmp_path: Path) -> None:
@@ -122,8 +139,8 @@ def test_unsupported_types_become_comments(tmp_path: Path) -> None:
     text = to_hosts_yaml(entries)
     assert "# NOT IMPORTED (type snmp-get has no netwatchd probe): host=10.0.0.9 name=odd" in text
     assert "# NOT IMPORTED (type dns without dns-server" in text
-    assert "# timeout=3s not carried over (netwatchd needs a timeout shorter than the interval)" in text
-    assert [h.name for h in load_items(tmp_path, text)] == ["a-b-c", "a-b-c-2"]
+    assert "# timeout 3s lowered to 1s (netwatchd needs a timeout shorter than the interval, 2s)" in text
+    assert [h.name for h in load_items(tmp_path, text)] == ["a-b c", "a-b c-2"]     # "/" -> "-", "," -> " "
     assert yaml.safe_load("hosts:\n" + to_hosts_yaml([]))["hosts"] is None
 
 
@@ -138,7 +155,7 @@ def test_command_from_rsc_file_and_stdin(tmp_path: Path, monkeypatch: pytest.Mon
     captured = capsys.readouterr()
     assert len(load_items(tmp_path, captured.out)) == 7
     assert "import-netwatch: 7 of 7 entries" in captured.err
-    monkeypatch.setattr("sys.stdin", io.StringIO("/tool netwatch\nadd host=10.1.1.1 type=snmp-get\n"))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"/tool netwatch\nadd host=10.1.1.1 type=snmp-get\n")))
     assert main(["import-netwatch", "--rsc", "-"]) == 0
     assert "1 not importable" in capsys.readouterr().err
 

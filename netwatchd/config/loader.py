@@ -365,6 +365,12 @@ class _Loader:
             elif scheme != probe:
                 report(("url", "probe"), f"url starts with {scheme}:// but probe is {probe}",
                        f"use probe: {scheme}")
+        if merged["alert_on_down"] is False and merged["reminder_every"] is not None:
+            mine = [key for key in ("alert_on_down", "reminder_every") if key in own]
+            if mine:   # both from defaults: warned there already
+                self.warn(own[mine[0]][1], f"{path}.{mine[0]}", "reminder_every has no effect while alert_on_down "
+                          "is false (a DOWN that is not announced is not reminded either)",
+                          "remove reminder_every, or set alert_on_down: true")
         if merged["http_code_min"] > merged["http_code_max"]:
             report(("http_code_min", "http_code_max"), f"http_code_min {merged['http_code_min']} is above "
                    f"http_code_max {merged['http_code_max']}", "http_code_min <= http_code_max")

@@ -52,6 +52,7 @@ class HostSpec:
     dns_name: str | None = None         # dns: the name to resolve (address is the DNS server)
     record_type: str = "A"
     reminder_every: float | None = None  # seconds; None = no repeated DOWN reminders
+    alert_on_down: bool = True          # False: a DOWN is recorded but not announced; the UP after it is
     disabled: bool = False
 
 

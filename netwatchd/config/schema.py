@@ -114,6 +114,9 @@ HOST_SETTINGS: tuple[Key, ...] = (
     Key("dns_name", Text(253), "dns: the name to resolve (required for dns; address is the DNS server)"),
     Key("record_type", Choice(*RECORD_TYPES, noun="record type"), "dns: the record type to ask for"),
     Key("reminder_every", Duration(60, 30 * 86400, off_ok=True), "repeat an unresolved DOWN alert this often"),
+    Key("alert_on_down", Flag(), "false: a DOWN is recorded and shown but not announced (nor reminded); the UP "
+        "that ends it is, so you hear when the device is back (devices often off on purpose; netwatch-notify's "
+        "no-down-notification)"),
     Key("disabled", Flag(), "keep the host in the file but do not probe it"),
 )
 

@@ -36,6 +36,11 @@ every site becomes UNREACHABLE; when an anchor answers again the sites are judge
 news is folded into one "uplink_back" summary (sent once they are judged, at most
 UPLINK_SUMMARY_WAIT seconds later).
 
+A host with `alert_on_down: false` (devices that are often off on purpose) reaches DOWN as any
+other, but the DOWN is not announced (nor reminded, nor listed at startup or a mute's end): it is
+recorded as told, so the UP that ends it is announced, as netwatch-notify's no-down-notification
+does. While it is down its descendants are UNREACHABLE without a message of their own.
+
 Flapping (see engine.flapping): one "flapping" alert, state changes recorded but not announced, one
 "stable" alert with the settled state. Mutes (see engine.mutes): nothing is announced for a muted
 host; at the mute's end a "maintenance_end" announces the state if admins knew another one.
@@ -555,6 +560,7 @@ class AlertEngine:
                     self._judge(track, now, out)
             every = track.spec.reminder_every if track.spec else None
             if (every and track.state == State.DOWN and track.told == State.DOWN
+                    and track.spec is not None and track.spec.alert_on_down
                     and not track.muted and not track.flapping and not self._summary_pending()):
                 base = track.last_reminder or track.since
                 if base is not None and (now - base).total_seconds() >= every:
@@ -705,6 +711,8 @@ class AlertEngine:
 
     def _announce_stable(self, track: _Track, now: datetime, out: list[Transition], percent: float) -> None:
         notify = track.flap_announced or self._news(track, track.state)
+        if notify and not track.flap_announced and self._silent_down(track, track.state):
+            track.told, notify = State.DOWN, False
         track.flap_announced = False
         if notify and track.state in (State.UP, State.DOWN, State.DEGRADED):
             track.told = track.state
@@ -718,6 +726,11 @@ class AlertEngine:
             return False
         return not (new == State.UP and track.told is None)
 
+    @staticmethod
+    def _silent_down(track: _Track, new: State) -> bool:
+        """Is `new` a DOWN this host does not announce (alert_on_down: false)?"""
+        return new == State.DOWN and track.spec is not None and not track.spec.alert_on_down
+
     def _change(self, track: _Track, new: State, now: datetime, out: list[Transition],
                 fold: _Fold | None) -> None:
         """Move `track` to `new`, decide whether it is announced, and carry its descendants along."""
@@ -725,6 +738,9 @@ class AlertEngine:
         old_since = track.since
         quiet = track.muted or track.flapping or old == State.UNKNOWN
         notify = not quiet and self._news(track, new)
+        if notify and self._silent_down(track, new):
+            # counted as told without a message, so the UP that ends it is news
+            track.told, notify = new, False
         folded = False
         if notify and fold is None and self._summary_pending():
             fold = self._summary_fold()    # news while the uplink summary is pending goes into it
@@ -919,6 +935,10 @@ class AlertEngine:
             return
         if not self._news(track, track.state):
             return
+        if self._silent_down(track, track.state):
+            track.told = State.DOWN
+            self._touched.add(track.name)
+            return
         if self._summary_pending():
             fold = self._summary_fold()
             fold.add(track, track.state)
@@ -959,6 +979,7 @@ class AlertEngine:
         for track in down:
             track.told = State.DOWN
             self._touched.add(track.name)
+        down = [t for t in down if not self._silent_down(t, State.DOWN)]   # told, but not listed
         me.extra = {**me.extra, "startup_announced": True}
         self._touched.add(SELF_HOST)
         out.append(Transition(host=SELF_HOST, address="", from_state=State.UNKNOWN, to_state=State.UP,

@@ -4,8 +4,8 @@
 - `crosscheck(entries, config, states)` (pure) matches entries to configured sites by address (by
   name or comment as a fallback) and lists disagreements, sites only netwatchd watches and entries
   only the router watches.
-- `netwatchd.router.rsc.parse_rsc(text)` reads a `/tool netwatch export` script;
-  `netwatchd.router.hosts_yaml.to_hosts_yaml(entries)` writes hosts.yaml entries.
+- `netwatchd.router.rsc.read_export(text)` reads a `/tool netwatch export` script (or what guides
+  and forums paste); `netwatchd.router.hosts_yaml.convert(entries)` writes hosts.yaml entries.
 """
 
 from __future__ import annotations
@@ -71,6 +71,17 @@ class NetwatchEntry:
             settings={k: v for k, v in text.items() if k not in _OWN_FIELDS and k not in STATUS_FIELDS},
             status_fields={k: v for k, v in text.items() if k in STATUS_FIELDS},
         )
+
+
+@dataclass(frozen=True)
+class UnreadableEntry:
+    """An entry of an export script that cannot become a NetwatchEntry (no host, an unreadable
+    interval, ...): kept so the import can say which one was left out and why."""
+
+    line: int
+    host: str
+    label: str
+    reason: str
 
 
 def _as_text(value: Any) -> str:
