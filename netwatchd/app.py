@@ -550,6 +550,10 @@ def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None) 
                     agent.reload(config_path)
                 except NetwatchError as exc:
                     log.error("reload failed, the running config is kept: %s", redact(str(exc)))
+                except Exception as exc:  # noqa: BLE001 - a reload must never end the agent
+                    log.error("reload failed (%s: %s), the running config is kept; run `netwatchd check -c %s`",
+                              type(exc).__name__, redact(str(exc)), config_path)
+                    log.debug("reload failure", exc_info=True)
     finally:
         finished = agent.stop()
         for sig, handler in previous.items():

@@ -112,6 +112,21 @@ def test_sighup_reloads_a_good_file_and_rejects_a_bad_one(tmp_path, listener, ag
     assert code == 0
 
 
+def test_sighup_with_a_1000_level_deep_file_keeps_the_agent_and_its_config(tmp_path, listener, agent_factory):
+    port = listener.getsockname()[1]
+    config = write_config(tmp_path / "hosts.yaml", port)
+    agent = agent_factory(config)
+    agent.wait_for("watching 1 hosts")
+    config.write_text("a:\n" + "".join("  " * i + "b:\n" for i in range(1, 1000)), "utf-8")
+    agent.proc.send_signal(signal.SIGHUP)
+    text = agent.wait_for("reload of")
+    assert "flatten the YAML" in text and "the running config (1 hosts) is kept" in text
+    assert agent.proc.poll() is None
+    assert "Traceback" not in agent.err.read_text("utf-8")
+    code, _ = agent.stop(signal.SIGTERM)
+    assert code == 0
+
+
 def test_a_missing_default_config_is_one_line_exit_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "netwatchd", "run"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=30)

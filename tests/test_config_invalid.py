@@ -8,6 +8,8 @@ when comparing, so a message that changes, moves to another line, or goes missin
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -331,6 +333,22 @@ def test_deep_nesting_is_a_message_not_a_crash(tmp_path: Path) -> None:
     path.write_text("hosts: " + "[" * 5000 + "]" * 5000 + "\n")
     problems = _problems(path)
     assert len(problems) >= 1 and all(p.startswith(f"{path}:") for p in problems)
+
+
+@pytest.mark.parametrize("text", [
+    "a:\n" + "".join("  " * i + "b:\n" for i in range(1, 1000)),          # mappings 1,000 levels deep
+    "hosts:\n" + "".join("  " * i + "- \n" for i in range(1, 1000)),      # sequences 1,000 levels deep
+    "hosts:\n  - " + "- " * 1000 + "x\n",                                  # compact sequences on one line
+])
+def test_block_nesting_1000_deep_is_one_located_line_not_a_recursion_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "hosts.yaml"
+    path.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "netwatchd", "check", "-c", str(path)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "RecursionError" not in proc.stderr
+    first = proc.stderr.strip().splitlines()[0]
+    assert first.startswith(f"{path}:") and ("flatten the YAML" in first or "syntax error" in first), first
 
 
 def test_all_errors_are_collected_in_line_order(tmp_path: Path) -> None:

@@ -24,6 +24,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_NODES = 200_000           # values after expanding aliases: a "billion laughs" alias bomb stops here
 MAX_FLOW_DEPTH = 100
+MAX_BLOCK_DEPTH = 100   # indentation levels; the deepest real hosts.yaml key is 4 deep
+_BLOCK_INDENT = re.compile(r"[ ]*(?:-[ ]+)*")
 _BRACKETS = re.compile(r"[\[\]{}]")
 
 # `${NAME}` -> START + NAME + END + END: exactly as long as the original, and a plain YAML scalar.
@@ -313,6 +315,25 @@ def _check_flow_depth(text: str) -> None:
             depth = max(0, depth - 1)
 
 
+def _check_block_depth(text: str) -> None:
+    """Refuse absurd indentation nesting before PyYAML recurses into it (its composer needs a Python
+    recursion level per level and dies with RecursionError near 1,000). Each `- ` of a compact sequence
+    counts as a level of its own. Raises YamlProblem naming the first line past the limit."""
+    stack: list[int] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        lead = _BLOCK_INDENT.match(line)
+        indent = len(line) - len(line.lstrip(" "))
+        levels = [indent] + [indent + 1 + i for i in range(lead.group().count("-") if lead else 0)]
+        while stack and stack[-1] >= indent:
+            stack.pop()
+        stack.extend(levels)
+        if len(stack) > MAX_BLOCK_DEPTH:
+            raise YamlProblem(number, f"more than {MAX_BLOCK_DEPTH} levels of indentation (flatten the YAML)")
+
+
 def parse(text: str, environ: Mapping[str, str]) -> Document:
     """Parse YAML text into a located Value tree.
 
@@ -321,15 +342,17 @@ def parse(text: str, environ: Mapping[str, str]) -> Document:
     """
     problems: list[tuple[int, str, str, str]] = []
     _check_flow_depth(text)
+    _check_block_depth(text)
     hidden = hide_env_refs(text, problems)
     try:
-        node = yaml.compose(hidden, Loader=_FAST_LOADER)
-    except yaml.YAMLError:
-        try:  # the pure-Python parser words its errors the same everywhere, with or without libyaml
-            node = yaml.compose(hidden, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as exc:
-            raise _syntax_problem(exc, hidden) from None
-    except RecursionError:
+        try:
+            node = yaml.compose(hidden, Loader=_FAST_LOADER)
+        except yaml.YAMLError:
+            try:  # the pure-Python parser words its errors the same everywhere, with or without libyaml
+                node = yaml.compose(hidden, Loader=yaml.SafeLoader)
+            except yaml.YAMLError as exc:
+                raise _syntax_problem(exc, hidden) from None
+    except RecursionError:  # a shape the depth checks above did not foresee: still one line, no traceback
         raise YamlProblem(0, "the YAML is nested too deeply (flatten it)") from None
     if node is None:
         return Document(None, problems)
