@@ -127,6 +127,21 @@ def test_sighup_with_a_1000_level_deep_file_keeps_the_agent_and_its_config(tmp_p
     assert code == 0
 
 
+def test_the_data_dir_and_every_file_in_it_are_private_whatever_the_umask(tmp_path, listener, agent_factory):
+    previous = os.umask(0)                                 # the child inherits the loosest umask
+    try:
+        agent = agent_factory(write_config(tmp_path / "hosts.yaml", listener.getsockname()[1]))
+    finally:
+        os.umask(previous)
+    agent.wait_for("office: unknown -> up")
+    data = tmp_path / "data"
+    assert oct(data.stat().st_mode & 0o777) == oct(0o700)
+    files = sorted(data.iterdir())
+    assert {f.name for f in files} >= {"netwatchd.sqlite3", "netwatchd.sqlite3-wal", "netwatchd.sqlite3-shm"}
+    assert {f.name: oct(f.stat().st_mode & 0o777) for f in files} == {f.name: oct(0o600) for f in files}
+    agent.stop(signal.SIGTERM)
+
+
 def test_a_missing_default_config_is_one_line_exit_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "netwatchd", "run"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=30)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
 from netwatchd.errors import StoreError
+from netwatchd.files import private_file
 
 DB_FILENAME = "netwatchd.sqlite3"
 LOCK_PATIENCE_S = 10.0
@@ -67,7 +68,7 @@ class Database:
                 conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10,
                                        isolation_level=None, check_same_thread=False)
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_file(self.path)   # 0600 in a 0700 data_dir: it holds the audit log
                 conn = sqlite3.connect(str(self.path), timeout=10, isolation_level=None,
                                        check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
