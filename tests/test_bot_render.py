@@ -9,7 +9,8 @@ import pytest
 
 from netwatchd.bot import render as c
 from netwatchd.bot.i18n import bot_commands, say
-from netwatchd.bot.text import bits_per_second, byte_size, duration, split_message, table
+from netwatchd.bot.text import bits_per_second, byte_size, duration, table
+from netwatchd.textsplit import split_html as split_message
 from netwatchd.config.model import HostSpec
 from netwatchd.models import ProbeResult, State, Transition
 

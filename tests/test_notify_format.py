@@ -9,7 +9,8 @@ import pytest
 from netwatchd.models import State, Transition
 from netwatchd.notify.format import (check_templates, format_duration, format_evidence, format_time,
                                      plan_messages, render_alerts, render_message, render_test,
-                                     split_message, to_plain_text)
+                                     to_plain_text)
+from netwatchd.textsplit import split_html as split_message
 
 AT = datetime(2026, 11, 27, 14, 3, 5, 123000, tzinfo=timezone.utc)      # 21:03:05 WIB
 EVIDENCE = {"loss_percent": 100.0, "failures_in_row": 3, "error": "timeout"}

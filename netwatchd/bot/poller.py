@@ -38,7 +38,6 @@ from netwatchd.bot.render import render_router_failure
 from netwatchd.bot.handlers import BotContext, Reply
 from netwatchd.bot.i18n import bot_commands, say
 from netwatchd.bot.parse import CommandInputError, ParsedCommand, parse_command
-from netwatchd.bot.text import split_message
 from netwatchd.clock import Clock
 from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError, RouterError, StoreError
@@ -46,6 +45,7 @@ from netwatchd.logs import redact
 from netwatchd.store.audit_repo import AuditEntry, finish_audit
 from netwatchd.store.bot_repo import accept_update, load_offset
 from netwatchd.store.db import Database, ThreadConnections
+from netwatchd.textsplit import split_html
 
 log = logging.getLogger(__name__)
 
@@ -405,7 +405,7 @@ class BotPoller:
     def _send_replies(self, chat_id: int, replies: list[Reply], outcome: str) -> str:
         """Send every reply, split at 4,096 characters; returns the outcome (amended on failure)."""
         for reply in replies:
-            chunks = split_message(reply.text)
+            chunks = split_html(reply.text)
             for index, chunk in enumerate(chunks):
                 markup = reply.reply_markup if index == len(chunks) - 1 else None
                 try:

@@ -3,7 +3,7 @@
 Nothing here reads the store, asks a router or looks at the clock: `handlers.py` gathers the data
 (router rows as `RouterClient.query` returns them, site views, events) and calls these. Every
 table is aligned in <pre>, every dynamic value escaped, no Python repr ever reaches the chat.
-Long replies are split by `text.split_message` at the edge (the poller).
+Long replies are split by `netwatchd.textsplit.split_html` at the edge (the poller).
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ import html
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-TELEGRAM_LIMIT = 4096
 
 
 def esc(value: Any) -> str:
@@ -119,50 +118,3 @@ def to_bool(value: Any) -> bool:
     return str(value).strip().lower() in ("true", "yes")
 
 
-def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Split a reply into chunks of at most `limit` characters on line boundaries.
-
-    A <pre> block cut in two is closed at the end of one chunk and reopened in the next, so
-    every chunk is valid HTML on its own. A single line longer than a chunk is cut hard
-    (never inside an HTML entity).
-    """
-    if len(text) <= limit:
-        return [text]
-    chunks: list[str] = []
-    current = ""
-    in_pre = False
-    for line in _bounded_lines(text, limit - len("<pre></pre>") - 1):
-        opens_pre = in_pre
-        in_pre = _pre_state_after(line, in_pre)
-        candidate = current + ("\n" if current else "") + line
-        closing = "</pre>" if in_pre else ""
-        if len(candidate) + len(closing) > limit and current:
-            chunks.append(current + ("</pre>" if opens_pre else ""))
-            current = ("<pre>" if opens_pre else "") + line
-        else:
-            current = candidate
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-def _pre_state_after(line: str, in_pre: bool) -> bool:
-    opened = line.rfind("<pre>")
-    closed = line.rfind("</pre>")
-    if opened == -1 and closed == -1:
-        return in_pre
-    return opened > closed
-
-
-def _bounded_lines(text: str, width: int) -> list[str]:
-    out: list[str] = []
-    for line in text.split("\n"):
-        while len(line) > width:
-            cut = width
-            amp = line.rfind("&", 0, cut)
-            if amp != -1 and ";" not in line[amp:cut]:
-                cut = amp or width
-            out.append(line[:cut])
-            line = line[cut:]
-        out.append(line)
-    return out

@@ -24,10 +24,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netwatchd.models import State, Transition
 from netwatchd.config.templates import FIELD as _FIELD, PLACEHOLDERS, TEMPLATE_KEYS, check_templates  # noqa: F401
+from netwatchd.textsplit import TELEGRAM_LIMIT, split_html, utf16_len
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE = 4096
+MAX_MESSAGE = TELEGRAM_LIMIT
 LANGUAGES = ("id", "en")
 
 _STATE_LABELS = {
@@ -205,46 +206,6 @@ def format_evidence(evidence: Mapping[str, Any], language: str) -> str:
 def to_plain_text(text: str) -> str:
     """Telegram HTML -> what a console shows (tags removed, entities decoded)."""
     return html.unescape(_TAG.sub("", text))
-
-
-def utf16_len(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
-    """Cut `text` into parts of at most `limit` (UTF-16 units) on line boundaries; a single line
-    longer than the limit is cut at its last ", " or space before the limit."""
-    parts: list[str] = []
-    current = ""
-    for line in _short_lines(text.split("\n"), limit):
-        candidate = f"{current}\n{line}" if current else line
-        if utf16_len(candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            parts.append(current)
-        current = line
-    if current or not parts:
-        parts.append(current)
-    return parts
-
-
-def _short_lines(lines: list[str], limit: int) -> list[str]:
-    out: list[str] = []
-    for line in lines:
-        while utf16_len(line) > limit:
-            cut = limit
-            while utf16_len(line[:cut]) > limit:
-                cut -= 1
-            head = line[:cut]
-            at = max(head.rfind(", "), head.rfind(" "))
-            if at > 0:
-                cut = at + (2 if head[at:at + 2] == ", " else 1)
-            out.append(line[:cut].rstrip())
-            line = line[cut:]
-        out.append(line)
-    return out
 
 
 # -- templates -------------------------------------------------------------------------------
@@ -453,7 +414,7 @@ def render_message(transitions: Sequence[Transition], *, language: str = "id",
 def render_alerts(transitions: Sequence[Transition], *, language: str = "id",
                   tz: str | tzinfo = "Asia/Jakarta", templates: Mapping[str, str] | None = None) -> list[str]:
     """render_message() split at 4096 characters on line boundaries."""
-    return split_message(render_message(transitions, language=language, tz=tz, templates=templates))
+    return split_html(render_message(transitions, language=language, tz=tz, templates=templates))
 
 
 def plan_messages(transitions: Sequence[Transition], *, language: str = "id",
@@ -481,7 +442,7 @@ def plan_messages(transitions: Sequence[Transition], *, language: str = "id",
                 best_end, best_text, low = middle, text, middle + 1
             else:
                 high = middle - 1
-        plan.append((best_end - start, split_message(best_text, limit)))
+        plan.append((best_end - start, split_html(best_text, limit)))
         start = best_end
     return plan
 
