@@ -246,6 +246,32 @@ def test_a_command_accepted_before_a_crash_is_not_run_again(env: Env) -> None:
     assert [r["outcome"] for r in audit(env)] == ["received"]
 
 
+@pytest.mark.parametrize("body, counted", [
+    ({"message": {"message_id": 1, "chat": {"id": "abc", "type": "private"}, "from": {"id": ADMIN},
+                  "text": "/help"}}, 1),
+    ({"message": "str"}, 1),
+    ({"message": {"message_id": 1, "chat": [], "from": {"id": ADMIN}, "text": "/help"}}, 0),   # no chat: ignored
+    ({"message": {"message_id": 1, "chat": {"id": ADMIN, "type": "private"}, "from": {"id": "x"},
+                  "text": "/help"}}, 1),
+    ({"message": {"message_id": 1, "chat": {"id": ADMIN, "type": "private"}, "from": {"id": ADMIN},
+                  "text": 42}}, 0),                                                             # no text: ignored
+    ({"callback_query": "str"}, 1),
+])
+def test_a_malformed_update_is_skipped_counted_and_cannot_wedge_the_bot(env: Env, body: dict[str, Any],
+                                                                        counted: int) -> None:
+    bad = env.tg.inject_raw_update(body)
+    good = env.tg.inject_message(ADMIN, ADMIN, "/help")
+    env.poller.run_once(0)
+    env.poller.run_once(0)
+    assert len(env.tg.messages(ADMIN)) == 1                          # the /help after it was answered
+    assert env.poller.malformed_updates == counted
+    conn = env.db.connect()
+    try:
+        assert load_offset(conn) == good + 1 > bad
+    finally:
+        conn.close()
+
+
 def test_messages_for_other_bots_and_plain_text_are_skipped_without_audit(env: Env) -> None:
     env.tg.inject_message(GROUP, ADMIN, "/monitor@some_other_bot", chat_type="supergroup")
     env.tg.inject_message(GROUP, ADMIN, "good morning", chat_type="supergroup")

@@ -130,6 +130,7 @@ class BotPoller:
         self.next_delay = 0.0          # how long the loop waits before the next poll (after a failure)
         self.bot_username: str | None = None
         self.commands_answered = 0
+        self.malformed_updates = 0     # skipped updates that were not well-formed (fault visibility)
         self.probe_fn = probe_fn
         self.started_monotonic = clock.monotonic()
         self._conflict = False
@@ -232,7 +233,13 @@ class BotPoller:
         answers = []
         try:
             for update in updates:
-                answer = self._handle(update)
+                try:
+                    answer = self._handle(update)
+                except (StoreError, sqlite3.Error):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one malformed update must not wedge the bot
+                    self._skip_malformed(update, exc)
+                    continue
                 if answer is not None:
                     answers.append(answer)
         except (StoreError, sqlite3.Error) as exc:
@@ -274,6 +281,16 @@ class BotPoller:
         self.next_delay = self.backoff.next_delay()
         level = logging.WARNING if self.backoff.failures == 1 else logging.DEBUG
         log.log(level, "command bot cannot poll Telegram: %s; next try in %.0f s", redact(str(exc)), self.next_delay)
+
+    def _skip_malformed(self, update: Any, exc: Exception) -> None:
+        """Count and log an update that is not a well-formed Telegram update, and move the offset past it
+        (left unconfirmed it would be fetched, and fail, forever: no command answered again)."""
+        self.malformed_updates += 1
+        update_id = update.get("update_id") if isinstance(update, dict) else None
+        log.warning("update %s skipped: not a well-formed Telegram update (%s: %s); %d skipped so far",
+                    update_id, type(exc).__name__, redact(str(exc))[:200], self.malformed_updates)
+        if isinstance(update_id, int) and not isinstance(update_id, bool):
+            accept_update(self._poll_connections.get(), update_id)
 
     def _store_failed(self, exc: Exception) -> None:
         self.next_delay = self.backoff.next_delay()

@@ -235,6 +235,11 @@ class TelegramStandIn:
                                         "length": utf16_len(command.group(0))}]
             return self._add_update({"message": message})
 
+    def inject_raw_update(self, body: dict[str, Any]) -> int:
+        """Queue an update with this exact body (fault tests: wrongly typed fields); returns update_id."""
+        with self._cond:
+            return self._add_update(dict(body))
+
     def inject_callback(self, chat_id: int, user_id: int, data: str, message_id: int) -> int:
         """Queue a callback_query (a press on an inline button of message `message_id`); returns update_id."""
         with self._cond:
