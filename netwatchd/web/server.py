@@ -1,22 +1,33 @@
-"""The status page server (stdlib ThreadingHTTPServer): /, /api/status, /metrics, /healthz.
+"""The status page server: /, /api/status, /metrics, /healthz — one event loop, bounded, never starved.
 
-`snapshot()` (see netwatchd.web.snapshot) is rebuilt in the background about once per
-`cache_seconds` while someone is watching, however many browsers poll, and every request gets the
-latest encoded bytes at once; /metrics renders the Metrics registry.
-With web.username set every path except /healthz needs HTTP basic auth.
+One asyncio loop in one thread holds every connection, so an idle or trickling client costs a socket, not a
+thread (1,500 slowloris connections used to hold 1,500 threads). Limits: a request head must arrive within
+HEAD_TIMEOUT and fit MAX_HEAD bytes; a kept-alive connection idles at most IDLE_TIMEOUT; at most
+`max_connections` are open, and when a new one arrives at the cap the oldest connection still waiting for a
+request head is closed to make room (so attackers' idle sockets give way to real browsers). Answers are
+computed by a pool of WORKERS threads (the snapshot and /metrics can take milliseconds at 10,000 sites), so
+threads stay bounded too. The listen backlog is BACKLOG.
+
+`snapshot()` (see netwatchd.web.snapshot) is rebuilt in the background about once per `cache_seconds` while
+someone is watching, however many browsers poll, and every request gets the latest encoded bytes at once;
+/metrics renders the Metrics registry. With web.username set every path except /healthz needs HTTP basic auth.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import gzip
 import hmac
 import json
 import logging
+import resource
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Callable
+from typing import Callable
 
 from netwatchd.config.model import WebSpec
 from netwatchd.errors import ConfigError
@@ -24,85 +35,54 @@ from netwatchd.web.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+BACKLOG = 512
+HEAD_TIMEOUT = 10.0          # seconds for a whole request head, from connect or from the previous answer
+IDLE_TIMEOUT = 15.0          # a kept-alive connection with no new request
+WRITE_TIMEOUT = 15.0         # a client that does not read its answer
+MAX_HEAD = 16 * 1024
+MAX_REQUESTS_PER_CONNECTION = 1000
+WORKERS = 4
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+            408: "Request Timeout", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
+            503: "Service Unavailable", 505: "HTTP Version Not Supported"}
+
 
 def _page() -> bytes:
     return resources.files("netwatchd.web").joinpath("static/index.html").read_bytes()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    status: "StatusServer"
+def default_max_connections() -> int:
+    """Half of the open-file limit (the rest is for the store, probes, Telegram and routers), 64 to 2,048."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 2048
+    return max(64, min(2048, soft // 2))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True   # headers and body go out at once (no 40 ms delayed-ACK stall)
-    server: _Server
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer, ready to write."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.debug("web %s %s", self.address_string(), format % args)
+    code: int
+    body: bytes
+    content_type: str
+    extra: tuple[tuple[str, str], ...] = ()
 
-    def _send(self, code: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for key, value in (extra or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
 
-    def _authorised(self) -> bool:
-        web = self.server.status.web
-        if not web.username:
-            return True
-        header = self.headers.get("Authorization", "")
-        if not header.startswith("Basic "):
-            return False
-        try:
-            given = base64.b64decode(header[6:], validate=True)
-        except ValueError:
-            return False
-        wanted = f"{web.username}:{web.password or ''}".encode()
-        return hmac.compare_digest(given, wanted)
+def _text(code: int, text: str) -> Answer:
+    return Answer(code, text.encode(), "text/plain; charset=utf-8")
 
-    def do_HEAD(self) -> None:  # noqa: N802 - stdlib name
-        self.do_GET()
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
-        status = self.server.status
-        path = self.path.split("?", 1)[0]
-        try:
-            if path == "/healthz":
-                ok, detail = status.health()
-                body = json.dumps({"status": "ok" if ok else "failing", "detail": detail}).encode()
-                self._send(200 if ok else 503, body, "application/json")
-                return
-            if not self._authorised():
-                self._send(401, b"authentication required\n", "text/plain; charset=utf-8",
-                           {"WWW-Authenticate": 'Basic realm="netwatchd", charset="UTF-8"'})
-                return
-            if path in ("/", "/index.html"):
-                self._send(200, status.page, "text/html; charset=utf-8")
-            elif path == "/api/status":
-                self._send(200, status.status_json(), "application/json")
-            elif path == "/metrics":
-                self._send(200, status.metrics.render(), status.metrics.content_type)
-            else:
-                self._send(404, b"not found: try /, /api/status, /metrics or /healthz\n",
-                           "text/plain; charset=utf-8")
-        except (BrokenPipeError, ConnectionResetError):
-            return
-        except Exception as exc:  # the page must never take the agent down
-            log.exception("status page error on %s", path)
-            body = json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode()
-            try:
-                self._send(500, body, "application/json")
-            except OSError:
-                pass
+class _Connection:
+    """Book-keeping for one client: whether it is between requests (evictable) and its writer."""
+
+    __slots__ = ("writer", "waiting_for_head", "opened", "task")
+
+    def __init__(self, writer: asyncio.StreamWriter, opened: float, task: asyncio.Task[None] | None) -> None:
+        self.writer = writer
+        self.waiting_for_head = True
+        self.opened = opened
+        self.task = task
 
 
 class StatusServer:
@@ -118,7 +98,9 @@ class StatusServer:
 
     def __init__(self, web: WebSpec, *, snapshot: Callable[[], dict | bytes], metrics: Metrics,
                  health: Callable[[], tuple[bool, str]] | None = None, cache_seconds: float = 1.0,
-                 watch_seconds: float = 10.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 watch_seconds: float = 10.0, monotonic: Callable[[], float] = time.monotonic,
+                 max_connections: int | None = None, head_timeout: float = HEAD_TIMEOUT,
+                 idle_timeout: float = IDLE_TIMEOUT) -> None:
         self.web = web
         self.snapshot = snapshot
         self.metrics = metrics
@@ -130,17 +112,30 @@ class StatusServer:
         self._monotonic = monotonic
         self._cache: tuple[float, bytes] | None = None
         self._build_lock = threading.Lock()
+        self._gzip_lock = threading.Lock()
+        self._gzip_cache: tuple[bytes, bytes] | None = None
         self._last_request = -1e18
         self._stopping = threading.Event()
-        self._server: _Server | None = None
+        self.max_connections = max_connections or default_max_connections()
+        self.head_timeout = head_timeout
+        self.idle_timeout = idle_timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self._refresher: threading.Thread | None = None
+        self._connections: dict[int, _Connection] = {}
+        self._bound_port = 0
+        self.evicted = 0          # idle connections closed to make room (visible in tests and logs)
+        self.refused = 0          # connections answered 503 because every slot was busy with a request
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            return self.web.port
-        return int(self._server.server_address[1])
+        return self._bound_port or self.web.port
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._connections)
 
     def _rebuild(self, started: float) -> tuple[float, bytes]:
         data = self.snapshot()
@@ -160,6 +155,21 @@ class StatusServer:
             if cached is not None and self._cache_seconds > 0 and now - cached[0] <= self._max_stale:
                 return cached[1]
             return self._rebuild(self._monotonic())[1]
+
+    def status_json_gzip(self) -> bytes:
+        """status_json() gzip-compressed (level 1), compressed at most once per snapshot: 10,000 sites are
+        about 4.4 MB of JSON and a tenth of that compressed, for every browser that polls."""
+        body = self.status_json()
+        cached = self._gzip_cache
+        if cached is not None and cached[0] is body:
+            return cached[1]
+        with self._gzip_lock:
+            cached = self._gzip_cache
+            if cached is not None and cached[0] is body:
+                return cached[1]
+            packed = gzip.compress(body, compresslevel=1, mtime=0)
+            self._gzip_cache = (body, packed)
+            return packed
 
     def refresh_once(self) -> bool:
         """Rebuild if someone watched recently and the data is older than cache_seconds (what the
@@ -184,18 +194,164 @@ class StatusServer:
                 self._cache = None
                 self._stopping.wait(1.0)
 
-    def start(self) -> None:
+    # ---- answering (worker threads) ---------------------------------------------------------
+    def _authorised(self, headers: dict[str, str]) -> bool:
+        if not self.web.username:
+            return True
+        header = headers.get("authorization", "")
+        if not header.startswith("Basic "):
+            return False
         try:
-            server = _Server((self.web.host, self.web.port), _Handler)
+            given = base64.b64decode(header[6:], validate=True)
+        except ValueError:
+            return False
+        wanted = f"{self.web.username}:{self.web.password or ''}".encode()
+        return hmac.compare_digest(given, wanted)
+
+    def answer(self, method: str, target: str, headers: dict[str, str]) -> Answer:
+        """The answer to one request. Never raises: a failure is a 500 with its one-line reason."""
+        path = target.split("?", 1)[0]
+        try:
+            if method not in ("GET", "HEAD"):
+                return Answer(405, b"only GET and HEAD\n", "text/plain; charset=utf-8", (("Allow", "GET, HEAD"),))
+            if path == "/healthz":
+                ok, detail = self.health()
+                body = json.dumps({"status": "ok" if ok else "failing", "detail": detail}).encode()
+                return Answer(200 if ok else 503, body, "application/json")
+            if not self._authorised(headers):
+                return Answer(401, b"authentication required\n", "text/plain; charset=utf-8",
+                              (("WWW-Authenticate", 'Basic realm="netwatchd", charset="UTF-8"'),))
+            if path in ("/", "/index.html"):
+                return Answer(200, self.page, "text/html; charset=utf-8")
+            if path == "/api/status":
+                if "gzip" in headers.get("accept-encoding", ""):
+                    return Answer(200, self.status_json_gzip(), "application/json",
+                                  (("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")))
+                return Answer(200, self.status_json(), "application/json", (("Vary", "Accept-Encoding"),))
+            if path == "/metrics":
+                return Answer(200, self.metrics.render(), self.metrics.content_type)
+            return _text(404, "not found: try /, /api/status, /metrics or /healthz\n")
+        except Exception as exc:  # noqa: BLE001 - the page must never take the agent down
+            log.exception("status page error on %s", path)
+            return Answer(500, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode(), "application/json")
+
+    # ---- the event loop ------------------------------------------------------------------------
+    @staticmethod
+    def _encode(answer: Answer, *, head_only: bool, keep_alive: bool) -> bytes:
+        lines = [f"HTTP/1.1 {answer.code} {_REASONS.get(answer.code, 'Unknown')}",
+                 f"Content-Type: {answer.content_type}", f"Content-Length: {len(answer.body)}",
+                 "Cache-Control: no-store", "X-Content-Type-Options: nosniff",
+                 f"Connection: {'keep-alive' if keep_alive else 'close'}"]
+        lines += [f"{key}: {value}" for key, value in answer.extra]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return head if head_only else head + answer.body
+
+    def _make_room(self) -> bool:
+        """At the cap: close the oldest connection that is waiting for a request head. False if none is."""
+        idle = [c for c in self._connections.values() if c.waiting_for_head]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda c: c.opened)
+        oldest.writer.transport.abort()
+        self._connections.pop(id(oldest.writer), None)
+        self.evicted += 1
+        if self.evicted in (1, 100) or self.evicted % 10000 == 0:
+            log.warning("status page: %d open connections (the cap); closed the oldest idle one to make room "
+                        "(%d so far: a client opening connections it does not use?)", self.max_connections,
+                        self.evicted)
+        return True
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        if len(self._connections) >= self.max_connections and not self._make_room():
+            self.refused += 1
+            writer.write(self._encode(_text(503, "busy: too many connections, try again\n"),
+                                      head_only=False, keep_alive=False))
+            writer.close()
+            return
+        connection = _Connection(writer, loop.time(), asyncio.current_task())  # type: ignore[arg-type]
+        self._connections[id(writer)] = connection
+        try:
+            for served in range(MAX_REQUESTS_PER_CONNECTION):
+                connection.waiting_for_head = True
+                wait = self.head_timeout if served == 0 else self.idle_timeout
+                try:
+                    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), wait)
+                except asyncio.LimitOverrunError:
+                    await self._write(writer, _text(431, "request head too large\n"), False, False)
+                    return
+                except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                    return
+                connection.waiting_for_head = False
+                request = self._parse_head(head)
+                if isinstance(request, Answer):
+                    await self._write(writer, request, False, False)
+                    return
+                method, target, version, headers = request
+                keep_alive = (version == "HTTP/1.1" and method in ("GET", "HEAD")
+                              and headers.get("connection", "").lower() != "close"
+                              and served + 1 < MAX_REQUESTS_PER_CONNECTION)
+                answer = await loop.run_in_executor(self._pool, self.answer, method, target, headers)
+                if not await self._write(writer, answer, method == "HEAD", keep_alive) or not keep_alive:
+                    return
+        finally:
+            self._connections.pop(id(writer), None)
+            writer.close()
+
+    @staticmethod
+    def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]] | Answer:
+        try:
+            text = head.decode("latin-1")
+            request_line, *header_lines = text.split("\r\n")
+            method, target, version = request_line.split(" ")
+        except ValueError:
+            return _text(400, "bad request line\n")
+        if version not in ("HTTP/1.0", "HTTP/1.1"):
+            return _text(505, "HTTP/1.0 or HTTP/1.1 only\n")
+        headers: dict[str, str] = {}
+        for line in header_lines:
+            if not line:
+                continue
+            name, sep, value = line.partition(":")
+            if not sep:
+                return _text(400, "bad header line\n")
+            headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers and headers["content-length"] not in ("", "0"):
+            return _text(400, "no request bodies here\n")
+        return method, target, version, headers
+
+    async def _write(self, writer: asyncio.StreamWriter, answer: Answer, head_only: bool, keep_alive: bool) -> bool:
+        try:
+            writer.write(self._encode(answer, head_only=head_only, keep_alive=keep_alive))
+            await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+            return True
+        except (asyncio.TimeoutError, ConnectionError):
+            return False
+
+    def _run_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    def start(self) -> None:
+        """Bind and serve in a background thread. Raises ConfigError (one line with the fix) when the address
+        cannot be used."""
+        loop = asyncio.new_event_loop()
+        try:
+            server = loop.run_until_complete(asyncio.start_server(
+                self._serve, self.web.host, self.web.port, backlog=BACKLOG, limit=MAX_HEAD, reuse_address=True))
         except OSError as exc:
+            loop.close()
             raise ConfigError(f"web: cannot listen on {self.web.host}:{self.web.port}: "
                               f"{exc.strerror or exc} (choose another web.listen port, or web: false "
                               "to turn the status page off)") from None
-        server.status = self
-        self._server = server
+        self._loop, self._server = loop, server
+        self._bound_port = int(server.sockets[0].getsockname()[1])
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="status-page")
         self._stopping.clear()
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="status-page", daemon=True)
+        self._thread = threading.Thread(target=self._run_loop, args=(loop,), name="status-page", daemon=True)
         self._thread.start()
         if self._cache_seconds > 0:
             self._refresher = threading.Thread(target=self._refresh_loop, name="status-snapshot", daemon=True)
@@ -203,17 +359,37 @@ class StatusServer:
         log.info("status page on http://%s:%d/", self.web.host, self.port)
 
     def stop(self) -> None:
-        if self._server is None:
+        """Close the listener and every connection; join the threads (5 s each at most)."""
+        loop, server = self._loop, self._server
+        if loop is None or server is None:
             return
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+
+        async def close_all() -> None:
+            server.close()
+            tasks = [c.task for c in self._connections.values() if c.task is not None]
+            for connection in list(self._connections.values()):
+                connection.writer.transport.abort()
+            if tasks:   # aborted transports end their reads at once; a task inside a worker ends with it
+                _, pending = await asyncio.wait(tasks, timeout=2)
+                for task in pending:
+                    task.cancel()
+            self._connections.clear()
+
+        try:
+            asyncio.run_coroutine_threadsafe(close_all(), loop).result(timeout=5)
+        except Exception:  # noqa: BLE001 - stopping must not fail the agent's exit
+            log.debug("status page close", exc_info=True)
+        loop.call_soon_threadsafe(loop.stop)
         for thread in (self._thread, self._refresher):
             if thread:
                 thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-        self._refresher = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._loop = self._server = None
+        self._pool = None
+        self._thread = self._refresher = None
+        self._bound_port = 0
 
     def __enter__(self) -> "StatusServer":
         self.start()
