@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from netwatchd.files import FILE_MODE, private_dir
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: threads are still serialised
@@ -79,7 +81,7 @@ def _file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
         yield
         return
     try:
-        handle = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT, 0o666)
+        handle = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT, FILE_MODE)
     except OSError:
         if not shared:
             raise
@@ -110,7 +112,7 @@ class RotatingJsonl:
         Raises OSError when the file cannot be written (the caller decides how loud to be)."""
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         with _thread_lock(self.path):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             with _file_lock(self.path):
                 fd = self._open()
                 try:
@@ -129,7 +131,7 @@ class RotatingJsonl:
                         os.close(fd)
 
     def _open(self) -> int:
-        return os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+        return os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)   # audit data: 0600
 
     def _rotate(self) -> None:
         # highest number first: each rename's target has just moved away (or never existed)

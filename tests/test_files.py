@@ -53,3 +53,15 @@ def test_the_store_and_its_wal_and_shm_are_private(tmp_path: Path, loose_umask: 
     conn.close()
     assert _mode(tmp_path / "data") == 0o700
     assert names == {"netwatchd.sqlite3": 0o600, "netwatchd.sqlite3-wal": 0o600, "netwatchd.sqlite3-shm": 0o600}
+
+
+def test_timing_log_and_its_rotated_files_are_private(tmp_path: Path, loose_umask: None) -> None:
+    from netwatchd.jsonl import RotatingJsonl
+
+    log = RotatingJsonl(tmp_path / "data" / "timing.jsonl", max_bytes=200, keep=3)
+    for n in range(20):
+        log.write({"n": n, "pad": "x" * 40})
+    files = sorted((tmp_path / "data").iterdir())
+    assert len(files) >= 3
+    assert {f.name: _mode(f) for f in files} == {f.name: 0o600 for f in files}
+    assert _mode(tmp_path / "data") == 0o700
