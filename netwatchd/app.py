@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence, TextIO
 
 from netwatchd import __version__
 from netwatchd.clock import Clock, SystemClock
+from netwatchd.config.kinds import format_duration
 from netwatchd.config.loader import load_config
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.errors import ConfigError, NetwatchError
@@ -369,6 +370,27 @@ class Agent:
             return ReloadOutcome(ok=False, errors=tuple(exc.problems))
         return self.apply_config(new)
 
+    def _retire_removed(self) -> None:
+        """Start the grace period of sites no longer configured; forget those whose grace has passed."""
+        try:
+            state_repo.retire_hosts(self._conn(), list(self.engine.states()), self.clock.now(),
+                                    self.config.retention.removed_sites)
+        except sqlite3.Error as exc:
+            log.error("states of removed sites not retired: %s", exc)
+
+    def _reload_notice(self, removed: Sequence[str], added: Sequence[str],
+                       restored: dict[str, HostState]) -> Transition | None:
+        """The chat line for a reload that removed sites (a truncated or mistaken hosts.yaml must not pass
+        unnoticed); None when nothing was removed."""
+        if not removed:
+            return None
+        log.warning("reload removed %d site(s): %s; their state is kept %s", len(removed), ", ".join(removed),
+                    format_duration(self.config.retention.removed_sites))
+        return Transition(host=SELF_HOST, address="", from_state=State.UNKNOWN, to_state=State.UNKNOWN,
+                          at=self.clock.now(), kind="reload", affected=tuple(removed),
+                          evidence={"added": len(added), "restored": len(restored),
+                                    "kept_seconds": self.config.retention.removed_sites})
+
     def apply_config(self, new: Config) -> ReloadOutcome:
         """Switch to an already validated config; hosts kept by name keep their state."""
         for secret in new.secrets():
@@ -388,13 +410,15 @@ class Agent:
         if wants_bot != (self.bot is not None):
             needs_restart.append("the command bot (telegram token / poll_commands)")
         with self._lock:
-            self.engine.replace_config(watched)
-            self._persist([])
-            keep = list(self.engine.states())
-            try:
-                state_repo.forget_hosts(self._conn(), keep)
+            try:   # a site removed by an earlier reload and put back gets its kept state again
+                restored = state_repo.load_states(self._conn(), added) if added else {}
             except sqlite3.Error as exc:
-                log.error("states of removed hosts not deleted: %s", exc)
+                log.error("kept states of re-added sites not read (they start as unknown): %s", exc)
+                restored = {}
+            self.engine.replace_config(watched, restored)
+            notice = self._reload_notice(removed, added, restored)
+            self._persist([notice] if notice else [])
+            self._retire_removed()
             self.config, self.watched = new, watched
             self.known = self.engine.states()
             self._hosts_by_name = {h.name: h for h in watched.hosts}

@@ -148,10 +148,63 @@ def test_reload_keeps_unchanged_sites_state_adds_and_forgets_sites(tmp_path, clo
     assert outcome.ok
     assert (outcome.added, outcome.removed, outcome.changed) == (("Candi",), ("Taman",), ("core",))
     assert agent.known["Waru"].since == waru_since and agent.known["Waru"].state == State.UP
-    assert "Taman" not in state_repo.load_states(agent._conn())
+    assert "Taman" in state_repo.load_states(agent._conn())            # kept for the grace period
+    assert set(state_repo.retired_hosts(agent._conn())) == {"Taman"}
     assert {h.name for h in agent.loop.hosts()} == {"core", "Waru", "Candi"}
     settle(agent, clock, 12)
     assert agent.known["Candi"].state == State.UP
+
+
+def _reload_rows(agent: Agent) -> list[dict]:
+    import json
+
+    rows = [json.loads(r[0]) for r in agent._conn().execute("SELECT payload FROM outbox ORDER BY id")]
+    return [r for r in rows if r.get("kind") == "reload"]
+
+
+def test_a_reload_that_removes_sites_says_so_in_the_chat_and_restoring_the_file_restores_their_state(tmp_path,
+                                                                                                      clock):
+    net = Network()
+    hosts = [site("core", None)] + [site(f"Kec{i:02d}") for i in range(1, 18)]
+    agent = Agent(make_config(tmp_path, None, hosts), clock=clock, probe_fn=net.probe)
+    net.down.add("Kec03")
+    settle(agent, clock, 15)
+    down_since = agent.known["Kec03"].since
+    assert agent.known["Kec03"].state == State.DOWN
+    truncated = make_config(tmp_path, None, hosts[:5])                  # a file cut at a line boundary
+    outcome = agent.apply_config(truncated)
+    assert len(outcome.removed) == 13
+    [notice] = _reload_rows(agent)
+    assert len(notice["affected"]) == 13 and notice["evidence"]["kept_seconds"] == 86400
+    from netwatchd.models import Transition
+    from netwatchd.notify.format import render_message
+
+    text = render_message([Transition.from_dict(notice)], language="en", tz="Asia/Jakarta")
+    assert "hosts.yaml reloaded" in text and "13 sites removed: Kec05, Kec06" in text and "kept 1 d" in text
+    clock.advance(3600)                                                 # an hour later the admin notices
+    outcome = agent.apply_config(make_config(tmp_path, None, hosts))
+    assert len(outcome.added) == 13 and not outcome.removed
+    assert len(_reload_rows(agent)) == 1                                # putting sites back is no alarm
+    assert agent.known["Kec03"].state == State.DOWN and agent.known["Kec03"].since == down_since
+    settle(agent, clock, 15)
+    assert ("Kec03", "down") not in outbox(agent)[1:]                   # no second DOWN for the same outage
+    assert state_repo.retired_hosts(agent._conn()) == {}
+
+
+def test_removed_sites_are_forgotten_once_their_grace_has_passed(tmp_path, clock):
+    import dataclasses
+
+    agent = Agent(make_config(tmp_path, None), clock=clock, probe_fn=Network().probe)
+    settle(agent, clock, 5)
+    short = make_config(tmp_path, None, [site("core", None), site("Waru")])
+    agent.apply_config(dataclasses.replace(short, retention=dataclasses.replace(short.retention,
+                                                                                 removed_sites=600.0)))
+    assert "Taman" in state_repo.load_states(agent._conn())
+    clock.advance(601)
+    agent.apply_config(dataclasses.replace(short, retention=dataclasses.replace(short.retention,
+                                                                                 removed_sites=600.0)))
+    assert "Taman" not in state_repo.load_states(agent._conn())
+    assert state_repo.retired_hosts(agent._conn()) == {}
 
 
 def test_reload_of_a_bad_file_is_rejected_with_its_errors_and_the_old_config_kept(tmp_path, clock, caplog):

@@ -160,7 +160,7 @@ def test_templates_can_be_overridden_and_are_checked():
         "from_state, at, time, since, duration, evidence, affected, affected_count, affected_line, count, "
         "summary, server, note)",
         "telegram.templates.dwon: unknown template (one of down, up, degraded, unreachable, unknown, flapping, "
-        "stable, reminder, maintenance_end, uplink_lost, uplink_back, startup, crosscheck, crosscheck_agree, "
+        "stable, reminder, maintenance_end, uplink_lost, uplink_back, startup, reload, crosscheck, crosscheck_agree, "
         "group_header, group_line, test)",
         "telegram.templates.up: unbalanced HTML tags (Telegram would refuse it)",
         "telegram.templates.stable: unmatched brace (write {{ or }} for a literal one)",

@@ -120,11 +120,17 @@ def test_load_states_of_some_hosts(conn, clock):
     assert state_repo.load_states(conn, []) == {}
 
 
-def test_forget_hosts_removed_from_the_config(conn, clock):
+def test_hosts_removed_from_the_config_are_kept_for_the_grace_then_forgotten(conn, clock):
     run = Driver(config([host("a"), host("b")]), clock=clock)
     state_repo.save(conn, run.engine.states(), run.feed({"a": "++", "b": "++"}), ["1"], clock.now())
-    assert state_repo.forget_hosts(conn, ["a", "__self__"]) == 1
+    assert state_repo.retire_hosts(conn, ["a", "__self__"], clock.now(), 3600) == []
+    assert set(state_repo.load_states(conn)) == {"a", "b", "__self__"}
+    clock.advance(1800)
+    assert state_repo.retire_hosts(conn, ["a", "__self__"], clock.now(), 3600) == []   # the clock runs from removal
+    clock.advance(1800)
+    assert state_repo.retire_hosts(conn, ["a", "__self__"], clock.now(), 3600) == ["b"]
     assert set(state_repo.load_states(conn)) == {"a", "__self__"}
+    assert state_repo.retire_hosts(conn, ["a"], clock.now(), 0) == ["__self__"]          # 0: forgotten at once
 
 
 def test_a_failed_commit_does_not_make_the_next_save_join_a_dead_transaction(conn, clock, tmp_path):

@@ -134,6 +134,7 @@ class RetentionSpec:
     rollup_5m_days: float = 14.0        # 5-minute rollups (hourly ones are kept rollup_days)
     timing_max_mb: float = 10.0         # data_dir/timing.jsonl rotates before it grows past this (MiB)
     timing_keep: int = 10               # rotated timing logs kept: timing.jsonl.1 (newest) .. .N (oldest)
+    removed_sites: float = 86400.0      # seconds a site removed by a reload keeps its stored state
 
 
 @dataclass(frozen=True)

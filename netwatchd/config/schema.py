@@ -210,6 +210,8 @@ RETENTION = Section("retention", (
         "grows past this many MiB: it becomes timing.jsonl.1, the older ones move up by one"),
     Key("timing_keep", Integer(1, 1000), "rotated delivery logs kept (timing.jsonl.1 newest .. .N oldest); "
         "the oldest beyond this is deleted. Reports read them all"),
+    Key("removed_sites", Duration(0, 365 * _DAY), "a site a reload removes keeps its state this long, so putting "
+        "it back (a truncated or mistaken hosts.yaml restored) restores its state too; 0 forgets at once"),
 ), RetentionSpec, "How long history is kept. The `*_days` numbers are days; durations like 2w also work.")
 
 TOP = Section("top level", (

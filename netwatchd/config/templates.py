@@ -11,7 +11,7 @@ from typing import Mapping
 
 TEMPLATE_KEYS: tuple[str, ...] = ("down", "up", "degraded", "unreachable", "unknown", "flapping", "stable",
                                   "reminder", "maintenance_end", "uplink_lost", "uplink_back", "startup",
-                                  "crosscheck", "crosscheck_agree", "group_header", "group_line", "test")
+                                  "reload", "crosscheck", "crosscheck_agree", "group_header", "group_line", "test")
 PLACEHOLDERS: tuple[str, ...] = ("icon", "host", "address", "group", "state", "from_state", "at",
                                  "time", "since", "duration", "evidence", "affected",
                                  "affected_count", "affected_line", "count", "summary", "server", "note")

@@ -417,13 +417,14 @@ class AlertEngine:
                     blocker.held_children[track.name] = track
         self._muted_now = {t.name for t in tracks.values() if t.muted}
 
-    def replace_config(self, config: Config) -> None:
-        """Apply a reloaded config: hosts kept by name keep their state and counters.
+    def replace_config(self, config: Config, saved: dict[str, HostState] | None = None) -> None:
+        """Apply a reloaded config: hosts kept by name keep their state and counters; a host added back
+        gets its `saved` state (kept by the store for a while after a reload removed it).
 
         A host moved away from a down parent is judged again from fresh probes; one moved under a
         down parent becomes unreachable (silently: the parent's message has already gone out).
         """
-        self._configure(config, {})
+        self._configure(config, saved or {})
         self._touched.update(self._tracks)
         now = self._clock.now()
         for track in sorted(self._tracks.values(), key=_BY_DEPTH):

@@ -40,16 +40,16 @@ _STATE_LABELS = {
 _KIND_LABELS = {
     "id": {"flapping": "FLAPPING", "stable": "STABIL", "reminder": "MASIH DOWN",
            "maintenance_end": "SELESAI PEMELIHARAAN", "uplink_lost": "UPLINK PUTUS",
-           "uplink_back": "UPLINK PULIH", "startup": "MULAI", "crosscheck": "BEDA DENGAN NETWATCH",
+           "uplink_back": "UPLINK PULIH", "startup": "MULAI", "reload": "KONFIGURASI DIMUAT ULANG", "crosscheck": "BEDA DENGAN NETWATCH",
            "crosscheck_agree": "SESUAI LAGI DENGAN NETWATCH"},
     "en": {"flapping": "FLAPPING", "stable": "STABLE", "reminder": "STILL DOWN",
            "maintenance_end": "MAINTENANCE OVER", "uplink_lost": "UPLINK LOST",
-           "uplink_back": "UPLINK BACK", "startup": "STARTED", "crosscheck": "NETWATCH DISAGREES",
+           "uplink_back": "UPLINK BACK", "startup": "STARTED", "reload": "CONFIG RELOADED", "crosscheck": "NETWATCH DISAGREES",
            "crosscheck_agree": "NETWATCH AGREES AGAIN"},
 }
 _ICONS = {"down": "🔴", "up": "🟢", "degraded": "🟡", "unreachable": "⛔", "unknown": "⚪",
           "flapping": "🟠", "stable": "🔵", "reminder": "🔴", "maintenance_end": "🛠",
-          "uplink_lost": "⚠️", "uplink_back": "✅", "startup": "ℹ️", "test": "✅", "crosscheck": "🔀",
+          "uplink_lost": "⚠️", "uplink_back": "✅", "startup": "ℹ️", "reload": "📝", "test": "✅", "crosscheck": "🔀",
           "crosscheck_agree": "🤝"}
 _WORDS: dict[str, dict[str, Any]] = {
     "id": {"site": "situs", "sites": "situs", "unreachable_child": "situs tak terjangkau",
@@ -87,6 +87,7 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "uplink_back": "{icon} <b>Server monitoring terhubung kembali</b>\nPada: {at}\n"
                        "Terputus selama: {duration}\nPerubahan selama terputus: {summary}",
         "startup": "{icon} <b>netwatchd mulai memantau</b>: {summary}\nPada: {at}",
+        "reload": "{icon} <b>hosts.yaml dimuat ulang</b>: {summary}\nPada: {at}",
         "crosscheck": "{icon} <b>{host} {state}</b>\nAlamat: {address}\nDiperiksa: {at}\nBukti: {evidence}\n"
                       "Catatan: {note}",
         "crosscheck_agree": "{icon} <b>{host} {state}</b>\nAlamat: {address}\nPada: {at}\n"
@@ -116,6 +117,7 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "uplink_back": "{icon} <b>The monitoring server is back online</b>\nAt: {at}\n"
                        "Offline for: {duration}\nChanges while offline: {summary}",
         "startup": "{icon} <b>netwatchd started watching</b>: {summary}\nAt: {at}",
+        "reload": "{icon} <b>hosts.yaml reloaded</b>: {summary}\nAt: {at}",
         "crosscheck": "{icon} <b>{host} {state}</b>\nAddress: {address}\nChecked: {at}\nEvidence: {evidence}\n"
                       "Note: {note}",
         "crosscheck_agree": "{icon} <b>{host} {state}</b>\nAddress: {address}\nAt: {at}\n"
@@ -261,6 +263,8 @@ def _values(t: Transition, language: str, tz: str | tzinfo) -> dict[str, str]:
     summary = ""
     if t.kind == "startup":
         summary = _startup_summary(t, lang)
+    elif t.kind == "reload":
+        summary = _reload_summary(t, lang)
     elif t.kind == "uplink_back":
         summary = _changes_summary(t.evidence.get("changes"), lang)
     key = _template_key(t)
@@ -287,7 +291,7 @@ def _values(t: Transition, language: str, tz: str | tzinfo) -> dict[str, str]:
     }
 
 
-_SERVER_KINDS = ("uplink_lost", "uplink_back", "startup")
+_SERVER_KINDS = ("uplink_lost", "uplink_back", "startup", "reload")
 _CROSSCHECK_KINDS = ("crosscheck", "crosscheck_agree")
 _SIMPLE_NOTES = {
     "id": {"down": "entri router bertipe simple (semua entri RouterOS 6): Netwatch menyatakan situs DOWN setelah "
@@ -325,6 +329,21 @@ def _children_word(t: Transition) -> str:
     prefix = "back_child" if t.to_state == State.UP else "unreachable_child"
     return prefix if len(t.affected) == 1 else ("back_children" if t.to_state == State.UP
                                                 else "unreachable_children")
+
+
+def _reload_summary(t: Transition, language: str) -> str:
+    """"13 sites removed: A, B, … (their state is kept 1d: put them back to restore it); 1 added"."""
+    shown = ", ".join(t.affected[:30]) + (f", … (+{len(t.affected) - 30})" if len(t.affected) > 30 else "")
+    seconds = float(t.evidence.get("kept_seconds", 0))
+    kept = format_duration(seconds, language) if seconds > 0 else ""
+    added = int(t.evidence.get("added", 0))
+    if language == "id":
+        text = f"{len(t.affected)} situs dihapus: {shown}"
+        text += f" (statusnya disimpan {kept}: kembalikan ke hosts.yaml untuk memulihkannya)" if kept else ""
+        return text + (f"; {added} situs ditambahkan" if added else "")
+    text = f"{len(t.affected)} site{'s' if len(t.affected) != 1 else ''} removed: {shown}"
+    text += f" (their state is kept {kept}: put them back in hosts.yaml to restore it)" if kept else ""
+    return text + (f"; {added} added" if added else "")
 
 
 def _startup_summary(t: Transition, language: str) -> str:

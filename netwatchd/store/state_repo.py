@@ -91,13 +91,36 @@ def stored_states(conn: sqlite3.Connection) -> list[StoredState]:
     return [StoredState(*tuple(row)) for row in conn.execute("SELECT host, state, since FROM host_state")]
 
 
-def forget_hosts(conn: sqlite3.Connection, keep: Sequence[str]) -> int:
-    """Delete stored states of hosts not in `keep` (removed from the config); returns how many."""
+RETIRED_KEY = "retired_hosts"   # kv: {host: ISO time it left the config}, for the grace period
+
+
+def retire_hosts(conn: sqlite3.Connection, keep: Sequence[str], now: datetime, grace_seconds: float) -> list[str]:
+    """Hosts not in `keep` (removed from the config) keep their stored state for `grace_seconds` from when they
+    were first seen gone; a host back in `keep` is no longer retired. Deletes the states whose grace has passed
+    and returns their names. Raises sqlite3.Error (nothing changed then)."""
+    keep_set = set(keep)
     with transaction(conn):
-        stored = [row[0] for row in conn.execute("SELECT host FROM host_state")]
-        gone = [name for name in stored if name not in set(keep)]
-        conn.executemany("DELETE FROM host_state WHERE host = ?", [(n,) for n in gone])
-    return len(gone)
+        row = conn.execute("SELECT value FROM kv WHERE key = ?", (RETIRED_KEY,)).fetchone()
+        retired: dict[str, str] = json.loads(row[0]) if row else {}
+        stored = [r[0] for r in conn.execute("SELECT host FROM host_state")]
+        for name in stored:
+            if name not in keep_set:
+                retired.setdefault(name, iso_ms(now))
+        retired = {name: at for name, at in retired.items() if name not in keep_set and name in stored}
+        expired = [name for name, at in retired.items()
+                   if (now - datetime.fromisoformat(at)).total_seconds() >= grace_seconds]
+        conn.executemany("DELETE FROM host_state WHERE host = ?", [(n,) for n in expired])
+        for name in expired:
+            retired.pop(name)
+        conn.execute("INSERT INTO kv(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                     (RETIRED_KEY, json.dumps(retired, sort_keys=True)))
+    return sorted(expired)
+
+
+def retired_hosts(conn: sqlite3.Connection) -> dict[str, datetime]:
+    """Hosts removed from the config whose state is still kept, with when they were removed."""
+    row = conn.execute("SELECT value FROM kv WHERE key = ?", (RETIRED_KEY,)).fetchone()
+    return {name: datetime.fromisoformat(at) for name, at in (json.loads(row[0]) if row else {}).items()}
 
 
 def recent_events(conn: sqlite3.Connection, host: str | None = None, limit: int = 50) -> list[Transition]:
