@@ -307,13 +307,14 @@ def test_the_cross_check_never_waits_behind_a_ping(standin: RouterOSStandIn, clo
     pool = RouterPool(config.routers)
     watcher = CrossCheckWatcher(config, pool, clock, load_states=lambda: {})
     try:
-        ping, _ = in_thread(lambda: pool.get("core").query("/ping", address="198.18.4.2", count=15))   # ~3 s
+        ping, _ = in_thread(lambda: pool.get("core").query("/ping", address="198.18.4.2", count=10))   # ~2 s
         wait_for_command(standin, "/ping")
         started = time.monotonic()
         assert watcher.run_once() == []
         assert time.monotonic() - started < 1.0 and watcher.last_errors == {}
         assert [w[0] for w in standin.commands].count("/tool/netwatch/print") == 1
         assert ping.is_alive()
+        ping.join(5)
     finally:
         pool.close()
 
@@ -331,13 +332,15 @@ def test_the_router_default_interval_is_one_second(standin: RouterOSStandIn) -> 
 
 def test_close_does_not_wait_for_a_running_ping(standin: RouterOSStandIn) -> None:
     client = RouterClient(spec_for(standin, timeout=2.0))
+    client.query("/ping", address="198.18.1.2", count=1)       # a reused session: a drop would be retried
     ping, result = in_thread(lambda: client.query("/ping", address="198.18.4.2", count=20))   # ~4 s
     wait_for_command(standin, "/ping")
     started = time.monotonic()
     client.close()
     ping.join(3)
     assert time.monotonic() - started < 2.0 and not ping.is_alive()
-    assert isinstance(result[0], RouterError)
+    assert isinstance(result[0], RouterError) and "closed before the router finished" in str(result[0])
+    assert [w[0] for w in standin.commands].count("/ping") == 2       # cut off, not run again
 
 
 # --- whole-request deadlines: a peer that trickles cannot hold a worker ----------------------------

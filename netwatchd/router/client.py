@@ -223,6 +223,7 @@ class RouterClient:
         self.busy_wait = busy_wait
         self._read_lane = _Lane("read")
         self._ping_lane = _Lane("ping")
+        self._closes = 0                 # close() calls so far: a command cut off by one is not retried
         add_secret(spec.password)
 
     @property
@@ -270,6 +271,7 @@ class RouterClient:
         allowed = self.spec.timeout + echoes
         lane = self._ping_lane if command in PING_COMMANDS else self._read_lane
         self._take(lane, command, echoes + 1.0 if echoes else allowed)
+        closes = self._closes
         try:
             for attempt in (1, 2):
                 api, fresh = self._connection(lane)
@@ -277,7 +279,7 @@ class RouterClient:
                     return self._run(api, command, words, allowed)
                 except (LibRouterosError, OSError) as exc:
                     self._drop(lane)
-                    if attempt == 2 or fresh or not self._worth_retrying(exc):
+                    if attempt == 2 or fresh or not self._worth_retrying(exc) or closes != self._closes:
                         raise self._error(exc, "reply") from None
                     log.info("router %s: the reused connection failed (%s); reconnecting", self.name,
                              self._describe(exc, "reply"))
@@ -288,6 +290,7 @@ class RouterClient:
 
     def close(self) -> None:
         """Close both sessions. A command still running (a ping) is cut off, not waited for."""
+        self._closes += 1
         for lane in (self._read_lane, self._ping_lane):
             if lane.lock.acquire(timeout=self.busy_wait):
                 try:
