@@ -360,9 +360,10 @@ def test_a_reply_trickling_one_byte_per_100ms_fails_by_its_deadline(standin: Rou
 
 @pytest.mark.parametrize("tls, first, expected", [
     # plain API: a word of 127 bytes announced, then its bytes one by one: the login never completes
-    (False, b"\x7f", "the router answered too slowly to log in within 0.5 s"),
+    (False, b"\x7f", "the router answered too slowly to log in within 0.5 s (a congested link, or not a "
+                      "RouterOS API port?)"),
     # api-ssl: a TLS record header promising 16 KB, then a byte every 100 ms
-    (True, b"\x16\x03\x03\x40\x00", "the router answered too slowly to log in within 0.5 s (is this the api-ssl port?)"),
+    (True, b"\x16\x03\x03\x40\x00", "the TLS handshake did not finish within 0.5 s (is this the api-ssl port"),
 ])
 def test_a_login_or_handshake_that_trickles_fails_by_the_connect_deadline(
         tls: bool, first: bytes, expected: str, caplog: pytest.LogCaptureFixture) -> None:

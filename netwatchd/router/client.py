@@ -149,13 +149,15 @@ def _word_value(value: Any) -> str:
 # ----------------------------------------------------------------------------- the client
 
 class _DeadlineExpired(TimeoutError):
-    """A command's (or the login's) whole-request deadline passed. `received` bytes of the reply
-    had arrived by then (more than 0: the peer answered, but too slowly)."""
+    """A command's (or the login's, or the TLS handshake's) whole-request deadline passed.
+    `received` bytes of the reply had arrived by then (more than 0: the peer answered, but too
+    slowly); `handshake` when it was the TLS handshake that did not finish."""
 
-    def __init__(self, allowed: float, received: int) -> None:
+    def __init__(self, allowed: float, received: int, *, handshake: bool = False) -> None:
         super().__init__(f"not complete within {allowed:g} s")
         self.allowed = allowed
         self.received = received
+        self.handshake = handshake
 
 
 class _DeadlineTransport(SocketTransport):
@@ -431,6 +433,9 @@ class RouterClient:
             if exc.allowed > spec.timeout:
                 return (f"no reply within {exc.allowed:g} s (timeout {spec.timeout:g} s plus "
                         f"{exc.allowed - spec.timeout:g} s for the echoes)")
+        if isinstance(exc, _DeadlineExpired) and exc.handshake:
+            return (f"the TLS handshake did not finish within {spec.timeout:g} s (is this the api-ssl port? "
+                    "is api-ssl enabled: /ip service print?)")
         if isinstance(exc, _DeadlineExpired) and exc.received:
             return (f"the router answered too slowly to log in within {spec.timeout:g} s "
                     f"({'is this the api-ssl port?' if spec.tls else 'a congested link, or not a RouterOS API port?'})")
@@ -493,7 +498,7 @@ def _handshake_by(deadline: float, wrap: Callable[[socket.socket], socket.socket
             return wrap(sock)
         except (OSError, ValueError):
             if expired.is_set():
-                raise _DeadlineExpired(allowed, 1) from None
+                raise _DeadlineExpired(allowed, 0, handshake=True) from None
             raise
         finally:
             timer.cancel()
