@@ -112,8 +112,8 @@ class _RequestDeadline:
             if sock is None:
                 complete = False
                 continue
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
+            try:   # the plain socket's shutdown: an SSLSocket's own would pull its state from under the reader
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
             except OSError:
                 pass
         return complete

@@ -303,7 +303,8 @@ class RouterClient:
             api = lane.api
             if api is not None:   # its command then fails at once, and its thread drops the session
                 try:
-                    api.protocol.transport.sock.shutdown(socket.SHUT_RDWR)
+                    # the plain socket's shutdown: an SSLSocket's own would pull its state from under the reader
+                    socket.socket.shutdown(api.protocol.transport.sock, socket.SHUT_RDWR)
                 except OSError:
                     pass
 
