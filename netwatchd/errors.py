@@ -70,6 +70,18 @@ class RouterPolicyError(RouterError):
         self.policy = policy
 
 
+class RouterBusyError(RouterError):
+    """The router's API session for this kind of command is taken (a ping is running, or a slow
+    read): nothing was sent. `doing` is "ping" or "command"; `retry_after` whole seconds until it
+    should be free."""
+
+    def __init__(self, message: str, *, router: str, doing: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.router = router
+        self.doing = doing
+        self.retry_after = retry_after
+
+
 class StoreError(NetwatchError):
     """The SQLite store cannot be opened, migrated or written."""
 

@@ -309,7 +309,7 @@ def test_ping_from_the_router_uses_routeros_ping_with_a_count(env: Env) -> None:
     assert text.splitlines()[0] == "<b>Ping</b> Porong (198.18.4.2) from router core"
     assert text.splitlines()[-1] == "DOWN (no reply): sent 3, received 0, loss 100%"
     ping = [w for w in env.router.commands if w[0] == "/ping"][-1]
-    assert "=address=198.18.4.2" in ping and "=count=3" in ping
+    assert "=address=198.18.4.2" in ping and "=count=3" in ping and "=interval=200ms" in ping
     up = env.text("/ping@core waru 2")
     assert up.splitlines()[-1].startswith("UP: sent 2, received 2, loss 0%, rtt ")
 
@@ -321,6 +321,43 @@ def test_a_router_user_without_the_test_policy_gets_one_line_naming_it(env: Env)
         "(not enough permissions). On the router: <code>/user group set GROUP policy=read,test,api</code>")
     assert audit(env)[-1]["outcome"].startswith("router error: router core (127.0.0.1:")
     assert env.text("/dhcp").startswith("<b>DHCP leases</b> on core")   # reads still work
+
+
+def test_during_a_router_ping_dhcp_is_answered_and_a_second_ping_told_when_to_retry(env: Env) -> None:
+    """A 10-echo router-side ping of a dead site (~2 s on the router): a /dhcp sent meanwhile is
+    answered within a second from the router's other session, and a second ping is not queued
+    behind the first: it gets "busy, try again in N s" within a second."""
+    env.tg.inject_message(ADMIN, ADMIN, "/ping porong 10 router")
+    first_poll = threading.Thread(target=env.poller.run_once, args=(0,), daemon=True)
+    first_poll.start()
+    assert wait_until(lambda: any(w[0] == "/ping" for w in env.router.commands))
+    asked = time.time()
+    env.tg.inject_message(OTHER_ADMIN, OTHER_ADMIN, "/dhcp")
+    env.tg.inject_message(GROUP, OTHER_ADMIN, "/ping waru router", chat_type="supergroup")
+    env.clock.advance(3)
+    env.poller.run_once(0)
+    [dhcp] = env.tg.messages(OTHER_ADMIN)
+    [busy] = env.tg.messages(GROUP)
+    assert dhcp["text"].startswith("<b>DHCP leases</b> on core (3)") and dhcp["at"] - asked < 1.0
+    assert re.fullmatch(r"⏳ Router core busy \(ping in progress\), try again in [123] s\.", busy["text"])
+    assert busy["at"] - asked < 1.5
+    first_poll.join(10)
+    [ping] = env.tg.messages(ADMIN)
+    assert ping["text"].splitlines()[-1] == "DOWN (no reply): sent 10, received 0, loss 100%"
+    assert ping["at"] > dhcp["at"]
+    outcomes = {r["command"]: r["outcome"] for r in audit(env)}
+    assert outcomes["/dhcp"] == "ok" and outcomes["/ping porong 10 router"] == "ok"
+    assert re.fullmatch(r"router busy: ping, retry in [123] s", outcomes["/ping waru router"])
+    assert [w[0] for w in env.router.commands].count("/ping") == 1      # the busy one never reached it
+
+
+def test_router_busy_in_indonesian(env: Env) -> None:
+    from netwatchd.bot.i18n import say
+
+    assert say("id", "router_busy_ping", router="core", seconds=3) == (
+        "⏳ Router core sibuk (ping sedang berjalan); coba lagi dalam 3 detik.")
+    assert say("en", "router_busy", router="core", seconds=2) == (
+        "⏳ Router core busy (another command in progress), try again in 2 s.")
 
 
 def test_router_menus_render_as_tables(env: Env) -> None:

@@ -6,14 +6,17 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from typing import Iterator
 
+import librouteros
 import pytest
 
 from netwatchd.config.model import RouterSpec
-from netwatchd.errors import RouterError
+from netwatchd.errors import RouterBusyError, RouterError
 from netwatchd.lab.routeros_standin import RouterOSStandIn
 from netwatchd.router.client import RouterClient, RouterPool, check_read_only
+from support.sockets import finish_within, in_thread, trickling_server
 
 PASSWORD = "Pw-core-7f3e1b"
 
@@ -54,7 +57,7 @@ def test_reads_and_reuses_one_connection(standin: RouterOSStandIn, caplog: pytes
     assert [p["received"] for p in ping] == [1, 2]
     traffic = client.query("/interface/monitor-traffic", interface="ether1", once=True)
     assert traffic[0]["tx-bits-per-second"] > 0
-    assert standin.logins == 1 and client.connected
+    assert standin.logins == 2 and client.connected    # one session for reads, one for pings
     sock = client._api.protocol.transport.sock  # type: ignore[union-attr]
     assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
     assert "=password=***" in caplog.text and PASSWORD not in caplog.text
@@ -264,7 +267,8 @@ def test_a_missing_policy_is_named(standin: RouterOSStandIn, caplog: pytest.LogC
         f"router core (127.0.0.1:{standin.port}): user 'netwatchd' may not run /ping: not enough permissions (9); "
         "its user group needs the 'test' policy (on the router: /user group set <group> policy=read,test,api)")
     assert_clean(str(error.value), caplog)
-    assert client.query("/system/identity/print") == [{"name": "core"}] and standin.logins == 1
+    # reads still work, on the read session (a ping has a session of its own: two logins)
+    assert client.query("/system/identity/print") == [{"name": "core"}] and standin.logins <= 2
     standin.set_group("netwatchd", {"api"})
     with pytest.raises(RouterPolicyError, match="needs the 'read' policy") as no_read:
         client.query("/ip/address/print")
@@ -283,6 +287,9 @@ def test_a_missing_policy_is_named(standin: RouterOSStandIn, caplog: pytest.LogC
     ("/ping", {"address": "198.18.1.2"}, "count must be 1..100"),
     ("/ping", {"address": "198.18.1.2", "count": 1000}, "count must be 1..100"),
     ("/ping", {"count": 3}, "an address is required"),
+    ("/ping", {"address": "198.18.1.2", "count": 100, "interval": "1s"}, r"100 echoes take 100 s .*at most 30 s"),
+    ("/ping", {"address": "198.18.1.2", "count": 3, "interval": "1ms"}, "interval must be 10ms..5s"),
+    ("/ping", {"address": "198.18.1.2", "count": 3, "interval": "soon"}, "is not a duration like 200ms"),
     ("/ip address print", {}, "not a RouterOS API command path"),
     ("/ip/address/print", {"x=y": "1"}, "'x=y' is not a RouterOS argument name"),
 ])
@@ -301,7 +308,9 @@ def test_allowlist_accepts_reads() -> None:
 
 
 def test_concurrent_callers_share_one_connection(standin: RouterOSStandIn) -> None:
-    client = RouterClient(spec_for(standin))
+    # 80 reads queued on one session: on a loaded machine a caller may wait longer than the 0.75 s
+    # after which the bot would rather say "busy"; this test is about sharing, so it waits
+    client = RouterClient(spec_for(standin), busy_wait=30)
     results: list[int] = []
     errors: list[BaseException] = []
 
@@ -350,3 +359,127 @@ def test_replies_of_both_personalities_are_read(personality: str) -> None:
     porong = next(entry for entry in entries if entry.host == "198.18.4.2")
     assert (porong.type, porong.status) == (("simple", "down") if personality == "v6" else ("icmp", "down"))
     assert porong.interval == (30.0 if personality == "v6" else 10.0)
+
+
+# --- router-side ping: paced like RouterOS, on its own session, never blocking a read ---------------
+
+def wait_for_command(standin: RouterOSStandIn, command: str, timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(words[0] == command for words in list(standin.commands)):
+        assert time.monotonic() < deadline, f"{command} never reached the stand-in"
+        time.sleep(0.005)
+
+
+def test_router_side_ping_sends_an_interval_and_a_dead_host_returns_in_count_times_200ms(
+        standin: RouterOSStandIn) -> None:
+    client = RouterClient(spec_for(standin, timeout=2.0))
+    started = time.monotonic()
+    rows = client.query("/ping", address="198.18.4.2", count=10)        # Porong: no reply
+    elapsed = time.monotonic() - started
+    [sent] = [words for words in standin.commands if words[0] == "/ping"]
+    assert "=interval=200ms" in sent and "=count=10" in sent
+    assert [r["status"] for r in rows] == ["timeout"] * 10 and rows[-1]["packet-loss"] == 100
+    # the stand-in paces echoes like a router (>= 9 intervals); the bound is count × 0.2 s + timeout
+    assert 1.8 <= elapsed < 10 * 0.2 + 2.0
+
+
+def test_a_read_during_a_ping_is_answered_at_once_and_a_second_ping_is_told_to_wait(
+        standin: RouterOSStandIn) -> None:
+    client = RouterClient(spec_for(standin, timeout=2.0))
+    ping, result = in_thread(lambda: client.query("/ping", address="198.18.4.2", count=10))   # ~2 s
+    wait_for_command(standin, "/ping")
+    started = time.monotonic()
+    leases = client.query("/ip/dhcp-server/lease/print")
+    assert time.monotonic() - started < 1.0 and len(leases) == 3
+    started = time.monotonic()
+    with pytest.raises(RouterBusyError) as busy:
+        client.query("/ping", address="198.18.1.2", count=3)
+    waited = time.monotonic() - started
+    assert 0.5 < waited < 1.5, waited                     # BUSY_WAIT (0.75 s), then the answer
+    assert busy.value.doing == "ping" and busy.value.router == "core" and 1 <= busy.value.retry_after <= 3
+    assert str(busy.value) == (f"router core (127.0.0.1:{standin.port}): busy (ping in progress), "
+                               f"try again in {busy.value.retry_after} s")
+    assert ping.is_alive()                                # the first ping is still running meanwhile
+    ping.join(5)
+    assert len(result[0]) == 10                           # type: ignore[arg-type]
+    assert [w[0] for w in standin.commands].count("/ping") == 1    # the refused one was never sent
+    assert len(client.query("/ping", address="198.18.1.2", count=1)) == 1   # free again
+
+
+def test_the_cross_check_never_waits_behind_a_ping(standin: RouterOSStandIn, clock) -> None:
+    from pathlib import Path
+
+    from netwatchd.config.model import Config, HostSpec
+    from netwatchd.router.crosscheck_watch import CrossCheckWatcher
+
+    config = Config(path=Path("hosts.yaml"), data_dir=Path("/nonexistent"),
+                    hosts=(HostSpec("Porong", "198.18.4.2"), HostSpec("Waru", "198.18.15.2")),
+                    routers=(spec_for(standin, timeout=2.0),))
+    pool = RouterPool(config.routers)
+    watcher = CrossCheckWatcher(config, pool, clock, load_states=lambda: {})
+    try:
+        ping, _ = in_thread(lambda: pool.get("core").query("/ping", address="198.18.4.2", count=10))   # ~2 s
+        wait_for_command(standin, "/ping")
+        started = time.monotonic()
+        assert watcher.run_once() == []
+        assert time.monotonic() - started < 1.0 and watcher.last_errors == {}
+        assert [w[0] for w in standin.commands].count("/tool/netwatch/print") == 1
+        assert ping.is_alive()
+        ping.join(5)
+    finally:
+        pool.close()
+
+
+def test_the_router_default_interval_is_one_second(standin: RouterOSStandIn) -> None:
+    """A client that sends no interval (routeros_api, a PHP script) waits a second per echo."""
+    raw = librouteros.connect("127.0.0.1", "netwatchd", PASSWORD, port=standin.port)
+    try:
+        started = time.monotonic()
+        rows = list(raw("/ping", address="198.18.1.2", count=2))
+        assert time.monotonic() - started >= 0.95 and [r["seq"] for r in rows] == [0, 1]
+    finally:
+        raw.close()
+
+
+def test_close_does_not_wait_for_a_running_ping(standin: RouterOSStandIn) -> None:
+    client = RouterClient(spec_for(standin, timeout=2.0))
+    client.query("/ping", address="198.18.1.2", count=1)       # a reused session: a drop would be retried
+    ping, result = in_thread(lambda: client.query("/ping", address="198.18.4.2", count=20))   # ~4 s
+    wait_for_command(standin, "/ping")
+    started = time.monotonic()
+    client.close()
+    ping.join(3)
+    assert time.monotonic() - started < 2.0 and not ping.is_alive()
+    assert isinstance(result[0], RouterError) and "closed before the router finished" in str(result[0])
+    assert [w[0] for w in standin.commands].count("/ping") == 2       # cut off, not run again
+
+
+# --- whole-request deadlines: a peer that trickles cannot hold a worker ----------------------------
+
+def test_a_reply_trickling_one_byte_per_100ms_fails_by_its_deadline(standin: RouterOSStandIn,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    client = RouterClient(spec_for(standin, timeout=0.5))
+    client.query("/system/identity/print")                  # logged in; now every reply trickles
+    standin.set_fault("trickle", every=0.1, times=1)
+    error, elapsed = finish_within(lambda: client.query("/ip/address/print"), 3)   # ~400 bytes: 40 s at that pace
+    assert isinstance(error, RouterError) and elapsed < 1.5
+    assert str(error) == (f"router core (127.0.0.1:{standin.port}): the reply was still incomplete after "
+                          "0.5 s (the router sent it too slowly; timeout 0.5 s)")
+    assert_clean(str(error), caplog)
+    assert len(client.query("/ip/address/print")) == 3      # a fresh session answers again
+
+
+@pytest.mark.parametrize("tls, first, expected", [
+    # plain API: a word of 127 bytes announced, then its bytes one by one: the login never completes
+    (False, b"\x7f", "the router answered too slowly to log in within 0.5 s (a congested link, or not a "
+                      "RouterOS API port?)"),
+    # api-ssl: a TLS record header promising 16 KB, then a byte every 100 ms
+    (True, b"\x16\x03\x03\x40\x00", "the TLS handshake did not finish within 0.5 s (is this the api-ssl port"),
+])
+def test_a_login_or_handshake_that_trickles_fails_by_the_connect_deadline(
+        tls: bool, first: bytes, expected: str, caplog: pytest.LogCaptureFixture) -> None:
+    with trickling_server(first) as port:
+        client = RouterClient(spec_for(None, port, timeout=0.5, tls=tls, tls_verify=False))
+        error, elapsed = finish_within(lambda: client.query("/system/identity/print"), 3)
+    assert isinstance(error, RouterError) and expected in str(error) and elapsed < 1.5
+    assert_clean(str(error), caplog)

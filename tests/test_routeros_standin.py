@@ -117,11 +117,11 @@ def test_librouteros_ping_monitor_traffic_and_stats(standin: RouterOSStandIn) ->
     standin.set_ping("198.18.1.2", 1.234)
     api = lib_connect(standin)
     try:
-        replies = list(api("/ping", address="198.18.1.2", count=3))
+        replies = list(api("/ping", address="198.18.1.2", count=3, interval="100ms"))
         assert [r["seq"] for r in replies] == [0, 1, 2]
         assert all(r["received"] == r["sent"] for r in replies)
         assert replies[0]["time"].startswith("1ms") and replies[0]["time"].endswith("us")
-        lost = list(api("/ping", address="198.18.4.2", count=2))
+        lost = list(api("/ping", address="198.18.4.2", count=2, interval="100ms"))
         assert [r["status"] for r in lost] == ["timeout", "timeout"] and lost[-1]["packet-loss"] == 100
         traffic = list(api("/interface/monitor-traffic", interface="ether1,ether3", once=True))
         assert [t["name"] for t in traffic] == ["ether1", "ether3"]
@@ -195,7 +195,7 @@ def test_routeros_api_package_reads_menus_and_pings(standin: RouterOSStandIn) ->
         assert api.get_resource("/ip/address").get(interface="ether1")[0]["network"] == "198.18.255.0"
         identity = api.get_resource("/system/identity").get()
         assert identity == [{"name": "core"}]
-        ping = api.get_resource("/").call("ping", {"address": "198.18.15.2", "count": "2"})
+        ping = api.get_resource("/").call("ping", {"address": "198.18.15.2", "count": "2", "interval": "100ms"})
         assert [p["seq"] for p in ping] == ["0", "1"] and ping[1]["received"] == "2"
         traffic = api.get_resource("/interface").call("monitor-traffic", {"interface": "ether1", "once": ""})
         assert traffic[0]["name"] == "ether1"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import time
 
 import pytest
 
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.notify.telegram_api import TelegramAPI, TelegramError
 from support.notify import ADMIN, GROUP, Rig, down, standin  # noqa: F401
+from support.sockets import finish_within, trickling_server
 
 SECRET_TOKEN = "987654321:AAH-very-secret-token-value-1234567890"
 
@@ -38,7 +40,7 @@ def test_network_failures_have_clear_token_free_messages():
     with TelegramStandIn(token=SECRET_TOKEN) as tg:
         api = TelegramAPI(tg.api_url, tg.token, timeout=0.3)
         tg.fail_next(1, "slow", seconds=1)
-        with pytest.raises(TelegramError, match=r"sendMessage via 127\.0\.0\.1:\d+: no answer within 0\.3 s"):
+        with pytest.raises(TelegramError, match=r"sendMessage via 127\.0\.0\.1:\d+: no complete answer within 0\.3 s \(will retry\)$"):
             api.send_message(1, "x")
         tg.set_outage(True)
         with pytest.raises(TelegramError, match="HTTP 502 without a Bot API answer"):
@@ -117,3 +119,37 @@ def test_a_password_in_the_api_url_is_in_no_error_message():
     with pytest.raises(TelegramError, match=rf"getMe via 127\.0\.0\.1:{port}: connection refused") as refused:
         api.get_me()
     assert "Pr0xy-pass-9931" not in str(refused.value) and "Pr0xy-pass-9931" not in repr(api)
+
+
+# --- whole-request deadlines: a Bot API (or proxy) that trickles cannot hold a sender -----------------
+
+@pytest.mark.parametrize("first", [
+    b"HTTP/1.1 200 OK\r\n",                                                         # the head never ends
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 300\r\n\r\n",  # nor the body
+], ids=["head", "body"])
+def test_an_answer_trickling_one_byte_per_100ms_fails_by_the_deadline(first: bytes) -> None:
+    with trickling_server(first) as port:
+        api = TelegramAPI(f"http://127.0.0.1:{port}", SECRET_TOKEN, timeout=0.5)
+        error, elapsed = finish_within(lambda: api.send_message(1, "x"), 3)
+    assert isinstance(error, TelegramError) and error.permanent is False          # retried, not dropped
+    assert str(error) == f"Telegram sendMessage via 127.0.0.1:{port}: no complete answer within 0.5 s (will retry)"
+    assert SECRET_TOKEN not in str(error) and elapsed < 1.5
+
+
+def test_a_long_poll_gets_its_poll_seconds_plus_the_timeout_then_no_more() -> None:
+    with trickling_server(b"HTTP/1.1 200 OK\r\n") as port:
+        api = TelegramAPI(f"http://127.0.0.1:{port}", SECRET_TOKEN, timeout=0.5)
+        error, elapsed = finish_within(lambda: api.get_updates(offset=None, timeout=1), 4)
+    assert isinstance(error, TelegramError)
+    assert "getUpdates" in str(error) and "no complete answer within 1.5 s" in str(error)
+    assert 1.3 < elapsed < 2.5            # not cut at the 0.5 s request timeout: a long poll is long
+
+
+def test_deadlines_leave_normal_calls_and_long_polls_alone(standin):
+    api = TelegramAPI(standin.api_url, standin.token, timeout=0.5)
+    started = time.monotonic()
+    assert api.get_updates(offset=None, timeout=1) == []        # a full 1 s long poll, answered empty
+    assert time.monotonic() - started >= 0.9
+    for _ in range(20):                                         # keep-alive reuse across many deadlines
+        api.send_message(ADMIN, "ok")
+    assert len(standin.messages(ADMIN)) == 20

@@ -54,6 +54,10 @@ _TEXTS: dict[str, dict[str, str]] = {
               "<b>{policy}</b> policy (not enough permissions). On the router: <code>/user group set GROUP "
               "policy=read,test,api</code>",
     },
+    "router_busy_ping": {"id": "⏳ Router {router} sibuk (ping sedang berjalan); coba lagi dalam {seconds} detik.",
+                         "en": "⏳ Router {router} busy (ping in progress), try again in {seconds} s."},
+    "router_busy": {"id": "⏳ Router {router} sibuk (perintah lain sedang berjalan); coba lagi dalam {seconds} detik.",
+                    "en": "⏳ Router {router} busy (another command in progress), try again in {seconds} s."},
     "router_timeout": {"id": "⚠️ Router {router} tidak menjawab dalam {seconds} detik; coba lagi nanti.",
                        "en": "⚠️ Router {router} did not answer within {seconds} s; try again later."},
     "command_timeout": {"id": "⚠️ Perintah {command} tidak selesai dalam {seconds} detik.",

@@ -2,10 +2,14 @@
 
 Threads. `start()` runs the poll loop in its own thread, so alerts (the delivery worker) never wait
 for it. The poller thread itself never waits for a router or a ping either: commands that ask a
-router or probe run in a small "router" worker pool, the store-only commands (/monitor, /status,
-/history, /mute ...) in a separate "local" pool, so a router that hangs can delay neither the next
-getUpdates nor another admin's /monitor. Every command has a deadline (`command_timeout`): when it
-passes, the admin gets a one-line "did not finish" and a late answer is dropped.
+router run in a small "router" worker pool, /ping (seconds of echoes, from the agent or a router)
+in a "ping" pool of its own, the store-only commands (/monitor, /status, /history, /mute ...) in a
+"local" pool, so neither a router that hangs nor four running pings can delay the next getUpdates,
+another admin's /monitor or a /dhcp. A router's own session for pings is separate from the one
+for reads (netwatchd.router.client), and a command that finds its router's session taken answers
+"router busy, try again in N s" within a second instead of queuing. Every command has a deadline
+(`command_timeout`): when it passes, the admin gets a one-line "did not finish" and a late answer
+is dropped.
 
 Delivery semantics (at-most-once). For each update the new offset (update_id + 1) and the audit
 row ("received") are committed in one SQLite transaction BEFORE the command runs. After a crash or
@@ -40,7 +44,7 @@ from netwatchd.bot.i18n import bot_commands, say
 from netwatchd.bot.parse import CommandInputError, ParsedCommand, parse_command
 from netwatchd.clock import Clock
 from netwatchd.config.model import Config
-from netwatchd.errors import DeliveryError, RouterError, StoreError
+from netwatchd.errors import DeliveryError, RouterBusyError, RouterError, StoreError
 from netwatchd.logs import redact
 from netwatchd.store.audit_repo import AuditEntry, finish_audit
 from netwatchd.store.bot_repo import accept_update, load_offset
@@ -108,7 +112,7 @@ class BotPoller:
 
     `probe_fn(hosts, *, clock)` runs /ping from the agent (default netwatchd.probes.probe_hosts).
     `on_command(name, category)` is told the outcome of every command (for metrics); category is
-    one of ok, refused, rate_limited, invalid, router_error, timeout, error.
+    one of ok, refused, rate_limited, invalid, router_busy, router_error, timeout, error.
     """
 
     def __init__(self, db: Database, config: Config, clock: Clock, *, api: Any, routers: Any,
@@ -139,7 +143,7 @@ class BotPoller:
         self._poll_connections = ThreadConnections(db, busy_timeout_ms=0)
         self._inflight: set[_Answer] = set()
         self._router_workers = router_workers
-        self._local_pool, self._router_pool = self._make_pools()
+        self._local_pool, self._router_pool, self._ping_pool = self._make_pools()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stats_lock = threading.Lock()
@@ -154,9 +158,10 @@ class BotPoller:
         self._api = api
         self._prepared = False
 
-    def _make_pools(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+    def _make_pools(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor, ThreadPoolExecutor]:
         return (ThreadPoolExecutor(2, thread_name_prefix="bot-local"),
-                ThreadPoolExecutor(self._router_workers, thread_name_prefix="bot-router"))
+                ThreadPoolExecutor(self._router_workers, thread_name_prefix="bot-router"),
+                ThreadPoolExecutor(self._router_workers, thread_name_prefix="bot-ping"))
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -166,7 +171,7 @@ class BotPoller:
             log.info("command bot off (telegram.poll_commands: false)")
             return
         if self._stop.is_set():   # started again after stop(): fresh worker pools
-            self._local_pool, self._router_pool = self._make_pools()
+            self._local_pool, self._router_pool, self._ping_pool = self._make_pools()
         # each run has its own stop event: a thread still inside an old long poll stays stopped
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, args=(self._stop,), name="bot-poller", daemon=True)
@@ -186,6 +191,7 @@ class BotPoller:
             answer.done.wait(max(0.0, deadline - time.monotonic()))
         self._local_pool.shutdown(wait=False, cancel_futures=True)
         self._router_pool.shutdown(wait=False, cancel_futures=True)
+        self._ping_pool.shutdown(wait=False, cancel_futures=True)
         self._connections.close_all()
         self._poll_connections.close_all()
 
@@ -325,7 +331,8 @@ class BotPoller:
             return stopped
         username = user.get("username")
         label = f"@{username} ({user_id})" if username else f"telegram:{user_id}"
-        pool = self._router_pool if handlers.needs_router(parsed) else self._local_pool
+        pool = (self._ping_pool if parsed.name == "ping" else
+                self._router_pool if handlers.needs_router(parsed) else self._local_pool)
         timer = threading.Timer(self.command_timeout, self._deadline, (answer, parsed))
         timer.daemon = True
         timer.start()
@@ -391,6 +398,10 @@ class BotPoller:
         except CommandInputError as exc:
             replies = [Reply(say(language, exc.key, **exc.params))]
             outcome, category = f"invalid: {exc.key}", "invalid"
+        except RouterBusyError as exc:   # nothing was sent to the router: say when to ask again
+            key = "router_busy_ping" if exc.doing == "ping" else "router_busy"
+            replies = [Reply(say(language, key, router=exc.router, seconds=exc.retry_after))]
+            outcome, category = f"router busy: {exc.doing}, retry in {exc.retry_after} s", "router_busy"
         except RouterError as exc:
             message = redact(str(exc))
             replies = [Reply(render_router_failure(exc, message, language))]

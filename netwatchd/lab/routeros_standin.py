@@ -26,7 +26,10 @@ It is as strict as a router (docs/notes/rosstrict.md says which source each rule
 
 `/ping` never sends a packet to an arbitrary address: it answers from `ping_table` (address ->
 rtt in ms, or None for a dead host; unknown addresses time out) and only for 127.0.0.0/8 it
-really pings (icmplib) when the process may.
+really pings (icmplib) when the process may. It keeps the router's pace: echoes `interval` apart
+(1 s unless the request says `interval=`, like RouterOS; `ping_interval=` changes that default),
+each `!re` streamed when its reply is due, a lost echo reported as `status=timeout` one interval
+after it was sent, and no `!done` without a `count`.
 
 Write commands (add/set/remove/enable/...) need the `write` policy, which the default group lacks:
 `!trap =message=not enough permissions (9)`; a group that has it still changes nothing. Every received
@@ -34,7 +37,8 @@ command is recorded in `.commands` (passwords masked) so tests can prove a clien
 
 Faults (`set_fault(kind, **params)`): "slow" (delay=seconds before each reply), "drop_mid_reply"
 (after=rows sent, then the connection is closed), "trap" (message=, category=), "fatal"
-(message=: `!fatal` then close); `times=N` limits a fault to the next N commands,
+(message=: `!fatal` then close), "trickle" (the reply one byte every `every`=0.1 s: each byte in
+time for a per-read timeout, the whole never); `times=N` limits a fault to the next N commands,
 `commands={"/ping"}` to some commands. A wrong password gets the real login trap.
 """
 
@@ -77,7 +81,7 @@ WRITE_VERBS = POLICY_WRITE_VERBS | {"reboot", "shutdown"}
 READ_VERBS = {"print", "getall"}
 PRINT_ARGUMENTS = {"detail", "stats", "stats-detail", "count-only", "without-paging", "brief", "terse", "as-value",
                    "value-list", "show-ids", "where", "from", "interval", "file", "follow", "follow-only", "append"}
-FAULT_KINDS = {None, "slow", "drop_mid_reply", "trap", "fatal"}
+FAULT_KINDS = {None, "slow", "drop_mid_reply", "trap", "fatal", "trickle"}
 LAB_NETWORK = ipaddress.ip_network("198.18.0.0/15")
 LOOPBACK_NETWORK = ipaddress.ip_network("127.0.0.0/8")
 SINGLETON_MENUS = {"/system/identity", "/system/resource", "/ip/dns", "/system/clock"}
@@ -219,10 +223,11 @@ def _default_interfaces(personality: Personality) -> list[Row]:
 _FPING_RTT = re.compile(r"\[0\], \d+ bytes, ([\d.]+) ms")
 
 
-def netns_ping_hook(argv_prefix: Sequence[str], timeout_ms: int = 500) -> Callable[[str, int], float | None]:
+def netns_ping_hook(argv_prefix: Sequence[str], timeout_ms: int = 150) -> Callable[[str, int], float | None]:
     """A ping_hook that sends one real echo with fping from inside a lab namespace, e.g.
     `netns_ping_hook(lab.command("core", []))`: the stand-in's /ping then tells what the "router"
-    namespace really sees. The stand-in only calls it for addresses in 198.18.0.0/15."""
+    namespace really sees. The stand-in only calls it for addresses in 198.18.0.0/15. `timeout_ms`
+    stays under the 200 ms interval netwatchd asks for, so a dead echo costs what it costs a router."""
 
     def ping(address: str, size: int) -> float | None:
         if ipaddress.ip_address(address) not in LAB_NETWORK:
@@ -374,7 +379,7 @@ class RouterOSStandIn:
                  personality: str | None = None,
                  tls: bool = False, login_mode: str = "plain", encoding: str = "utf-8",
                  certificate: bool | str = True, group: str = "netwatchd",
-                 ping_table: dict[str, float | None] | None = None, ping_interval: float = 0.05,
+                 ping_table: dict[str, float | None] | None = None, ping_interval: float = 1.0,
                  real_loopback_ping: bool = True, timezone_name: str = "Asia/Jakarta",
                  empty_reply: bool | None = None,
                  ping_hook: Callable[[str, int], float | None] | None = None) -> None:
@@ -794,6 +799,15 @@ class _Session:
             return
         elif fault is not None and fault.kind == "fatal":
             self._fatal(str(fault.params.get("message", "session terminated by the stand-in")))
+        elif fault is not None and fault.kind == "trickle":
+            for reply, attributes in self._replies(request):
+                self._send(reply, attributes, request.tag)
+            data, self.outgoing = bytes(self.outgoing), bytearray()
+            every = float(fault.params.get("every", 0.1))
+            for index in range(len(data)):      # ends when the client gives up and closes
+                self.sock.sendall(data[index:index + 1])
+                time.sleep(every)
+            return
         drop_after = int(fault.params.get("after", 1)) if fault is not None and fault.kind == "drop_mid_reply" else None
         sent = 0
         for reply, attributes in self._replies(request):
@@ -915,6 +929,10 @@ class _Session:
             self.cancel = None
 
     def _ping(self, request: Request) -> Iterator[tuple[str, Row | None]]:
+        """RouterOS's /ping: echo n is sent at n × interval (1 s unless `interval=`, 10ms..5s), its
+        `!re` streams out when the reply arrives (after its rtt), or as `status=timeout` when no
+        reply came before the next echo was due; `!done` after `count` echoes, never without one
+        (until /cancel). Rows carry the running totals, like the router's."""
         attrs = request.attributes
         address = attrs.get("address", "")
         if not address:
@@ -922,15 +940,38 @@ class _Session:
             return
         try:
             count = int(attrs["count"]) if attrs.get("count") else None
-            size = int(attrs.get("size") or 56)
-            interval = _ros_seconds(attrs["interval"]) if attrs.get("interval") else self.standin.ping_interval
+            if count is not None and not 1 <= count <= 4294967295:
+                raise ValueError("count")
         except ValueError:
             yield from self._error("value of count out of range (1..4294967295)")
             return
+        try:
+            size = int(attrs.get("size") or 56)
+        except ValueError:
+            yield from self._error("value of size out of range (14..65535)")
+            return
+        try:
+            interval = _ros_seconds(attrs["interval"]) if attrs.get("interval") else self.standin.ping_interval
+            if attrs.get("interval") and not 0.01 <= interval <= 5.0:
+                raise ValueError("interval")
+        except ValueError:
+            yield from self._error("value of interval out of range (00:00:00.010..00:00:05)")
+            return
+        started = time.monotonic()
         rtts: list[float] = []
         seq = 0
         while count is None or seq < count:
+            sent_at = started + seq * interval
+            if self._stream_pause(sent_at - time.monotonic()):
+                yield from self._interrupted()
+                return
             rtt = self.standin.ping_once(address, size)
+            if rtt is not None and rtt / 1000 >= interval:
+                rtt = None            # the pong came after the next echo was due: RouterOS calls it a timeout
+            answered_at = sent_at + (interval if rtt is None else rtt / 1000)
+            if self._stream_pause(answered_at - time.monotonic()):
+                yield from self._interrupted()
+                return
             row: Row = {"seq": str(seq), "host": address}
             if rtt is None:
                 row.update({"status": "timeout"})
@@ -945,11 +986,6 @@ class _Session:
                             "max-rtt": format_ros_time(max(rtts))})
             yield "!re", row
             seq += 1
-            if count is not None and seq >= count:
-                break
-            if self._stream_pause(interval):
-                yield from self._interrupted()
-                return
         yield "!done", None
 
     def _monitor_traffic(self, request: Request) -> Iterator[tuple[str, Row | None]]:

@@ -14,11 +14,21 @@ How errors map (what the delivery worker does with them):
   other 400 (bad HTML, too long)  -> permanent (retrying the same request cannot help)
   401 / 404 (token rejected)      -> retry (alerts wait until the token is fixed), message says so
   5xx, non-JSON answer, network errors, timeouts, 409 -> retry
+
+Deadlines. requests' own timeout bounds each socket read, so a server (or proxy) that trickles
+its answer a byte at a time would hold the caller for good. Every call here also has a deadline
+for the whole request — `timeout`, and for getUpdates its long-poll seconds + `timeout` — kept by
+one shared watchdog thread that shuts down the request's socket when it passes; the call then
+fails with "no complete answer within N s" (and is retried like any network error).
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
+import socket
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,11 +80,129 @@ def _install_urllib3_redaction() -> None:
 _install_urllib3_redaction()
 
 
+# ----------------------------------------------------------------------------- whole-request deadlines
+
+class _RequestDeadline:
+    """One request's deadline: the connections it used (registered by the pool as it hands them
+    out) are shut down when it passes, so a blocked read returns at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self.passed = False
+        self.finished = False
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+
+    def add(self, connection: Any) -> None:
+        with self._lock:
+            self._connections.append(connection)
+
+    def expire(self) -> bool:
+        """Shut down every socket of the request; False while one is still connecting (no socket
+        yet: the watchdog comes back for it)."""
+        with self._lock:
+            if self.finished:
+                return True
+            self.passed = True
+            connections = list(self._connections)
+        complete = True
+        for connection in connections:
+            sock = getattr(connection, "sock", None)
+            if sock is None:
+                complete = False
+                continue
+            try:   # the plain socket's shutdown: an SSLSocket's own would pull its state from under the reader
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return complete
+
+    def finish(self) -> None:
+        with self._lock:
+            self.finished = True
+
+
+class _Watchdog:
+    """One daemon thread for every TelegramAPI: expires request deadlines in time order."""
+
+    RECHECK = 0.05      # a request still connecting when its deadline passed is looked at again
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _RequestDeadline]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: _RequestDeadline) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (deadline.at, next(self._order), deadline))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="telegram-deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and self._heap[0][2].finished:
+                        heapq.heappop(self._heap)
+                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
+                    if wait is not None and wait <= 0:
+                        deadline = heapq.heappop(self._heap)[2]
+                        break
+                    self._cond.wait(wait)
+            if not deadline.expire():
+                with self._cond:
+                    heapq.heappush(self._heap, (time.monotonic() + self.RECHECK, next(self._order), deadline))
+
+
+_WATCHDOG = _Watchdog()
+_CURRENT = threading.local()          # the calling thread's _RequestDeadline, for the pools below
+_DEADLINE_POOLS: dict[type, type] = {}
+
+
+def _deadline_pool(pool_class: type) -> type:
+    """A subclass of a urllib3 pool class whose connections join the calling request's deadline."""
+    if pool_class not in _DEADLINE_POOLS:
+        def _get_conn(self: Any, timeout: float | None = None) -> Any:
+            connection = pool_class._get_conn(self, timeout)   # type: ignore[attr-defined]
+            deadline = getattr(_CURRENT, "deadline", None)
+            if deadline is not None:
+                deadline.add(connection)
+            return connection
+
+        _DEADLINE_POOLS[pool_class] = type(f"Deadline{pool_class.__name__}", (pool_class,), {"_get_conn": _get_conn})
+    return _DEADLINE_POOLS[pool_class]
+
+
+def _with_deadline_pools(manager: Any) -> Any:
+    classes = getattr(manager, "pool_classes_by_scheme", None)
+    if isinstance(classes, dict) and not all(c in _DEADLINE_POOLS.values() for c in classes.values()):
+        manager.pool_classes_by_scheme = {scheme: c if c in _DEADLINE_POOLS.values() else _deadline_pool(c)
+                                          for scheme, c in classes.items()}
+    return manager
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' adapter whose connection pools (direct or through a proxy) take part in deadlines."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _with_deadline_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        return _with_deadline_pools(super().proxy_manager_for(proxy, **proxy_kwargs))
+
+
 class TelegramAPI:
     """Bot API client. Thread-safe enough for one request per thread at a time on the session.
 
-    `timeout` bounds every request (connect and read), so a stuck Telegram never blocks a
-    caller for longer than that; long polls get `timeout + poll seconds`.
+    `timeout` bounds every whole request (connect, send, and the answer however slowly it comes),
+    so a stuck or trickling Telegram never blocks a caller for longer than that; long polls get
+    `timeout + poll seconds`. (A `session` handed in keeps its own adapters: only the read
+    timeouts apply to it.)
     """
 
     def __init__(self, api_url: str, token: str, *, session: requests.Session | None = None,
@@ -90,7 +218,7 @@ class TelegramAPI:
         self.timeout = float(timeout)
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64)
+            adapter = _DeadlineAdapter(pool_connections=4, pool_maxsize=64)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             # HTTPS_PROXY/NO_PROXY are read once here instead of on every request (saves ~1 ms a send)
@@ -105,12 +233,22 @@ class TelegramAPI:
         """POST one Bot API method as JSON; returns `result`. Raises TelegramError (token-free)."""
         body = {key: value for key, value in params.items() if value is not None}
         url = f"{self._base}/bot{self._token}/{method}"
+        allowed = read_timeout or self.timeout
         started = time.monotonic()
+        deadline = _RequestDeadline(allowed)
+        _CURRENT.deadline = deadline
+        _WATCHDOG.watch(deadline)
         try:
-            response = self.session.post(url, json=body, timeout=(min(self.timeout, 5.0),
-                                                                  read_timeout or self.timeout))
+            response = self.session.post(url, json=body, timeout=(min(self.timeout, 5.0), allowed))
         except requests.exceptions.RequestException as exc:
-            raise self._network_error(method, exc, read_timeout or self.timeout) from None
+            if deadline.passed:
+                raise self._too_slow(method, allowed) from None
+            raise self._network_error(method, exc, allowed) from None
+        finally:
+            deadline.finish()
+            _CURRENT.deadline = None
+        if deadline.passed:           # cut off: whatever arrived is not the whole answer
+            raise self._too_slow(method, allowed)
         elapsed_ms = (time.monotonic() - started) * 1000
         try:
             data = response.json()
@@ -124,6 +262,10 @@ class TelegramAPI:
             log.debug("Telegram %s ok in %.1f ms", method, elapsed_ms)
             return data.get("result")
         raise self._api_error(method, data)
+
+    def _too_slow(self, method: str, allowed: float) -> TelegramError:
+        return TelegramError(f"Telegram {method} via {self.host}: no complete answer within {allowed:g} s "
+                             "(will retry)", method=method)
 
     def _network_error(self, method: str, exc: requests.exceptions.RequestException,
                        read_timeout: float) -> TelegramError:

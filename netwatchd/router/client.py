@@ -1,9 +1,17 @@
 """RouterClient: read-only access to one RouterOS device over its API (librouteros).
 
-- One connection per router, reused, and re-established after any failure (a `!fatal` or a dropped
-  line leaves the old one unusable). A failure on a reused connection is retried once on a fresh one
-  (the router may simply have rebooted since the last command); a timeout is never retried.
-- Connect and read timeouts from RouterSpec.timeout; a `/ping` gets extra time for its packets.
+- Two API sessions per router ("lanes"), each reused and re-established after any failure (a
+  `!fatal` or a dropped line leaves a session unusable): one for the short reads (print,
+  monitor-traffic once: the bot's menus and the cross-check), one for router-side `/ping`, which
+  runs for count × interval. A ping never holds up a `/dhcp` or the cross-check. librouteros runs
+  one command at a time per session, so each lane has a lock; a command that finds its lane taken
+  for longer than BUSY_WAIT (0.75 s) is not queued: it gets RouterBusyError ("busy (ping in
+  progress), try again in N s") at once. A failure on a reused session is retried once on a fresh
+  one (the router may simply have rebooted since the last command); a timeout is never retried.
+- Deadlines, not just read timeouts: connecting (TCP, TLS, login) must finish within
+  RouterSpec.timeout, and every command's whole reply within RouterSpec.timeout (+ count × interval
+  for a `/ping`) from when it was sent, however the bytes trickle in. A router-side ping is sent
+  with `interval=200ms` unless the caller chose one, and count × interval is capped at 30 s.
 - api-ssl (RouterSpec.tls, port 8729) with certificate checks against RouterSpec.ca_file or the
   system CAs, or deliberately without (tls_verify: false): then the anonymous-DH suites a router
   without a certificate offers (its factory state) are accepted as well as the normal ones.
@@ -12,7 +20,7 @@
 - Non-ASCII comments survive (RouterSpec.encoding, utf-8 by default; librouteros' default would drop them);
   with utf-8 a word that is not valid UTF-8 is read as cp1252 (router/wire_text.py).
 - Every failure becomes a RouterError with one line naming the router and never the password.
-- Thread-safe: librouteros runs one command at a time per connection, so each router has a lock.
+- Thread-safe: any thread may call query(); the lanes' locks keep one command per session.
 - It never changes configuration: only `print`, `monitor-traffic` with `once` and `ping` with a
   bounded `count` are sent; anything else is refused here, before a byte leaves.
 """
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import re
 import socket
 import ssl
@@ -30,11 +39,12 @@ from typing import Any, Callable, Mapping, Sequence
 
 import librouteros
 from librouteros.api import Api
+from librouteros.connections import SocketTransport
 from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, MultiTrapError, TrapError
 from librouteros.login import encode_password
 
 from netwatchd.config.model import RouterSpec
-from netwatchd.errors import RouterError, RouterPolicyError
+from netwatchd.errors import RouterBusyError, RouterError, RouterPolicyError
 from netwatchd.logs import add_secret, redact
 from netwatchd.router.values import ros_duration_seconds
 from netwatchd.router.wire_text import wire_encoding
@@ -42,6 +52,12 @@ from netwatchd.router.wire_text import wire_encoding
 log = logging.getLogger(__name__)
 
 MAX_PING_COUNT = 100
+PING_COMMANDS = frozenset({"/ping", "/tool/ping"})
+PING_INTERVAL = "200ms"          # sent with every router-side ping the caller did not give one
+ROUTER_DEFAULT_PING_INTERVAL = 1.0   # what RouterOS uses without interval=
+PING_INTERVAL_RANGE = (0.01, 5.0)    # what RouterOS accepts: 10ms..5s
+MAX_PING_SECONDS = 30.0          # count × interval: how long one ping may hold the ping session
+BUSY_WAIT = 0.75                 # how long a command waits for a taken session before "router busy"
 PRINT_ARGUMENTS_REFUSED = {"file", "follow", "follow-only", "interval", "append"}
 PING_ARGUMENTS = {"address", "count", "size", "interval", "src-address", "interface", "routing-table", "vrf",
                   "ttl", "do-not-fragment", "arp-ping", "dscp"}
@@ -141,11 +157,31 @@ def check_read_only(command: str, args: Mapping[str, Any]) -> None:
             raise RouterError(f"refused {command}: count must be 1..{MAX_PING_COUNT} (without it ping never ends)")
         if not args.get("address"):
             raise RouterError(f"refused {command}: an address is required")
+        seconds = int(count) * ping_interval_seconds(command, args)
+        if seconds > MAX_PING_SECONDS:
+            raise RouterError(f"refused {command}: {int(count)} echoes take {seconds:g} s at that interval; at most "
+                              f"{MAX_PING_SECONDS:g} s (lower count, or a shorter interval such as {PING_INTERVAL})")
         if names - PING_ARGUMENTS:
             raise RouterError(f"refused {command} argument {sorted(names - PING_ARGUMENTS)[0]}")
         return
     raise RouterError(f"refused {command}: netwatchd never changes router configuration "
                       "(only print, monitor-traffic once and ping with a count are sent)")
+
+
+def ping_interval_seconds(command: str, args: Mapping[str, Any]) -> float:
+    """The spacing of a ping's echoes in seconds (RouterOS's 1 s when `interval` is absent).
+    Raises RouterError for a value RouterOS would refuse."""
+    value = args.get("interval")
+    if value is None or value is True or value == "":
+        return ROUTER_DEFAULT_PING_INTERVAL
+    try:
+        seconds = ros_duration_seconds(value)
+    except ValueError:
+        raise RouterError(f"refused {command}: interval {str(value)[:20]!r} is not a duration like 200ms") from None
+    low, high = PING_INTERVAL_RANGE
+    if not low <= seconds <= high:
+        raise RouterError(f"refused {command}: interval must be 10ms..5s, not {str(value)[:20]}")
+    return seconds
 
 
 def _word_value(value: Any) -> str:
@@ -158,14 +194,84 @@ def _word_value(value: Any) -> str:
 
 # ----------------------------------------------------------------------------- the client
 
+class _DeadlineExpired(TimeoutError):
+    """A command's (or the login's, or the TLS handshake's) whole-request deadline passed.
+    `received` bytes of the reply had arrived by then (more than 0: the peer answered, but too
+    slowly); `handshake` when it was the TLS handshake that did not finish."""
+
+    def __init__(self, allowed: float, received: int, *, handshake: bool = False) -> None:
+        super().__init__(f"not complete within {allowed:g} s")
+        self.allowed = allowed
+        self.received = received
+        self.handshake = handshake
+
+
+class _DeadlineTransport(SocketTransport):
+    """librouteros' socket transport with a deadline for the whole request: each recv/send waits
+    only for what is left of it, so a peer that trickles a byte at a time cannot hold a worker.
+    `start(seconds)` before each request. Raises _DeadlineExpired."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(sock)
+        self.deadline = time.monotonic()
+        self.allowed = 0.0
+        self.received = 0
+
+    def start(self, seconds: float) -> None:
+        self.allowed = seconds
+        self.deadline = time.monotonic() + seconds
+        self.received = 0
+
+    def _wait_at_most(self) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _DeadlineExpired(self.allowed, self.received)
+        self.sock.settimeout(left)
+
+    def write(self, data: bytes) -> None:
+        self._wait_at_most()
+        try:
+            self.sock.sendall(data)
+        except TimeoutError:
+            raise _DeadlineExpired(self.allowed, self.received) from None
+
+    def read(self, length: int) -> bytes:
+        data = bytearray()
+        while len(data) < length:
+            self._wait_at_most()
+            try:
+                got = self.sock.recv(length - len(data))
+            except TimeoutError:
+                raise _DeadlineExpired(self.allowed, self.received) from None
+            if not got:
+                raise ConnectionClosed("Connection unexpectedly closed.")
+            self.received += len(got)
+            data += got
+        return bytes(data)
+
+
+class _Lane:
+    """One API session of a router and the lock that keeps one command on it at a time."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name                 # "read" or "ping"
+        self.lock = threading.Lock()
+        self.api: Api | None = None
+        self.command = ""                # what holds the lock now
+        self.free_at = 0.0               # monotonic time by which the holder should be done
+
+
 class RouterClient:
     """One router. `query()` from any thread; `close()` when done."""
 
-    def __init__(self, spec: RouterSpec, *, connector: Connector = librouteros.connect) -> None:
+    def __init__(self, spec: RouterSpec, *, connector: Connector = librouteros.connect,
+                 busy_wait: float = BUSY_WAIT) -> None:
         self.spec = spec
         self._connector = connector
-        self._api: Api | None = None
-        self._lock = threading.Lock()
+        self.busy_wait = busy_wait
+        self._read_lane = _Lane("read")
+        self._ping_lane = _Lane("ping")
+        self._closes = 0                 # close() calls so far: a command cut off by one is not retried
         add_secret(spec.password)
 
     @property
@@ -174,7 +280,13 @@ class RouterClient:
 
     @property
     def connected(self) -> bool:
-        return self._api is not None
+        """Whether the session for short reads is open."""
+        return self._read_lane.api is not None
+
+    @property
+    def _api(self) -> Api | None:
+        """The session for short reads (None while closed)."""
+        return self._read_lane.api
 
     def __repr__(self) -> str:
         return f"RouterClient({self.spec.name!r}, {self.spec.address}:{self.spec.port}{', tls' if self.spec.tls else ''})"
@@ -187,11 +299,15 @@ class RouterClient:
 
         `args` become `=name=value` words (underscores turn into hyphens, True into a flag, False
         leaves the argument out); `proplist` limits the fields; `where` adds `?=name=value` queries.
-        Values come back cast by librouteros (yes/true -> True, integers -> int, the rest str).
-        Raises RouterError (one line, router named, no password) for every failure, including a
-        command that is not a read.
+        A `/ping` gets `interval=200ms` unless `interval` is given. Values come back cast by
+        librouteros (yes/true -> True, integers -> int, the rest str).
+        Raises RouterBusyError when the router's session for this command stays taken (a ping
+        running) for BUSY_WAIT, and RouterError (one line, router named, no password) for every
+        other failure, including a command that is not a read.
         """
         words_args = {_api_name(k): v for k, v in args.items() if v is not False and v is not None}
+        if command in PING_COMMANDS:
+            words_args.setdefault("interval", PING_INTERVAL)
         check_read_only(command, words_args)
         words = [f"={k}={_word_value(v)}" for k, v in words_args.items()]
         if proplist:
@@ -199,67 +315,101 @@ class RouterClient:
         for key, value in (where or {}).items():
             wanted = ("yes" if value else "no") if isinstance(value, bool) else _word_value(value)
             words.append(f"?={_api_name(key)}={wanted}")
-        read_timeout = self.spec.timeout + self._extra_time(command, words_args)
-        with self._lock:
+        echoes = self._echo_time(command, words_args)
+        allowed = self.spec.timeout + echoes
+        lane = self._ping_lane if command in PING_COMMANDS else self._read_lane
+        self._take(lane, command, echoes + 1.0 if echoes else allowed)
+        closes = self._closes
+        try:
             for attempt in (1, 2):
-                api, fresh = self._connection()
+                api, fresh = self._connection(lane)
                 try:
-                    return self._run(api, command, words, read_timeout)
+                    return self._run(api, command, words, allowed)
                 except (LibRouterosError, OSError) as exc:
-                    self._drop()
-                    if attempt == 2 or fresh or not self._worth_retrying(exc):
+                    self._drop(lane)
+                    if attempt == 2 or fresh or not self._worth_retrying(exc) or closes != self._closes:
                         raise self._error(exc, "reply") from None
                     log.info("router %s: the reused connection failed (%s); reconnecting", self.name,
                              self._describe(exc, "reply"))
-        raise AssertionError("unreachable: the second attempt returns or raises")
+            raise AssertionError("unreachable: the second attempt returns or raises")
+        finally:
+            lane.command, lane.free_at = "", 0.0
+            lane.lock.release()
 
     def close(self) -> None:
-        with self._lock:
-            self._drop()
+        """Close both sessions. A command still running (a ping) is cut off, not waited for."""
+        self._closes += 1
+        for lane in (self._read_lane, self._ping_lane):
+            if lane.lock.acquire(timeout=self.busy_wait):
+                try:
+                    self._drop(lane)
+                finally:
+                    lane.lock.release()
+                continue
+            api = lane.api
+            if api is not None:   # its command then fails at once, and its thread drops the session
+                try:
+                    # the plain socket's shutdown: an SSLSocket's own would pull its state from under the reader
+                    socket.socket.shutdown(api.protocol.transport.sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     # -- internals --------------------------------------------------------------------------------
 
+    def _take(self, lane: _Lane, command: str, expected: float) -> None:
+        """Lock `lane` for `command` (expected to take `expected` s), waiting at most busy_wait.
+        Raises RouterBusyError (nothing sent) when it stays taken."""
+        if not lane.lock.acquire(timeout=self.busy_wait):
+            holder, free_at = lane.command, lane.free_at
+            doing = "ping" if holder in PING_COMMANDS else "command"
+            seconds = max(1, math.ceil(free_at - time.monotonic())) if free_at else 1
+            what = "ping in progress" if doing == "ping" else f"{holder or 'another command'} in progress"
+            message = (f"router {self.name} ({self.spec.address}:{self.spec.port}): busy ({what}), "
+                       f"try again in {seconds} s")
+            log.info("%s", message)
+            raise RouterBusyError(message, router=self.name, doing=doing, retry_after=seconds)
+        lane.command, lane.free_at = command, time.monotonic() + expected
+
     @staticmethod
-    def _extra_time(command: str, args: Mapping[str, Any]) -> float:
-        if command not in ("/ping", "/tool/ping"):
+    def _echo_time(command: str, args: Mapping[str, Any]) -> float:
+        """How long a ping's echoes take on the router (count × interval); 0 for other commands."""
+        if command not in PING_COMMANDS:
             return 0.0
-        try:
-            interval = ros_duration_seconds(args["interval"]) if args.get("interval") else 1.0
-        except ValueError:
-            interval = 1.0
-        return int(args.get("count", 1)) * (interval + 1.0)
+        return int(args.get("count", 1)) * ping_interval_seconds(command, args)
 
     @staticmethod
     def _worth_retrying(exc: BaseException) -> bool:
         return isinstance(exc, (ConnectionClosed, FatalError, ConnectionResetError, BrokenPipeError,
                                 ConnectionAbortedError)) and not isinstance(exc, TimeoutError)
 
-    def _run(self, api: Api, command: str, words: list[str], read_timeout: float) -> list[dict[str, Any]]:
-        sock = api.protocol.transport.sock
-        sock.settimeout(read_timeout)
+    def _run(self, api: Api, command: str, words: list[str], allowed: float) -> list[dict[str, Any]]:
+        transport = _deadline_transport(api)
+        transport.start(allowed)
         try:
             return [dict(row) for row in api.rawCmd(command, *words)]
         except (TrapError, MultiTrapError) as exc:
             # the router refused this command; the connection itself is fine
             raise self._error(exc, "reply", command) from None
 
-    def _connection(self) -> tuple[Api, bool]:
-        if self._api is not None:
-            return self._api, False
+    def _connection(self, lane: _Lane) -> tuple[Api, bool]:
+        if lane.api is not None:
+            return lane.api, False
         started = time.monotonic()
-        self._api = self._open()
-        _keep_alive(self._api.protocol.transport.sock)
-        log.debug("router %s: connected to %s:%d%s in %.0f ms", self.name, self.spec.address, self.spec.port,
-                 " (api-ssl)" if self.spec.tls else "", (time.monotonic() - started) * 1000)
-        return self._api, True
+        lane.api = self._open()
+        _keep_alive(lane.api.protocol.transport.sock)
+        log.debug("router %s: connected to %s:%d%s for %s in %.0f ms", self.name, self.spec.address, self.spec.port,
+                 " (api-ssl)" if self.spec.tls else "", "pings" if lane is self._ping_lane else "reads",
+                 (time.monotonic() - started) * 1000)
+        return lane.api, True
 
     def _open(self) -> Api:
         spec = self.spec
+        deadline = time.monotonic() + spec.timeout     # TCP connect, TLS handshake and login together
         try:
             return self._connector(spec.address, spec.username, spec.password, port=spec.port,
                                    timeout=spec.timeout, encoding=wire_encoding(spec.encoding),
-                                   ssl_wrapper=self._ssl_wrapper() if spec.tls else None,
-                                   login_method=_login)
+                                   ssl_wrapper=_handshake_by(deadline, self._ssl_wrapper()) if spec.tls else None,
+                                   login_method=_login_by(deadline, _login))
         except (LibRouterosError, OSError, UnicodeError, ValueError) as exc:
             raise self._error(exc, "connect") from None
 
@@ -283,8 +433,8 @@ class RouterClient:
         hostname = spec.address if spec.tls_verify else None
         return lambda sock: context.wrap_socket(sock, server_hostname=hostname)
 
-    def _drop(self) -> None:
-        api, self._api = self._api, None
+    def _drop(self, lane: _Lane) -> None:
+        api, lane.api = lane.api, None
         if api is not None:
             try:
                 api.close()
@@ -379,6 +529,19 @@ class RouterClient:
             return self._describe_certificate(exc)
         if isinstance(exc, ssl.SSLError):
             return self._describe_tls(exc)
+        if isinstance(exc, _DeadlineExpired) and stage == "reply":
+            if exc.received:
+                return (f"the reply was still incomplete after {exc.allowed:g} s (the router sent it too slowly; "
+                        f"timeout {spec.timeout:g} s)")
+            if exc.allowed > spec.timeout:
+                return (f"no reply within {exc.allowed:g} s (timeout {spec.timeout:g} s plus "
+                        f"{exc.allowed - spec.timeout:g} s for the echoes)")
+        if isinstance(exc, _DeadlineExpired) and exc.handshake:
+            return (f"the TLS handshake did not finish within {spec.timeout:g} s (is this the api-ssl port? "
+                    "/ip service print on the router lists it)")
+        if isinstance(exc, _DeadlineExpired) and exc.received:
+            return (f"the router answered too slowly to log in within {spec.timeout:g} s "
+                    f"({'is this the api-ssl port?' if spec.tls else 'a congested link, or not a RouterOS API port?'})")
         if isinstance(exc, TimeoutError):
             if stage == "connect":
                 hint = "is this the api-ssl port?" if spec.tls else "router down, or a firewall drops the API port"
@@ -394,6 +557,56 @@ class RouterClient:
         if isinstance(exc, OSError):
             return f"network error: {exc.strerror or exc.__class__.__name__}"
         return f"{exc.__class__.__name__}: {exc}"
+
+
+def _deadline_transport(api: Api) -> _DeadlineTransport:
+    """The session's transport, swapped for a _DeadlineTransport on first use."""
+    transport = api.protocol.transport
+    if not isinstance(transport, _DeadlineTransport):
+        transport = _DeadlineTransport(transport.sock)
+        api.protocol.transport = transport
+    return transport
+
+
+def _login_by(deadline: float, login: Callable[[Api, str, str], None]) -> Callable[[Api, str, str], None]:
+    """`login`, with what is left until `deadline` for its whole exchange."""
+
+    def bounded(api: Api, username: str, password: str) -> None:
+        _deadline_transport(api).start(deadline - time.monotonic())
+        login(api, username, password)
+
+    return bounded
+
+
+def _handshake_by(deadline: float, wrap: Callable[[socket.socket], socket.socket]
+                  ) -> Callable[[socket.socket], socket.socket]:
+    """`wrap` (the TLS handshake), cut off at `deadline`: the socket is shut down then, so a peer
+    that trickles its handshake cannot hold the connect. Raises _DeadlineExpired."""
+
+    def bounded(sock: socket.socket) -> socket.socket:
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+        allowed = max(0.0, deadline - time.monotonic())
+        timer = threading.Timer(allowed, expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            return wrap(sock)
+        except (OSError, ValueError):
+            if expired.is_set():
+                raise _DeadlineExpired(allowed, 0, handshake=True) from None
+            raise
+        finally:
+            timer.cancel()
+
+    return bounded
 
 
 def _keep_alive(sock: socket.socket) -> None:
