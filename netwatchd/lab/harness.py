@@ -209,7 +209,8 @@ class LabRun:
             return {}
         conn = Database(path).connect(readonly=True)
         try:
-            return {row.host: row.state for row in state_repo.stored_states(conn)}
+            retired = state_repo.retired_hosts(conn)     # removed by a reload, kept for their grace period
+            return {row.host: row.state for row in state_repo.stored_states(conn) if row.host not in retired}
         except Exception:  # noqa: BLE001 - the table may not exist yet in a brand-new store
             return {}
         finally:
