@@ -1,4 +1,4 @@
-"""The README's command reference matches the parser: every subcommand is listed, and every one but
+"""The command reference (docs/commands.md) matches the parser: every subcommand is listed, and every one but
 `demo` (its own lab config) and `probe` (`-f`; `-c` is the echo count) takes `-c FILE`, default ./hosts.yaml."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import pytest
 
 from netwatchd.cli import SUBCOMMANDS, build_parser
 
-README = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
-REFERENCE = README.split("## Command reference", 1)[1].split("\n## ", 1)[0]
+COMMANDS = (Path(__file__).parent.parent / "docs" / "commands.md").read_text("utf-8")
+REFERENCE = COMMANDS.split("\n## Reference\n", 1)[1].split("\n## ", 1)[0]
 
 
 @pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
-def test_every_subcommand_is_in_the_readme_reference(name):
+def test_every_subcommand_is_in_the_reference(name):
     assert re.search(rf"^\| `netwatchd {re.escape(name)}[ `]", REFERENCE, re.M), name
 
 

@@ -83,7 +83,7 @@ def test_import_netwatch_from_a_script_needs_no_secret(tmp_path, monkeypatch, ca
 
 
 def test_status_and_report_need_no_secret(tmp_path, monkeypatch, capsys):
-    """README (production set-up, day to day): `status` and `report` read the store, not the secrets."""
+    """docs/install.md (day to day): `status` and `report` read the store, not the secrets."""
     monkeypatch.delenv("NW_TEST_BOT_TOKEN", raising=False)
     monkeypatch.delenv("NW_TEST_ROUTER_PW", raising=False)
     config = _config(tmp_path)

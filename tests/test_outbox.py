@@ -493,7 +493,7 @@ def test_rows_claimed_by_a_live_worker_with_its_identity_are_not_stolen(tmp_path
 
 def test_sent_and_dead_rows_leave_the_outbox_after_raw_days_but_the_timing_log_keeps_every_message(
         tmp_path, standin, clock):
-    """README (history table): events and timing.jsonl are kept forever; delivered and dead outbox
+    """docs/reports-and-web.md (history table): events and timing.jsonl are kept forever; delivered and dead outbox
     rows only for retention.raw_days (7 days), and a row still waiting is never pruned."""
     rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[GROUP, ADMIN]))
     standin.fail_next(1, "chat_not_found", chat_id=ADMIN)

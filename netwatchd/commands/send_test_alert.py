@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
               "(set telegram.token and telegram.chat_ids to use Telegram)")
         return 0
     if not config.telegram.chat_ids:
-        raise UsageError("telegram.chat_ids is empty: add the admins' chat id(s) (see README: Telegram set-up)")
+        raise UsageError("telegram.chat_ids is empty: add the admins' chat id(s) (see docs/telegram.md, set-up)")
     api = TelegramAPI(config.telegram.api_url, config.telegram.token, timeout=args.timeout)
     try:
         bot = api.get_me()

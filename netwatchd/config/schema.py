@@ -1,7 +1,8 @@
 """The one description of hosts.yaml: every key, its kind and range, its default and what it means.
 
 `netwatchd.config.loader` validates with these tables and `config_reference()` turns the very same
-tables into the README's configuration reference, so the two cannot drift apart. The value kinds
+tables into docs/configuration.md (`python -m netwatchd.config.schema` writes it; tests/test_docs.py fails
+when the committed file differs), so the two cannot drift apart. The value kinds
 (`Duration`, `Integer`, `Address`, ...) live in netwatchd.config.kinds. Defaults are read from the
 dataclasses in netwatchd.config, never repeated here.
 """
@@ -16,7 +17,8 @@ from typing import Any
 from netwatchd.config.model import (Config, FlapPolicy, HostSpec, MaintenanceWindow, RetentionSpec, RouterSpec,
                               SelfCheck, TelegramSpec, Thresholds, WebSpec)
 from netwatchd.config.kinds import (Address, Choice, Duration, Flag, Integer, Kind, Listen, ListOf, Name, Number,
-                                    Percent, Templates, Text, TimeOfDay, Timestamp, TimeZone, Url, Weekday)
+                                    Percent, Templates, Text, TimeOfDay, Timestamp, TimeZone, Url, Weekday,
+                                    format_duration)
 
 
 # ---------------------------------------------------------------- the tables
@@ -160,7 +162,8 @@ TELEGRAM = Section("telegram", (
     Key("api_url", Url("http", "https"), "Bot API base URL (or a local Bot API server)"),
     Key("language", Choice("id", "en", noun="language"), "language of alerts and bot replies"),
     Key("templates", Templates(), "your own alert texts by kind (advanced; each is checked for known "
-        "kinds, known {placeholders} and balanced HTML, see the delivery section)"),
+        "kinds, known {placeholders} and balanced HTML; see "
+        "[telegram.md](telegram.md#your-own-wording-telegramtemplates))"),
     Key("poll_commands", Flag(), "answer the admins' bot commands (getUpdates)"),
 ), TelegramSpec, "Where alerts go. Without a token they are printed on the console.")
 
@@ -179,11 +182,12 @@ MAINTENANCE = Section("maintenance", (
     Key("duration", Duration(60, 365 * 86400), "one-off window: length instead of end"),
     Key("days", ListOf(Weekday(), max_items=7), "weekly window: days (empty = every day)"),
     Key("daily_start", TimeOfDay(), "weekly window: start time, HH:MM in `timezone`"),
-    Key("daily_end", TimeOfDay(), "weekly window: end time, after daily_start (24:00 = midnight)"),
+    Key("daily_end", TimeOfDay(), "weekly window: end time, after daily_start (24:00 = midnight; a window "
+        "across midnight is two entries, …–24:00 and 00:00–…)"),
     Key("reason", Text(200, empty_ok=True), "shown in the bot and the status page"),
 ), MaintenanceWindow, "Planned work: nothing is sent for the targets inside the window; when it ends "
    "the current state is announced if it changed. Give start+end (or start+duration) or "
-   "daily_start+daily_end.", shape="list")
+   "daily_start+daily_end. See [alerts.md](alerts.md#maintenance-and-mutes).", shape="list")
 
 SELF_CHECK = Section("self_check", (
     Key("anchors", ListOf(Address(), max_items=5), "the server's own gateway and one or two anchors; "
@@ -235,7 +239,36 @@ TOP = Section("top level", (
 SECTIONS = (TOP, DEFAULTS, HOST, THRESHOLDS, ROUTER, TELEGRAM, WEB, MAINTENANCE, SELF_CHECK, FLAPPING, RETENTION)
 
 
-# ---------------------------------------------------------------- the README section
+# ---------------------------------------------------------------- docs/configuration.md
+
+DOC_PATH = "docs/configuration.md"
+_GENERATED = ("<!-- Generated from netwatchd/config/schema.py by `python -m netwatchd.config.schema`. Do not edit "
+              "by hand: tests/test_docs.py fails when this file and the schema differ. -->")
+
+
+def _span(seconds: float) -> str:
+    """A duration bound as an administrator writes it: 7d, 5m, 100ms."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return format_duration(seconds)
+
+
+def _type_text(kind: Kind) -> str:
+    """The Type column: the kind's name and, for numbers and durations, the range the loader accepts."""
+    text = kind.type_name
+    if isinstance(kind, Duration):
+        low = "above 0" if kind.lo < 0.001 else _span(kind.lo)      # bounds are seconds, whatever the unit
+        text += f", {low} to {_span(kind.hi)}" + (", or `off`" if kind.off_ok else "")
+    elif isinstance(kind, Percent):
+        low = f"above {kind.lo:g}%" if kind.lo_open else f"{kind.lo:g}%"
+        text += f", {low} to {kind.hi:g}%" + (", or `off`" if kind.off_ok else "")
+    elif isinstance(kind, Number):
+        low = f"above {kind.lo:g}" if kind.lo_open else f"{kind.lo:g}"
+        text += f", {low} to {kind.hi:g}"
+    elif isinstance(kind, Integer) and kind.lo is not None:
+        text += f", {kind.lo} to {kind.hi}" if kind.hi is not None else f", at least {kind.lo}"
+    return text
 
 
 def _table(section: Section, prefix: str) -> list[str]:
@@ -244,7 +277,7 @@ def _table(section: Section, prefix: str) -> list[str]:
         if isinstance(key.kind, Section):
             kind_text, default = ("list" if key.kind.shape == "list" else "mapping"), "see below"
         else:
-            kind_text = key.kind.type_name
+            kind_text = _type_text(key.kind)
             default = key.doc_default or ("required" if key.required else key.kind.show(section.default(key)))
         meaning = key.help + (". **Secret**: never logged or shown." if key.secret else "")
         rows.append(f"| `{prefix}{key.name}` | {kind_text} | {default} | {meaning} |")
@@ -252,17 +285,29 @@ def _table(section: Section, prefix: str) -> list[str]:
 
 
 def config_reference() -> str:
-    """The README's "Configuration reference", generated from the tables above."""
-    out = ["## Configuration reference", "",
-           "netwatchd reads one YAML file (`hosts.yaml`; `-c FILE` elsewhere). Every key below is checked "
-           "when the file is loaded: an unknown key, a duplicate key, a wrong type or an out-of-range value "
-           "is an error with its line number, and all errors are listed at once "
-           "(`FILE:LINE: key.path: what is wrong (what is allowed)`).", "",
-           "Value formats:", "",
+    """docs/configuration.md, generated from the tables above (Markdown, ends with a newline)."""
+    out = [_GENERATED, "", "# Configuration reference", "",
+           "netwatchd reads one YAML file: `hosts.yaml` in the current folder, or the file given with "
+           "`-c FILE` (in production `/etc/netwatchd/hosts.yaml`). Every key below is checked when the "
+           "file is loaded: an unknown key, a duplicate key, a wrong type or an out-of-range value is an "
+           "error with its line number, and all errors are listed at once "
+           "(`FILE:LINE: key.path: what is wrong (what is allowed)`). Check a file with "
+           "[`netwatchd check`](commands.md#netwatchd-check) after every edit; "
+           "`systemctl reload netwatchd` applies it to the running agent and keeps the old configuration "
+           "when the new one has errors.", "",
+           "The shipped [`hosts.yaml`](../hosts.yaml) holds the 18 kecamatan of Diskominfo Sidoarjo behind "
+           "the core router; the [README](../README.md#a-hostsyaml-on-one-screen) shows a shorter one.", "",
+           "## Value formats", "",
            "- **duration**: RouterOS style `500ms`, `10s`, `1m`, `1h30m`, `1d`, `1w`, clock style `00:01:30`, "
-           "or a plain number of seconds (of milliseconds for `*_ms` thresholds, of days for `retention`).",
+           "or a plain number of seconds (of milliseconds for the `*_ms` thresholds, of days for "
+           "`retention`). Where the Type column says so, `off` switches the setting off.",
            "- **percentage**: `50%` (a plain `50` means the same).",
            "- **address**: IPv4 (`172.16.200.117`), IPv6 (`fd00::1`) or an RFC 1123 host name.",
+           "- **name** (of a host, router or group): 1 to 64 characters without `/`, `,` or control "
+           "characters; names are compared without regard to case.",
+           "- **date-time**: ISO 8601, `2026-12-01T22:00` (in `timezone`) or with an offset "
+           "(`2026-12-01T15:00Z`, `2026-12-01T22:00+07:00`).",
+           "- **weekday**: `mon` … `sun`, `senin` … `minggu`, or `0` (Monday) … `6` (Sunday).",
            "- `${NAME}` anywhere in a value is replaced by the environment variable NAME (`$${` writes a "
            "literal `${`). A variable that is not set is an error naming it — except that `netwatchd check` "
            "only *warns* about unset variables in secret keys (`telegram.token`, `routers[].password`, "
@@ -270,15 +315,17 @@ def config_reference() -> str:
            "`netwatchd run` refuses to start until they are set. `check --strict` treats them as errors too. "
            "The other commands ask only for the secrets they use: `status`, `report` and `probe -f` for none, "
            "`test-notify` for the bot token, `crosscheck` and `import-netwatch --router` for the router password.",
-           "- YAML anchors and `<<: *anchor` merges work; the file must be UTF-8.", ""]
+           "- YAML anchors and `<<: *anchor` merges work; the file must be UTF-8.",
+           "- A value of `null` (or `~`) on a host undoes a default that is empty by default — e.g. "
+           "`parent: null` for the core's own entry when `defaults:` says `parent: core`.", ""]
     for section in SECTIONS:
         if section is TOP:
-            out += ["### Top-level keys", ""] + _table(section, "") + [""]
+            out += ["## Top-level keys", ""] + _table(section, "") + [""]
             continue
         if section is DEFAULTS:
             continue
-        title = {"hosts": "### `hosts:` (list) and `defaults:`", "routers": "### `routers:` (list)",
-                 "maintenance": "### `maintenance:` (list)"}.get(section.name, f"### `{section.name}:`")
+        title = {"hosts": "## `hosts:` (list) and `defaults:`", "routers": "## `routers:` (list)",
+                 "maintenance": "## `maintenance:` (list)"}.get(section.name, f"## `{section.name}:`")
         prefix = "thresholds." if section is THRESHOLDS else ""
         out += [title, "", section.help, ""] + _table(section, prefix) + [""]
         if section is HOST:
@@ -287,8 +334,37 @@ def config_reference() -> str:
                     "dns_name, http_code_min ≤ http_code_max) are made on the merged values and reported at "
                     "the line that set them. Names are unique without regard to case; `parent` names a host "
                     "or a router, and parent chains may not loop.", ""]
-    return "\n".join(out)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m netwatchd.config.schema [--check] [-o FILE|-]`: write (or compare) docs/configuration.md."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m netwatchd.config.schema",
+                                     description="write docs/configuration.md from the schema")
+    parser.add_argument("-o", "--output", help=f"where to write (default: {DOC_PATH} of this source tree; - = stdout)")
+    parser.add_argument("--check", action="store_true", help="do not write; exit 1 when the file differs")
+    args = parser.parse_args(argv)
+    text = config_reference()
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    target = Path(args.output) if args.output else Path(__file__).resolve().parents[2] / DOC_PATH
+    if not args.output and not target.parent.is_dir():
+        sys.stderr.write(f"no {target.parent} here (an installed package has no docs/): give -o FILE, or -o - "
+                         "for stdout\n")
+        return 2
+    if args.check:
+        same = target.is_file() and target.read_text("utf-8") == text
+        if not same:
+            sys.stderr.write(f"{target} differs from the schema: run python -m netwatchd.config.schema\n")
+        return 0 if same else 1
+    target.write_text(text, "utf-8")
+    sys.stdout.write(f"wrote {target}\n")
+    return 0
 
 
 if __name__ == "__main__":
-    sys.stdout.write(config_reference() + "\n")
+    sys.exit(main())
