@@ -180,7 +180,7 @@ def _check(block: str, tmp_path: Path):
 @pytest.mark.parametrize("where,block", EXAMPLES, ids=[w for w, _ in EXAMPLES])
 def test_every_yaml_example_is_a_valid_config(where, block, tmp_path):
     problems, text = _check(block, tmp_path)
-    assert not problems, f"{where}:\n" + "\n".join(p.text for p in problems) + "\n--- checked as:\n" + text
+    assert not problems, f"{where}:\n" + "\n".join(str(p) for p in problems) + "\n--- checked as:\n" + text
 
 
 def test_the_yaml_check_can_fail(tmp_path):
