@@ -153,8 +153,9 @@ def _as_config(block: str) -> str:
     where plain YAML would not): a block with `hosts:` is a whole file; another mapping replaces
     those sections of the shipped hosts.yaml; a list is `hosts:` items."""
     first = next(line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#"))
-    if first.startswith("- "):
-        return "hosts:\n" + "".join(f"  {line}\n" for line in block.splitlines())
+    if first.lstrip().startswith("- "):        # import-netwatch output, indented as it prints it, or not
+        indent = "" if first.startswith(" ") else "  "
+        return "hosts:\n" + "".join(f"{indent}{line}\n" for line in block.splitlines())
     own = _sections(block)
     if "hosts" in own:
         return block
