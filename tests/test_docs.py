@@ -238,3 +238,36 @@ def test_architecture_names_every_package_and_module():
             missing += [f"netwatchd/{item.name}/{m.name} (not named in its row)"
                         for m in sorted(item.glob("*.py")) if m.stem != "__init__" and m.stem not in named]
     assert not missing, "docs/architecture.md does not describe: " + ", ".join(missing)
+
+
+def _page(name: str) -> str:
+    return (REPO / "docs" / name).read_text("utf-8")
+
+
+def test_every_template_key_and_placeholder_is_documented():
+    from netwatchd.config.templates import PLACEHOLDERS, TEMPLATE_KEYS
+
+    telegram = _page("telegram.md")
+    keys = telegram.split("Keys:", 1)[1].split("Placeholders", 1)[0]
+    words = set(re.findall(r"[a-z_]+", " ".join(re.findall(r"`([^`]+)`", keys))))
+    assert set(TEMPLATE_KEYS) <= words, f"telegram.md does not list templates {sorted(set(TEMPLATE_KEYS) - words)}"
+    missing = [p for p in PLACEHOLDERS if f"{{{p}}}" not in telegram]
+    assert not missing, f"telegram.md does not list placeholders {missing}"
+
+
+def test_every_metric_is_documented():
+    from netwatchd.web.metrics import Metrics
+
+    page = _page("reports-and-web.md")
+    names = {family.name for family in Metrics().registry.collect()}
+    assert names, "no metrics found"
+    missing = sorted(n for n in names if n not in page and f"{n}_total" not in page)
+    assert not missing, f"reports-and-web.md does not describe the metrics {missing}"
+
+
+def test_every_bot_command_is_documented():
+    from netwatchd.bot.parse import ALL_COMMANDS
+
+    page = _page("bot.md")
+    missing = sorted(c for c in ALL_COMMANDS if not re.search(rf"`/{c}\b", page))
+    assert not missing, f"bot.md does not describe /{', /'.join(missing)}"

@@ -258,7 +258,7 @@ def _type_text(kind: Kind) -> str:
     """The Type column: the kind's name and, for numbers and durations, the range the loader accepts."""
     text = kind.type_name
     if isinstance(kind, Duration):
-        low = "above 0" if kind.lo < 0.001 else _span(kind.lo)      # bounds are seconds, whatever the unit
+        low = "above 0" if 0 < kind.lo < 0.001 else _span(kind.lo)  # bounds are seconds, whatever the unit
         text += f", {low} to {_span(kind.hi)}" + (", or `off`" if kind.off_ok else "")
     elif isinstance(kind, Percent):
         low = f"above {kind.lo:g}%" if kind.lo_open else f"{kind.lo:g}%"
