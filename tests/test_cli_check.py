@@ -27,7 +27,7 @@ def netwatchd(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -
 def test_shipped_hosts_yaml_passes_without_secrets_in_the_environment() -> None:
     done = netwatchd("check", "-c", "hosts.yaml")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "hosts.yaml: OK — 18 hosts, 1 router, telegram: 1 chat once TELEGRAM_BOT_TOKEN is set\n"
+    assert done.stdout == "hosts.yaml: OK — 19 hosts, 1 router, telegram: 1 chat once TELEGRAM_BOT_TOKEN is set\n"
     assert done.stderr.splitlines() == [
         "hosts.yaml:25: warning: telegram.token: environment variable TELEGRAM_BOT_TOKEN is not set "
         "(netwatchd run will refuse to start until it is)",
@@ -38,7 +38,7 @@ def test_shipped_hosts_yaml_passes_without_secrets_in_the_environment() -> None:
 def test_default_config_is_hosts_yaml_in_the_working_directory() -> None:
     done = netwatchd("check", env={"TELEGRAM_BOT_TOKEN": "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
                                    "ROUTER_PASSWORD": "lab-secret"})
-    assert (done.returncode, done.stdout, done.stderr) == (0, "hosts.yaml: OK — 18 hosts, 1 router, telegram: 1 chat\n", "")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "hosts.yaml: OK — 19 hosts, 1 router, telegram: 1 chat\n", "")
 
 
 def test_strict_treats_unset_secrets_as_errors_like_run() -> None:
@@ -108,7 +108,7 @@ def test_json_output(tmp_path: Path) -> None:
     assert document["errors"][0]["message"] == "timeout 5s is not shorter than interval 5s"
     done = netwatchd("check", "--json", "-c", "hosts.yaml")
     document = json.loads(done.stdout)
-    assert done.returncode == 0 and document["ok"] is True and document["hosts"] == 18
+    assert done.returncode == 0 and document["ok"] is True and document["hosts"] == 19
     assert document["unset_secret_variables"] == ["ROUTER_PASSWORD", "TELEGRAM_BOT_TOKEN"]
 
 

@@ -38,8 +38,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_hosts_yaml_loads_with_secrets_from_the_environment() -> None:
     config = load_config(REPO / "hosts.yaml", environ=ENV)
-    assert len(config.hosts) == 18
-    assert {h.parent for h in config.hosts} == {"core"}
+    kecamatan = [h for h in config.hosts if h.group == "kecamatan"]
+    assert len(kecamatan) == 18 and {h.parent for h in kecamatan} == {"core"}
+    core = config.host("core")                                  # watched, so a dead core is one message
+    assert core is not None and core.parent is None and core.address == config.routers[0].address
     assert config.host("waru").address == "172.16.200.117"
     assert config.routers[0].password == "r0uter: #{pw}"      # expanded after parsing: ': ' and '#' survive
     assert config.telegram.token == ENV["TELEGRAM_BOT_TOKEN"]
@@ -296,7 +298,7 @@ def test_load_without_secrets_for_commands_that_need_none() -> None:
     from netwatchd.config.loader import load
 
     config = load(REPO / "hosts.yaml", environ={}, secrets_may_be_unset=True)
-    assert config.telegram.token == "" and config.routers[0].password == "" and len(config.hosts) == 18
+    assert config.telegram.token == "" and config.routers[0].password == "" and len(config.hosts) == 19
 
 
 def test_warnings_do_not_fail_the_config(tmp_path: Path) -> None:
@@ -336,3 +338,16 @@ def test_a_secret_too_short_to_mask_is_a_warning(tmp_path: Path) -> None:
     assert [str(w) for w in result.warnings] == [
         f"{path}:1: warning: routers[r].password: is only 2 character(s) long "
         "(use a longer secret: one under 3 characters cannot be masked in logs)"]
+
+
+def test_a_parent_that_is_only_a_router_is_warned_about(tmp_path: Path) -> None:
+    from netwatchd.config.loader import analyze
+
+    path = write(tmp_path, "routers:\n  - {name: core, address: 198.18.0.1, password: x}\n"
+                           "hosts:\n  - {name: A, address: 198.18.1.2, parent: core}\n"
+                           "  - {name: B, address: 198.18.2.2, parent: core}\n")
+    result = analyze(path, {})
+    assert result.config is not None and not result.problems
+    [warning] = [w for w in result.warnings if w.path.endswith(".parent")]
+    assert warning.line == 4 and "'core' is a router but not a watched host" in warning.what
+    assert "- {name: core, address: 198.18.0.1}" in warning.allowed

@@ -410,7 +410,23 @@ class _Loader:
                 parent_of[spec.name.lower()] = spec.parent.lower()
             result.append(dataclasses.replace(spec, parent=target.name))
         self._report_loops(parent_of, {s.name.lower(): (s.name, line, label, pl) for s, line, label, pl in built})
+        self._warn_unwatched_router_parents(built, hosts, router_names)
         return result
+
+    def _warn_unwatched_router_parents(self, built: list[tuple[HostSpec, int, str, int | None]],
+                                       hosts: dict[str, HostSpec], router_names: dict[str, RouterSpec]) -> None:
+        """A parent that is only a router is never probed, so its outage cannot be told apart from its
+        children's: each child would get its own DOWN. Warn once per such router, at its first child."""
+        warned: set[str] = set()
+        for spec, line, label, parent_line in built:
+            name = (spec.parent or "").lower()
+            if name in router_names and name not in hosts and name not in warned:
+                warned.add(name)
+                router = router_names[name]
+                self.warn(parent_line or line, f"{label}.parent",
+                          f"'{router.name}' is a router but not a watched host, so when it dies each of its sites "
+                          "sends its own DOWN instead of one message",
+                          f"add it under hosts: too, e.g. - {{name: {router.name}, address: {router.address}}}")
 
     def _report_loops(self, parent_of: dict[str, str], info: dict[str, tuple[str, int, str, int | None]]) -> None:
         """Report each parent loop once, at its member that comes first in the file. Linear time."""

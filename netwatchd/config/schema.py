@@ -295,7 +295,7 @@ def config_reference() -> str:
            "[`netwatchd check`](commands.md#netwatchd-check) after every edit; "
            "`systemctl reload netwatchd` applies it to the running agent and keeps the old configuration "
            "when the new one has errors.", "",
-           "The shipped [`hosts.yaml`](../hosts.yaml) holds the 18 kecamatan of Diskominfo Sidoarjo behind "
+           "The shipped [`hosts.yaml`](../hosts.yaml) holds the 18 kecamatan of Diskominfo Sidoarjo and "
            "the core router; the [README](../README.md#a-hostsyaml-on-one-screen) shows a shorter one.", "",
            "## Value formats", "",
            "- **duration**: RouterOS style `500ms`, `10s`, `1m`, `1h30m`, `1d`, `1w`, clock style `00:01:30`, "
