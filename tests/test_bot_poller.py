@@ -636,7 +636,7 @@ def test_a_day_long_telegram_outage_keeps_the_backoff_at_its_ceiling(env: Env) -
     overflowed a float, the loop's own error handler raised again and the poll thread died."""
     env.poller.run_once(0)
     env.tg.set_outage(True)
-    env.poller.backoff.failures = 1100
+    env.poller.poll_failures = 1100
     env.poller.run_once(0)
     assert env.poller.next_delay == 60.0
     env.tg.set_outage(False)

@@ -42,7 +42,7 @@ from netwatchd.bot.render import render_router_failure
 from netwatchd.bot.handlers import BotContext, Reply
 from netwatchd.bot.i18n import bot_commands, say
 from netwatchd.bot.parse import CommandInputError, ParsedCommand, parse_command
-from netwatchd.clock import Clock
+from netwatchd.clock import Backoff, Clock
 from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError, RouterBusyError, RouterError, StoreError
 from netwatchd.logs import redact
@@ -55,22 +55,9 @@ log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 CONFLICT_DELAY = 30.0
+POLL_BACKOFF = Backoff(base=1.0, cap=60.0, jitter=0.0)   # a failing poll waits 1, 2, 4 ... 60 s
 
 
-class Backoff:
-    """Exponential delays for a failing poll: 1, 2, 4 ... `ceiling` seconds; `reset()` on success."""
-
-    def __init__(self, first: float = 1.0, ceiling: float = 60.0) -> None:
-        self.first, self.ceiling = first, ceiling
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        delay = min(self.ceiling, self.first * (2.0 ** min(self.failures, 60)))   # no float overflow
-        self.failures += 1
-        return delay
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 class _Answer:
@@ -130,7 +117,8 @@ class BotPoller:
         self.poll_timeout = poll_timeout
         self.command_timeout = command_timeout
         self.rate = RateLimiter(clock.monotonic, capacity=rate_capacity, per_second=rate_per_second)
-        self.backoff = Backoff()
+        self.backoff = POLL_BACKOFF
+        self.poll_failures = 0         # failed polls in a row (the backoff's exponent)
         self.next_delay = 0.0          # how long the loop waits before the next poll (after a failure)
         self.bot_username: str | None = None
         self.commands_answered = 0
@@ -205,7 +193,7 @@ class BotPoller:
                 self._poll(self.poll_timeout, wait=False, stop=stop)
             except Exception:  # noqa: BLE001 - the loop must survive anything; the log says what
                 log.exception("the command bot's poll failed unexpectedly; retrying")
-                self.next_delay = self.backoff.next_delay()
+                self.next_delay = self._failed_once()
             if self.next_delay:
                 stop.wait(self.next_delay)
 
@@ -232,9 +220,9 @@ class BotPoller:
             return 0
         if stop.is_set():
             return 0  # not confirmed: the next run gets these updates again
-        if self.backoff.failures or self._conflict:
+        if self.poll_failures or self._conflict:
             log.info("command bot polling again")
-        self.backoff.reset()
+        self.poll_failures = 0
         self._conflict = False
         answers = []
         try:
@@ -284,8 +272,8 @@ class BotPoller:
             self._conflict = True
             self.next_delay = CONFLICT_DELAY
             return
-        self.next_delay = self.backoff.next_delay()
-        level = logging.WARNING if self.backoff.failures == 1 else logging.DEBUG
+        self.next_delay = self._failed_once()
+        level = logging.WARNING if self.poll_failures == 1 else logging.DEBUG
         log.log(level, "command bot cannot poll Telegram: %s; next try in %.0f s", redact(str(exc)), self.next_delay)
 
     def _skip_malformed(self, update: Any, exc: Exception) -> None:
@@ -298,8 +286,13 @@ class BotPoller:
         if isinstance(update_id, int) and not isinstance(update_id, bool):
             accept_update(self._poll_connections.get(), update_id)
 
+    def _failed_once(self) -> float:
+        """Count one more failed poll; the seconds to wait before the next."""
+        self.poll_failures += 1
+        return self.backoff.delay(self.poll_failures)
+
     def _store_failed(self, exc: Exception) -> None:
-        self.next_delay = self.backoff.next_delay()
+        self.next_delay = self._failed_once()
         log.error("the command bot cannot record the update offset in the store (%s); commands wait "
                   "and are fetched again in %.0f s", redact(str(exc)), self.next_delay)
 
