@@ -108,12 +108,15 @@ def test_a_rule_broken_in_defaults_is_reported_once_not_per_host(tmp_path: Path)
     ("500ms", 0.5), ("10s", 10.0), ("1m", 60.0), ("1h30m", 5400.0), ("1d", 86400.0), ("1w", 604800.0),
     ("1m30s250ms", 90.25), ("00:01:30", 90.0), ("2.5", 2.5), ("15", 15.0), ("1.5s", 1.5), (" 10S ", 10.0),
     (7, 7.0), (0.25, 0.25),
+    # as RouterOS prints them (the API, /export): ping times and clock style after days
+    ("1ms234us", 0.001234), ("845us", 0.000845), ("1d02:00:00", 93600.0), ("1w2d03:04:05", 788645.0),
 ])
 def test_parse_duration(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "10", "s", "10x", "1h 30m", "-5s", "1e3s", "m10", "10ss", "inf", "nan",
+@pytest.mark.parametrize("text", ["", "10", "s", "10x", "1h 30m", "-5s", "1e3s", "m10", "10ss", "inf", "nan", "10:00:05s",
+                                  "1:60:00", "1h 00:00:01",
                                   True, None, float("inf"), -1])
 def test_parse_duration_rejects(text: object) -> None:
     if text == "10":

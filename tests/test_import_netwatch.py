@@ -13,7 +13,8 @@ from netwatchd.cli import main
 from netwatchd.config.loader import load_config
 from netwatchd.errors import UsageError
 from netwatchd.lab.routeros_standin import RouterOSStandIn
-from netwatchd.router.hosts_yaml import convert, format_duration
+from netwatchd.config.kinds import format_duration
+from netwatchd.router.hosts_yaml import convert
 from netwatchd.router.hosts_yaml import to_hosts_yaml
 from netwatchd.router.netwatch import NetwatchEntry, UnreadableEntry
 from netwatchd.router.rsc import parse_rsc, read_export
@@ -144,7 +145,8 @@ def test_unsupported_types_become_comments(tmp_path: Path) -> None:
     assert yaml.safe_load("hosts:\n" + to_hosts_yaml([]))["hosts"] is None
 
 
-@pytest.mark.parametrize("seconds, text", [(10, "10s"), (90, "1m30s"), (0.05, "50ms"), (3600, "1h"), (1.5, "1500ms")])
+@pytest.mark.parametrize("seconds, text", [(10, "10s"), (90, "1m30s"), (0.05, "50ms"), (3600, "1h"), (1.5, "1s500ms"),
+                                           (7 * 86400, "1w")])
 def test_durations_are_written_as_config_durations(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
 

@@ -344,7 +344,8 @@ def test_replies_of_both_personalities_are_read(personality: str) -> None:
     from zoneinfo import ZoneInfo
 
     from netwatchd.router.netwatch import read_netwatch
-    from netwatchd.router.values import ros_duration_seconds, ros_time_ms
+    from netwatchd.config.kinds import parse_duration
+    from netwatchd.router.values import ros_time_ms
 
     with RouterOSStandIn("netwatchd", PASSWORD, personality=personality) as server:
         server.set_ping("198.18.1.2", 12.4)
@@ -354,7 +355,7 @@ def test_replies_of_both_personalities_are_read(personality: str) -> None:
         uptime = client.query("/system/resource/print")[0]["uptime"]
         client.close()
     assert all(10 <= ros_time_ms(row["time"]) <= 14 for row in rows)           # "12ms" or "12ms412us"
-    assert ros_time_ms(rows[-1]["avg-rtt"]) is not None and ros_duration_seconds(uptime) > 3 * 86400
+    assert ros_time_ms(rows[-1]["avg-rtt"]) is not None and parse_duration(uptime) > 3 * 86400
     assert all(entry.since(ZoneInfo("Asia/Jakarta")) is not None for entry in entries)
     porong = next(entry for entry in entries if entry.host == "198.18.4.2")
     assert (porong.type, porong.status) == (("simple", "down") if personality == "v6" else ("icmp", "down"))

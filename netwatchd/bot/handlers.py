@@ -24,7 +24,6 @@ from netwatchd.bot import render as render
 from netwatchd.bot.i18n import say
 from netwatchd.bot.parse import (ROUTER_COMMANDS, CommandInputError, ParsedCommand, parse_interface, parse_mute,
                                  parse_ping, resolve_target)
-from netwatchd.bot.text import to_bool
 from netwatchd.clock import Clock
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.errors import ProbeError
@@ -34,6 +33,7 @@ from netwatchd.probes import probe_hosts
 from netwatchd.report.data import load_inputs
 from netwatchd.report.stats import SiteInfo, site_report
 from netwatchd.router import netwatch
+from netwatchd.router.values import ros_bool
 from netwatchd.store import outbox_repo, state_repo
 from netwatchd.store.db import Database
 
@@ -231,7 +231,7 @@ def _traffic(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
     if wanted is None:
         interfaces = client.query("/interface/print")
         names = [str(r.get("name")) for r in interfaces
-                 if to_bool(r.get("running")) and not to_bool(r.get("disabled"))][:MAX_TRAFFIC_INTERFACES]
+                 if ros_bool(r.get("running")) and not ros_bool(r.get("disabled"))][:MAX_TRAFFIC_INTERFACES]
     else:
         names = [wanted]
     samples: list[tuple[str, dict[str, Any]]] = []

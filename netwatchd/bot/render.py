@@ -15,11 +15,11 @@ from typing import Any, Sequence
 
 from netwatchd.bot import i18n
 from netwatchd.bot.i18n import headers, label, say, state_word
-from netwatchd.bot.text import (ago, bits_per_second, byte_size, duration, esc, local_time, plain,
-                                table, to_bool, to_float)
+from netwatchd.bot.text import ago, bits_per_second, byte_size, duration, esc, local_time, plain, table
 from netwatchd.config.model import HostSpec
 from netwatchd.errors import RouterError, RouterPolicyError
 from netwatchd.models import ProbeResult, Transition
+from netwatchd.router.values import ros_bool, ros_number
 
 MENU_ROWS: tuple[tuple[str, ...], ...] = (
     ("monitor", "ping", "status"),
@@ -147,10 +147,10 @@ def render_ping_router(target: str, address: str, router: str, rows: Sequence[di
             continue
         table_rows.append([row.get("seq"), row.get("host") or address, row.get("ttl"),
                            row.get("status") or _router_time(row.get("time"))])
-    sent = max((int(to_float(r.get("sent")) or 0) for r in rows), default=0)
-    received = max((int(to_float(r.get("received")) or 0) for r in rows), default=0)
+    sent = max((int(ros_number(r.get("sent")) or 0) for r in rows), default=0)
+    received = max((int(ros_number(r.get("received")) or 0) for r in rows), default=0)
     last = rows[-1] if rows else {}
-    loss = to_float(last.get("packet-loss"))
+    loss = ros_number(last.get("packet-loss"))
     if loss is None:
         loss = 100.0 * (sent - received) / sent if sent else 100.0
     rtt = ""
@@ -275,7 +275,7 @@ def render_interface(rows: Sequence[dict[str, Any]], router: str, language: str)
     """Interfaces: R running / X disabled / - no link, link-downs, rx/tx byte counters."""
     table_rows = []
     for r in rows:
-        flag = "X" if to_bool(r.get("disabled")) else ("R" if to_bool(r.get("running")) else "-")
+        flag = "X" if ros_bool(r.get("disabled")) else ("R" if ros_bool(r.get("running")) else "-")
         table_rows.append([flag, r.get("name"), r.get("link-downs", 0), byte_size(r.get("rx-byte")),
                            byte_size(r.get("tx-byte"))])
     body = table(["", *headers(language, "name", "downs", "rx", "tx")], table_rows, right=(2, 3, 4)
@@ -290,7 +290,7 @@ def render_dns(row: dict[str, Any], router: str, language: str) -> str:
         cache += f" ({100.0 * used / size:.0f}%)"
     pairs = [(label(language, "servers"), row.get("servers")),
              (label(language, "dynamic_servers"), row.get("dynamic-servers")),
-             (label(language, "remote"), to_bool(row.get("allow-remote-requests"))),
+             (label(language, "remote"), ros_bool(row.get("allow-remote-requests"))),
              (label(language, "cache"), cache)]
     return say(language, "title_dns", router=router) + "\n" + _pairs(pairs)
 
@@ -303,11 +303,11 @@ def render_neighbor(rows: Sequence[dict[str, Any]], router: str, language: str) 
 
 
 def render_resource(row: dict[str, Any], router: str, language: str) -> str:
-    total, free = to_float(row.get("total-memory")), to_float(row.get("free-memory"))
+    total, free = ros_number(row.get("total-memory")), ros_number(row.get("free-memory"))
     memory = "-"
     if total:
         memory = f"{byte_size(total - (free or 0))} / {byte_size(total)} ({100.0 * (total - (free or 0)) / total:.0f}%)"
-    disk_total, disk_free = to_float(row.get("total-hdd-space")), to_float(row.get("free-hdd-space"))
+    disk_total, disk_free = ros_number(row.get("total-hdd-space")), ros_number(row.get("free-hdd-space"))
     disk = f"{byte_size(disk_free)} free / {byte_size(disk_total)}" if disk_total else "-"
     cpu = row.get("cpu-load")
     pairs = [(label(language, "board"), row.get("board-name")),
@@ -387,7 +387,7 @@ def _pairs(pairs: Sequence[tuple[str, Any]]) -> str:
 
 def _flags(row: dict[str, Any]) -> str:
     """X disabled, D dynamic; a blank (not '-') when neither."""
-    return ("X" if to_bool(row.get("disabled")) else "") + ("D" if to_bool(row.get("dynamic")) else "") or " "
+    return ("X" if ros_bool(row.get("disabled")) else "") + ("D" if ros_bool(row.get("dynamic")) else "") or " "
 
 
 def _kib(value: Any) -> float | None:
@@ -395,9 +395,9 @@ def _kib(value: Any) -> float | None:
     text = plain(value).strip()
     for suffix, factor in (("KiB", 1.0), ("MiB", 1024.0), ("GiB", 1048576.0)):
         if text.endswith(suffix):
-            number = to_float(text[:-len(suffix)])
+            number = ros_number(text[:-len(suffix)])
             return None if number is None else number * factor
-    return to_float(text)
+    return ros_number(text)
 
 
 def _ms(value: float | None) -> str:

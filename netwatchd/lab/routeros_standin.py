@@ -66,6 +66,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
+from netwatchd.config.kinds import parse_duration
 from netwatchd.errors import LabError
 from netwatchd.lab.routeros_personality import Personality, format_ros_time, format_ros_uptime
 from netwatchd.lab.routeros_policy import DEFAULT_GROUPS, NO_PERMISSION, WRITE_VERBS as POLICY_WRITE_VERBS
@@ -951,7 +952,7 @@ class _Session:
             yield from self._error("value of size out of range (14..65535)")
             return
         try:
-            interval = _ros_seconds(attrs["interval"]) if attrs.get("interval") else self.standin.ping_interval
+            interval = parse_duration(attrs["interval"]) if attrs.get("interval") else self.standin.ping_interval
             if attrs.get("interval") and not 0.01 <= interval <= 5.0:
                 raise ValueError("interval")
         except ValueError:
@@ -1006,13 +1007,6 @@ class _Session:
                 yield from self._interrupted()
                 return
         yield "!done", None
-
-
-def _ros_seconds(text: str) -> float:
-    """'200ms', '1s', '00:00:01' or a bare number of seconds -> seconds. Raises ValueError."""
-    from netwatchd.router.values import ros_duration_seconds
-
-    return ros_duration_seconds(text)
 
 
 # ----------------------------------------------------------------------------- command line

@@ -32,6 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Iterable, Sequence
 
+from netwatchd.config.kinds import format_duration
 from netwatchd.errors import LabError
 from netwatchd.lab.netns import NetnsLab, check_lab_address, require_lab_support
 
@@ -342,10 +343,6 @@ class SidoarjoLab:
         Secrets are referenced as ${ENV} variables, never written to the file. Telegram points
         at the stand-in's `api_url`. `only_sites` writes a subset (reload tests).
         """
-        def duration(seconds: float) -> str:
-            ms = round(seconds * 1000)
-            return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
-
         def flow(values: dict[str, Any]) -> str:
             return "{" + ", ".join(f"{k}: {_yaml_scalar(v)}" for k, v in values.items()) + "}"
 
@@ -356,13 +353,13 @@ class SidoarjoLab:
             "timezone: Asia/Jakarta",
             "defaults:",
             "  probe: icmp",
-            f"  interval: {duration(timing.interval)}",
-            f"  timeout: {duration(timing.timeout)}",
+            f"  interval: {format_duration(timing.interval)}",
+            f"  timeout: {format_duration(timing.timeout)}",
             f"  count: {timing.count}",
-            f"  packet_interval: {duration(timing.packet_interval)}",
+            f"  packet_interval: {format_duration(timing.packet_interval)}",
             f"  down_after: {timing.down_after}",
             f"  up_after: {timing.up_after}",
-            f"  retry_interval: {duration(timing.retry_interval)}",
+            f"  retry_interval: {format_duration(timing.retry_interval)}",
         ]
         if api_url:
             lines += [

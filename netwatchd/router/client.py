@@ -43,10 +43,10 @@ from librouteros.connections import SocketTransport
 from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, MultiTrapError, TrapError
 from librouteros.login import encode_password
 
+from netwatchd.config.kinds import parse_duration
 from netwatchd.config.model import RouterSpec
 from netwatchd.errors import RouterBusyError, RouterError, RouterPolicyError
 from netwatchd.logs import add_secret, redact
-from netwatchd.router.values import ros_duration_seconds
 from netwatchd.router.wire_text import wire_encoding
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ def ping_interval_seconds(command: str, args: Mapping[str, Any]) -> float:
     if value is None or value is True or value == "":
         return ROUTER_DEFAULT_PING_INTERVAL
     try:
-        seconds = ros_duration_seconds(value)
+        seconds = parse_duration(value)
     except ValueError:
         raise RouterError(f"refused {command}: interval {str(value)[:20]!r} is not a duration like 200ms") from None
     low, high = PING_INTERVAL_RANGE

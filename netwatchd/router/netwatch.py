@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any, Mapping, Sequence
 
+from netwatchd.config.kinds import parse_duration
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.errors import RouterError
 from netwatchd.models import State
-from netwatchd.router.values import ros_bool, ros_duration_seconds, ros_timestamp
+from netwatchd.router.values import ros_bool, ros_timestamp
 
 # Fields NetwatchEntry holds itself; everything else RouterOS prints goes to `settings` as text.
 _OWN_FIELDS = {".id", "host", "name", "type", "interval", "timeout", "comment", "disabled", "status", "since"}
@@ -63,8 +64,8 @@ class NetwatchEntry:
         timeout = text.get("timeout")
         return cls(
             host=text["host"], name=text.get("name", ""), type=text.get("type") or "simple",
-            interval=ros_duration_seconds(text["interval"]) if text.get("interval") else 10.0,
-            timeout=ros_duration_seconds(timeout) if timeout else None,
+            interval=_seconds("interval", text["interval"]) if text.get("interval") else 10.0,
+            timeout=_seconds("timeout", timeout) if timeout else None,
             comment=text.get("comment", ""), disabled=ros_bool(text.get("disabled", "no")),
             status=(text.get("status") or "unknown").lower(), since_text=text.get("since", ""),
             id=text.get(".id", ""),
@@ -82,6 +83,14 @@ class UnreadableEntry:
     host: str
     label: str
     reason: str
+
+
+def _seconds(key: str, text: str) -> float:
+    """A Netwatch duration setting in seconds. Raises ValueError naming the setting."""
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise ValueError(f"not a RouterOS duration: {key}={text} (like 10s, 1m30s or 00:01:30)") from None
 
 
 def _as_text(value: Any) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from netwatchd.errors import UsageError
 from netwatchd.router.netwatch import NetwatchEntry, UnreadableEntry
-from netwatchd.router.values import ros_duration_seconds
+from netwatchd.config.kinds import parse_duration
 
 NETWATCH_MENU = ("tool", "netwatch")
 VERBS = {"add", "set", "remove", "print", "export", "enable", "disable", "edit", "find", "comment", "unset",
@@ -548,7 +548,7 @@ def _entry(row: _Row, version: ExportVersion) -> NetwatchEntry | UnreadableEntry
     for key in ("interval", "timeout"):
         if key in fields:
             try:
-                ros_duration_seconds(fields[key])
+                parse_duration(fields[key])
             except ValueError:
                 return UnreadableEntry(row.line, fields["host"], label,
                                        f"{key}={fields[key]} is not a RouterOS duration (like 10s, 1m, 00:01:00)")
