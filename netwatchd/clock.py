@@ -68,6 +68,12 @@ def iso_ms(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
+def utc_ms(moment: datetime) -> str:
+    """How every moment is stored and served: ISO 8601 in UTC with milliseconds,
+    e.g. 2026-01-05T01:00:00.123+00:00 (same width for every moment, so text order is time order)."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
 @dataclass(frozen=True)
 class Backoff:
     """Retry delay after the n-th failed attempt: `base * 2**(n-1)` seconds, at most `cap`, times a

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from netwatchd.clock import utc_ms  # noqa: E402
 from netwatchd.config.model import Config, HostSpec, RetentionSpec  # noqa: E402
 from netwatchd.models import ProbeResult, State, Transition  # noqa: E402
 from netwatchd.report import render  # noqa: E402
@@ -41,10 +42,6 @@ from netwatchd.commands.report import make_report, select_sites  # noqa: E402
 TZ = ZoneInfo("Asia/Jakarta")
 UNTIL = datetime(2026, 12, 1, tzinfo=TZ)
 INTERVAL_S = 10
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def synthetic_store(data_dir: Path, hosts: int, days: int, seed: int = 7) -> tuple[Config, int]:
@@ -72,9 +69,9 @@ def synthetic_store(data_dir: Path, hosts: int, days: int, seed: int = 7) -> tup
             events.append((spec.name, "state", "up", bad, t))
             events.append((spec.name, "state", bad, "up", t + length))
             for moment, to in ((t, bad), (t + length, "up")):
-                timing.append({"events": [{"host": spec.name, "from": "up", "to": to, "at": _iso(moment)}],
-                               "detected_at": _iso(moment), "enqueued_at": _iso(moment),
-                               "sent_at": _iso(moment), "acked_at": _iso(moment),
+                timing.append({"events": [{"host": spec.name, "from": "up", "to": to, "at": utc_ms(moment)}],
+                               "detected_at": utc_ms(moment), "enqueued_at": utc_ms(moment),
+                               "sent_at": utc_ms(moment), "acked_at": utc_ms(moment),
                                "latency_ms": round(rng.lognormvariate(5.8, 0.4), 1), "attempts": 1,
                                "chat_id": "-1001", "message_id": len(timing) + 1,
                                "status": "sent" if rng.random() > 0.002 else "dead"})
@@ -82,7 +79,7 @@ def synthetic_store(data_dir: Path, hosts: int, days: int, seed: int = 7) -> tup
     with transaction(conn):
         conn.executemany(
             "INSERT INTO events(host, kind, from_state, to_state, at, payload) VALUES (?,?,?,?,?,?)",
-            ((h, k, f, to, _iso(at), json.dumps(Transition(host=h, address="", from_state=State(f),
+            ((h, k, f, to, utc_ms(at), json.dumps(Transition(host=h, address="", from_state=State(f),
                                                            to_state=State(to), at=at).to_dict()))
              for h, k, f, to, at in sorted(events, key=lambda e: e[4])))
         ids = hr.host_ids(conn, (s.name for s in specs))
@@ -116,7 +113,7 @@ PEER_RTT = ("SELECT host_id, sum(probes), sum(failures), min(rtt_min_us), avg(rt
 
 def peer_sql(db_path: Path, since: datetime, until: datetime) -> int:
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    rows = conn.execute(PEER_SQL, (_iso(since), _iso(until), _iso(until))).fetchall()
+    rows = conn.execute(PEER_SQL, (utc_ms(since), utc_ms(until), utc_ms(until))).fetchall()
     rows += conn.execute(PEER_RTT, (hr.to_ms(since), hr.to_ms(until))).fetchall()
     conn.close()
     return len(rows)
