@@ -143,7 +143,7 @@ def bench_report(hosts: int, days: int) -> dict:
             return report, inputs
 
         compute_s, (report, _) = timed(figures)
-        json_s, text = timed(lambda: render.render_json(make_report(config, since, UNTIL, sites, now=now)[0]))
+        json_s, text = timed(lambda: render.render_json(make_report(config, since, UNTIL, sites, now=now)[0], config.tz))
         html_s, html = timed(lambda: render_html(*make_report(config, since, UNTIL, sites, now=now,
                                                               with_series=True), TZ), repeat=1)
         peer_s, _ = timed(lambda: peer_sql(Database.in_dir(data_dir).path, since, UNTIL))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -265,8 +266,8 @@ def test_a_lasting_netwatch_disagreement_is_recorded_and_queued_for_the_admins(t
         hosts = [HostSpec(name=n, address=a, interval=10.0, timeout=1.0, retry_interval=1.0, down_after=2,
                           up_after=2) for n, a in (("Porong", "198.18.4.2"), ("Waru", "198.18.15.2"))]
         config = make_config(tmp_path, None, hosts)
-        config = Config(**{**config.__dict__, "crosscheck_every": 60.0, "routers": (RouterSpec(
-            name="core", address="127.0.0.1", port=router.port, username="netwatchd", password="lab-secret"),)})
+        config = replace(config, crosscheck_every=60.0, routers=(RouterSpec(
+            name="core", address="127.0.0.1", port=router.port, username="netwatchd", password="lab-secret"),))
         agent = Agent(config, clock=clock, probe_fn=Network().probe)
         settle(agent, clock, 12)                               # we see both UP
         assert agent.crosscheck_once() == []                   # one check is not yet lasting
@@ -281,7 +282,7 @@ def test_the_status_page_serves_the_agents_own_states_and_metrics(tmp_path, cloc
     import urllib.request
 
     net = Network()
-    config = Config(**{**make_config(tmp_path, None).__dict__, "web": WebSpec(enabled=True, port=0)})
+    config = replace(make_config(tmp_path, None), web=WebSpec(enabled=True, port=0))
     agent = Agent(config, clock=clock, probe_fn=net.probe)
     net.down.add("Taman")
     settle(agent, clock, 15)
@@ -318,8 +319,8 @@ def test_reload_says_which_changes_need_a_restart_and_switches_the_telegram_endp
     config = make_config(tmp_path, standin.api_url)
     agent = Agent(config, clock=clock, probe_fn=Network().probe)
     old_api = agent.worker.api
-    moved = Config(**{**make_config(tmp_path, "http://127.0.0.1:9").__dict__, "data_dir": tmp_path / "elsewhere",
-                      "web": WebSpec(enabled=True, port=0)})
+    moved = replace(make_config(tmp_path, "http://127.0.0.1:9"), data_dir=tmp_path / "elsewhere",
+                    web=WebSpec(enabled=True, port=0))
     outcome = agent.apply_config(moved)
     assert outcome.ok and set(outcome.needs_restart) == {"data_dir", "web"}
     assert "needs a restart to apply: data_dir, web" in outcome.summary()
@@ -357,8 +358,8 @@ def test_a_netwatch_disagreement_decided_while_the_store_is_locked_is_saved_late
         hosts = [HostSpec(name=n, address=a, interval=10.0, timeout=1.0, retry_interval=1.0, down_after=2,
                           up_after=2) for n, a in (("Porong", "198.18.4.2"), ("Waru", "198.18.15.2"))]
         config = make_config(tmp_path, None, hosts)
-        config = Config(**{**config.__dict__, "crosscheck_every": 60.0, "routers": (RouterSpec(
-            name="core", address="127.0.0.1", port=router.port, username="netwatchd", password="lab-secret"),)})
+        config = replace(config, crosscheck_every=60.0, routers=(RouterSpec(
+            name="core", address="127.0.0.1", port=router.port, username="netwatchd", password="lab-secret"),))
         agent = Agent(config, clock=clock, probe_fn=Network().probe)
         settle(agent, clock, 12)
         assert agent.crosscheck_once() == []

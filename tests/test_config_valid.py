@@ -279,7 +279,7 @@ def test_every_dataclass_field_has_a_key_in_the_schema() -> None:
         if section.target is None:
             continue
         keys = {k.name for k in section.keys} | set(section.extra_fields)
-        fields = {f.name for f in dataclasses.fields(section.target)}
+        fields = {f.name for f in dataclasses.fields(section.target) if f.init}   # Config.tz is built, not read
         if section.target is config_module.HostSpec:
             fields -= {"name", "address"} if section.name == "defaults" else set()
         missing = fields - keys

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -113,9 +114,10 @@ def test_reminder_uplink_and_startup_as_the_state_machine_emits_them():
 
 
 def test_times_follow_the_configured_zone():
-    assert format_time(AT, "Asia/Jakarta") == "27/11/2026 21:03:05 WIB"
-    assert format_time(AT, "Asia/Makassar") == "27/11/2026 22:03:05 WITA"
-    assert format_time(AT, "UTC") == "27/11/2026 14:03:05 UTC"
+    assert format_time(AT, ZoneInfo("Asia/Jakarta")) == "27/11/2026 21:03:05 WIB"
+    assert format_time(AT, ZoneInfo("Asia/Makassar")) == "27/11/2026 22:03:05 WITA"
+    assert format_time(AT, timezone.utc) == "27/11/2026 14:03:05 UTC"
+    assert format_time(AT, None) == "27/11/2026 21:03:05 WIB"     # the default config's zone
 
 
 def test_durations_and_evidence():
@@ -190,8 +192,8 @@ def test_a_netwatch_disagreement_is_not_announced_as_an_outage(language):
     found = t("Porong", kind="crosscheck", evidence={
         "router": "core", "router_entry": "Porong", "router_status": "down", "router_since": None,
         "netwatchd_state": "up", "netwatchd_since": None})
-    for text in (render_alerts([found], language=language, tz="Asia/Jakarta")[0],
-                 render_alerts([found, t("Waru")], language=language, tz="Asia/Jakarta")[0]):
+    for text in (render_alerts([found], language=language, tz=ZoneInfo("Asia/Jakarta"))[0],
+                 render_alerts([found, t("Waru")], language=language, tz=ZoneInfo("Asia/Jakarta"))[0]):
         line = next(x for x in text.splitlines() if "Porong" in x)
         assert "Netwatch" in text and "core" in text and "netwatchd: up" in text
         assert not line.startswith("🔴") and "Porong DOWN" not in text and "Porong</b> — DOWN" not in text

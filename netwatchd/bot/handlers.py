@@ -14,10 +14,9 @@ import logging
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netwatchd import __version__
 from netwatchd.bot import render as render
@@ -70,11 +69,8 @@ class BotContext:
         return self.config.telegram.language
 
     @property
-    def tz(self) -> Any:
-        try:
-            return ZoneInfo(self.config.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            return timezone.utc
+    def tz(self) -> tzinfo:
+        return self.config.tz
 
     @property
     def tz_name(self) -> str:

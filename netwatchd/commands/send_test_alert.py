@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         add_secret(secret)
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be more than 0 seconds, not {args.timeout:g}")
-    text = render_test(language=config.telegram.language, tz=config.timezone, server=socket.gethostname(),
+    text = render_test(language=config.telegram.language, tz=config.tz, server=socket.gethostname(),
                        at=SystemClock().now(), templates=config.telegram.templates)
     if not config.telegram.enabled:
         print(to_plain_text(text))

@@ -19,7 +19,7 @@ from typing import Any, Sequence, TextIO
 from netwatchd.config.model import Config
 from netwatchd.logs import redact
 from netwatchd.engine.engine import SELF_HOST, HostState, Mute
-from netwatchd.engine.mutes import compile_windows, zone
+from netwatchd.engine.mutes import compile_windows
 from netwatchd.store import outbox_repo, state_repo
 from netwatchd.store.db import Database, read_transaction
 from netwatchd.store.outbox_repo import DeadRow
@@ -82,8 +82,8 @@ def describe_evidence(evidence: dict[str, Any]) -> str:
 
 def build_report(config: Config, snap: Snapshot, now: datetime) -> dict[str, Any]:
     """The status as one JSON-ready dict (also what the table is printed from)."""
-    tz = zone(config.timezone)
-    windows = compile_windows(config.maintenance, config.timezone)
+    tz = config.tz
+    windows = compile_windows(config.maintenance, tz)
     in_window = {t for w in windows if w.active(now) for t in w.targets}
     mutes = {m.target.lower(): m for m in snap.mutes}
     hosts = []

@@ -17,10 +17,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-from netwatchd.config.model import (Config, FlapPolicy, HostSpec, MaintenanceWindow, RetentionSpec, RouterSpec,
-                              SelfCheck, TelegramSpec, Thresholds, WebSpec)
+from netwatchd.config.model import (DEFAULT_TIMEZONE, Config, FlapPolicy, HostSpec, MaintenanceWindow, RetentionSpec,
+                                    RouterSpec, SelfCheck, TelegramSpec, Thresholds, WebSpec, time_zone)
 from netwatchd.config.kinds import Invalid, ListOf, Name, did_you_mean, format_duration, parse_duration
 from netwatchd.config.schema import (DEFAULTS, FLAPPING, HOST, HOST_SETTINGS, MAINTENANCE, RETENTION, ROUTER,
                                      SELF_CHECK, TELEGRAM, TOP, WEB, Key, Section)
@@ -86,7 +85,7 @@ class _Loader:
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.unset_secrets: dict[str, str] = {}
-        self.zone = ZoneInfo("Asia/Jakarta")
+        self.zone = time_zone(DEFAULT_TIMEZONE)   # the file's timezone once read (maintenance times)
 
     # ------------------------------------------------------------ reporting
 
@@ -250,8 +249,8 @@ class _Loader:
         items = root.items
         top = self.section(_without(root, ("defaults", "hosts", "routers", "telegram", "web", "maintenance",
                                            "self_check", "flapping", "retention")), TOP, "")
-        timezone_name = top.get("timezone", ("Asia/Jakarta", 0))[0]
-        self.zone = ZoneInfo(timezone_name)
+        timezone_name = top.get("timezone", (DEFAULT_TIMEZONE, 0))[0]
+        self.zone = time_zone(timezone_name)     # a valid name: TimeZone has checked it
         routers = self.routers(_get(items, "routers"))
         hosts = self.hosts(_get(items, "defaults"), _get(items, "hosts"), routers)
         if not hosts and not self.problems:

@@ -349,7 +349,7 @@ class AlertEngine:
 
     def _configure(self, config: Config, saved: dict[str, HostState]) -> None:
         self._config = config
-        self._windows: tuple[CompiledWindow, ...] = compile_windows(config.maintenance, config.timezone)
+        self._windows: tuple[CompiledWindow, ...] = compile_windows(config.maintenance, config.tz)
         self._flap = config.flapping
         self._slots = slots_for(config.flapping.window)
         self._flap_mask = (1 << self._slots) - 1

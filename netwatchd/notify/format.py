@@ -18,10 +18,10 @@ from __future__ import annotations
 import html
 import logging
 import re
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any, Mapping, Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from netwatchd.config.model import DEFAULT_TIMEZONE, time_zone
 from netwatchd.models import State, Transition
 from netwatchd.config.templates import FIELD as _FIELD, PLACEHOLDERS, TEMPLATE_KEYS, check_templates  # noqa: F401
 from netwatchd.textsplit import TELEGRAM_LIMIT, split_html, utf16_len
@@ -135,20 +135,9 @@ _TAG = re.compile(r"<[^>]*>")
 
 # -- small pure helpers ---------------------------------------------------------------------------
 
-def zone(tz: str | tzinfo) -> tzinfo:
-    """A tzinfo for a name like "Asia/Jakarta"; UTC if the name is unknown (never drop an alert)."""
-    if isinstance(tz, tzinfo):
-        return tz
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        log.warning("unknown time zone %r: showing times in UTC (fix 'timezone' in the config)", tz)
-        return timezone.utc
-
-
-def format_time(moment: datetime, tz: str | tzinfo) -> str:
-    """27/11/2026 21:03:05 WIB"""
-    local = moment.astimezone(zone(tz))
+def format_time(moment: datetime, tz: tzinfo | None) -> str:
+    """27/11/2026 21:03:05 WIB: `moment` in `tz` (Config.tz; None: the default config's zone, WIB)."""
+    local = moment.astimezone(tz if tz is not None else time_zone(DEFAULT_TIMEZONE))
     return f"{local:%d/%m/%Y %H:%M:%S} {local.tzname()}"
 
 
@@ -254,7 +243,7 @@ def _label(t: Transition, language: str) -> str:
     return _KIND_LABELS[lang][t.kind]
 
 
-def _values(t: Transition, language: str, tz: str | tzinfo) -> dict[str, str]:
+def _values(t: Transition, language: str, tz: tzinfo | None) -> dict[str, str]:
     lang = _lang(language)
     words = _WORDS[lang]
     esc = html.escape
@@ -369,13 +358,13 @@ def _changes_summary(changes: Any, language: str) -> str:
     return ", ".join(f"{name} {labels.get(str(state), str(state).upper())}" for name, state in changes.items())
 
 
-def render_one(t: Transition, *, language: str = "id", tz: str | tzinfo = "Asia/Jakarta",
+def render_one(t: Transition, *, language: str = "id", tz: tzinfo | None = None,
                templates: Mapping[str, str] | None = None) -> str:
     """The full message for one transition (may exceed 4096; see render_alerts)."""
     return _fill(_template(_template_key(t), language, templates), _values(t, language, tz))
 
 
-def _group_line(t: Transition, language: str, tz: str | tzinfo,
+def _group_line(t: Transition, language: str, tz: tzinfo | None,
                 templates: Mapping[str, str] | None) -> str:
     values = _values(t, language, tz)
     words = _WORDS[_lang(language)]
@@ -396,7 +385,7 @@ def _group_line(t: Transition, language: str, tz: str | tzinfo,
     return _fill(_template("group_line", language, templates), values)
 
 
-def _group_header(transitions: Sequence[Transition], language: str, tz: str | tzinfo,
+def _group_header(transitions: Sequence[Transition], language: str, tz: tzinfo | None,
                   templates: Mapping[str, str] | None) -> str:
     lang = _lang(language)
     words = _WORDS[lang]
@@ -418,7 +407,7 @@ def _group_header(transitions: Sequence[Transition], language: str, tz: str | tz
 
 
 def render_message(transitions: Sequence[Transition], *, language: str = "id",
-                   tz: str | tzinfo = "Asia/Jakarta", templates: Mapping[str, str] | None = None) -> str:
+                   tz: tzinfo | None = None, templates: Mapping[str, str] | None = None) -> str:
     """One message for one or more transitions (one: its full template; several: a header
     "3 sites DOWN" and one line each, in order). Not split; raises ValueError when empty."""
     if not transitions:
@@ -431,13 +420,13 @@ def render_message(transitions: Sequence[Transition], *, language: str = "id",
 
 
 def render_alerts(transitions: Sequence[Transition], *, language: str = "id",
-                  tz: str | tzinfo = "Asia/Jakarta", templates: Mapping[str, str] | None = None) -> list[str]:
+                  tz: tzinfo | None = None, templates: Mapping[str, str] | None = None) -> list[str]:
     """render_message() split at 4096 characters on line boundaries."""
     return split_html(render_message(transitions, language=language, tz=tz, templates=templates))
 
 
 def plan_messages(transitions: Sequence[Transition], *, language: str = "id",
-                  tz: str | tzinfo = "Asia/Jakarta", templates: Mapping[str, str] | None = None,
+                  tz: tzinfo | None = None, templates: Mapping[str, str] | None = None,
                   limit: int = MAX_MESSAGE) -> list[tuple[int, list[str]]]:
     """Pack consecutive transitions into as few messages as fit in `limit` each.
 
@@ -466,7 +455,7 @@ def plan_messages(transitions: Sequence[Transition], *, language: str = "id",
     return plan
 
 
-def render_test(*, language: str = "id", tz: str | tzinfo = "Asia/Jakarta", server: str,
+def render_test(*, language: str = "id", tz: tzinfo | None = None, server: str,
                 at: datetime, templates: Mapping[str, str] | None = None) -> str:
     """The test-notify message."""
     values = {"icon": _ICONS["test"], "server": html.escape(server), "at": html.escape(format_time(at, tz))}

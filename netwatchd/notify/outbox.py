@@ -306,7 +306,7 @@ class DeliveryWorker:
             return StepOutcome(sent=False, wait=0.0)
         config = self.config
         count, parts = fmt.plan_messages([r.transition for r in rows], language=config.telegram.language,
-                                         tz=config.timezone, templates=config.telegram.templates)[0]
+                                         tz=config.tz, templates=config.telegram.templates)[0]
         batch = rows[:count]
         if not self._claim(conn, batch):
             return StepOutcome(sent=False, wait=self.poll_interval)
@@ -487,7 +487,7 @@ class DeliveryWorker:
     def _delivered(self, batch: list[_Row], chat_id: str, message_id: int | None, sent_at: datetime,
                    acked_at: datetime, status: str, error: str | None = None) -> None:
         record = timing_record(batch, chat_id=chat_id, message_id=message_id, sent_at=sent_at,
-                               acked_at=acked_at, status=status, tz=self.config.timezone, error=error)
+                               acked_at=acked_at, status=status, tz=self.config.tz, error=error)
         self.timing.write(record)
         if status == "sent":
             log.info("delivered %d alert(s) to chat %s in %d ms (message %s)", len(batch), chat_id,

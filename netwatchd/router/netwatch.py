@@ -208,9 +208,7 @@ def crosscheck(entries: Sequence[NetwatchEntry], config: Config, states: Mapping
     Entries match a site by address first, then by name or comment (case-insensitive). Router
     timestamps are read in `router_tz` (default: the config's time zone).
     """
-    from zoneinfo import ZoneInfo
-
-    tz = router_tz or ZoneInfo(config.timezone)
+    tz = router_tz or config.tz
     unmatched = list(entries)
     both: list[Comparison] = []
     only_ours: list[HostSpec] = []
