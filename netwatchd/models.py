@@ -23,6 +23,26 @@ class State(str, Enum):
     UNREACHABLE = "unreachable"  # its parent is down: no separate alert
 
 
+# The one word for each state in each language: alerts (notify.format) and the bot's replies
+# (bot.render) both show these, so an administrator reads the same word for the same state.
+STATE_WORDS: dict[str, dict[State, str]] = {
+    "id": {State.UP: "UP", State.DOWN: "DOWN", State.DEGRADED: "TERGANGGU", State.UNREACHABLE: "TAK TERJANGKAU",
+           State.UNKNOWN: "TIDAK DIKETAHUI"},
+    "en": {State.UP: "UP", State.DOWN: "DOWN", State.DEGRADED: "DEGRADED", State.UNREACHABLE: "UNREACHABLE",
+           State.UNKNOWN: "UNKNOWN"},
+}
+
+
+def state_word(language: str, state: State | str) -> str:
+    """The word for `state` in `language` ("id" for a language not in STATE_WORDS); a string that
+    is no State (a router's own status) is shown in capitals."""
+    words = STATE_WORDS.get(language, STATE_WORDS["id"])
+    try:
+        return words[State(state)]
+    except ValueError:
+        return str(state).upper()
+
+
 @dataclass(frozen=True)
 class ProbeResult:
     """The outcome of one probe of one host (one ICMP burst of `count` echoes, one TCP connect, ...).

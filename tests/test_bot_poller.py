@@ -285,13 +285,13 @@ def test_messages_for_other_bots_and_plain_text_are_skipped_without_audit(env: E
 def test_monitor_shows_every_site_grouped_from_the_store(env: Env) -> None:
     save_states(env)
     assert env.text("/Monitor") == (
-        "<b>Monitor</b> 14:00 WIB — 4 sites: 2 UP, 1 DOWN, 1 ?\n"
+        "<b>Monitor</b> 14:00 WIB — 4 sites: 2 UP, 1 DOWN, 1 UNKNOWN\n"
         "Problems: Porong\n"
         "<b>kecamatan</b>\n"
-        "<pre>site     state since  rtt loss\n"
-        "Waru     UP    5h00m  1.2   0%\n"
-        "Porong   DOWN  12m03s   - 100%\n"
-        "Sidoarjo ?     -        -    -</pre>\n"
+        "<pre>site     state   since  rtt loss\n"
+        "Waru     UP      5h00m  1.2   0%\n"
+        "Porong   DOWN    12m03s   - 100%\n"
+        "Sidoarjo UNKNOWN -        -    -</pre>\n"
         "<b>servers</b>\n"
         "<pre>site     state since  rtt loss\n"
         "loopback UP    2d00h 0.04   0%</pre>")

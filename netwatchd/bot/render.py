@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from netwatchd.bot import i18n
-from netwatchd.bot.i18n import headers, label, say, state_word
+from netwatchd.bot.i18n import headers, label, say
 from netwatchd.bot.text import ago, bits_per_second, byte_size, duration, esc, local_time, plain, table
 from netwatchd.config.model import HostSpec
 from netwatchd.errors import RouterError, RouterPolicyError
-from netwatchd.models import ProbeResult, Transition
+from netwatchd.models import ProbeResult, Transition, state_word
 from netwatchd.router.values import ros_bool, ros_number
 
 MENU_ROWS: tuple[tuple[str, ...], ...] = (

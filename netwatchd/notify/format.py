@@ -22,7 +22,7 @@ from datetime import datetime, tzinfo
 from typing import Any, Mapping, Sequence
 
 from netwatchd.config.model import DEFAULT_TIMEZONE, time_zone
-from netwatchd.models import State, Transition
+from netwatchd.models import State, Transition, state_word
 from netwatchd.config.templates import FIELD as _FIELD, PLACEHOLDERS, TEMPLATE_KEYS, check_templates  # noqa: F401
 from netwatchd.textsplit import TELEGRAM_LIMIT, split_html, utf16_len
 
@@ -31,12 +31,6 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE = TELEGRAM_LIMIT
 LANGUAGES = ("id", "en")
 
-_STATE_LABELS = {
-    "id": {"up": "UP", "down": "DOWN", "degraded": "TERGANGGU", "unreachable": "TAK TERJANGKAU",
-           "unknown": "TIDAK DIKETAHUI"},
-    "en": {"up": "UP", "down": "DOWN", "degraded": "DEGRADED", "unreachable": "UNREACHABLE",
-           "unknown": "UNKNOWN"},
-}
 _KIND_LABELS = {
     "id": {"flapping": "FLAPPING", "stable": "STABIL", "reminder": "MASIH DOWN",
            "maintenance_end": "SELESAI PEMELIHARAAN", "uplink_lost": "UPLINK PUTUS",
@@ -239,7 +233,7 @@ def _template_key(t: Transition) -> str:
 def _label(t: Transition, language: str) -> str:
     lang = _lang(language)
     if t.kind == "state" or t.kind not in _KIND_LABELS[lang]:
-        return _STATE_LABELS[lang].get(t.to_state.value, t.to_state.value.upper())
+        return state_word(lang, t.to_state)
     return _KIND_LABELS[lang][t.kind]
 
 
@@ -259,13 +253,12 @@ def _values(t: Transition, language: str, tz: tzinfo | None) -> dict[str, str]:
     key = _template_key(t)
     host = words["server"] if t.kind in _SERVER_KINDS else t.host
     # a cross-check is a disagreement (or its end), not an outage: its own label and icon, never "DOWN"
-    state = _label(t, lang) if t.kind in _CROSSCHECK_KINDS else \
-        _STATE_LABELS[lang].get(t.to_state.value, t.to_state.value.upper())
+    state = _label(t, lang) if t.kind in _CROSSCHECK_KINDS else state_word(lang, t.to_state)
     return {
         "icon": _ICONS.get(key, "🔔"),
         "host": esc(host), "address": esc(t.address), "group": esc(t.group),
         "state": esc(state),
-        "from_state": esc(_STATE_LABELS[lang].get(t.from_state.value, t.from_state.value.upper())),
+        "from_state": esc(state_word(lang, t.from_state)),
         "at": esc(format_time(t.at, tz)),
         "time": esc(format_time(t.at, tz).split(" ", 1)[1]),
         "since": esc(format_time(t.since, tz)) if t.since else "",
@@ -354,8 +347,7 @@ def _changes_summary(changes: Any, language: str) -> str:
     """"Waru UP, Taman DOWN" from {site: state} (what changed while the server was offline)."""
     if not isinstance(changes, Mapping) or not changes:
         return ""
-    labels = _STATE_LABELS[language]
-    return ", ".join(f"{name} {labels.get(str(state), str(state).upper())}" for name, state in changes.items())
+    return ", ".join(f"{name} {state_word(language, str(state))}" for name, state in changes.items())
 
 
 def render_one(t: Transition, *, language: str = "id", tz: tzinfo | None = None,
