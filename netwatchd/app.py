@@ -9,10 +9,9 @@ Tests drive it without threads through `probe_once()`, `tick_once()` and `delive
 One probe round flows: ProbeLoop -> `handle_results` -> engine.ingest -> state_repo.save (new
 states + events + outbox rows, ONE transaction) -> wake the delivery worker -> history ->
 metrics. If the store cannot be written, the decided transitions are kept in memory and saved
-with the next round, so no alert is dropped. When a site starts failing, its parent (the core)
-is brought forward to the next probe tick (`ProbeLoop.probe_soon`) instead of waiting for its own
-turn, so a dead core is decided before its sites and they fold into its one message; a recovered
-parent's children likewise.
+with the next round, so no alert is dropped. The hosts the engine wants probed at once
+(`AlertEngine.probe_soon`: the parent of a site that starts failing, the children of a recovered
+parent) are brought forward to the next probe tick (`ProbeLoop.probe_soon`).
 
 `run_agent(path)` is `netwatchd run`: SIGTERM/SIGINT stop it cleanly (exit 0 within 2 s),
 SIGHUP reloads hosts.yaml — a file with errors is rejected (each error logged) and the running
@@ -42,7 +41,7 @@ from netwatchd.config.model import Config, HostSpec
 from netwatchd.errors import ConfigError, NetwatchError
 from netwatchd.logs import add_secret, redact
 from netwatchd.models import ProbeResult, State, Transition
-from netwatchd.engine.engine import FAILED, SELF_HOST, AlertEngine, HostState, classify, self_check_hosts
+from netwatchd.engine.engine import SELF_HOST, AlertEngine, HostState, self_check_hosts
 from netwatchd.store import crosscheck_repo, history_repo, state_repo
 from netwatchd.store.db import Database, ThreadConnections, transaction
 
@@ -76,40 +75,6 @@ def watched_config(config: Config, shard: tuple[int, int] | None) -> Config:
 def probe_targets(config: Config) -> list[HostSpec]:
     """What the probe loop probes: every enabled host plus the self-check anchors."""
     return [h for h in config.hosts if not h.disabled] + self_check_hosts(config)
-
-
-def hosts_to_probe_soon(results: Sequence[ProbeResult], transitions: Sequence[Transition],
-                        states: dict[str, HostState], hosts: dict[str, HostSpec]) -> list[str]:
-    """Hosts worth probing at once, so dependencies are judged in the right order (Nagios-style
-    "check the parent when a child fails"):
-
-    * the ancestors of a host that just failed while still undecided, when they have not failed
-      yet themselves — so a dead core is seen failing before its sites reach down_after and the
-      sites are held and folded into the core's message instead of announced one by one;
-    * the children of a host that just came back UP — they were unreachable and wait for fresh
-      evidence, which should not take a whole interval.
-    """
-    soon: dict[str, None] = {}
-    for result in results:
-        spec = hosts.get(result.host)
-        if spec is None or classify(result, spec) != FAILED:
-            continue
-        own = states.get(result.host)
-        if own is not None and own.state in (State.DOWN, State.UNREACHABLE):
-            continue
-        parent, seen = spec.parent, {spec.name}
-        while parent and parent in hosts and parent not in seen:
-            seen.add(parent)
-            known = states.get(parent)
-            if known is None or (known.state != State.DOWN and known.fails == 0):
-                soon[parent] = None
-            parent = hosts[parent].parent
-    recovered = {t.host for t in transitions if t.kind == "state" and t.to_state == State.UP}
-    if recovered:
-        for spec in hosts.values():
-            if spec.parent in recovered:
-                soon[spec.name] = None
-    return list(soon)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,7 +127,6 @@ class Agent:
         self._unsaved_transitions: list[Transition] = []
         self.engine = AlertEngine(self.watched, self.clock, states=state_repo.load_states(self._conn()))
         self.known: dict[str, HostState] = self.engine.states()   # kept current from take_changed()
-        self._hosts_by_name = {h.name: h for h in self.watched.hosts}
         self.metrics = Metrics()
         self.metrics.set_states(self.known)
         self.latest: dict[str, ProbeResult] = {}
@@ -235,8 +199,7 @@ class Agent:
             # a round in flight during a reload may bring results of a site just removed: not recorded
             results = [r for r in results if r.host in self.known]
             states = {r.host: self.known[r.host].state.value for r in results}
-            soon = hosts_to_probe_soon(results, transitions, self.known, self._hosts_by_name)
-            soon += [n for n in self.engine.wanted_soon() if n not in soon]   # parents of held hosts
+            soon = self.engine.probe_soon(results, transitions)
         if soon:
             self.loop.probe_soon(soon)
         self.last_round_monotonic = self.clock.monotonic()
@@ -421,7 +384,6 @@ class Agent:
             self._retire_removed()
             self.config, self.watched = new, watched
             self.known = self.engine.states()
-            self._hosts_by_name = {h.name: h for h in watched.hosts}
         self.loop.replace_hosts(probe_targets(watched))
         for name in removed:
             self.metrics.remove_host(name)

@@ -12,12 +12,12 @@ from typing import Iterator, Sequence
 
 import pytest
 
-from netwatchd.app import Agent, hosts_to_probe_soon
+from netwatchd.app import Agent
 from netwatchd.clock import FakeClock
 from netwatchd.config.model import Config, HostSpec, TelegramSpec, WebSpec
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.models import ProbeResult, State, Transition
-from netwatchd.engine.engine import HostState
+from netwatchd.engine.engine import HostState, hosts_to_probe_soon
 from netwatchd.store import state_repo
 
 TOKEN = "123456:TEST-token-for-the-stand-in-0000000000"
@@ -256,6 +256,21 @@ def test_children_are_probed_at_once_when_their_parent_comes_back(clock):
     back = Transition(host="core", address="", from_state=State.DOWN, to_state=State.UP, at=clock.now())
     states = {n: HostState(n, State.UNREACHABLE) for n in hosts}
     assert hosts_to_probe_soon([_result("core", True, clock)], [back], states, hosts) == ["Waru", "Taman"]
+
+
+def test_the_engine_names_what_to_probe_soon_from_its_own_states(tmp_path, clock):
+    from netwatchd.engine.engine import AlertEngine
+
+    engine = AlertEngine(make_config(tmp_path, None, [site("core", None), site("Waru"), site("Taman")]), clock)
+    waru_fails = [_result("Waru", False, clock)]
+    assert engine.probe_soon(waru_fails, engine.ingest(waru_fails)) == ["core"]   # check the parent first
+    core_fails = [_result("core", False, clock)]
+    assert engine.probe_soon(core_fails, engine.ingest(core_fails)) == []         # its own retries follow
+    taman_fails = [_result("Taman", False, clock)]
+    assert engine.probe_soon(taman_fails, engine.ingest(taman_fails)) == []       # core is already failing
+    # Waru reaches down_after while core is failing but undecided: Waru is held and core wanted again
+    assert engine.probe_soon(waru_fails, engine.ingest(waru_fails)) == ["core"]
+    assert engine.states()["Waru"].held
 
 
 def test_a_lasting_netwatch_disagreement_is_recorded_and_queued_for_the_admins(tmp_path, clock):

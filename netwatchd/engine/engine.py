@@ -54,7 +54,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from netwatchd.clock import Clock, iso_ms
 from netwatchd.config.model import Config, HostSpec, Thresholds
@@ -131,6 +131,50 @@ def _classify(result: ProbeResult, limits: _Limits) -> int:
             or (t_stdev is not None and result.stdev_ms is not None and result.stdev_ms > t_stdev)):
         return DEGRADED
     return OK
+
+
+class _Judged(Protocol):
+    """What hosts_to_probe_soon reads of a host's state (a HostState, or the engine's working copy)."""
+
+    @property
+    def state(self) -> State: ...
+
+    @property
+    def fails(self) -> int: ...
+
+
+def hosts_to_probe_soon(results: Sequence[ProbeResult], transitions: Sequence[Transition],
+                        states: Mapping[str, _Judged], hosts: Mapping[str, HostSpec]) -> list[str]:
+    """Hosts worth probing at once, so dependencies are judged in the right order (Nagios-style
+    "check the parent when a child fails"):
+
+    * the ancestors of a host that just failed while still undecided, when they have not failed
+      yet themselves — so a dead core is seen failing before its sites reach down_after and the
+      sites are held and folded into the core's message instead of announced one by one;
+    * the children of a host that just came back UP — they were unreachable and wait for fresh
+      evidence, which should not take a whole interval.
+    """
+    soon: dict[str, None] = {}
+    for result in results:
+        spec = hosts.get(result.host)
+        if spec is None or classify(result, spec) != FAILED:
+            continue
+        own = states.get(result.host)
+        if own is not None and own.state in _DOWNISH:
+            continue
+        parent, seen = spec.parent, {spec.name}
+        while parent and parent in hosts and parent not in seen:
+            seen.add(parent)
+            known = states.get(parent)
+            if known is None or (known.state != State.DOWN and known.fails == 0):
+                soon[parent] = None
+            parent = hosts[parent].parent
+    recovered = {t.host for t in transitions if t.kind == "state" and t.to_state == State.UP}
+    if recovered:
+        for spec in hosts.values():
+            if spec.parent in recovered:
+                soon[spec.name] = None
+    return list(soon)
 
 
 _ISO_CACHE: dict[datetime, str] = {}
@@ -349,6 +393,7 @@ class AlertEngine:
 
     def _configure(self, config: Config, saved: dict[str, HostState]) -> None:
         self._config = config
+        self._specs = {spec.name: spec for spec in config.hosts}
         self._windows: tuple[CompiledWindow, ...] = compile_windows(config.maintenance, config.tz)
         self._flap = config.flapping
         self._slots = slots_for(config.flapping.window)
@@ -633,6 +678,12 @@ class AlertEngine:
         if node is self._self or node.spec is None:
             return self._config.self_check.probe_interval + 2.0
         return node.spec.interval + node.spec.timeout + 1.0
+
+    def probe_soon(self, results: Sequence[ProbeResult], transitions: Sequence[Transition]) -> list[str]:
+        """After `ingest(results)` returned `transitions`: the hosts (and anchors) to probe now rather
+        than at their turn (hosts_to_probe_soon, then wanted_soon). The caller expedites them."""
+        soon = hosts_to_probe_soon(results, transitions, self._tracks, self._specs)
+        return soon + [name for name in self.wanted_soon() if name not in soon]
 
     def wanted_soon(self) -> list[str]:
         """Hosts (and anchors) whose fresh probe would let held hosts be judged: probe them now."""
