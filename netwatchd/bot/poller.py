@@ -58,8 +58,6 @@ CONFLICT_DELAY = 30.0
 POLL_BACKOFF = Backoff(base=1.0, cap=60.0, jitter=0.0)   # a failing poll waits 1, 2, 4 ... 60 s
 
 
-
-
 class _Answer:
     """Sends a command's reply exactly once: the result, or the deadline's "did not finish"."""
 
