@@ -18,11 +18,10 @@ import time
 
 import pytest
 
-from netwatchd.clock import SystemClock
+from netwatchd.clock import Backoff, SystemClock, utc_ms
 from netwatchd.models import State, Transition
-from netwatchd.notify.outbox import (delivery_status, destinations_for, enqueue,
-                                      utc_ms)
-from netwatchd.notify.pacing import Backoff, RateLimiter
+from netwatchd.notify.outbox import delivery_status, destinations_for, enqueue
+from netwatchd.notify.pacing import RateLimiter
 from netwatchd.store import transaction
 from support.notify import ADMIN, GROUP, Rig, down, hosts_in, make_config, seconds, standin, up  # noqa: F401
 

@@ -22,23 +22,23 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TextIO
 
-from netwatchd.clock import Clock
+from netwatchd.clock import Backoff, Clock
 from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError
 from netwatchd.logs import redact
 from netwatchd.models import Transition
 from netwatchd.notify import format as fmt
-from netwatchd.notify.pacing import CONSOLE, Backoff, RateLimiter
+from netwatchd.notify.pacing import CONSOLE, RateLimiter
 from netwatchd.notify.timing import TIMING_FILENAME, TimingLog, timing_record
 from netwatchd.store import outbox_repo
 from netwatchd.store.db import Database, ThreadConnections, transaction
-from netwatchd.store.outbox_repo import enqueue, utc_ms
+from netwatchd.store.outbox_repo import enqueue
 
 if TYPE_CHECKING:
     from netwatchd.notify.telegram_api import TelegramAPI
 
 __all__ = ["CONSOLE", "Backoff", "DeliveryWorker", "RateLimiter", "TIMING_FILENAME", "delivery_status",
-           "destinations_for", "enqueue", "utc_ms"]
+           "destinations_for", "enqueue"]
 
 
 def destinations_for(config: Config) -> list[str]:

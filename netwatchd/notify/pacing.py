@@ -6,10 +6,6 @@ import threading
 from collections import deque
 from typing import Sequence
 
-from netwatchd.clock import Backoff
-
-__all__ = ["CONSOLE", "Backoff", "RateLimiter"]
-
 CONSOLE = "console"   # the console destination has no limits
 
 
