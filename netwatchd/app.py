@@ -30,18 +30,19 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, TextIO
 
 from netwatchd import __version__
 from netwatchd.clock import Clock, SystemClock
 from netwatchd.config.kinds import format_duration
 from netwatchd.config.loader import load_config
 from netwatchd.config.model import Config, HostSpec
+from netwatchd.engine.engine import SELF_HOST, AlertEngine, HostState, self_check_hosts
 from netwatchd.errors import ConfigError, NetwatchError
 from netwatchd.logs import add_secret, redact
 from netwatchd.models import ProbeResult, State, Transition
-from netwatchd.engine.engine import SELF_HOST, AlertEngine, HostState, self_check_hosts
 from netwatchd.store import crosscheck_repo, history_repo, state_repo
 from netwatchd.store.db import Database, ThreadConnections, transaction
 
@@ -441,7 +442,7 @@ class Agent:
         while not self._stopping.wait(TICK_SECONDS):
             try:
                 self.tick_once()
-            except Exception:  # noqa: BLE001 - the ticker must survive; the log says what broke
+            except Exception:  # the ticker must survive; the log says what broke
                 log.exception("engine tick failed")
 
     def _crosscheck_loop(self) -> None:
@@ -454,7 +455,7 @@ class Agent:
                 continue
             try:
                 self.crosscheck_once()
-            except Exception:  # noqa: BLE001 - a store or router surprise must not end the loop
+            except Exception:  # a store or router surprise must not end the loop
                 log.exception("the Netwatch cross-check failed")
 
     def stop(self, budget: float = STOP_BUDGET_SECONDS) -> bool:
@@ -481,7 +482,7 @@ class Agent:
             thread.join(max(0.0, deadline - time.monotonic()))
         if self._ticker is not None:
             self._ticker.join(max(0.0, deadline - time.monotonic()))
-        stuck = [name for (name, _), t in zip(parts, threads) if t.is_alive()]
+        stuck = [name for (name, _), t in zip(parts, threads, strict=True) if t.is_alive()]
         if stuck:
             log.warning("still stopping after %.1f s: %s", budget, ", ".join(stuck))
         try:
@@ -495,7 +496,7 @@ def _quietly(name: str, fn: Callable[[], None]) -> Callable[[], None]:
     def run() -> None:
         try:
             fn()
-        except Exception:  # noqa: BLE001 - one part failing to stop must not block the others
+        except Exception:  # one part failing to stop must not block the others
             log.exception("stopping the %s failed", name)
     return run
 
@@ -536,7 +537,7 @@ def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None) 
                     agent.reload(config_path)
                 except NetwatchError as exc:
                     log.error("reload failed, the running config is kept: %s", redact(str(exc)))
-                except Exception as exc:  # noqa: BLE001 - a reload must never end the agent
+                except Exception as exc:  # a reload must never end the agent
                     log.error("reload failed (%s: %s), the running config is kept; run `netwatchd check -c %s`",
                               type(exc).__name__, redact(str(exc)), config_path)
                     log.debug("reload failure", exc_info=True)

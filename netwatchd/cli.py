@@ -11,14 +11,15 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from netwatchd import __version__
 from netwatchd.errors import ConfigError, NetwatchError
 
 # name -> (module, one-line help). Order is the order `netwatchd --help` shows.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("netwatchd.commands.demo", "build a namespaced lab of the 18 kecamatan and show an outage end to end (root)"),
+    "demo": ("netwatchd.commands.demo",
+             "build a namespaced lab of the 18 kecamatan and show an outage end to end (root)"),
     "run": ("netwatchd.commands.run", "run the agent: probe, decide, notify, answer the bot, serve the status page"),
     "check": ("netwatchd.commands.check", "validate a config file and print a one-line summary"),
     "probe": ("netwatchd.commands.probe", "probe addresses once now and print the results (like /ping)"),

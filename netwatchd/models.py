@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import Enum
+from itertools import pairwise
 from typing import Any
 
 
@@ -78,7 +79,7 @@ class ProbeResult:
     @classmethod
     def from_rtts(cls, *, host: str, address: str, probe: str, at: datetime, sent: int,
                   rtts_ms: list[float], error: str | None = None,
-                  detail: dict[str, Any] | None = None) -> "ProbeResult":
+                  detail: dict[str, Any] | None = None) -> ProbeResult:
         """Build a result from the raw round-trip times (ms) of the replies received.
 
         Jitter is the mean absolute difference of consecutive RTTs (as icmplib); stdev is the
@@ -97,7 +98,7 @@ class ProbeResult:
                       "jitter_ms": 0.0, "stdev_ms": 0.0, "error": error}
         else:
             avg = sum(rtts_ms) / received
-            jitter = sum(abs(b - a) for a, b in zip(rtts_ms, rtts_ms[1:])) / (received - 1)
+            jitter = sum(abs(b - a) for a, b in pairwise(rtts_ms)) / (received - 1)
             stdev = math.sqrt(sum((r - avg) ** 2 for r in rtts_ms) / received)
             values = {"alive": True, "rtt_min_ms": round(min(rtts_ms), 3),
                       "rtt_avg_ms": round(avg, 3), "rtt_max_ms": round(max(rtts_ms), 3),
@@ -154,7 +155,7 @@ class Transition:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Transition":
+    def from_dict(cls, data: dict[str, Any]) -> Transition:
         return cls(
             host=data["host"], address=data.get("address", ""), group=data.get("group", ""),
             kind=data.get("kind", "state"), from_state=State(data["from"]),

@@ -30,14 +30,14 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netwatchd.clock import utc_ms  # noqa: E402
-from netwatchd.config.model import Config, HostSpec, RetentionSpec  # noqa: E402
-from netwatchd.models import ProbeResult, State, Transition  # noqa: E402
-from netwatchd.report import render  # noqa: E402
-from netwatchd.report.html import render_html  # noqa: E402
-from netwatchd.store import Database, transaction  # noqa: E402
-from netwatchd.store import history_repo as hr  # noqa: E402
-from netwatchd.commands.report import make_report, select_sites  # noqa: E402
+from netwatchd.clock import utc_ms
+from netwatchd.commands.report import make_report, select_sites
+from netwatchd.config.model import Config, HostSpec, RetentionSpec
+from netwatchd.models import ProbeResult, State, Transition
+from netwatchd.report import render
+from netwatchd.report.html import render_html
+from netwatchd.store import Database, transaction
+from netwatchd.store import history_repo as hr
 
 TZ = ZoneInfo("Asia/Jakarta")
 UNTIL = datetime(2026, 12, 1, tzinfo=TZ)
@@ -143,7 +143,8 @@ def bench_report(hosts: int, days: int) -> dict:
             return report, inputs
 
         compute_s, (report, _) = timed(figures)
-        json_s, text = timed(lambda: render.render_json(make_report(config, since, UNTIL, sites, now=now)[0], config.tz))
+        json_s, text = timed(lambda: render.render_json(make_report(config, since, UNTIL, sites, now=now)[0],
+                                                        config.tz))
         html_s, html = timed(lambda: render_html(*make_report(config, since, UNTIL, sites, now=now,
                                                               with_series=True), TZ), repeat=1)
         peer_s, _ = timed(lambda: peer_sql(Database.in_dir(data_dir).path, since, UNTIL))
@@ -253,7 +254,7 @@ def bench_pipeline(hosts: int, minutes: int = 30) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         conn = Database.in_dir(tmp).open()
         names = [f"site-{i:04d}" for i in range(hosts)]
-        states = {n: "up" for n in names}
+        states = dict.fromkeys(names, "up")
         start = UNTIL.astimezone(timezone.utc)
         record_times, prune_times = [], []
         for round_no in range(minutes * 6):

@@ -33,4 +33,6 @@ python3 -m pip install -q -e '.[test,lint]'
 # cycle, fails the run before any test.
 out=$(lint-imports --no-cache 2>&1) || { echo "$out" >&2; echo "lint-imports: an import breaks the layers (.importlinter)" >&2; exit 1; }
 echo "lint-imports: $(echo "$out" | grep -E '^Contracts:')"
+ruff check --no-cache --quiet . || { echo "ruff: fix the lines above (rules: pyproject.toml [tool.ruff])" >&2; exit 1; }
+echo "ruff: clean"
 exec python3 -m pytest -q "$@"

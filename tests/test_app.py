@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import pytest
 
 from netwatchd.app import Agent
 from netwatchd.clock import FakeClock
 from netwatchd.config.model import Config, HostSpec, TelegramSpec, WebSpec
+from netwatchd.engine.engine import HostState, hosts_to_probe_soon
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.models import ProbeResult, State, Transition
-from netwatchd.engine.engine import HostState, hosts_to_probe_soon
 from netwatchd.store import state_repo
 
 TOKEN = "123456:TEST-token-for-the-stand-in-0000000000"

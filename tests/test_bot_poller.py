@@ -9,26 +9,27 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import pytest
 
 from netwatchd.bot.poller import BotPoller
-from netwatchd.store.audit_repo import AuditEntry, recent_audit
-from netwatchd.store.bot_repo import accept_update, load_offset
 from netwatchd.clock import FakeClock
 from netwatchd.config.model import Config, HostSpec, RouterSpec, TelegramSpec
+from netwatchd.engine.engine import HostState
 from netwatchd.lab.routeros_standin import RouterOSStandIn
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.models import State, Transition
 from netwatchd.notify.telegram_api import TelegramAPI
 from netwatchd.probes import probe_hosts
 from netwatchd.router.client import RouterPool
-from netwatchd.engine.engine import HostState
 from netwatchd.store import state_repo
+from netwatchd.store.audit_repo import AuditEntry, recent_audit
+from netwatchd.store.bot_repo import accept_update, load_offset
 from netwatchd.store.db import Database
 
 ADMIN, OTHER_ADMIN, STRANGER = 111, 222, 999
@@ -48,7 +49,8 @@ class Env:
     pool: RouterPool
     poller: BotPoller
 
-    def ask(self, text: str, user: int = ADMIN, chat: int | None = None, chat_type: str = "private") -> list[dict[str, Any]]:
+    def ask(self, text: str, user: int = ADMIN, chat: int | None = None,
+            chat_type: str = "private") -> list[dict[str, Any]]:
         """Inject a message, run one poll (which waits for the answers), return the new replies."""
         chat = user if chat is None else chat
         before = len(self.tg.messages(chat))

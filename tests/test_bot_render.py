@@ -10,9 +10,9 @@ import pytest
 from netwatchd.bot import render as c
 from netwatchd.bot.i18n import bot_commands, say
 from netwatchd.bot.text import bits_per_second, byte_size, duration, table
-from netwatchd.textsplit import split_html as split_message
 from netwatchd.config.model import HostSpec
 from netwatchd.models import ProbeResult, State, Transition
+from netwatchd.textsplit import split_html as split_message
 
 TZ = ZoneInfo("Asia/Jakarta")
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=timezone.utc)   # 14:00 WIB
@@ -65,7 +65,8 @@ def test_monitor_without_sites_says_so() -> None:
 
 
 def test_ping_from_the_agent_up_and_down() -> None:
-    alive = ProbeResult.from_rtts(host="x", address="127.0.0.1", probe="icmp", at=NOW, sent=3, rtts_ms=[0.05, 0.07, 0.06])
+    alive = ProbeResult.from_rtts(host="x", address="127.0.0.1", probe="icmp", at=NOW, sent=3,
+                                  rtts_ms=[0.05, 0.07, 0.06])
     assert c.render_ping_result("127.0.0.1", alive, "en") == (
         "<b>Ping</b> 127.0.0.1 from the netwatchd server\n"
         "UP: sent 3, received 3, loss 0%, rtt 0.05/0.06/0.07 ms")
@@ -105,7 +106,8 @@ def test_pool_size(ranges: str, size: int) -> None:
 
 
 def test_interface_flags_counters_and_legend() -> None:
-    rows = [{"name": "ether1", "running": True, "disabled": False, "link-downs": 1, "rx-byte": 123456789, "tx-byte": 1024},
+    rows = [{"name": "ether1", "running": True, "disabled": False, "link-downs": 1, "rx-byte": 123456789,
+             "tx-byte": 1024},
             {"name": "ether3", "running": "false", "disabled": "false", "link-downs": "7"},
             {"name": "ether4", "running": False, "disabled": True}]
     assert c.render_interface(rows, "core", "en") == (

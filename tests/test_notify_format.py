@@ -8,9 +8,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from netwatchd.models import State, Transition
-from netwatchd.notify.format import (check_templates, format_duration, format_evidence, format_time,
-                                     plan_messages, render_alerts, render_message, render_test,
-                                     to_plain_text)
+from netwatchd.notify.format import (
+    check_templates,
+    format_duration,
+    format_evidence,
+    format_time,
+    plan_messages,
+    render_alerts,
+    render_message,
+    render_test,
+    to_plain_text,
+)
 from netwatchd.textsplit import split_html as split_message
 
 AT = datetime(2026, 11, 27, 14, 3, 5, 123000, tzinfo=timezone.utc)      # 21:03:05 WIB
@@ -125,7 +133,8 @@ def test_durations_and_evidence():
         "0 dtk", "42 dtk", "5 mnt 3 dtk", "3 jam 1 mnt", "2 hari 3 jam"]
     assert format_duration(3725, "en") == "1 h 2 min"
     assert format_evidence({"loss_percent": 33.33, "rtt_avg_ms": 12.0, "rtt_max_ms": 40.5, "jitter_ms": 1.25,
-                            "http_status": 503}, "en") == "loss 33.3%, rtt 12 ms (max 40.5 ms), jitter 1.25 ms, HTTP 503"
+                            "http_status": 503}, "en") == (
+        "loss 33.3%, rtt 12 ms (max 40.5 ms), jitter 1.25 ms, HTTP 503")
 
 
 def test_split_at_4096_on_line_boundaries():

@@ -9,7 +9,7 @@ import ssl
 import subprocess
 import sys
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import librouteros
 import pytest
@@ -19,8 +19,8 @@ from librouteros.login import token
 from librouteros.query import And, Key, Or
 from routeros_api import exceptions as rapi_exceptions
 
-from netwatchd.lab.routeros_standin import RouterOSStandIn, evaluate_query, format_ros_time, format_ros_uptime
 from netwatchd.config.kinds import parse_duration
+from netwatchd.lab.routeros_standin import RouterOSStandIn, evaluate_query, format_ros_time, format_ros_uptime
 from netwatchd.lab.routeros_wire import encode_sentence, read_sentence
 
 USER, PASSWORD = "netwatchd", "lab-Secret-9a7"

@@ -12,17 +12,25 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from netwatchd import __version__
 from netwatchd.bot import render as render
 from netwatchd.bot.i18n import say
-from netwatchd.bot.parse import (ROUTER_COMMANDS, CommandInputError, ParsedCommand, parse_interface, parse_mute,
-                                 parse_ping, resolve_target)
+from netwatchd.bot.parse import (
+    ROUTER_COMMANDS,
+    CommandInputError,
+    ParsedCommand,
+    parse_interface,
+    parse_mute,
+    parse_ping,
+    resolve_target,
+)
 from netwatchd.clock import Clock
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.errors import ProbeError
@@ -251,7 +259,7 @@ _HANDLERS: dict[str, Callable[[ParsedCommand, BotContext], list[Reply]]] = {
     "help": _help, "start": _menu, "menu": _menu, "monitor": _monitor, "status": _status,
     "history": _history, "mute": _mute, "unmute": _unmute, "report": _report, "ping": _ping,
     "pool": _pool, "traffic": _traffic, "crosscheck": _crosscheck,
-    **{name: _router_read for name in _ROUTER_READS},
+    **dict.fromkeys(_ROUTER_READS, _router_read),
 }
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 from typing import Any
 
-
 _TEXTS: dict[str, dict[str, str]] = {
     # refusals and input mistakes
     "refused_not_admin": {

@@ -33,15 +33,17 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from itertools import pairwise
+from typing import Any
 
 from netwatchd.bot import handlers
 from netwatchd.bot.auth import CHAT_NOT_ALLOWED, RateLimiter, authorize
-from netwatchd.bot.render import render_router_failure
 from netwatchd.bot.handlers import BotContext, Reply
 from netwatchd.bot.i18n import bot_commands, say
 from netwatchd.bot.parse import CommandInputError, ParsedCommand, parse_command
+from netwatchd.bot.render import render_router_failure
 from netwatchd.clock import Backoff, Clock
 from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError, RouterBusyError, RouterError, StoreError
@@ -61,7 +63,7 @@ POLL_BACKOFF = Backoff(base=1.0, cap=60.0, jitter=0.0)   # a failing poll waits 
 class _Answer:
     """Sends a command's reply exactly once: the result, or the deadline's "did not finish"."""
 
-    def __init__(self, poller: "BotPoller", chat_id: int, audit_id: int | None, name: str, received: float) -> None:
+    def __init__(self, poller: BotPoller, chat_id: int, audit_id: int | None, name: str, received: float) -> None:
         self.poller, self.chat_id, self.audit_id, self.name = poller, chat_id, audit_id, name
         self.marks: dict[str, float] = {"received": received, "accepted": poller.clock.monotonic()}
         self.done = threading.Event()
@@ -88,7 +90,7 @@ class _Answer:
         """'12.3 ms (accept 1.0, queue 0.4, run 8.1, send 2.8)': where the time went so far."""
         steps = {"accepted": "accept", "started": "queue", "ready": "run", "sent": "send"}
         seen = [(name, self.marks[name]) for name in ("received", *steps) if name in self.marks]
-        parts = ", ".join(f"{steps[b[0]]} {(b[1] - a[1]) * 1000:.1f}" for a, b in zip(seen, seen[1:]))
+        parts = ", ".join(f"{steps[b[0]]} {(b[1] - a[1]) * 1000:.1f}" for a, b in pairwise(seen))
         return f"{(seen[-1][1] - seen[0][1]) * 1000:.1f} ms ({parts})"
 
 
@@ -189,7 +191,7 @@ class BotPoller:
         while not stop.is_set():
             try:
                 self._poll(self.poll_timeout, wait=False, stop=stop)
-            except Exception:  # noqa: BLE001 - the loop must survive anything; the log says what
+            except Exception:  # the loop must survive anything; the log says what
                 log.exception("the command bot's poll failed unexpectedly; retrying")
                 self.next_delay = self._failed_once()
             if self.next_delay:
@@ -397,7 +399,7 @@ class BotPoller:
             message = redact(str(exc))
             replies = [Reply(render_router_failure(exc, message, language))]
             outcome, category = f"router error: {message}", "router_error"
-        except Exception:  # noqa: BLE001 - a bug must cost one answer, never the bot
+        except Exception:  # a bug must cost one answer, never the bot
             log.exception("/%s failed", parsed.name)
             replies = [Reply(say(language, "internal_error"))]
             outcome, category = "error: internal", "error"
@@ -457,5 +459,5 @@ class BotPoller:
         if self.on_command is not None:
             try:
                 self.on_command(answer.name, category)
-            except Exception:  # noqa: BLE001 - metrics must never break the bot
+            except Exception:  # metrics must never break the bot
                 log.exception("on_command callback failed")

@@ -9,9 +9,10 @@ Long replies are split by `netwatchd.textsplit.split_html` at the edge (the poll
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from netwatchd.bot import i18n
 from netwatchd.bot.i18n import headers, label, say

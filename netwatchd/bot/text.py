@@ -4,8 +4,9 @@ splitting a reply at Telegram's 4,096-character limit. Pure functions, no I/O.""
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any
 
 from netwatchd.router.values import ros_number
 

@@ -17,8 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-from netwatchd.config.model import Config
 from netwatchd.config.loader import LoadResult, Problem, analyze
+from netwatchd.config.model import Config
 
 log = logging.getLogger("netwatchd.check")
 

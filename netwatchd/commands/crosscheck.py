@@ -15,8 +15,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from netwatchd.config.model import Config
 from netwatchd.config.loader import load
+from netwatchd.config.model import Config
 from netwatchd.router.client import RouterPool
 from netwatchd.router.crosscheck_text import render_crosscheck
 from netwatchd.router.netwatch import crosscheck, read_netwatch

@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from netwatchd.clock import SystemClock
-from netwatchd.config.model import HostSpec
 from netwatchd.config.loader import parse_duration
+from netwatchd.config.model import HostSpec
 from netwatchd.errors import UsageError
 from netwatchd.models import ProbeResult
 from netwatchd.probes import PROBE_TYPES, probe_hosts

@@ -10,14 +10,14 @@ import argparse
 import dataclasses
 import sqlite3
 import sys
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Sequence
 
 from netwatchd.clock import Clock, SystemClock
 from netwatchd.config import loader as config_loader
-from netwatchd.config.model import Config
 from netwatchd.config.kinds import did_you_mean
+from netwatchd.config.model import Config
 from netwatchd.errors import StoreError, UsageError
 from netwatchd.report.data import ReportInputs, load_inputs, read_timing_log
 from netwatchd.report.progress import ProgressBar

@@ -7,11 +7,11 @@ import argparse
 import socket
 import sys
 import time
-
 from pathlib import Path
+
 from netwatchd.clock import SystemClock
-from netwatchd.config.model import Config
 from netwatchd.config.loader import load
+from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError, UsageError
 from netwatchd.logs import add_secret
 from netwatchd.notify.format import render_test, to_plain_text

@@ -11,10 +11,11 @@ import ipaddress
 import math
 import re
 import zoneinfo
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from netwatchd.config.reader import Value
@@ -411,7 +412,8 @@ class Url(Kind):
         try:
             parts.port  # noqa: B018 - raises ValueError for a port that is not a number 0-65535
         except ValueError:
-            raise Invalid(f"{shown(value)} has an invalid port", "a port from 1 to 65535, like https://host:8443/") from None
+            raise Invalid(f"{shown(value)} has an invalid port",
+                          "a port from 1 to 65535, like https://host:8443/") from None
         if parts.scheme.lower() not in self.schemes or not parts.hostname:
             raise Invalid(f"{shown(value)} is not a {'/'.join(self.schemes)} URL", self.allowed())
         try:

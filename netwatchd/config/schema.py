@@ -13,11 +13,38 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from netwatchd.config.model import (Config, FlapPolicy, HostSpec, MaintenanceWindow, RetentionSpec, RouterSpec,
-                              SelfCheck, TelegramSpec, Thresholds, WebSpec)
-from netwatchd.config.kinds import (Address, Choice, Duration, Flag, Integer, Kind, Listen, ListOf, Name, Number,
-                                    Percent, Templates, Text, TimeOfDay, Timestamp, TimeZone, Url, Weekday)
-
+from netwatchd.config.kinds import (
+    Address,
+    Choice,
+    Duration,
+    Flag,
+    Integer,
+    Kind,
+    Listen,
+    ListOf,
+    Name,
+    Number,
+    Percent,
+    Templates,
+    Text,
+    TimeOfDay,
+    Timestamp,
+    TimeZone,
+    Url,
+    Weekday,
+)
+from netwatchd.config.model import (
+    Config,
+    FlapPolicy,
+    HostSpec,
+    MaintenanceWindow,
+    RetentionSpec,
+    RouterSpec,
+    SelfCheck,
+    TelegramSpec,
+    Thresholds,
+    WebSpec,
+)
 
 # ---------------------------------------------------------------- the tables
 

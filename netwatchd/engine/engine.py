@@ -26,8 +26,8 @@ is not probed counts as up. The self-check anchors act as one more parent above 
 host. A host that reaches `down_after` while an ancestor is itself failing but not yet decided
 - or has not been probed since the host began failing (for at most that ancestor's next probe,
 see `wanted_soon()`) - is *held* until that ancestor settles: then it becomes UNREACHABLE
-(ancestor went down) or DOWN (ancestor stayed up). While a parent is down every descendant is UNREACHABLE whatever its own
-probes say; when the parent comes back, each descendant is judged again from fresh evidence and
+(ancestor went down) or DOWN (ancestor stayed up). While a parent is down every descendant is UNREACHABLE
+whatever its own probes say; when the parent comes back, each descendant is judged again from fresh evidence and
 its recovery folds into the parent's UP message (a child whose latest probe answered counts as up
 at once: the path to it has just passed the parent's own up_after).
 
@@ -51,16 +51,17 @@ engine rebuilt from `states()` continues exactly as the one that produced them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from netwatchd.clock import Clock, iso_ms
 from netwatchd.config.model import Config, HostSpec, Thresholds
-from netwatchd.models import ProbeResult, State, Transition
 from netwatchd.engine.flapping import change_percent, slots_for
 from netwatchd.engine.mutes import CompiledWindow, Mute, compile_windows, muted_targets
+from netwatchd.models import ProbeResult, State, Transition
 
 __all__ = ["AlertEngine", "HostState", "Mute", "SELF_HOST", "SELF_CHECK_PREFIX", "classify",
            "self_check_hosts", "self_check_name", "FAILED", "DEGRADED", "OK"]
@@ -261,7 +262,7 @@ class HostState:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "HostState":
+    def from_dict(cls, data: dict[str, Any]) -> HostState:
         """Inverse of to_dict; unknown keys are ignored (newer versions may add some)."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}

@@ -9,9 +9,9 @@ start runs past midnight into the next day (the day listed is the day it starts)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone, tzinfo
-from typing import Sequence
 
 from netwatchd.config.model import MaintenanceWindow
 from netwatchd.errors import ConfigError
@@ -60,7 +60,7 @@ class CompiledWindow:
     tz: tzinfo
 
     @classmethod
-    def build(cls, window: MaintenanceWindow, tz: tzinfo) -> "CompiledWindow":
+    def build(cls, window: MaintenanceWindow, tz: tzinfo) -> CompiledWindow:
         """Raises ConfigError when a time cannot be read."""
         return cls(
             targets=tuple(t.lower() for t in window.targets),

@@ -60,17 +60,18 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from netwatchd.config.kinds import parse_duration
 from netwatchd.errors import LabError
 from netwatchd.lab.routeros_personality import Personality, format_ros_time, format_ros_uptime
-from netwatchd.lab.routeros_policy import DEFAULT_GROUPS, NO_PERMISSION, WRITE_VERBS as POLICY_WRITE_VERBS
-from netwatchd.lab.routeros_policy import check_group, required_policy
+from netwatchd.lab.routeros_policy import DEFAULT_GROUPS, NO_PERMISSION, check_group, required_policy
+from netwatchd.lab.routeros_policy import WRITE_VERBS as POLICY_WRITE_VERBS
 from netwatchd.lab.routeros_wire import WireError, encode_sentence, read_sentence
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ class Request:
     tag: str | None = None
 
     @classmethod
-    def parse(cls, words: Sequence[str]) -> "Request":
+    def parse(cls, words: Sequence[str]) -> Request:
         request = cls(command=words[0])
         for word in words[1:]:
             if word.startswith("="):
@@ -364,7 +365,7 @@ def server_tls_context(directory: Path, *, certificate: bool | str) -> tuple[ssl
 class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
-    standin: "RouterOSStandIn"
+    standin: RouterOSStandIn
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -418,7 +419,8 @@ class RouterOSStandIn:
             "ether1": (48_200_000, 12_750_000), "sfp-sfpplus1": (13_100_000, 46_900_000),
             "ether2": (2_400_000, 1_100_000), "bridge-lan": (2_400_000, 1_100_000)}
         self.addresses: list[Row] = [
-            {"address": "198.18.0.1/24", "network": "198.18.0.0", "interface": "bridge-lan", "comment": "LAN Diskominfo"},
+            {"address": "198.18.0.1/24", "network": "198.18.0.0", "interface": "bridge-lan",
+             "comment": "LAN Diskominfo"},
             {"address": "198.18.255.1/30", "network": "198.18.255.0", "interface": "ether1", "comment": "uplink"},
             {"address": "198.19.0.1/16", "network": "198.19.0.0", "interface": "sfp-sfpplus1",
              "comment": "backbone kecamatan"},
@@ -472,7 +474,7 @@ class RouterOSStandIn:
 
     # -- lifecycle --------------------------------------------------------------------------------
 
-    def start(self) -> "RouterOSStandIn":
+    def start(self) -> RouterOSStandIn:
         """Listen and serve in a background thread. Raises LabError if the port is taken."""
         if self.tls:
             self._tmpdir = tempfile.TemporaryDirectory(prefix="routeros-standin-")
@@ -499,7 +501,7 @@ class RouterOSStandIn:
             self._tmpdir.cleanup()
             self._tmpdir = None
 
-    def __enter__(self) -> "RouterOSStandIn":
+    def __enter__(self) -> RouterOSStandIn:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -832,7 +834,8 @@ class _Session:
         if "response" in attrs and "name" in attrs:
             expected = None
             if standin.login_mode == "challenge" and self.challenge is not None and password is not None:
-                digest = hashlib.md5(b"\x00" + password.encode(standin.encoding)  # noqa: S324 - RouterOS's
+                # RouterOS's pre-6.43 login is MD5
+                digest = hashlib.md5(b"\x00" + password.encode(standin.encoding)
                                      + bytes.fromhex(self.challenge), usedforsecurity=False).hexdigest()
                 expected = "00" + digest
             if expected is not None and attrs["response"] == expected and may_use_api:

@@ -18,12 +18,14 @@ from __future__ import annotations
 import html
 import logging
 import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from netwatchd.config.model import DEFAULT_TIMEZONE, time_zone
+from netwatchd.config.templates import FIELD as _FIELD
+from netwatchd.config.templates import TEMPLATE_KEYS, check_templates
 from netwatchd.models import State, Transition, state_word
-from netwatchd.config.templates import FIELD as _FIELD, PLACEHOLDERS, TEMPLATE_KEYS, check_templates  # noqa: F401
 from netwatchd.textsplit import TELEGRAM_LIMIT, split_html, utf16_len
 
 log = logging.getLogger(__name__)
@@ -34,11 +36,13 @@ LANGUAGES = ("id", "en")
 _KIND_LABELS = {
     "id": {"flapping": "FLAPPING", "stable": "STABIL", "reminder": "MASIH DOWN",
            "maintenance_end": "SELESAI PEMELIHARAAN", "uplink_lost": "UPLINK PUTUS",
-           "uplink_back": "UPLINK PULIH", "startup": "MULAI", "reload": "KONFIGURASI DIMUAT ULANG", "crosscheck": "BEDA DENGAN NETWATCH",
+           "uplink_back": "UPLINK PULIH", "startup": "MULAI", "reload": "KONFIGURASI DIMUAT ULANG",
+           "crosscheck": "BEDA DENGAN NETWATCH",
            "crosscheck_agree": "SESUAI LAGI DENGAN NETWATCH"},
     "en": {"flapping": "FLAPPING", "stable": "STABLE", "reminder": "STILL DOWN",
            "maintenance_end": "MAINTENANCE OVER", "uplink_lost": "UPLINK LOST",
-           "uplink_back": "UPLINK BACK", "startup": "STARTED", "reload": "CONFIG RELOADED", "crosscheck": "NETWATCH DISAGREES",
+           "uplink_back": "UPLINK BACK", "startup": "STARTED", "reload": "CONFIG RELOADED",
+           "crosscheck": "NETWATCH DISAGREES",
            "crosscheck_agree": "NETWATCH AGREES AGAIN"},
 }
 _ICONS = {"down": "🔴", "up": "🟢", "degraded": "🟡", "unreachable": "⛔", "unknown": "⚪",
@@ -140,7 +144,7 @@ def format_duration(seconds: float, language: str) -> str:
     units = _WORDS[_lang(language)]["units"]
     remaining = max(0, int(round(seconds)))
     values = []
-    for size, name in zip((86400, 3600, 60, 1), units):
+    for size, name in zip((86400, 3600, 60, 1), units, strict=True):
         amount, remaining = divmod(remaining, size)
         values.append((amount, name))
     shown = [f"{amount} {name}" for amount, name in values if amount]

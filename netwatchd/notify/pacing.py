@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Sequence
+from collections.abc import Sequence
 
 CONSOLE = "console"   # the console destination has no limits
 

@@ -6,9 +6,10 @@ timing.jsonl.1 .. .N; netwatchd.jsonl says how); readers use netwatchd.jsonl.rea
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from netwatchd.clock import iso_ms
 from netwatchd.config.model import RetentionSpec

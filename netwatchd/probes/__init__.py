@@ -9,8 +9,8 @@ order of the hosts given.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Sequence
 
 from netwatchd.clock import Clock
 from netwatchd.config.model import HostSpec
@@ -75,7 +75,7 @@ def probe_hosts(hosts: Sequence[HostSpec], *, clock: Clock, icmp: IcmpEngine | N
         if icmp_indexes:
             engine = icmp or IcmpEngine()
             pinged = engine.ping([icmp_target(hosts[i]) for i in icmp_indexes], clock=clock)
-            for i, result in zip(icmp_indexes, pinged):
+            for i, result in zip(icmp_indexes, pinged, strict=True):
                 results[i] = result
         for i, future in futures:
             results[i] = future.result()

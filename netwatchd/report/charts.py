@@ -7,19 +7,19 @@ Charts are sized for the text width of an A4 page (about 180 mm).
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from datetime import datetime, timezone, tzinfo
-from typing import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.collections import PolyCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
 
-from netwatchd.report.data import ReportInputs  # noqa: E402
-from netwatchd.report.stats import Report  # noqa: E402
+from netwatchd.report.data import ReportInputs
+from netwatchd.report.stats import Report
 
 STATE_COLOURS = {"up": "#2e7d32", "degraded": "#f9a825", "down": "#c62828", "unreachable": "#757575",
                  "unknown": "#e0e0e0"}

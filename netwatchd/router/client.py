@@ -35,7 +35,8 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import librouteros
 from librouteros.api import Api
@@ -148,7 +149,8 @@ def check_read_only(command: str, args: Mapping[str, Any]) -> None:
         if not args.get("once"):
             raise RouterError("refused /interface/monitor-traffic without once: it would stream forever")
         if names - MONITOR_TRAFFIC_ARGUMENTS:
-            raise RouterError(f"refused /interface/monitor-traffic argument {sorted(names - MONITOR_TRAFFIC_ARGUMENTS)[0]}")
+            unknown = sorted(names - MONITOR_TRAFFIC_ARGUMENTS)[0]
+            raise RouterError(f"refused /interface/monitor-traffic argument {unknown}")
         return
     if command in ("/ping", "/tool/ping"):
         count = args.get("count")
@@ -289,7 +291,8 @@ class RouterClient:
         return self._read_lane.api
 
     def __repr__(self) -> str:
-        return f"RouterClient({self.spec.name!r}, {self.spec.address}:{self.spec.port}{', tls' if self.spec.tls else ''})"
+        tls = ", tls" if self.spec.tls else ""
+        return f"RouterClient({self.spec.name!r}, {self.spec.address}:{self.spec.port}{tls})"
 
     # -- public -----------------------------------------------------------------------------------
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -491,8 +492,8 @@ def convert(entries: Sequence[NetwatchEntry | UnreadableEntry], existing: Sequen
             site = watched[address.lower()]
             if alias:
                 known.setdefault(alias.lower(), site)
-            outcome.append(("already", f"  # ALREADY WATCHED as {_one_line(site, 60)}: host={_one_line(entry.host, 60)} "
-                                       f"name={_one_line(entry.label, 60)}"))
+            outcome.append(("already", f"  # ALREADY WATCHED as {_one_line(site, 60)}: "
+                                       f"host={_one_line(entry.host, 60)} name={_one_line(entry.label, 60)}"))
             continue
         item = _convert(entry, address, notes, notify)
         item.keys["name"] = _site_name(entry, notify, taken)

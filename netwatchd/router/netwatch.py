@@ -10,9 +10,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from netwatchd.config.kinds import parse_duration
 from netwatchd.config.model import Config, HostSpec
@@ -55,7 +56,7 @@ class NetwatchEntry:
         return ros_timestamp(self.since_text, router_tz)
 
     @classmethod
-    def from_fields(cls, fields: Mapping[str, Any]) -> "NetwatchEntry":
+    def from_fields(cls, fields: Mapping[str, Any]) -> NetwatchEntry:
         """Build from the fields of a print row or an export line. Raises ValueError for an unreadable
         interval or timeout, or a missing host."""
         text = {key: _as_text(value) for key, value in fields.items()}
@@ -240,7 +241,8 @@ def crosscheck(entries: Sequence[NetwatchEntry], config: Config, states: Mapping
         entry, how = matches[host.name]
         state, since = _state_of(states, host)
         ours, ours_detail = _fold_state(state)
-        router_status = "disabled" if entry.disabled else (entry.status if entry.status in ("up", "down") else "unknown")
+        router_status = ("disabled" if entry.disabled
+                         else entry.status if entry.status in ("up", "down") else "unknown")
         both.append(Comparison(site=host.name, address=host.address, entry=entry.label, entry_host=entry.host,
                                ours=ours,
                                ours_detail=ours_detail, ours_since=since, router=router_status,

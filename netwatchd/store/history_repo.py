@@ -24,9 +24,10 @@ import math
 import sqlite3
 import zlib
 from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import NamedTuple
 
 from netwatchd.config.model import RetentionSpec
 from netwatchd.models import ProbeResult, State

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 from netwatchd.clock import utc_ms
-from netwatchd.models import Transition
 from netwatchd.engine.engine import HostState, Mute
+from netwatchd.models import Transition
 from netwatchd.store.db import transaction
 from netwatchd.store.outbox_repo import enqueue
 
@@ -101,7 +102,7 @@ def retire_hosts(conn: sqlite3.Connection, keep: Sequence[str], now: datetime, g
         stored = [r[0] for r in conn.execute("SELECT host FROM host_state")]
         for name in stored:
             if name not in keep_set:
-                retired.setdefault(name, iso_ms(now))
+                retired.setdefault(name, utc_ms(now))
         retired = {name: at for name, at in retired.items() if name not in keep_set and name in stored}
         expired = [name for name, at in retired.items()
                    if (now - datetime.fromisoformat(at)).total_seconds() >= grace_seconds]
@@ -136,7 +137,8 @@ def add_mute(conn: sqlite3.Connection, target: str, until: datetime, by: str, re
     with transaction(conn):
         conn.execute(
             "INSERT INTO mutes(target, until, muted_by, reason, created_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(target) DO UPDATE SET target=excluded.target, until=excluded.until, muted_by=excluded.muted_by, "
+            "ON CONFLICT(target) DO UPDATE SET target=excluded.target, until=excluded.until, "
+            "muted_by=excluded.muted_by, "
             "reason=excluded.reason, created_at=excluded.created_at",
             (target, utc_ms(until), by, reason, utc_ms(created)))
     return Mute(target=target, until=until.astimezone(timezone.utc), by=by, reason=reason)
@@ -163,7 +165,7 @@ def states_before(conn: sqlite3.Connection, at: datetime, skip_kinds: Sequence[s
     rows = conn.execute(
         f"SELECT host, to_state FROM (SELECT host, to_state, max(at) FROM events "
         f"WHERE at < ? AND kind NOT IN ({marks}) GROUP BY host)", (utc_ms(at), *skip_kinds))
-    return {host: to_state for host, to_state in rows}
+    return dict(rows)
 
 
 class EventRow(NamedTuple):

@@ -29,9 +29,10 @@ Shape (every time is ISO 8601 UTC with milliseconds; numbers are plain JSON numb
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from netwatchd.clock import utc_ms
 from netwatchd.config.model import Config, HostSpec
