@@ -32,7 +32,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from netwatchd import __version__
 from netwatchd.clock import Clock, SystemClock
@@ -45,6 +46,13 @@ from netwatchd.logs import add_secret, redact
 from netwatchd.models import ProbeResult, State, Transition
 from netwatchd.store import crosscheck_repo, history_repo, state_repo
 from netwatchd.store.db import Database, ThreadConnections, transaction
+
+if TYPE_CHECKING:   # built lazily below: `netwatchd check`-style imports stay light
+    from netwatchd.bot.poller import BotPoller
+    from netwatchd.notify.telegram_api import TelegramAPI
+    from netwatchd.router.client import RouterPool
+    from netwatchd.router.crosscheck_watch import CrossCheckWatcher
+    from netwatchd.web.server import StatusServer
 
 log = logging.getLogger("netwatchd.app")
 
@@ -107,7 +115,8 @@ class Agent:
     """
 
     def __init__(self, config: Config, *, clock: Clock | None = None, probe_fn: ProbeFn | None = None,
-                 api: Any = "auto", routers: Any = None, console: TextIO = sys.stdout,
+                 api: TelegramAPI | None | Literal["auto"] = "auto", routers: RouterPool | None = None,
+                 console: TextIO = sys.stdout,
                  shard: tuple[int, int] | None = None, delivery_poll: float = 0.25) -> None:
         from netwatchd.notify.outbox import DeliveryWorker
         from netwatchd.schedule import ProbeLoop
@@ -152,7 +161,7 @@ class Agent:
 
     # ---- construction helpers ---------------------------------------------------------
     @staticmethod
-    def _make_api(config: Config) -> Any:
+    def _make_api(config: Config) -> TelegramAPI | None:
         if not config.telegram.enabled:
             return None
         from netwatchd.notify.telegram_api import TelegramAPI
@@ -160,12 +169,12 @@ class Agent:
         return TelegramAPI(config.telegram.api_url, config.telegram.token)
 
     @staticmethod
-    def _make_routers(config: Config) -> Any:
+    def _make_routers(config: Config) -> RouterPool:
         from netwatchd.router.client import RouterPool
 
         return RouterPool(config.routers)
 
-    def _make_bot(self, config: Config) -> Any:
+    def _make_bot(self, config: Config) -> BotPoller | None:
         if self.api is None or not config.telegram.poll_commands:
             return None
         from netwatchd.bot.poller import BotPoller
@@ -173,14 +182,14 @@ class Agent:
         return BotPoller(self.db, config, self.clock, api=self.api, routers=self.routers,
                          probe_fn=self.probe_fn, on_command=self.metrics.observe_command)
 
-    def _make_web(self, config: Config) -> Any:
+    def _make_web(self, config: Config) -> StatusServer | None:
         if not config.web.enabled:
             return None
         from netwatchd.web.server import StatusServer
 
         return StatusServer(config.web, snapshot=self.snapshot, metrics=self.metrics, health=self.health)
 
-    def _make_crosscheck(self, config: Config) -> Any:
+    def _make_crosscheck(self, config: Config) -> CrossCheckWatcher:
         from netwatchd.router.crosscheck_watch import CrossCheckWatcher
 
         return CrossCheckWatcher(config, self.routers, self.clock,
@@ -394,7 +403,7 @@ class Agent:
             self._api_identity = (new.telegram.api_url, new.telegram.token)
             self.api = self._make_api(new)
             self.worker.api = self.api
-            if self.bot is not None:
+            if self.bot is not None and self.api is not None:   # no token left: the bot needs a restart anyway
                 self.bot.api = self.api
         if new.routers != self._router_specs:
             self._router_specs = new.routers
@@ -467,10 +476,11 @@ class Agent:
         deadline = time.monotonic() + budget
         self._stopping.set()
         parts: list[tuple[str, Callable[[], None]]] = [("probe loop", self.loop.stop)]
-        if self.bot is not None:
+        bot = self.bot
+        if bot is not None:
             # its thread may sit in a 25 s getUpdates long poll that cannot be interrupted: give
             # it a short join (it is a daemon thread); running commands still get their answer
-            parts.append(("command bot", lambda: self.bot.stop(timeout=min(0.5, budget / 2))))
+            parts.append(("command bot", lambda: bot.stop(timeout=min(0.5, budget / 2))))
         parts.append(("delivery", lambda: self.worker.stop(timeout=max(0.1, budget - 0.3))))
         if self.web is not None:
             parts.append(("status page", self.web.stop))
@@ -511,12 +521,12 @@ def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None) 
     stop = threading.Event()
     reload_wanted = threading.Event()
 
-    def on_stop(signum: int, frame: Any) -> None:
+    def on_stop(signum: int, frame: FrameType | None) -> None:
         log.info("%s received: stopping", signal.Signals(signum).name)
         stop.set()
         stop_wait.set()
 
-    def on_hup(signum: int, frame: Any) -> None:
+    def on_hup(signum: int, frame: FrameType | None) -> None:
         reload_wanted.set()
         stop_wait.set()
 

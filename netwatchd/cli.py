@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-format", default="text", choices=["text", "json"],
                         help="text lines for people (default) or one JSON object per line")
     # The same two flags are accepted after the subcommand too (`netwatchd run --log-level debug`).
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--log-level", default=argparse.SUPPRESS,
                         choices=["debug", "info", "warning", "error"], help="default: info")
     common.add_argument("--log-format", default=argparse.SUPPRESS, choices=["text", "json"],

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import Enum
 from itertools import pairwise
-from typing import Any
+from typing import Any, Literal, get_args
 
 
 class State(str, Enum):
@@ -22,6 +22,29 @@ class State(str, Enum):
     DEGRADED = "degraded"      # replies arrive, but loss/rtt/jitter exceed the host's thresholds
     DOWN = "down"
     UNREACHABLE = "unreachable"  # its parent is down: no separate alert
+
+
+TransitionKind = Literal["state", "flapping", "stable", "reminder", "maintenance_end", "uplink_lost", "uplink_back",
+                         "startup", "reload", "crosscheck", "crosscheck_agree"]
+"""What a Transition records (see Transition)."""
+TRANSITION_KINDS: tuple[TransitionKind, ...] = get_args(TransitionKind)
+
+ProbeType = Literal["icmp", "tcp", "http", "https", "dns"]
+"""How a host is probed (hosts.yaml `probe`)."""
+PROBE_TYPES: tuple[ProbeType, ...] = get_args(ProbeType)
+
+
+Language = Literal["id", "en"]
+"""The language of alerts and bot replies (telegram.language): Indonesian (default) or English."""
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+
+
+def transition_kind(text: str) -> TransitionKind:
+    """`text` as a TransitionKind. Raises ValueError for a kind netwatchd does not write."""
+    for kind in TRANSITION_KINDS:
+        if kind == text:
+            return kind
+    raise ValueError(f"unknown transition kind {text!r}")
 
 
 # The one word for each state in each language: alerts (notify.format) and the bot's replies
@@ -127,6 +150,9 @@ class Transition:
       "maintenance_end" a mute ended and the state differs from before the mute
       "uplink_lost" / "uplink_back"  the monitoring server itself lost / regained its network
       "startup"         the optional "watching N sites, M down" line
+      "reload"          hosts.yaml was reloaded and sites were removed (they are named in `affected`)
+      "crosscheck"      a router's own Netwatch has disagreed with netwatchd for a while
+      "crosscheck_agree"  ... and agrees again
     since: when the previous state began (so a recovery can say how long the outage lasted).
     affected: names of children folded into this message (a parent down -> its unreachable sites).
     evidence: loss_percent, rtt_avg_ms, rtt_max_ms, jitter_ms, failures_in_row, error, probe ...
@@ -137,7 +163,7 @@ class Transition:
     from_state: State
     to_state: State
     at: datetime
-    kind: str = "state"
+    kind: TransitionKind = "state"
     group: str = ""
     since: datetime | None = None
     affected: tuple[str, ...] = ()
@@ -158,7 +184,7 @@ class Transition:
     def from_dict(cls, data: dict[str, Any]) -> Transition:
         return cls(
             host=data["host"], address=data.get("address", ""), group=data.get("group", ""),
-            kind=data.get("kind", "state"), from_state=State(data["from"]),
+            kind=transition_kind(data.get("kind", "state")), from_state=State(data["from"]),
             to_state=State(data["to"]), at=datetime.fromisoformat(data["at"]),
             since=datetime.fromisoformat(data["since"]) if data.get("since") else None,
             affected=tuple(data.get("affected", ())), evidence=dict(data.get("evidence", {})),

@@ -35,4 +35,6 @@ out=$(lint-imports --no-cache 2>&1) || { echo "$out" >&2; echo "lint-imports: an
 echo "lint-imports: $(echo "$out" | grep -E '^Contracts:')"
 ruff check --no-cache --quiet . || { echo "ruff: fix the lines above (rules: pyproject.toml [tool.ruff])" >&2; exit 1; }
 echo "ruff: clean"
+mypy --no-error-summary || { echo "mypy: fix the types above (settings: setup.cfg [mypy])" >&2; exit 1; }
+echo "mypy: clean (strict for config, engine, store, notify)"
 exec python3 -m pytest -q "$@"

@@ -33,6 +33,7 @@ from netwatchd.bot.parse import (
 )
 from netwatchd.clock import Clock
 from netwatchd.config.model import Config, HostSpec
+from netwatchd.engine.engine import HostState
 from netwatchd.errors import ProbeError
 from netwatchd.jsonl import last_record
 from netwatchd.models import ProbeResult
@@ -40,6 +41,7 @@ from netwatchd.probes import probe_hosts
 from netwatchd.report.data import load_inputs
 from netwatchd.report.stats import SiteInfo, site_report
 from netwatchd.router import netwatch
+from netwatchd.router.client import RouterClient, RouterPool
 from netwatchd.router.values import ros_bool
 from netwatchd.store import outbox_repo, state_repo
 from netwatchd.store.db import Database
@@ -65,7 +67,7 @@ class BotContext:
     db: Database
     config: Config
     clock: Clock
-    routers: Any                      # netwatchd.router.client.RouterPool
+    routers: RouterPool
     probe_fn: Callable[..., list[ProbeResult]] | None
     started_monotonic: float
     commands_answered: int = 0
@@ -286,7 +288,7 @@ def _router_name(command: ParsedCommand, ctx: BotContext) -> str:
     return ctx.config.routers[0].name
 
 
-def _client(ctx: BotContext, router: str) -> Any:
+def _client(ctx: BotContext, router: str) -> RouterClient:
     if not ctx.config.routers:
         raise CommandInputError("no_routers")
     return ctx.routers.get(router)
@@ -336,8 +338,8 @@ def state_counts(conn: sqlite3.Connection, hosts: Sequence[HostSpec]) -> dict[st
     return {state: n for state, n in counts.items() if n}
 
 
-def view_of(host_state: Any) -> render.SiteView:
-    """Adapt a netwatchd.engine.engine.HostState to what /monitor shows."""
+def view_of(host_state: HostState) -> render.SiteView:
+    """Adapt a HostState to what /monitor shows."""
     evidence = host_state.evidence or {}
     return render.SiteView(state=host_state.state.value, since=host_state.since,
                            rtt_ms=_maybe_float(evidence.get("rtt_avg_ms")),

@@ -48,6 +48,8 @@ from netwatchd.clock import Backoff, Clock
 from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError, RouterBusyError, RouterError, StoreError
 from netwatchd.logs import redact
+from netwatchd.notify.telegram_api import TelegramAPI
+from netwatchd.router.client import RouterPool
 from netwatchd.store.audit_repo import AuditEntry, finish_audit
 from netwatchd.store.bot_repo import accept_update, load_offset
 from netwatchd.store.db import Database, ThreadConnections
@@ -102,7 +104,7 @@ class BotPoller:
     one of ok, refused, rate_limited, invalid, router_busy, router_error, timeout, error.
     """
 
-    def __init__(self, db: Database, config: Config, clock: Clock, *, api: Any, routers: Any,
+    def __init__(self, db: Database, config: Config, clock: Clock, *, api: TelegramAPI, routers: RouterPool,
                  probe_fn: Callable[..., Any] | None = None,
                  on_command: Callable[[str, str], None] | None = None,
                  poll_timeout: int = 25, command_timeout: float = 20.0, router_workers: int = 4,
@@ -137,11 +139,11 @@ class BotPoller:
         self._stats_lock = threading.Lock()
 
     @property
-    def api(self) -> Any:
+    def api(self) -> TelegramAPI:
         return self._api
 
     @api.setter
-    def api(self, api: Any) -> None:
+    def api(self, api: TelegramAPI) -> None:
         """A new Bot API client (token changed on reload): getMe/deleteWebhook/setMyCommands again."""
         self._api = api
         self._prepared = False

@@ -11,15 +11,17 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from netwatchd.bot import i18n
 from netwatchd.bot.i18n import headers, label, say
 from netwatchd.bot.text import ago, bits_per_second, byte_size, duration, esc, local_time, plain, table
 from netwatchd.config.model import HostSpec
+from netwatchd.engine.mutes import Mute
 from netwatchd.errors import RouterError, RouterPolicyError
 from netwatchd.models import ProbeResult, Transition, state_word
+from netwatchd.router.netwatch import CrossCheck
 from netwatchd.router.values import ros_bool, ros_number
 
 MENU_ROWS: tuple[tuple[str, ...], ...] = (
@@ -87,7 +89,7 @@ def menu_markups() -> tuple[dict[str, Any], dict[str, Any]]:
     return keyboard, inline
 
 
-def render_monitor(hosts: Sequence[HostSpec], views: dict[str, SiteView], *, now: datetime, tz: Any,
+def render_monitor(hosts: Sequence[HostSpec], views: dict[str, SiteView], *, now: datetime, tz: tzinfo,
                    language: str, tz_name: str = "") -> str:
     """Every site, grouped as in the config: state, for how long, last rtt and loss."""
     if not hosts:
@@ -165,7 +167,7 @@ def render_ping_router(target: str, address: str, router: str, rows: Sequence[di
     return "\n".join(p for p in (title, body, summary) if p)
 
 
-def render_status(status: AgentStatus, *, now: datetime, tz: Any, language: str) -> str:
+def render_status(status: AgentStatus, *, now: datetime, tz: tzinfo, language: str) -> str:
     """netwatchd's own health: uptime, sites by state, outbox depth, last delivery latency."""
     sites = ", ".join(f"{status.sites_by_state[s]} {state_word(language, s)}" for s in STATE_ORDER
                       if status.sites_by_state.get(s))
@@ -187,7 +189,7 @@ def render_status(status: AgentStatus, *, now: datetime, tz: Any, language: str)
     return say(language, "title_status") + "\n" + _pairs(pairs)
 
 
-def render_history(site: str, events: Sequence[Transition], *, now: datetime, tz: Any, language: str) -> str:
+def render_history(site: str, events: Sequence[Transition], *, now: datetime, tz: tzinfo, language: str) -> str:
     """Recent events of one site, newest first."""
     if not events:
         return say(language, "history_empty", site=site)
@@ -200,11 +202,11 @@ def render_history(site: str, events: Sequence[Transition], *, now: datetime, tz
             + table(headers(language, "at", "event", "detail"), rows))
 
 
-def render_muted(target: str, until: datetime, seconds: float, *, now: datetime, tz: Any, language: str) -> str:
+def render_muted(target: str, until: datetime, seconds: float, *, now: datetime, tz: tzinfo, language: str) -> str:
     return say(language, "muted", target=target, until=local_time(until, tz, now), duration=duration(seconds))
 
 
-def render_mutes(mutes: Sequence[Any], *, now: datetime, tz: Any, language: str) -> str:
+def render_mutes(mutes: Sequence[Mute], *, now: datetime, tz: tzinfo, language: str) -> str:
     """Active mutes (objects with target, until, by, reason)."""
     if not mutes:
         return say(language, "no_mutes")
@@ -214,7 +216,7 @@ def render_mutes(mutes: Sequence[Any], *, now: datetime, tz: Any, language: str)
             + table(headers(language, "site", "until", "by", "detail"), rows))
 
 
-def render_report(rows: Sequence[Availability], *, month: str, now: datetime, tz: Any, language: str) -> str:
+def render_report(rows: Sequence[Availability], *, month: str, now: datetime, tz: tzinfo, language: str) -> str:
     """Month-to-date availability, worst sites first."""
     if not rows:
         return say(language, "no_sites")
@@ -321,7 +323,7 @@ def render_resource(row: dict[str, Any], router: str, language: str) -> str:
     return say(language, "title_resource", router=router) + "\n" + _pairs(pairs)
 
 
-def render_crosscheck(result: Any, router: str, *, now: datetime, tz: Any, language: str) -> str:
+def render_crosscheck(result: CrossCheck, router: str, *, now: datetime, tz: tzinfo, language: str) -> str:
     """A netwatchd.router.netwatch.CrossCheck: disagreements (each side's state and since), sites
     only netwatchd watches, entries only the router watches."""
     parts = [say(language, "title_crosscheck", router=router)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from netwatchd.router.values import ros_number
@@ -84,7 +84,7 @@ def duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def local_time(moment: datetime | None, tz: Any, now: datetime | None = None) -> str:
+def local_time(moment: datetime | None, tz: tzinfo, now: datetime | None = None) -> str:
     """'14:03' when `moment` is on the same local day as `now`, else '27-11 14:03'; None -> '-'."""
     if moment is None:
         return "-"

@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netwatchd.errors import ConfigError
+from netwatchd.models import Language, ProbeType
 
 DEFAULT_TIMEZONE = "Asia/Jakarta"   # WIB
 
@@ -45,7 +46,7 @@ class HostSpec:
 
     name: str
     address: str
-    probe: str = "icmp"                 # icmp | tcp | http | https | dns
+    probe: ProbeType = "icmp"           # icmp | tcp | http | https | dns
     group: str = ""
     parent: str | None = None           # another host's or a router's name
     comment: str = ""
@@ -94,7 +95,7 @@ class TelegramSpec:
     chat_ids: tuple[int, ...] = ()
     admins: tuple[int, ...] = ()
     api_url: str = "https://api.telegram.org"
-    language: str = "id"                # id | en
+    language: Language = "id"           # id | en
     templates: dict[str, str] = field(default_factory=dict)
     poll_commands: bool = True
 

@@ -45,6 +45,7 @@ from netwatchd.config.model import (
     Thresholds,
     WebSpec,
 )
+from netwatchd.models import LANGUAGES, PROBE_TYPES
 
 # ---------------------------------------------------------------- the tables
 
@@ -98,7 +99,6 @@ class Section:
         return None
 
 
-PROBE_TYPES = ("icmp", "tcp", "http", "https", "dns")
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT")
 
 THRESHOLDS = Section("thresholds", (
@@ -185,7 +185,7 @@ TELEGRAM = Section("telegram", (
     Key("chat_ids", ListOf(Integer(nonzero=True)), "chats that receive alerts (groups are negative)"),
     Key("admins", ListOf(Integer(1, None)), "Telegram user ids allowed to command the bot"),
     Key("api_url", Url("http", "https"), "Bot API base URL (or a local Bot API server)"),
-    Key("language", Choice("id", "en", noun="language"), "language of alerts and bot replies"),
+    Key("language", Choice(*LANGUAGES, noun="language"), "language of alerts and bot replies"),
     Key("templates", Templates(), "your own alert texts by kind (advanced; each is checked for known "
         "kinds, known {placeholders} and balanced HTML, see the delivery section)"),
     Key("poll_commands", Flag(), "answer the admins' bot commands (getUpdates)"),

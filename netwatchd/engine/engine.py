@@ -61,7 +61,7 @@ from netwatchd.clock import Clock, iso_ms
 from netwatchd.config.model import Config, HostSpec, Thresholds
 from netwatchd.engine.flapping import change_percent, slots_for
 from netwatchd.engine.mutes import CompiledWindow, Mute, compile_windows, muted_targets
-from netwatchd.models import ProbeResult, State, Transition
+from netwatchd.models import ProbeResult, State, Transition, TransitionKind
 
 __all__ = ["AlertEngine", "HostState", "Mute", "SELF_HOST", "SELF_CHECK_PREFIX", "classify",
            "self_check_hosts", "self_check_name", "FAILED", "DEGRADED", "OK"]
@@ -1043,7 +1043,7 @@ class AlertEngine:
 
     # ----------------------------------------------------------------- building transitions
 
-    def _transition(self, track: _Track, new: State, now: datetime, *, kind: str, notify: bool,
+    def _transition(self, track: _Track, new: State, now: datetime, *, kind: TransitionKind, notify: bool,
                     since: datetime | None, old: State | None = None, affected: tuple[str, ...] = (),
                     extra: dict[str, Any] | None = None) -> Transition:
         evidence = dict(track.current_evidence()) if track is not self._self else {}

@@ -92,11 +92,12 @@ SINGLETON_MENUS = {"/system/identity", "/system/resource", "/ip/dns", "/system/c
 # ----------------------------------------------------------------------------- queries
 
 def _compare_values(left: str, right: str) -> int:
+    """-1, 0 or 1: as numbers when both are numbers, else as text (RouterOS's `<` and `>` query words)."""
     try:
         a, b = int(left), int(right)
     except ValueError:
-        a, b = left, right  # type: ignore[assignment]
-    return (a > b) - (a < b)  # type: ignore[operator]
+        return (left > right) - (left < right)
+    return (a > b) - (a < b)
 
 
 def evaluate_query(row: Row, query_words: Sequence[str]) -> bool:
@@ -657,6 +658,7 @@ class RouterOSStandIn:
         if address in self.ping_table:
             rtt = self.ping_table[address]
             return None if rtt is None else rtt * (1 + (secrets.randbelow(201) - 100) / 1000)
+        parsed: ipaddress.IPv4Address | ipaddress.IPv6Address | None
         try:
             parsed = ipaddress.ip_address(address)
         except ValueError:
@@ -749,9 +751,9 @@ class _Session:
     def _send(self, reply: str, attributes: Row | None = None, tag: str | None = None) -> None:
         encoding = self.standin.encoding
         # a value given as bytes goes on the wire as it is: text a router holds in a legacy code page
-        words: list[str | bytes] = [reply] + [
+        words: list[str | bytes] = [reply, *(
             f"={k}=".encode(encoding) + v if isinstance(v, bytes) else f"={k}={v}"
-            for k, v in (attributes or {}).items()]
+            for k, v in (attributes or {}).items())]
         if tag is not None:
             words.append(f".tag={tag}")
         self.outgoing += encode_sentence(words, self.standin.encoding)

@@ -25,13 +25,12 @@ from typing import Any
 from netwatchd.config.model import DEFAULT_TIMEZONE, time_zone
 from netwatchd.config.templates import FIELD as _FIELD
 from netwatchd.config.templates import TEMPLATE_KEYS, check_templates
-from netwatchd.models import State, Transition, state_word
+from netwatchd.models import LANGUAGES, State, Transition, TransitionKind, state_word
 from netwatchd.textsplit import TELEGRAM_LIMIT, split_html, utf16_len
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = TELEGRAM_LIMIT
-LANGUAGES = ("id", "en")
 
 _KIND_LABELS = {
     "id": {"flapping": "FLAPPING", "stable": "STABIL", "reminder": "MASIH DOWN",
@@ -277,8 +276,8 @@ def _values(t: Transition, language: str, tz: tzinfo | None) -> dict[str, str]:
     }
 
 
-_SERVER_KINDS = ("uplink_lost", "uplink_back", "startup", "reload")
-_CROSSCHECK_KINDS = ("crosscheck", "crosscheck_agree")
+_SERVER_KINDS: tuple[TransitionKind, ...] = ("uplink_lost", "uplink_back", "startup", "reload")
+_CROSSCHECK_KINDS: tuple[TransitionKind, ...] = ("crosscheck", "crosscheck_agree")
 _SIMPLE_NOTES = {
     "id": {"down": "entri router bertipe simple (semua entri RouterOS 6): Netwatch menyatakan situs DOWN setelah "
                    "satu ping hilang, netwatchd baru setelah {n} probe gagal berturut-turut (down_after). Di link "

@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from netwatchd.clock import Clock
 from netwatchd.config.model import HostSpec
-from netwatchd.models import ProbeResult
+from netwatchd.models import PROBE_TYPES, ProbeResult
 from netwatchd.probes.dns import probe_dns
 from netwatchd.probes.http import probe_http
 from netwatchd.probes.icmp import IcmpEngine, IcmpTarget
@@ -26,7 +26,6 @@ Prober = Callable[..., ProbeResult]
 """prober(host: HostSpec, *, clock: Clock) -> ProbeResult; never raises for the target's failure."""
 
 PROBERS: dict[str, Prober] = {"tcp": probe_tcp, "http": probe_http, "https": probe_http, "dns": probe_dns}
-PROBE_TYPES: tuple[str, ...] = ("icmp", *PROBERS)
 MAX_PARALLEL = 32
 
 

@@ -109,16 +109,19 @@ def latency_over_time(inputs: ReportInputs, tz: tzinfo) -> bytes | None:
     def stamp(ms: int) -> datetime:
         return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
+    # matplotlib plots datetimes through its date converter; its stubs only list numbers (hence the ignores)
     if inputs.latency_series:
         for name in sorted(inputs.latency_series):
             points = inputs.latency_series[name]
-            ax.plot([stamp(ms) for ms, _ in points], [v for _, v in points], linewidth=0.9, label=name)
+            ax.plot([stamp(ms) for ms, _ in points], [v for _, v in points],  # type: ignore[arg-type]
+                    linewidth=0.9, label=name)
         ax.legend(fontsize=6, ncol=4, frameon=False)
     else:
         stamps = [stamp(ms) for ms, _, _ in inputs.latency_summary]
-        ax.plot(stamps, [mean for _, mean, _ in inputs.latency_summary], linewidth=1.0, label="mean of sites")
-        ax.plot(stamps, [worst for _, _, worst in inputs.latency_summary], linewidth=0.7, color="#c62828",
-                label="worst site")
+        ax.plot(stamps, [mean for _, mean, _ in inputs.latency_summary],  # type: ignore[arg-type]
+                linewidth=1.0, label="mean of sites")
+        ax.plot(stamps, [worst for _, _, worst in inputs.latency_summary],  # type: ignore[arg-type]
+                linewidth=0.7, color="#c62828", label="worst site")
         ax.legend(fontsize=7, frameon=False)
     ax.set_ylabel("rtt ms", fontsize=8)
     ax.tick_params(labelsize=7)

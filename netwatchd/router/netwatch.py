@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -19,6 +19,7 @@ from netwatchd.config.kinds import parse_duration
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.errors import RouterError
 from netwatchd.models import State
+from netwatchd.router.client import RouterClient
 from netwatchd.router.values import ros_bool, ros_timestamp
 
 # Fields NetwatchEntry holds itself; everything else RouterOS prints goes to `settings` as text.
@@ -102,8 +103,8 @@ def _as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def read_netwatch(client: Any) -> list[NetwatchEntry]:
-    """Every entry of the router's /tool/netwatch. `client` is a RouterClient (anything with query()).
+def read_netwatch(client: RouterClient) -> list[NetwatchEntry]:
+    """Every entry of the router's /tool/netwatch.
 
     Raises RouterError when the router cannot be read or prints an entry that makes no sense.
     """
@@ -215,8 +216,8 @@ def crosscheck(entries: Sequence[NetwatchEntry], config: Config, states: Mapping
     only_ours: list[HostSpec] = []
     sites = [h for h in config.hosts if not h.disabled]
 
-    def take(predicate: Any) -> NetwatchEntry | None:
-        candidates = [e for e in unmatched if predicate(e)]
+    def take(host: HostSpec, matches: Callable[[NetwatchEntry, HostSpec], bool]) -> NetwatchEntry | None:
+        candidates = [e for e in unmatched if matches(e, host)]
         if not candidates:
             return None
         best = min(candidates, key=lambda e: (e.disabled, e.type not in ("simple", "icmp")))
@@ -225,13 +226,13 @@ def crosscheck(entries: Sequence[NetwatchEntry], config: Config, states: Mapping
 
     matches: dict[str, tuple[NetwatchEntry, str]] = {}
     for host in sites:  # addresses first for every site, so a name match never steals an address match
-        entry = take(lambda e, h=host: _key(e.host) == _key(h.address))
+        entry = take(host, lambda e, h: _key(e.host) == _key(h.address))
         if entry is not None:
             matches[host.name] = (entry, "address")
     for host in sites:
         if host.name in matches:
             continue
-        entry = take(lambda e, h=host: _key(h.name) in (_key(e.name), _key(e.comment)))
+        entry = take(host, lambda e, h: _key(h.name) in (_key(e.name), _key(e.comment)))
         if entry is not None:
             matches[host.name] = (entry, "name")
     for host in sites:

@@ -102,7 +102,7 @@ class Database:
                         conn.execute("ROLLBACK")
                     raise StoreError(f"migrating the store {self.path} to version {number} "
                                      f"failed: {exc}") from None
-            return conn.execute("PRAGMA user_version").fetchone()[0]
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
         finally:
             conn.close()
 

@@ -269,7 +269,7 @@ class StatusServer:
                                       head_only=False, keep_alive=False))
             writer.close()
             return
-        connection = _Connection(writer, loop.time(), asyncio.current_task())  # type: ignore[arg-type]
+        connection = _Connection(writer, loop.time(), asyncio.current_task())
         self._connections[id(writer)] = connection
         try:
             for served in range(MAX_REQUESTS_PER_CONNECTION):
