@@ -4,6 +4,9 @@
 table: every ICMP host goes into a single batched IcmpEngine round (run in the calling thread),
 the other probe types run concurrently in a small thread pool, and results come back in the
 order of the hosts given.
+
+Owns: icmp.py (the batched raw/unprivileged ICMP engine), tcp.py, http.py, dns.py. May import config
+and the leaves (models, errors, clock, logs); never engine, router, schedule (its siblings) or above.
 """
 
 from __future__ import annotations
