@@ -35,7 +35,8 @@ def test_the_layers_read_as_the_design_says() -> None:
     order = [{"netwatchd.__main__"}, {"netwatchd.cli"}, {"netwatchd.commands"}, {"netwatchd.app"}, {"netwatchd.bot"},
              {"netwatchd.notify", "netwatchd.report", "netwatchd.web", "netwatchd.lab"}, {"netwatchd.store"},
              {"netwatchd.engine", "netwatchd.probes", "netwatchd.router", "netwatchd.schedule"},
-             {"netwatchd.config"}, {"netwatchd.models", "netwatchd.errors", "netwatchd.clock", "netwatchd.logs"}]
+             {"netwatchd.config"},
+             {"netwatchd.models", "netwatchd.errors", "netwatchd.clock", "netwatchd.logs", "netwatchd.jsonl"}]
     assert layers == order
 
 
