@@ -8,7 +8,8 @@ One package per concern, in layers; an import may only point down (.importlinter
     store                                   SQLite: every SQL statement
     engine | probes | router | schedule     the alert brain, probers, RouterOS, when each host is due
     config                                  hosts.yaml -> frozen dataclasses (Config.tz)
-    models | errors | clock | logs | jsonl  the leaves every layer may use
+    models | errors | clock | logs | jsonl | textsplit   the leaves every layer may use
+    files                                   private files (0600) and folders (0700)
 
 Packages on one line do not import each other, and nothing anywhere imports in a cycle.
 """

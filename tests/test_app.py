@@ -177,10 +177,12 @@ def test_a_reload_that_removes_sites_says_so_in_the_chat_and_restoring_the_file_
     assert len(outcome.removed) == 13
     [notice] = _reload_rows(agent)
     assert len(notice["affected"]) == 13 and notice["evidence"]["kept_seconds"] == 86400
+    from zoneinfo import ZoneInfo
+
     from netwatchd.models import Transition
     from netwatchd.notify.format import render_message
 
-    text = render_message([Transition.from_dict(notice)], language="en", tz="Asia/Jakarta")
+    text = render_message([Transition.from_dict(notice)], language="en", tz=ZoneInfo("Asia/Jakarta"))
     assert "hosts.yaml reloaded" in text and "13 sites removed: Kec05, Kec06" in text and "kept 1 d" in text
     clock.advance(3600)                                                 # an hour later the admin notices
     outcome = agent.apply_config(make_config(tmp_path, None, hosts))

@@ -36,7 +36,9 @@ def test_the_layers_read_as_the_design_says() -> None:
              {"netwatchd.notify", "netwatchd.report", "netwatchd.web", "netwatchd.lab"}, {"netwatchd.store"},
              {"netwatchd.engine", "netwatchd.probes", "netwatchd.router", "netwatchd.schedule"},
              {"netwatchd.config"},
-             {"netwatchd.models", "netwatchd.errors", "netwatchd.clock", "netwatchd.logs", "netwatchd.jsonl"}]
+             {"netwatchd.models", "netwatchd.errors", "netwatchd.clock", "netwatchd.logs", "netwatchd.jsonl",
+              "netwatchd.textsplit"},
+             {"netwatchd.files"}]
     assert layers == order
 
 
