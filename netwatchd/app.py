@@ -9,10 +9,9 @@ Tests drive it without threads through `probe_once()`, `tick_once()` and `delive
 One probe round flows: ProbeLoop -> `handle_results` -> engine.ingest -> state_repo.save (new
 states + events + outbox rows, ONE transaction) -> wake the delivery worker -> history ->
 metrics. If the store cannot be written, the decided transitions are kept in memory and saved
-with the next round, so no alert is dropped. When a site starts failing, its parent (the core)
-is brought forward to the next probe tick (`ProbeLoop.probe_soon`) instead of waiting for its own
-turn, so a dead core is decided before its sites and they fold into its one message; a recovered
-parent's children likewise.
+with the next round, so no alert is dropped. The hosts the engine wants probed at once
+(`AlertEngine.probe_soon`: the parent of a site that starts failing, the children of a recovered
+parent) are brought forward to the next probe tick (`ProbeLoop.probe_soon`).
 
 `run_agent(path)` is `netwatchd run`: SIGTERM/SIGINT stop it cleanly (exit 0 within 2 s),
 SIGHUP reloads hosts.yaml — a file with errors is rejected (each error logged) and the running
@@ -31,20 +30,29 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from netwatchd import __version__
 from netwatchd.clock import Clock, SystemClock
 from netwatchd.config.kinds import format_duration
 from netwatchd.config.loader import load_config
 from netwatchd.config.model import Config, HostSpec
+from netwatchd.engine.engine import SELF_HOST, AlertEngine, HostState, self_check_hosts
 from netwatchd.errors import ConfigError, NetwatchError
 from netwatchd.logs import add_secret, redact
 from netwatchd.models import ProbeResult, State, Transition
-from netwatchd.engine.engine import FAILED, SELF_HOST, AlertEngine, HostState, classify, self_check_hosts
 from netwatchd.store import crosscheck_repo, history_repo, state_repo
 from netwatchd.store.db import Database, ThreadConnections, transaction
+
+if TYPE_CHECKING:   # built lazily below: `netwatchd check`-style imports stay light
+    from netwatchd.bot.poller import BotPoller
+    from netwatchd.notify.telegram_api import TelegramAPI
+    from netwatchd.router.client import RouterPool
+    from netwatchd.router.crosscheck_watch import CrossCheckWatcher
+    from netwatchd.web.server import StatusServer
 
 log = logging.getLogger("netwatchd.app")
 
@@ -78,40 +86,6 @@ def probe_targets(config: Config) -> list[HostSpec]:
     return [h for h in config.hosts if not h.disabled] + self_check_hosts(config)
 
 
-def hosts_to_probe_soon(results: Sequence[ProbeResult], transitions: Sequence[Transition],
-                        states: dict[str, HostState], hosts: dict[str, HostSpec]) -> list[str]:
-    """Hosts worth probing at once, so dependencies are judged in the right order (Nagios-style
-    "check the parent when a child fails"):
-
-    * the ancestors of a host that just failed while still undecided, when they have not failed
-      yet themselves — so a dead core is seen failing before its sites reach down_after and the
-      sites are held and folded into the core's message instead of announced one by one;
-    * the children of a host that just came back UP — they were unreachable and wait for fresh
-      evidence, which should not take a whole interval.
-    """
-    soon: dict[str, None] = {}
-    for result in results:
-        spec = hosts.get(result.host)
-        if spec is None or classify(result, spec) != FAILED:
-            continue
-        own = states.get(result.host)
-        if own is not None and own.state in (State.DOWN, State.UNREACHABLE):
-            continue
-        parent, seen = spec.parent, {spec.name}
-        while parent and parent in hosts and parent not in seen:
-            seen.add(parent)
-            known = states.get(parent)
-            if known is None or (known.state != State.DOWN and known.fails == 0):
-                soon[parent] = None
-            parent = hosts[parent].parent
-    recovered = {t.host for t in transitions if t.kind == "state" and t.to_state == State.UP}
-    if recovered:
-        for spec in hosts.values():
-            if spec.parent in recovered:
-                soon[spec.name] = None
-    return list(soon)
-
-
 @dataclasses.dataclass(frozen=True)
 class ReloadOutcome:
     """What a SIGHUP did. `ok` False: the file was rejected and the old config keeps running."""
@@ -141,7 +115,8 @@ class Agent:
     """
 
     def __init__(self, config: Config, *, clock: Clock | None = None, probe_fn: ProbeFn | None = None,
-                 api: Any = "auto", routers: Any = None, console: TextIO = sys.stdout,
+                 api: TelegramAPI | None | Literal["auto"] = "auto", routers: RouterPool | None = None,
+                 console: TextIO = sys.stdout,
                  shard: tuple[int, int] | None = None, delivery_poll: float = 0.25) -> None:
         from netwatchd.notify.outbox import DeliveryWorker
         from netwatchd.schedule import ProbeLoop
@@ -162,7 +137,6 @@ class Agent:
         self._unsaved_transitions: list[Transition] = []
         self.engine = AlertEngine(self.watched, self.clock, states=state_repo.load_states(self._conn()))
         self.known: dict[str, HostState] = self.engine.states()   # kept current from take_changed()
-        self._hosts_by_name = {h.name: h for h in self.watched.hosts}
         self.metrics = Metrics()
         self.metrics.set_states(self.known)
         self.latest: dict[str, ProbeResult] = {}
@@ -187,7 +161,7 @@ class Agent:
 
     # ---- construction helpers ---------------------------------------------------------
     @staticmethod
-    def _make_api(config: Config) -> Any:
+    def _make_api(config: Config) -> TelegramAPI | None:
         if not config.telegram.enabled:
             return None
         from netwatchd.notify.telegram_api import TelegramAPI
@@ -195,12 +169,12 @@ class Agent:
         return TelegramAPI(config.telegram.api_url, config.telegram.token)
 
     @staticmethod
-    def _make_routers(config: Config) -> Any:
+    def _make_routers(config: Config) -> RouterPool:
         from netwatchd.router.client import RouterPool
 
         return RouterPool(config.routers)
 
-    def _make_bot(self, config: Config) -> Any:
+    def _make_bot(self, config: Config) -> BotPoller | None:
         if self.api is None or not config.telegram.poll_commands:
             return None
         from netwatchd.bot.poller import BotPoller
@@ -208,14 +182,14 @@ class Agent:
         return BotPoller(self.db, config, self.clock, api=self.api, routers=self.routers,
                          probe_fn=self.probe_fn, on_command=self.metrics.observe_command)
 
-    def _make_web(self, config: Config) -> Any:
+    def _make_web(self, config: Config) -> StatusServer | None:
         if not config.web.enabled:
             return None
         from netwatchd.web.server import StatusServer
 
         return StatusServer(config.web, snapshot=self.snapshot, metrics=self.metrics, health=self.health)
 
-    def _make_crosscheck(self, config: Config) -> Any:
+    def _make_crosscheck(self, config: Config) -> CrossCheckWatcher:
         from netwatchd.router.crosscheck_watch import CrossCheckWatcher
 
         return CrossCheckWatcher(config, self.routers, self.clock,
@@ -235,8 +209,7 @@ class Agent:
             # a round in flight during a reload may bring results of a site just removed: not recorded
             results = [r for r in results if r.host in self.known]
             states = {r.host: self.known[r.host].state.value for r in results}
-            soon = hosts_to_probe_soon(results, transitions, self.known, self._hosts_by_name)
-            soon += [n for n in self.engine.wanted_soon() if n not in soon]   # parents of held hosts
+            soon = self.engine.probe_soon(results, transitions)
         if soon:
             self.loop.probe_soon(soon)
         self.last_round_monotonic = self.clock.monotonic()
@@ -421,7 +394,6 @@ class Agent:
             self._retire_removed()
             self.config, self.watched = new, watched
             self.known = self.engine.states()
-            self._hosts_by_name = {h.name: h for h in watched.hosts}
         self.loop.replace_hosts(probe_targets(watched))
         for name in removed:
             self.metrics.remove_host(name)
@@ -431,7 +403,7 @@ class Agent:
             self._api_identity = (new.telegram.api_url, new.telegram.token)
             self.api = self._make_api(new)
             self.worker.api = self.api
-            if self.bot is not None:
+            if self.bot is not None and self.api is not None:   # no token left: the bot needs a restart anyway
                 self.bot.api = self.api
         if new.routers != self._router_specs:
             self._router_specs = new.routers
@@ -479,7 +451,7 @@ class Agent:
         while not self._stopping.wait(TICK_SECONDS):
             try:
                 self.tick_once()
-            except Exception:  # noqa: BLE001 - the ticker must survive; the log says what broke
+            except Exception:  # the ticker must survive; the log says what broke
                 log.exception("engine tick failed")
 
     def _crosscheck_loop(self) -> None:
@@ -492,7 +464,7 @@ class Agent:
                 continue
             try:
                 self.crosscheck_once()
-            except Exception:  # noqa: BLE001 - a store or router surprise must not end the loop
+            except Exception:  # a store or router surprise must not end the loop
                 log.exception("the Netwatch cross-check failed")
 
     def stop(self, budget: float = STOP_BUDGET_SECONDS) -> bool:
@@ -504,10 +476,11 @@ class Agent:
         deadline = time.monotonic() + budget
         self._stopping.set()
         parts: list[tuple[str, Callable[[], None]]] = [("probe loop", self.loop.stop)]
-        if self.bot is not None:
+        bot = self.bot
+        if bot is not None:
             # its thread may sit in a 25 s getUpdates long poll that cannot be interrupted: give
             # it a short join (it is a daemon thread); running commands still get their answer
-            parts.append(("command bot", lambda: self.bot.stop(timeout=min(0.5, budget / 2))))
+            parts.append(("command bot", lambda: bot.stop(timeout=min(0.5, budget / 2))))
         parts.append(("delivery", lambda: self.worker.stop(timeout=max(0.1, budget - 0.3))))
         if self.web is not None:
             parts.append(("status page", self.web.stop))
@@ -519,7 +492,7 @@ class Agent:
             thread.join(max(0.0, deadline - time.monotonic()))
         if self._ticker is not None:
             self._ticker.join(max(0.0, deadline - time.monotonic()))
-        stuck = [name for (name, _), t in zip(parts, threads) if t.is_alive()]
+        stuck = [name for (name, _), t in zip(parts, threads, strict=True) if t.is_alive()]
         if stuck:
             log.warning("still stopping after %.1f s: %s", budget, ", ".join(stuck))
         try:
@@ -533,7 +506,7 @@ def _quietly(name: str, fn: Callable[[], None]) -> Callable[[], None]:
     def run() -> None:
         try:
             fn()
-        except Exception:  # noqa: BLE001 - one part failing to stop must not block the others
+        except Exception:  # one part failing to stop must not block the others
             log.exception("stopping the %s failed", name)
     return run
 
@@ -548,12 +521,12 @@ def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None) 
     stop = threading.Event()
     reload_wanted = threading.Event()
 
-    def on_stop(signum: int, frame: Any) -> None:
+    def on_stop(signum: int, frame: FrameType | None) -> None:
         log.info("%s received: stopping", signal.Signals(signum).name)
         stop.set()
         stop_wait.set()
 
-    def on_hup(signum: int, frame: Any) -> None:
+    def on_hup(signum: int, frame: FrameType | None) -> None:
         reload_wanted.set()
         stop_wait.set()
 
@@ -574,7 +547,7 @@ def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None) 
                     agent.reload(config_path)
                 except NetwatchError as exc:
                     log.error("reload failed, the running config is kept: %s", redact(str(exc)))
-                except Exception as exc:  # noqa: BLE001 - a reload must never end the agent
+                except Exception as exc:  # a reload must never end the agent
                     log.error("reload failed (%s: %s), the running config is kept; run `netwatchd check -c %s`",
                               type(exc).__name__, redact(str(exc)), config_path)
                     log.debug("reload failure", exc_info=True)

@@ -11,14 +11,15 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from netwatchd import __version__
 from netwatchd.errors import ConfigError, NetwatchError
 
 # name -> (module, one-line help). Order is the order `netwatchd --help` shows.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("netwatchd.commands.demo", "build a namespaced lab of the 18 kecamatan and show an outage end to end (root)"),
+    "demo": ("netwatchd.commands.demo",
+             "build a namespaced lab of the 18 kecamatan and show an outage end to end (root)"),
     "run": ("netwatchd.commands.run", "run the agent: probe, decide, notify, answer the bot, serve the status page"),
     "check": ("netwatchd.commands.check", "validate a config file and print a one-line summary"),
     "probe": ("netwatchd.commands.probe", "probe addresses once now and print the results (like /ping)"),
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-format", default="text", choices=["text", "json"],
                         help="text lines for people (default) or one JSON object per line")
     # The same two flags are accepted after the subcommand too (`netwatchd run --log-level debug`).
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--log-level", default=argparse.SUPPRESS,
                         choices=["debug", "info", "warning", "error"], help="default: info")
     common.add_argument("--log-format", default=argparse.SUPPRESS, choices=["text", "json"],

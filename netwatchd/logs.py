@@ -15,10 +15,11 @@ import logging
 import re
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import TracebackType
-from contextlib import contextmanager
-from typing import IO, Any, Iterator
+from typing import IO, Any
 from urllib.parse import quote
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (

@@ -10,7 +10,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from itertools import pairwise
+from typing import Any, Literal, get_args
 
 
 class State(str, Enum):
@@ -21,6 +22,49 @@ class State(str, Enum):
     DEGRADED = "degraded"      # replies arrive, but loss/rtt/jitter exceed the host's thresholds
     DOWN = "down"
     UNREACHABLE = "unreachable"  # its parent is down: no separate alert
+
+
+TransitionKind = Literal["state", "flapping", "stable", "reminder", "maintenance_end", "uplink_lost", "uplink_back",
+                         "startup", "reload", "crosscheck", "crosscheck_agree"]
+"""What a Transition records (see Transition)."""
+TRANSITION_KINDS: tuple[TransitionKind, ...] = get_args(TransitionKind)
+
+ProbeType = Literal["icmp", "tcp", "http", "https", "dns"]
+"""How a host is probed (hosts.yaml `probe`)."""
+PROBE_TYPES: tuple[ProbeType, ...] = get_args(ProbeType)
+
+
+Language = Literal["id", "en"]
+"""The language of alerts and bot replies (telegram.language): Indonesian (default) or English."""
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+
+
+def transition_kind(text: str) -> TransitionKind:
+    """`text` as a TransitionKind. Raises ValueError for a kind netwatchd does not write."""
+    for kind in TRANSITION_KINDS:
+        if kind == text:
+            return kind
+    raise ValueError(f"unknown transition kind {text!r}")
+
+
+# The one word for each state in each language: alerts (notify.format) and the bot's replies
+# (bot.render) both show these, so an administrator reads the same word for the same state.
+STATE_WORDS: dict[str, dict[State, str]] = {
+    "id": {State.UP: "UP", State.DOWN: "DOWN", State.DEGRADED: "TERGANGGU", State.UNREACHABLE: "TAK TERJANGKAU",
+           State.UNKNOWN: "TIDAK DIKETAHUI"},
+    "en": {State.UP: "UP", State.DOWN: "DOWN", State.DEGRADED: "DEGRADED", State.UNREACHABLE: "UNREACHABLE",
+           State.UNKNOWN: "UNKNOWN"},
+}
+
+
+def state_word(language: str, state: State | str) -> str:
+    """The word for `state` in `language` ("id" for a language not in STATE_WORDS); a string that
+    is no State (a router's own status) is shown in capitals."""
+    words = STATE_WORDS.get(language, STATE_WORDS["id"])
+    try:
+        return words[State(state)]
+    except ValueError:
+        return str(state).upper()
 
 
 @dataclass(frozen=True)
@@ -58,7 +102,7 @@ class ProbeResult:
     @classmethod
     def from_rtts(cls, *, host: str, address: str, probe: str, at: datetime, sent: int,
                   rtts_ms: list[float], error: str | None = None,
-                  detail: dict[str, Any] | None = None) -> "ProbeResult":
+                  detail: dict[str, Any] | None = None) -> ProbeResult:
         """Build a result from the raw round-trip times (ms) of the replies received.
 
         Jitter is the mean absolute difference of consecutive RTTs (as icmplib); stdev is the
@@ -77,7 +121,7 @@ class ProbeResult:
                       "jitter_ms": 0.0, "stdev_ms": 0.0, "error": error}
         else:
             avg = sum(rtts_ms) / received
-            jitter = sum(abs(b - a) for a, b in zip(rtts_ms, rtts_ms[1:])) / (received - 1)
+            jitter = sum(abs(b - a) for a, b in pairwise(rtts_ms)) / (received - 1)
             stdev = math.sqrt(sum((r - avg) ** 2 for r in rtts_ms) / received)
             values = {"alive": True, "rtt_min_ms": round(min(rtts_ms), 3),
                       "rtt_avg_ms": round(avg, 3), "rtt_max_ms": round(max(rtts_ms), 3),
@@ -106,6 +150,9 @@ class Transition:
       "maintenance_end" a mute ended and the state differs from before the mute
       "uplink_lost" / "uplink_back"  the monitoring server itself lost / regained its network
       "startup"         the optional "watching N sites, M down" line
+      "reload"          hosts.yaml was reloaded and sites were removed (they are named in `affected`)
+      "crosscheck"      a router's own Netwatch has disagreed with netwatchd for a while
+      "crosscheck_agree"  ... and agrees again
     since: when the previous state began (so a recovery can say how long the outage lasted).
     affected: names of children folded into this message (a parent down -> its unreachable sites).
     evidence: loss_percent, rtt_avg_ms, rtt_max_ms, jitter_ms, failures_in_row, error, probe ...
@@ -116,7 +163,7 @@ class Transition:
     from_state: State
     to_state: State
     at: datetime
-    kind: str = "state"
+    kind: TransitionKind = "state"
     group: str = ""
     since: datetime | None = None
     affected: tuple[str, ...] = ()
@@ -134,10 +181,10 @@ class Transition:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Transition":
+    def from_dict(cls, data: dict[str, Any]) -> Transition:
         return cls(
             host=data["host"], address=data.get("address", ""), group=data.get("group", ""),
-            kind=data.get("kind", "state"), from_state=State(data["from"]),
+            kind=transition_kind(data.get("kind", "state")), from_state=State(data["from"]),
             to_state=State(data["to"]), at=datetime.fromisoformat(data["at"]),
             since=datetime.fromisoformat(data["since"]) if data.get("since") else None,
             affected=tuple(data.get("affected", ())), evidence=dict(data.get("evidence", {})),

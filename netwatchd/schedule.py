@@ -22,10 +22,11 @@ import heapq
 import logging
 import threading
 import zlib
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from netwatchd.clock import Clock
 from netwatchd.config.model import HostSpec
@@ -266,7 +267,7 @@ class ProbeLoop:
         try:
             results = list(self._probe_fn(hosts, clock=self._clock))
             self._last_failure = None
-        except Exception as exc:  # keep the loop alive; no made-up results (no false alerts)
+        except Exception as exc:  # noqa: BLE001 - keep the loop alive; no made-up results (no false alerts)
             text = str(exc) if isinstance(exc, NetwatchError) else f"{type(exc).__name__}: {exc}"
             if text != self._last_failure:
                 log.error("probing %d host(s) failed: %s", len(hosts), text)

@@ -36,8 +36,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import netwatchd.lab.telegram_standin as telegram_standin
 from netwatchd.app import Agent
@@ -195,7 +196,8 @@ def main() -> int:
     print(f"load: the agent probing {options.hosts + len(KECAMATAN)} loopback hosts every {options.interval:g} s: "
           f"{rate:.0f} probes/s during measurement (schedule asks {expected:.0f}/s), "
           f"{counter.alive}/{counter.probed} probes answered overall")
-    header = f"{'command':<20} {'idle p50':>9} {'idle p95':>9} {'load p50':>9} {'load p95':>9} {'load max':>9} {'p95 ratio':>9}"
+    header = (f"{'command':<20} {'idle p50':>9} {'idle p95':>9} {'load p50':>9} {'load p95':>9} {'load max':>9} "
+              f"{'p95 ratio':>9}")
     print(header)
     print("-" * len(header))
     rows = []

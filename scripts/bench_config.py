@@ -16,8 +16,9 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -59,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(text)
             result = analyze(path, environ={})
             assert not result.problems and result.config is not None and len(result.config.hosts) == count
-            netwatchd_s = best_of(args.repeat, lambda: analyze(path, environ={}))
-            pure_s = best_of(args.repeat, lambda: yaml.safe_load(text))
-            libyaml_s = best_of(args.repeat, lambda: yaml.load(text, Loader=yaml.CSafeLoader))
+            netwatchd_s = best_of(args.repeat, partial(analyze, path, environ={}))
+            pure_s = best_of(args.repeat, partial(yaml.safe_load, text))
+            libyaml_s = best_of(args.repeat, partial(yaml.load, text, Loader=yaml.CSafeLoader))
             rows.append({"hosts": count, "bytes": len(text.encode()), "netwatchd_validate_s": round(netwatchd_s, 4),
                          "pyyaml_safe_load_s": round(pure_s, 4), "pyyaml_csafeloader_s": round(libyaml_s, 4),
                          "ratio_to_safe_load": round(netwatchd_s / pure_s, 2),

@@ -36,9 +36,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netwatchd.errors import NetwatchError  # noqa: E402
-from netwatchd.lab.harness import LabRun  # noqa: E402
-from netwatchd.lab.topology import SIDOARJO_KECAMATAN, LabTiming  # noqa: E402
+from netwatchd.errors import NetwatchError
+from netwatchd.lab.harness import LabRun
+from netwatchd.lab.topology import SIDOARJO_KECAMATAN, LabTiming
 
 TIMING = LabTiming(interval=2.0, timeout=0.5, retry_interval=0.5, down_after=2, up_after=2, count=3)
 
@@ -50,9 +50,9 @@ class FpingPeer:
         self.run = run
         self.timing = timing
         self.addresses = {site.address: site.name for site in run.lab.sites.values()}
-        self.fails = {name: 0 for name in self.addresses.values()}
-        self.oks = {name: 0 for name in self.addresses.values()}
-        self.state = {name: "up" for name in self.addresses.values()}
+        self.fails = dict.fromkeys(self.addresses.values(), 0)
+        self.oks = dict.fromkeys(self.addresses.values(), 0)
+        self.state = dict.fromkeys(self.addresses.values(), "up")
         self.changes: list[tuple[str, str, float]] = []       # (site, new state, time.time())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="fping-peer", daemon=True)
@@ -170,7 +170,7 @@ def bench(repeats: int, sites: int, seed: int, core_repeats: int) -> dict[str, A
                 samples["peer_cut_to_detection"].append(peer_down - cut_at)
             if peer_up is not None:
                 samples["peer_restore_to_detection"].append(peer_up - restore_at)
-            run.wait_states(lambda s: s.get(site) == "up", 10)
+            run.wait_states(lambda s, site=site: s.get(site) == "up", 10)
             print(f"  {i + 1:>3}/{repeats} {site:<13} {how:<9} cut->ack "
                   f"{samples['cut_to_ack'][-1] if down else float('nan'):.2f} s  restore->ack "
                   f"{samples['restore_to_ack'][-1] if up else float('nan'):.2f} s", file=sys.stderr)

@@ -29,11 +29,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import requests
 
@@ -206,7 +208,7 @@ def bench_own_work(samples: int) -> dict[str, Any]:
         for name, values in phases.items():
             result[f"{name}_p50_ms"] = round(percentile(values, 50), 3)
             result[f"{name}_p99_ms"] = round(percentile(values, 99), 3)
-        totals = [a + b + c for a, b, c in zip(*phases.values())]
+        totals = [a + b + c for a, b, c in zip(*phases.values(), strict=True)]
         result["total_p50_ms"] = round(percentile(totals, 50), 3)
         result["total_p99_ms"] = round(percentile(totals, 99), 3)
         return result
@@ -308,7 +310,7 @@ def bench_outage(transitions_count: int = 200, outage_s: float = 600.0) -> dict[
             mine = [r for r in records if r["chat_id"] == str(chat) and r["status"] == "sent"]
             hosts = [e["host"] for r in mine for e in r["events"]]
             sent_times = sorted(datetime.fromisoformat(r["sent_at"]).timestamp() for r in mine)
-            gaps = [b - a for a, b in zip(sent_times, sent_times[1:])]
+            gaps = [b - a for a, b in pairwise(sent_times)]
             per_minute = max((sum(1 for t in sent_times if s <= t < s + 60) for s in sent_times), default=0)
             texts = "\n".join(m["text"] for m in tg.messages(chat))
             result["chats"][str(chat)] = {
@@ -318,7 +320,8 @@ def bench_outage(transitions_count: int = 200, outage_s: float = 600.0) -> dict[
                 "messages": len(mine), "min_gap_s": round(min(gaps), 3) if gaps else None,
                 "max_per_minute": per_minute}
         all_sent = sorted(datetime.fromisoformat(r["sent_at"]).timestamp() for r in records if r["status"] == "sent")
-        result["max_per_second_overall"] = max((sum(1 for t in all_sent if s <= t < s + 1) for s in all_sent), default=0)
+        result["max_per_second_overall"] = max((sum(1 for t in all_sent if s <= t < s + 1) for s in all_sent),
+                                               default=0)
         result["within_limits"] = (result["max_per_second_overall"] <= 30 and all(
             (c["min_gap_s"] is None or c["min_gap_s"] >= 1.0) and (int(k) > 0 or c["max_per_minute"] <= 20)
             for k, c in result["chats"].items()))
@@ -381,14 +384,14 @@ def main() -> int:
             ("peer: bare requests.post p50 / p99", f"{lat['bare_post_p50_ms']} / {lat['bare_post_p99_ms']} ms"),
             ("our overhead p50 / p99 (target 10 / 50)", f"{lat['overhead_p50_ms']} / {lat['overhead_p99_ms']} ms"),
             ("ratio ours / peer (p50)", f"{lat['ratio_p50']}x"),
-            ("  of which our code's own work p50 / p99", f"{own['total_p50_ms']} / {own['total_p99_ms']} ms "
-                                                       f"(enqueue {own['enqueue_p50_ms']}, before send "
-                                                       f"{own['before_send_p50_ms']}, after ack {own['after_ack_p50_ms']})"),
+            ("  of which our code's own work p50 / p99",
+             f"{own['total_p50_ms']} / {own['total_p99_ms']} ms (enqueue {own['enqueue_p50_ms']}, before send "
+             f"{own['before_send_p50_ms']}, after ack {own['after_ack_p50_ms']})"),
             ("  the rest", "thread wake-up + interpreter lock + OS scheduling on this loaded machine"),
             ("18 down at once: all 18 in every chat", f"{burst['worst_s']} s, <= {burst['max_messages']} msg/chat, "
                                                       f"{burst['rejected_429']} x 429"),
-            ("18 down over 300 ms: all 18 in every chat", f"{spread['worst_s']} s, <= {spread['max_messages']} msg/chat, "
-                                                          f"{spread['rejected_429']} x 429"),
+            ("18 down over 300 ms: all 18 in every chat",
+             f"{spread['worst_s']} s, <= {spread['max_messages']} msg/chat, {spread['rejected_429']} x 429"),
             ("10-min outage, 200 transitions (FakeClock)", f"queued {outage['queued_at_recovery']}, drained "
                                                            f"{outage['drained_after_recovery_s']} s after recovery"),
         ]

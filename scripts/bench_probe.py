@@ -213,14 +213,15 @@ def one_shot(hosts: int, runs: int, timeout: float, peers: list[str]) -> dict[st
             if key in records[0]:
                 row[key] = round(statistics.median(r[key] for r in records), 4)
     fping = summary.get("fping")
-    for peer, row in summary.items():
+    for row in summary.values():
         if fping:
             row["round_vs_fping"] = round(row["round_s"] / fping["round_s"], 2)
             row["round_min_vs_fping_min"] = round(row["round_min_s"] / fping["round_min_s"], 2)
             row["process_vs_fping"] = round(row["process_s"] / fping["process_s"], 2)
             row["round_cpu_vs_fping"] = round(row["round_cpu_s"] / fping["round_cpu_s"], 2)
     if "engine" in summary and "multiping" in summary:
-        summary["engine"]["speedup_vs_multiping"] = round(summary["multiping"]["round_s"] / summary["engine"]["round_s"], 1)
+        summary["engine"]["speedup_vs_multiping"] = round(
+            summary["multiping"]["round_s"] / summary["engine"]["round_s"], 1)
     return summary
 
 

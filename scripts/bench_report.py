@@ -30,21 +30,18 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netwatchd.config.model import Config, HostSpec, RetentionSpec  # noqa: E402
-from netwatchd.models import ProbeResult, State, Transition  # noqa: E402
-from netwatchd.report import render  # noqa: E402
-from netwatchd.report.html import render_html  # noqa: E402
-from netwatchd.store import Database, transaction  # noqa: E402
-from netwatchd.store import history_repo as hr  # noqa: E402
-from netwatchd.commands.report import make_report, select_sites  # noqa: E402
+from netwatchd.clock import utc_ms
+from netwatchd.commands.report import make_report, select_sites
+from netwatchd.config.model import Config, HostSpec, RetentionSpec
+from netwatchd.models import ProbeResult, State, Transition
+from netwatchd.report import render
+from netwatchd.report.html import render_html
+from netwatchd.store import Database, transaction
+from netwatchd.store import history_repo as hr
 
 TZ = ZoneInfo("Asia/Jakarta")
 UNTIL = datetime(2026, 12, 1, tzinfo=TZ)
 INTERVAL_S = 10
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def synthetic_store(data_dir: Path, hosts: int, days: int, seed: int = 7) -> tuple[Config, int]:
@@ -72,9 +69,9 @@ def synthetic_store(data_dir: Path, hosts: int, days: int, seed: int = 7) -> tup
             events.append((spec.name, "state", "up", bad, t))
             events.append((spec.name, "state", bad, "up", t + length))
             for moment, to in ((t, bad), (t + length, "up")):
-                timing.append({"events": [{"host": spec.name, "from": "up", "to": to, "at": _iso(moment)}],
-                               "detected_at": _iso(moment), "enqueued_at": _iso(moment),
-                               "sent_at": _iso(moment), "acked_at": _iso(moment),
+                timing.append({"events": [{"host": spec.name, "from": "up", "to": to, "at": utc_ms(moment)}],
+                               "detected_at": utc_ms(moment), "enqueued_at": utc_ms(moment),
+                               "sent_at": utc_ms(moment), "acked_at": utc_ms(moment),
                                "latency_ms": round(rng.lognormvariate(5.8, 0.4), 1), "attempts": 1,
                                "chat_id": "-1001", "message_id": len(timing) + 1,
                                "status": "sent" if rng.random() > 0.002 else "dead"})
@@ -82,7 +79,7 @@ def synthetic_store(data_dir: Path, hosts: int, days: int, seed: int = 7) -> tup
     with transaction(conn):
         conn.executemany(
             "INSERT INTO events(host, kind, from_state, to_state, at, payload) VALUES (?,?,?,?,?,?)",
-            ((h, k, f, to, _iso(at), json.dumps(Transition(host=h, address="", from_state=State(f),
+            ((h, k, f, to, utc_ms(at), json.dumps(Transition(host=h, address="", from_state=State(f),
                                                            to_state=State(to), at=at).to_dict()))
              for h, k, f, to, at in sorted(events, key=lambda e: e[4])))
         ids = hr.host_ids(conn, (s.name for s in specs))
@@ -116,7 +113,7 @@ PEER_RTT = ("SELECT host_id, sum(probes), sum(failures), min(rtt_min_us), avg(rt
 
 def peer_sql(db_path: Path, since: datetime, until: datetime) -> int:
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    rows = conn.execute(PEER_SQL, (_iso(since), _iso(until), _iso(until))).fetchall()
+    rows = conn.execute(PEER_SQL, (utc_ms(since), utc_ms(until), utc_ms(until))).fetchall()
     rows += conn.execute(PEER_RTT, (hr.to_ms(since), hr.to_ms(until))).fetchall()
     conn.close()
     return len(rows)
@@ -146,7 +143,8 @@ def bench_report(hosts: int, days: int) -> dict:
             return report, inputs
 
         compute_s, (report, _) = timed(figures)
-        json_s, text = timed(lambda: render.render_json(make_report(config, since, UNTIL, sites, now=now)[0]))
+        json_s, text = timed(lambda: render.render_json(make_report(config, since, UNTIL, sites, now=now)[0],
+                                                        config.tz))
         html_s, html = timed(lambda: render_html(*make_report(config, since, UNTIL, sites, now=now,
                                                               with_series=True), TZ), repeat=1)
         peer_s, _ = timed(lambda: peer_sql(Database.in_dir(data_dir).path, since, UNTIL))
@@ -256,7 +254,7 @@ def bench_pipeline(hosts: int, minutes: int = 30) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         conn = Database.in_dir(tmp).open()
         names = [f"site-{i:04d}" for i in range(hosts)]
-        states = {n: "up" for n in names}
+        states = dict.fromkeys(names, "up")
         start = UNTIL.astimezone(timezone.utc)
         record_times, prune_times = [], []
         for round_no in range(minutes * 6):

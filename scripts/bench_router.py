@@ -34,7 +34,9 @@ import statistics
 import sys
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import librouteros
 import requests
@@ -147,7 +149,7 @@ def ping_figures(rounds: int) -> dict[str, Any]:
         ours = RouterClient(spec)
         ours.query("/system/identity/print")
         for count in (5, 20):
-            samples = [timed(lambda: ours.query("/ping", address=DEAD, count=count)) for _ in range(rounds)]
+            samples = [timed(partial(ours.query, "/ping", address=DEAD, count=count)) for _ in range(rounds)]
             figures[f"dead_ping_{count}_s"] = round(max(samples), 3)
             figures[f"dead_ping_{count}_bound_s"] = round(count * 0.2 + TIMEOUT, 3)
         peer = OneSession(standin.port)
@@ -194,7 +196,8 @@ def ping_figures(rounds: int) -> dict[str, Any]:
         figures["telegram_trickle_fail_s"] = until_failure(lambda: telegram.send_message(1, "x"))
         figures["telegram_longpoll_trickle_fail_s"] = until_failure(lambda: telegram.get_updates(None, 1))
         figures["peer_telegram_trickle_fail_s"] = until_failure(
-            lambda: requests.post(f"http://127.0.0.1:{port}/bot1:bench-token/sendMessage", json={}, timeout=0.5).content)
+            lambda: requests.post(f"http://127.0.0.1:{port}/bot1:bench-token/sendMessage", json={},
+                                  timeout=0.5).content)
     return figures
 
 

@@ -27,16 +27,17 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netwatchd.config.model import Config, FlapPolicy, HostSpec  # noqa: E402
-from netwatchd.models import ProbeResult, State  # noqa: E402
-from netwatchd.engine.engine import AlertEngine, FAILED, OK, classify  # noqa: E402
+from netwatchd.config.model import Config, FlapPolicy, HostSpec
+from netwatchd.engine.engine import FAILED, AlertEngine, classify
+from netwatchd.models import ProbeResult, State
 
 TARGET = 100_000.0
 AGGS, SITES_PER_AGG = 99, 100
@@ -134,7 +135,8 @@ class NaiveEngine:
             failed = classify(r, spec) == FAILED
             new = replace(old, fails=old.fails + 1 if failed else 0, oks=0 if failed else old.oks + 1)
             target = State.DOWN if new.fails >= spec.down_after else State.UP if new.oks >= spec.up_after else None
-            if target is not None and target != new.state and not (old.state == State.UNREACHABLE and self._parent_down(r.host)):
+            held_by_parent = old.state == State.UNREACHABLE and self._parent_down(r.host)
+            if target is not None and target != new.state and not held_by_parent:
                 new = replace(new, state=target)
                 changes.append((r.host, target))
                 if target == State.DOWN:
@@ -235,7 +237,7 @@ def run(rounds_n: int, batch: int, repeat: int) -> dict[str, Any]:
         row["results_per_s"] = round(total / row["seconds"]) if row["seconds"] else None
         row["seconds"] = round(row["seconds"], 4)
     eng = rows["engine"]["results_per_s"]
-    for name, row in rows.items():
+    for _name, row in rows.items():
         row["engine_vs_this"] = round(eng / row["results_per_s"], 2) if row["results_per_s"] else None
     return {"hosts": len(config.hosts), "tree": f"1 core -> {AGGS} aggregation -> {AGGS * SITES_PER_AGG} sites",
             "rounds": rounds_n, "results": total, "batch": batch, "repeat": repeat, "python": sys.version.split()[0],

@@ -33,12 +33,12 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netwatchd.config.model import Config, HostSpec, WebSpec  # noqa: E402
-from netwatchd.models import ProbeResult, State  # noqa: E402
-from netwatchd.engine.engine import HostState  # noqa: E402
-from netwatchd.web.metrics import Metrics  # noqa: E402
-from netwatchd.web.server import StatusServer  # noqa: E402
-from netwatchd.web.snapshot import SnapshotEncoder, build_snapshot  # noqa: E402
+from netwatchd.config.model import Config, HostSpec, WebSpec
+from netwatchd.engine.engine import HostState
+from netwatchd.models import ProbeResult, State
+from netwatchd.web.metrics import Metrics
+from netwatchd.web.server import StatusServer
+from netwatchd.web.snapshot import SnapshotEncoder, build_snapshot
 
 TARGET_P95_MS = 50.0
 
@@ -167,7 +167,8 @@ def main() -> int:
           f"{'met' if shipped <= TARGET_P95_MS else 'MISSED'}; incremental without cache {worst} ms "
           f"{'met' if worst <= TARGET_P95_MS else 'MISSED'}")
     print(f"  machine: load average {[round(v, 2) for v in os.getloadavg()]} at the end")
-    print(json.dumps({"hosts": args.hosts, "load_average": [round(v, 2) for v in os.getloadavg()], "build_snapshot_ms": round(build_ms, 2),
+    print(json.dumps({"hosts": args.hosts, "load_average": [round(v, 2) for v in os.getloadavg()],
+                      "build_snapshot_ms": round(build_ms, 2),
                       "json_encode_ms": round(encode_ms, 2), "body_bytes": len(body), "results": results,
                       "target_p95_ms": TARGET_P95_MS, "meets_target_shipped": shipped <= TARGET_P95_MS,
                       "meets_target_uncached": worst <= TARGET_P95_MS}))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs (Debian packages + pip), then run the whole suite.
+# Install everything the test suite needs (Debian packages + pip), check the import layers, then run the whole suite.
 # Namespace tests need root (they create their own lab hosts in 198.18.0.0/15); as root nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,5 +28,13 @@ if python3 -c 'import sys; sys.exit(0 if sys.prefix == sys.base_prefix else 1)';
   # shellcheck disable=SC1091
   . .venv/bin/activate
 fi
-python3 -m pip install -q -e '.[test]'
+python3 -m pip install -q -e '.[test,lint]'
+# The architecture first (well under a second): an import against the layers of .importlinter, or an import
+# cycle, fails the run before any test.
+out=$(lint-imports --no-cache 2>&1) || { echo "$out" >&2; echo "lint-imports: an import breaks the layers (.importlinter)" >&2; exit 1; }
+echo "lint-imports: $(echo "$out" | grep -E '^Contracts:')"
+ruff check --no-cache --quiet . || { echo "ruff: fix the lines above (rules: pyproject.toml [tool.ruff])" >&2; exit 1; }
+echo "ruff: clean"
+mypy --no-error-summary || { echo "mypy: fix the types above (settings: setup.cfg [mypy])" >&2; exit 1; }
+echo "mypy: clean (strict for config, engine, store, notify)"
 exec python3 -m pytest -q "$@"

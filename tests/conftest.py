@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -54,7 +54,7 @@ def _lab_unavailable() -> str | None:
 
 
 @pytest.fixture
-def lab() -> Iterator["object"]:
+def lab() -> Iterator[object]:
     """A fresh NetnsLab, torn down after the test. Skips off-CI without root; fails in CI."""
     reason = _lab_unavailable()
     if reason:
@@ -70,3 +70,12 @@ def lab() -> Iterator["object"]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def standin() -> Iterator[object]:
+    """A Telegram Bot API stand-in on loopback (the RouterOS tests define their own `standin`)."""
+    from netwatchd.lab.telegram_standin import TelegramStandIn
+
+    with TelegramStandIn() as tg:
+        yield tg

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import pytest
 
-from netwatchd.app import Agent, hosts_to_probe_soon
+from netwatchd.app import Agent
 from netwatchd.clock import FakeClock
 from netwatchd.config.model import Config, HostSpec, TelegramSpec, WebSpec
+from netwatchd.engine.engine import HostState, hosts_to_probe_soon
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.models import ProbeResult, State, Transition
-from netwatchd.engine.engine import HostState
 from netwatchd.store import state_repo
 
 TOKEN = "123456:TEST-token-for-the-stand-in-0000000000"
@@ -176,10 +177,12 @@ def test_a_reload_that_removes_sites_says_so_in_the_chat_and_restoring_the_file_
     assert len(outcome.removed) == 13
     [notice] = _reload_rows(agent)
     assert len(notice["affected"]) == 13 and notice["evidence"]["kept_seconds"] == 86400
+    from zoneinfo import ZoneInfo
+
     from netwatchd.models import Transition
     from netwatchd.notify.format import render_message
 
-    text = render_message([Transition.from_dict(notice)], language="en", tz="Asia/Jakarta")
+    text = render_message([Transition.from_dict(notice)], language="en", tz=ZoneInfo("Asia/Jakarta"))
     assert "hosts.yaml reloaded" in text and "13 sites removed: Kec05, Kec06" in text and "kept 1 d" in text
     clock.advance(3600)                                                 # an hour later the admin notices
     outcome = agent.apply_config(make_config(tmp_path, None, hosts))
@@ -257,6 +260,21 @@ def test_children_are_probed_at_once_when_their_parent_comes_back(clock):
     assert hosts_to_probe_soon([_result("core", True, clock)], [back], states, hosts) == ["Waru", "Taman"]
 
 
+def test_the_engine_names_what_to_probe_soon_from_its_own_states(tmp_path, clock):
+    from netwatchd.engine.engine import AlertEngine
+
+    engine = AlertEngine(make_config(tmp_path, None, [site("core", None), site("Waru"), site("Taman")]), clock)
+    waru_fails = [_result("Waru", False, clock)]
+    assert engine.probe_soon(waru_fails, engine.ingest(waru_fails)) == ["core"]   # check the parent first
+    core_fails = [_result("core", False, clock)]
+    assert engine.probe_soon(core_fails, engine.ingest(core_fails)) == []         # its own retries follow
+    taman_fails = [_result("Taman", False, clock)]
+    assert engine.probe_soon(taman_fails, engine.ingest(taman_fails)) == []       # core is already failing
+    # Waru reaches down_after while core is failing but undecided: Waru is held and core wanted again
+    assert engine.probe_soon(waru_fails, engine.ingest(waru_fails)) == ["core"]
+    assert engine.states()["Waru"].held
+
+
 def test_a_lasting_netwatch_disagreement_is_recorded_and_queued_for_the_admins(tmp_path, clock):
     from netwatchd.config.model import RouterSpec
     from netwatchd.lab.routeros_standin import RouterOSStandIn
@@ -265,8 +283,8 @@ def test_a_lasting_netwatch_disagreement_is_recorded_and_queued_for_the_admins(t
         hosts = [HostSpec(name=n, address=a, interval=10.0, timeout=1.0, retry_interval=1.0, down_after=2,
                           up_after=2) for n, a in (("Porong", "198.18.4.2"), ("Waru", "198.18.15.2"))]
         config = make_config(tmp_path, None, hosts)
-        config = Config(**{**config.__dict__, "crosscheck_every": 60.0, "routers": (RouterSpec(
-            name="core", address="127.0.0.1", port=router.port, username="netwatchd", password="lab-secret"),)})
+        config = replace(config, crosscheck_every=60.0, routers=(RouterSpec(
+            name="core", address="127.0.0.1", port=router.port, username="netwatchd", password="lab-secret"),))
         agent = Agent(config, clock=clock, probe_fn=Network().probe)
         settle(agent, clock, 12)                               # we see both UP
         assert agent.crosscheck_once() == []                   # one check is not yet lasting
@@ -281,7 +299,7 @@ def test_the_status_page_serves_the_agents_own_states_and_metrics(tmp_path, cloc
     import urllib.request
 
     net = Network()
-    config = Config(**{**make_config(tmp_path, None).__dict__, "web": WebSpec(enabled=True, port=0)})
+    config = replace(make_config(tmp_path, None), web=WebSpec(enabled=True, port=0))
     agent = Agent(config, clock=clock, probe_fn=net.probe)
     net.down.add("Taman")
     settle(agent, clock, 15)
@@ -318,8 +336,8 @@ def test_reload_says_which_changes_need_a_restart_and_switches_the_telegram_endp
     config = make_config(tmp_path, standin.api_url)
     agent = Agent(config, clock=clock, probe_fn=Network().probe)
     old_api = agent.worker.api
-    moved = Config(**{**make_config(tmp_path, "http://127.0.0.1:9").__dict__, "data_dir": tmp_path / "elsewhere",
-                      "web": WebSpec(enabled=True, port=0)})
+    moved = replace(make_config(tmp_path, "http://127.0.0.1:9"), data_dir=tmp_path / "elsewhere",
+                    web=WebSpec(enabled=True, port=0))
     outcome = agent.apply_config(moved)
     assert outcome.ok and set(outcome.needs_restart) == {"data_dir", "web"}
     assert "needs a restart to apply: data_dir, web" in outcome.summary()
@@ -357,8 +375,8 @@ def test_a_netwatch_disagreement_decided_while_the_store_is_locked_is_saved_late
         hosts = [HostSpec(name=n, address=a, interval=10.0, timeout=1.0, retry_interval=1.0, down_after=2,
                           up_after=2) for n, a in (("Porong", "198.18.4.2"), ("Waru", "198.18.15.2"))]
         config = make_config(tmp_path, None, hosts)
-        config = Config(**{**config.__dict__, "crosscheck_every": 60.0, "routers": (RouterSpec(
-            name="core", address="127.0.0.1", port=router.port, username="netwatchd", password="lab-secret"),)})
+        config = replace(config, crosscheck_every=60.0, routers=(RouterSpec(
+            name="core", address="127.0.0.1", port=router.port, username="netwatchd", password="lab-secret"),))
         agent = Agent(config, clock=clock, probe_fn=Network().probe)
         settle(agent, clock, 12)
         assert agent.crosscheck_once() == []

@@ -6,9 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from netwatchd.bot.parse import (CommandInputError, ParsedCommand, is_valid_address, parse_command,
-                                 parse_count, parse_duration, parse_interface, parse_mute, parse_ping,
-                                 resolve_target)
+from netwatchd.bot.parse import (
+    CommandInputError,
+    ParsedCommand,
+    is_valid_address,
+    parse_command,
+    parse_count,
+    parse_duration,
+    parse_interface,
+    parse_mute,
+    parse_ping,
+    resolve_target,
+)
 from netwatchd.config.model import Config, HostSpec, RouterSpec
 
 CONFIG = Config(

@@ -9,26 +9,27 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import pytest
 
 from netwatchd.bot.poller import BotPoller
-from netwatchd.store.audit_repo import AuditEntry, recent_audit
-from netwatchd.store.bot_repo import accept_update, load_offset
 from netwatchd.clock import FakeClock
 from netwatchd.config.model import Config, HostSpec, RouterSpec, TelegramSpec
+from netwatchd.engine.engine import HostState
 from netwatchd.lab.routeros_standin import RouterOSStandIn
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.models import State, Transition
 from netwatchd.notify.telegram_api import TelegramAPI
 from netwatchd.probes import probe_hosts
 from netwatchd.router.client import RouterPool
-from netwatchd.engine.engine import HostState
 from netwatchd.store import state_repo
+from netwatchd.store.audit_repo import AuditEntry, recent_audit
+from netwatchd.store.bot_repo import accept_update, load_offset
 from netwatchd.store.db import Database
 
 ADMIN, OTHER_ADMIN, STRANGER = 111, 222, 999
@@ -48,7 +49,8 @@ class Env:
     pool: RouterPool
     poller: BotPoller
 
-    def ask(self, text: str, user: int = ADMIN, chat: int | None = None, chat_type: str = "private") -> list[dict[str, Any]]:
+    def ask(self, text: str, user: int = ADMIN, chat: int | None = None,
+            chat_type: str = "private") -> list[dict[str, Any]]:
         """Inject a message, run one poll (which waits for the answers), return the new replies."""
         chat = user if chat is None else chat
         before = len(self.tg.messages(chat))
@@ -285,13 +287,13 @@ def test_messages_for_other_bots_and_plain_text_are_skipped_without_audit(env: E
 def test_monitor_shows_every_site_grouped_from_the_store(env: Env) -> None:
     save_states(env)
     assert env.text("/Monitor") == (
-        "<b>Monitor</b> 14:00 WIB — 4 sites: 2 UP, 1 DOWN, 1 ?\n"
+        "<b>Monitor</b> 14:00 WIB — 4 sites: 2 UP, 1 DOWN, 1 UNKNOWN\n"
         "Problems: Porong\n"
         "<b>kecamatan</b>\n"
-        "<pre>site     state since  rtt loss\n"
-        "Waru     UP    5h00m  1.2   0%\n"
-        "Porong   DOWN  12m03s   - 100%\n"
-        "Sidoarjo ?     -        -    -</pre>\n"
+        "<pre>site     state   since  rtt loss\n"
+        "Waru     UP      5h00m  1.2   0%\n"
+        "Porong   DOWN    12m03s   - 100%\n"
+        "Sidoarjo UNKNOWN -        -    -</pre>\n"
         "<b>servers</b>\n"
         "<pre>site     state since  rtt loss\n"
         "loopback UP    2d00h 0.04   0%</pre>")
@@ -636,7 +638,7 @@ def test_a_day_long_telegram_outage_keeps_the_backoff_at_its_ceiling(env: Env) -
     overflowed a float, the loop's own error handler raised again and the poll thread died."""
     env.poller.run_once(0)
     env.tg.set_outage(True)
-    env.poller.backoff.failures = 1100
+    env.poller.poll_failures = 1100
     env.poller.run_once(0)
     assert env.poller.next_delay == 60.0
     env.tg.set_outage(False)

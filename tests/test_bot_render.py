@@ -10,9 +10,9 @@ import pytest
 from netwatchd.bot import render as c
 from netwatchd.bot.i18n import bot_commands, say
 from netwatchd.bot.text import bits_per_second, byte_size, duration, table
-from netwatchd.textsplit import split_html as split_message
 from netwatchd.config.model import HostSpec
 from netwatchd.models import ProbeResult, State, Transition
+from netwatchd.textsplit import split_html as split_message
 
 TZ = ZoneInfo("Asia/Jakarta")
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=timezone.utc)   # 14:00 WIB
@@ -24,16 +24,34 @@ VIEWS = {"Waru": c.SiteView("up", NOW - timedelta(hours=2, minutes=3), 1.234, 0.
 
 def test_monitor_in_indonesian_grouped_with_problems_first_line() -> None:
     assert c.render_monitor(HOSTS, VIEWS, now=NOW, tz=TZ, language="id", tz_name="WIB") == (
-        "<b>Monitor</b> 14:00 WIB — 3 situs: 1 UP, 1 DOWN, 1 ?\n"
+        "<b>Monitor</b> 14:00 WIB — 3 situs: 1 UP, 1 DOWN, 1 TIDAK DIKETAHUI\n"
         "Bermasalah: Krian\n"
         "<b>kecamatan</b>\n"
         "<pre>situs status sejak rtt loss\n"
         "Waru  UP     2h03m 1.2   0%\n"
         "Krian DOWN   3m05s   - 100% 🔕</pre>\n"
         "<b>tanpa grup</b>\n"
-        "<pre>situs  status sejak rtt loss\n"
-        "srv&lt;1&gt; ?      -       -    -</pre>\n"
+        "<pre>situs  status          sejak rtt loss\n"
+        "srv&lt;1&gt; TIDAK DIKETAHUI -       -    -</pre>\n"
         "🔕 = dibisukan")
+
+
+@pytest.mark.parametrize("language", ["id", "en"])
+@pytest.mark.parametrize("state", [State.UP, State.DEGRADED, State.DOWN, State.UNREACHABLE, State.UNKNOWN])
+def test_the_bot_and_the_alerts_use_one_word_per_state(language: str, state: State) -> None:
+    """DEGRADED was TERGANGGU in alerts but LAMBAT in /monitor: an admin reads one word for one state."""
+    from netwatchd.notify.format import render_one
+
+    alert = render_one(Transition(host="Waru", address="198.18.15.2", from_state=State.UP, to_state=state,
+                                  at=NOW), language=language, tz=TZ)
+    monitor = c.render_monitor(HOSTS[:1], {"Waru": c.SiteView(state.value, NOW, 1.0, 0.0)}, now=NOW, tz=TZ,
+                               language=language)
+    word = {"id": {State.DEGRADED: "TERGANGGU", State.UNREACHABLE: "TAK TERJANGKAU", State.UNKNOWN: "TIDAK DIKETAHUI"},
+            "en": {State.DEGRADED: "DEGRADED", State.UNREACHABLE: "UNREACHABLE", State.UNKNOWN: "UNKNOWN"}
+            }[language].get(state, state.value.upper())
+    assert f"<b>Waru {word}</b>" in alert
+    summary, *_, row = monitor.removesuffix("</pre>").splitlines()
+    assert summary.endswith(f": 1 {word}") and row.split()[1:1 + len(word.split())] == word.split()
 
 
 def test_monitor_in_english() -> None:
@@ -47,7 +65,8 @@ def test_monitor_without_sites_says_so() -> None:
 
 
 def test_ping_from_the_agent_up_and_down() -> None:
-    alive = ProbeResult.from_rtts(host="x", address="127.0.0.1", probe="icmp", at=NOW, sent=3, rtts_ms=[0.05, 0.07, 0.06])
+    alive = ProbeResult.from_rtts(host="x", address="127.0.0.1", probe="icmp", at=NOW, sent=3,
+                                  rtts_ms=[0.05, 0.07, 0.06])
     assert c.render_ping_result("127.0.0.1", alive, "en") == (
         "<b>Ping</b> 127.0.0.1 from the netwatchd server\n"
         "UP: sent 3, received 3, loss 0%, rtt 0.05/0.06/0.07 ms")
@@ -87,7 +106,8 @@ def test_pool_size(ranges: str, size: int) -> None:
 
 
 def test_interface_flags_counters_and_legend() -> None:
-    rows = [{"name": "ether1", "running": True, "disabled": False, "link-downs": 1, "rx-byte": 123456789, "tx-byte": 1024},
+    rows = [{"name": "ether1", "running": True, "disabled": False, "link-downs": 1, "rx-byte": 123456789,
+             "tx-byte": 1024},
             {"name": "ether3", "running": "false", "disabled": "false", "link-downs": "7"},
             {"name": "ether4", "running": False, "disabled": True}]
     assert c.render_interface(rows, "core", "en") == (

@@ -38,7 +38,8 @@ def test_shipped_hosts_yaml_passes_without_secrets_in_the_environment() -> None:
 def test_default_config_is_hosts_yaml_in_the_working_directory() -> None:
     done = netwatchd("check", env={"TELEGRAM_BOT_TOKEN": "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
                                    "ROUTER_PASSWORD": "lab-secret"})
-    assert (done.returncode, done.stdout, done.stderr) == (0, "hosts.yaml: OK — 19 hosts, 1 router, telegram: 1 chat\n", "")
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0, "hosts.yaml: OK — 19 hosts, 1 router, telegram: 1 chat\n", "")
 
 
 def test_strict_treats_unset_secrets_as_errors_like_run() -> None:
@@ -88,7 +89,7 @@ def _special_inputs(tmp_path: Path) -> dict[str, Path]:
 def test_every_special_bad_input_is_one_located_message(tmp_path: Path) -> None:
     inputs = _special_inputs(tmp_path)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        runs = dict(zip(inputs, pool.map(lambda p: netwatchd("check", "-c", str(p)), inputs.values())))
+        runs = dict(zip(inputs, pool.map(lambda p: netwatchd("check", "-c", str(p)), inputs.values()), strict=True))
     for name, path in inputs.items():
         done = runs[name]
         assert done.returncode == 2, (name, done.stdout, done.stderr)
@@ -117,4 +118,5 @@ def test_data_dir_that_is_a_file_is_a_warning(tmp_path: Path) -> None:
     (tmp_path / "hosts.yaml").write_text("data_dir: state\nhosts: [{name: A, address: 10.0.0.1}]\n")
     done = netwatchd("check", cwd=tmp_path)
     assert done.returncode == 0
-    assert done.stderr == f"hosts.yaml: warning: data_dir: {tmp_path / 'state'} is a file (point data_dir at a folder)\n"
+    assert done.stderr == (f"hosts.yaml: warning: data_dir: {tmp_path / 'state'} is a file "
+                           "(point data_dir at a folder)\n")

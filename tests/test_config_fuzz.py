@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -41,7 +41,8 @@ def _judge(text: str | bytes) -> None:
 
 
 edits = st.lists(st.tuples(st.integers(0, len(SHIPPED)), st.integers(0, 3),
-                           st.sampled_from(list(":-{}[],#&*!|>'\"%@` \n\t\\0123456789abcxyz${}") + ["", "  ", "\n  - "])),
+                           st.sampled_from(list(":-{}[],#&*!|>'\"%@` \n\t\\0123456789abcxyz${}")
+                                           + ["", "  ", "\n  - "])),
                  min_size=1, max_size=6)
 
 

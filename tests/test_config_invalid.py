@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from netwatchd.config.loader import load_config
-from netwatchd.config.loader import InvalidConfig, analyze
+from netwatchd.config.loader import InvalidConfig, analyze, load_config
 from netwatchd.errors import ConfigError
 from netwatchd.logs import isolated_secrets
 
@@ -273,7 +272,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_non_utf8(tmp_path: Path) -> None:
     path = tmp_path / "hosts.yaml"
-    path.write_bytes("hosts:\n  - {name: Waru, address: 172.16.200.117}\n  - {name: Kec".encode()
+    path.write_bytes(b"hosts:\n  - {name: Waru, address: 172.16.200.117}\n  - {name: Kec"
                      + b"\xe9" + b"matan, address: 10.0.0.1}\n")
     assert _problems(path) == [f"{path}:3: not valid UTF-8 (byte 0xe9 at column 15; save the file as UTF-8)"]
 

@@ -4,17 +4,16 @@ relative data_dir, maintenance windows, and the schema table staying complete.""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from netwatchd.config import model as config_module
-from netwatchd.config.loader import load_config
-from netwatchd.config.loader import analyze
 from netwatchd.config.kinds import format_duration, parse_duration
+from netwatchd.config.loader import analyze, load_config
 from netwatchd.config.schema import SECTIONS, Section, config_reference
 from netwatchd.errors import ConfigError
 from netwatchd.logs import isolated_secrets, redact
@@ -110,12 +109,15 @@ def test_a_rule_broken_in_defaults_is_reported_once_not_per_host(tmp_path: Path)
     ("500ms", 0.5), ("10s", 10.0), ("1m", 60.0), ("1h30m", 5400.0), ("1d", 86400.0), ("1w", 604800.0),
     ("1m30s250ms", 90.25), ("00:01:30", 90.0), ("2.5", 2.5), ("15", 15.0), ("1.5s", 1.5), (" 10S ", 10.0),
     (7, 7.0), (0.25, 0.25),
+    # as RouterOS prints them (the API, /export): ping times and clock style after days
+    ("1ms234us", 0.001234), ("845us", 0.000845), ("1d02:00:00", 93600.0), ("1w2d03:04:05", 788645.0),
 ])
 def test_parse_duration(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "10", "s", "10x", "1h 30m", "-5s", "1e3s", "m10", "10ss", "inf", "nan",
+                                  "10:00:05s", "1:60:00", "1h 00:00:01",
                                   True, None, float("inf"), -1])
 def test_parse_duration_rejects(text: object) -> None:
     if text == "10":
@@ -155,10 +157,12 @@ retention: {raw_days: 2w, rollup_5m_days: 30, rollup_days: 1y}
     path.write_text(path.read_text().replace("1y", "400d"))
     config = load_config(path, environ={})
     a, b = config.hosts
-    assert (a.interval, a.timeout, a.retry_interval, a.reminder_every, a.packet_interval) == (5400.0, 2.0, 0.5, 7200.0, 0.02)
+    assert (a.interval, a.timeout, a.retry_interval, a.reminder_every, a.packet_interval) == (
+        5400.0, 2.0, 0.5, 7200.0, 0.02)
     assert (a.thresholds.rtt_max_ms, a.thresholds.jitter_ms, a.thresholds.stdev_ms) == (1500.0, 30.0, None)
     assert b.reminder_every is None
-    assert (config.retention.raw_days, config.retention.rollup_5m_days, config.retention.rollup_days) == (14.0, 30.0, 400.0)
+    retention = config.retention
+    assert (retention.raw_days, retention.rollup_5m_days, retention.rollup_days) == (14.0, 30.0, 400.0)
 
 
 def test_env_expansion_inside_flow_mappings_keeps_lines_and_types(tmp_path: Path) -> None:
@@ -247,7 +251,8 @@ maintenance:
     one, two, weekly = load_config(path, environ={}).maintenance
     assert (one.targets, one.start, one.end, one.reason) == (
         ("Waru",), "2026-12-01T15:00:00+00:00", "2026-12-01T18:00:00+00:00", "kabel PLN")
-    assert (two.targets, two.start, two.end) == (("kecamatan",), "2026-12-05T03:00:00+00:00", "2026-12-05T05:00:00+00:00")
+    assert (two.targets, two.start, two.end) == (
+        ("kecamatan",), "2026-12-05T03:00:00+00:00", "2026-12-05T05:00:00+00:00")
     assert (weekly.days, weekly.daily_start, weekly.daily_end) == ((0, 5, 6), "22:00", "24:00")
 
 
@@ -278,7 +283,7 @@ def test_every_dataclass_field_has_a_key_in_the_schema() -> None:
         if section.target is None:
             continue
         keys = {k.name for k in section.keys} | set(section.extra_fields)
-        fields = {f.name for f in dataclasses.fields(section.target)}
+        fields = {f.name for f in dataclasses.fields(section.target) if f.init}   # Config.tz is built, not read
         if section.target is config_module.HostSpec:
             fields -= {"name", "address"} if section.name == "defaults" else set()
         missing = fields - keys
@@ -332,7 +337,8 @@ def test_an_empty_token_warns_that_alerts_stay_on_the_console(tmp_path: Path) ->
 
 
 def test_a_secret_too_short_to_mask_is_a_warning(tmp_path: Path) -> None:
-    path = write(tmp_path, "routers: [{name: r, address: 10.0.0.1, password: ab}]\nhosts: [{name: A, address: 10.0.0.1}]\n")
+    path = write(tmp_path, "routers: [{name: r, address: 10.0.0.1, password: ab}]\n"
+                           "hosts: [{name: A, address: 10.0.0.1}]\n")
     result = analyze(path, environ={})
     assert result.config is not None
     assert [str(w) for w in result.warnings] == [

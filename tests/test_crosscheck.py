@@ -12,10 +12,10 @@ import pytest
 
 from netwatchd.cli import main
 from netwatchd.config.model import Config, HostSpec
+from netwatchd.engine.engine import HostState
 from netwatchd.lab.routeros_standin import RouterOSStandIn
 from netwatchd.models import State
 from netwatchd.router.netwatch import NetwatchEntry, crosscheck, read_netwatch
-from netwatchd.engine.engine import HostState
 from netwatchd.store import state_repo
 from netwatchd.store.db import Database
 
@@ -103,7 +103,8 @@ def write_config(tmp_path: Path, port: int, password_env: str = "NW_TEST_ROUTER_
     path.write_text(f"""
 data_dir: {tmp_path / 'data'}
 routers:
-  - {{name: core, address: 127.0.0.1, port: {port}, username: netwatchd, password: "${{{password_env}}}"{router_options}}}
+  - {{name: core, address: 127.0.0.1, port: {port}, username: netwatchd, \
+password: "${{{password_env}}}"{router_options}}}
 hosts:
   - {{name: Sidoarjo, address: 198.18.1.2}}
   - {{name: Porong, address: 198.18.4.2}}

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -27,6 +28,8 @@ from netwatchd.router.netwatch import NetwatchEntry, read_netwatch
 from netwatchd.router.wire_text import decode_word, wire_encoding
 from netwatchd.store import Database, crosscheck_repo, state_repo
 from netwatchd.store.db import latest_version
+
+WIB = ZoneInfo("Asia/Jakarta")
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
 PORONG = HostSpec("Porong", "198.18.4.2", group="kecamatan", down_after=4, up_after=3)
@@ -176,20 +179,20 @@ def crosscheck_alert(router: str = "down", ours: str = "up", type_: str = "simpl
 
 
 def test_a_simple_entry_disagreement_explains_single_echo_versus_down_after() -> None:
-    assert render_one(crosscheck_alert(), language="en", tz="Asia/Jakarta") == (
+    assert render_one(crosscheck_alert(), language="en", tz=WIB) == (
         "🔀 <b>Porong NETWATCH DISAGREES</b>\nAddress: 198.18.4.2\nChecked: 27/11/2026 21:03:05 WIB\n"
         "Evidence: Netwatch core: down, netwatchd: up\n"
         "Note: the router&#x27;s entry is type simple (every RouterOS 6 entry is): Netwatch calls a site down "
         "after one lost echo, netwatchd only after 4 failed probes in a row (down_after). On a lossy link this "
         "is expected, not an outage; on RouterOS 7 an entry of type=icmp with thr-loss-percent judges loss "
         "the way netwatchd does.")
-    indonesian = render_one(crosscheck_alert(), language="id", tz="Asia/Jakarta")
+    indonesian = render_one(crosscheck_alert(), language="id", tz=WIB)
     assert indonesian.startswith("🔀 <b>Porong BEDA DENGAN NETWATCH</b>\nAlamat: 198.18.4.2\n")
     assert "Catatan: entri router bertipe simple" in indonesian and "4 probe gagal berturut-turut" in indonesian
-    back_up = render_one(crosscheck_alert("up", "down"), language="en", tz="Asia/Jakarta")
+    back_up = render_one(crosscheck_alert("up", "down"), language="en", tz=WIB)
     assert "up again after one answered echo, netwatchd only after 3 good probes in a row (up_after)" in back_up
     for typed in (crosscheck_alert(type_="icmp"), crosscheck_alert("up", "unreachable")):
-        assert "Note:" not in render_one(typed, language="en", tz="Asia/Jakarta")
+        assert "Note:" not in render_one(typed, language="en", tz=WIB)
 
 
 @pytest.mark.parametrize("language, first_line, lines", [
@@ -205,8 +208,8 @@ def test_the_agree_again_line_has_its_own_label_and_icon(language: str, first_li
                         to_state=State.UP, at=AT, since=AT - timedelta(minutes=25), evidence={
                             "router": "core", "router_status": "up", "netwatchd_state": "up",
                             "router_type": "simple", "down_after": 4})
-    assert render_one(agreed, language=language, tz="Asia/Jakarta").split("\n") == [first_line, *lines]
-    merged = render_alerts([crosscheck_alert(), agreed], language=language, tz="Asia/Jakarta")[0]
+    assert render_one(agreed, language=language, tz=WIB).split("\n") == [first_line, *lines]
+    merged = render_alerts([crosscheck_alert(), agreed], language=language, tz=WIB)[0]
     assert "🟢" not in merged and "🔴" not in merged and " UP " not in merged and "Porong DOWN" not in merged
 
 
@@ -304,7 +307,7 @@ def test_a_v6_routers_simple_entry_alert_says_why_it_may_disagree(tmp_path: Path
         agent.routers.close()
     [payload] = [json.loads(r[0]) for r in agent._conn().execute("SELECT payload FROM outbox")
                  if json.loads(r[0])["kind"] == "crosscheck"]
-    text = render_one(Transition.from_dict(payload), language="en", tz="Asia/Jakarta")
+    text = render_one(Transition.from_dict(payload), language="en", tz=WIB)
     assert "Netwatch core: down, netwatchd: up" in text
     assert "Netwatch calls a site down after one lost echo, netwatchd only after 2 failed probes" in text
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import re
 import signal
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

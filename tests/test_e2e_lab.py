@@ -12,13 +12,12 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from netwatchd.errors import LabError
-from netwatchd.lab.topology import (PREFIX_STEM, LabTiming, SidoarjoLab, list_namespaces,
-                                    sweep_stale_labs)
+from netwatchd.lab.topology import PREFIX_STEM, LabTiming, SidoarjoLab, list_namespaces, sweep_stale_labs
 
 pytestmark = pytest.mark.netns
 

@@ -8,10 +8,20 @@ from datetime import timedelta
 import pytest
 
 from netwatchd.config.model import FlapPolicy, MaintenanceWindow, Thresholds
-from netwatchd.models import ProbeResult, State
-from netwatchd.engine.engine import (DEGRADED, FAILED, OK, SELF_HOST, AlertEngine, HostState, Mute,
-                             classify, self_check_hosts, self_check_name)
+from netwatchd.engine.engine import (
+    DEGRADED,
+    FAILED,
+    OK,
+    SELF_HOST,
+    AlertEngine,
+    HostState,
+    Mute,
+    classify,
+    self_check_hosts,
+    self_check_name,
+)
 from netwatchd.engine.flapping import change_percent
+from netwatchd.models import ProbeResult, State
 from support.state import Driver, alerts, brief, config, host, result
 
 D, U, G, X, N = "down", "up", "degraded", "unreachable", "unknown"
@@ -332,17 +342,19 @@ def test_group_mute_and_parent_fold_after_maintenance():
 
 
 def test_window_until_end_of_day_and_bad_times():
-    from netwatchd.errors import ConfigError
-    from netwatchd.engine.mutes import compile_windows
     from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from netwatchd.engine.mutes import compile_windows
+    from netwatchd.errors import ConfigError
     late = compile_windows([MaintenanceWindow(targets=("a",), daily_start="23:00", daily_end="24:00")],
-                           "Asia/Jakarta")[0]
+                           ZoneInfo("Asia/Jakarta"))[0]
     assert late.active(datetime(2026, 1, 5, 16, 59, 59, tzinfo=timezone.utc))        # 23:59:59 WIB
     assert not late.active(datetime(2026, 1, 5, 17, 0, 0, tzinfo=timezone.utc))      # 00:00 WIB
     with pytest.raises(ConfigError, match="daily_end: '25:00' is not a time of day"):
-        compile_windows([MaintenanceWindow(targets=("a",), daily_start="01:00", daily_end="25:00")], "UTC")
-    with pytest.raises(ConfigError, match="unknown time zone"):
-        compile_windows([MaintenanceWindow(targets=("a",), daily_start="01:00", daily_end="02:00")], "Mars/Base")
+        compile_windows([MaintenanceWindow(targets=("a",), daily_start="01:00", daily_end="25:00")], timezone.utc)
+    with pytest.raises(ConfigError, match="unknown time zone 'Mars/Base'"):   # a Config in code, not from a file
+        replace(config([]), timezone="Mars/Base")
 
 
 def test_weekly_maintenance_window_in_local_time():

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from netwatchd.clock import FakeClock
 from netwatchd.config.model import FlapPolicy, SelfCheck
-from netwatchd.models import State, Transition
 from netwatchd.engine.engine import SELF_HOST, HostState, Mute, self_check_name
+from netwatchd.models import State, Transition
 from netwatchd.store import state_repo
 from netwatchd.store.db import Database
 from support.state import Driver, config, host, result
@@ -197,8 +197,8 @@ def test_restoring_at_any_point_gives_the_same_future(scenario):
 def test_documented_failed_degraded_rules(sent, lost, avg, spread, jitter, limits):
     """classify() follows the rules written in the state module's docstring, for any result."""
     from netwatchd.config.model import Thresholds
-    from netwatchd.models import ProbeResult
     from netwatchd.engine.engine import DEGRADED, FAILED, OK, classify
+    from netwatchd.models import ProbeResult
 
     received = max(0, sent - lost)
     alive = received > 0

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netwatchd.config.model import HostSpec
-from netwatchd.errors import UsageError
 from netwatchd.engine.sharding import parse_shard, shard_hosts, shard_of
+from netwatchd.errors import UsageError
 
 HOSTS = [HostSpec(name="core", address="198.18.0.1")] + [
     HostSpec(name=f"kec-{i:02d}", address=f"198.18.{i}.2", parent="core" if i % 3 == 0 else None)

@@ -42,9 +42,9 @@ def test_compaction_builds_exact_rollups_and_keeps_every_sample(tmp_path):
     assert conn.execute("SELECT count(*) FROM probe_blocks").fetchone()[0] == 4
     after = hr.raw_samples(conn, "b", T0, T0 + timedelta(minutes=10))
     assert len(after) == 60
-    for old, new in zip(before, after):   # everything exact but rtts, which are kept within 0.5 %
+    for old, new in zip(before, after, strict=True):   # everything exact but rtts, which are kept within 0.5 %
         assert old[:4] == new[:4]
-        for exact, packed in zip(old[4:], new[4:]):
+        for exact, packed in zip(old[4:], new[4:], strict=True):
             assert (exact is None and packed is None) or abs(packed - exact) <= 0.005 * exact + 1
 
     rows = {(r.host, r.bucket_ms): r for r in hr.iter_rollups(conn, T0, T0 + timedelta(hours=1), table="rollup_5m")}
@@ -141,8 +141,8 @@ def test_block_round_trip(raw):
                                None if rtt is None else rtt * 3 + 5) for off, state, alive, loss, rtt in raw)
     decoded = hr.decode_block(bucket, len(samples), hr.encode_block(bucket, samples))
     assert [s[:4] for s in decoded] == [s[:4] for s in samples]
-    for original, back in zip(samples, decoded):
-        for exact, packed in zip(original[4:], back[4:]):
+    for original, back in zip(samples, decoded, strict=True):
+        for exact, packed in zip(original[4:], back[4:], strict=True):
             assert (exact is None) == (packed is None)
             if exact is not None:
                 assert abs(packed - exact) <= 0.005 * exact + 1

@@ -10,14 +10,13 @@ import pytest
 import yaml
 
 from netwatchd.cli import main
+from netwatchd.config.kinds import format_duration
 from netwatchd.config.loader import load_config
 from netwatchd.errors import UsageError
 from netwatchd.lab.routeros_standin import RouterOSStandIn
-from netwatchd.router.hosts_yaml import convert, format_duration
-from netwatchd.router.hosts_yaml import to_hosts_yaml
+from netwatchd.router.hosts_yaml import convert, to_hosts_yaml
 from netwatchd.router.netwatch import NetwatchEntry, UnreadableEntry
-from netwatchd.router.rsc import parse_rsc, read_export
-from netwatchd.router.rsc import RscSyntaxError
+from netwatchd.router.rsc import RscSyntaxError, parse_rsc, read_export
 
 TESTDATA = Path(__file__).parent / "testdata"
 TOKEN = "123456789:AAH4-examplE_t0ken-for-tests-0123456789"
@@ -103,7 +102,8 @@ def test_v6_yaml_loads_and_never_shows_the_token(tmp_path: Path) -> None:
     assert TOKEN not in text and "AAH4" not in text and "bot***" in text
     hosts = load_items(tmp_path, text)
     assert [(h.name, h.address, h.probe, h.interval) for h in hosts] == [
-        ("Kantor Kecamatan Waru", "172.16.200.117", "icmp", 30.0), ('Kecamatan Porong "lama"', "172.16.4.1", "icmp", 60.0),
+        ("Kantor Kecamatan Waru", "172.16.200.117", "icmp", 30.0),
+        ('Kecamatan Porong "lama"', "172.16.4.1", "icmp", 60.0),
         ("Kecamatan Candi", "172.16.3.1", "icmp", 60.0), ("Krembung-lantai 2", "172.16.5.1", "icmp", 15.0),
         ("Gedangan $cadangan", "172.16.16.1", "icmp", 60.0)]      # RouterOS 6: interval 1m unless set
     assert hosts[0].timeout == 2.0 and hosts[2].disabled and hosts[3].comment == "Krembung\r\nlantai 2"
@@ -144,7 +144,8 @@ def test_unsupported_types_become_comments(tmp_path: Path) -> None:
     assert yaml.safe_load("hosts:\n" + to_hosts_yaml([]))["hosts"] is None
 
 
-@pytest.mark.parametrize("seconds, text", [(10, "10s"), (90, "1m30s"), (0.05, "50ms"), (3600, "1h"), (1.5, "1500ms")])
+@pytest.mark.parametrize("seconds, text", [(10, "10s"), (90, "1m30s"), (0.05, "50ms"), (3600, "1h"), (1.5, "1s500ms"),
+                                           (7 * 86400, "1w")])
 def test_durations_are_written_as_config_durations(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
 

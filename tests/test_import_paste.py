@@ -131,7 +131,8 @@ def test_continuations_escapes_braces_and_expressions() -> None:
     ('[:resolve domain-name=portal.sidoarjo.lab]', "portal.sidoarjo.lab"),
     ('[ :resolve "portal.sidoarjo.lab" server=172.16.0.53 ]', "portal.sidoarjo.lab"),
     ('[ :resolve portal.sidoarjo.lab ]', "portal.sidoarjo.lab"),
-    ('[ /ip route get [ find dst-address=0.0.0.0/0 ] gateway ]', "[ /ip route get [ find dst-address=0.0.0.0/0 ] gateway ]"),
+    ('[ /ip route get [ find dst-address=0.0.0.0/0 ] gateway ]',
+     "[ /ip route get [ find dst-address=0.0.0.0/0 ] gateway ]"),
 ])
 def test_resolve_becomes_the_name_and_other_expressions_stay_text(value: str, host: str) -> None:
     assert only(f"/tool/netwatch/add host={value} comment=x\n").host == host
@@ -143,7 +144,8 @@ def test_a_resolved_name_is_watched_by_name_and_an_expression_is_skipped(tmp_pat
     result = convert(export.entries)
     assert "  # address portal.sidoarjo.lab is a name: netwatchd looks it up before every probe" in result.text
     assert ("  # NOT IMPORTED (host=[ /ip route get [ find ] gateway ] is a script expression, not an address "
-            "(only [ :resolve \"name\" ] is understood)): host=[ /ip route get [ find ] gateway ] name=gw") in result.text
+            "(only [ :resolve \"name\" ] is understood)): host=[ /ip route get [ find ] gateway ] name=gw"
+            ) in result.text
     assert hosts_of(tmp_path, result.text)["portal"].address == "portal.sidoarjo.lab"
 
 
@@ -220,7 +222,8 @@ def test_a_v6_timeout_of_15s_survives_and_the_header_names_the_version(tmp_path:
     # read as RouterOS 7 (interval 10s) the same entry's timeout could not stay
     assert main(["import-netwatch", "--rsc", str(source), "--routeros", "7"]) == 0
     out = capsys.readouterr().out
-    assert "# RouterOS 7 defaults fill what the script leaves out (interval 10s, timeout 3s): set with --routeros 7" in out
+    assert ("# RouterOS 7 defaults fill what the script leaves out (interval 10s, timeout 3s): "
+            "set with --routeros 7") in out
     assert "  # timeout 15s lowered to 5s (netwatchd needs a timeout shorter than the interval, 10s)" in out
 
 
@@ -285,7 +288,8 @@ def test_notify_fixture_through_the_command_with_a_config(tmp_path: Path, capsys
     hosts = {h.name: h for h in load_config(config, {"NW_PW": "x-secret-1"}).hosts}
     assert hosts["cctv-pos"].parent == "kamera-pusat"         # found in the existing config this time
     assert hosts["printer-lantai2"].alert_on_down is False and hosts["printer-lantai2"].parent == "kecamatan-waru"
-    assert (hosts["portal"].address, hosts["voip"].comment) == ("portal.sidoarjo.lab", "Telepon kantor; hubungi Pak Budi")
+    assert (hosts["portal"].address, hosts["voip"].comment) == (
+        "portal.sidoarjo.lab", "Telepon kantor; hubungi Pak Budi")
     assert hosts["json-style"].parent == "gateway" and hosts["service-2"].address == "172.16.0.62"
     assert [hosts["loop-a"].parent, hosts["loop-b"].parent] == [None, "loop-a"]
     assert "  # comment items for other scripts (doh) not carried over" in out
@@ -316,7 +320,8 @@ def test_file_encodings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
         assert main(["import-netwatch", "--rsc", str(FIXTURES / f"{name}.rsc")]) == 0
         assert comment in capsys.readouterr().out
     utf16_be = tmp_path / "be.rsc"
-    utf16_be.write_bytes(codecs.BOM_UTF16_BE + "/tool netwatch add host=172.16.1.1 comment=b\u00e9\n".encode("utf-16-be"))
+    utf16_be.write_bytes(codecs.BOM_UTF16_BE
+                         + "/tool netwatch add host=172.16.1.1 comment=b\u00e9\n".encode("utf-16-be"))
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(utf16_be.read_bytes())))
     assert main(["import-netwatch", "--rsc", "-"]) == 0
     captured = capsys.readouterr()
@@ -328,7 +333,8 @@ def test_file_encodings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
      "router run `/tool netwatch export file=netwatch` and use netwatch.rsc"),
     (b'/tool netwatch\nadd host=172.16.1.1 comment="open\n',
      "{path}: line 2: a quoted string is never closed (missing '\"')"),
-    (b"/tool netwatch\nadd host=172.16.1.1 comment=\"a\\qb\"\n", "{path}: line 2: unknown escape '\\q' in a quoted string"),
+    (b"/tool netwatch\nadd host=172.16.1.1 comment=\"a\\qb\"\n",
+     "{path}: line 2: unknown escape '\\q' in a quoted string"),
     (codecs.BOM_UTF16_LE + b"\x00\xd8", "{path}: not readable as UTF-16 text although it starts like it"),
 ])
 def test_unreadable_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes,

@@ -13,14 +13,21 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
 
-from netwatchd.logs import (JsonFormatter, RedactingFormatter, add_secret, describe_exception, isolated_secrets,
-                            redact, setup_logging)
+from netwatchd.logs import (
+    JsonFormatter,
+    RedactingFormatter,
+    add_secret,
+    describe_exception,
+    isolated_secrets,
+    redact,
+    setup_logging,
+)
 
 TOKEN = "7012345678:AAH-secretTokenForRedactionTests_xyz"
 PASSWORD = 'r0uter"pa$$ w0rd'

@@ -1,7 +1,8 @@
 from datetime import datetime, timezone
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from netwatchd.models import ProbeResult, State, Transition
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from netwatchd.cli import main
 from netwatchd.lab.telegram_standin import TelegramStandIn
-from support.notify import ADMIN, GROUP, standin  # noqa: F401
+from support.notify import ADMIN, GROUP
 
 
 def _config(tmp_path, tg: TelegramStandIn | None, chats=(GROUP, ADMIN), language="en", token=None):
@@ -38,7 +38,8 @@ def test_one_line_per_failing_chat_and_exit_1(tmp_path, standin, capsys):
 
 
 def test_a_wrong_token_is_one_line_on_stderr(tmp_path, standin, capsys):
-    assert main(["test-notify", "-c", _config(tmp_path, standin, token="999999:AAnot-the-right-token-but-the-right-shape")]) == 1
+    wrong = _config(tmp_path, standin, token="999999:AAnot-the-right-token-but-the-right-shape")
+    assert main(["test-notify", "-c", wrong]) == 1
     captured = capsys.readouterr()
     assert captured.err == ("netwatchd: cannot use the bot: the bot token was rejected "
                             "(check telegram.token with @BotFather)\n")

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from netwatchd.models import State, Transition
-from netwatchd.notify.format import (check_templates, format_duration, format_evidence, format_time,
-                                     plan_messages, render_alerts, render_message, render_test,
-                                     to_plain_text)
+from netwatchd.notify.format import (
+    check_templates,
+    format_duration,
+    format_evidence,
+    format_time,
+    plan_messages,
+    render_alerts,
+    render_message,
+    render_test,
+    to_plain_text,
+)
 from netwatchd.textsplit import split_html as split_message
 
 AT = datetime(2026, 11, 27, 14, 3, 5, 123000, tzinfo=timezone.utc)      # 21:03:05 WIB
@@ -113,9 +122,10 @@ def test_reminder_uplink_and_startup_as_the_state_machine_emits_them():
 
 
 def test_times_follow_the_configured_zone():
-    assert format_time(AT, "Asia/Jakarta") == "27/11/2026 21:03:05 WIB"
-    assert format_time(AT, "Asia/Makassar") == "27/11/2026 22:03:05 WITA"
-    assert format_time(AT, "UTC") == "27/11/2026 14:03:05 UTC"
+    assert format_time(AT, ZoneInfo("Asia/Jakarta")) == "27/11/2026 21:03:05 WIB"
+    assert format_time(AT, ZoneInfo("Asia/Makassar")) == "27/11/2026 22:03:05 WITA"
+    assert format_time(AT, timezone.utc) == "27/11/2026 14:03:05 UTC"
+    assert format_time(AT, None) == "27/11/2026 21:03:05 WIB"     # the default config's zone
 
 
 def test_durations_and_evidence():
@@ -123,7 +133,8 @@ def test_durations_and_evidence():
         "0 dtk", "42 dtk", "5 mnt 3 dtk", "3 jam 1 mnt", "2 hari 3 jam"]
     assert format_duration(3725, "en") == "1 h 2 min"
     assert format_evidence({"loss_percent": 33.33, "rtt_avg_ms": 12.0, "rtt_max_ms": 40.5, "jitter_ms": 1.25,
-                            "http_status": 503}, "en") == "loss 33.3%, rtt 12 ms (max 40.5 ms), jitter 1.25 ms, HTTP 503"
+                            "http_status": 503}, "en") == (
+        "loss 33.3%, rtt 12 ms (max 40.5 ms), jitter 1.25 ms, HTTP 503")
 
 
 def test_split_at_4096_on_line_boundaries():
@@ -190,8 +201,8 @@ def test_a_netwatch_disagreement_is_not_announced_as_an_outage(language):
     found = t("Porong", kind="crosscheck", evidence={
         "router": "core", "router_entry": "Porong", "router_status": "down", "router_since": None,
         "netwatchd_state": "up", "netwatchd_since": None})
-    for text in (render_alerts([found], language=language, tz="Asia/Jakarta")[0],
-                 render_alerts([found, t("Waru")], language=language, tz="Asia/Jakarta")[0]):
+    for text in (render_alerts([found], language=language, tz=ZoneInfo("Asia/Jakarta"))[0],
+                 render_alerts([found, t("Waru")], language=language, tz=ZoneInfo("Asia/Jakarta"))[0]):
         line = next(x for x in text.splitlines() if "Porong" in x)
         assert "Netwatch" in text and "core" in text and "netwatchd: up" in text
         assert not line.startswith("🔴") and "Porong DOWN" not in text and "Porong</b> — DOWN" not in text

@@ -15,16 +15,16 @@ import sys
 import textwrap
 import threading
 import time
+from itertools import pairwise
 
 import pytest
 
-from netwatchd.clock import SystemClock
+from netwatchd.clock import Backoff, SystemClock, utc_ms
 from netwatchd.models import State, Transition
-from netwatchd.notify.outbox import (delivery_status, destinations_for, enqueue,
-                                      utc_ms)
-from netwatchd.notify.pacing import Backoff, RateLimiter
+from netwatchd.notify.outbox import delivery_status, destinations_for, enqueue
+from netwatchd.notify.pacing import RateLimiter
 from netwatchd.store import transaction
-from support.notify import ADMIN, GROUP, Rig, down, hosts_in, make_config, seconds, standin, up  # noqa: F401
+from support.notify import ADMIN, GROUP, Rig, down, hosts_in, make_config, seconds, up
 
 SITES = ["Sidoarjo", "Buduran", "Candi", "Porong", "Krembung", "Tulangan", "Tanggulangin", "Jabon",
          "Krian", "Balongbendo", "Wonoayu", "Tarik", "Prambon", "Taman", "Waru", "Gedangan", "Sedati",
@@ -188,7 +188,7 @@ def test_an_outage_backlog_is_sent_in_order_in_4096_character_messages(tmp_path,
     assert 4 <= len(messages) <= 8
     assert hosts_in([m["text"] for m in messages], names) == names          # order, nothing lost
     assert sum(m["text"].count("site-") for m in messages) == 200          # no duplicates
-    gaps = [b["at"] - a["at"] for a, b in zip(messages, messages[1:])]
+    gaps = [b["at"] - a["at"] for a, b in pairwise(messages)]
     assert all(g >= 0 for g in gaps)
 
 

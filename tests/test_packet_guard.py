@@ -6,9 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import netwatchd_packet_guard as guard
+import pytest
 
 
 @pytest.fixture

@@ -95,7 +95,8 @@ def test_from_file_hosts_yaml_needs_no_secrets_set(tmp_path: Path, monkeypatch: 
     (["-i", "2m", "127.0.0.1"], "--interval '2m' is out of range (allowed: 0 to 60s)"),
     (["--probe", "tcp", "127.0.0.1"], "--probe tcp needs --port N (the TCP port to connect to)"),
     (["--probe", "dns", "127.0.0.1"], "--probe dns needs --dns-name NAME (ADDR is the DNS server to ask)"),
-    (["--from-file", "/nonexistent/list.txt"], "cannot read --from-file /nonexistent/list.txt: No such file or directory"),
+    (["--from-file", "/nonexistent/list.txt"],
+     "cannot read --from-file /nonexistent/list.txt: No such file or directory"),
 ])
 def test_usage_mistakes_are_one_line_and_exit_2(args: list[str], message: str, capsys):
     # in-process through the real entry point (no packet is sent for a usage mistake)

@@ -89,7 +89,7 @@ def test_loopback_v4_and_v6_answer_with_statistics(engine, clock: FakeClock):
     results = engine.ping([IcmpTarget("v4", "127.0.0.1", count=4, interval=0.01, timeout=1.0),
                            IcmpTarget("v6", "::1", count=2, interval=0.01, timeout=1.0)], clock=clock)
     assert [r.host for r in results] == ["v4", "v6"]
-    for result, count in zip(results, (4, 2)):
+    for result, count in zip(results, (4, 2), strict=True):
         assert result.alive and result.error is None
         assert (result.sent, result.received, result.loss_percent) == (count, count, 0.0)
         assert 0 < result.rtt_min_ms <= result.rtt_avg_ms <= result.rtt_max_ms < 1000

@@ -9,8 +9,8 @@ import socketserver
 import ssl
 import struct
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -74,7 +74,7 @@ def test_tcp_timeout_when_the_backlog_is_full(clock: FakeClock):
 class _StatusHandler(http.server.BaseHTTPRequestHandler):
     """GET /<code> answers with that status code."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:  # http.server's naming
         code = int(self.path.strip("/") or 200)
         self.send_response(code)
         if 300 <= code < 400:
@@ -288,7 +288,7 @@ def test_probe_hosts_mixes_types_and_keeps_the_input_order(web_server: int, dns_
              HostSpec("tcp", "127.0.0.1", probe="tcp", port=free_port())]
     try:
         IcmpEngine().check()
-    except Exception as exc:  # pragma: no cover - unprivileged developer machines
+    except Exception as exc:  # noqa: BLE001 - unprivileged developer machines; pragma: no cover
         pytest.skip(str(exc))
     results = probe_hosts(hosts, clock=clock)
     assert [r.host for r in results] == ["web", "lo", "dns", "odd", "lo6", "tcp"]

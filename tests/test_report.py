@@ -22,10 +22,8 @@ from netwatchd import cli
 from netwatchd.config.model import RetentionSpec
 from netwatchd.models import ProbeResult, State, Transition
 from netwatchd.report.progress import ProgressBar
-from netwatchd.report.stats import (RttSummary, SiteInfo, StateChange, delivery_stats, percentile,
-                                    site_report)
-from netwatchd.store import Database, transaction
-from netwatchd.store import history_repo
+from netwatchd.report.stats import RttSummary, SiteInfo, StateChange, delivery_stats, percentile, site_report
+from netwatchd.store import Database, history_repo, transaction
 
 WIB = ZoneInfo("Asia/Jakarta")
 DAY_START = datetime(2026, 11, 1, tzinfo=WIB)

@@ -7,7 +7,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import librouteros
 import pytest
@@ -83,7 +83,8 @@ def test_bad_login_is_one_clean_line(standin: RouterOSStandIn, caplog: pytest.Lo
 
 
 @pytest.mark.parametrize("kind, params, expected", [
-    ("trap", {"message": "failure: already have such entry"}, "the router refused the command: failure: already have such entry"),
+    ("trap", {"message": "failure: already have such entry"},
+     "the router refused the command: failure: already have such entry"),
     ("fatal", {"message": "out of memory"}, "the router ended the session (!fatal): out of memory"),
     ("drop_mid_reply", {"after": 1}, "the connection closed before the router finished its reply"),
     ("slow", {"delay": 1.0}, "no reply within the time allowed (timeout 0.3 s)"),
@@ -343,8 +344,9 @@ def test_pool_picks_routers_by_name() -> None:
 def test_replies_of_both_personalities_are_read(personality: str) -> None:
     from zoneinfo import ZoneInfo
 
+    from netwatchd.config.kinds import parse_duration
     from netwatchd.router.netwatch import read_netwatch
-    from netwatchd.router.values import ros_duration_seconds, ros_time_ms
+    from netwatchd.router.values import ros_time_ms
 
     with RouterOSStandIn("netwatchd", PASSWORD, personality=personality) as server:
         server.set_ping("198.18.1.2", 12.4)
@@ -354,7 +356,7 @@ def test_replies_of_both_personalities_are_read(personality: str) -> None:
         uptime = client.query("/system/resource/print")[0]["uptime"]
         client.close()
     assert all(10 <= ros_time_ms(row["time"]) <= 14 for row in rows)           # "12ms" or "12ms412us"
-    assert ros_time_ms(rows[-1]["avg-rtt"]) is not None and ros_duration_seconds(uptime) > 3 * 86400
+    assert ros_time_ms(rows[-1]["avg-rtt"]) is not None and parse_duration(uptime) > 3 * 86400
     assert all(entry.since(ZoneInfo("Asia/Jakarta")) is not None for entry in entries)
     porong = next(entry for entry in entries if entry.host == "198.18.4.2")
     assert (porong.type, porong.status) == (("simple", "down") if personality == "v6" else ("icmp", "down"))
@@ -416,7 +418,7 @@ def test_the_cross_check_never_waits_behind_a_ping(standin: RouterOSStandIn, clo
                     hosts=(HostSpec("Porong", "198.18.4.2"), HostSpec("Waru", "198.18.15.2")),
                     routers=(spec_for(standin, timeout=2.0),))
     pool = RouterPool(config.routers)
-    watcher = CrossCheckWatcher(config, pool, clock, load_states=lambda: {})
+    watcher = CrossCheckWatcher(config, pool, clock, load_states=dict)
     try:
         ping, _ = in_thread(lambda: pool.get("core").query("/ping", address="198.18.4.2", count=10))   # ~2 s
         wait_for_command(standin, "/ping")

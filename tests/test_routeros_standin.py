@@ -9,7 +9,7 @@ import ssl
 import subprocess
 import sys
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import librouteros
 import pytest
@@ -19,8 +19,8 @@ from librouteros.login import token
 from librouteros.query import And, Key, Or
 from routeros_api import exceptions as rapi_exceptions
 
+from netwatchd.config.kinds import parse_duration
 from netwatchd.lab.routeros_standin import RouterOSStandIn, evaluate_query, format_ros_time, format_ros_uptime
-from netwatchd.router.values import ros_duration_seconds
 from netwatchd.lab.routeros_wire import encode_sentence, read_sentence
 
 USER, PASSWORD = "netwatchd", "lab-Secret-9a7"
@@ -81,7 +81,7 @@ def test_librouteros_reads_every_menu(standin: RouterOSStandIn) -> None:
         resource = next(iter(api.path("system", "resource")))
         assert resource["board-name"] == "CCR2004-1G-12S+2XS" and resource["version"].startswith("7.")
         assert isinstance(resource["free-memory"], int)
-        assert ros_duration_seconds(resource["uptime"]) > 3 * 86400
+        assert parse_duration(resource["uptime"]) > 3 * 86400
         for menu in (("ip", "address"), ("ip", "dhcp-server", "lease"), ("ip", "pool"), ("ip", "pool", "used"),
                      ("ip", "neighbor"), ("tool", "netwatch"), ("interface",)):
             rows = list(api.path(*menu))
@@ -587,7 +587,7 @@ def test_ping_time_per_personality(ms: float, v6: str, v7: str) -> None:
     from netwatchd.lab.routeros_personality import Personality
 
     assert Personality.named("v6").ping_time(ms) == v6 and Personality.named("v7").ping_time(ms) == v7
-    assert ros_duration_seconds(v6) <= ms / 1000 and abs(ros_duration_seconds(v7) - ms / 1000) < 1e-6
+    assert parse_duration(v6) <= ms / 1000 and abs(parse_duration(v7) - ms / 1000) < 1e-6
 
 
 # ----------------------------------------------------------------------------- api-ssl without a certificate

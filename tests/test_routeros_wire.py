@@ -9,8 +9,15 @@ from hypothesis import strategies as st
 from librouteros import protocol as lib_protocol
 from routeros_api import base_api
 
-from netwatchd.lab.routeros_wire import (WireError, decode_length, decode_sentence, encode_length, encode_sentence,
-                                   prefix_size, read_sentence)
+from netwatchd.lab.routeros_wire import (
+    WireError,
+    decode_length,
+    decode_sentence,
+    encode_length,
+    encode_sentence,
+    prefix_size,
+    read_sentence,
+)
 
 BOUNDARIES = [
     (0, b"\x00"), (1, b"\x01"), (0x7F, b"\x7f"),

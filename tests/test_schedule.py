@@ -237,8 +237,8 @@ def test_a_slow_http_probe_never_delays_ping_rounds():
 
 
 def test_the_loop_with_the_real_probers_on_loopback(clock: FakeClock):
-    from functools import partial
     import socket
+    from functools import partial
 
     from netwatchd.errors import PermissionProblem
     from netwatchd.probes import probe_hosts

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from netwatchd.models import State
 from netwatchd.engine.engine import AlertEngine, HostState
+from netwatchd.models import State
 from netwatchd.store import state_repo
 from netwatchd.store.db import Database
 from support.state import CommitFailsOnce, Driver, alerts, config, host

@@ -12,8 +12,8 @@ import pytest
 
 from netwatchd.clock import FakeClock
 from netwatchd.config.loader import load_config
-from netwatchd.models import Transition, State
 from netwatchd.engine.engine import AlertEngine
+from netwatchd.models import State, Transition
 from netwatchd.store import state_repo
 from netwatchd.store.db import Database
 from support.state import result
@@ -51,7 +51,8 @@ def populate(site: Path):
     for codes in ["++++", "++++", "+-++", "+-++", "+-++", "+-~+"]:
         clock.advance(1)
         now = clock.now()
-        batch = [result(n, c, now) for n, c in zip(["core", "Waru", "Taman", "__self__:198.18.0.1"], codes)]
+        names = ["core", "Waru", "Taman", "__self__:198.18.0.1"]
+        batch = [result(n, c, now) for n, c in zip(names, codes, strict=True)]
         batch.append(result("Candi", "+", now))
         transitions = engine.ingest(batch)
         state_repo.save(conn, engine.take_changed(), transitions, ["console"], now)

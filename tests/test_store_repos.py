@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import netwatchd
+from netwatchd.clock import utc_ms
 from netwatchd.models import State, Transition
 from netwatchd.store import Database, ThreadConnections, outbox_repo, read_transaction, state_repo, transaction
 
@@ -47,7 +48,7 @@ def test_outbox_status_counts_waiting_and_dead_and_names_the_oldest(db: Database
         outbox_repo.retry_later(conn, "me", ids[3:], not_before=T0 + timedelta(hours=1), error="timeout")
     status = outbox_repo.outbox_status(conn, dead_limit=5)
     assert (status.waiting, status.dead) == (3, 1)                          # sending + 2 pending
-    assert status.oldest_waiting == outbox_repo.utc_ms(T0)                  # Waru, still 'sending'
+    assert status.oldest_waiting == utc_ms(T0)                  # Waru, still 'sending'
     assert status.last_error == "timeout"
     [dead] = status.dead_rows
     assert (dead.id, dead.chat_id, dead.last_error) == (ids[1], "-100", "chat not found")

@@ -11,7 +11,7 @@ import pytest
 
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.notify.telegram_api import TelegramAPI, TelegramError
-from support.notify import ADMIN, GROUP, Rig, down, standin  # noqa: F401
+from support.notify import ADMIN, GROUP, Rig, down
 from support.sockets import finish_within, trickling_server
 
 SECRET_TOKEN = "987654321:AAH-very-secret-token-value-1234567890"
@@ -40,7 +40,8 @@ def test_network_failures_have_clear_token_free_messages():
     with TelegramStandIn(token=SECRET_TOKEN) as tg:
         api = TelegramAPI(tg.api_url, tg.token, timeout=0.3)
         tg.fail_next(1, "slow", seconds=1)
-        with pytest.raises(TelegramError, match=r"sendMessage via 127\.0\.0\.1:\d+: no complete answer within 0\.3 s \(will retry\)$"):
+        with pytest.raises(TelegramError,
+                           match=r"sendMessage via 127\.0\.0\.1:\d+: no complete answer within 0\.3 s \(will retry\)$"):
             api.send_message(1, "x")
         tg.set_outage(True)
         with pytest.raises(TelegramError, match="HTTP 502 without a Bot API answer"):

@@ -15,7 +15,6 @@ import telegram
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 
 from netwatchd.lab.telegram_standin import DEFAULT_TOKEN, TelegramStandIn
-from support.notify import standin  # noqa: F401
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

@@ -12,9 +12,9 @@ import pytest
 import requests
 
 from netwatchd.config.model import Config, HostSpec, WebSpec
+from netwatchd.engine.engine import HostState
 from netwatchd.errors import ConfigError
 from netwatchd.models import ProbeResult, State
-from netwatchd.engine.engine import HostState
 from netwatchd.web.metrics import Metrics
 from netwatchd.web.server import StatusServer
 from netwatchd.web.snapshot import build_snapshot

@@ -8,16 +8,17 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 
 from netwatchd.config.model import Config, HostSpec, WebSpec
-from netwatchd.models import State
 from netwatchd.engine.engine import HostState
+from netwatchd.models import State
 from netwatchd.web.metrics import Metrics
 from netwatchd.web.server import StatusServer
 from netwatchd.web.snapshot import build_snapshot

@@ -9,8 +9,8 @@ monotonic clock so tests never sleep.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from netwatchd.config.model import TelegramSpec
 

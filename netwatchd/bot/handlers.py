@@ -12,21 +12,28 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
 from netwatchd import __version__
 from netwatchd.bot import render as render
 from netwatchd.bot.i18n import say
-from netwatchd.bot.parse import (ROUTER_COMMANDS, CommandInputError, ParsedCommand, parse_interface, parse_mute,
-                                 parse_ping, resolve_target)
-from netwatchd.bot.text import to_bool
+from netwatchd.bot.parse import (
+    ROUTER_COMMANDS,
+    CommandInputError,
+    ParsedCommand,
+    parse_interface,
+    parse_mute,
+    parse_ping,
+    resolve_target,
+)
 from netwatchd.clock import Clock
 from netwatchd.config.model import Config, HostSpec
+from netwatchd.engine.engine import HostState
 from netwatchd.errors import ProbeError
 from netwatchd.jsonl import last_record
 from netwatchd.models import ProbeResult
@@ -34,6 +41,8 @@ from netwatchd.probes import probe_hosts
 from netwatchd.report.data import load_inputs
 from netwatchd.report.stats import SiteInfo, site_report
 from netwatchd.router import netwatch
+from netwatchd.router.client import RouterClient, RouterPool
+from netwatchd.router.values import ros_bool
 from netwatchd.store import outbox_repo, state_repo
 from netwatchd.store.db import Database
 
@@ -58,7 +67,7 @@ class BotContext:
     db: Database
     config: Config
     clock: Clock
-    routers: Any                      # netwatchd.router.client.RouterPool
+    routers: RouterPool
     probe_fn: Callable[..., list[ProbeResult]] | None
     started_monotonic: float
     commands_answered: int = 0
@@ -70,11 +79,8 @@ class BotContext:
         return self.config.telegram.language
 
     @property
-    def tz(self) -> Any:
-        try:
-            return ZoneInfo(self.config.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            return timezone.utc
+    def tz(self) -> tzinfo:
+        return self.config.tz
 
     @property
     def tz_name(self) -> str:
@@ -231,7 +237,7 @@ def _traffic(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
     if wanted is None:
         interfaces = client.query("/interface/print")
         names = [str(r.get("name")) for r in interfaces
-                 if to_bool(r.get("running")) and not to_bool(r.get("disabled"))][:MAX_TRAFFIC_INTERFACES]
+                 if ros_bool(r.get("running")) and not ros_bool(r.get("disabled"))][:MAX_TRAFFIC_INTERFACES]
     else:
         names = [wanted]
     samples: list[tuple[str, dict[str, Any]]] = []
@@ -255,7 +261,7 @@ _HANDLERS: dict[str, Callable[[ParsedCommand, BotContext], list[Reply]]] = {
     "help": _help, "start": _menu, "menu": _menu, "monitor": _monitor, "status": _status,
     "history": _history, "mute": _mute, "unmute": _unmute, "report": _report, "ping": _ping,
     "pool": _pool, "traffic": _traffic, "crosscheck": _crosscheck,
-    **{name: _router_read for name in _ROUTER_READS},
+    **dict.fromkeys(_ROUTER_READS, _router_read),
 }
 
 
@@ -282,7 +288,7 @@ def _router_name(command: ParsedCommand, ctx: BotContext) -> str:
     return ctx.config.routers[0].name
 
 
-def _client(ctx: BotContext, router: str) -> Any:
+def _client(ctx: BotContext, router: str) -> RouterClient:
     if not ctx.config.routers:
         raise CommandInputError("no_routers")
     return ctx.routers.get(router)
@@ -332,8 +338,8 @@ def state_counts(conn: sqlite3.Connection, hosts: Sequence[HostSpec]) -> dict[st
     return {state: n for state, n in counts.items() if n}
 
 
-def view_of(host_state: Any) -> render.SiteView:
-    """Adapt a netwatchd.engine.engine.HostState to what /monitor shows."""
+def view_of(host_state: HostState) -> render.SiteView:
+    """Adapt a HostState to what /monitor shows."""
     evidence = host_state.evidence or {}
     return render.SiteView(state=host_state.state.value, since=host_state.since,
                            rtt_ms=_maybe_float(evidence.get("rtt_avg_ms")),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 from typing import Any
 
-
 _TEXTS: dict[str, dict[str, str]] = {
     # refusals and input mistakes
     "refused_not_admin": {
@@ -118,11 +117,6 @@ _TEXTS: dict[str, dict[str, str]] = {
     "keyboard_ready": {"id": "Menu netwatchd siap di keyboard.", "en": "The netwatchd menu is on your keyboard."},
 }
 
-_STATES = {
-    "id": {"up": "UP", "down": "DOWN", "degraded": "LAMBAT", "unreachable": "TERPUTUS", "unknown": "?"},
-    "en": {"up": "UP", "down": "DOWN", "degraded": "SLOW", "unreachable": "UNREACH", "unknown": "?"},
-}
-
 # Column headers, short so a table fits a phone screen.
 _HEADERS = {
     "id": {"site": "situs", "state": "status", "since": "sejak", "rtt": "rtt", "loss": "loss",
@@ -215,10 +209,6 @@ def say(language: str, key: str, **params: Any) -> str:
     entry = _TEXTS[key]
     template = entry.get(lang_of(language), entry["id"])
     return template.format(**{k: "-" if v is None else html.escape(str(v), quote=False) for k, v in params.items()})
-
-
-def state_word(language: str, state: str) -> str:
-    return _STATES[lang_of(language)].get(state, state.upper())
 
 
 def headers(language: str, *keys: str) -> list[str]:

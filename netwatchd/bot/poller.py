@@ -33,19 +33,23 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from itertools import pairwise
+from typing import Any
 
 from netwatchd.bot import handlers
 from netwatchd.bot.auth import CHAT_NOT_ALLOWED, RateLimiter, authorize
-from netwatchd.bot.render import render_router_failure
 from netwatchd.bot.handlers import BotContext, Reply
 from netwatchd.bot.i18n import bot_commands, say
 from netwatchd.bot.parse import CommandInputError, ParsedCommand, parse_command
-from netwatchd.clock import Clock
+from netwatchd.bot.render import render_router_failure
+from netwatchd.clock import Backoff, Clock
 from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError, RouterBusyError, RouterError, StoreError
 from netwatchd.logs import redact
+from netwatchd.notify.telegram_api import TelegramAPI
+from netwatchd.router.client import RouterPool
 from netwatchd.store.audit_repo import AuditEntry, finish_audit
 from netwatchd.store.bot_repo import accept_update, load_offset
 from netwatchd.store.db import Database, ThreadConnections
@@ -55,28 +59,13 @@ log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 CONFLICT_DELAY = 30.0
-
-
-class Backoff:
-    """Exponential delays for a failing poll: 1, 2, 4 ... `ceiling` seconds; `reset()` on success."""
-
-    def __init__(self, first: float = 1.0, ceiling: float = 60.0) -> None:
-        self.first, self.ceiling = first, ceiling
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        delay = min(self.ceiling, self.first * (2.0 ** min(self.failures, 60)))   # no float overflow
-        self.failures += 1
-        return delay
-
-    def reset(self) -> None:
-        self.failures = 0
+POLL_BACKOFF = Backoff(base=1.0, cap=60.0, jitter=0.0)   # a failing poll waits 1, 2, 4 ... 60 s
 
 
 class _Answer:
     """Sends a command's reply exactly once: the result, or the deadline's "did not finish"."""
 
-    def __init__(self, poller: "BotPoller", chat_id: int, audit_id: int | None, name: str, received: float) -> None:
+    def __init__(self, poller: BotPoller, chat_id: int, audit_id: int | None, name: str, received: float) -> None:
         self.poller, self.chat_id, self.audit_id, self.name = poller, chat_id, audit_id, name
         self.marks: dict[str, float] = {"received": received, "accepted": poller.clock.monotonic()}
         self.done = threading.Event()
@@ -103,7 +92,7 @@ class _Answer:
         """'12.3 ms (accept 1.0, queue 0.4, run 8.1, send 2.8)': where the time went so far."""
         steps = {"accepted": "accept", "started": "queue", "ready": "run", "sent": "send"}
         seen = [(name, self.marks[name]) for name in ("received", *steps) if name in self.marks]
-        parts = ", ".join(f"{steps[b[0]]} {(b[1] - a[1]) * 1000:.1f}" for a, b in zip(seen, seen[1:]))
+        parts = ", ".join(f"{steps[b[0]]} {(b[1] - a[1]) * 1000:.1f}" for a, b in pairwise(seen))
         return f"{(seen[-1][1] - seen[0][1]) * 1000:.1f} ms ({parts})"
 
 
@@ -115,7 +104,7 @@ class BotPoller:
     one of ok, refused, rate_limited, invalid, router_busy, router_error, timeout, error.
     """
 
-    def __init__(self, db: Database, config: Config, clock: Clock, *, api: Any, routers: Any,
+    def __init__(self, db: Database, config: Config, clock: Clock, *, api: TelegramAPI, routers: RouterPool,
                  probe_fn: Callable[..., Any] | None = None,
                  on_command: Callable[[str, str], None] | None = None,
                  poll_timeout: int = 25, command_timeout: float = 20.0, router_workers: int = 4,
@@ -130,7 +119,8 @@ class BotPoller:
         self.poll_timeout = poll_timeout
         self.command_timeout = command_timeout
         self.rate = RateLimiter(clock.monotonic, capacity=rate_capacity, per_second=rate_per_second)
-        self.backoff = Backoff()
+        self.backoff = POLL_BACKOFF
+        self.poll_failures = 0         # failed polls in a row (the backoff's exponent)
         self.next_delay = 0.0          # how long the loop waits before the next poll (after a failure)
         self.bot_username: str | None = None
         self.commands_answered = 0
@@ -149,11 +139,11 @@ class BotPoller:
         self._stats_lock = threading.Lock()
 
     @property
-    def api(self) -> Any:
+    def api(self) -> TelegramAPI:
         return self._api
 
     @api.setter
-    def api(self, api: Any) -> None:
+    def api(self, api: TelegramAPI) -> None:
         """A new Bot API client (token changed on reload): getMe/deleteWebhook/setMyCommands again."""
         self._api = api
         self._prepared = False
@@ -203,9 +193,9 @@ class BotPoller:
         while not stop.is_set():
             try:
                 self._poll(self.poll_timeout, wait=False, stop=stop)
-            except Exception:  # noqa: BLE001 - the loop must survive anything; the log says what
+            except Exception:  # the loop must survive anything; the log says what
                 log.exception("the command bot's poll failed unexpectedly; retrying")
-                self.next_delay = self.backoff.next_delay()
+                self.next_delay = self._failed_once()
             if self.next_delay:
                 stop.wait(self.next_delay)
 
@@ -232,9 +222,9 @@ class BotPoller:
             return 0
         if stop.is_set():
             return 0  # not confirmed: the next run gets these updates again
-        if self.backoff.failures or self._conflict:
+        if self.poll_failures or self._conflict:
             log.info("command bot polling again")
-        self.backoff.reset()
+        self.poll_failures = 0
         self._conflict = False
         answers = []
         try:
@@ -284,8 +274,8 @@ class BotPoller:
             self._conflict = True
             self.next_delay = CONFLICT_DELAY
             return
-        self.next_delay = self.backoff.next_delay()
-        level = logging.WARNING if self.backoff.failures == 1 else logging.DEBUG
+        self.next_delay = self._failed_once()
+        level = logging.WARNING if self.poll_failures == 1 else logging.DEBUG
         log.log(level, "command bot cannot poll Telegram: %s; next try in %.0f s", redact(str(exc)), self.next_delay)
 
     def _skip_malformed(self, update: Any, exc: Exception) -> None:
@@ -298,8 +288,13 @@ class BotPoller:
         if isinstance(update_id, int) and not isinstance(update_id, bool):
             accept_update(self._poll_connections.get(), update_id)
 
+    def _failed_once(self) -> float:
+        """Count one more failed poll; the seconds to wait before the next."""
+        self.poll_failures += 1
+        return self.backoff.delay(self.poll_failures)
+
     def _store_failed(self, exc: Exception) -> None:
-        self.next_delay = self.backoff.next_delay()
+        self.next_delay = self._failed_once()
         log.error("the command bot cannot record the update offset in the store (%s); commands wait "
                   "and are fetched again in %.0f s", redact(str(exc)), self.next_delay)
 
@@ -406,7 +401,7 @@ class BotPoller:
             message = redact(str(exc))
             replies = [Reply(render_router_failure(exc, message, language))]
             outcome, category = f"router error: {message}", "router_error"
-        except Exception:  # noqa: BLE001 - a bug must cost one answer, never the bot
+        except Exception:  # a bug must cost one answer, never the bot
             log.exception("/%s failed", parsed.name)
             replies = [Reply(say(language, "internal_error"))]
             outcome, category = "error: internal", "error"
@@ -466,5 +461,5 @@ class BotPoller:
         if self.on_command is not None:
             try:
                 self.on_command(answer.name, category)
-            except Exception:  # noqa: BLE001 - metrics must never break the bot
+            except Exception:  # metrics must never break the bot
                 log.exception("on_command callback failed")

@@ -9,17 +9,20 @@ Long replies are split by `netwatchd.textsplit.split_html` at the edge (the poll
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Sequence
+from datetime import datetime, tzinfo
+from typing import Any
 
 from netwatchd.bot import i18n
-from netwatchd.bot.i18n import headers, label, say, state_word
-from netwatchd.bot.text import (ago, bits_per_second, byte_size, duration, esc, local_time, plain,
-                                table, to_bool, to_float)
+from netwatchd.bot.i18n import headers, label, say
+from netwatchd.bot.text import ago, bits_per_second, byte_size, duration, esc, local_time, plain, table
 from netwatchd.config.model import HostSpec
+from netwatchd.engine.mutes import Mute
 from netwatchd.errors import RouterError, RouterPolicyError
-from netwatchd.models import ProbeResult, Transition
+from netwatchd.models import ProbeResult, Transition, state_word
+from netwatchd.router.netwatch import CrossCheck
+from netwatchd.router.values import ros_bool, ros_number
 
 MENU_ROWS: tuple[tuple[str, ...], ...] = (
     ("monitor", "ping", "status"),
@@ -86,7 +89,7 @@ def menu_markups() -> tuple[dict[str, Any], dict[str, Any]]:
     return keyboard, inline
 
 
-def render_monitor(hosts: Sequence[HostSpec], views: dict[str, SiteView], *, now: datetime, tz: Any,
+def render_monitor(hosts: Sequence[HostSpec], views: dict[str, SiteView], *, now: datetime, tz: tzinfo,
                    language: str, tz_name: str = "") -> str:
     """Every site, grouped as in the config: state, for how long, last rtt and loss."""
     if not hosts:
@@ -147,10 +150,10 @@ def render_ping_router(target: str, address: str, router: str, rows: Sequence[di
             continue
         table_rows.append([row.get("seq"), row.get("host") or address, row.get("ttl"),
                            row.get("status") or _router_time(row.get("time"))])
-    sent = max((int(to_float(r.get("sent")) or 0) for r in rows), default=0)
-    received = max((int(to_float(r.get("received")) or 0) for r in rows), default=0)
+    sent = max((int(ros_number(r.get("sent")) or 0) for r in rows), default=0)
+    received = max((int(ros_number(r.get("received")) or 0) for r in rows), default=0)
     last = rows[-1] if rows else {}
-    loss = to_float(last.get("packet-loss"))
+    loss = ros_number(last.get("packet-loss"))
     if loss is None:
         loss = 100.0 * (sent - received) / sent if sent else 100.0
     rtt = ""
@@ -164,7 +167,7 @@ def render_ping_router(target: str, address: str, router: str, rows: Sequence[di
     return "\n".join(p for p in (title, body, summary) if p)
 
 
-def render_status(status: AgentStatus, *, now: datetime, tz: Any, language: str) -> str:
+def render_status(status: AgentStatus, *, now: datetime, tz: tzinfo, language: str) -> str:
     """netwatchd's own health: uptime, sites by state, outbox depth, last delivery latency."""
     sites = ", ".join(f"{status.sites_by_state[s]} {state_word(language, s)}" for s in STATE_ORDER
                       if status.sites_by_state.get(s))
@@ -186,7 +189,7 @@ def render_status(status: AgentStatus, *, now: datetime, tz: Any, language: str)
     return say(language, "title_status") + "\n" + _pairs(pairs)
 
 
-def render_history(site: str, events: Sequence[Transition], *, now: datetime, tz: Any, language: str) -> str:
+def render_history(site: str, events: Sequence[Transition], *, now: datetime, tz: tzinfo, language: str) -> str:
     """Recent events of one site, newest first."""
     if not events:
         return say(language, "history_empty", site=site)
@@ -199,11 +202,11 @@ def render_history(site: str, events: Sequence[Transition], *, now: datetime, tz
             + table(headers(language, "at", "event", "detail"), rows))
 
 
-def render_muted(target: str, until: datetime, seconds: float, *, now: datetime, tz: Any, language: str) -> str:
+def render_muted(target: str, until: datetime, seconds: float, *, now: datetime, tz: tzinfo, language: str) -> str:
     return say(language, "muted", target=target, until=local_time(until, tz, now), duration=duration(seconds))
 
 
-def render_mutes(mutes: Sequence[Any], *, now: datetime, tz: Any, language: str) -> str:
+def render_mutes(mutes: Sequence[Mute], *, now: datetime, tz: tzinfo, language: str) -> str:
     """Active mutes (objects with target, until, by, reason)."""
     if not mutes:
         return say(language, "no_mutes")
@@ -213,7 +216,7 @@ def render_mutes(mutes: Sequence[Any], *, now: datetime, tz: Any, language: str)
             + table(headers(language, "site", "until", "by", "detail"), rows))
 
 
-def render_report(rows: Sequence[Availability], *, month: str, now: datetime, tz: Any, language: str) -> str:
+def render_report(rows: Sequence[Availability], *, month: str, now: datetime, tz: tzinfo, language: str) -> str:
     """Month-to-date availability, worst sites first."""
     if not rows:
         return say(language, "no_sites")
@@ -275,7 +278,7 @@ def render_interface(rows: Sequence[dict[str, Any]], router: str, language: str)
     """Interfaces: R running / X disabled / - no link, link-downs, rx/tx byte counters."""
     table_rows = []
     for r in rows:
-        flag = "X" if to_bool(r.get("disabled")) else ("R" if to_bool(r.get("running")) else "-")
+        flag = "X" if ros_bool(r.get("disabled")) else ("R" if ros_bool(r.get("running")) else "-")
         table_rows.append([flag, r.get("name"), r.get("link-downs", 0), byte_size(r.get("rx-byte")),
                            byte_size(r.get("tx-byte"))])
     body = table(["", *headers(language, "name", "downs", "rx", "tx")], table_rows, right=(2, 3, 4)
@@ -290,7 +293,7 @@ def render_dns(row: dict[str, Any], router: str, language: str) -> str:
         cache += f" ({100.0 * used / size:.0f}%)"
     pairs = [(label(language, "servers"), row.get("servers")),
              (label(language, "dynamic_servers"), row.get("dynamic-servers")),
-             (label(language, "remote"), to_bool(row.get("allow-remote-requests"))),
+             (label(language, "remote"), ros_bool(row.get("allow-remote-requests"))),
              (label(language, "cache"), cache)]
     return say(language, "title_dns", router=router) + "\n" + _pairs(pairs)
 
@@ -303,11 +306,11 @@ def render_neighbor(rows: Sequence[dict[str, Any]], router: str, language: str) 
 
 
 def render_resource(row: dict[str, Any], router: str, language: str) -> str:
-    total, free = to_float(row.get("total-memory")), to_float(row.get("free-memory"))
+    total, free = ros_number(row.get("total-memory")), ros_number(row.get("free-memory"))
     memory = "-"
     if total:
         memory = f"{byte_size(total - (free or 0))} / {byte_size(total)} ({100.0 * (total - (free or 0)) / total:.0f}%)"
-    disk_total, disk_free = to_float(row.get("total-hdd-space")), to_float(row.get("free-hdd-space"))
+    disk_total, disk_free = ros_number(row.get("total-hdd-space")), ros_number(row.get("free-hdd-space"))
     disk = f"{byte_size(disk_free)} free / {byte_size(disk_total)}" if disk_total else "-"
     cpu = row.get("cpu-load")
     pairs = [(label(language, "board"), row.get("board-name")),
@@ -320,7 +323,7 @@ def render_resource(row: dict[str, Any], router: str, language: str) -> str:
     return say(language, "title_resource", router=router) + "\n" + _pairs(pairs)
 
 
-def render_crosscheck(result: Any, router: str, *, now: datetime, tz: Any, language: str) -> str:
+def render_crosscheck(result: CrossCheck, router: str, *, now: datetime, tz: tzinfo, language: str) -> str:
     """A netwatchd.router.netwatch.CrossCheck: disagreements (each side's state and since), sites
     only netwatchd watches, entries only the router watches."""
     parts = [say(language, "title_crosscheck", router=router)]
@@ -387,7 +390,7 @@ def _pairs(pairs: Sequence[tuple[str, Any]]) -> str:
 
 def _flags(row: dict[str, Any]) -> str:
     """X disabled, D dynamic; a blank (not '-') when neither."""
-    return ("X" if to_bool(row.get("disabled")) else "") + ("D" if to_bool(row.get("dynamic")) else "") or " "
+    return ("X" if ros_bool(row.get("disabled")) else "") + ("D" if ros_bool(row.get("dynamic")) else "") or " "
 
 
 def _kib(value: Any) -> float | None:
@@ -395,9 +398,9 @@ def _kib(value: Any) -> float | None:
     text = plain(value).strip()
     for suffix, factor in (("KiB", 1.0), ("MiB", 1024.0), ("GiB", 1048576.0)):
         if text.endswith(suffix):
-            number = to_float(text[:-len(suffix)])
+            number = ros_number(text[:-len(suffix)])
             return None if number is None else number * factor
-    return to_float(text)
+    return ros_number(text)
 
 
 def _ms(value: float | None) -> str:

@@ -4,9 +4,11 @@ splitting a reply at Telegram's 4,096-character limit. Pure functions, no I/O.""
 from __future__ import annotations
 
 import html
-from datetime import datetime, timedelta
-from typing import Any, Sequence
+from collections.abc import Sequence
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
+from netwatchd.router.values import ros_number
 
 
 def esc(value: Any) -> str:
@@ -47,7 +49,7 @@ def table(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]], *, right
 
 def bits_per_second(value: Any) -> str:
     """1234567 -> '1.2 Mbps' (SI, as RouterOS shows traffic)."""
-    number = to_float(value)
+    number = ros_number(value)
     if number is None:
         return "-"
     for unit, size in (("Gbps", 1e9), ("Mbps", 1e6), ("kbps", 1e3)):
@@ -58,7 +60,7 @@ def bits_per_second(value: Any) -> str:
 
 def byte_size(value: Any) -> str:
     """1536 -> '1.5 KiB' (IEC, as RouterOS shows memory and counters)."""
-    number = to_float(value)
+    number = ros_number(value)
     if number is None:
         return "-"
     for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
@@ -82,7 +84,7 @@ def duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def local_time(moment: datetime | None, tz: Any, now: datetime | None = None) -> str:
+def local_time(moment: datetime | None, tz: tzinfo, now: datetime | None = None) -> str:
     """'14:03' when `moment` is on the same local day as `now`, else '27-11 14:03'; None -> '-'."""
     if moment is None:
         return "-"
@@ -97,24 +99,5 @@ def ago(moment: datetime | None, now: datetime) -> str:
     if moment is None:
         return "-"
     return duration((now - moment) / timedelta(seconds=1))
-
-
-def to_float(value: Any) -> float | None:
-    """RouterOS numbers arrive as int, str or '12.5%'; anything unparsable -> None."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(str(value).strip().rstrip("%"))
-    except ValueError:
-        return None
-
-
-def to_bool(value: Any) -> bool:
-    """librouteros casts yes/true to True; raw API text is 'true'/'yes'."""
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("true", "yes")
 
 

@@ -17,8 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-from netwatchd.config.model import Config
 from netwatchd.config.loader import LoadResult, Problem, analyze
+from netwatchd.config.model import Config
 
 log = logging.getLogger("netwatchd.check")
 
@@ -71,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
     result = analyze(path, secrets_may_be_unset=not args.strict)
     ok = not result.problems and result.config is not None
     if ok and result.config is not None:
-        warning = data_dir_warning(result.config)
-        if warning:
-            result.warnings.append(Problem(str(path), 0, "data_dir", warning, warning=True))
+        data_dir_problem = data_dir_warning(result.config)
+        if data_dir_problem:
+            result.warnings.append(Problem(str(path), 0, "data_dir", data_dir_problem, warning=True))
     log.debug("%s: %d errors, %d warnings; config: %r", path, len(result.problems), len(result.warnings),
               result.config)
     if args.json:

@@ -14,10 +14,9 @@ import json
 import sqlite3
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from netwatchd.config.model import Config
 from netwatchd.config.loader import load
+from netwatchd.config.model import Config
 from netwatchd.router.client import RouterPool
 from netwatchd.router.crosscheck_text import render_crosscheck
 from netwatchd.router.netwatch import crosscheck, read_netwatch
@@ -66,5 +65,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**check.to_dict(), "netwatchd_has_run": has_run}, ensure_ascii=False, indent=2))
     else:
-        print(render_crosscheck(check, ZoneInfo(config.timezone), netwatchd_has_run=has_run))
+        print(render_crosscheck(check, config.tz, netwatchd_has_run=has_run))
     return EXIT_DISAGREE if check.disagreements else 0

@@ -9,16 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from netwatchd.clock import SystemClock
-from netwatchd.config.model import HostSpec
 from netwatchd.config.loader import parse_duration
+from netwatchd.config.model import HostSpec
 from netwatchd.errors import UsageError
-from netwatchd.models import ProbeResult
-from netwatchd.probes import PROBE_TYPES, probe_hosts
+from netwatchd.models import PROBE_TYPES, ProbeResult, ProbeType
+from netwatchd.probes import probe_hosts
 
 MAX_COUNT = 1000
 MAX_SECONDS = 60.0
@@ -114,7 +115,7 @@ def build_hosts(args: argparse.Namespace) -> list[HostSpec]:
     timeout = _seconds(args.timeout, "--timeout", positive=True)
     size = _integer(args.size, "--size", 0, 65000)
     port = _integer(args.port, "--port", 1, 65535)
-    probe = args.probe or "icmp"
+    probe: ProbeType = args.probe or "icmp"     # argparse's choices are PROBE_TYPES
     if probe == "tcp" and port is None:
         raise UsageError("--probe tcp needs --port N (the TCP port to connect to)")
     if probe == "dns" and not args.dns_name:

@@ -10,15 +10,14 @@ import argparse
 import dataclasses
 import sqlite3
 import sys
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netwatchd.clock import Clock, SystemClock
 from netwatchd.config import loader as config_loader
-from netwatchd.config.model import Config
 from netwatchd.config.kinds import did_you_mean
+from netwatchd.config.model import Config
 from netwatchd.errors import StoreError, UsageError
 from netwatchd.report.data import ReportInputs, load_inputs, read_timing_log
 from netwatchd.report.progress import ProgressBar
@@ -98,19 +97,11 @@ def select_sites(config: Config, names: Sequence[str] | None, groups: Sequence[s
     return [SiteInfo(h.name, h.group, h.parent, h.address) for h in hosts]
 
 
-def _timezone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"timezone {name!r} in the config is not a known IANA zone "
-                         "(e.g. Asia/Jakarta)") from None
-
-
 def make_report(config: Config, since: datetime, until: datetime, sites: Sequence[SiteInfo], *,
                 now: datetime, with_series: bool = False, filtered: bool = False,
                 progress: ProgressBar | None = None) -> tuple[Report, ReportInputs]:
     """Read the store and the timing log, compute the figures. Raises StoreError."""
-    tz = _timezone(config.timezone)
+    tz = config.tz
     db = Database.in_dir(config.data_dir)
     notes: list[str] = []
     table = rollup_table(since, until, now, config.retention)
@@ -146,7 +137,7 @@ def make_report(config: Config, since: datetime, until: datetime, sites: Sequenc
 def run(args: argparse.Namespace, clock: Clock | None = None) -> int:
     # a report needs no secret: it runs where TELEGRAM_BOT_TOKEN / router passwords are not set
     config = config_loader.load(Path(args.config), secrets_may_be_unset=True)
-    tz = _timezone(config.timezone)
+    tz = config.tz
     now = (clock or SystemClock()).now()
     since, until = resolve_window(args.since, args.until, tz, now)
     sites = select_sites(config, args.site, args.group)
@@ -163,7 +154,7 @@ def run(args: argparse.Namespace, clock: Clock | None = None) -> int:
             from netwatchd.report import render
 
             text = {"text": lambda: render.render_text(report, tz), "csv": lambda: render.render_csv(report),
-                    "json": lambda: render.render_json(report)}[fmt]()
+                    "json": lambda: render.render_json(report, tz)}[fmt]()
     finally:
         progress.close()
     if args.output:

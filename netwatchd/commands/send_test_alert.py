@@ -7,11 +7,11 @@ import argparse
 import socket
 import sys
 import time
-
 from pathlib import Path
+
 from netwatchd.clock import SystemClock
-from netwatchd.config.model import Config
 from netwatchd.config.loader import load
+from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError, UsageError
 from netwatchd.logs import add_secret
 from netwatchd.notify.format import render_test, to_plain_text
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         add_secret(secret)
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be more than 0 seconds, not {args.timeout:g}")
-    text = render_test(language=config.telegram.language, tz=config.timezone, server=socket.gethostname(),
+    text = render_test(language=config.telegram.language, tz=config.tz, server=socket.gethostname(),
                        at=SystemClock().now(), templates=config.telegram.templates)
     if not config.telegram.enabled:
         print(to_plain_text(text))

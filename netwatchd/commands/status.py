@@ -11,15 +11,16 @@ import argparse
 import json
 import sqlite3
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, TextIO
 
 from netwatchd.config.model import Config
-from netwatchd.logs import redact
 from netwatchd.engine.engine import SELF_HOST, HostState, Mute
-from netwatchd.engine.mutes import compile_windows, zone
+from netwatchd.engine.mutes import compile_windows
+from netwatchd.logs import redact
 from netwatchd.store import outbox_repo, state_repo
 from netwatchd.store.db import Database, read_transaction
 from netwatchd.store.outbox_repo import DeadRow
@@ -82,8 +83,8 @@ def describe_evidence(evidence: dict[str, Any]) -> str:
 
 def build_report(config: Config, snap: Snapshot, now: datetime) -> dict[str, Any]:
     """The status as one JSON-ready dict (also what the table is printed from)."""
-    tz = zone(config.timezone)
-    windows = compile_windows(config.maintenance, config.timezone)
+    tz = config.tz
+    windows = compile_windows(config.maintenance, tz)
     in_window = {t for w in windows if w.active(now) for t in w.targets}
     mutes = {m.target.lower(): m for m in snap.mutes}
     hosts = []
@@ -145,7 +146,7 @@ def print_table(report: dict[str, Any], out: TextIO) -> None:
              for h in report["hosts"]]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4], file=out)
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[4], file=out)
     counts: dict[str, int] = {}
     for h in report["hosts"]:
         counts[h["state"]] = counts.get(h["state"], 0) + 1

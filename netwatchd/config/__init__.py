@@ -1,7 +1,8 @@
 """The configuration: hosts.yaml read, validated and turned into frozen dataclasses.
 
-Owns: `model` (the dataclasses every other module codes against, with a ready tzinfo), `schema` (the one
-table of keys, defaults and help that the loader and docs/configuration.md are built from), `kinds` (value
-parsers: durations, addresses, names), `reader` (YAML with line numbers) and `loader` (FILE:LINE errors,
-`${VAR}` secrets). May import only the leaves: models, errors, clock, logs.
+Owns: `model` (the dataclasses every other module codes against; `Config.tz` is the ready tzinfo),
+`schema` (the one table of keys, defaults and help that the loader and docs/configuration.md are built
+from), `kinds` (value parsers: the one RouterOS duration grammar, addresses, names), `reader` (YAML with
+line numbers) and `loader` (FILE:LINE errors, `${VAR}` secrets). May import only the leaves: models,
+errors, clock, logs.
 """

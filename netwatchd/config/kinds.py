@@ -1,6 +1,7 @@
 """Value kinds of hosts.yaml: each reads one located YAML value (netwatchd.config.reader.Value) and
-returns the Python value, or raises `Invalid(what is wrong, what is allowed)`. Also RouterOS-style
-durations (`parse_duration`, `format_duration`) and address checks, used by the loader and the bot.
+returns the Python value, or raises `Invalid(what is wrong, what is allowed)`. Also the one reader and
+writer of RouterOS durations (`parse_duration`, `format_duration`: hosts.yaml, the bot, the router API,
+import-netwatch) and address checks.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import ipaddress
 import math
 import re
 import zoneinfo
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from netwatchd.config.reader import Value
@@ -44,15 +46,17 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
 
 # ---------------------------------------------------------------- durations
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|ns|s|m|h|d|w)")
 _UNIT_SECONDS = {"w": Decimal(604800), "d": Decimal(86400), "h": Decimal(3600), "m": Decimal(60),
-                 "s": Decimal(1), "ms": Decimal("0.001")}
-_CLOCK_STYLE = re.compile(r"(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)")
+                 "s": Decimal(1), "ms": Decimal("0.001"), "us": Decimal("0.000001"), "ns": Decimal("0.000000001")}
+_CLOCK_STYLE = re.compile(r"(\d+):([0-5]?\d):([0-5]?\d(?:\.\d+)?)")
+_PLAIN_NUMBER = re.compile(r"\d+(\.\d+)?")
 
 
-def parse_duration(value: Any) -> float:
-    """Seconds in a RouterOS-style duration: `500ms`, `10s`, `1m`, `1h30m`, `1d`, `1w`, `00:01:30`,
-    or a plain number of seconds (int, float or numeric text).
+def parse_duration(value: object) -> float:
+    """Seconds in a RouterOS duration, as hosts.yaml, the bot and the RouterOS API write them: `500ms`,
+    `10s`, `1m`, `1h30m`, `1d`, `1w`, `1ms234us` (ping times), `00:01:30` or `1d02:00:00` (clock style,
+    after optional units), or a plain number of seconds (int, float or numeric text).
 
     Raises ValueError for anything else, including negative, infinite and NaN values.
     """
@@ -65,18 +69,19 @@ def parse_duration(value: Any) -> float:
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a duration")
     text = value.strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
+    if _PLAIN_NUMBER.fullmatch(text):
         return float(Decimal(text))
-    clock = _CLOCK_STYLE.fullmatch(text)
-    if clock:
-        hours, minutes, seconds = clock.groups()
-        return float(Decimal(hours) * 3600 + Decimal(minutes) * 60 + Decimal(seconds))
     total, position = Decimal(0), 0
     for match in _DURATION_PART.finditer(text):
         if match.start() != position:
             break
         total += Decimal(match.group(1)) * _UNIT_SECONDS[match.group(2)]
         position = match.end()
+    clock = _CLOCK_STYLE.fullmatch(text, position)
+    if clock:
+        hours, minutes, seconds = clock.groups()
+        total += Decimal(hours) * 3600 + Decimal(minutes) * 60 + Decimal(seconds)
+        position = len(text)
     if not text or position != len(text):
         raise ValueError(f"{value!r} is not a duration")
     return float(total)
@@ -407,7 +412,8 @@ class Url(Kind):
         try:
             parts.port  # noqa: B018 - raises ValueError for a port that is not a number 0-65535
         except ValueError:
-            raise Invalid(f"{shown(value)} has an invalid port", "a port from 1 to 65535, like https://host:8443/") from None
+            raise Invalid(f"{shown(value)} has an invalid port",
+                          "a port from 1 to 65535, like https://host:8443/") from None
         if parts.scheme.lower() not in self.schemes or not parts.hostname:
             raise Invalid(f"{shown(value)} is not a {'/'.join(self.schemes)} URL", self.allowed())
         try:

@@ -12,22 +12,48 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-from netwatchd.config.model import (Config, FlapPolicy, HostSpec, MaintenanceWindow, RetentionSpec, RouterSpec,
-                              SelfCheck, TelegramSpec, Thresholds, WebSpec)
 from netwatchd.config.kinds import Invalid, ListOf, Name, did_you_mean, format_duration, parse_duration
-from netwatchd.config.schema import (DEFAULTS, FLAPPING, HOST, HOST_SETTINGS, MAINTENANCE, RETENTION, ROUTER,
-                                     SELF_CHECK, TELEGRAM, TOP, WEB, Key, Section)
+from netwatchd.config.model import (
+    DEFAULT_TIMEZONE,
+    Config,
+    FlapPolicy,
+    HostSpec,
+    MaintenanceWindow,
+    RetentionSpec,
+    RouterSpec,
+    SelfCheck,
+    TelegramSpec,
+    Thresholds,
+    WebSpec,
+    time_zone,
+)
 from netwatchd.config.reader import BAD_REFERENCE, Entry, Value, YamlProblem, parse, read_text
+from netwatchd.config.schema import (
+    DEFAULTS,
+    FLAPPING,
+    HOST,
+    HOST_SETTINGS,
+    MAINTENANCE,
+    RETENTION,
+    ROUTER,
+    SELF_CHECK,
+    TELEGRAM,
+    TOP,
+    WEB,
+    Key,
+    Section,
+)
+from netwatchd.config.templates import check_templates
 from netwatchd.errors import ConfigError
 from netwatchd.logs import MIN_SECRET_LENGTH, add_secret, redact
-from netwatchd.config.templates import check_templates
 
 __all__ = ["Problem", "LoadResult", "InvalidConfig", "analyze", "load", "parse_duration", "format_duration"]
 
@@ -86,7 +112,7 @@ class _Loader:
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.unset_secrets: dict[str, str] = {}
-        self.zone = ZoneInfo("Asia/Jakarta")
+        self.zone = time_zone(DEFAULT_TIMEZONE)   # the file's timezone once read (maintenance times)
 
     # ------------------------------------------------------------ reporting
 
@@ -250,8 +276,8 @@ class _Loader:
         items = root.items
         top = self.section(_without(root, ("defaults", "hosts", "routers", "telegram", "web", "maintenance",
                                            "self_check", "flapping", "retention")), TOP, "")
-        timezone_name = top.get("timezone", ("Asia/Jakarta", 0))[0]
-        self.zone = ZoneInfo(timezone_name)
+        timezone_name = top.get("timezone", (DEFAULT_TIMEZONE, 0))[0]
+        self.zone = time_zone(timezone_name)     # a valid name: TimeZone has checked it
         routers = self.routers(_get(items, "routers"))
         hosts = self.hosts(_get(items, "defaults"), _get(items, "hosts"), routers)
         if not hosts and not self.problems:
@@ -383,7 +409,7 @@ class _Loader:
         for name, router in router_names.items():
             host = hosts.get(name)
             if host is not None and host.address != router.address:
-                line = next(l for s, l, *_ in built if s is host)
+                line = next(at for s, at, *_ in built if s is host)
                 self.error(line, f"hosts[{host.name}].name", f"'{host.name}' is also a router's name, with a "
                            f"different address, {router.address}",
                            "give the host and the router different names, or the same address")
@@ -455,7 +481,7 @@ class _Loader:
     def routers(self, entry: Entry | None) -> list[RouterSpec]:
         routers: list[RouterSpec] = []
         seen: dict[str, int] = {}
-        for element, label, own in self.list_section(_val(entry), ROUTER, "routers"):
+        for _element, label, own in self.list_section(_val(entry), ROUTER, "routers"):
             values = _fields(own)
             name = values.get("name")
             if name is not None:
@@ -622,7 +648,7 @@ class _Loader:
         own = self.section(_val(entry), RETENTION, "retention")
         spec = RetentionSpec(**_fields(own))
         order = ("raw_days", "rollup_5m_days", "rollup_days")
-        for shorter, longer in zip(order, order[1:]):
+        for shorter, longer in pairwise(order):
             if getattr(spec, shorter) > getattr(spec, longer):
                 key = longer if longer in own else shorter
                 line = own[key][1] if key in own else (entry.key_line if entry else 1)

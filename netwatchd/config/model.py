@@ -1,6 +1,7 @@
 """hosts.yaml -> frozen dataclasses.
 
-The dataclasses below are the contract every other module codes against. `config.loader.load_config`
+The dataclasses below are the contract every other module codes against; `Config.tz` is the
+configured time zone as a ready tzinfo (nothing else looks a zone name up). `config.loader.load_config`
 parses and validates; every mistake becomes a located `ConfigError` line
 (`FILE:LINE: key.path: what is wrong (what is allowed)`).
 Secrets (telegram.token, routers[].password) are kept out of repr().
@@ -9,7 +10,23 @@ Secrets (telegram.token, routers[].password) are kept out of repr().
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from netwatchd.errors import ConfigError
+from netwatchd.models import Language, ProbeType
+
+DEFAULT_TIMEZONE = "Asia/Jakarta"   # WIB
+
+
+def time_zone(name: str) -> tzinfo:
+    """The tzinfo of an IANA name ("Asia/Jakarta"). Raises ConfigError for an unknown name (the loader
+    has already refused one with its line number; this guards a Config built in code)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(f"timezone: unknown time zone '{name}' (an IANA name like Asia/Jakarta or UTC)") from None
 
 
 @dataclass(frozen=True)
@@ -29,7 +46,7 @@ class HostSpec:
 
     name: str
     address: str
-    probe: str = "icmp"                 # icmp | tcp | http | https | dns
+    probe: ProbeType = "icmp"           # icmp | tcp | http | https | dns
     group: str = ""
     parent: str | None = None           # another host's or a router's name
     comment: str = ""
@@ -78,7 +95,7 @@ class TelegramSpec:
     chat_ids: tuple[int, ...] = ()
     admins: tuple[int, ...] = ()
     api_url: str = "https://api.telegram.org"
-    language: str = "id"                # id | en
+    language: Language = "id"           # id | en
     templates: dict[str, str] = field(default_factory=dict)
     poll_commands: bool = True
 
@@ -141,7 +158,7 @@ class RetentionSpec:
 class Config:
     path: Path
     data_dir: Path
-    timezone: str = "Asia/Jakarta"
+    timezone: str = DEFAULT_TIMEZONE    # the IANA name, as written in hosts.yaml
     hosts: tuple[HostSpec, ...] = ()
     routers: tuple[RouterSpec, ...] = ()
     telegram: TelegramSpec = field(default_factory=TelegramSpec)
@@ -152,6 +169,12 @@ class Config:
     retention: RetentionSpec = field(default_factory=RetentionSpec)
     announce_startup: bool = False
     crosscheck_every: float | None = None  # seconds; compare the routers' Netwatch with our states (None = off)
+    # `timezone` ready to use: every time shown to a person (alerts, bot, reports, status) is in this zone.
+    # Built from `timezone` with the Config (also by dataclasses.replace), so the two never disagree.
+    tz: tzinfo = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tz", time_zone(self.timezone))
 
     def secrets(self) -> list[str]:
         """Every secret value in this config, for log redaction."""

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -62,8 +63,8 @@ class Value:
     line: int
     text: str = ""
     typed: Any = None
-    items: dict[str, "Entry"] = field(default_factory=dict)
-    elements: list["Value"] = field(default_factory=list)
+    items: dict[str, Entry] = field(default_factory=dict)
+    elements: list[Value] = field(default_factory=list)
     missing_env: tuple[str, ...] = ()
     from_env: bool = False
 

@@ -14,12 +14,40 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from netwatchd.config.model import (Config, FlapPolicy, HostSpec, MaintenanceWindow, RetentionSpec, RouterSpec,
-                              SelfCheck, TelegramSpec, Thresholds, WebSpec)
-from netwatchd.config.kinds import (Address, Choice, Duration, Flag, Integer, Kind, Listen, ListOf, Name, Number,
-                                    Percent, Templates, Text, TimeOfDay, Timestamp, TimeZone, Url, Weekday,
-                                    format_duration)
-
+from netwatchd.config.kinds import (
+    Address,
+    Choice,
+    Duration,
+    Flag,
+    Integer,
+    Kind,
+    Listen,
+    ListOf,
+    Name,
+    Number,
+    Percent,
+    Templates,
+    Text,
+    TimeOfDay,
+    Timestamp,
+    TimeZone,
+    Url,
+    Weekday,
+    format_duration,
+)
+from netwatchd.config.model import (
+    Config,
+    FlapPolicy,
+    HostSpec,
+    MaintenanceWindow,
+    RetentionSpec,
+    RouterSpec,
+    SelfCheck,
+    TelegramSpec,
+    Thresholds,
+    WebSpec,
+)
+from netwatchd.models import LANGUAGES, PROBE_TYPES
 
 # ---------------------------------------------------------------- the tables
 
@@ -73,7 +101,6 @@ class Section:
         return None
 
 
-PROBE_TYPES = ("icmp", "tcp", "http", "https", "dns")
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT")
 
 THRESHOLDS = Section("thresholds", (
@@ -160,7 +187,7 @@ TELEGRAM = Section("telegram", (
     Key("chat_ids", ListOf(Integer(nonzero=True)), "chats that receive alerts (groups are negative)"),
     Key("admins", ListOf(Integer(1, None)), "Telegram user ids allowed to command the bot"),
     Key("api_url", Url("http", "https"), "Bot API base URL (or a local Bot API server)"),
-    Key("language", Choice("id", "en", noun="language"), "language of alerts and bot replies"),
+    Key("language", Choice(*LANGUAGES, noun="language"), "language of alerts and bot replies"),
     Key("templates", Templates(), "your own alert texts by kind (advanced; each is checked for known "
         "kinds, known {placeholders} and balanced HTML; see "
         "[telegram.md](telegram.md#your-own-wording-telegramtemplates))"),

@@ -7,7 +7,7 @@ The formatter (netwatchd.notify.format) renders with these; the loader validates
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 TEMPLATE_KEYS: tuple[str, ...] = ("down", "up", "degraded", "unreachable", "unknown", "flapping", "stable",
                                   "reminder", "maintenance_end", "uplink_lost", "uplink_back", "startup",

@@ -26,8 +26,8 @@ is not probed counts as up. The self-check anchors act as one more parent above 
 host. A host that reaches `down_after` while an ancestor is itself failing but not yet decided
 - or has not been probed since the host began failing (for at most that ancestor's next probe,
 see `wanted_soon()`) - is *held* until that ancestor settles: then it becomes UNREACHABLE
-(ancestor went down) or DOWN (ancestor stayed up). While a parent is down every descendant is UNREACHABLE whatever its own
-probes say; when the parent comes back, each descendant is judged again from fresh evidence and
+(ancestor went down) or DOWN (ancestor stayed up). While a parent is down every descendant is UNREACHABLE
+whatever its own probes say; when the parent comes back, each descendant is judged again from fresh evidence and
 its recovery folds into the parent's UP message (a child whose latest probe answered counts as up
 at once: the path to it has just passed the parent's own up_after).
 
@@ -51,16 +51,17 @@ engine rebuilt from `states()` continues exactly as the one that produced them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Iterable, Sequence
+from typing import Any, Protocol
 
 from netwatchd.clock import Clock, iso_ms
 from netwatchd.config.model import Config, HostSpec, Thresholds
-from netwatchd.models import ProbeResult, State, Transition
 from netwatchd.engine.flapping import change_percent, slots_for
 from netwatchd.engine.mutes import CompiledWindow, Mute, compile_windows, muted_targets
+from netwatchd.models import ProbeResult, State, Transition, TransitionKind
 
 __all__ = ["AlertEngine", "HostState", "Mute", "SELF_HOST", "SELF_CHECK_PREFIX", "classify",
            "self_check_hosts", "self_check_name", "FAILED", "DEGRADED", "OK"]
@@ -131,6 +132,50 @@ def _classify(result: ProbeResult, limits: _Limits) -> int:
             or (t_stdev is not None and result.stdev_ms is not None and result.stdev_ms > t_stdev)):
         return DEGRADED
     return OK
+
+
+class _Judged(Protocol):
+    """What hosts_to_probe_soon reads of a host's state (a HostState, or the engine's working copy)."""
+
+    @property
+    def state(self) -> State: ...
+
+    @property
+    def fails(self) -> int: ...
+
+
+def hosts_to_probe_soon(results: Sequence[ProbeResult], transitions: Sequence[Transition],
+                        states: Mapping[str, _Judged], hosts: Mapping[str, HostSpec]) -> list[str]:
+    """Hosts worth probing at once, so dependencies are judged in the right order (Nagios-style
+    "check the parent when a child fails"):
+
+    * the ancestors of a host that just failed while still undecided, when they have not failed
+      yet themselves — so a dead core is seen failing before its sites reach down_after and the
+      sites are held and folded into the core's message instead of announced one by one;
+    * the children of a host that just came back UP — they were unreachable and wait for fresh
+      evidence, which should not take a whole interval.
+    """
+    soon: dict[str, None] = {}
+    for result in results:
+        spec = hosts.get(result.host)
+        if spec is None or classify(result, spec) != FAILED:
+            continue
+        own = states.get(result.host)
+        if own is not None and own.state in _DOWNISH:
+            continue
+        parent, seen = spec.parent, {spec.name}
+        while parent and parent in hosts and parent not in seen:
+            seen.add(parent)
+            known = states.get(parent)
+            if known is None or (known.state != State.DOWN and known.fails == 0):
+                soon[parent] = None
+            parent = hosts[parent].parent
+    recovered = {t.host for t in transitions if t.kind == "state" and t.to_state == State.UP}
+    if recovered:
+        for spec in hosts.values():
+            if spec.parent in recovered:
+                soon[spec.name] = None
+    return list(soon)
 
 
 _ISO_CACHE: dict[datetime, str] = {}
@@ -217,7 +262,7 @@ class HostState:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "HostState":
+    def from_dict(cls, data: dict[str, Any]) -> HostState:
         """Inverse of to_dict; unknown keys are ignored (newer versions may add some)."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
@@ -349,7 +394,8 @@ class AlertEngine:
 
     def _configure(self, config: Config, saved: dict[str, HostState]) -> None:
         self._config = config
-        self._windows: tuple[CompiledWindow, ...] = compile_windows(config.maintenance, config.timezone)
+        self._specs = {spec.name: spec for spec in config.hosts}
+        self._windows: tuple[CompiledWindow, ...] = compile_windows(config.maintenance, config.tz)
         self._flap = config.flapping
         self._slots = slots_for(config.flapping.window)
         self._flap_mask = (1 << self._slots) - 1
@@ -633,6 +679,12 @@ class AlertEngine:
         if node is self._self or node.spec is None:
             return self._config.self_check.probe_interval + 2.0
         return node.spec.interval + node.spec.timeout + 1.0
+
+    def probe_soon(self, results: Sequence[ProbeResult], transitions: Sequence[Transition]) -> list[str]:
+        """After `ingest(results)` returned `transitions`: the hosts (and anchors) to probe now rather
+        than at their turn (hosts_to_probe_soon, then wanted_soon). The caller expedites them."""
+        soon = hosts_to_probe_soon(results, transitions, self._tracks, self._specs)
+        return soon + [name for name in self.wanted_soon() if name not in soon]
 
     def wanted_soon(self) -> list[str]:
         """Hosts (and anchors) whose fresh probe would let held hosts be judged: probe them now."""
@@ -991,7 +1043,7 @@ class AlertEngine:
 
     # ----------------------------------------------------------------- building transitions
 
-    def _transition(self, track: _Track, new: State, now: datetime, *, kind: str, notify: bool,
+    def _transition(self, track: _Track, new: State, now: datetime, *, kind: TransitionKind, notify: bool,
                     since: datetime | None, old: State | None = None, affected: tuple[str, ...] = (),
                     extra: dict[str, Any] | None = None) -> Transition:
         evidence = dict(track.current_evidence()) if track is not self._self else {}

@@ -9,10 +9,9 @@ start runs past midnight into the next day (the day listed is the day it starts)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone, tzinfo
-from typing import Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netwatchd.config.model import MaintenanceWindow
 from netwatchd.errors import ConfigError
@@ -26,15 +25,6 @@ class Mute:
     until: datetime
     by: str = ""
     reason: str = ""
-
-
-def zone(name: str) -> tzinfo:
-    """The tzinfo for a config time zone name. Raises ConfigError for an unknown name."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"timezone: unknown time zone {name!r} (use an IANA name such as "
-                          "Asia/Jakarta)") from None
 
 
 def _moment(text: str, what: str) -> datetime:
@@ -70,7 +60,7 @@ class CompiledWindow:
     tz: tzinfo
 
     @classmethod
-    def build(cls, window: MaintenanceWindow, tz: tzinfo) -> "CompiledWindow":
+    def build(cls, window: MaintenanceWindow, tz: tzinfo) -> CompiledWindow:
         """Raises ConfigError when a time cannot be read."""
         return cls(
             targets=tuple(t.lower() for t in window.targets),
@@ -105,11 +95,8 @@ class CompiledWindow:
         return after_start and before_end
 
 
-def compile_windows(windows: Sequence[MaintenanceWindow], tz_name: str) -> tuple[CompiledWindow, ...]:
-    """Parse every window once. Raises ConfigError for an unreadable time or time zone."""
-    if not windows:
-        return ()
-    tz = zone(tz_name)
+def compile_windows(windows: Sequence[MaintenanceWindow], tz: tzinfo) -> tuple[CompiledWindow, ...]:
+    """Parse every window once; daily times are in `tz` (Config.tz). Raises ConfigError for an unreadable time."""
     return tuple(CompiledWindow.build(w, tz) for w in windows)
 
 

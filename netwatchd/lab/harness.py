@@ -21,9 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from netwatchd.errors import LabError
 from netwatchd.jsonl import read_records
@@ -67,7 +68,7 @@ class LabRun:
         self._stack = ExitStack()
 
     # ---- life cycle --------------------------------------------------------------------
-    def __enter__(self) -> "LabRun":
+    def __enter__(self) -> LabRun:
         try:
             self.open()
         except BaseException:

@@ -13,8 +13,8 @@ import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from netwatchd.errors import LabError
 
@@ -134,7 +134,7 @@ class NetnsLab:
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
         self.namespaces.clear()
 
-    def __enter__(self) -> "NetnsLab":
+    def __enter__(self) -> NetnsLab:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -14,9 +14,9 @@ What differs between the releases netwatchd meets (see docs/notes/rosstrict.md f
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Mapping
 
 Row = dict[str, str]
 
@@ -81,7 +81,7 @@ class Personality:
     version: str
 
     @classmethod
-    def named(cls, name: str) -> "Personality":
+    def named(cls, name: str) -> Personality:
         """'v6' or 'v7' -> that personality's default version. Raises ValueError for another name."""
         if name not in PERSONALITIES:
             raise ValueError(f"unknown RouterOS personality {name!r}; one of {', '.join(PERSONALITIES)}")

@@ -60,16 +60,18 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from netwatchd.config.kinds import parse_duration
 from netwatchd.errors import LabError
 from netwatchd.lab.routeros_personality import Personality, format_ros_time, format_ros_uptime
-from netwatchd.lab.routeros_policy import DEFAULT_GROUPS, NO_PERMISSION, WRITE_VERBS as POLICY_WRITE_VERBS
-from netwatchd.lab.routeros_policy import check_group, required_policy
+from netwatchd.lab.routeros_policy import DEFAULT_GROUPS, NO_PERMISSION, check_group, required_policy
+from netwatchd.lab.routeros_policy import WRITE_VERBS as POLICY_WRITE_VERBS
 from netwatchd.lab.routeros_wire import WireError, encode_sentence, read_sentence
 
 log = logging.getLogger(__name__)
@@ -90,11 +92,12 @@ SINGLETON_MENUS = {"/system/identity", "/system/resource", "/ip/dns", "/system/c
 # ----------------------------------------------------------------------------- queries
 
 def _compare_values(left: str, right: str) -> int:
+    """-1, 0 or 1: as numbers when both are numbers, else as text (RouterOS's `<` and `>` query words)."""
     try:
         a, b = int(left), int(right)
     except ValueError:
-        a, b = left, right  # type: ignore[assignment]
-    return (a > b) - (a < b)  # type: ignore[operator]
+        return (left > right) - (left < right)
+    return (a > b) - (a < b)
 
 
 def evaluate_query(row: Row, query_words: Sequence[str]) -> bool:
@@ -161,7 +164,7 @@ class Request:
     tag: str | None = None
 
     @classmethod
-    def parse(cls, words: Sequence[str]) -> "Request":
+    def parse(cls, words: Sequence[str]) -> Request:
         request = cls(command=words[0])
         for word in words[1:]:
             if word.startswith("="):
@@ -363,7 +366,7 @@ def server_tls_context(directory: Path, *, certificate: bool | str) -> tuple[ssl
 class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
-    standin: "RouterOSStandIn"
+    standin: RouterOSStandIn
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -417,7 +420,8 @@ class RouterOSStandIn:
             "ether1": (48_200_000, 12_750_000), "sfp-sfpplus1": (13_100_000, 46_900_000),
             "ether2": (2_400_000, 1_100_000), "bridge-lan": (2_400_000, 1_100_000)}
         self.addresses: list[Row] = [
-            {"address": "198.18.0.1/24", "network": "198.18.0.0", "interface": "bridge-lan", "comment": "LAN Diskominfo"},
+            {"address": "198.18.0.1/24", "network": "198.18.0.0", "interface": "bridge-lan",
+             "comment": "LAN Diskominfo"},
             {"address": "198.18.255.1/30", "network": "198.18.255.0", "interface": "ether1", "comment": "uplink"},
             {"address": "198.19.0.1/16", "network": "198.19.0.0", "interface": "sfp-sfpplus1",
              "comment": "backbone kecamatan"},
@@ -471,7 +475,7 @@ class RouterOSStandIn:
 
     # -- lifecycle --------------------------------------------------------------------------------
 
-    def start(self) -> "RouterOSStandIn":
+    def start(self) -> RouterOSStandIn:
         """Listen and serve in a background thread. Raises LabError if the port is taken."""
         if self.tls:
             self._tmpdir = tempfile.TemporaryDirectory(prefix="routeros-standin-")
@@ -498,7 +502,7 @@ class RouterOSStandIn:
             self._tmpdir.cleanup()
             self._tmpdir = None
 
-    def __enter__(self) -> "RouterOSStandIn":
+    def __enter__(self) -> RouterOSStandIn:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -654,6 +658,7 @@ class RouterOSStandIn:
         if address in self.ping_table:
             rtt = self.ping_table[address]
             return None if rtt is None else rtt * (1 + (secrets.randbelow(201) - 100) / 1000)
+        parsed: ipaddress.IPv4Address | ipaddress.IPv6Address | None
         try:
             parsed = ipaddress.ip_address(address)
         except ValueError:
@@ -746,9 +751,9 @@ class _Session:
     def _send(self, reply: str, attributes: Row | None = None, tag: str | None = None) -> None:
         encoding = self.standin.encoding
         # a value given as bytes goes on the wire as it is: text a router holds in a legacy code page
-        words: list[str | bytes] = [reply] + [
+        words: list[str | bytes] = [reply, *(
             f"={k}=".encode(encoding) + v if isinstance(v, bytes) else f"={k}={v}"
-            for k, v in (attributes or {}).items()]
+            for k, v in (attributes or {}).items())]
         if tag is not None:
             words.append(f".tag={tag}")
         self.outgoing += encode_sentence(words, self.standin.encoding)
@@ -831,7 +836,8 @@ class _Session:
         if "response" in attrs and "name" in attrs:
             expected = None
             if standin.login_mode == "challenge" and self.challenge is not None and password is not None:
-                digest = hashlib.md5(b"\x00" + password.encode(standin.encoding)  # noqa: S324 - RouterOS's
+                # RouterOS's pre-6.43 login is MD5
+                digest = hashlib.md5(b"\x00" + password.encode(standin.encoding)
                                      + bytes.fromhex(self.challenge), usedforsecurity=False).hexdigest()
                 expected = "00" + digest
             if expected is not None and attrs["response"] == expected and may_use_api:
@@ -951,7 +957,7 @@ class _Session:
             yield from self._error("value of size out of range (14..65535)")
             return
         try:
-            interval = _ros_seconds(attrs["interval"]) if attrs.get("interval") else self.standin.ping_interval
+            interval = parse_duration(attrs["interval"]) if attrs.get("interval") else self.standin.ping_interval
             if attrs.get("interval") and not 0.01 <= interval <= 5.0:
                 raise ValueError("interval")
         except ValueError:
@@ -1006,13 +1012,6 @@ class _Session:
                 yield from self._interrupted()
                 return
         yield "!done", None
-
-
-def _ros_seconds(text: str) -> float:
-    """'200ms', '1s', '00:00:01' or a bare number of seconds -> seconds. Raises ValueError."""
-    from netwatchd.router.values import ros_duration_seconds
-
-    return ros_duration_seconds(text)
 
 
 # ----------------------------------------------------------------------------- command line

@@ -7,7 +7,7 @@ including the 5-byte prefix (0xF0 + 4 bytes) that librouteros cannot encode.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 MAX_WORD_LENGTH = 0xFFFFFFFF
 

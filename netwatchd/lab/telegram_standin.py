@@ -154,7 +154,7 @@ class TelegramStandIn:
 
     # -- life cycle -------------------------------------------------------------------------
 
-    def start(self) -> "TelegramStandIn":
+    def start(self) -> TelegramStandIn:
         standin = self
 
         class Handler(_Handler):
@@ -177,7 +177,7 @@ class TelegramStandIn:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "TelegramStandIn":
+    def __enter__(self) -> TelegramStandIn:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -200,7 +200,8 @@ class TelegramStandIn:
                   **params: Any) -> None:
         """The next `n` matching calls fail with `kind`:
         "5xx" (status=502), "drop" (connection closed, no answer), "slow" (seconds=1.0, then answered
-        normally, or then=<another kind>), "429" (retry_after=3), "403" (description="Forbidden: bot was blocked by the user"),
+        normally, or then=<another kind>), "429" (retry_after=3),
+        "403" (description="Forbidden: bot was blocked by the user"),
         "chat_not_found", "migrate" (to_chat_id=...). `method`/`chat_id` narrow which calls match."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r} (one of {', '.join(FAULT_KINDS)})")
@@ -616,7 +617,7 @@ class _Handler(BaseHTTPRequestHandler):
         # like nginx's tcp_nodelay: a small answer must not wait for the client's delayed ACK
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr
+    def log_message(self, format: str, *args: Any) -> None:  # silence stderr
         return
 
     def do_GET(self) -> None:

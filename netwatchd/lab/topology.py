@@ -27,11 +27,13 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
+from netwatchd.config.kinds import format_duration
 from netwatchd.errors import LabError
 from netwatchd.lab.netns import NetnsLab, check_lab_address, require_lab_support
 
@@ -211,7 +213,7 @@ class SidoarjoLab:
         return self.netns.command(where, cmd)
 
     # ---- life cycle --------------------------------------------------------------------
-    def build(self) -> "SidoarjoLab":
+    def build(self) -> SidoarjoLab:
         """Create every namespace and link (about 20 `ip` calls for 18 sites). Raises LabError."""
         require_lab_support()
         sweep_stale_labs()
@@ -255,7 +257,7 @@ class SidoarjoLab:
         self._built = False
         self._guard.remove()
 
-    def __enter__(self) -> "SidoarjoLab":
+    def __enter__(self) -> SidoarjoLab:
         return self.build()
 
     def __exit__(self, *exc: object) -> None:
@@ -342,10 +344,6 @@ class SidoarjoLab:
         Secrets are referenced as ${ENV} variables, never written to the file. Telegram points
         at the stand-in's `api_url`. `only_sites` writes a subset (reload tests).
         """
-        def duration(seconds: float) -> str:
-            ms = round(seconds * 1000)
-            return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
-
         def flow(values: dict[str, Any]) -> str:
             return "{" + ", ".join(f"{k}: {_yaml_scalar(v)}" for k, v in values.items()) + "}"
 
@@ -356,13 +354,13 @@ class SidoarjoLab:
             "timezone: Asia/Jakarta",
             "defaults:",
             "  probe: icmp",
-            f"  interval: {duration(timing.interval)}",
-            f"  timeout: {duration(timing.timeout)}",
+            f"  interval: {format_duration(timing.interval)}",
+            f"  timeout: {format_duration(timing.timeout)}",
             f"  count: {timing.count}",
-            f"  packet_interval: {duration(timing.packet_interval)}",
+            f"  packet_interval: {format_duration(timing.packet_interval)}",
             f"  down_after: {timing.down_after}",
             f"  up_after: {timing.up_after}",
-            f"  retry_interval: {duration(timing.retry_interval)}",
+            f"  retry_interval: {format_duration(timing.retry_interval)}",
         ]
         if api_url:
             lines += [
@@ -400,6 +398,6 @@ def _yaml_scalar(value: Any) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     text = str(value)
-    if re.fullmatch(r"[A-Za-z0-9_./:@-]+", text) and not text[0] in "-@":
+    if re.fullmatch(r"[A-Za-z0-9_./:@-]+", text) and text[0] not in "-@":
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

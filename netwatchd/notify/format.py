@@ -18,33 +18,30 @@ from __future__ import annotations
 import html
 import logging
 import re
-from datetime import datetime, timezone, tzinfo
-from typing import Any, Mapping, Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Mapping, Sequence
+from datetime import datetime, tzinfo
+from typing import Any
 
-from netwatchd.models import State, Transition
-from netwatchd.config.templates import FIELD as _FIELD, PLACEHOLDERS, TEMPLATE_KEYS, check_templates  # noqa: F401
+from netwatchd.config.model import DEFAULT_TIMEZONE, time_zone
+from netwatchd.config.templates import FIELD as _FIELD
+from netwatchd.config.templates import TEMPLATE_KEYS, check_templates
+from netwatchd.models import LANGUAGES, State, Transition, TransitionKind, state_word
 from netwatchd.textsplit import TELEGRAM_LIMIT, split_html, utf16_len
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = TELEGRAM_LIMIT
-LANGUAGES = ("id", "en")
 
-_STATE_LABELS = {
-    "id": {"up": "UP", "down": "DOWN", "degraded": "TERGANGGU", "unreachable": "TAK TERJANGKAU",
-           "unknown": "TIDAK DIKETAHUI"},
-    "en": {"up": "UP", "down": "DOWN", "degraded": "DEGRADED", "unreachable": "UNREACHABLE",
-           "unknown": "UNKNOWN"},
-}
 _KIND_LABELS = {
     "id": {"flapping": "FLAPPING", "stable": "STABIL", "reminder": "MASIH DOWN",
            "maintenance_end": "SELESAI PEMELIHARAAN", "uplink_lost": "UPLINK PUTUS",
-           "uplink_back": "UPLINK PULIH", "startup": "MULAI", "reload": "KONFIGURASI DIMUAT ULANG", "crosscheck": "BEDA DENGAN NETWATCH",
+           "uplink_back": "UPLINK PULIH", "startup": "MULAI", "reload": "KONFIGURASI DIMUAT ULANG",
+           "crosscheck": "BEDA DENGAN NETWATCH",
            "crosscheck_agree": "SESUAI LAGI DENGAN NETWATCH"},
     "en": {"flapping": "FLAPPING", "stable": "STABLE", "reminder": "STILL DOWN",
            "maintenance_end": "MAINTENANCE OVER", "uplink_lost": "UPLINK LOST",
-           "uplink_back": "UPLINK BACK", "startup": "STARTED", "reload": "CONFIG RELOADED", "crosscheck": "NETWATCH DISAGREES",
+           "uplink_back": "UPLINK BACK", "startup": "STARTED", "reload": "CONFIG RELOADED",
+           "crosscheck": "NETWATCH DISAGREES",
            "crosscheck_agree": "NETWATCH AGREES AGAIN"},
 }
 _ICONS = {"down": "🔴", "up": "🟢", "degraded": "🟡", "unreachable": "⛔", "unknown": "⚪",
@@ -135,20 +132,9 @@ _TAG = re.compile(r"<[^>]*>")
 
 # -- small pure helpers ---------------------------------------------------------------------------
 
-def zone(tz: str | tzinfo) -> tzinfo:
-    """A tzinfo for a name like "Asia/Jakarta"; UTC if the name is unknown (never drop an alert)."""
-    if isinstance(tz, tzinfo):
-        return tz
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        log.warning("unknown time zone %r: showing times in UTC (fix 'timezone' in the config)", tz)
-        return timezone.utc
-
-
-def format_time(moment: datetime, tz: str | tzinfo) -> str:
-    """27/11/2026 21:03:05 WIB"""
-    local = moment.astimezone(zone(tz))
+def format_time(moment: datetime, tz: tzinfo | None) -> str:
+    """27/11/2026 21:03:05 WIB: `moment` in `tz` (Config.tz; None: the default config's zone, WIB)."""
+    local = moment.astimezone(tz if tz is not None else time_zone(DEFAULT_TIMEZONE))
     return f"{local:%d/%m/%Y %H:%M:%S} {local.tzname()}"
 
 
@@ -157,7 +143,7 @@ def format_duration(seconds: float, language: str) -> str:
     units = _WORDS[_lang(language)]["units"]
     remaining = max(0, int(round(seconds)))
     values = []
-    for size, name in zip((86400, 3600, 60, 1), units):
+    for size, name in zip((86400, 3600, 60, 1), units, strict=True):
         amount, remaining = divmod(remaining, size)
         values.append((amount, name))
     shown = [f"{amount} {name}" for amount, name in values if amount]
@@ -250,11 +236,11 @@ def _template_key(t: Transition) -> str:
 def _label(t: Transition, language: str) -> str:
     lang = _lang(language)
     if t.kind == "state" or t.kind not in _KIND_LABELS[lang]:
-        return _STATE_LABELS[lang].get(t.to_state.value, t.to_state.value.upper())
+        return state_word(lang, t.to_state)
     return _KIND_LABELS[lang][t.kind]
 
 
-def _values(t: Transition, language: str, tz: str | tzinfo) -> dict[str, str]:
+def _values(t: Transition, language: str, tz: tzinfo | None) -> dict[str, str]:
     lang = _lang(language)
     words = _WORDS[lang]
     esc = html.escape
@@ -270,13 +256,12 @@ def _values(t: Transition, language: str, tz: str | tzinfo) -> dict[str, str]:
     key = _template_key(t)
     host = words["server"] if t.kind in _SERVER_KINDS else t.host
     # a cross-check is a disagreement (or its end), not an outage: its own label and icon, never "DOWN"
-    state = _label(t, lang) if t.kind in _CROSSCHECK_KINDS else \
-        _STATE_LABELS[lang].get(t.to_state.value, t.to_state.value.upper())
+    state = _label(t, lang) if t.kind in _CROSSCHECK_KINDS else state_word(lang, t.to_state)
     return {
         "icon": _ICONS.get(key, "🔔"),
         "host": esc(host), "address": esc(t.address), "group": esc(t.group),
         "state": esc(state),
-        "from_state": esc(_STATE_LABELS[lang].get(t.from_state.value, t.from_state.value.upper())),
+        "from_state": esc(state_word(lang, t.from_state)),
         "at": esc(format_time(t.at, tz)),
         "time": esc(format_time(t.at, tz).split(" ", 1)[1]),
         "since": esc(format_time(t.since, tz)) if t.since else "",
@@ -291,8 +276,8 @@ def _values(t: Transition, language: str, tz: str | tzinfo) -> dict[str, str]:
     }
 
 
-_SERVER_KINDS = ("uplink_lost", "uplink_back", "startup", "reload")
-_CROSSCHECK_KINDS = ("crosscheck", "crosscheck_agree")
+_SERVER_KINDS: tuple[TransitionKind, ...] = ("uplink_lost", "uplink_back", "startup", "reload")
+_CROSSCHECK_KINDS: tuple[TransitionKind, ...] = ("crosscheck", "crosscheck_agree")
 _SIMPLE_NOTES = {
     "id": {"down": "entri router bertipe simple (semua entri RouterOS 6): Netwatch menyatakan situs DOWN setelah "
                    "satu ping hilang, netwatchd baru setelah {n} probe gagal berturut-turut (down_after). Di link "
@@ -365,17 +350,16 @@ def _changes_summary(changes: Any, language: str) -> str:
     """"Waru UP, Taman DOWN" from {site: state} (what changed while the server was offline)."""
     if not isinstance(changes, Mapping) or not changes:
         return ""
-    labels = _STATE_LABELS[language]
-    return ", ".join(f"{name} {labels.get(str(state), str(state).upper())}" for name, state in changes.items())
+    return ", ".join(f"{name} {state_word(language, str(state))}" for name, state in changes.items())
 
 
-def render_one(t: Transition, *, language: str = "id", tz: str | tzinfo = "Asia/Jakarta",
+def render_one(t: Transition, *, language: str = "id", tz: tzinfo | None = None,
                templates: Mapping[str, str] | None = None) -> str:
     """The full message for one transition (may exceed 4096; see render_alerts)."""
     return _fill(_template(_template_key(t), language, templates), _values(t, language, tz))
 
 
-def _group_line(t: Transition, language: str, tz: str | tzinfo,
+def _group_line(t: Transition, language: str, tz: tzinfo | None,
                 templates: Mapping[str, str] | None) -> str:
     values = _values(t, language, tz)
     words = _WORDS[_lang(language)]
@@ -396,7 +380,7 @@ def _group_line(t: Transition, language: str, tz: str | tzinfo,
     return _fill(_template("group_line", language, templates), values)
 
 
-def _group_header(transitions: Sequence[Transition], language: str, tz: str | tzinfo,
+def _group_header(transitions: Sequence[Transition], language: str, tz: tzinfo | None,
                   templates: Mapping[str, str] | None) -> str:
     lang = _lang(language)
     words = _WORDS[lang]
@@ -418,7 +402,7 @@ def _group_header(transitions: Sequence[Transition], language: str, tz: str | tz
 
 
 def render_message(transitions: Sequence[Transition], *, language: str = "id",
-                   tz: str | tzinfo = "Asia/Jakarta", templates: Mapping[str, str] | None = None) -> str:
+                   tz: tzinfo | None = None, templates: Mapping[str, str] | None = None) -> str:
     """One message for one or more transitions (one: its full template; several: a header
     "3 sites DOWN" and one line each, in order). Not split; raises ValueError when empty."""
     if not transitions:
@@ -431,13 +415,13 @@ def render_message(transitions: Sequence[Transition], *, language: str = "id",
 
 
 def render_alerts(transitions: Sequence[Transition], *, language: str = "id",
-                  tz: str | tzinfo = "Asia/Jakarta", templates: Mapping[str, str] | None = None) -> list[str]:
+                  tz: tzinfo | None = None, templates: Mapping[str, str] | None = None) -> list[str]:
     """render_message() split at 4096 characters on line boundaries."""
     return split_html(render_message(transitions, language=language, tz=tz, templates=templates))
 
 
 def plan_messages(transitions: Sequence[Transition], *, language: str = "id",
-                  tz: str | tzinfo = "Asia/Jakarta", templates: Mapping[str, str] | None = None,
+                  tz: tzinfo | None = None, templates: Mapping[str, str] | None = None,
                   limit: int = MAX_MESSAGE) -> list[tuple[int, list[str]]]:
     """Pack consecutive transitions into as few messages as fit in `limit` each.
 
@@ -466,7 +450,7 @@ def plan_messages(transitions: Sequence[Transition], *, language: str = "id",
     return plan
 
 
-def render_test(*, language: str = "id", tz: str | tzinfo = "Asia/Jakarta", server: str,
+def render_test(*, language: str = "id", tz: tzinfo | None = None, server: str,
                 at: datetime, templates: Mapping[str, str] | None = None) -> str:
     """The test-notify message."""
     values = {"icon": _ICONS["test"], "server": html.escape(server), "at": html.escape(format_time(at, tz))}

@@ -16,29 +16,30 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from netwatchd.clock import Clock
+from netwatchd.clock import Backoff, Clock
 from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError
 from netwatchd.logs import redact
 from netwatchd.models import Transition
 from netwatchd.notify import format as fmt
-from netwatchd.notify.pacing import CONSOLE, Backoff, RateLimiter
+from netwatchd.notify.pacing import CONSOLE, RateLimiter
 from netwatchd.notify.timing import TIMING_FILENAME, TimingLog, timing_record
 from netwatchd.store import outbox_repo
 from netwatchd.store.db import Database, ThreadConnections, transaction
-from netwatchd.store.outbox_repo import enqueue, utc_ms
+from netwatchd.store.outbox_repo import enqueue
 
 if TYPE_CHECKING:
     from netwatchd.notify.telegram_api import TelegramAPI
 
 __all__ = ["CONSOLE", "Backoff", "DeliveryWorker", "RateLimiter", "TIMING_FILENAME", "delivery_status",
-           "destinations_for", "enqueue", "utc_ms"]
+           "destinations_for", "enqueue"]
 
 
 def destinations_for(config: Config) -> list[str]:
@@ -97,7 +98,7 @@ class DeliveryWorker:
     `on_delivered(record)` gets every timing record (sent and dead).
     """
 
-    def __init__(self, db: Database, config: Config, clock: Clock, *, api: "TelegramAPI | None",
+    def __init__(self, db: Database, config: Config, clock: Clock, *, api: TelegramAPI | None,
                  console: TextIO = sys.stdout, on_delivered: Callable[[dict[str, Any]], None] | None = None,
                  backoff: Backoff = Backoff(), limiter: RateLimiter | None = None,
                  random_draw: Callable[[], float] = random.random, poll_interval: float = 0.25) -> None:
@@ -146,14 +147,14 @@ class DeliveryWorker:
         self._maybe_prune()
         return sent
 
-    def step(self, chat_id: str) -> "StepOutcome":
+    def step(self, chat_id: str) -> StepOutcome:
         """Try to send the next message of one chat. Never raises for delivery problems."""
         self._recover_once()
         if chat_id in self._unreleased and not self._release(chat_id):
             return StepOutcome(sent=False, wait=1.0)
         try:
             return self._step(chat_id)
-        except Exception as exc:  # a bug or a store problem must not kill the lane
+        except Exception as exc:  # noqa: BLE001 - a bug or a store problem must not kill the lane
             log.error("delivery to chat %s failed unexpectedly: %s", chat_id, redact(repr(exc)))
             self._release(chat_id)
             return StepOutcome(sent=False, wait=1.0)
@@ -234,7 +235,7 @@ class DeliveryWorker:
                     for chat_id in self._chats_with_pending():
                         self._ensure_lane(chat_id)
                     self._maybe_prune()
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - the dispatcher must outlive a bad round
                     log.error("delivery dispatcher: %s", redact(repr(exc)))
                 self._wake.wait(self.poll_interval)
         finally:
@@ -250,7 +251,7 @@ class DeliveryWorker:
             self._lanes[chat_id] = lane
             lane.thread.start()
 
-    def _lane_loop(self, lane: "_LaneThread") -> None:
+    def _lane_loop(self, lane: _LaneThread) -> None:
         idle_since = time.monotonic()
         try:
             while not self._stopping.is_set():
@@ -269,7 +270,7 @@ class DeliveryWorker:
         finally:
             self._connections.close_current()
 
-    def _retire(self, lane: "_LaneThread") -> bool:
+    def _retire(self, lane: _LaneThread) -> bool:
         """Remove an idle lane, unless a wake-up arrived meanwhile (no wake-up is ever lost)."""
         with self._lanes_lock:
             if lane.event.is_set() and not self._stopping.is_set():
@@ -280,7 +281,7 @@ class DeliveryWorker:
 
     # -- one step of one chat -------------------------------------------------------------------
 
-    def _step(self, chat_id: str) -> "StepOutcome":
+    def _step(self, chat_id: str) -> StepOutcome:
         conn = self._conn()
         now = self.clock.now()
         not_before = outbox_repo.head_not_before(conn, chat_id)
@@ -306,7 +307,7 @@ class DeliveryWorker:
             return StepOutcome(sent=False, wait=0.0)
         config = self.config
         count, parts = fmt.plan_messages([r.transition for r in rows], language=config.telegram.language,
-                                         tz=config.timezone, templates=config.telegram.templates)[0]
+                                         tz=config.tz, templates=config.telegram.templates)[0]
         batch = rows[:count]
         if not self._claim(conn, batch):
             return StepOutcome(sent=False, wait=self.poll_interval)
@@ -317,8 +318,8 @@ class DeliveryWorker:
             return self._print(conn, batch, text)
         return self._send(api, conn, chat_id, batch, text, is_last_part)
 
-    def _send(self, api: "TelegramAPI", conn: sqlite3.Connection, chat_id: str, batch: list[_Row],
-              text: str, is_last_part: bool) -> "StepOutcome":
+    def _send(self, api: TelegramAPI, conn: sqlite3.Connection, chat_id: str, batch: list[_Row],
+              text: str, is_last_part: bool) -> StepOutcome:
         sent_at = self.clock.now()
         try:
             try:
@@ -331,7 +332,7 @@ class DeliveryWorker:
                                               parse_mode=None)
         except DeliveryError as exc:
             return self._failed(conn, chat_id, batch, exc, sent_at)
-        except Exception as exc:  # anything unexpected is treated as transient: never drop an alert
+        except Exception as exc:  # noqa: BLE001 - anything unexpected is treated as transient: never drop an alert
             return self._failed(conn, chat_id, batch, DeliveryError(f"unexpected {type(exc).__name__}"), sent_at)
         acked_at = self.clock.now()
         # --- the duplicate window: Telegram has the message, the commit below has not happened ---
@@ -346,7 +347,7 @@ class DeliveryWorker:
         self._delivered(batch, chat_id, message_id, sent_at, acked_at, "sent")
         return StepOutcome(sent=True, wait=self.limiter.wait_for(chat_id, self.clock.monotonic()))
 
-    def _print(self, conn: sqlite3.Connection, batch: list[_Row], text: str) -> "StepOutcome":
+    def _print(self, conn: sqlite3.Connection, batch: list[_Row], text: str) -> StepOutcome:
         sent_at = self.clock.now()
         try:
             self.console.write(fmt.to_plain_text(text) + "\n\n")
@@ -361,7 +362,7 @@ class DeliveryWorker:
         return StepOutcome(sent=True, wait=0.0)
 
     def _failed(self, conn: sqlite3.Connection, chat_id: str, batch: list[_Row], exc: DeliveryError,
-                sent_at: datetime) -> "StepOutcome":
+                sent_at: datetime) -> StepOutcome:
         now = self.clock.now()
         reason = redact(str(exc))
         ids = [row.id for row in batch]
@@ -487,7 +488,7 @@ class DeliveryWorker:
     def _delivered(self, batch: list[_Row], chat_id: str, message_id: int | None, sent_at: datetime,
                    acked_at: datetime, status: str, error: str | None = None) -> None:
         record = timing_record(batch, chat_id=chat_id, message_id=message_id, sent_at=sent_at,
-                               acked_at=acked_at, status=status, tz=self.config.timezone, error=error)
+                               acked_at=acked_at, status=status, tz=self.config.tz, error=error)
         self.timing.write(record)
         if status == "sent":
             log.info("delivered %d alert(s) to chat %s in %d ms (message %s)", len(batch), chat_id,
@@ -495,7 +496,7 @@ class DeliveryWorker:
         if self.on_delivered is not None:
             try:
                 self.on_delivered(record)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a metrics hook must never stop delivery
                 log.error("on_delivered hook failed: %s", redact(repr(exc)))
 
 

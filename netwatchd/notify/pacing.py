@@ -1,27 +1,12 @@
-"""Telegram's send limits and the retry schedule (pure; time is passed in)."""
+"""Telegram's send limits (pure; time is passed in). The retry schedule is netwatchd.clock.Backoff."""
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 CONSOLE = "console"   # the console destination has no limits
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Retry delay after the n-th failed attempt: base * 2**(n-1), capped, times a jitter factor
-    in [1 - jitter, 1] drawn from `random()` (injectable for tests)."""
-
-    base: float = 1.0
-    cap: float = 15.0
-    jitter: float = 0.5
-
-    def delay(self, attempts: int, draw: float) -> float:
-        raw = min(self.cap, self.base * (2.0 ** min(max(0, attempts - 1), 60)))   # no float overflow
-        return raw * (1.0 - self.jitter * draw)
 
 
 class RateLimiter:

@@ -6,15 +6,15 @@ timing.jsonl.1 .. .N; netwatchd.jsonl says how); readers use netwatchd.jsonl.rea
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from netwatchd.clock import iso_ms
 from netwatchd.config.model import RetentionSpec
 from netwatchd.jsonl import MIB, RotatingJsonl
 from netwatchd.models import Transition
-from netwatchd.notify import format as fmt
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +58,20 @@ class TimedAlert(Protocol):
 
 
 def timing_record(batch: Sequence[TimedAlert], *, chat_id: str, message_id: int | None, sent_at: datetime,
-                  acked_at: datetime, status: str, tz: str, error: str | None = None) -> dict[str, Any]:
+                  acked_at: datetime, status: str, tz: tzinfo, error: str | None = None) -> dict[str, Any]:
     """The timing.jsonl line for one message (detected_at/enqueued_at: its earliest alert).
     Fields: events, detected_at, enqueued_at, sent_at, acked_at, latency_ms, attempts, chat_id,
-    message_id, status (+ error when dead); times ISO 8601 with ms in the zone `tz`."""
-    zone = fmt.zone(tz)
+    message_id, status (+ error when dead); times ISO 8601 with ms in the zone `tz` (Config.tz)."""
     detected = min(row.detected_at for row in batch)
     enqueued = min(row.enqueued_at for row in batch)
     record: dict[str, Any] = {
         "events": [{"host": row.transition.host, "from": row.transition.from_state.value,
                     "to": row.transition.to_state.value,
-                    "at": iso_ms(row.transition.at.astimezone(zone))} for row in batch],
-        "detected_at": iso_ms(detected.astimezone(zone)),
-        "enqueued_at": iso_ms(enqueued.astimezone(zone)),
-        "sent_at": iso_ms(sent_at.astimezone(zone)),
-        "acked_at": iso_ms(acked_at.astimezone(zone)),
+                    "at": iso_ms(row.transition.at.astimezone(tz))} for row in batch],
+        "detected_at": iso_ms(detected.astimezone(tz)),
+        "enqueued_at": iso_ms(enqueued.astimezone(tz)),
+        "sent_at": iso_ms(sent_at.astimezone(tz)),
+        "acked_at": iso_ms(acked_at.astimezone(tz)),
         "latency_ms": round((acked_at - detected).total_seconds() * 1000),
         "attempts": max(row.attempts for row in batch),
         "chat_id": chat_id,

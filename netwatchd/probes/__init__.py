@@ -4,17 +4,20 @@
 table: every ICMP host goes into a single batched IcmpEngine round (run in the calling thread),
 the other probe types run concurrently in a small thread pool, and results come back in the
 order of the hosts given.
+
+Owns: icmp.py (the batched raw/unprivileged ICMP engine), tcp.py, http.py, dns.py. May import config
+and the leaves (models, errors, clock, logs); never engine, router, schedule (its siblings) or above.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Sequence
 
 from netwatchd.clock import Clock
 from netwatchd.config.model import HostSpec
-from netwatchd.models import ProbeResult
+from netwatchd.models import PROBE_TYPES, ProbeResult
 from netwatchd.probes.dns import probe_dns
 from netwatchd.probes.http import probe_http
 from netwatchd.probes.icmp import IcmpEngine, IcmpTarget
@@ -26,7 +29,6 @@ Prober = Callable[..., ProbeResult]
 """prober(host: HostSpec, *, clock: Clock) -> ProbeResult; never raises for the target's failure."""
 
 PROBERS: dict[str, Prober] = {"tcp": probe_tcp, "http": probe_http, "https": probe_http, "dns": probe_dns}
-PROBE_TYPES: tuple[str, ...] = ("icmp", *PROBERS)
 MAX_PARALLEL = 32
 
 
@@ -75,7 +77,7 @@ def probe_hosts(hosts: Sequence[HostSpec], *, clock: Clock, icmp: IcmpEngine | N
         if icmp_indexes:
             engine = icmp or IcmpEngine()
             pinged = engine.ping([icmp_target(hosts[i]) for i in icmp_indexes], clock=clock)
-            for i, result in zip(icmp_indexes, pinged):
+            for i, result in zip(icmp_indexes, pinged, strict=True):
                 results[i] = result
         for i, future in futures:
             results[i] = future.result()

@@ -41,7 +41,7 @@ class DnsReply:
 
 def encode_name(name: str) -> bytes:
     """'www.example.lan' -> length-prefixed labels. Raises ValueError for an unusable name."""
-    labels = [label for label in name.rstrip(".").split(".")] if name.strip(".") else []
+    labels = name.rstrip(".").split(".") if name.strip(".") else []
     out = bytearray()
     for label in labels:
         raw = label.encode("idna") if not label.isascii() else label.encode("ascii")
@@ -164,7 +164,7 @@ def probe_dns(host: HostSpec, *, clock: Clock) -> ProbeResult:
             while True:
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
-                    raise socket.timeout()
+                    raise TimeoutError()
                 sock.settimeout(remaining)
                 message = sock.recv(65535)
                 try:

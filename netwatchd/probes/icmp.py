@@ -43,9 +43,9 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Sequence
 
 from icmplib import ICMPv4Socket, ICMPv6Socket
 from icmplib.exceptions import ICMPLibError, SocketPermissionError
@@ -361,7 +361,7 @@ class _Round:
                 body = _payload(target.payload_size)
                 payloads[target.payload_size] = (body, _ones_complement_sum(body))
         self.payloads = [payloads[t.payload_size] for t in self.targets]
-        self.total_echoes = sum(count for count, ip in zip(self.counts, self.ips) if ip is not None)
+        self.total_echoes = sum(count for count, ip in zip(self.counts, self.ips, strict=True) if ip is not None)
         self.first_slot = reserve(self.total_echoes) if self.total_echoes else 0
         self.next_slot = self.first_slot
         last_slot = self.first_slot + max(0, self.total_echoes - 1)

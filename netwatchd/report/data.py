@@ -8,10 +8,11 @@ timing.jsonl.1 ...) gives delivery latency.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from netwatchd.jsonl import read_records
 from netwatchd.report.stats import NOT_STATE_CHANGES, RttSummary, SiteInfo, StateChange

@@ -19,7 +19,8 @@ CSS = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10.5pt; color: #1b1b1b; margin: 0 auto;
        max-width: 190mm; padding: 8mm 4mm; }
 h1 { font-size: 17pt; margin: 0 0 2mm; }
-h2 { font-size: 12.5pt; margin: 7mm 0 2mm; border-bottom: 1px solid #bbb; padding-bottom: 1mm; page-break-after: avoid; }
+h2 { font-size: 12.5pt; margin: 7mm 0 2mm; border-bottom: 1px solid #bbb; padding-bottom: 1mm;
+     page-break-after: avoid; }
 .meta { color: #555; margin-bottom: 4mm; }
 .cards { display: flex; gap: 3mm; flex-wrap: wrap; }
 .card { border: 1px solid #ccc; border-radius: 2mm; padding: 2mm 3mm; flex: 1 1 0; min-width: 34mm; }

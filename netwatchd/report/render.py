@@ -7,8 +7,8 @@ import io
 import json
 from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from netwatchd.clock import iso_ms
 from netwatchd.report.stats import DeliveryStats, Report, SiteReport, format_duration
 
 
@@ -26,7 +26,7 @@ def availability_text(value: float | None) -> str:
 
 
 def _iso(moment: datetime, tz: tzinfo | None) -> str:
-    return (moment.astimezone(tz) if tz else moment).isoformat(timespec="milliseconds")
+    return iso_ms(moment.astimezone(tz) if tz else moment)
 
 
 def site_to_dict(site: SiteReport, tz: tzinfo | None = None) -> dict[str, Any]:
@@ -54,12 +54,8 @@ def delivery_to_dict(stats: DeliveryStats) -> dict[str, Any]:
             "max_ms": stats.max_ms, "within_1s_percent": stats.within_1s_percent}
 
 
-def to_dict(report: Report) -> dict[str, Any]:
-    """Everything in the report; times in the report's zone with their UTC offset."""
-    try:
-        tz: tzinfo | None = ZoneInfo(report.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = None
+def to_dict(report: Report, tz: tzinfo) -> dict[str, Any]:
+    """Everything in the report; times in `tz` (the config's zone, report.timezone) with their UTC offset."""
     return {
         "since": _iso(report.since, tz), "until": _iso(report.until, tz), "timezone": report.timezone,
         "generated_at": _iso(report.generated_at, tz),
@@ -70,10 +66,10 @@ def to_dict(report: Report) -> dict[str, Any]:
     }
 
 
-def render_json(report: Report) -> str:
+def render_json(report: Report, tz: tzinfo) -> str:
     """Indented for up to 100 sites; one compact line beyond (4x faster to write; use jq to read)."""
     indent = 2 if len(report.sites) <= 100 else None
-    return json.dumps(to_dict(report), indent=indent, ensure_ascii=False) + "\n"
+    return json.dumps(to_dict(report, tz), indent=indent, ensure_ascii=False) + "\n"
 
 
 CSV_COLUMNS = ["site", "group", "availability_percent", "downtime_s", "outage_count", "longest_outage_s",

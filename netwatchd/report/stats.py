@@ -14,9 +14,10 @@ Delivery figures come from the timing log records (netwatchd.notify: one JSON li
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 KNOWN_STATES = ("up", "degraded", "down", "unreachable")
 AVAILABLE_STATES = ("up", "degraded")
@@ -236,7 +237,7 @@ def site_report(site: SiteInfo, initial_state: str, changes: Sequence[StateChang
     # one time zone object everywhere: aware datetimes with the same tzinfo compare 7x faster
     since, until = since.astimezone(timezone.utc), until.astimezone(timezone.utc)
     segments = timeline(initial_state, changes, since, until)
-    seconds = {state: 0.0 for state in (*KNOWN_STATES, "unknown")}
+    seconds = dict.fromkeys((*KNOWN_STATES, "unknown"), 0.0)
     for seg in segments:
         seconds[seg.state if seg.state in seconds else "unknown"] += seg.seconds
     known = sum(seconds[s] for s in KNOWN_STATES)

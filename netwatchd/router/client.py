@@ -35,7 +35,8 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import librouteros
 from librouteros.api import Api
@@ -43,10 +44,10 @@ from librouteros.connections import SocketTransport
 from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, MultiTrapError, TrapError
 from librouteros.login import encode_password
 
+from netwatchd.config.kinds import parse_duration
 from netwatchd.config.model import RouterSpec
 from netwatchd.errors import RouterBusyError, RouterError, RouterPolicyError
 from netwatchd.logs import add_secret, redact
-from netwatchd.router.values import ros_duration_seconds
 from netwatchd.router.wire_text import wire_encoding
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,8 @@ def check_read_only(command: str, args: Mapping[str, Any]) -> None:
         if not args.get("once"):
             raise RouterError("refused /interface/monitor-traffic without once: it would stream forever")
         if names - MONITOR_TRAFFIC_ARGUMENTS:
-            raise RouterError(f"refused /interface/monitor-traffic argument {sorted(names - MONITOR_TRAFFIC_ARGUMENTS)[0]}")
+            unknown = sorted(names - MONITOR_TRAFFIC_ARGUMENTS)[0]
+            raise RouterError(f"refused /interface/monitor-traffic argument {unknown}")
         return
     if command in ("/ping", "/tool/ping"):
         count = args.get("count")
@@ -175,7 +177,7 @@ def ping_interval_seconds(command: str, args: Mapping[str, Any]) -> float:
     if value is None or value is True or value == "":
         return ROUTER_DEFAULT_PING_INTERVAL
     try:
-        seconds = ros_duration_seconds(value)
+        seconds = parse_duration(value)
     except ValueError:
         raise RouterError(f"refused {command}: interval {str(value)[:20]!r} is not a duration like 200ms") from None
     low, high = PING_INTERVAL_RANGE
@@ -289,7 +291,8 @@ class RouterClient:
         return self._read_lane.api
 
     def __repr__(self) -> str:
-        return f"RouterClient({self.spec.name!r}, {self.spec.address}:{self.spec.port}{', tls' if self.spec.tls else ''})"
+        tls = ", tls" if self.spec.tls else ""
+        return f"RouterClient({self.spec.name!r}, {self.spec.address}:{self.spec.port}{tls})"
 
     # -- public -----------------------------------------------------------------------------------
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
-from typing import Sequence
 
 from netwatchd.router.netwatch import Comparison, CrossCheck
-
 
 SIMPLE_NOTE = ("  (a type=simple entry, as every RouterOS 6 entry is, flips on one lost or answered echo; netwatchd "
                "waits for down_after / up_after probes in a row: on a lossy link a short disagreement is expected)")
@@ -18,8 +17,8 @@ def _when(moment: datetime | None, tz: tzinfo) -> str:
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
     """Left-aligned columns separated by two spaces; trailing spaces stripped."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    return [(indent + "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths))).rstrip()
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    return [(indent + "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True))).rstrip()
             for line in [header, *rows]]
 
 

@@ -38,12 +38,12 @@ from typing import Any
 from netwatchd.clock import Clock
 from netwatchd.config.model import Config
 from netwatchd.errors import RouterError
-from netwatchd.models import State, Transition
+from netwatchd.models import State, Transition, TransitionKind
 from netwatchd.router.netwatch import Comparison, NetwatchEntry, crosscheck, read_netwatch
 
 log = logging.getLogger(__name__)
-KIND = "crosscheck"
-AGREE_KIND = "crosscheck_agree"
+KIND: TransitionKind = "crosscheck"
+AGREE_KIND: TransitionKind = "crosscheck_agree"
 CHECKS_TO_DISAGREE = 2
 CHECKS_TO_AGREE = 2
 STALE_PERIODS = 2.5

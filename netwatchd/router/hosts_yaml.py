@@ -21,19 +21,20 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
-from netwatchd.config.kinds import Invalid, check_address
+from netwatchd.config.kinds import Invalid, check_address, format_duration, parse_duration
 from netwatchd.config.model import HostSpec
 from netwatchd.config.reader import Value
 from netwatchd.config.schema import HOST, THRESHOLDS
 from netwatchd.logs import redact
 from netwatchd.router.netwatch import NetwatchEntry, UnreadableEntry
 from netwatchd.router.netwatch_notify import NotifySettings, parse_notify
-from netwatchd.router.values import ros_duration_seconds, ros_percent
+from netwatchd.router.values import ros_number
 
 PROBE_FOR_TYPE = {"simple": "icmp", "icmp": "icmp", "tcp-conn": "tcp", "http-get": "http", "https-get": "https",
                   "dns": "dns"}
@@ -81,18 +82,6 @@ class Conversion:
 def _scalar(value: Any) -> str:
     text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000).strip()
     return text[:-4].rstrip() if text.endswith("\n...") else text
-
-
-def format_duration(seconds: float) -> str:
-    """10 -> '10s', 90 -> '1m30s', 0.05 -> '50ms', 3600 -> '1h'."""
-    if seconds < 1 or seconds != int(seconds):
-        return f"{round(seconds * 1000, 3):g}ms"
-    remaining, parts = int(seconds), []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        amount, remaining = divmod(remaining, size)
-        if amount:
-            parts.append(f"{amount}{unit}")
-    return "".join(parts)
 
 
 def _one_line(text: str, limit: int = 70) -> str:
@@ -248,7 +237,7 @@ class _Item:
 
     def duration(self, key: str, value: str, setting: str) -> None:
         try:
-            self.keys[key] = ros_duration_seconds(value)
+            self.keys[key] = parse_duration(value)
         except ValueError:
             self.notes.append(f"{setting}={_one_line(value, 30)} not understood")
 
@@ -311,7 +300,7 @@ def _icmp(item: _Item, settings: dict[str, str]) -> None:
         item.keys["packet_size"] = max(0, int(size) - headers)
         item.notes.append(f"packet-size={size} is the whole IP packet: packet_size {item.keys['packet_size']} "
                           f"is its ICMP payload")
-    loss = ros_percent(settings.get("thr-loss-percent"))
+    loss = ros_number(settings.get("thr-loss-percent"))
     if loss is not None and 0 < loss <= 100:
         item.keys["down_loss_percent"] = loss
     elif settings.get("thr-loss-percent"):
@@ -320,7 +309,7 @@ def _icmp(item: _Item, settings: dict[str, str]) -> None:
     for setting, key in THRESHOLD_KEYS.items():
         if settings.get(setting):
             try:
-                item.thresholds[key] = round(ros_duration_seconds(settings[setting]) * 1000, 3)
+                item.thresholds[key] = round(parse_duration(settings[setting]) * 1000, 3)
             except ValueError:
                 item.notes.append(f"{setting}={_one_line(settings[setting], 30)} not understood")
     if item.thresholds:
@@ -503,8 +492,8 @@ def convert(entries: Sequence[NetwatchEntry | UnreadableEntry], existing: Sequen
             site = watched[address.lower()]
             if alias:
                 known.setdefault(alias.lower(), site)
-            outcome.append(("already", f"  # ALREADY WATCHED as {_one_line(site, 60)}: host={_one_line(entry.host, 60)} "
-                                       f"name={_one_line(entry.label, 60)}"))
+            outcome.append(("already", f"  # ALREADY WATCHED as {_one_line(site, 60)}: "
+                                       f"host={_one_line(entry.host, 60)} name={_one_line(entry.label, 60)}"))
             continue
         item = _convert(entry, address, notes, notify)
         item.keys["name"] = _site_name(entry, notify, taken)

@@ -10,14 +10,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any, Mapping, Sequence
+from typing import Any
 
+from netwatchd.config.kinds import parse_duration
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.errors import RouterError
 from netwatchd.models import State
-from netwatchd.router.values import ros_bool, ros_duration_seconds, ros_timestamp
+from netwatchd.router.client import RouterClient
+from netwatchd.router.values import ros_bool, ros_timestamp
 
 # Fields NetwatchEntry holds itself; everything else RouterOS prints goes to `settings` as text.
 _OWN_FIELDS = {".id", "host", "name", "type", "interval", "timeout", "comment", "disabled", "status", "since"}
@@ -54,7 +57,7 @@ class NetwatchEntry:
         return ros_timestamp(self.since_text, router_tz)
 
     @classmethod
-    def from_fields(cls, fields: Mapping[str, Any]) -> "NetwatchEntry":
+    def from_fields(cls, fields: Mapping[str, Any]) -> NetwatchEntry:
         """Build from the fields of a print row or an export line. Raises ValueError for an unreadable
         interval or timeout, or a missing host."""
         text = {key: _as_text(value) for key, value in fields.items()}
@@ -63,8 +66,8 @@ class NetwatchEntry:
         timeout = text.get("timeout")
         return cls(
             host=text["host"], name=text.get("name", ""), type=text.get("type") or "simple",
-            interval=ros_duration_seconds(text["interval"]) if text.get("interval") else 10.0,
-            timeout=ros_duration_seconds(timeout) if timeout else None,
+            interval=_seconds("interval", text["interval"]) if text.get("interval") else 10.0,
+            timeout=_seconds("timeout", timeout) if timeout else None,
             comment=text.get("comment", ""), disabled=ros_bool(text.get("disabled", "no")),
             status=(text.get("status") or "unknown").lower(), since_text=text.get("since", ""),
             id=text.get(".id", ""),
@@ -84,6 +87,14 @@ class UnreadableEntry:
     reason: str
 
 
+def _seconds(key: str, text: str) -> float:
+    """A Netwatch duration setting in seconds. Raises ValueError naming the setting."""
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise ValueError(f"not a RouterOS duration: {key}={text} (like 10s, 1m30s or 00:01:30)") from None
+
+
 def _as_text(value: Any) -> str:
     if value is True:
         return "yes"
@@ -92,8 +103,8 @@ def _as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def read_netwatch(client: Any) -> list[NetwatchEntry]:
-    """Every entry of the router's /tool/netwatch. `client` is a RouterClient (anything with query()).
+def read_netwatch(client: RouterClient) -> list[NetwatchEntry]:
+    """Every entry of the router's /tool/netwatch.
 
     Raises RouterError when the router cannot be read or prints an entry that makes no sense.
     """
@@ -199,16 +210,14 @@ def crosscheck(entries: Sequence[NetwatchEntry], config: Config, states: Mapping
     Entries match a site by address first, then by name or comment (case-insensitive). Router
     timestamps are read in `router_tz` (default: the config's time zone).
     """
-    from zoneinfo import ZoneInfo
-
-    tz = router_tz or ZoneInfo(config.timezone)
+    tz = router_tz or config.tz
     unmatched = list(entries)
     both: list[Comparison] = []
     only_ours: list[HostSpec] = []
     sites = [h for h in config.hosts if not h.disabled]
 
-    def take(predicate: Any) -> NetwatchEntry | None:
-        candidates = [e for e in unmatched if predicate(e)]
+    def take(host: HostSpec, matches: Callable[[NetwatchEntry, HostSpec], bool]) -> NetwatchEntry | None:
+        candidates = [e for e in unmatched if matches(e, host)]
         if not candidates:
             return None
         best = min(candidates, key=lambda e: (e.disabled, e.type not in ("simple", "icmp")))
@@ -217,13 +226,13 @@ def crosscheck(entries: Sequence[NetwatchEntry], config: Config, states: Mapping
 
     matches: dict[str, tuple[NetwatchEntry, str]] = {}
     for host in sites:  # addresses first for every site, so a name match never steals an address match
-        entry = take(lambda e, h=host: _key(e.host) == _key(h.address))
+        entry = take(host, lambda e, h: _key(e.host) == _key(h.address))
         if entry is not None:
             matches[host.name] = (entry, "address")
     for host in sites:
         if host.name in matches:
             continue
-        entry = take(lambda e, h=host: _key(h.name) in (_key(e.name), _key(e.comment)))
+        entry = take(host, lambda e, h: _key(h.name) in (_key(e.name), _key(e.comment)))
         if entry is not None:
             matches[host.name] = (entry, "name")
     for host in sites:
@@ -233,7 +242,8 @@ def crosscheck(entries: Sequence[NetwatchEntry], config: Config, states: Mapping
         entry, how = matches[host.name]
         state, since = _state_of(states, host)
         ours, ours_detail = _fold_state(state)
-        router_status = "disabled" if entry.disabled else (entry.status if entry.status in ("up", "down") else "unknown")
+        router_status = ("disabled" if entry.disabled
+                         else entry.status if entry.status in ("up", "down") else "unknown")
         both.append(Comparison(site=host.name, address=host.address, entry=entry.label, entry_host=entry.host,
                                ours=ours,
                                ours_detail=ours_detail, ours_since=since, router=router_status,

@@ -24,9 +24,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from netwatchd.config.kinds import parse_duration
 from netwatchd.errors import UsageError
 from netwatchd.router.netwatch import NetwatchEntry, UnreadableEntry
-from netwatchd.router.values import ros_duration_seconds
 
 NETWATCH_MENU = ("tool", "netwatch")
 VERBS = {"add", "set", "remove", "print", "export", "enable", "disable", "edit", "find", "comment", "unset",
@@ -59,7 +59,7 @@ class ExportVersion:
     timeout: float
 
     @classmethod
-    def of(cls, major: int, reason: str) -> "ExportVersion":
+    def of(cls, major: int, reason: str) -> ExportVersion:
         # v6 (wiki Manual:Tools/Netwatch): interval 1m, timeout 1s; v7 (help.mikrotik.com Netwatch): 10s, 3s
         return cls(6, reason, 60.0, 1.0) if major < 7 else cls(major, reason, 10.0, 3.0)
 
@@ -548,7 +548,7 @@ def _entry(row: _Row, version: ExportVersion) -> NetwatchEntry | UnreadableEntry
     for key in ("interval", "timeout"):
         if key in fields:
             try:
-                ros_duration_seconds(fields[key])
+                parse_duration(fields[key])
             except ValueError:
                 return UnreadableEntry(row.line, fields["host"], label,
                                        f"{key}={fields[key]} is not a RouterOS duration (like 10s, 1m, 00:01:00)")

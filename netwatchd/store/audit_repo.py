@@ -10,6 +10,8 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
+from netwatchd.clock import utc_ms
+
 RECEIVED = "received"
 
 
@@ -26,7 +28,7 @@ class AuditEntry:
 def open_entry(conn: sqlite3.Connection, entry: AuditEntry) -> int:
     """Insert `entry` with the outcome "received" (in the caller's transaction); returns its id."""
     cursor = conn.execute("INSERT INTO audit_log(at, user_id, chat_id, command, outcome) VALUES(?,?,?,?,?)",
-                          (entry.at.isoformat(timespec="milliseconds"), entry.user_id, entry.chat_id,
+                          (utc_ms(entry.at), entry.user_id, entry.chat_id,
                            entry.command[:500], RECEIVED))
     return int(cursor.lastrowid or 0)
 

@@ -8,18 +8,14 @@ neither. Times are stored as ISO 8601 UTC with milliseconds.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import datetime
 
-from netwatchd.clock import iso_ms
+from netwatchd.clock import utc_ms
 from netwatchd.router.crosscheck_watch import PendingWrites, SiteWatch
 from netwatchd.store.db import transaction
 
 _COLUMNS = ("router, site, disagree_checks, agree_checks, announced, since, last_checked, router_status, "
             "netwatchd_state, entry")
-
-
-def _utc(moment: datetime) -> str:
-    return iso_ms(moment.astimezone(timezone.utc))
 
 
 def load(conn: sqlite3.Connection) -> list[SiteWatch]:
@@ -50,6 +46,6 @@ def _apply(conn: sqlite3.Connection, writes: PendingWrites) -> None:
         "agree_checks=excluded.agree_checks, announced=excluded.announced, since=excluded.since, "
         "last_checked=excluded.last_checked, router_status=excluded.router_status, "
         "netwatchd_state=excluded.netwatchd_state, entry=excluded.entry",
-        [(w.router, w.site, w.disagree_checks, w.agree_checks, 1 if w.announced else 0, _utc(w.since),
-          _utc(w.last_checked), w.router_status, w.netwatchd_state, w.entry) for w in writes.upserts])
+        [(w.router, w.site, w.disagree_checks, w.agree_checks, 1 if w.announced else 0, utc_ms(w.since),
+          utc_ms(w.last_checked), w.router_status, w.netwatchd_state, w.entry) for w in writes.upserts])
     conn.executemany("DELETE FROM crosscheck_watch WHERE router = ? AND site = ?", list(writes.deletes))

@@ -15,10 +15,11 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from netwatchd.errors import StoreError
 from netwatchd.files import private_file
@@ -58,7 +59,7 @@ class Database:
         self.path = Path(path)
 
     @classmethod
-    def in_dir(cls, data_dir: Path | str) -> "Database":
+    def in_dir(cls, data_dir: Path | str) -> Database:
         return cls(Path(data_dir) / DB_FILENAME)
 
     def connect(self, *, readonly: bool = False) -> sqlite3.Connection:
@@ -101,7 +102,7 @@ class Database:
                         conn.execute("ROLLBACK")
                     raise StoreError(f"migrating the store {self.path} to version {number} "
                                      f"failed: {exc}") from None
-            return conn.execute("PRAGMA user_version").fetchone()[0]
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
         finally:
             conn.close()
 

@@ -24,9 +24,10 @@ import math
 import sqlite3
 import zlib
 from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import NamedTuple
 
 from netwatchd.config.model import RetentionSpec
 from netwatchd.models import ProbeResult, State
@@ -171,7 +172,7 @@ def encode_block(bucket_ms: int, samples: Sequence[Sample]) -> bytes:
     return bytes([_BLOCK_VERSION]) + zlib.compress(payload, 6)
 
 
-def _byte_planes(column: array) -> bytes:
+def _byte_planes(column: array[int]) -> bytes:
     """All low bytes, then all next bytes...: the near-constant high bytes then compress to nothing."""
     data, size = column.tobytes(), column.itemsize
     return b"".join(data[i::size] for i in range(size))
@@ -184,7 +185,7 @@ def decode_block(bucket_ms: int, count: int, data: bytes) -> list[Sample]:
     raw = zlib.decompress(data[1:])
     pos = 0
 
-    def take(code: str, size: int) -> array:
+    def take(code: str, size: int) -> array[int]:
         nonlocal pos
         interleaved = bytearray(size * count)
         for plane in range(size):
@@ -209,7 +210,11 @@ def decode_block(bucket_ms: int, count: int, data: bytes) -> list[Sample]:
 
 # --- rollups ------------------------------------------------------------------------------------
 
-def rollup_samples(bucket_ms: int, size_ms: int, samples: Sequence[Sample]) -> tuple:
+RollupFigures = tuple[int, int, int | None, int | None, int | None, int, int, int, int, int]
+"""probes, failures, rtt_min_us, rtt_avg_us, rtt_max_us, loss_bp_sum, up_s, degraded_s, down_s, unreachable_s"""
+
+
+def rollup_samples(bucket_ms: int, size_ms: int, samples: Sequence[Sample]) -> RollupFigures:
     """(probes, failures, rtt_min, rtt_avg, rtt_max, loss_bp_sum, up_s, degraded_s, down_s,
     unreachable_s) for samples sorted by time inside [bucket_ms, bucket_ms + size_ms)."""
     end = bucket_ms + size_ms
@@ -223,11 +228,11 @@ def rollup_samples(bucket_ms: int, size_ms: int, samples: Sequence[Sample]) -> t
     answered = [s for s in samples if s.alive and s.rtt_avg_us is not None]
     rtt_min = min((s.rtt_min_us for s in answered if s.rtt_min_us is not None), default=None)
     rtt_max = max((s.rtt_max_us for s in answered if s.rtt_max_us is not None), default=None)
-    rtt_avg = (int(round(sum(s.rtt_avg_us for s in answered) / len(answered)))  # type: ignore[misc]
-               if answered else None)
+    rtt_avg = (round(sum(s.rtt_avg_us or 0 for s in answered) / len(answered)) if answered else None)
     failures = sum(1 for s in samples if not s.alive)
+    up_s, degraded_s, down_s, unreachable_s = (round(held[code] / 1000) for code in (1, 2, 3, 4))
     return (len(samples), failures, rtt_min, rtt_avg, rtt_max, sum(s.loss_bp for s in samples),
-            *(round(held[code] / 1000) for code in (1, 2, 3, 4)))
+            up_s, degraded_s, down_s, unreachable_s)
 
 
 def prune_and_rollup(conn: sqlite3.Connection, now: datetime, retention: RetentionSpec, *,
@@ -241,8 +246,7 @@ def prune_and_rollup(conn: sqlite3.Connection, now: datetime, retention: Retenti
     now_ms = to_ms(now)
     cutoff = (now_ms - GRACE_MS) // BUCKET_MS * BUCKET_MS
     if conn.in_transaction:
-        touched = compact(conn, cutoff)
-        _finish(conn, now_ms, retention, touched)
+        _finish(conn, now_ms, retention, compact(conn, cutoff))
         return
     hosts = [row[0] for row in conn.execute("SELECT DISTINCT host_id FROM probe_results WHERE at_ms < ?",
                                             (cutoff,))]

@@ -3,7 +3,7 @@
 notify/outbox.py decides what to claim, when to retry and when to give up; these functions only
 read and write the rows. None of them opens a transaction: writes join the caller's
 (`enqueue` the one of state_repo.save, the rest the delivery worker's `transaction()`).
-Every time is stored as ISO 8601 UTC with milliseconds (`utc_ms`), so text order is time order.
+Every time is stored as ISO 8601 UTC with milliseconds (clock.utc_ms), so text order is time order.
 Every function raises sqlite3.Error when the store cannot be read or written.
 """
 
@@ -11,19 +11,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Sequence
+from datetime import datetime
 
-from netwatchd.clock import iso_ms
+from netwatchd.clock import utc_ms
 from netwatchd.models import Transition
 
 _WAITING = "('pending', 'sending')"
-
-
-def utc_ms(moment: datetime) -> str:
-    """The one timestamp format stored in the outbox: UTC, milliseconds, '+00:00' (sorts as text)."""
-    return iso_ms(moment.astimezone(timezone.utc))
 
 
 @dataclass(frozen=True)

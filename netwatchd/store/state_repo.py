@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
-from netwatchd.clock import iso_ms
-from netwatchd.models import Transition
+from netwatchd.clock import utc_ms
 from netwatchd.engine.engine import HostState, Mute
+from netwatchd.models import Transition
 from netwatchd.store.db import transaction
 from netwatchd.store.outbox_repo import enqueue
 
@@ -25,10 +26,6 @@ class StoredState(NamedTuple):
     host: str
     state: str
     since: str
-
-
-def _utc(moment: datetime) -> str:
-    return iso_ms(moment.astimezone(timezone.utc))
 
 
 def save(conn: sqlite3.Connection, states: dict[str, HostState], transitions: Sequence[Transition],
@@ -47,7 +44,7 @@ def save(conn: sqlite3.Connection, states: dict[str, HostState], transitions: Se
                 "INSERT INTO host_state(host, state, since, data) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(host) DO UPDATE SET state=excluded.state, since=excluded.since, "
                 "data=excluded.data",
-                [(name, s.state.value, _utc(s.since) if s.since else "",
+                [(name, s.state.value, utc_ms(s.since) if s.since else "",
                   json.dumps(s.to_dict(), ensure_ascii=False, sort_keys=True))
                  for name, s in states.items()])
         ids: list[int] = []
@@ -56,7 +53,7 @@ def save(conn: sqlite3.Connection, states: dict[str, HostState], transitions: Se
             cursor = conn.execute(
                 "INSERT INTO events(host, kind, from_state, to_state, at, payload) VALUES (?, ?, ?, ?, ?, ?)",
                 (transition.host, transition.kind, transition.from_state.value,
-                 transition.to_state.value, _utc(transition.at), payload))
+                 transition.to_state.value, utc_ms(transition.at), payload))
             event_id = int(cursor.lastrowid or 0)
             ids.append(event_id)
             if transition.notify:
@@ -105,7 +102,7 @@ def retire_hosts(conn: sqlite3.Connection, keep: Sequence[str], now: datetime, g
         stored = [r[0] for r in conn.execute("SELECT host FROM host_state")]
         for name in stored:
             if name not in keep_set:
-                retired.setdefault(name, iso_ms(now))
+                retired.setdefault(name, utc_ms(now))
         retired = {name: at for name, at in retired.items() if name not in keep_set and name in stored}
         expired = [name for name, at in retired.items()
                    if (now - datetime.fromisoformat(at)).total_seconds() >= grace_seconds]
@@ -140,9 +137,10 @@ def add_mute(conn: sqlite3.Connection, target: str, until: datetime, by: str, re
     with transaction(conn):
         conn.execute(
             "INSERT INTO mutes(target, until, muted_by, reason, created_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(target) DO UPDATE SET target=excluded.target, until=excluded.until, muted_by=excluded.muted_by, "
+            "ON CONFLICT(target) DO UPDATE SET target=excluded.target, until=excluded.until, "
+            "muted_by=excluded.muted_by, "
             "reason=excluded.reason, created_at=excluded.created_at",
-            (target, _utc(until), by, reason, _utc(created)))
+            (target, utc_ms(until), by, reason, utc_ms(created)))
     return Mute(target=target, until=until.astimezone(timezone.utc), by=by, reason=reason)
 
 
@@ -156,7 +154,7 @@ def remove_mute(conn: sqlite3.Connection, target: str) -> bool:
 def active_mutes(conn: sqlite3.Connection, now: datetime) -> list[Mute]:
     """Mutes still running at `now`, soonest end first."""
     rows = conn.execute("SELECT target, until, muted_by, reason FROM mutes WHERE until > ? "
-                        "ORDER BY until, target", (_utc(now),))
+                        "ORDER BY until, target", (utc_ms(now),))
     return [Mute(target=r["target"], until=datetime.fromisoformat(r["until"]), by=r["muted_by"],
                  reason=r["reason"]) for r in rows]
 
@@ -166,8 +164,8 @@ def states_before(conn: sqlite3.Connection, at: datetime, skip_kinds: Sequence[s
     marks = ",".join("?" * len(skip_kinds))
     rows = conn.execute(
         f"SELECT host, to_state FROM (SELECT host, to_state, max(at) FROM events "
-        f"WHERE at < ? AND kind NOT IN ({marks}) GROUP BY host)", (_utc(at), *skip_kinds))
-    return {host: to_state for host, to_state in rows}
+        f"WHERE at < ? AND kind NOT IN ({marks}) GROUP BY host)", (utc_ms(at), *skip_kinds))
+    return dict(rows)
 
 
 class EventRow(NamedTuple):
@@ -186,4 +184,4 @@ def events_between(conn: sqlite3.Connection, since: datetime, until: datetime,
     marks = ",".join("?" * len(skip_kinds))
     return [EventRow(*tuple(row)) for row in conn.execute(
         f"SELECT host, at, from_state, to_state, kind FROM events WHERE at >= ? AND at < ? "
-        f"AND kind NOT IN ({marks}) ORDER BY at, id", (_utc(since), _utc(until), *skip_kinds))]
+        f"AND kind NOT IN ({marks}) ORDER BY at, id", (utc_ms(since), utc_ms(until), *skip_kinds))]

@@ -17,16 +17,17 @@ from __future__ import annotations
 import math
 import re
 import threading
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from netwatchd.models import ProbeResult, State, Transition
+from netwatchd.models import ProbeResult, State, Transition, TransitionKind
 
 STATES = tuple(s.value for s in State)
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
-STATE_KINDS = frozenset({"state", "stable", "flapping", "maintenance_end"})
+STATE_KINDS: frozenset[TransitionKind] = frozenset({"state", "stable", "flapping", "maintenance_end"})
 _LABEL_OK = re.compile(r"[a-z0-9_]{1,32}")
 
 

@@ -24,10 +24,10 @@ import logging
 import resource
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
-from typing import Callable
 
 from netwatchd.config.model import WebSpec
 from netwatchd.errors import ConfigError
@@ -231,7 +231,7 @@ class StatusServer:
             if path == "/metrics":
                 return Answer(200, self.metrics.render(), self.metrics.content_type)
             return _text(404, "not found: try /, /api/status, /metrics or /healthz\n")
-        except Exception as exc:  # noqa: BLE001 - the page must never take the agent down
+        except Exception as exc:  # the page must never take the agent down
             log.exception("status page error on %s", path)
             return Answer(500, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode(), "application/json")
 
@@ -269,7 +269,7 @@ class StatusServer:
                                       head_only=False, keep_alive=False))
             writer.close()
             return
-        connection = _Connection(writer, loop.time(), asyncio.current_task())  # type: ignore[arg-type]
+        connection = _Connection(writer, loop.time(), asyncio.current_task())
         self._connections[id(writer)] = connection
         try:
             for served in range(MAX_REQUESTS_PER_CONNECTION):
@@ -378,7 +378,7 @@ class StatusServer:
 
         try:
             asyncio.run_coroutine_threadsafe(close_all(), loop).result(timeout=5)
-        except Exception:  # noqa: BLE001 - stopping must not fail the agent's exit
+        except Exception:  # stopping must not fail the agent's exit
             log.debug("status page close", exc_info=True)
         loop.call_soon_threadsafe(loop.stop)
         for thread in (self._thread, self._refresher):
@@ -391,7 +391,7 @@ class StatusServer:
         self._thread = self._refresher = None
         self._bound_port = 0
 
-    def __enter__(self) -> "StatusServer":
+    def __enter__(self) -> StatusServer:
         self.start()
         return self
 

@@ -29,10 +29,12 @@ Shape (every time is ISO 8601 UTC with milliseconds; numbers are plain JSON numb
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any
 
+from netwatchd.clock import utc_ms
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.models import ProbeResult, State
 
@@ -40,9 +42,7 @@ COLOURS = {"up": "green", "degraded": "amber", "down": "red", "unreachable": "gr
 SPARKLINE_POINTS = 30
 
 
-@lru_cache(maxsize=65536)
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+_iso = lru_cache(maxsize=65536)(utc_ms)   # a page of many sites repeats the same probe-round moments
 
 
 def _state_name(value: Any) -> str:

@@ -127,7 +127,7 @@ def check_name(host: object) -> None:
     if kind != "name":
         return
     lowered = name.lower().rstrip(".")
-    if lowered in _ALLOWED_NAMES or lowered.endswith(".localhost") or lowered.endswith(".test"):
+    if lowered in _ALLOWED_NAMES or lowered.endswith((".localhost", ".test")):
         return
     _refuse(f"a name lookup of {name!r}")
 

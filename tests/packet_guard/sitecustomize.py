@@ -7,5 +7,5 @@ if os.environ.get("NETWATCHD_PACKET_GUARD_LOG"):
         import netwatchd_packet_guard
 
         netwatchd_packet_guard.install()
-    except Exception:  # never break a subprocess over the guard itself
+    except Exception:  # noqa: BLE001 - never break a subprocess over the guard itself
         pass

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator, Sequence
-
-import pytest
+from typing import Any
 
 from netwatchd.clock import FakeClock
 from netwatchd.config.model import Config, TelegramSpec
@@ -19,12 +18,6 @@ from netwatchd.store import Database, transaction
 
 GROUP = -1001234567890
 ADMIN = 5550001
-
-
-@pytest.fixture
-def standin() -> Iterator[TelegramStandIn]:
-    with TelegramStandIn() as tg:
-        yield tg
 
 
 def make_config(data_dir: Path, tg: TelegramStandIn | None = None, *,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from netwatchd.lab.trickle import trickling_server  # noqa: F401 - re-exported for the tests
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from netwatchd.clock import FakeClock
 from netwatchd.config.model import Config, FlapPolicy, HostSpec, SelfCheck, Thresholds
-from netwatchd.models import ProbeResult, State, Transition
 from netwatchd.engine.engine import AlertEngine, HostState, self_check_name
+from netwatchd.models import ProbeResult, State, Transition
 
 # One character per probe outcome in the tables.
 OK, FAIL, SLOW, LOSSY = "+", "-", "~", "%"
@@ -32,7 +33,8 @@ def result(name: str, code: str, at: Any, address: str = "198.18.0.9") -> ProbeR
     if code == FAIL:
         return ProbeResult(host=name, address=address, probe="icmp", at=at, alive=False, sent=3,
                            received=0, error="timeout")
-    rtts = {OK: [1.0, 1.2, 1.1], SLOW: [240.0, 260.0, 250.0], LOSSY: [1.0, 1.1, 1.0, 1.2, 1.0, 1.1, 1.0, 1.2, 1.0, 1.0]}[code]
+    rtts = {OK: [1.0, 1.2, 1.1], SLOW: [240.0, 260.0, 250.0],
+            LOSSY: [1.0, 1.1, 1.0, 1.2, 1.0, 1.1, 1.0, 1.2, 1.0, 1.0]}[code]
     sent = 10 if code == LOSSY else 3
     received = 6 if code == LOSSY else 3
     return ProbeResult.from_rtts(host=name, address=address, probe="icmp", at=at, sent=sent,
