@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from netwatchd.config.loader import analyze
 from netwatchd.config.schema import DOC_PATH, config_reference
 
@@ -90,7 +91,8 @@ def test_the_anchor_rules_match_githubs():
         "production-set-up-debian-12--ubuntu-2204-or-later"
     assert github_anchor("timing.jsonl — how fast were the alerts?") == "timingjsonl--how-fast-were-the-alerts"
     assert github_anchor("`hosts:` (list) and `defaults:`") == "hosts-list-and-defaults"
-    assert github_anchor("Status page, `/api/status`, `/metrics`, `/healthz`") == "status-page-apistatus-metrics-healthz"
+    assert (github_anchor("Status page, `/api/status`, `/metrics`, `/healthz`")
+            == "status-page-apistatus-metrics-healthz")
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(REPO).as_posix())
@@ -126,7 +128,7 @@ def _yaml_examples() -> list[tuple[str, str]]:
         text = page.read_text("utf-8")
         for match in re.finditer(r"^( *)```yaml\n(.*?)^\1```", text, re.S | re.M):
             line = text[: match.start()].count("\n") + 1
-            block = "\n".join(l[len(match.group(1)):] for l in match.group(2).splitlines())
+            block = "\n".join(row[len(match.group(1)):] for row in match.group(2).splitlines())
             found.append((f"{page.relative_to(REPO).as_posix()}:{line}", block))
     return found
 
