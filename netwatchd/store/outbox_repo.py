@@ -100,6 +100,12 @@ def enqueue_document(conn: sqlite3.Connection, chat_ids: Sequence[str], meta: di
     return ids
 
 
+def event_id_of(conn: sqlite3.Connection, row_id: int) -> int | None:
+    """The events row a hook's (or an alert's) outbox row was made for."""
+    row = conn.execute("SELECT event_id FROM outbox WHERE id=?", (row_id,)).fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else None
+
+
 def document_body(conn: sqlite3.Connection, row_id: int) -> bytes:
     """The file of a 'document' row (b"" when the row has none)."""
     row = conn.execute("SELECT body FROM outbox WHERE id=?", (row_id,)).fetchone()
