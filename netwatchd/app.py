@@ -367,6 +367,8 @@ class Agent:
         now = self.clock.now()
         local = now.astimezone(self.config.tz if hasattr(self.config, "tz") else _zone(self.config.timezone))
         since = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        if since >= now:
+            return                  # midnight of the 1st: nothing of this month yet
         try:
             report, _ = make_report(self.config, since, now, all_sites(self.watched), now=now)
         except (NetwatchError, sqlite3.Error) as exc:

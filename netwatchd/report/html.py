@@ -101,7 +101,8 @@ def _ranking_rows(report: Report, language: str) -> str:
             f"<tr><td>{shown}</td><td class=text>{escape(site.site.name)}</td>"
             f"<td class=text>{escape(site.site.group)}</td>{_avail_cell(site.availability_percent, language)}"
             f"<td>{escape(d(site.downtime_s, language))}</td><td>{len(site.own_outages)}</td>"
-            f"<td>{escape(d(site.longest_outage_s, language))}</td><td>{escape(d(site.mttr_s, language))}</td></tr>")
+            f"<td>{escape(d(max((o.seconds for o in site.own_outages), default=0.0), language))}</td>"
+            f"<td>{escape(d(site.mttr_s, language))}</td></tr>")
     return "\n".join(rows)
 
 
