@@ -13,9 +13,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -142,7 +142,8 @@ def test_a_monthly_pdf_is_enqueued_once_and_delivered_once(tmp_path: Path) -> No
         doc = documents[0]
         assert doc["file_name"] == "laporan-ketersediaan-2026-11.pdf" and doc["mime_type"] == "application/pdf"
         assert "Laporan ketersediaan jaringan" in doc["caption"] and "2026-11-01 – 2026-11-30" in doc["caption"]
-        text = " ".join(" ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(doc["data"])).pages).split())
+        pages = pypdf.PdfReader(io.BytesIO(doc["data"])).pages
+        text = " ".join(" ".join(page.extract_text() for page in pages).split())
         assert "2026-11-01 00:00 – 2026-12-01 00:00" in text and "kec-a" in text
         assert "1 kec-a 99,803 % 30 mnt 00 dtk" in text     # its 30-minute outage, over the time it was watched
         # the timing log (alerts' delivery latency) is not polluted by the document

@@ -212,7 +212,7 @@ def test_the_bot_and_metrics_show_the_same_split(store: Path) -> None:
     finally:
         agent.stop(0.2)
     assert 'netwatchd_availability_seconds{host="kec-a",part="parent"} 5405.0' in metrics
-    assert f'netwatchd_availability_seconds{{host="kec-b",part="maintenance"}} 14400.0' in metrics
+    assert 'netwatchd_availability_seconds{host="kec-b",part="maintenance"} 14400.0' in metrics
     assert f'netwatchd_availability_seconds{{host="core",part="blind"}} {float(BLIND)}' in metrics
     assert 'netwatchd_availability_ratio{host="kec-c"} 1.0' in metrics
 

@@ -31,8 +31,7 @@ from netwatchd.logs import redact
 from netwatchd.report import words
 from netwatchd.report.make import MIME, all_sites, filename, make_report, render, timezone_of
 from netwatchd.report.stats import Report
-from netwatchd.store import Database, transaction
-from netwatchd.store import outbox_repo, report_repo
+from netwatchd.store import Database, outbox_repo, report_repo, transaction
 
 log = logging.getLogger("netwatchd.reports")
 
@@ -237,7 +236,7 @@ class ReportScheduler:
         while True:
             try:
                 self.run_once()
-            except Exception:  # noqa: BLE001 - the schedule must survive; the log says what broke
+            except Exception:           # the schedule must survive; the log says what broke
                 log.exception("scheduled reports failed")
             if self._stop.wait(CHECK_EVERY_S):
                 return
