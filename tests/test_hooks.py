@@ -260,3 +260,39 @@ def test_a_webhook_that_refuses_the_request_is_given_up_and_a_redirect_is_not_fo
     with pytest.raises(HookFailed, match="connection refused") as down:
         runner.run(spec, event)
     assert not down.value.permanent and "source=netwatchd" not in str(down.value)   # no query string shown
+
+
+def test_the_issue_s_example_config_loads_and_the_header_secret_is_masked(tmp_path: Path) -> None:
+    from netwatchd.logs import isolated_secrets, redact
+
+    path = tmp_path / "hosts.yaml"
+    path.write_text("""\
+hosts:
+  - {name: kec-a, address: 198.18.1.2}
+telegram: {chat_ids: [-1002222]}
+reports:
+  - every: monthly
+    at: "08:00"
+    chat_ids: [-1001111]
+    format: pdf
+    language: id
+  - every: weekly
+hooks:
+  - on: [down, up]
+    command: ["/usr/local/bin/open-ticket", "--site"]
+    timeout: 10s
+  - on: [down, up]
+    url: https://gateway.example/hook
+    headers: {Authorization: "Bearer ${HOOK_TOKEN}"}
+""")
+    with isolated_secrets():
+        config = load_config(path, {"HOOK_TOKEN": HOOK_TOKEN})
+        assert redact(f"sent {HOOK_TOKEN} and Bearer {HOOK_TOKEN}") == "sent *** and ***"
+    assert [(r.every, r.at, r.chat_ids, r.format, r.language) for r in config.reports] == [
+        ("monthly", "08:00", (-1001111,), "pdf", "id"), ("weekly", "08:00", (-1002222,), "pdf", "id")]
+    ticket, gateway = config.hooks
+    assert (ticket.name, ticket.on, ticket.command, ticket.timeout) == (
+        "hook1", ("down", "up"), ("/usr/local/bin/open-ticket", "--site"), 10.0)
+    assert (gateway.name, gateway.url, gateway.headers) == ("hook2", "https://gateway.example/hook",
+                                                            {"Authorization": f"Bearer {HOOK_TOKEN}"})
+    assert HOOK_TOKEN not in repr(config)

@@ -687,8 +687,10 @@ class _Loader:
         for index, (element, label, own) in enumerate(self.list_section(_val(entry), HOOKS, "hooks")):
             values = _fields(own)
             if ("command" in element.items) == ("url" in element.items):
-                self.error(element.line, label, "a hook needs either command or url (one of them)",
-                           'command: ["/usr/local/bin/open-ticket"] or url: https://gateway.example/hook')
+                what = ("has both command and url" if "command" in element.items
+                        else "needs a command or a url")
+                self.error(element.line, label, what, 'one of them: command: ["/usr/local/bin/open-ticket"] '
+                           "or url: https://gateway.example/hook")
                 continue
             if "headers" in element.items and "command" in element.items:
                 self.error(own["headers"][1] if "headers" in own else element.line, f"{label}.headers",

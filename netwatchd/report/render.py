@@ -127,6 +127,10 @@ def split_line(parts: dict[str, float], language: str = "en") -> str:
                      f" ({words.duration(parts[p], language)})" for p in PARTS if parts.get(p, 0.0) > 0)
 
 
+_SHORT = {"en": ("SITE", "AVAILABILITY", "OWN DOWN", "PARENT", "MAINT", "BLIND", "OUTAGES", "LONGEST", "DEGRADED"),
+          "id": ("SITUS", "KETERSEDIAAN", "PUTUS", "INDUK", "PEMEL", "BUTA", "GANGGUAN", "TERLAMA", "TERGANGGU")}
+
+
 def render_text(report: Report, tz: tzinfo, language: str = "en") -> str:
     """A table for a terminal or an e-mail."""
     w = lambda key, **kw: words.word(language, key, **kw)  # noqa: E731
@@ -140,10 +144,10 @@ def render_text(report: Report, tz: tzinfo, language: str = "en") -> str:
         *(f"{w('note'):<9} {note}" for note in report.notes),
         "",
     ]
-    header = (f"{w('site').upper()[:20]:<20} {w('availability').upper()[:12]:>12} {w('own_down').upper()[:10]:>10} "
-              f"{w('parent').upper()[:10]:>10} {w('maintenance').upper()[:10]:>10} {w('blind').upper()[:10]:>10} "
-              f"{w('outages').upper()[:7]:>7} {w('longest').upper()[:10]:>10} {'MTTR':>10} {'MTBF':>11} "
-              f"{w('degraded').upper()[:10]:>10} {'RTT AVG':>8} {'RTT MAX':>8} {'LOSS':>6}")
+    short = _SHORT[words.lang(language)]
+    header = (f"{short[0]:<20} {short[1]:>12} {short[2]:>10} {short[3]:>10} {short[4]:>10} {short[5]:>10} "
+              f"{short[6]:>7} {short[7]:>10} {'MTTR':>10} {'MTBF':>11} {short[8]:>10} {'RTT AVG':>8} {'RTT MAX':>8} "
+              f"{'LOSS':>6}")
     lines += [header, "-" * len(header)]
     num = lambda v: "-" if v is None else words.number(v, 1, language)  # noqa: E731
     for site in report.sites:
