@@ -383,13 +383,13 @@ class Agent:
         while True:
             try:
                 self.reports.run_once()
-            except Exception:  # noqa: BLE001 - the schedule must survive; the log says what broke
+            except Exception:
                 log.exception("scheduled reports failed")
             if time.monotonic() - self._last_availability >= AVAILABILITY_SECONDS:
                 self._last_availability = time.monotonic()
                 try:
                     self.refresh_availability()
-                except Exception:  # noqa: BLE001 - a metrics surprise must not end the loop
+                except Exception:
                     log.exception("month-to-date availability failed")
             if self._stopping.wait(CHECK_EVERY_S):
                 return

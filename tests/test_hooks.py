@@ -18,13 +18,12 @@ import pytest
 
 from netwatchd import cli
 from netwatchd.app import Agent
-from netwatchd.clock import FakeClock
+from netwatchd.clock import Backoff, FakeClock
 from netwatchd.config.loader import load_config
 from netwatchd.config.model import HookSpec
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.models import ProbeResult, State, Transition
 from netwatchd.notify.hooks import HookFailed, HookRunner, event_names, hook_environment, lanes_for
-from netwatchd.notify.pacing import Backoff
 
 HOOK_TOKEN = "hook-secret-Zq81xYv3"
 T0 = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)

@@ -20,13 +20,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from netwatchd.clock import FakeClock
+from netwatchd.clock import Backoff, FakeClock
 from netwatchd.config.loader import load_config
 from netwatchd.config.model import ReportSchedule
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.models import State, Transition
 from netwatchd.notify.outbox import DeliveryWorker
-from netwatchd.notify.pacing import Backoff
 from netwatchd.notify.telegram_api import TelegramAPI
 from netwatchd.report.scheduled import ReportScheduler, periods_due, schedule_key
 from netwatchd.store import Database, report_repo, state_repo

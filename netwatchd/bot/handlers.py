@@ -34,11 +34,10 @@ from netwatchd.bot.parse import (
 from netwatchd.clock import Clock
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.engine.engine import HostState
-from netwatchd.errors import ProbeError
+from netwatchd.errors import ProbeError, ReportError
 from netwatchd.jsonl import last_record
 from netwatchd.models import ProbeResult
 from netwatchd.probes import probe_hosts
-from netwatchd.errors import ReportError
 from netwatchd.report.make import MIME, all_sites, make_report
 from netwatchd.report.make import render as render_document
 from netwatchd.router import netwatch

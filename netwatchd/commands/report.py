@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Sequence
 
 from netwatchd.clock import Clock, SystemClock
 from netwatchd.config import loader as config_loader
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace, clock: Clock | None = None) -> int:
     fmt = args.format or _BY_SUFFIX.get(Path(args.output or "").suffix.lower(), "text")
     language = args.language
     if fmt == "pdf":
-        from netwatchd.report.pdf import available, render_pdf  # noqa: F401 - fails fast, before the work
+        from netwatchd.report.pdf import available, render_pdf
 
         if not available():
             render_pdf("")              # raises ReportError: one line naming what to install

@@ -124,9 +124,8 @@ def build_report(config: Config, snap: Snapshot, now: datetime) -> dict[str, Any
     }
     lanes = {lane.lane[len(HOOK_PREFIX):]: lane for lane in snap.hooks}
     hooks = []
-    for spec in config.hooks:
-        lane = lanes.pop(spec.name, None)
-        hooks.append(_hook_row(spec.name, spec.target, lane))
+    for hook in config.hooks:
+        hooks.append(_hook_row(hook.name, hook.target, lanes.pop(hook.name, None)))
     hooks += [_hook_row(name, "(no longer in the config)", lane) for name, lane in lanes.items()
               if lane.waiting or lane.dead]
     if hooks:

@@ -656,7 +656,8 @@ def _multipart(content_type: str, raw: bytes) -> dict[str, Any]:
         name = part.get_param("name", header="content-disposition")
         if not name:
             continue
-        payload = part.get_payload(decode=True) or b""
+        raw_payload = part.get_payload(decode=True)
+        payload = raw_payload if isinstance(raw_payload, bytes) else b""
         filename = part.get_filename()
         if filename is not None:
             fields[str(name)] = _Upload(str(filename), part.get_content_type(), payload)

@@ -109,7 +109,7 @@ class DeliveryWorker:
                  console: TextIO = sys.stdout, on_delivered: Callable[[dict[str, Any]], None] | None = None,
                  backoff: Backoff = Backoff(), limiter: RateLimiter | None = None,
                  random_draw: Callable[[], float] = random.random, poll_interval: float = 0.25,
-                 hooks: "hook_lanes.HookRunner | None" = None, hook_backoff: Backoff = Backoff(1.0, 60.0),
+                 hooks: hook_lanes.HookRunner | None = None, hook_backoff: Backoff = Backoff(1.0, 60.0),
                  on_hook: Callable[[str, str, str | None], None] | None = None) -> None:
         self.db = db
         self.hooks = hooks
@@ -376,8 +376,8 @@ class DeliveryWorker:
         self._delivered(batch, chat_id, message_id, sent_at, acked_at, "sent")
         return StepOutcome(sent=True, wait=self.limiter.wait_for(chat_id, self.clock.monotonic()))
 
-    def _send_document(self, api: "TelegramAPI", conn: sqlite3.Connection, chat_id: str,
-                       row: _Row) -> "StepOutcome":
+    def _send_document(self, api: TelegramAPI, conn: sqlite3.Connection, chat_id: str,
+                       row: _Row) -> StepOutcome:
         meta = row.document or {}
         sent_at = self.clock.now()
         try:
@@ -397,7 +397,7 @@ class DeliveryWorker:
                  (acked_at - sent_at).total_seconds(), message_id)
         return StepOutcome(sent=True, wait=self.limiter.wait_for(chat_id, self.clock.monotonic()))
 
-    def _step_hook(self, conn: sqlite3.Connection, chat_id: str) -> "StepOutcome":
+    def _step_hook(self, conn: sqlite3.Connection, chat_id: str) -> StepOutcome:
         """Run the hook for the lane's oldest event (one at a time: in order, at least once)."""
         now = self.clock.now()
         not_before = outbox_repo.head_not_before(conn, chat_id)
@@ -445,13 +445,14 @@ class DeliveryWorker:
         return StepOutcome(sent=True, wait=0.0)
 
     def _hook_failed(self, conn: sqlite3.Connection, name: str, record: outbox_repo.OutboxRecord,
-                     exc: DeliveryError) -> "StepOutcome":
+                     exc: DeliveryError) -> StepOutcome:
         now = self.clock.now()
         reason = redact(str(exc))
         attempts = record.attempts + 1
         too_old = hook_lanes.age_s(datetime.fromisoformat(record.enqueued_at), now) > hook_lanes.GIVE_UP_AFTER_S
         if exc.permanent or too_old:
-            why = reason if exc.permanent else f"{reason} (still failing {hook_lanes.GIVE_UP_AFTER_S / 3600:g} h "                                                "after the event: given up)"
+            given_up = f"still failing {hook_lanes.GIVE_UP_AFTER_S / 3600:g} h after the event: given up"
+            why = reason if exc.permanent else f"{reason} ({given_up})"
             with self._write(conn):
                 outbox_repo.mark_dead(conn, self.claimer, [record.id], error=why)
             log.error("hook %s: event %s given up: %s", name, record.id, why)
@@ -623,12 +624,12 @@ class DeliveryWorker:
 
     def _delivered(self, batch: list[_Row], chat_id: str, message_id: int | None, sent_at: datetime,
                    acked_at: datetime, status: str, error: str | None = None) -> None:
-        batch = [row for row in batch if row.transition is not None]    # the timing log is about alerts
-        if not batch:
+        alerts: list[Any] = [row for row in batch if row.transition is not None]   # the timing log is about alerts
+        if not alerts:
             if status == "dead":
                 log.error("a report for chat %s was given up: %s", chat_id, error)
             return
-        record = timing_record(batch, chat_id=chat_id, message_id=message_id, sent_at=sent_at,
+        record = timing_record(alerts, chat_id=chat_id, message_id=message_id, sent_at=sent_at,
                                acked_at=acked_at, status=status, tz=self.config.tz, error=error)
         self.timing.write(record)
         if status == "sent":

@@ -7,20 +7,20 @@ Charts are sized for the text width of an A4 page (about 180 mm).
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from datetime import datetime, timezone, tzinfo
-from typing import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.collections import PolyCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
 
-from netwatchd.report import words  # noqa: E402
-from netwatchd.report.data import ReportInputs  # noqa: E402
-from netwatchd.report.stats import PARTS, Report  # noqa: E402
+from netwatchd.report import words
+from netwatchd.report.data import ReportInputs
+from netwatchd.report.stats import PARTS, Report
 
 STATE_COLOURS = {"up": "#2e7d32", "degraded": "#f9a825", "down": "#c62828", "parent": "#8d6e63",
                  "maintenance": "#1e88e5", "blind": "#424242", "unknown": "#e0e0e0"}
@@ -116,13 +116,15 @@ def latency_over_time(inputs: ReportInputs, tz: tzinfo, language: str = "en") ->
     if inputs.latency_series:
         for name in sorted(inputs.latency_series):
             points = inputs.latency_series[name]
-            ax.plot([stamp(ms) for ms, _ in points], [v for _, v in points], linewidth=0.9, label=name)
+            ax.plot([stamp(ms) for ms, _ in points], [v for _, v in points],  # type: ignore[arg-type]
+                    linewidth=0.9, label=name)
         ax.legend(fontsize=6, ncol=4, frameon=False)
     else:
         stamps = [stamp(ms) for ms, _, _ in inputs.latency_summary]
-        ax.plot(stamps, [mean for _, mean, _ in inputs.latency_summary], linewidth=1.0, label="mean of sites")
-        ax.plot(stamps, [worst for _, _, worst in inputs.latency_summary], linewidth=0.7, color="#c62828",
-                label="worst site")
+        ax.plot(stamps, [mean for _, mean, _ in inputs.latency_summary],  # type: ignore[arg-type]
+                linewidth=1.0, label="mean of sites")
+        ax.plot(stamps, [worst for _, _, worst in inputs.latency_summary],  # type: ignore[arg-type]
+                linewidth=0.7, color="#c62828", label="worst site")
         ax.legend(fontsize=7, frameon=False)
     ax.set_ylabel("rtt ms", fontsize=8)
     ax.tick_params(labelsize=7)

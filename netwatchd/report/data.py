@@ -16,8 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from netwatchd.jsonl import read_records
-from netwatchd.report.stats import (NOT_STATE_CHANGES, Interval, Observation, OutageNoteIn, RttSummary, SiteInfo,
-                                    StateChange, observation)
+from netwatchd.report.stats import (
+    NOT_STATE_CHANGES,
+    Interval,
+    Observation,
+    OutageNoteIn,
+    RttSummary,
+    SiteInfo,
+    StateChange,
+    observation,
+)
 from netwatchd.store import history_repo, report_repo, state_repo
 
 TIMING_LOG = "timing.jsonl"

@@ -25,7 +25,8 @@ CSS = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10pt; color: #1b1b1b; margin: 0 auto;
        max-width: 190mm; padding: 8mm 4mm; }
 h1 { font-size: 17pt; margin: 0 0 2mm; }
-h2 { font-size: 12.5pt; margin: 6mm 0 2mm; border-bottom: 1px solid #bbb; padding-bottom: 1mm; page-break-after: avoid; }
+h2 { font-size: 12.5pt; margin: 6mm 0 2mm; border-bottom: 1px solid #bbb; padding-bottom: 1mm;
+     page-break-after: avoid; }
 .meta { color: #555; margin-bottom: 4mm; }
 .cards { display: flex; gap: 3mm; flex-wrap: wrap; }
 .card { border: 1px solid #ccc; border-radius: 2mm; padding: 2mm 3mm; flex: 1 1 0; min-width: 34mm; }
@@ -209,7 +210,8 @@ def render_html(report: Report, inputs: ReportInputs, tz: tzinfo, progress: Prog
 {_ranking_rows(report, lang)}
 </tbody></table>
 <h2>{w("split")}: {w("sites")}</h2>
-<table class="split"><thead><tr><th>{w("site")}</th><th>{w("observable")}</th>{part_heads}<th>{w("availability")}</th></tr></thead>
+<table class="split"><thead><tr><th>{w("site")}</th><th>{w("observable")}</th>{part_heads}
+<th>{w("availability")}</th></tr></thead>
 <tbody>
 {_split_rows(report, lang)}
 </tbody></table>

@@ -9,6 +9,7 @@ format works.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from netwatchd.errors import ReportError
 
@@ -26,9 +27,9 @@ def available() -> bool:
     return True
 
 
-def _weasyprint():  # type: ignore[no-untyped-def]
+def _weasyprint() -> Any:
     try:
-        import weasyprint
+        import weasyprint  # type: ignore[import-untyped]
     except ImportError:
         raise ReportError(MISSING) from None
     except OSError as exc:       # the package is there, Pango is not

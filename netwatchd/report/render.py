@@ -110,11 +110,12 @@ def delivery_lines(stats: DeliveryStats, language: str = "en") -> list[str]:
     lines = [f"  {words.word(language, 'messages').lower()} {stats.count}, "
              f"{words.word(language, 'delivered').lower()} {stats.delivered}, "
              f"{words.word(language, 'failed').lower()} {stats.failures}"]
+    within = stats.within_1s_percent
     if stats.delivered:
         lines.append(f"  latency mean {n(stats.mean_ms)} ms, p50 {n(stats.p50_ms)} ms, "
                      f"p95 {n(stats.p95_ms)} ms, max {n(stats.max_ms)} ms; "
                      f"{words.word(language, 'within_1s')}: "
-                     f"{'-' if stats.within_1s_percent is None else words.percent(stats.within_1s_percent, language, 1)}")
+                     f"{'-' if within is None else words.percent(within, language, 1)}")
     return lines
 
 
