@@ -31,6 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal, TextIO
@@ -44,7 +45,7 @@ from netwatchd.engine.engine import SELF_HOST, AlertEngine, HostState, self_chec
 from netwatchd.errors import ConfigError, NetwatchError
 from netwatchd.logs import add_secret, redact
 from netwatchd.models import ProbeResult, State, Transition
-from netwatchd.store import crosscheck_repo, history_repo, state_repo
+from netwatchd.store import crosscheck_repo, history_repo, report_repo, state_repo
 from netwatchd.store.db import Database, ThreadConnections, transaction
 
 if TYPE_CHECKING:   # built lazily below: `netwatchd check`-style imports stay light
@@ -61,6 +62,8 @@ TICK_SECONDS = 1.0          # engine.tick(): mute ends, reminders, the uplink su
 HISTORY_PRUNE_SECONDS = 60.0
 RTT_HISTORY_LENGTH = 30
 STOP_BUDGET_SECONDS = 1.6   # SIGTERM -> exit well inside the promised 2 s
+HEARTBEAT_SECONDS = 30.0    # how often the agent records that it is running (reports: monitor blind)
+AVAILABILITY_SECONDS = 300.0  # how often /metrics' month-to-date availability is computed again
 
 ProbeFn = Callable[..., list[ProbeResult]]
 
@@ -118,7 +121,9 @@ class Agent:
                  api: TelegramAPI | None | Literal["auto"] = "auto", routers: RouterPool | None = None,
                  console: TextIO = sys.stdout,
                  shard: tuple[int, int] | None = None, delivery_poll: float = 0.25) -> None:
+        from netwatchd.notify.hooks import HookRunner, lanes_for
         from netwatchd.notify.outbox import DeliveryWorker
+        from netwatchd.report.scheduled import ReportScheduler
         from netwatchd.schedule import ProbeLoop
         from netwatchd.web.metrics import Metrics
 
@@ -147,8 +152,17 @@ class Agent:
         self._api_identity = (config.telegram.api_url, config.telegram.token)
         self.routers = routers if routers is not None else self._make_routers(config)
         self._router_specs = config.routers
+        self.hooks = HookRunner(config.hooks, workdir=config.data_dir)
+        self._hook_lanes = lanes_for(config.hooks) if config.hooks else None
+        self._unsaved_maintenance: list[tuple[str, bool, datetime]] = []
         self.worker = DeliveryWorker(self.db, config, self.clock, api=self.api, console=console,
-                                     on_delivered=self.metrics.observe_delivery, poll_interval=delivery_poll)
+                                     on_delivered=self.metrics.observe_delivery, poll_interval=delivery_poll,
+                                     hooks=self.hooks, on_hook=self.metrics.observe_hook)
+        self.reports = ReportScheduler(self.db, config, self.clock, on_enqueued=self.worker.wake)
+        self._run_id: int | None = None
+        self._last_heartbeat = float("-inf")
+        self._last_availability = float("-inf")
+        self._reporter: threading.Thread | None = None
         self.bot = self._make_bot(config)
         self.loop = ProbeLoop(probe_targets(self.watched), probe_fn=self.probe_fn,
                               on_results=self.handle_results, needs_retry=self.needs_retry,
@@ -230,6 +244,11 @@ class Agent:
     def _persist(self, transitions: Sequence[Transition]) -> None:
         """Save changed states + transitions in one transaction; on failure keep them for the next try."""
         changed_now = self.engine.take_changed()
+        now = self.clock.now()
+        for name, state in changed_now.items():
+            before = self.known.get(name)
+            if name != SELF_HOST and (before.muted if before else False) != state.muted:
+                self._unsaved_maintenance.append((name, state.muted, now))
         self.known.update(changed_now)
         self._unsaved_states.update(changed_now)
         self._unsaved_transitions.extend(transitions)
@@ -237,7 +256,8 @@ class Agent:
         # can then neither repeat a disagreement nor lose its agree-again
         watcher = getattr(self, "crosscheck", None)
         watch_writes = watcher.pending() if watcher is not None else None
-        if not self._unsaved_states and not self._unsaved_transitions and not watch_writes:
+        if not self._unsaved_states and not self._unsaved_transitions and not watch_writes \
+                and not self._unsaved_maintenance:
             return
         from netwatchd.notify.outbox import destinations_for
 
@@ -246,8 +266,10 @@ class Agent:
             with transaction(conn):
                 if watch_writes:
                     crosscheck_repo.apply(conn, watch_writes)
+                if self._unsaved_maintenance:
+                    report_repo.record_maintenance(conn, self._unsaved_maintenance)
                 state_repo.save(conn, self._unsaved_states, self._unsaved_transitions,
-                                destinations_for(self.config), self.clock.now())
+                                destinations_for(self.config), self.clock.now(), hook_lanes=self._hook_lanes)
         except sqlite3.Error as exc:
             log.error("the store could not be written (%s): %d transition(s) kept in memory and "
                       "retried with the next round", exc, len(self._unsaved_transitions))
@@ -256,6 +278,7 @@ class Agent:
             watcher.saved(watch_writes)
         saved, self._unsaved_transitions = self._unsaved_transitions, []
         changed, self._unsaved_states = self._unsaved_states, {}
+        self._unsaved_maintenance = []
         for transition in saved:
             self.metrics.observe_transition(transition)
             log.log(logging.INFO if transition.notify else logging.DEBUG, "%s: %s -> %s (%s%s)",
@@ -266,6 +289,10 @@ class Agent:
                 self.metrics.set_state(name, state.state)
         if any(t.notify for t in saved):
             self.worker.wake()
+        if self._hook_lanes is not None:
+            lanes = sorted({lane for t in saved for lane in self._hook_lanes(t)})
+            if lanes:
+                self.worker.wake(lanes)
 
     def probe_once(self) -> list[ProbeResult]:
         """Probe every host due now and handle the results (no threads; for tests)."""
@@ -284,6 +311,9 @@ class Agent:
             transitions = self.engine.tick()
             self._persist(transitions)
         try:
+            if self._run_id is not None and self.clock.monotonic() - self._last_heartbeat >= HEARTBEAT_SECONDS:
+                self._last_heartbeat = self.clock.monotonic()
+                report_repo.heartbeat(conn, self._run_id, now)
             self.metrics.set_outbox_depth(self.worker.depth())
             if self.clock.monotonic() - self._last_prune >= HISTORY_PRUNE_SECONDS:
                 self._last_prune = self.clock.monotonic()
@@ -306,6 +336,63 @@ class Agent:
     def deliver_once(self) -> int:
         """One delivery step for every chat with pending messages (no threads; for tests)."""
         return self.worker.run_once()
+
+    def begin_run(self) -> None:
+        """Record that the agent watches from now on (reports count the time between runs as
+        monitor blind). start() calls it; tests driving the agent by hand may too."""
+        if self._run_id is None:
+            try:
+                self._run_id = report_repo.start_run(self._conn(), self.clock.now())
+                self._last_heartbeat = self.clock.monotonic()
+            except sqlite3.Error as exc:
+                log.error("the start of this run was not recorded (%s): reports may count it as blind", exc)
+
+    def end_run(self) -> None:
+        """Record a clean stop (open maintenance marks are closed by the next start's states)."""
+        if self._run_id is not None:
+            try:
+                report_repo.stop_run(self._conn(), self._run_id, self.clock.now())
+            except sqlite3.Error as exc:
+                log.error("the end of this run was not recorded: %s", exc)
+            self._run_id = None
+
+    def reports_once(self) -> int:
+        """Enqueue the scheduled reports due now (no threads; for tests); returns documents enqueued."""
+        return self.reports.run_once()
+
+    def refresh_availability(self) -> None:
+        """Month-to-date availability per site (the honest split) into /metrics. Never raises."""
+        from netwatchd.report.make import all_sites, make_report
+
+        now = self.clock.now()
+        local = now.astimezone(self.config.tz if hasattr(self.config, "tz") else _zone(self.config.timezone))
+        since = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        if since >= now:
+            return                  # midnight of the 1st: nothing of this month yet
+        try:
+            report, _ = make_report(self.config, since, now, all_sites(self.watched), now=now)
+        except (NetwatchError, sqlite3.Error) as exc:
+            log.error("month-to-date availability for /metrics not computed: %s", redact(str(exc)))
+            return
+        self.metrics.set_availability({s.site.name: (s.availability_percent, dict(s.parts)) for s in report.sites})
+
+    def _reports_loop(self) -> None:
+        """Scheduled reports every CHECK_EVERY_S, /metrics' availability every AVAILABILITY_SECONDS."""
+        from netwatchd.report.scheduled import CHECK_EVERY_S
+
+        while True:
+            try:
+                self.reports.run_once()
+            except Exception:
+                log.exception("scheduled reports failed")
+            if time.monotonic() - self._last_availability >= AVAILABILITY_SECONDS:
+                self._last_availability = time.monotonic()
+                try:
+                    self.refresh_availability()
+                except Exception:
+                    log.exception("month-to-date availability failed")
+            if self._stopping.wait(CHECK_EVERY_S):
+                return
 
     # ---- the status page --------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -412,6 +499,12 @@ class Agent:
                 self.bot.routers = self.routers
             old_routers.close()
         self.worker.replace_config(new)
+        self.hooks.replace_hooks(new.hooks)
+        from netwatchd.notify.hooks import lanes_for
+
+        with self._lock:
+            self._hook_lanes = lanes_for(new.hooks) if new.hooks else None
+        self.reports.replace_config(new)
         self.crosscheck.replace_config(watched)
         self.crosscheck.routers = self.routers
         if self.bot is not None:
@@ -431,6 +524,7 @@ class Agent:
         logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
         if self.web is not None:
             self.web.start()
+        self.begin_run()
         self.worker.start()
         if self.bot is not None:
             self.bot.start()
@@ -439,6 +533,8 @@ class Agent:
         self._ticker.start()
         self._crosschecker = threading.Thread(target=self._crosscheck_loop, name="crosscheck", daemon=True)
         self._crosschecker.start()
+        self._reporter = threading.Thread(target=self._reports_loop, name="reports", daemon=True)
+        self._reporter.start()
         telegram = (f"telegram: {len(self.config.telegram.chat_ids)} chat(s), bot "
                     f"{'on' if self.bot is not None else 'off'}" if self.api is not None
                     else "alerts to the console (no telegram token)")
@@ -499,7 +595,14 @@ class Agent:
             self.routers.close()
         except Exception:  # noqa: BLE001 - closing sockets at exit must not fail the exit
             pass
+        self.end_run()
         return not stuck
+
+
+def _zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
 
 
 def _quietly(name: str, fn: Callable[[], None]) -> Callable[[], None]:

@@ -82,6 +82,12 @@ class RouterBusyError(RouterError):
         self.retry_after = retry_after
 
 
+class ReportError(NetwatchError):
+    """A report cannot be made as asked (a PDF without WeasyPrint, a file that cannot be written)."""
+
+    exit_code = 2
+
+
 class StoreError(NetwatchError):
     """The SQLite store cannot be opened, migrated or written."""
 

@@ -7,6 +7,13 @@ need_apt=()
 for pair in fping:fping nft:nftables ip:iproute2 chromium:chromium chromedriver:chromium-driver promtool:prometheus amtool:prometheus-alertmanager systemd-analyze:systemd; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
+# WeasyPrint (PDF reports) loads Pango and HarfBuzz at run time, and needs a font
+for pair in libpango-1.0.so.0:libpango-1.0-0 libpangoft2-1.0.so.0:libpangoft2-1.0-0 \
+            libharfbuzz-subset.so.0:libharfbuzz-subset0 DejaVuSans.ttf:fonts-dejavu-core; do
+  if ! ldconfig -p 2>/dev/null | grep -q "${pair%%:*}" && ! fc-list 2>/dev/null | grep -q "${pair%%:*}"; then
+    need_apt+=("${pair#*:}")
+  fi
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null

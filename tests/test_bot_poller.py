@@ -4,6 +4,7 @@ from its table; the only real ICMP goes to 127.0.0.1."""
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import logging
 import re
@@ -451,7 +452,27 @@ def test_report_month_to_date(env: Env) -> None:
     save_states(env)
     text = env.text("/report")
     assert text.splitlines()[0] == "<b>Availability</b> 11/2026 (to 14:00)"
-    assert re.search(r"Porong\s+0\.00%\s+1\s+12m0\ds", text), text
+    assert re.search(r"Porong\s+0\.00%\s+12m0\ds\s+-\s+-\s+-", text), text     # own down, parent, maint, blind
+    assert "1 outages • own downtime 12m0" in text
+
+
+def test_report_pdf_comes_back_as_a_document(env: Env) -> None:
+    pytest.importorskip("weasyprint")
+    pypdf = pytest.importorskip("pypdf")
+    save_states(env)
+    before = len(env.tg.documents(ADMIN))
+    env.tg.inject_message(ADMIN, ADMIN, "/report pdf")
+    env.clock.advance(3)
+    env.poller.run_once(0)
+    documents = env.tg.documents(ADMIN)[before:]
+    assert len(documents) == 1, env.tg.messages(ADMIN)[-1:]
+    doc = documents[0]
+    assert doc["file_name"] == "availability-report-2026-11.pdf" and doc["mime_type"] == "application/pdf"
+    assert doc["caption"].startswith("Availability report 11/2026")
+    reader = pypdf.PdfReader(io.BytesIO(doc["data"]))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "Porong" in text and "0.000 %" in text
+    assert "Bad format" not in env.text("/report docx") and "/report pdf" in env.text("/report docx")
 
 
 def test_crosscheck_against_the_routers_netwatch(env: Env) -> None:

@@ -184,16 +184,20 @@ def test_history_newest_first_with_evidence() -> None:
 
 
 def test_report_worst_first_and_no_data_last() -> None:
-    rows = [c.Availability("Candi", 100.0, 0, 0.0), c.Availability("Waru", 90.0, 0, 86400.0),
-            c.Availability("Krian", 99.58, 1, 3600.0), c.Availability("Porong", None, 0, 0.0)]
+    rows = [c.Availability("Candi", 100.0, 0, 0.0, parent_s=2400.0, available_s=864000.0 - 2400.0),
+            c.Availability("Waru", 90.0, 0, 86400.0, available_s=777600.0),
+            c.Availability("Krian", 99.58, 1, 3600.0, maintenance_s=7200.0, blind_s=600.0, available_s=853200.0),
+            c.Availability("Porong", None, 0, 0.0, blind_s=864000.0)]
+    # time-weighted: (861600 + 777600 + 853200) / (861600 + 777600 + 86400 + 853200 + 3600)
     assert c.render_report(rows, month="11/2026", now=NOW, tz=TZ, language="en") == (
         "<b>Availability</b> 11/2026 (to 14:00)\n"
-        "Average 96.53% • 1 outages • total down 1d01h\n"
-        "<pre>site     avail outages  down\n"
-        "Waru    90.00%       0 1d00h\n"
-        "Krian   99.58%       1 1h00m\n"
-        "Candi  100.00%       0     -\n"
-        "Porong       -       0     -</pre>")
+        "Availability 96.51% • 1 outages • own downtime 1d01h\n"
+        "Not counted: parent down 40m00s • maintenance 2h00m • monitor blind 10d00h\n"
+        "<pre>site     avail  down parent maint  blind\n"
+        "Waru    90.00% 1d00h      -     -      -\n"
+        "Krian   99.58% 1h00m      - 2h00m 10m00s\n"
+        "Candi  100.00%     - 40m00s     -      -\n"
+        "Porong       -     -      -     - 10d00h</pre>")
 
 
 def test_status_block() -> None:

@@ -197,6 +197,19 @@ EXPECTED: dict[str, list[str]] = {
     "invalid-web-auth.yaml": [
         '3: web: username is set but password is missing (set both username and password, or neither)',
     ],
+    "invalid-reports-hooks.yaml": [
+        "4: reports[0].every: unknown schedule 'fortnightly' (one of: daily, weekly, monthly)",
+        "6: reports[1].at: 24:00 is not a time to send at (00:00 to 23:59)",
+        "7: reports[2].chat_ids: no chat would receive this report (add chat_ids: [...] here or under telegram:)",
+        "8: reports[2].format: unknown format 'docx' (one of: pdf, html, csv)",
+        '10: hooks[0]: needs a command or a url (one of them: command: ["/usr/local/bin/open-ticket"] or url: https://gateway.example/hook)',
+        "12: hooks[1].command: '/usr/local/bin/open-ticket --site' is one text, not a list of words (a list of words, the program first: [\"/usr/local/bin/open-ticket\", \"--site\"] (no shell); a shell line needs [\"/bin/sh\", \"-c\", \"...\"])",
+        '13: hooks[2]: has both command and url (one of them: command: ["/usr/local/bin/open-ticket"] or url: https://gateway.example/hook)',
+        "16: hooks[3].on[0]: unknown event 'reboot' (one of: down, up, degraded, unreachable, flapping, path, acknowledged, uplink)",
+        "17: hooks[3].url: 'ftp://gateway.example/hook' is not a http/https URL (a URL starting with http:// or https://)",
+        "20: hooks[gw].headers: 'Bad Header' is not an HTTP header name (letters, digits and - (like X-Api-Key))",
+        "21: hooks[GW].name: hook name 'GW' is used twice (already hook [4]; give each hook its own name)",
+    ],
     "invalid-web-listen.yaml": [
         "2: web.listen: '8080' is not host:port (host:port like 127.0.0.1:8080, [::1]:8080 or :8080 for every interface)",
     ],

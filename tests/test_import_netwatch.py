@@ -107,8 +107,9 @@ def test_v6_yaml_loads_and_never_shows_the_token(tmp_path: Path) -> None:
         ("Kecamatan Candi", "172.16.3.1", "icmp", 60.0), ("Krembung-lantai 2", "172.16.5.1", "icmp", 15.0),
         ("Gedangan $cadangan", "172.16.16.1", "icmp", 60.0)]      # RouterOS 6: interval 1m unless set
     assert hosts[0].timeout == 2.0 and hosts[2].disabled and hosts[3].comment == "Krembung\r\nlantai 2"
-    assert "# down-script dropped: netwatchd sends its own alerts; for anything else a script did, use netwatchd " \
-           "hooks (coming: `hooks:` in hosts.yaml, a command or webhook run on a transition)" in text
+    assert "# down-script dropped: netwatchd sends its own alerts; for anything else a script did, add a `hooks:` " \
+           "entry to hosts.yaml (a command or a webhook run on down/up: hooks: [{on: [down, up], command: " \
+           "[/path/to/script]}])" in text
     assert "#   down-script: :log warning \"Gedangan down\"" in text
     assert [h.timeout for h in hosts] == [2.0, 1.0, 1.0, 1.0, 1.0]     # RouterOS 6: timeout 1s unless set
 

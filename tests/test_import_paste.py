@@ -265,8 +265,8 @@ def test_notify_names_parents_and_no_down_notification_become_hosts_yaml(tmp_pat
     assert "  # netwatch-notify count=7 (checks of its scheduler before a DOWN notification) not carried over" \
         in result.text
     assert "  # netwatch-notify down-hook dropped: netwatchd sends its own alerts; for anything else a script did, " \
-           "use netwatchd hooks (coming: `hooks:` in hosts.yaml, a command or webhook run on a transition): /beep" \
-        in result.text
+           "add a `hooks:` entry to hosts.yaml (a command or a webhook run on down/up: hooks: [{on: [down, up], " \
+           "command: [/path/to/script]}]): /beep" in result.text
     hosts = hosts_of(tmp_path, "  - {name: Core, address: 172.16.0.40}\n" + result.text,
                      prefix="routers:\n  - {name: edge, address: 172.16.0.254}\n")
     assert hosts["printer"].parent == "gateway" and hosts["printer"].alert_on_down is False
@@ -302,8 +302,8 @@ def test_scripts_are_dropped_pointing_at_hooks_and_tokens_never_show(capsys: pyt
     assert main(["import-netwatch", "--rsc", str(FIXTURES / "v6-telegram-down-script.rsc")]) == 0
     out = capsys.readouterr().out
     assert out.count("  # up-script, down-script dropped: netwatchd sends its own alerts; for anything else a "
-                     "script did, use netwatchd hooks (coming: `hooks:` in hosts.yaml, a command or webhook run on "
-                     "a transition)") == 2
+                     "script did, add a `hooks:` entry to hosts.yaml (a command or a webhook run on down/up: hooks: "
+                     "[{on: [down, up], command: [/path/to/script]}])") == 2
     assert "contohTokenBukanAsli" not in out and "987654321:" not in out and "bot***" in out
     assert main(["import-netwatch", "--rsc", str(FIXTURES / "v7-scripts-and-test-script.rsc")]) == 0
     out = capsys.readouterr().out

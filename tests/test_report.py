@@ -121,7 +121,9 @@ def test_availability_outages_and_clipping_match_hand_computation(tmp_path, caps
     assert a["outages"][0]["start"] == "2026-11-01T08:00:00.000+07:00"
 
     b = sites["kec-b"]
-    assert b["availability_percent"] == pytest.approx(100 * (86400 - 2590) / 86400, abs=1e-12)
+    # unreachable because its parent was down: not its own downtime, shown beside the headline
+    assert b["availability_percent"] == 100.0
+    assert b["parts_s"]["parent"] == 2590 and b["parts_s"]["down"] == 0 and b["observable_s"] == 86400 - 2590
     assert b["outages"][0]["cause"] == "unreachable (parent kec-a down)"
     assert b["degraded_s"] == 1800 and b["seconds"]["up"] == 86400 - 2590 - 1800
 
@@ -135,9 +137,9 @@ def test_availability_outages_and_clipping_match_hand_computation(tmp_path, caps
     assert e["outages"][0]["ongoing"] is True and e["downtime_s"] == 3600
     assert e["mttr_s"] is None and e["mtbf_s"] == 82800
 
-    known = 4 * 86400
+    observable = 4 * 86400 - 2590
     assert data["overall_availability_percent"] == pytest.approx(
-        100 * (known - 2592 - 2590 - 3600 - 3600) / known, abs=1e-12)
+        100 * (observable - 2592 - 3600 - 3600) / observable, abs=1e-12)
 
 
 def test_rtt_summary_comes_from_rollups(tmp_path, capsys):
@@ -169,11 +171,19 @@ def test_group_filter(tmp_path, capsys):
 
 def test_text_and_csv_formats(tmp_path, capsys):
     cfg = _write_fixture(tmp_path)
-    assert cli.main(["report", "-c", str(cfg), "--since", "2026-11-01", "--until", "2026-11-02"]) == 0
+    assert cli.main(["report", "-c", str(cfg), "--since", "2026-11-01", "--until", "2026-11-02",
+                     "--language", "en"]) == 0
     text = capsys.readouterr().out
     assert "97.000 %" in text and "no data" in text and "43m 12s" in text
     assert "unreachable (parent kec-a down)" in text and "ongoing" in text
     assert "within 1 s: 66.7 %" in text
+    assert "parent down 0.600 % (43m 10s)" in text      # kec-b's 2,590 s of 5 x 86,400 s, beside the headline
+    # Indonesian: decimal comma, Indonesian words
+    assert cli.main(["report", "-c", str(cfg), "--since", "2026-11-01", "--until", "2026-11-02",
+                     "--language", "id"]) == 0
+    text = capsys.readouterr().out
+    assert "97,000 %" in text and "tidak ada data" in text and "43 mnt 12 dtk" in text
+    assert "tak terjangkau (induk kec-a putus)" in text and "induk putus" in text
     assert cli.main(["report", "-c", str(cfg), "--since", "2026-11-01", "--until", "2026-11-02",
                      "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
@@ -186,12 +196,12 @@ def test_html_is_self_contained_with_charts(tmp_path, capsys):
     cfg = _write_fixture(tmp_path)
     out = tmp_path / "report.html"
     assert cli.main(["report", "-c", str(cfg), "--since", "2026-11-01", "--until", "2026-11-02",
-                     "-o", str(out)]) == 0
+                     "-o", str(out), "--language", "en"]) == 0
     html = out.read_text()
-    assert html.count("data:image/png;base64,") == 4
+    assert html.count("data:image/png;base64,") == 5
     assert "@page" in html and "size: A4" in html
     assert "http://" not in html and "https://" not in html and "<script" not in html
-    assert "97.000 %" in html
+    assert "97.000 %" in html and "Ranking of sites" in html and "parent down" in html
 
 
 @pytest.mark.parametrize("flag,value,needle", [

@@ -34,12 +34,12 @@ from netwatchd.bot.parse import (
 from netwatchd.clock import Clock
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.engine.engine import HostState
-from netwatchd.errors import ProbeError
+from netwatchd.errors import ProbeError, ReportError
 from netwatchd.jsonl import last_record
 from netwatchd.models import ProbeResult
 from netwatchd.probes import probe_hosts
-from netwatchd.report.data import load_inputs
-from netwatchd.report.stats import SiteInfo, site_report
+from netwatchd.report.make import MIME, all_sites, make_report
+from netwatchd.report.make import render as render_document
 from netwatchd.router import netwatch
 from netwatchd.router.client import RouterClient, RouterPool
 from netwatchd.router.values import ros_bool
@@ -58,6 +58,7 @@ class Reply:
 
     text: str
     reply_markup: dict[str, Any] | None = None
+    document: tuple[str, bytes, str] | None = None     # (file name, bytes, MIME type): sent with sendDocument
 
 
 @dataclass
@@ -168,22 +169,38 @@ def _unmute(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
     return [Reply(say(ctx.language, "unmuted" if removed else "not_muted", target=target))]
 
 
+REPORT_FORMATS = ("pdf", "html", "csv")
+
+
 def _report(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
-    """Month-to-date availability, computed by the report maths (netwatchd.report) from the events."""
+    """Month-to-date availability, computed by the report maths (netwatchd.report) from the store:
+    a table, or with `pdf` / `html` / `csv` the report file itself."""
+    fmt = command.args[0].lower().lstrip("/") if command.args else None
+    if fmt is not None and (fmt not in REPORT_FORMATS or len(command.args) > 1):
+        raise CommandInputError("usage", usage=say(ctx.language, "report_usage"))
     now = ctx.clock.now()
     local = now.astimezone(ctx.tz)
     start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
-    sites = [SiteInfo(h.name, h.group, h.parent, h.address) for h in ctx.config.hosts if not h.disabled]
-    with _connection(ctx) as conn:
-        inputs = load_inputs(conn, sites, start, now)
-    rows = []
-    for site in sites:
-        figures = site_report(site, inputs.initial_states.get(site.name, "unknown"),
-                              inputs.changes.get(site.name, ()), start, now, ctx.tz)
-        rows.append(render.Availability(site=site.name, percent=figures.availability_percent,
-                                        outages=len(figures.outages), down_s=figures.downtime_s))
-    return [Reply(render.render_report(rows, month=local.strftime("%m/%Y"), now=now, tz=ctx.tz,
-                                       language=ctx.language))]
+    if start >= now:
+        start = (local.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)).replace(
+            day=1).astimezone(timezone.utc)
+    report, inputs = make_report(ctx.config, start, now, all_sites(ctx.config), now=now,
+                                 with_series=fmt in ("html", "pdf"))
+    month = local.strftime("%m/%Y")
+    if fmt is not None:
+        prefix = "laporan-ketersediaan" if ctx.language == "id" else "availability-report"
+        try:
+            data = render_document(report, inputs, fmt, ctx.tz, ctx.language)
+        except ReportError:
+            return [Reply(say(ctx.language, "report_no_pdf"))]
+        caption = say(ctx.language, "report_document", month=month, time=render.local_time(now, ctx.tz, now))
+        return [Reply(caption, document=(f"{prefix}-{local:%Y-%m}.{fmt}", data, MIME[fmt]))]
+    rows = [render.Availability(site=s.site.name, percent=s.availability_percent, outages=len(s.own_outages),
+                                down_s=s.downtime_s, parent_s=s.parts.get("parent", 0.0),
+                                maintenance_s=s.parts.get("maintenance", 0.0), blind_s=s.parts.get("blind", 0.0),
+                                available_s=s.parts.get("up", 0.0) + s.parts.get("degraded", 0.0))
+            for s in report.sites]
+    return [Reply(render.render_report(rows, month=month, now=now, tz=ctx.tz, language=ctx.language))]
 
 
 # --- probes and routers -----------------------------------------------------------------------

@@ -428,6 +428,14 @@ class BotPoller:
     def _send_replies(self, chat_id: int, replies: list[Reply], outcome: str) -> str:
         """Send every reply, split at 4,096 characters; returns the outcome (amended on failure)."""
         for reply in replies:
+            if reply.document is not None:
+                name, data, mime = reply.document
+                try:
+                    self.api.send_document(chat_id, name, data, caption=reply.text or None, mime_type=mime)
+                except DeliveryError as exc:
+                    log.warning("could not send %s to chat %s: %s", name, chat_id, redact(str(exc)))
+                    return f"{outcome}; document failed: {redact(str(exc))}"[:300]
+                continue
             chunks = split_html(reply.text)
             for index, chunk in enumerate(chunks):
                 markup = reply.reply_markup if index == len(chunks) - 1 else None

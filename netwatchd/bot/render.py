@@ -69,7 +69,11 @@ class Availability:
     site: str
     percent: float | None
     outages: int
-    down_s: float
+    down_s: float                 # own downtime (the only part counted against the site)
+    parent_s: float = 0.0         # unreachable because a parent was down
+    maintenance_s: float = 0.0
+    blind_s: float = 0.0          # netwatchd not running, or its own uplink lost
+    available_s: float = 0.0      # up + degraded (for the time-weighted overall figure)
 
 
 # --- local commands ---------------------------------------------------------------------------
@@ -217,18 +221,32 @@ def render_mutes(mutes: Sequence[Mute], *, now: datetime, tz: tzinfo, language: 
 
 
 def render_report(rows: Sequence[Availability], *, month: str, now: datetime, tz: tzinfo, language: str) -> str:
-    """Month-to-date availability, worst sites first."""
+    """Month-to-date availability (own downtime over observable time), worst sites first, with
+    the parts that do not count shown beside it."""
     if not rows:
         return say(language, "no_sites")
     ordered = sorted(rows, key=lambda r: (r.percent if r.percent is not None else 101.0, r.site))
-    known = [r.percent for r in rows if r.percent is not None]
-    avg = f"{sum(known) / len(known):.2f}" if known else "-"
-    body = table(headers(language, "site", "availability", "outages", "down"),
-                 [[r.site, f"{r.percent:.2f}%" if r.percent is not None else "-", r.outages,
-                   duration(r.down_s) if r.down_s else "-"] for r in ordered], right=(1, 2, 3))
-    overall = say(language, "report_overall", percent=avg, outages=sum(r.outages for r in rows),
-                  down=duration(sum(r.down_s for r in rows)))
-    return "\n".join([say(language, "title_report", month=month, time=local_time(now, tz, now)), overall, body])
+    observed = sum(r.available_s + r.down_s for r in rows)
+    if observed > 0:
+        overall = f"{100.0 * sum(r.available_s for r in rows) / observed:.2f}"
+    else:
+        known = [r.percent for r in rows if r.percent is not None]
+        overall = f"{sum(known) / len(known):.2f}" if known else "-"
+
+    def span(seconds: float) -> str:
+        return duration(seconds) if seconds else "-"
+
+    body = table(headers(language, "site", "availability", "down", "parent", "maintenance", "blind"),
+                 [[r.site, f"{r.percent:.2f}%" if r.percent is not None else "-", span(r.down_s), span(r.parent_s),
+                   span(r.maintenance_s), span(r.blind_s)] for r in ordered], right=(1, 2, 3, 4, 5))
+    lines = [say(language, "title_report", month=month, time=local_time(now, tz, now)),
+             say(language, "report_overall", percent=overall, outages=sum(r.outages for r in rows),
+                 down=span(sum(r.down_s for r in rows)))]
+    excused = [sum(getattr(r, f) for r in rows) for f in ("parent_s", "maintenance_s", "blind_s")]
+    if any(excused):
+        lines.append(say(language, "report_excused", parent=span(excused[0]), maintenance=span(excused[1]),
+                         blind=span(excused[2])))
+    return "\n".join([*lines, body])
 
 
 # --- router commands --------------------------------------------------------------------------

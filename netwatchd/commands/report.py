@@ -7,8 +7,6 @@ exclusive and never later than now; a date alone means 00:00 of that day.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
@@ -18,15 +16,16 @@ from netwatchd.clock import Clock, SystemClock
 from netwatchd.config import loader as config_loader
 from netwatchd.config.kinds import did_you_mean
 from netwatchd.config.model import Config
-from netwatchd.errors import StoreError, UsageError
-from netwatchd.report.data import ReportInputs, load_inputs, read_timing_log
+from netwatchd.errors import UsageError
+from netwatchd.report.make import FORMATS, make_report, render, timezone_of
 from netwatchd.report.progress import ProgressBar
-from netwatchd.report.stats import Report, SiteInfo, build_report
-from netwatchd.store import Database
-from netwatchd.store.history_repo import rollup_table
+from netwatchd.report.stats import SiteInfo
 
-FORMATS = ("text", "csv", "json", "html")
+__all__ = ["FORMATS", "add_arguments", "make_report", "parse_when", "resolve_window", "run", "select_sites",
+           "site_hint"]
+
 _TIME_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+_BY_SUFFIX = {".html": "html", ".htm": "html", ".pdf": "pdf", ".csv": "csv", ".json": "json"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,11 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--site", action="append", metavar="NAME", help="only this site (repeatable)")
     which.add_argument("--group", action="append", metavar="G", help="only sites in this group (repeatable)")
-    parser.add_argument("--format", choices=FORMATS, help="text (default), csv, json or html "
-                        "(default html when -o ends in .html)")
+    parser.add_argument("--format", choices=FORMATS, help="text (default), csv, json, html or pdf (A4, needs "
+                        "WeasyPrint); default from the -o suffix (.html .pdf .csv .json)")
+    parser.add_argument("--language", choices=("en", "id"), default="en",
+                        help="language of text, html and pdf: en (default) or id (Indonesian: decimal comma)")
     parser.add_argument("-o", "--output", metavar="PATH", help="write here instead of stdout")
-
-
 def parse_when(text: str, tz: tzinfo, flag: str) -> datetime:
     """A local date or date-time -> aware datetime. Raises UsageError naming the accepted forms."""
     for fmt in _TIME_FORMATS:
@@ -97,73 +96,38 @@ def select_sites(config: Config, names: Sequence[str] | None, groups: Sequence[s
     return [SiteInfo(h.name, h.group, h.parent, h.address) for h in hosts]
 
 
-def make_report(config: Config, since: datetime, until: datetime, sites: Sequence[SiteInfo], *,
-                now: datetime, with_series: bool = False, filtered: bool = False,
-                progress: ProgressBar | None = None) -> tuple[Report, ReportInputs]:
-    """Read the store and the timing log, compute the figures. Raises StoreError."""
-    tz = config.tz
-    db = Database.in_dir(config.data_dir)
-    notes: list[str] = []
-    table = rollup_table(since, until, now, config.retention)
-    if db.path.exists():
-        try:
-            conn = db.connect(readonly=True)
-            try:
-                inputs = load_inputs(conn, sites, since, until, rollup_table=table, with_series=with_series)
-            finally:
-                conn.close()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the store {db.path}: {exc} (is it a netwatchd store? "
-                             "run 'netwatchd run' once to create it)") from None
-    else:
-        inputs = ReportInputs(rollup_table=table)
-        notes.append(f"no store at {db.path} yet: start 'netwatchd run' with this config to collect data")
-    if progress:
-        progress.update(1, len(sites) + 2, "events and rollups")
-
-    def on_site(done: int, total: int) -> None:
-        if progress:
-            progress.update(done + 1, total + 2, "sites")
-
-    report = build_report(sites, inputs.initial_states, inputs.changes, inputs.rtt,
-                          read_timing_log(config.data_dir), since=since, until=until, tz=tz,
-                          tz_name=config.timezone, generated_at=now,
-                          delivery_hosts={s.name for s in sites} if filtered else None, progress=on_site)
-    if notes:
-        report = dataclasses.replace(report, notes=tuple(notes))
-    return report, inputs
-
-
 def run(args: argparse.Namespace, clock: Clock | None = None) -> int:
     # a report needs no secret: it runs where TELEGRAM_BOT_TOKEN / router passwords are not set
     config = config_loader.load(Path(args.config), secrets_may_be_unset=True)
-    tz = config.tz
+    tz = timezone_of(config.timezone)
     now = (clock or SystemClock()).now()
     since, until = resolve_window(args.since, args.until, tz, now)
     sites = select_sites(config, args.site, args.group)
-    fmt = args.format or ("html" if (args.output or "").lower().endswith((".html", ".htm")) else "text")
+    fmt = args.format or _BY_SUFFIX.get(Path(args.output or "").suffix.lower(), "text")
+    language = args.language
+    if fmt == "pdf":
+        from netwatchd.report.pdf import available, render_pdf
+
+        if not available():
+            render_pdf("")              # raises ReportError: one line naming what to install
+        if not args.output and sys.stdout.isatty():
+            raise UsageError("a PDF is not for the terminal: add -o report.pdf (or pipe it to a file)")
     progress = ProgressBar(sys.stderr)
     try:
-        report, inputs = make_report(config, since, until, sites, now=now, with_series=fmt == "html",
+        report, inputs = make_report(config, since, until, sites, now=now, with_series=fmt in ("html", "pdf"),
                                      filtered=bool(args.site or args.group), progress=progress)
-        if fmt == "html":
-            from netwatchd.report.html import render_html
-
-            text = render_html(report, inputs, tz, progress=progress)
-        else:
-            from netwatchd.report import render
-
-            text = {"text": lambda: render.render_text(report, tz), "csv": lambda: render.render_csv(report),
-                    "json": lambda: render.render_json(report, tz)}[fmt]()
+        data = render(report, inputs, fmt, tz, language, progress=progress)
     finally:
         progress.close()
     if args.output:
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            Path(args.output).write_bytes(data)
         except OSError as exc:
             raise UsageError(f"cannot write {args.output}: {exc.strerror or exc} "
                              "(check the folder exists and is writable)") from None
+    elif fmt == "pdf":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(data.decode("utf-8"))
     return 0
-

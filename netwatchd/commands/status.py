@@ -23,7 +23,9 @@ from netwatchd.engine.mutes import compile_windows
 from netwatchd.logs import redact
 from netwatchd.store import outbox_repo, state_repo
 from netwatchd.store.db import Database, read_transaction
-from netwatchd.store.outbox_repo import DeadRow
+from netwatchd.store.outbox_repo import DeadRow, LaneStatus
+
+HOOK_PREFIX = "hook:"       # notify.hooks.HOOK_PREFIX: the outbox lanes of the hooks
 
 DEAD_SHOWN = 10
 
@@ -48,6 +50,7 @@ class Snapshot:
     mutes: list[Mute]
     depth: int
     dead: Sequence[DeadRow]
+    hooks: Sequence[LaneStatus] = ()
 
 
 def read_snapshot(db: Database, now: datetime) -> Snapshot:
@@ -58,9 +61,10 @@ def read_snapshot(db: Database, now: datetime) -> Snapshot:
             states = state_repo.load_states(conn)
             mutes = state_repo.active_mutes(conn, now)
             outbox = outbox_repo.outbox_status(conn, dead_limit=DEAD_SHOWN)
+            hooks = outbox_repo.lane_status(conn, HOOK_PREFIX)
     finally:
         conn.close()
-    return Snapshot(states, mutes, outbox.waiting, outbox.dead_rows)
+    return Snapshot(states, mutes, outbox.waiting, outbox.dead_rows, hooks)
 
 
 def _local(moment: datetime | None, tz: tzinfo) -> str:
@@ -118,12 +122,30 @@ def build_report(config: Config, snap: Snapshot, now: datetime) -> dict[str, Any
         "now": now.isoformat(timespec="milliseconds"), "now_local": _local(now, tz), "hosts": hosts,
         "outbox": {"depth": snap.depth, "dead": [_dead_row(row) for row in snap.dead]},
     }
+    lanes = {lane.lane[len(HOOK_PREFIX):]: lane for lane in snap.hooks}
+    hooks = []
+    for hook in config.hooks:
+        hooks.append(_hook_row(hook.name, hook.target, lanes.pop(hook.name, None)))
+    hooks += [_hook_row(name, "(no longer in the config)", lane) for name, lane in lanes.items()
+              if lane.waiting or lane.dead]
+    if hooks:
+        report["hooks"] = hooks
     me = snap.states.get(SELF_HOST)
     if config.self_check.anchors:
         report["uplink"] = {"state": me.state.value if me else "unknown",
                             "since_local": _local(me.since if me else None, tz),
                             "anchors": list(config.self_check.anchors)}
     return report
+
+
+def _hook_row(name: str, target: str, lane: LaneStatus | None) -> dict[str, Any]:
+    """A hook's delivery: failing (its oldest event keeps failing), waiting, dead, last success."""
+    waiting = lane.waiting if lane else 0
+    error = redact(lane.last_error) if lane and lane.last_error else None
+    failing = bool(lane and lane.waiting and lane.attempts > 0 and lane.last_error)
+    return {"name": name, "target": target, "waiting": waiting, "dead": lane.dead if lane else 0,
+            "failing": failing, "attempts": lane.attempts if lane else 0, "last_error": error,
+            "last_success": lane.last_done_at if lane else None}
 
 
 def _dead_row(row: DeadRow) -> dict[str, Any]:
@@ -156,6 +178,11 @@ def print_table(report: dict[str, Any], out: TextIO) -> None:
     for dead in box["dead"]:
         print(f"  dead #{dead['id']} to {dead['chat_id']}: {dead['host']} {dead['kind']} {dead['to']}"
               f" — {dead['reason']}", file=out)
+    for hook in report.get("hooks", ()):
+        state = (f"FAILING (attempt {hook['attempts']}): {hook['last_error']}" if hook["failing"]
+                 else "ok" if not hook["dead"] else f"{hook['dead']} event(s) given up: {hook['last_error']}")
+        print(f"hook {hook['name']} ({hook['target']}): {state}; {hook['waiting']} waiting, "
+              f"last success {hook['last_success'] or 'never'}", file=out)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:

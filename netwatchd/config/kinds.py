@@ -566,3 +566,76 @@ class Listen(Kind):
             except Invalid as exc:
                 raise Invalid(f"{shown(value)}: {exc.what}", self.allowed()) from None
         return host, port
+
+
+class Argv(Kind):
+    """A command as a list of words (argv, run without a shell): the first word is the program."""
+
+    type_name = "list of text (argv)"
+
+    def __init__(self, max_items: int = 64, max_len: int = 4096) -> None:
+        self.max_items, self.max_len = max_items, max_len
+
+    def allowed(self) -> str:
+        return 'a list of words, the program first: ["/usr/local/bin/open-ticket", "--site"] (no shell)'
+
+    def parse(self, value: Value) -> tuple[str, ...]:
+        if value.kind == "scalar":
+            raise Invalid(f"{shown(value)} is one text, not a list of words",
+                          self.allowed() + "; a shell line needs [\"/bin/sh\", \"-c\", \"...\"]")
+        if value.kind != "seq" or not value.elements:
+            raise Invalid("must be a non-empty list", self.allowed())
+        if len(value.elements) > self.max_items:
+            raise Invalid(f"has {len(value.elements)} words", f"at most {self.max_items}")
+        words: list[str] = []
+        for element in value.elements:
+            if element.kind != "scalar" or (element.typed is None and not element.from_env):
+                raise Invalid("every word must be a text", self.allowed())
+            text = element.text
+            if "\x00" in text or len(text) > self.max_len:
+                raise Invalid(f"word {shown(element)} is not usable", f"at most {self.max_len} characters, no NUL")
+            words.append(text)
+        if not words[0].strip():
+            raise Invalid("the program (first word) is empty", self.allowed())
+        return tuple(words)
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}")
+
+
+class Headers(Kind):
+    """HTTP headers: a mapping of name to text. A value that came from `${VAR}` is a secret: it is
+    registered for redaction (never logged) as soon as it is read."""
+
+    type_name = "mapping of text"
+
+    def allowed(self) -> str:
+        return 'a mapping of header name to value, e.g. {Authorization: "Bearer ${HOOK_TOKEN}"}'
+
+    def show(self, default: Any) -> str:
+        return "{}"
+
+    def parse(self, value: Value) -> dict[str, str]:
+        if value.kind == "scalar" and value.typed is None and not value.from_env:
+            return {}
+        if value.kind != "map":
+            raise Invalid(f"must be a mapping, not {value.describe()}", self.allowed())
+        result: dict[str, str] = {}
+        for name, entry in value.items.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise Invalid(f"{name!r} is not an HTTP header name", "letters, digits and - (like X-Api-Key)")
+            if name.lower() in ("content-length", "host", "transfer-encoding", "connection"):
+                raise Invalid(f"header {name} is set by netwatchd", "leave it out")
+            item = entry.value
+            if item.kind != "scalar" or (item.typed is None and not item.from_env):
+                raise Invalid(f"header {name} must be a text", self.allowed())
+            if re.search(r"[\r\n\x00]", item.text):
+                raise Invalid(f"header {name} has a line break", "one line of text")
+            if item.from_env:
+                from netwatchd.logs import add_secret
+
+                add_secret(item.text)
+                for secret in item.env_values:      # the token alone, too (a receiver may echo it)
+                    add_secret(secret)
+            result[name] = item.text
+        return result

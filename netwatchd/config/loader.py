@@ -10,8 +10,10 @@ netwatchd.logs.add_secret as soon as they are read, so no later output can show 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import re
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -25,8 +27,10 @@ from netwatchd.config.model import (
     DEFAULT_TIMEZONE,
     Config,
     FlapPolicy,
+    HookSpec,
     HostSpec,
     MaintenanceWindow,
+    ReportSchedule,
     RetentionSpec,
     RouterSpec,
     SelfCheck,
@@ -39,9 +43,11 @@ from netwatchd.config.reader import BAD_REFERENCE, Entry, Value, YamlProblem, pa
 from netwatchd.config.schema import (
     DEFAULTS,
     FLAPPING,
+    HOOKS,
     HOST,
     HOST_SETTINGS,
     MAINTENANCE,
+    REPORTS,
     RETENTION,
     ROUTER,
     SELF_CHECK,
@@ -275,7 +281,7 @@ class _Loader:
             return None
         items = root.items
         top = self.section(_without(root, ("defaults", "hosts", "routers", "telegram", "web", "maintenance",
-                                           "self_check", "flapping", "retention")), TOP, "")
+                                           "self_check", "flapping", "retention", "reports", "hooks")), TOP, "")
         timezone_name = top.get("timezone", (DEFAULT_TIMEZONE, 0))[0]
         self.zone = time_zone(timezone_name)     # a valid name: TimeZone has checked it
         routers = self.routers(_get(items, "routers"))
@@ -289,6 +295,8 @@ class _Loader:
         self_check = SelfCheck(**_fields(self.section(_val(_get(items, "self_check")), SELF_CHECK, "self_check")))
         flapping = self.flapping(_get(items, "flapping"))
         retention = self.retention(_get(items, "retention"))
+        reports = self.reports(_get(items, "reports"), telegram)
+        hooks = self.hooks(_get(items, "hooks"))
         if top.get("crosscheck_every", (None, 0))[0] is not None and not routers:
             self.warn(top["crosscheck_every"][1], "crosscheck_every", "there are no routers to cross-check",
                       "add the router under routers:, or remove crosscheck_every")
@@ -301,7 +309,8 @@ class _Loader:
                       routers=tuple(routers), telegram=telegram, web=web, maintenance=tuple(maintenance),
                       self_check=self_check, flapping=flapping, retention=retention,
                       announce_startup=top.get("announce_startup", (False, 0))[0],
-                      crosscheck_every=top.get("crosscheck_every", (None, 0))[0])
+                      crosscheck_every=top.get("crosscheck_every", (None, 0))[0],
+                      reports=tuple(reports), hooks=tuple(hooks))
 
     # ------------------------------------------------------------ hosts
 
@@ -643,6 +652,74 @@ class _Loader:
             self.error(line, f"flapping.{key}", f"low_percent {spec.low_percent:g}% is not below high_percent "
                        f"{spec.high_percent:g}%", "low_percent < high_percent, e.g. 25% and 50%")
         return spec
+
+    def reports(self, entry: Entry | None, telegram: TelegramSpec) -> list[ReportSchedule]:
+        found: list[ReportSchedule] = []
+        for element, label, own in self.list_section(_val(entry), REPORTS, "reports"):
+            values = _fields(own)
+            if "every" not in values:
+                continue            # reported: missing or wrong
+            if values.get("at") == "24:00":
+                self.error(own["at"][1], f"{label}.at", "24:00 is not a time to send at", "00:00 to 23:59")
+                continue
+            if not values.get("chat_ids"):
+                if not telegram.chat_ids:
+                    self.error(element.line, f"{label}.chat_ids", "no chat would receive this report",
+                               "add chat_ids: [...] here or under telegram:")
+                    continue
+                values["chat_ids"] = telegram.chat_ids
+            values["language"] = values.get("language") or telegram.language
+            spec = ReportSchedule(**values)
+            if spec.format == "pdf" and importlib.util.find_spec("weasyprint") is None:
+                self.warn(own["format"][1] if "format" in own else element.line, f"{label}.format",
+                          "pdf needs WeasyPrint, which is not installed here",
+                          "pip install 'netwatchd[pdf]' (and Debian's libpango-1.0-0 libpangoft2-1.0-0), "
+                          "or format: html")
+            if not telegram.token and "telegram.token" not in self.unset_secrets:
+                self.warn(element.line, label, "there is no telegram.token: the report waits in the store "
+                          "until one is set", "set telegram.token")
+            found.append(spec)
+        return found
+
+    def hooks(self, entry: Entry | None) -> list[HookSpec]:
+        found: list[HookSpec] = []
+        names: dict[str, int] = {}
+        for index, (element, label, own) in enumerate(self.list_section(_val(entry), HOOKS, "hooks")):
+            values = _fields(own)
+            if ("command" in element.items) == ("url" in element.items):
+                what = ("has both command and url" if "command" in element.items
+                        else "needs a command or a url")
+                self.error(element.line, label, what, 'one of them: command: ["/usr/local/bin/open-ticket"] '
+                           "or url: https://gateway.example/hook")
+                continue
+            if "headers" in element.items and "command" in element.items:
+                self.error(own["headers"][1] if "headers" in own else element.line, f"{label}.headers",
+                           "headers are for a webhook (url:)", "remove them, or use url:")
+                continue
+            if not isinstance(values.get("headers", {}), dict):
+                values["headers"] = {}      # its ${VAR} is not set (a warning for check, an error for run)
+            values["name"] = values.get("name") or f"hook{index + 1}"
+            key = values["name"].lower()
+            if key in names:
+                self.error(own["name"][1] if "name" in own else element.line, f"{label}.name",
+                           f"hook name '{values['name']}' is used twice", f"already hook [{names[key]}]; "
+                           "give each hook its own name")
+                continue
+            names[key] = index
+            if "on" in values and not values["on"]:
+                self.error(own["on"][1], f"{label}.on", "is empty, so the hook never runs",
+                           "list events, e.g. [down, up]")
+                continue
+            command = values.get("command")
+            if command:
+                program = command[0]
+                path = shutil.which(program) if "/" not in program else (program if os.access(program, os.X_OK)
+                                                                        else None)
+                if path is None:
+                    self.warn(own["command"][1], f"{label}.command", f"{program} is not an executable file here",
+                              "write its full path; it is looked up when the hook runs")
+            found.append(HookSpec(**values))
+        return found
 
     def retention(self, entry: Entry | None) -> RetentionSpec:
         own = self.section(_val(entry), RETENTION, "retention")

@@ -155,6 +155,44 @@ class RetentionSpec:
 
 
 @dataclass(frozen=True)
+class ReportSchedule:
+    """A report sent by itself: the last full day / week (Monday-Sunday) / calendar month, at `at`
+    local time (on Monday for weekly, on the 1st for monthly), as a document to `chat_ids`."""
+
+    every: str                          # daily | weekly | monthly
+    at: str = "08:00"                   # HH:MM in the configured time zone
+    chat_ids: tuple[int, ...] = ()      # empty: telegram.chat_ids (filled in by the loader)
+    format: str = "pdf"                 # pdf | html | csv
+    language: str = ""                  # id | en; "": telegram.language (filled in by the loader)
+
+
+HOOK_EVENTS = ("down", "up", "degraded", "unreachable", "flapping", "path", "acknowledged", "uplink")
+"""What a hook may be run on (`hooks[].on`)."""
+
+
+@dataclass(frozen=True)
+class HookSpec:
+    """A command (argv, no shell) or a webhook (JSON POST) run on the transitions named in `on`."""
+
+    name: str = ""                      # the hook's lane and its name in logs and status ("hook1" ...)
+    on: tuple[str, ...] = ("down", "up")
+    command: tuple[str, ...] = ()
+    url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    timeout: float = 10.0               # seconds
+
+    @property
+    def target(self) -> str:
+        """What it runs, for logs: the program, or the webhook's host (never a header or a query)."""
+        if self.command:
+            return self.command[0]
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url or "")
+        return f"{parts.scheme}://{parts.hostname or ''}{(':' + str(parts.port)) if parts.port else ''}{parts.path}"
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     data_dir: Path
@@ -169,6 +207,8 @@ class Config:
     retention: RetentionSpec = field(default_factory=RetentionSpec)
     announce_startup: bool = False
     crosscheck_every: float | None = None  # seconds; compare the routers' Netwatch with our states (None = off)
+    reports: tuple[ReportSchedule, ...] = ()
+    hooks: tuple[HookSpec, ...] = ()
     # `timezone` ready to use: every time shown to a person (alerts, bot, reports, status) is in this zone.
     # Built from `timezone` with the Config (also by dataclasses.replace), so the two never disagree.
     tz: tzinfo = field(init=False, repr=False, compare=False)

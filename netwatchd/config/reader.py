@@ -67,6 +67,7 @@ class Value:
     elements: list[Value] = field(default_factory=list)
     missing_env: tuple[str, ...] = ()
     from_env: bool = False
+    env_values: tuple[str, ...] = ()     # the values the `${VAR}`s of this scalar were replaced by
 
     def describe(self) -> str:
         """What kind of YAML value this is, for messages ("a list", "a number", ...)."""
@@ -160,10 +161,11 @@ def restore_env_refs(text: str) -> str:
     return _SENTINEL.sub(lambda m: "${" + m.group(1) + "}", text).replace(_DOLLAR * 2 + "{", "${")
 
 
-def _expand(text: str, environ: Mapping[str, str]) -> tuple[str, tuple[str, ...], bool]:
+def _expand(text: str, environ: Mapping[str, str]) -> tuple[str, tuple[str, ...], bool, tuple[str, ...]]:
     if _START not in text and _DOLLAR not in text:
-        return text, (), False
+        return text, (), False, ()
     missing: list[str] = []
+    values: list[str] = []
     found = False
 
     def replace(match: re.Match[str]) -> str:
@@ -174,12 +176,13 @@ def _expand(text: str, environ: Mapping[str, str]) -> tuple[str, tuple[str, ...]
             missing.append(BAD_REFERENCE)
             return ""
         if name in environ:
+            values.append(environ[name])
             return environ[name]
         missing.append(name)
         return ""
 
     expanded = _SENTINEL.sub(replace, text)
-    return expanded.replace(_DOLLAR * 2 + "{", "${"), tuple(missing), found
+    return expanded.replace(_DOLLAR * 2 + "{", "${"), tuple(missing), found, tuple(values)
 
 
 def _syntax_problem(exc: yaml.YAMLError, text: str) -> YamlProblem:
@@ -250,9 +253,10 @@ class _TreeBuilder:
 
     def _scalar(self, node: ScalarNode) -> Value:
         line = node.start_mark.line + 1
-        text, missing, from_env = _expand(node.value, self.environ)
+        text, missing, from_env, env_values = _expand(node.value, self.environ)
         if from_env:
-            return Value("scalar", line, text=text, typed=text, missing_env=missing, from_env=True)
+            return Value("scalar", line, text=text, typed=text, missing_env=missing, from_env=True,
+                         env_values=env_values)
         typed: Any = node.value
         if node.tag.startswith(_TAG) and node.tag != _TAG + "str":
             try:

@@ -16,9 +16,11 @@ from typing import Any
 
 from netwatchd.config.kinds import (
     Address,
+    Argv,
     Choice,
     Duration,
     Flag,
+    Headers,
     Integer,
     Kind,
     Listen,
@@ -36,10 +38,13 @@ from netwatchd.config.kinds import (
     format_duration,
 )
 from netwatchd.config.model import (
+    HOOK_EVENTS,
     Config,
     FlapPolicy,
+    HookSpec,
     HostSpec,
     MaintenanceWindow,
+    ReportSchedule,
     RetentionSpec,
     RouterSpec,
     SelfCheck,
@@ -245,6 +250,39 @@ RETENTION = Section("retention", (
         "it back (a truncated or mistaken hosts.yaml restored) restores its state too; 0 forgets at once"),
 ), RetentionSpec, "How long history is kept. The `*_days` numbers are days; durations like 2w also work.")
 
+REPORTS = Section("reports", (
+    Key("every", Choice("daily", "weekly", "monthly", noun="schedule"), "daily: yesterday, sent every day; "
+        "weekly: last Monday-Sunday, sent on Monday; monthly: last calendar month, sent on the 1st", required=True),
+    Key("at", TimeOfDay(), "when it is sent, HH:MM in `timezone` (a report due while netwatchd was not running "
+        "is sent once when it starts)"),
+    Key("chat_ids", ListOf(Integer(nonzero=True)), "chats that receive it as a document",
+        doc_default="telegram.chat_ids"),
+    Key("format", Choice("pdf", "html", "csv", noun="format"), "pdf (A4, needs WeasyPrint: "
+        "pip install 'netwatchd[pdf]'), html (one self-contained page) or csv (one row per site)"),
+    Key("language", Choice(*LANGUAGES, noun="language"), "id (Indonesian, decimal comma) or en",
+        doc_default="telegram.language"),
+), ReportSchedule, "Reports that reach the chats by themselves (sendDocument, through the outbox: kept in the "
+   "store until Telegram has them, retried, sent once).", shape="list")
+
+HOOKS = Section("hooks", (
+    Key("on", ListOf(Choice(*HOOK_EVENTS, noun="event")), "events that run it: down, up, degraded, unreachable "
+        "(a parent went down), flapping (started or ended), path, acknowledged, uplink (the server's own uplink "
+        "lost or back)", doc_default="[down, up]"),
+    Key("command", Argv(), "a program and its arguments, run without a shell; the event as JSON on stdin and "
+        "NETWATCHD_EVENT, NETWATCHD_HOST, NETWATCHD_ADDRESS, NETWATCHD_GROUP, NETWATCHD_STATE, "
+        "NETWATCHD_PREVIOUS, NETWATCHD_KIND, NETWATCHD_AT, NETWATCHD_SINCE, NETWATCHD_EVENT_ID in its "
+        "environment (nothing else of netwatchd's, so no secret); exit 0 = done"),
+    Key("url", Url("http", "https"), "a webhook: the event JSON is POSTed here; any 2xx = done"),
+    Key("headers", Headers(), "webhook headers; write secrets as ${VAR} (never logged)", secret=True),
+    Key("timeout", Duration(0.1, 600), "a command still running (or a webhook not answering) after this counts "
+        "as failed and is tried again"),
+    Key("name", Name(), "the hook's name in logs and `netwatchd status`; keep it when you edit the list so "
+        "waiting events stay with their hook", doc_default="hook1, hook2, ... by position"),
+), HookSpec, "Commands and webhooks run on transitions (what Netwatch's up-script/down-script did). Each hook "
+   "has its own queue in the store: events are kept until it succeeds, retried with backoff, in order, at "
+   "least once; a failing hook is logged and shown by `netwatchd status` and never delays probing or Telegram.",
+    shape="list")
+
 TOP = Section("top level", (
     Key("data_dir", Text(4096), "SQLite store and timing.jsonl; relative paths are relative to this file's folder",
         doc_default="./netwatchd-data"),
@@ -261,9 +299,12 @@ TOP = Section("top level", (
     Key("announce_startup", Flag(), "send one 'watching N sites, M down' message once the first states settle"),
     Key("crosscheck_every", Duration(30, 7 * 86400, off_ok=True), "compare the routers' own Netwatch table with "
         "netwatchd's states this often and alert on disagreement (needs routers:)"),
+    Key("reports", REPORTS, "scheduled reports"),
+    Key("hooks", HOOKS, "commands and webhooks on transitions"),
 ), Config, "", extra_fields=("path",))
 
-SECTIONS = (TOP, DEFAULTS, HOST, THRESHOLDS, ROUTER, TELEGRAM, WEB, MAINTENANCE, SELF_CHECK, FLAPPING, RETENTION)
+SECTIONS = (TOP, DEFAULTS, HOST, THRESHOLDS, ROUTER, TELEGRAM, WEB, MAINTENANCE, SELF_CHECK, FLAPPING, RETENTION,
+            REPORTS, HOOKS)
 
 
 # ---------------------------------------------------------------- docs/configuration.md
@@ -352,7 +393,8 @@ def config_reference() -> str:
         if section is DEFAULTS:
             continue
         title = {"hosts": "## `hosts:` (list) and `defaults:`", "routers": "## `routers:` (list)",
-                 "maintenance": "## `maintenance:` (list)"}.get(section.name, f"## `{section.name}:`")
+                 "maintenance": "## `maintenance:` (list)", "reports": "## `reports:` (list)",
+                 "hooks": "## `hooks:` (list)"}.get(section.name, f"## `{section.name}:`")
         prefix = "thresholds." if section is THRESHOLDS else ""
         out += [title, "", section.help, ""] + _table(section, prefix) + [""]
         if section is HOST:

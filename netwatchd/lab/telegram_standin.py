@@ -1,11 +1,17 @@
 """A Telegram Bot API stand-in: a real threaded HTTP server on loopback.
 
-It answers the methods netwatchd uses (getMe, sendMessage, getUpdates with long polling and
-offsets, setMyCommands/getMyCommands, deleteWebhook, getWebhookInfo, answerCallbackQuery,
-editMessageText, sendChatAction) with full Bot API objects (Message, User, Chat with `date` ...),
-so python-telegram-bot, which parses every response strictly, accepts them. Bodies may be JSON,
-form-encoded or query parameters, as with Telegram. A wrong token or an unknown method gets
+It answers the methods netwatchd uses (getMe, sendMessage, sendDocument, getUpdates with long
+polling and offsets, setMyCommands/getMyCommands, deleteWebhook, getWebhookInfo,
+answerCallbackQuery, editMessageText, sendChatAction) with full Bot API objects (Message, User,
+Chat with `date`, Document ...), so python-telegram-bot, which parses every response strictly,
+accepts them. Bodies may be JSON, form-encoded, multipart/form-data (uploads) or query parameters,
+as with Telegram. A wrong token or an unknown method gets
 `404 {"ok": false, "error_code": 404, "description": "Not Found"}` like Telegram.
+
+sendDocument takes an uploaded file (multipart/form-data) like the Bot API: at most 50 MB (413
+"Request Entity Too Large" beyond, as api.telegram.org answers), not empty ("file must be
+non-empty"), a caption of at most 1024 characters after entity parsing; a `document` given as a
+text (a file_id or URL this stand-in never issued) is "wrong file identifier/HTTP URL specified".
 
 Faults are programmable (`fail_next`, `set_outage`), and optionally Telegram's rate limits are
 enforced (429 with retry_after), so tests and benchmarks can prove the delivery worker's pacing.
@@ -21,6 +27,8 @@ Only loopback addresses are accepted.
 from __future__ import annotations
 
 import argparse
+import email.parser
+import email.policy
 import ipaddress
 import json
 import re
@@ -36,6 +44,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 DEFAULT_TOKEN = "123456:TEST-token-for-the-stand-in-0000000000"
+MAX_UPLOAD_BYTES = 50 * 1000 * 1000          # the Bot API's limit for bots (sendDocument)
+MAX_CAPTION = 1024
 FAULT_KINDS = ("5xx", "drop", "slow", "429", "403", "chat_not_found", "migrate")
 _ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
                  "blockquote", "tg-spoiler", "span", "tg-emoji"}
@@ -260,6 +270,13 @@ class TelegramStandIn:
         with self._cond:
             return [self._public(m) for m in self._messages if chat_id is None or m["chat_id"] == chat_id]
 
+    def documents(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """Documents the bot sent: {chat_id, message_id, file_name, mime_type, data, caption, at}."""
+        with self._cond:
+            return [{"chat_id": m["chat_id"], "message_id": m["message_id"], "caption": m["text"],
+                     "at": m["at"], **{k: v for k, v in m["document"].items() if k != "file_id"}}
+                    for m in self._messages if m.get("document") and (chat_id is None or m["chat_id"] == chat_id)]
+
     def wait_for_messages(self, count: int, timeout: float, chat_id: int | None = None) -> list[dict[str, Any]]:
         """Block until at least `count` messages (for `chat_id`) exist or `timeout` passes; returns them."""
         deadline = time.monotonic() + timeout
@@ -378,6 +395,37 @@ class TelegramStandIn:
                       "plain_text": self._plain(text, parse_mode), "parse_mode": parse_mode,
                       "reply_markup": reply_markup, "at": time.time(), "date": int(time.time()),
                       "edit_date": None}
+            self._messages.append(stored)
+            self._cond.notify_all()
+            return self._message_object(stored)
+
+    def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = _required_chat_id(params)
+        upload = params.get("document")
+        if upload is None or upload == "":
+            raise BotAPIError(400, "Bad Request: there is no document in the request")
+        if not isinstance(upload, _Upload):
+            raise BotAPIError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        if not upload.data:
+            raise BotAPIError(400, "Bad Request: file must be non-empty")
+        if len(upload.data) > MAX_UPLOAD_BYTES:
+            raise BotAPIError(413, "Request Entity Too Large")
+        caption = params.get("caption") or ""
+        parse_mode = params.get("parse_mode") or None
+        plain = self._plain(str(caption), parse_mode) if caption else ""
+        if utf16_len(plain) > MAX_CAPTION:
+            raise BotAPIError(400, "Bad Request: message caption is too long")
+        reply_markup = _json_param(params.get("reply_markup"))
+        with self._cond:
+            self._check_rate_limits(chat_id)
+            number = self._new_message_id(chat_id)
+            document = {"file_id": f"BQACAgUAAx0{chat_id & 0xffffff:06x}{number:06d}",
+                        "file_unique_id": f"AgAD{number:06d}", "file_name": upload.filename or "document",
+                        "mime_type": upload.content_type or "application/octet-stream",
+                        "file_size": len(upload.data), "data": upload.data}
+            stored = {"chat_id": chat_id, "message_id": number, "text": str(caption), "plain_text": plain,
+                      "parse_mode": parse_mode, "reply_markup": reply_markup, "at": time.time(),
+                      "date": int(time.time()), "edit_date": None, "document": document}
             self._messages.append(stored)
             self._cond.notify_all()
             return self._message_object(stored)
@@ -545,8 +593,14 @@ class TelegramStandIn:
 
     def _message_object(self, stored: dict[str, Any]) -> dict[str, Any]:
         message: dict[str, Any] = {"message_id": stored["message_id"], "from": self._bot_user(),
-                                   "chat": self._chat(stored["chat_id"]), "date": stored["date"],
-                                   "text": stored["plain_text"]}
+                                   "chat": self._chat(stored["chat_id"]), "date": stored["date"]}
+        document = stored.get("document")
+        if document:
+            message["document"] = {k: v for k, v in document.items() if k != "data"}
+            if stored["plain_text"]:
+                message["caption"] = stored["plain_text"]
+        else:
+            message["text"] = stored["plain_text"]
         if stored.get("edit_date"):
             message["edit_date"] = stored["edit_date"]
         markup = stored.get("reply_markup")
@@ -556,8 +610,10 @@ class TelegramStandIn:
 
     @staticmethod
     def _public(stored: dict[str, Any]) -> dict[str, Any]:
-        return {key: stored[key] for key in ("chat_id", "message_id", "text", "parse_mode",
-                                             "reply_markup", "at")}
+        public = {key: stored[key] for key in ("chat_id", "message_id", "text", "parse_mode", "reply_markup", "at")}
+        if stored.get("document"):
+            public["document"] = {k: v for k, v in stored["document"].items() if k != "data"}
+        return public
 
     @staticmethod
     def _scope_key(scope: Any, language_code: str) -> str:
@@ -567,6 +623,7 @@ class TelegramStandIn:
 _METHODS = {
     "getme": TelegramStandIn._get_me,
     "sendmessage": TelegramStandIn._send_message,
+    "senddocument": TelegramStandIn._send_document,
     "editmessagetext": TelegramStandIn._edit_message_text,
     "getupdates": TelegramStandIn._get_updates,
     "setmycommands": TelegramStandIn._set_my_commands,
@@ -576,6 +633,37 @@ _METHODS = {
     "getwebhookinfo": TelegramStandIn._get_webhook_info,
     "sendchataction": TelegramStandIn._send_chat_action,
 }
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """A file part of a multipart/form-data request."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+def _multipart(content_type: str, raw: bytes) -> dict[str, Any]:
+    """Fields of a multipart/form-data body: text for plain parts, _Upload for file parts.
+    Raises ValueError for a body that is not multipart."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw)
+    if not message.is_multipart():
+        raise ValueError("not multipart")
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        raw_payload = part.get_payload(decode=True)
+        payload = raw_payload if isinstance(raw_payload, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None:
+            fields[str(name)] = _Upload(str(filename), part.get_content_type(), payload)
+        else:
+            fields[str(name)] = payload.decode(part.get_content_charset() or "utf-8")
+    return fields
 
 
 def _optional_int(value: Any) -> int | None:
@@ -630,6 +718,10 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         match = re.fullmatch(r"/bot([^/]*)/([A-Za-z]+)/?", parts.path)
         length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_UPLOAD_BYTES + 1_000_000:    # nginx refuses it before the Bot API sees it
+            self.close_connection = True
+            self._reply(413, {"ok": False, "error_code": 413, "description": "Request Entity Too Large"})
+            return
         raw = self.rfile.read(length) if length else b""
         if match is None:
             self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
@@ -651,8 +743,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _params(self, query: str, raw: bytes) -> dict[str, Any]:
         params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
-        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        if raw and content_type == "application/json":
+        full_type = self.headers.get("Content-Type") or ""
+        content_type = full_type.split(";")[0].strip().lower()
+        if raw and content_type == "multipart/form-data":
+            params.update(_multipart(full_type, raw))
+        elif raw and content_type == "application/json":
             body = json.loads(raw.decode("utf-8"))
             if not isinstance(body, dict):
                 raise ValueError("not an object")

@@ -3,6 +3,11 @@
 `enqueue()` (store.outbox_repo) adds rows inside the caller's transaction (state + event + outbox
 commit together). `DeliveryWorker` (below) sends them; the rows are read and written only through
 store.outbox_repo.
+
+Three kinds of rows share the table and the machinery (claim, retry with backoff, recovery after
+a crash, one lane per destination): alerts and report documents to a Telegram chat (a document
+keeps its place in the chat's order and is sent alone, with sendDocument), and hook events in
+each hook's own lane (`hook:NAME`, see notify.hooks), which never touch Telegram's rate limits.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from netwatchd.errors import DeliveryError
 from netwatchd.logs import redact
 from netwatchd.models import Transition
 from netwatchd.notify import format as fmt
+from netwatchd.notify import hooks as hook_lanes
 from netwatchd.notify.pacing import CONSOLE, RateLimiter
 from netwatchd.notify.timing import TIMING_FILENAME, TimingLog, timing_record
 from netwatchd.store import outbox_repo
@@ -84,11 +90,12 @@ LANE_IDLE_EXIT = 30.0     # seconds without rows before a chat's thread ends
 class _Row:
     id: int
     chat_id: str
-    transition: Transition
+    transition: Transition | None      # None for a document
     detected_at: datetime
     enqueued_at: datetime
     attempts: int
     sent_parts: int
+    document: dict[str, Any] | None = None   # a report file's name, caption, MIME type (the bytes stay in the store)
 
 
 class DeliveryWorker:
@@ -101,8 +108,13 @@ class DeliveryWorker:
     def __init__(self, db: Database, config: Config, clock: Clock, *, api: TelegramAPI | None,
                  console: TextIO = sys.stdout, on_delivered: Callable[[dict[str, Any]], None] | None = None,
                  backoff: Backoff = Backoff(), limiter: RateLimiter | None = None,
-                 random_draw: Callable[[], float] = random.random, poll_interval: float = 0.25) -> None:
+                 random_draw: Callable[[], float] = random.random, poll_interval: float = 0.25,
+                 hooks: hook_lanes.HookRunner | None = None, hook_backoff: Backoff = Backoff(1.0, 60.0),
+                 on_hook: Callable[[str, str, str | None], None] | None = None) -> None:
         self.db = db
+        self.hooks = hooks
+        self.hook_backoff = hook_backoff
+        self.on_hook = on_hook         # (hook name, "ok" | "failed" | "dead", error or None)
         self.clock = clock
         self.api = api
         self.console = console
@@ -283,6 +295,8 @@ class DeliveryWorker:
 
     def _step(self, chat_id: str) -> StepOutcome:
         conn = self._conn()
+        if hook_lanes.is_hook_lane(chat_id):
+            return self._step_hook(conn, chat_id)
         now = self.clock.now()
         not_before = outbox_repo.head_not_before(conn, chat_id)
         if not_before is None:
@@ -305,8 +319,23 @@ class DeliveryWorker:
         rows = self._pending_rows(conn, chat_id)
         if not rows:
             return StepOutcome(sent=False, wait=0.0)
+        if rows[0].document is not None:
+            if not self._claim(conn, rows[:1]):
+                return StepOutcome(sent=False, wait=self.poll_interval)
+            if api is None:     # a report for the console destination cannot be printed: give it up
+                with self._write(conn):
+                    outbox_repo.mark_dead(conn, self.claimer, [rows[0].id], error="no Telegram token")
+                return StepOutcome(sent=False, wait=0.0)
+            return self._send_document(api, conn, chat_id, rows[0])
+        alerts: list[_Row] = []
+        for row in rows:                 # alerts up to the next document (it keeps its place)
+            if row.document is not None:
+                break
+            alerts.append(row)
+        rows = alerts
         config = self.config
-        count, parts = fmt.plan_messages([r.transition for r in rows], language=config.telegram.language,
+        count, parts = fmt.plan_messages([r.transition for r in rows if r.transition is not None],
+                                         language=config.telegram.language,
                                          tz=config.tz, templates=config.telegram.templates)[0]
         batch = rows[:count]
         if not self._claim(conn, batch):
@@ -346,6 +375,105 @@ class DeliveryWorker:
         # --- window closed ---
         self._delivered(batch, chat_id, message_id, sent_at, acked_at, "sent")
         return StepOutcome(sent=True, wait=self.limiter.wait_for(chat_id, self.clock.monotonic()))
+
+    def _send_document(self, api: TelegramAPI, conn: sqlite3.Connection, chat_id: str,
+                       row: _Row) -> StepOutcome:
+        meta = row.document or {}
+        sent_at = self.clock.now()
+        try:
+            body = outbox_repo.document_body(conn, row.id)
+            message_id = api.send_document(_chat_arg(chat_id), str(meta.get("filename") or "report"), body,
+                                           caption=meta.get("caption") or None,
+                                           mime_type=str(meta.get("mime") or "application/octet-stream"))
+        except DeliveryError as exc:
+            return self._failed(conn, chat_id, [row], exc, sent_at)
+        except Exception as exc:  # noqa: BLE001 - anything unexpected is transient: never drop a report
+            return self._failed(conn, chat_id, [row], DeliveryError(f"unexpected {type(exc).__name__}"), sent_at)
+        acked_at = self.clock.now()
+        with self._write(conn):
+            outbox_repo.mark_sent(conn, self.claimer, [row.id], message_id=message_id, sent_at=sent_at,
+                                  acked_at=acked_at)
+        log.info("delivered report %s to chat %s in %.1f s (message %s)", meta.get("filename"), chat_id,
+                 (acked_at - sent_at).total_seconds(), message_id)
+        return StepOutcome(sent=True, wait=self.limiter.wait_for(chat_id, self.clock.monotonic()))
+
+    def _step_hook(self, conn: sqlite3.Connection, chat_id: str) -> StepOutcome:
+        """Run the hook for the lane's oldest event (one at a time: in order, at least once)."""
+        now = self.clock.now()
+        not_before = outbox_repo.head_not_before(conn, chat_id)
+        if not_before is None:
+            return StepOutcome(sent=False, wait=self.poll_interval, has_rows=False)
+        if not_before > now:
+            return StepOutcome(sent=False, wait=(not_before - now).total_seconds())
+        records = outbox_repo.waiting_rows(conn, chat_id, 1)
+        if not records:
+            return StepOutcome(sent=False, wait=0.0)
+        record = records[0]
+        name = chat_id[len(hook_lanes.HOOK_PREFIX):]
+        spec = self.hooks.hooks.get(name) if self.hooks is not None else None
+        try:
+            transition = Transition.from_dict(json.loads(record.payload))
+        except (ValueError, KeyError, TypeError) as exc:
+            with self._write(conn):
+                outbox_repo.set_aside(conn, [(record.id, f"unreadable outbox row: {type(exc).__name__}")])
+            return StepOutcome(sent=False, wait=0.0)
+        with self._write(conn):
+            if outbox_repo.claim(conn, self.claimer, [record.id]) != 1:
+                return StepOutcome(sent=False, wait=self.poll_interval)
+        if spec is None or self.hooks is None:
+            why = f"hook {name} is no longer in the config"
+            with self._write(conn):
+                outbox_repo.mark_dead(conn, self.claimer, [record.id], error=why)
+            log.warning("event %s for %s given up: %s", record.id, transition.host, why)
+            self._hook_outcome(name, "dead", why)
+            return StepOutcome(sent=False, wait=0.0)
+        started = self.clock.now()
+        try:
+            summary = self.hooks.run(spec, hook_lanes.hook_event(transition, outbox_repo.event_id_of(conn, record.id),
+                                                                 name))
+        except DeliveryError as exc:
+            return self._hook_failed(conn, name, record, exc)
+        except Exception as exc:  # noqa: BLE001 - a hook's surprise is retried, never lost, never fatal
+            return self._hook_failed(conn, name, record, DeliveryError(f"unexpected {type(exc).__name__}"))
+        done = self.clock.now()
+        with self._write(conn):
+            outbox_repo.mark_sent(conn, self.claimer, [record.id], message_id=None, sent_at=started, acked_at=done)
+        log.info("hook %s: %s %s -> %s delivered (%s, %.0f ms)", name, transition.host,
+                 transition.from_state.value, transition.to_state.value, summary,
+                 (done - started).total_seconds() * 1000)
+        self._hook_outcome(name, "ok", None)
+        return StepOutcome(sent=True, wait=0.0)
+
+    def _hook_failed(self, conn: sqlite3.Connection, name: str, record: outbox_repo.OutboxRecord,
+                     exc: DeliveryError) -> StepOutcome:
+        now = self.clock.now()
+        reason = redact(str(exc))
+        attempts = record.attempts + 1
+        too_old = hook_lanes.age_s(datetime.fromisoformat(record.enqueued_at), now) > hook_lanes.GIVE_UP_AFTER_S
+        if exc.permanent or too_old:
+            given_up = f"still failing {hook_lanes.GIVE_UP_AFTER_S / 3600:g} h after the event: given up"
+            why = reason if exc.permanent else f"{reason} ({given_up})"
+            with self._write(conn):
+                outbox_repo.mark_dead(conn, self.claimer, [record.id], error=why)
+            log.error("hook %s: event %s given up: %s", name, record.id, why)
+            self._hook_outcome(name, "dead", why)
+            return StepOutcome(sent=False, wait=0.0)
+        delay = exc.retry_after if exc.retry_after is not None else self.hook_backoff.delay(attempts,
+                                                                                            self.random_draw())
+        with self._write(conn):
+            outbox_repo.retry_later(conn, self.claimer, [record.id], not_before=now + timedelta(seconds=delay),
+                                    error=reason)
+        level = logging.WARNING if attempts <= 3 or attempts % 10 == 0 else logging.DEBUG
+        log.log(level, "hook %s failed (attempt %d): %s; retrying in %.1f s", name, attempts, reason, delay)
+        self._hook_outcome(name, "failed", reason)
+        return StepOutcome(sent=False, wait=delay)
+
+    def _hook_outcome(self, name: str, outcome: str, error: str | None) -> None:
+        if self.on_hook is not None:
+            try:
+                self.on_hook(name, outcome, error)
+            except Exception as exc:  # noqa: BLE001 - metrics must never stop a hook's lane
+                log.error("on_hook callback failed: %s", redact(repr(exc)))
 
     def _print(self, conn: sqlite3.Connection, batch: list[_Row], text: str) -> StepOutcome:
         sent_at = self.clock.now()
@@ -418,6 +546,15 @@ class DeliveryWorker:
         unreadable = []
         for record in outbox_repo.waiting_rows(conn, chat_id, READ_AHEAD):
             try:
+                if record.kind == "document":
+                    meta = json.loads(record.payload)
+                    if not isinstance(meta, dict):
+                        raise TypeError("a document's payload is not an object")
+                    rows.append(_Row(id=record.id, chat_id=record.chat_id, transition=None,
+                                     detected_at=datetime.fromisoformat(record.detected_at),
+                                     enqueued_at=datetime.fromisoformat(record.enqueued_at),
+                                     attempts=record.attempts, sent_parts=record.sent_parts, document=meta))
+                    continue
                 rows.append(_Row(id=record.id, chat_id=record.chat_id,
                                  transition=Transition.from_dict(json.loads(record.payload)),
                                  detected_at=datetime.fromisoformat(record.detected_at),
@@ -487,7 +624,12 @@ class DeliveryWorker:
 
     def _delivered(self, batch: list[_Row], chat_id: str, message_id: int | None, sent_at: datetime,
                    acked_at: datetime, status: str, error: str | None = None) -> None:
-        record = timing_record(batch, chat_id=chat_id, message_id=message_id, sent_at=sent_at,
+        alerts: list[Any] = [row for row in batch if row.transition is not None]   # the timing log is about alerts
+        if not alerts:
+            if status == "dead":
+                log.error("a report for chat %s was given up: %s", chat_id, error)
+            return
+        record = timing_record(alerts, chat_id=chat_id, message_id=message_id, sent_at=sent_at,
                                acked_at=acked_at, status=status, tz=self.config.tz, error=error)
         self.timing.write(record)
         if status == "sent":

@@ -12,6 +12,7 @@ How errors map (what the delivery worker does with them):
   403 blocked / kicked            -> permanent for that chat
   400 "chat not found"            -> permanent for that chat
   other 400 (bad HTML, too long)  -> permanent (retrying the same request cannot help)
+  413 Request Entity Too Large    -> permanent (a document over 50 MB)
   401 / 404 (token rejected)      -> retry (alerts wait until the token is fixed), message says so
   5xx, non-JSON answer, network errors, timeouts, 409 -> retry
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import logging
 import socket
 import threading
@@ -40,6 +42,9 @@ from netwatchd.errors import DeliveryError
 from netwatchd.logs import add_secret, redact
 
 log = logging.getLogger(__name__)
+
+MAX_DOCUMENT_BYTES = 50 * 1000 * 1000
+"""The Bot API's upload limit for sendDocument (a local Bot API server allows more)."""
 
 
 class TelegramError(DeliveryError):
@@ -229,8 +234,10 @@ class TelegramAPI:
     def __repr__(self) -> str:
         return f"TelegramAPI({self._shown_base!r}, token=***)"
 
-    def call(self, method: str, *, read_timeout: float | None = None, **params: Any) -> Any:
-        """POST one Bot API method as JSON; returns `result`. Raises TelegramError (token-free)."""
+    def call(self, method: str, *, read_timeout: float | None = None,
+             files: dict[str, tuple[str, bytes, str]] | None = None, **params: Any) -> Any:
+        """POST one Bot API method as JSON (or as multipart/form-data with `files`: field ->
+        (filename, bytes, MIME type)); returns `result`. Raises TelegramError (token-free)."""
         body = {key: value for key, value in params.items() if value is not None}
         url = f"{self._base}/bot{self._token}/{method}"
         allowed = read_timeout or self.timeout
@@ -238,8 +245,13 @@ class TelegramAPI:
         deadline = _RequestDeadline(allowed)
         _CURRENT.deadline = deadline
         _WATCHDOG.watch(deadline)
+        timeout = (min(self.timeout, 5.0), allowed)
         try:
-            response = self.session.post(url, json=body, timeout=(min(self.timeout, 5.0), allowed))
+            if files:
+                form = {key: value if isinstance(value, str) else json.dumps(value) for key, value in body.items()}
+                response = self.session.post(url, data=form, files=files, timeout=timeout)
+            else:
+                response = self.session.post(url, json=body, timeout=timeout)
         except requests.exceptions.RequestException as exc:
             if deadline.passed:
                 raise self._too_slow(method, allowed) from None
@@ -255,6 +267,10 @@ class TelegramAPI:
         except ValueError:
             data = None
         if not isinstance(data, dict) or "ok" not in data:
+            if response.status_code == 413:     # nginx in front of the Bot API refuses a large upload
+                raise TelegramError(f"Telegram {method} via {self.host}: HTTP 413 Request Entity Too Large "
+                                    "(the file is over the upload limit)", method=method, error_code=413,
+                                    permanent=True)
             raise TelegramError(f"Telegram {method} via {self.host}: HTTP {response.status_code} "
                                 "without a Bot API answer (Telegram or a proxy is failing; will retry)",
                                 method=method, error_code=response.status_code)
@@ -308,7 +324,7 @@ class TelegramAPI:
             return TelegramError(f"Telegram {method}: {code} {description} (the bot token was "
                                  "rejected: check telegram.token)", method=method, error_code=code,
                                  description=description)
-        permanent = code in (400, 403)
+        permanent = code in (400, 403, 413)
         return TelegramError(message, method=method, error_code=code, description=description,
                              permanent=permanent)
 
@@ -322,6 +338,22 @@ class TelegramAPI:
                            reply_markup=reply_markup,
                            disable_notification=disable_notification or None,
                            link_preview_options={"is_disabled": True})
+        return int(result["message_id"])
+
+    def send_document(self, chat_id: int | str, filename: str, data: bytes, *, caption: str | None = None,
+                      mime_type: str = "application/octet-stream", parse_mode: str | None = "HTML",
+                      disable_notification: bool = False) -> int:
+        """Upload a file (multipart/form-data, at most 50 MB) as a document; returns the message_id.
+        The upload may take longer than a message: the read timeout grows with the size.
+        Raises TelegramError (413 when the file is too large: permanent)."""
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise TelegramError(f"Telegram sendDocument: {filename} is {len(data) / 1e6:.1f} MB, over the Bot API's "
+                                "50 MB limit", method="sendDocument", error_code=413, permanent=True)
+        result = self.call("sendDocument", chat_id=str(chat_id), caption=caption or None,
+                           parse_mode=parse_mode if caption else None,
+                           disable_notification="true" if disable_notification else None,
+                           files={"document": (filename, data, mime_type)},
+                           read_timeout=self.timeout + len(data) / 250_000)
         return int(result["message_id"])
 
     def get_updates(self, offset: int | None, timeout: int,

@@ -18,11 +18,13 @@ import matplotlib.pyplot as plt
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
+from netwatchd.report import words
 from netwatchd.report.data import ReportInputs
-from netwatchd.report.stats import Report
+from netwatchd.report.stats import PARTS, Report
 
-STATE_COLOURS = {"up": "#2e7d32", "degraded": "#f9a825", "down": "#c62828", "unreachable": "#757575",
-                 "unknown": "#e0e0e0"}
+STATE_COLOURS = {"up": "#2e7d32", "degraded": "#f9a825", "down": "#c62828", "parent": "#8d6e63",
+                 "maintenance": "#1e88e5", "blind": "#424242", "unknown": "#e0e0e0"}
+"""Colour of each part of a site's time (the timeline is drawn by part, not by raw state)."""
 WIDTH_IN = 7.1
 MAX_TIMELINE_SITES = 30   # keeps the chart on one A4 page
 
@@ -40,9 +42,10 @@ def _date_axis(ax, tz: tzinfo) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=tz))
 
 
-def availability_timeline(report: Report, tz: tzinfo, limit: int = MAX_TIMELINE_SITES) -> bytes | None:
-    """One bar per site coloured by state over the window (lowest availability at the top)."""
-    sites = [s for s in report.sites if s.segments]
+def availability_timeline(report: Report, tz: tzinfo, limit: int = MAX_TIMELINE_SITES,
+                          language: str = "en") -> bytes | None:
+    """One bar per site coloured by part of time over the window (lowest availability at the top)."""
+    sites = [s for s in report.sites if s.classified]
     if not sites:
         return None
     sites.sort(key=lambda s: (s.availability_percent is None, s.availability_percent or 0.0, s.site.name))
@@ -52,7 +55,7 @@ def availability_timeline(report: Report, tz: tzinfo, limit: int = MAX_TIMELINE_
     epoch = mdates.date2num(datetime(1970, 1, 1, tzinfo=timezone.utc))   # matplotlib days at the Unix epoch
     boxes: dict[str, list[list[tuple[float, float]]]] = {}   # one collection per state: fast to draw
     for row, site in enumerate(reversed(sites)):
-        for seg in site.segments:
+        for seg in site.classified:
             left = epoch + seg.start.timestamp() / 86400.0
             right = left + seg.seconds / 86400.0
             boxes.setdefault(seg.state, []).append(
@@ -65,18 +68,19 @@ def availability_timeline(report: Report, tz: tzinfo, limit: int = MAX_TIMELINE_
     ax.set_xlim(start_num, mdates.date2num(report.until))
     ax.set_ylim(-0.6, len(sites) - 0.4)
     _date_axis(ax, tz)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=STATE_COLOURS[s]) for s in STATE_COLOURS]
-    ax.legend(handles, list(STATE_COLOURS), ncol=5, fontsize=7, loc="upper center",
+    shown = [p for p in PARTS if p in boxes]
+    handles = [plt.Rectangle((0, 0), 1, 1, color=STATE_COLOURS[p]) for p in shown]
+    ax.legend(handles, [words.part_word(language, p) for p in shown], ncol=4, fontsize=7, loc="upper center",
               bbox_to_anchor=(0.5, -0.12 if len(sites) > 6 else -0.3), frameon=False)
-    title = "State over time"
+    title = words.word(language, "state_over_time")
     if len(report.sites) > len(sites):
-        title += f" ({len(sites)} sites with the lowest availability of {len(report.sites)})"
+        title += f" ({len(sites)} / {len(report.sites)})"
     ax.set_title(title, fontsize=9)
     return _png(fig)
 
 
-def daily_uptime(report: Report) -> bytes | None:
-    """Availability per day across the sites in the report (time-weighted)."""
+def daily_uptime(report: Report, language: str = "en") -> bytes | None:
+    """Own availability per day across the sites in the report (mean of the sites with data)."""
     days = sorted({d for s in report.sites for d in s.daily_availability})
     values: list[float | None] = []
     for day in days:
@@ -92,15 +96,15 @@ def daily_uptime(report: Report) -> bytes | None:
     ax.set_xticks(range(len(days)), [d.strftime("%d %b") for d in days])
     low = min(v for v in values if v is not None)
     ax.set_ylim(max(0.0, min(low - 1.0, 99.0)), 100.05)
-    ax.set_ylabel("available %", fontsize=8)
+    ax.set_ylabel("%", fontsize=8)
     ax.tick_params(axis="x", labelrotation=90, labelsize=6)
     ax.tick_params(axis="y", labelsize=7)
-    ax.set_title("Daily availability (red: below 99 %)", fontsize=9)
+    ax.set_title(words.word(language, "daily") + " (< 99 %: red)", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     return _png(fig)
 
 
-def latency_over_time(inputs: ReportInputs, tz: tzinfo) -> bytes | None:
+def latency_over_time(inputs: ReportInputs, tz: tzinfo, language: str = "en") -> bytes | None:
     """Average rtt per rollup bucket: one line per site for a few sites, else mean and worst site."""
     if not inputs.latency_series and not inputs.latency_summary:
         return None
@@ -109,7 +113,6 @@ def latency_over_time(inputs: ReportInputs, tz: tzinfo) -> bytes | None:
     def stamp(ms: int) -> datetime:
         return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
-    # matplotlib plots datetimes through its date converter; its stubs only list numbers (hence the ignores)
     if inputs.latency_series:
         for name in sorted(inputs.latency_series):
             points = inputs.latency_series[name]
@@ -126,12 +129,12 @@ def latency_over_time(inputs: ReportInputs, tz: tzinfo) -> bytes | None:
     ax.set_ylabel("rtt ms", fontsize=8)
     ax.tick_params(labelsize=7)
     _date_axis(ax, tz)
-    ax.set_title("Latency over time (average rtt per rollup bucket)", fontsize=9)
+    ax.set_title(words.word(language, "latency") + " (rtt)", fontsize=9)
     ax.grid(alpha=0.3)
     return _png(fig)
 
 
-def delivery_histogram(latencies_ms: Sequence[float]) -> bytes | None:
+def delivery_histogram(latencies_ms: Sequence[float], language: str = "en") -> bytes | None:
     """How long alerts took from detection to Telegram's acknowledgement; the 1 s line marked."""
     if not latencies_ms:
         return None
@@ -141,8 +144,33 @@ def delivery_histogram(latencies_ms: Sequence[float]) -> bytes | None:
     ax.axvline(1000.0, color="#c62828", linestyle="--", linewidth=1)
     ax.annotate("1 s", xy=(1000.0, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -10),
                 textcoords="offset points", color="#c62828", fontsize=8)
-    ax.set_xlabel("detection to delivered, ms", fontsize=8)
-    ax.set_ylabel("messages", fontsize=8)
+    ax.set_xlabel("ms", fontsize=8)
+    ax.set_ylabel(words.word(language, "messages"), fontsize=8)
     ax.tick_params(labelsize=7)
-    ax.set_title("Notification delivery latency", fontsize=9)
+    ax.set_title(words.word(language, "delivery"), fontsize=9)
+    return _png(fig)
+
+
+def split_bars(report: Report, language: str = "en", limit: int = MAX_TIMELINE_SITES) -> bytes | None:
+    """One horizontal bar per site: the share of each part of its time (lowest availability first)."""
+    sites = [s for s in report.sites if sum(s.parts.values()) > 0]
+    if not sites:
+        return None
+    sites.sort(key=lambda s: (s.availability_percent is None, s.availability_percent or 0.0, s.site.name))
+    sites = list(reversed(sites[:limit]))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.0 + 0.22 * len(sites)), layout="constrained")
+    left = [0.0] * len(sites)
+    for part in PARTS:
+        shares = [100.0 * s.parts.get(part, 0.0) / sum(s.parts.values()) for s in sites]
+        if not any(shares):
+            continue
+        ax.barh(range(len(sites)), shares, left=left, color=STATE_COLOURS[part],
+                label=words.part_word(language, part), height=0.7)
+        left = [a + b for a, b in zip(left, shares, strict=True)]
+    ax.set_yticks(range(len(sites)), [s.site.name for s in sites], fontsize=7)
+    ax.set_xlim(0, 100)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.1 if len(sites) > 6 else -0.3),
+              frameon=False)
+    ax.set_title(words.word(language, "split") + " (%)", fontsize=9)
     return _png(fig)

@@ -2,7 +2,8 @@
 
 Events (state transitions) give exact outage intervals; hourly or 5-minute rollups give the
 rtt/loss summary and the latency chart; data_dir/timing.jsonl (and its rotated files
-timing.jsonl.1 ...) gives delivery latency.
+timing.jsonl.1 ...) gives delivery latency. The agent's recorded runs and uplink losses say when
+the monitor was blind, the maintenance log when each site was muted.
 """
 
 from __future__ import annotations
@@ -15,8 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from netwatchd.jsonl import read_records
-from netwatchd.report.stats import NOT_STATE_CHANGES, RttSummary, SiteInfo, StateChange
-from netwatchd.store import history_repo, state_repo
+from netwatchd.report.stats import (
+    NOT_STATE_CHANGES,
+    Interval,
+    Observation,
+    OutageNoteIn,
+    RttSummary,
+    SiteInfo,
+    StateChange,
+    observation,
+)
+from netwatchd.store import history_repo, report_repo, state_repo
 
 TIMING_LOG = "timing.jsonl"
 SERIES_PER_SITE_MAX = 8   # more sites than this: the latency chart shows mean and worst site
@@ -30,6 +40,9 @@ class ReportInputs:
     latency_series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # host -> [(ms, rtt ms)]
     latency_summary: list[tuple[int, float, float]] = field(default_factory=list)     # [(ms, mean, worst)]
     rollup_table: str = "rollup_1h"
+    seen: Observation = field(default_factory=Observation)
+    maintenance: dict[str, list[Interval]] = field(default_factory=dict)
+    notes: dict[str, list[OutageNoteIn]] = field(default_factory=dict)
 
 
 def _parse(text: str) -> datetime:
@@ -40,10 +53,13 @@ def _parse(text: str) -> datetime:
 
 
 def load_inputs(conn: sqlite3.Connection, sites: Sequence[SiteInfo], since: datetime, until: datetime, *,
-                rollup_table: str = "rollup_1h", with_series: bool = False) -> ReportInputs:
-    """Everything the report maths needs for `sites` over [since, until). Raises sqlite3.Error."""
+                rollup_table: str = "rollup_1h", with_series: bool = False,
+                now: datetime | None = None) -> ReportInputs:
+    """Everything the report maths needs for `sites` over [since, until); `now` (default `until`)
+    tells whether the agent's last run is the one running. Raises sqlite3.Error."""
     names = {s.name for s in sites}
     inputs = ReportInputs(rollup_table=rollup_table)
+    _load_observation(conn, inputs, names, since, until, now or until)
     skip = tuple(NOT_STATE_CHANGES)
     # the state each site was in when the window opened: its last change before `since` ...
     for host, to_state in state_repo.states_before(conn, since, skip).items():
@@ -76,6 +92,27 @@ def load_inputs(conn: sqlite3.Connection, sites: Sequence[SiteInfo], since: date
     if with_series:
         _load_series(conn, inputs, names, ids, lo, hi)
     return inputs
+
+
+def _load_observation(conn: sqlite3.Connection, inputs: ReportInputs, names: set[str], since: datetime,
+                      until: datetime, now: datetime) -> None:
+    """When the monitor was blind, when each site was muted, why it went down, who acknowledged."""
+    runs = report_repo.runs_between(conn, since, until)
+    inputs.seen = observation(runs, report_repo.first_run_start(conn), report_repo.uplink_losses(conn, since, until),
+                              since, until, now)
+    for host, marks in report_repo.maintenance_between(conn, since, until).items():
+        if host not in names:
+            continue
+        intervals = []
+        for start, end in marks:
+            if end is None:     # still open: muted until now, or until its run ended (blind after)
+                end = until
+            intervals.append((max(start, since), min(end, until)))
+        inputs.maintenance[host] = intervals
+    for note in report_repo.outage_notes(conn, since, until):
+        if note.host in names:
+            inputs.notes.setdefault(note.host, []).append(
+                OutageNoteIn(at=note.at, kind=note.kind, to_state=note.to_state, error=note.error, by=note.by))
 
 
 def _load_series(conn: sqlite3.Connection, inputs: ReportInputs, names: set[str], ids: dict[int, str],

@@ -43,8 +43,8 @@ THRESHOLD_KEYS = {"thr-avg": "rtt_avg_ms", "thr-max": "rtt_max_ms", "thr-jitter"
 V7_DEFAULTS = {"start-delay": "3s", "startup-delay": "5m", "src-address": "", "packet-size": "54",
                "thr-loss-count": "4294967295", "http-codes": "", "record-type": "A",
                "accept-icmp-time-exceeded": "no"}
-HOOKS_HINT = ("netwatchd sends its own alerts; for anything else a script did, use netwatchd hooks "
-              "(coming: `hooks:` in hosts.yaml, a command or webhook run on a transition)")
+HOOKS_HINT = ("netwatchd sends its own alerts; for anything else a script did, add a `hooks:` entry to hosts.yaml "
+              "(a command or a webhook run on down/up: hooks: [{on: [down, up], command: [/path/to/script]}])")
 SIMPLE_NOTE = ("entries of type simple (as every RouterOS 6 entry is): the router sends 1 echo per interval and "
                "flips on one failure; netwatchd sends `count` echoes and needs down_after failed probes in a row")
 _SCRIPTS = ("up-script", "down-script")

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from netwatchd.clock import utc_ms
 from netwatchd.models import Transition
@@ -32,6 +33,7 @@ class OutboxRecord:
     enqueued_at: str
     attempts: int
     sent_parts: int
+    kind: str = "alert"            # alert | document | hook
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,11 @@ class OutboxStatus:
 # --- enqueue (inside the caller's transaction) ------------------------------------------------
 
 def enqueue(conn: sqlite3.Connection, event_id: int | None, transition: Transition,
-            destinations: Sequence[str], now: datetime) -> None:
+            destinations: Sequence[str], now: datetime, *, kind: str = "alert") -> None:
     """Insert one pending row per destination; never commits (the caller's transaction does).
 
-    A destination whose group was migrated to a supergroup goes to the new chat id.
+    A destination whose group was migrated to a supergroup goes to the new chat id. `kind` is
+    'alert' (a Telegram chat) or 'hook' (destinations are hook lanes, 'hook:NAME').
     """
     migrated = dict(conn.execute("SELECT old_chat_id, new_chat_id FROM chat_migrations").fetchall())
     payload = json.dumps(transition.to_dict(), ensure_ascii=False, sort_keys=True)
@@ -76,8 +79,37 @@ def enqueue(conn: sqlite3.Connection, event_id: int | None, transition: Transiti
         seen.add(chat_id)
         conn.execute(
             "INSERT INTO outbox(event_id, chat_id, payload, status, enqueued_at, detected_at,"
-            " next_attempt_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
-            (event_id, chat_id, payload, enqueued_at, detected_at, enqueued_at))
+            " next_attempt_at, kind) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
+            (event_id, chat_id, payload, enqueued_at, detected_at, enqueued_at, kind))
+
+
+def enqueue_document(conn: sqlite3.Connection, chat_ids: Sequence[str], meta: dict[str, Any], body: bytes,
+                     now: datetime) -> list[int]:
+    """One pending 'document' row per chat (a report file: `meta` holds its filename and caption);
+    never commits. A chat migrated to a supergroup gets it at the new id. Returns the row ids."""
+    migrated = dict(conn.execute("SELECT old_chat_id, new_chat_id FROM chat_migrations").fetchall())
+    payload = json.dumps(meta, ensure_ascii=False, sort_keys=True)
+    at = utc_ms(now)
+    ids: list[int] = []
+    for chat in dict.fromkeys(migrated.get(str(c), str(c)) for c in chat_ids):
+        cursor = conn.execute(
+            "INSERT INTO outbox(event_id, chat_id, payload, status, enqueued_at, detected_at, next_attempt_at,"
+            " kind, body) VALUES (NULL, ?, ?, 'pending', ?, ?, ?, 'document', ?)",
+            (chat, payload, at, at, at, sqlite3.Binary(body)))
+        ids.append(int(cursor.lastrowid or 0))
+    return ids
+
+
+def event_id_of(conn: sqlite3.Connection, row_id: int) -> int | None:
+    """The events row a hook's (or an alert's) outbox row was made for."""
+    row = conn.execute("SELECT event_id FROM outbox WHERE id=?", (row_id,)).fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else None
+
+
+def document_body(conn: sqlite3.Connection, row_id: int) -> bytes:
+    """The file of a 'document' row (b"" when the row has none)."""
+    row = conn.execute("SELECT body FROM outbox WHERE id=?", (row_id,)).fetchone()
+    return bytes(row[0]) if row is not None and row[0] is not None else b""
 
 
 # --- reading for delivery ---------------------------------------------------------------------
@@ -106,7 +138,7 @@ def has_fresh_rows(conn: sqlite3.Connection, chat_id: str) -> bool:
 def waiting_rows(conn: sqlite3.Connection, chat_id: str, limit: int) -> list[OutboxRecord]:
     """The chat's first `limit` waiting rows in id order."""
     found = conn.execute(
-        "SELECT id, chat_id, payload, detected_at, enqueued_at, attempts, sent_parts FROM outbox"
+        "SELECT id, chat_id, payload, detected_at, enqueued_at, attempts, sent_parts, kind FROM outbox"
         f" WHERE chat_id=? AND status IN {_WAITING} ORDER BY id LIMIT ?", (chat_id, limit)).fetchall()
     return [OutboxRecord(*tuple(row)) for row in found]
 
@@ -245,3 +277,37 @@ def last_delivered(conn: sqlite3.Connection) -> tuple[datetime, datetime] | None
     if row is None:
         return None
     return datetime.fromisoformat(row[0]), datetime.fromisoformat(row[1])
+
+
+@dataclass(frozen=True)
+class LaneStatus:
+    """One lane's delivery (a hook's, for `netwatchd status`): rows waiting and dead, the last
+    failure, the last success."""
+
+    lane: str
+    waiting: int
+    dead: int
+    last_error: str | None
+    last_done_at: str | None
+    attempts: int = 0              # attempts of the lane's head row so far
+
+
+def lane_status(conn: sqlite3.Connection, prefix: str) -> list[LaneStatus]:
+    """Per lane whose chat_id starts with `prefix`: waiting/dead counts, the head row's last error
+    and attempts (or the newest dead row's error), the last acknowledged delivery."""
+    found: list[LaneStatus] = []
+    lanes = conn.execute(
+        "SELECT chat_id, sum(status IN ('pending', 'sending')), sum(status='dead'),"
+        " max(CASE WHEN status='sent' THEN acked_at END) FROM outbox WHERE chat_id >= ? AND chat_id < ?"
+        " GROUP BY chat_id ORDER BY chat_id", (prefix, prefix + "\uffff")).fetchall()
+    for lane, waiting, dead, last_done in lanes:
+        head = conn.execute(f"SELECT last_error, attempts FROM outbox WHERE chat_id=? AND status IN {_WAITING}"
+                            " ORDER BY id LIMIT 1", (lane,)).fetchone()
+        error, attempts = (head[0], int(head[1])) if head else (None, 0)
+        if error is None and dead:
+            row = conn.execute("SELECT last_error FROM outbox WHERE chat_id=? AND status='dead' ORDER BY id DESC"
+                               " LIMIT 1", (lane,)).fetchone()
+            error = row[0] if row else None
+        found.append(LaneStatus(lane=lane, waiting=int(waiting or 0), dead=int(dead or 0), last_error=error,
+                                last_done_at=last_done, attempts=attempts))
+    return found

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -29,8 +29,10 @@ class StoredState(NamedTuple):
 
 
 def save(conn: sqlite3.Connection, states: dict[str, HostState], transitions: Sequence[Transition],
-         destinations: Sequence[str], now: datetime) -> list[int]:
-    """Write `states`, an events row per transition and outbox rows for notify=True ones.
+         destinations: Sequence[str], now: datetime,
+         hook_lanes: Callable[[Transition], Sequence[str]] | None = None) -> list[int]:
+    """Write `states`, an events row per transition and outbox rows for notify=True ones, plus
+    one 'hook' row per lane `hook_lanes(transition)` names (announced or not: the hooks decide).
 
     One transaction (joins the caller's if one is open). Returns the new event ids in the order
     of `transitions`. Raises sqlite3.Error if the store cannot be written (nothing is kept then).
@@ -58,6 +60,9 @@ def save(conn: sqlite3.Connection, states: dict[str, HostState], transitions: Se
             ids.append(event_id)
             if transition.notify:
                 enqueue(conn, event_id, transition, destinations, now)
+            lanes = hook_lanes(transition) if hook_lanes is not None else ()
+            if lanes:
+                enqueue(conn, event_id, transition, lanes, now, kind="hook")
         if own:
             conn.execute("COMMIT")
     except BaseException:

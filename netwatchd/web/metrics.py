@@ -10,6 +10,12 @@
     netwatchd_deliveries_total{status}           messages by final status (sent|dead|...)
     netwatchd_outbox_depth                       messages waiting to be sent
     netwatchd_bot_commands_total{command,outcome}
+    netwatchd_availability_ratio{host}           month-to-date own availability 0..1 (NaN: no data): only
+                                                 the site's own downtime, over the time it was observable
+    netwatchd_availability_seconds{host,part}    month-to-date seconds per part: up, degraded, down (own),
+                                                 parent, maintenance, blind, unknown
+    netwatchd_hook_runs_total{hook,outcome}      hook runs (ok | failed | dead)
+    netwatchd_hook_failing{hook}                 1 while the hook's oldest event keeps failing
 """
 
 from __future__ import annotations
@@ -63,6 +69,14 @@ class Metrics:
         self.outbox_depth = Gauge("netwatchd_outbox_depth", "Messages waiting in the outbox", registry=reg)
         self.bot_commands = Counter("netwatchd_bot_commands", "Bot commands handled", ["command", "outcome"],
                                     registry=reg)
+        self.availability = Gauge("netwatchd_availability_ratio", "Month-to-date availability: own downtime "
+                                  "over the observable time (0..1, NaN without data)", ["host"], registry=reg)
+        self.availability_seconds = Gauge("netwatchd_availability_seconds", "Month-to-date seconds per part of "
+                                          "the time (up, degraded, down, parent, maintenance, blind, unknown)",
+                                          ["host", "part"], registry=reg)
+        self.hook_runs = Counter("netwatchd_hook_runs", "Hook runs by outcome", ["hook", "outcome"], registry=reg)
+        self.hook_failing = Gauge("netwatchd_hook_failing", "1 while the hook's oldest event keeps failing",
+                                  ["hook"], registry=reg)
         self._lock = threading.Lock()
 
     def observe_probe(self, result: ProbeResult) -> None:
@@ -103,6 +117,15 @@ class Metrics:
                 self.probes.remove(host, result)
             except KeyError:
                 pass
+        try:
+            self.availability.remove(host)
+        except KeyError:
+            pass
+        for part in ("up", "degraded", "down", "parent", "maintenance", "blind", "unknown"):
+            try:
+                self.availability_seconds.remove(host, part)
+            except KeyError:
+                pass
 
     def observe_transition(self, transition: Transition) -> None:
         self.transitions.labels(transition.kind, transition.to_state.value).inc()
@@ -119,6 +142,19 @@ class Metrics:
 
     def observe_command(self, name: str, outcome: str) -> None:
         self.bot_commands.labels(_safe_label(name), _safe_label(outcome)).inc()
+
+    def set_availability(self, figures: Mapping[str, tuple[float | None, Mapping[str, float]]]) -> None:
+        """host -> (availability percent or None, seconds per part), month to date."""
+        for host, (percent, parts) in figures.items():
+            self.availability.labels(host).set(math.nan if percent is None else percent / 100.0)
+            for part, seconds in parts.items():
+                self.availability_seconds.labels(host, part).set(seconds)
+
+    def observe_hook(self, name: str, outcome: str, error: str | None = None) -> None:
+        """One hook run: ok, failed (retried) or dead (given up)."""
+        label = name[:64]
+        self.hook_runs.labels(label, _safe_label(outcome)).inc()
+        self.hook_failing.labels(label).set(1 if outcome == "failed" else 0)
 
     def set_outbox_depth(self, n: int) -> None:
         self.outbox_depth.set(n)
