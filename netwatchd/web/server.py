@@ -181,7 +181,10 @@ class StatusServer:
         if cached is not None and now - cached[0] < self._cache_seconds:
             return False
         with self._build_lock:
-            self._rebuild(now)
+            cached = self._cache      # a request may have built it while this waited for the lock
+            if cached is not None and self._monotonic() - cached[0] < self._cache_seconds:
+                return False
+            self._rebuild(self._monotonic())
         return True
 
     def _refresh_loop(self) -> None:
