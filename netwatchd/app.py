@@ -31,17 +31,18 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from netwatchd import __version__
-from netwatchd.clock import Clock, SystemClock
+from netwatchd.clock import Clock, StepWatch, SystemClock
 from netwatchd.config.kinds import format_duration
 from netwatchd.config.loader import load_config
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.engine.engine import SELF_HOST, AlertEngine, HostState, self_check_hosts
+from netwatchd.engine.mutes import MuteTimers
 from netwatchd.errors import ConfigError, NetwatchError
 from netwatchd.logs import add_secret, redact
 from netwatchd.models import ProbeResult, State, Transition
@@ -141,6 +142,8 @@ class Agent:
         self._unsaved_states: dict[str, HostState] = {}
         self._unsaved_transitions: list[Transition] = []
         self.engine = AlertEngine(self.watched, self.clock, states=state_repo.load_states(self._conn()))
+        self._steps = StepWatch(self.clock)             # wall-clock steps: logged, stored mutes follow them
+        self._mute_timers = MuteTimers(self.clock)      # mutes end on the monotonic clock
         self.known: dict[str, HostState] = self.engine.states()   # kept current from take_changed()
         self.metrics = Metrics()
         self.metrics.set_states(self.known)
@@ -301,15 +304,19 @@ class Agent:
     # ---- time-driven work -------------------------------------------------------------
     def tick_once(self) -> list[Transition]:
         """Mutes from the store, engine.tick(), outbox depth, history pruning (every minute)."""
-        now = self.clock.now()
         conn = self._conn()
         with self._lock:
             try:
-                self.engine.set_mutes(state_repo.active_mutes(conn, now))
+                self._follow_step(conn)
+                running, ended = self._mute_timers.apply(state_repo.stored_mutes(conn))
+                self.engine.set_mutes(running)
+                if ended:       # over on the monotonic clock: gone from the store, /mute and /status too
+                    state_repo.end_mutes(conn, ended)
             except sqlite3.Error as exc:
                 log.error("mutes not read from the store: %s", exc)
             transitions = self.engine.tick()
             self._persist(transitions)
+        now = self.clock.now()
         try:
             if self._run_id is not None and self.clock.monotonic() - self._last_heartbeat >= HEARTBEAT_SECONDS:
                 self._last_heartbeat = self.clock.monotonic()
@@ -321,6 +328,21 @@ class Agent:
         except sqlite3.Error as exc:
             log.error("store housekeeping failed: %s", exc)
         return transitions
+
+    def _follow_step(self, conn: sqlite3.Connection) -> None:
+        """Log a wall-clock step once and move the stored mutes' times with it (their lengths are
+        kept, so /mute shows the right end and a restart re-derives the right remainder).
+        Raises sqlite3.Error."""
+        step = self._steps.check()
+        if not step:
+            return
+        log.warning("the system clock stepped %s by %s (NTP, a manual change or a reset clock): "
+                    "probing, retries, reminders, mutes and durations run on the monotonic clock and keep "
+                    "their timing; stored times were moved with the clock",
+                    "back" if step < 0 else "forward", format_duration(abs(step)))
+        delta = timedelta(milliseconds=round(step * 1000))    # stored times have milliseconds
+        state_repo.shift_mutes(conn, self._mute_timers.known(), delta)
+        self._mute_timers.shift(delta)
 
     def crosscheck_once(self) -> list[Transition]:
         """Compare the routers' own Netwatch tables with our states; record + announce lasting
@@ -521,7 +543,6 @@ class Agent:
         Raises ConfigError when the status page's port is taken (nothing is left running).
         """
         self._stopping.clear()
-        logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
         if self.web is not None:
             self.web.start()
         self.begin_run()

@@ -12,8 +12,13 @@ Two layers:
   results; every other host (tcp/http/dns) gets its own task;
   ICMP rounds and the other probes run in separate worker pools, so a slow HTTP site never delays
   a ping and a slow round never delays the next tick. A host in flight is never dispatched again
-  until its result is back. APScheduler 3.x's BackgroundScheduler calls `run_once` every `tick`
-  (max_instances=1, coalesce=True, no misfire grace limit).
+  until its result is back. A ticker thread calls `run_once` every `tick` seconds of the
+  monotonic clock (a late tick is one run, never a burst).
+
+Why not APScheduler for the tick: its interval trigger counts in wall time (the next run is the
+previous run's wall time plus the interval), so after the system clock stepped back an hour it
+waited an hour before probing again. Every wait here is monotonic; the wall clock only stamps
+results (`ProbeResult.at`), and a result probed across a step is re-stamped in today's frame.
 """
 
 from __future__ import annotations
@@ -21,14 +26,15 @@ from __future__ import annotations
 import heapq
 import logging
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
-from netwatchd.clock import Clock
+from netwatchd.clock import STEP_TOLERANCE, Clock, wall_offset
 from netwatchd.config.model import HostSpec
 from netwatchd.errors import NetwatchError
 from netwatchd.models import ProbeResult
@@ -208,7 +214,8 @@ class ProbeLoop:
         self._icmp_workers = icmp_workers
         self._other_workers = other_workers
         self._pools: dict[str, ThreadPoolExecutor] = {}
-        self._scheduler: Any = None
+        self._ticker: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._last_failure: str | None = None
         self._retrying: set[str] = set()
 
@@ -264,6 +271,7 @@ class ProbeLoop:
 
     def _run_batch(self, batch: list[Due]) -> list[ProbeResult]:
         hosts = [d.host for d in batch]
+        offset = wall_offset(self._clock)
         try:
             results = list(self._probe_fn(hosts, clock=self._clock))
             self._last_failure = None
@@ -278,6 +286,7 @@ class ProbeLoop:
         results = [r for r in results if r.host in known]
         with self._results_lock:
             if results:
+                results = _restamp(results, wall_offset(self._clock) - offset)
                 try:
                     self._on_results(results)
                 except Exception:
@@ -320,26 +329,40 @@ class ProbeLoop:
 
     # -- background running -------------------------------------------------------------------
     def start(self) -> None:
-        """Run in the background: APScheduler calls run_once(wait=False) every `tick` seconds."""
-        from apscheduler.schedulers.background import BackgroundScheduler
-
-        if self._scheduler is not None:
+        """Run in the background: a ticker thread calls run_once(wait=False) every `tick` seconds."""
+        if self._ticker is not None:
             return
-        # APScheduler logs every run at INFO: ten lines a second would drown the real log
-        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
-        scheduler = BackgroundScheduler(timezone=timezone.utc)
-        scheduler.add_job(self.run_once, "interval", seconds=self._tick, kwargs={"wait": False},
-                          id="netwatchd-probe-tick", max_instances=1, coalesce=True,
-                          misfire_grace_time=None, next_run_time=datetime.now(timezone.utc))
-        scheduler.start()
-        self._scheduler = scheduler
+        self._stopping.clear()
+        self._ticker = threading.Thread(target=self._tick_loop, name="probe-tick", daemon=True)
+        self._ticker.start()
+
+    def _tick_loop(self) -> None:
+        # time.sleep counts a relative timeout on the monotonic clock on every supported Python
+        # (threading waits count in wall time on 3.10); stopping waits at most one tick
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                self.run_once(wait=False)
+            except Exception:  # the ticker must survive a bad round; the log says what broke
+                log.exception("probe tick failed")
+            time.sleep(max(0.0, self._tick - (time.monotonic() - started)))
 
     def stop(self) -> None:
         """Stop ticking, let running probe rounds finish (bounded by their timeouts)."""
-        scheduler, self._scheduler = self._scheduler, None
-        if scheduler is not None:
-            scheduler.shutdown(wait=True)
+        ticker, self._ticker = self._ticker, None
+        self._stopping.set()
+        if ticker is not None:
+            ticker.join()
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _restamp(results: list[ProbeResult], step: float) -> list[ProbeResult]:
+    """Results probed while the wall clock stepped by `step` seconds, stamped in today's frame
+    (a stamp from before the step would put the probe an hour into the future or the past)."""
+    if abs(step) <= STEP_TOLERANCE:
+        return results
+    log.warning("the system clock stepped by %+.0f s during a probe round: its results are re-stamped", step)
+    return [replace(r, at=r.at + timedelta(seconds=step)) for r in results]

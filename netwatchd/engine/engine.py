@@ -47,17 +47,25 @@ host; at the mute's end a "maintenance_end" announces the state if admins knew a
 
 Every engine-level fact lives in the `HostState` values (plus the config and the mutes), so an
 engine rebuilt from `states()` continues exactly as the one that produced them.
+
+Clock steps: the engine keeps its moments (a state's start, the last reminder, ...) as wall times
+for showing and storing, and decides on their differences. Each entry point first asks its
+`StepWatch` whether the wall clock stepped since the last call (NTP, `date -s`) and shifts every
+stored moment by the step, so every difference stays what the monotonic clock measured: a step
+back never gives "Outage: 0 s", a step forward never a false "still DOWN (2 h)" reminder. Mutes
+end on the monotonic clock (`Mute.ends`). Moments restored from the store that lie in the future
+(the clock stepped back while the agent was stopped) are taken as now.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any, Protocol
 
-from netwatchd.clock import Clock, iso_ms
+from netwatchd.clock import Clock, StepWatch, iso_ms
 from netwatchd.config.model import Config, HostSpec, Thresholds
 from netwatchd.engine.flapping import change_percent, slots_for
 from netwatchd.engine.mutes import CompiledWindow, Mute, compile_windows, muted_targets
@@ -177,6 +185,11 @@ def hosts_to_probe_soon(results: Sequence[ProbeResult], transitions: Sequence[Tr
                 soon[spec.name] = None
     return list(soon)
 
+
+_MOMENTS = ("since", "last_reminder", "last_at", "failing_since", "held_since")
+"""The _Track attributes holding wall times (shifted together when the wall clock steps)."""
+_EXTRA_MOMENTS = ("lost_at", "back_at")
+"""SELF_HOST extra keys holding wall times (ISO text)."""
 
 _ISO_CACHE: dict[datetime, str] = {}
 
@@ -379,6 +392,7 @@ class AlertEngine:
 
     def __init__(self, config: Config, clock: Clock, states: dict[str, HostState] | None = None) -> None:
         self._clock = clock
+        self._steps = StepWatch(clock)
         self._mutes: tuple[Mute, ...] = ()
         self._muted_now: set[str] = set()
         self._touched: set[str] = set()
@@ -389,6 +403,48 @@ class AlertEngine:
         self._self = _Track(SELF_HOST, None, saved.get(SELF_HOST))
         self._self.depth = -1
         self._configure(config, saved)
+        self._no_future(clock.now())
+
+    # ----------------------------------------------------------------- wall-clock steps
+
+    def _now(self) -> datetime:
+        """The wall time, once every stored moment is shifted by a wall-clock step seen since the last call."""
+        step = self._steps.check()
+        if step:
+            self._shift(timedelta(seconds=step))
+        return self._clock.now()
+
+    def _all_tracks(self) -> list[_Track]:
+        return [*self._tracks.values(), *self._anchors.values(), self._self]
+
+    def _shift(self, delta: timedelta) -> None:
+        """Move every stored moment by `delta` (the wall clock stepped by it): differences stay true,
+        and what is shown and stored reads right on the corrected clock."""
+        for track in self._all_tracks():
+            for name in _MOMENTS:
+                moment = getattr(track, name)
+                if moment is not None:
+                    setattr(track, name, moment + delta)
+            if any(key in track.extra for key in _EXTRA_MOMENTS):
+                track.extra = {**track.extra, **{
+                    key: iso_ms(datetime.fromisoformat(track.extra[key]) + delta)
+                    for key in _EXTRA_MOMENTS if track.extra.get(key)}}
+            self._touched.add(track.name)
+
+    def _no_future(self, now: datetime) -> None:
+        """Restored moments later than now (the clock stepped back while stopped) are taken as now:
+        a duration is never negative, a reminder never put off by the step."""
+        for track in self._all_tracks():
+            for name in _MOMENTS:
+                moment = getattr(track, name)
+                if moment is not None and moment > now:
+                    setattr(track, name, now)
+                    self._touched.add(track.name)
+            late = {key: iso_ms(now) for key in _EXTRA_MOMENTS
+                    if track.extra.get(key) and datetime.fromisoformat(track.extra[key]) > now}
+            if late:
+                track.extra = {**track.extra, **late}
+                self._touched.add(track.name)
 
     # ----------------------------------------------------------------- configuration
 
@@ -472,7 +528,7 @@ class AlertEngine:
         """
         self._configure(config, saved or {})
         self._touched.update(self._tracks)
-        now = self._clock.now()
+        now = self._now()
         for track in sorted(self._tracks.values(), key=_BY_DEPTH):
             verdict, _ = self._ancestry(track)
             if track.state == State.UNREACHABLE and not track.rejudge and verdict != "down":
@@ -533,7 +589,7 @@ class AlertEngine:
 
     def ingest(self, results: Sequence[ProbeResult]) -> list[Transition]:
         """Judge a batch of probe results; returns every transition decided."""
-        now = self._clock.now()
+        now = self._now()
         out: list[Transition] = []
         self._refresh_mutes(now, out)
         dirty: list[_Track] = []
@@ -596,7 +652,7 @@ class AlertEngine:
 
     def tick(self) -> list[Transition]:
         """Time-driven work: mute starts/ends, reminders, the uplink summary's deadline."""
-        now = self._clock.now()
+        now = self._now()
         out: list[Transition] = []
         self._refresh_mutes(now, out)
         for track in list(self._tracks.values()):
@@ -956,7 +1012,7 @@ class AlertEngine:
         if not self._windows and not self._mutes and not self._muted_now:
             return
         names: set[str] = set()
-        for target in muted_targets(self._windows, self._mutes, now):
+        for target in muted_targets(self._windows, self._mutes, now, self._clock.monotonic()):
             for track in self._groups.get(target, ()):
                 names.add(track.name)
         if names == self._muted_now:

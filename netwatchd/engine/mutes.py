@@ -10,21 +10,35 @@ start runs past midnight into the next day (the day listed is the day it starts)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta, timezone, tzinfo
 
+from netwatchd.clock import Clock, Deadline
 from netwatchd.config.model import MaintenanceWindow
 from netwatchd.errors import ConfigError
 
 
 @dataclass(frozen=True)
 class Mute:
-    """A mute set by an admin (bot `/mute`): `target` is a host or group name, silent until `until`."""
+    """A mute set by an admin (bot `/mute`): `target` is a host or group name, silent until `until`.
+
+    `until` is wall time, to show and to store; `ends`, when set, is the same moment on the
+    monotonic clock and decides (a wall-clock step then neither ends a mute early nor stretches
+    it). `length` is how long it was set for (seconds; 0 when unknown)."""
 
     target: str
     until: datetime
     by: str = ""
     reason: str = ""
+    ends: float | None = None
+    length: float = 0.0
+    set_at: datetime | None = None
+
+    def active(self, now: datetime, mono: float | None = None) -> bool:
+        """Still running at wall time `now` / monotonic `mono` (`ends` decides when both are known)."""
+        if self.ends is not None and mono is not None:
+            return self.ends > mono
+        return self.until > now
 
 
 def _moment(text: str, what: str) -> datetime:
@@ -100,13 +114,61 @@ def compile_windows(windows: Sequence[MaintenanceWindow], tz: tzinfo) -> tuple[C
     return tuple(CompiledWindow.build(w, tz) for w in windows)
 
 
-def muted_targets(windows: Sequence[CompiledWindow], mutes: Sequence[Mute], now: datetime) -> set[str]:
-    """Lower-cased host/group names muted at `now`."""
+def muted_targets(windows: Sequence[CompiledWindow], mutes: Sequence[Mute], now: datetime,
+                  mono: float | None = None) -> set[str]:
+    """Lower-cased host/group names muted at wall time `now` (maintenance windows are calendar
+    times: the wall clock decides) and monotonic `mono` (a mute's `ends`, when it has one)."""
     found: set[str] = set()
     for window in windows:
         if window.active(now):
             found.update(window.targets)
     for mute in mutes:
-        if mute.until > now:
+        if mute.active(now, mono):
             found.add(mute.target.lower())
     return found
+
+
+_MuteKey = tuple[str, datetime, "datetime | None"]
+
+
+def _key(mute: Mute) -> _MuteKey:
+    return (mute.target.lower(), mute.until, mute.set_at)
+
+
+class MuteTimers:
+    """Monotonic ends for the mutes kept in the store (as wall `until` plus `set_at`).
+
+    A stored mute seen for the first time ends in `until - now`, never more than its length
+    (`until - set_at`: a time further ahead was written before the clock stepped back) and never
+    in the past; from then on its end is a monotonic deadline, whatever the wall clock does.
+    `shift(delta)` follows the store when the stored times were moved by a step. Not thread-safe."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._ends: dict[_MuteKey, Deadline] = {}
+
+    def apply(self, stored: Sequence[Mute]) -> tuple[list[Mute], list[Mute]]:
+        """(running, ended): the stored mutes with `ends` set, split by whether they still run."""
+        running: list[Mute] = []
+        ended: list[Mute] = []
+        seen: dict[_MuteKey, Deadline] = {}
+        for mute in stored:
+            key = _key(mute)
+            deadline = self._ends.get(key)
+            if deadline is None:
+                longest = mute.length if mute.length > 0 else (mute.until - self._clock.now()).total_seconds()
+                deadline = Deadline.restore(self._clock, mute.until, longest=longest)
+            seen[key] = deadline
+            timed = replace(mute, ends=deadline.at)
+            (ended if deadline.passed(self._clock) else running).append(timed)
+        self._ends = seen
+        return running, ended
+
+    def known(self) -> list[tuple[str, datetime, datetime | None]]:
+        """(target, until, set_at) of the mutes seen in the last apply()."""
+        return list(self._ends)
+
+    def shift(self, delta: timedelta) -> None:
+        """The stored `until`/`set_at` of every known mute were moved by `delta` (a wall-clock step)."""
+        self._ends = {(target, until + delta, set_at + delta if set_at else None): deadline
+                      for (target, until, set_at), deadline in self._ends.items()}

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from netwatchd.clock import Backoff, Clock
+from netwatchd.clock import Backoff, Clock, Deadline, utc_ms
 from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError
 from netwatchd.logs import redact
@@ -75,6 +75,11 @@ def destinations_for(config: Config) -> list[str]:
 #   * Pacing (RateLimiter): 1 message/s per chat, 20/min per group or channel (negative ids),
 #     30/s overall. The first alert goes at once; what queues during the wait for the next slot
 #     is merged into the next message.
+#   * Clock steps: a failed chat's retry time is stored (next_attempt_at, wall time, for status and
+#     restarts) but decided on a monotonic Deadline kept per chat, so a wall-clock step never holds
+#     a chat for the step's length. A stored time this process did not write (a restart) is taken
+#     as at most the longest wait it could be (Backoff.cap or the longest retry_after seen):
+#     a time further ahead was written before the clock stepped back.
 #   * Crash safety: rows are 'sending' only while a request is in flight. A new worker puts
 #     'sending' rows of a dead process back to 'pending', so nothing is lost after kill -9.
 #     A duplicate needs the crash to fall between Telegram's ack and the commit that follows it
@@ -141,6 +146,9 @@ class DeliveryWorker:
         self._write_lock = threading.Lock()
         self._dispatcher: threading.Thread | None = None
         self._last_prune = float("-inf")
+        # chat -> (the head's next_attempt_at as stored, the same moment on the monotonic clock)
+        self._holds: dict[str, tuple[str, Deadline]] = {}
+        self._longest_retry_after = 0.0     # the longest 429 retry_after seen (seconds)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -297,12 +305,13 @@ class DeliveryWorker:
         conn = self._conn()
         if hook_lanes.is_hook_lane(chat_id):
             return self._step_hook(conn, chat_id)
-        now = self.clock.now()
         not_before = outbox_repo.head_not_before(conn, chat_id)
         if not_before is None:
+            self._holds.pop(chat_id, None)
             return StepOutcome(sent=False, wait=self.poll_interval, has_rows=False)
-        if not_before > now and not outbox_repo.has_fresh_rows(conn, chat_id):
-            return StepOutcome(sent=False, wait=(not_before - now).total_seconds())
+        held = self._hold(chat_id, not_before).remaining(self.clock)
+        if held > 0 and not outbox_repo.has_fresh_rows(conn, chat_id):
+            return StepOutcome(sent=False, wait=held)
         # A new alert for a chat in backoff is tried at once (fresh news is worth one request;
         # after the failure the chat backs off again). A 429's retry_after still holds: the
         # limiter blocks that chat until then.
@@ -346,6 +355,22 @@ class DeliveryWorker:
         if chat_id == CONSOLE or api is None:
             return self._print(conn, batch, text)
         return self._send(api, conn, chat_id, batch, text, is_last_part)
+
+    def _hold(self, chat_id: str, not_before: datetime) -> Deadline:
+        """Until when the chat's head row holds it, on the monotonic clock: the Deadline this worker
+        set when it stored that time, else the stored time re-derived (at most the longest wait)."""
+        stored = utc_ms(not_before)
+        known = self._holds.get(chat_id)
+        if known is not None and known[0] == stored:
+            return known[1]
+        deadline = Deadline.restore(self.clock, not_before, longest=self._longest_wait(chat_id))
+        self._holds[chat_id] = (stored, deadline)
+        return deadline
+
+    def _longest_wait(self, chat_id: str) -> float:
+        """The longest wait this worker sets a lane after a failure (a hook lane has its own backoff)."""
+        cap = self.hook_backoff.cap if hook_lanes.is_hook_lane(chat_id) else self.backoff.cap
+        return max(cap, self._longest_retry_after)
 
     def _send(self, api: TelegramAPI, conn: sqlite3.Connection, chat_id: str, batch: list[_Row],
               text: str, is_last_part: bool) -> StepOutcome:
@@ -399,12 +424,13 @@ class DeliveryWorker:
 
     def _step_hook(self, conn: sqlite3.Connection, chat_id: str) -> StepOutcome:
         """Run the hook for the lane's oldest event (one at a time: in order, at least once)."""
-        now = self.clock.now()
         not_before = outbox_repo.head_not_before(conn, chat_id)
         if not_before is None:
+            self._holds.pop(chat_id, None)
             return StepOutcome(sent=False, wait=self.poll_interval, has_rows=False)
-        if not_before > now:
-            return StepOutcome(sent=False, wait=(not_before - now).total_seconds())
+        held = self._hold(chat_id, not_before).remaining(self.clock)
+        if held > 0:
+            return StepOutcome(sent=False, wait=held)
         records = outbox_repo.waiting_rows(conn, chat_id, 1)
         if not records:
             return StepOutcome(sent=False, wait=0.0)
@@ -460,9 +486,12 @@ class DeliveryWorker:
             return StepOutcome(sent=False, wait=0.0)
         delay = exc.retry_after if exc.retry_after is not None else self.hook_backoff.delay(attempts,
                                                                                             self.random_draw())
+        if exc.retry_after is not None:
+            self._longest_retry_after = max(float(delay), self._longest_retry_after)
+        retry_at = now + timedelta(seconds=delay)
         with self._write(conn):
-            outbox_repo.retry_later(conn, self.claimer, [record.id], not_before=now + timedelta(seconds=delay),
-                                    error=reason)
+            outbox_repo.retry_later(conn, self.claimer, [record.id], not_before=retry_at, error=reason)
+        self._holds[record.chat_id] = (utc_ms(retry_at), Deadline.after(self.clock, delay))
         level = logging.WARNING if attempts <= 3 or attempts % 10 == 0 else logging.DEBUG
         log.log(level, "hook %s failed (attempt %d): %s; retrying in %.1f s", name, attempts, reason, delay)
         self._hook_outcome(name, "failed", reason)
@@ -514,11 +543,13 @@ class DeliveryWorker:
         if exc.retry_after is not None:
             delay = float(exc.retry_after)
             self.limiter.block(chat_id, self.clock.monotonic() + delay)
+            self._longest_retry_after = max(delay, self._longest_retry_after)
         else:
             delay = self.backoff.delay(attempts, self.random_draw())
         retry_at = now + timedelta(seconds=delay)
         with self._write(conn):
             outbox_repo.retry_later(conn, self.claimer, ids, not_before=retry_at, error=reason)
+        self._holds[chat_id] = (utc_ms(retry_at), Deadline.after(self.clock, delay))
         # a long Telegram outage must not flood the log: the first failures, then every 10th
         level = logging.WARNING if attempts <= 3 or attempts % 10 == 0 else logging.DEBUG
         log.log(level, "alert(s) for chat %s not delivered (attempt %d): %s; retrying in %.1f s",
@@ -606,9 +637,13 @@ class DeliveryWorker:
         self._seeded.add(chat_id)
         now = self.clock.now()
         acked = outbox_repo.acked_since(conn, chat_id, now - timedelta(seconds=60))
-        if acked:
+        ages = [(now - at).total_seconds() for at in acked]
+        # an ack stamped in the future was written before the clock stepped back: its age is unknown
+        # (a 429's retry_after covers it), and counting it as new would hold the chat for the step
+        ages = [age for age in ages if age >= -1.0]
+        if ages:
             mono = self.clock.monotonic()
-            self.limiter.seed(chat_id, [mono - (now - at).total_seconds() for at in acked])
+            self.limiter.seed(chat_id, [mono - max(0.0, age) for age in ages])
 
     def _maybe_prune(self) -> None:
         mono = self.clock.monotonic()

@@ -72,7 +72,8 @@ def timing_record(batch: Sequence[TimedAlert], *, chat_id: str, message_id: int 
         "enqueued_at": iso_ms(enqueued.astimezone(tz)),
         "sent_at": iso_ms(sent_at.astimezone(tz)),
         "acked_at": iso_ms(acked_at.astimezone(tz)),
-        "latency_ms": round((acked_at - detected).total_seconds() * 1000),
+        # never negative: a message waiting across a step back of the wall clock would read < 0
+        "latency_ms": max(0, round((acked_at - detected).total_seconds() * 1000)),
         "attempts": max(row.attempts for row in batch),
         "chat_id": chat_id,
         "message_id": message_id,

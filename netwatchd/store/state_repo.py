@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 from netwatchd.clock import utc_ms
@@ -162,6 +162,39 @@ def active_mutes(conn: sqlite3.Connection, now: datetime) -> list[Mute]:
                         "ORDER BY until, target", (utc_ms(now),))
     return [Mute(target=r["target"], until=datetime.fromisoformat(r["until"]), by=r["muted_by"],
                  reason=r["reason"]) for r in rows]
+
+
+def stored_mutes(conn: sqlite3.Connection) -> list[Mute]:
+    """Every stored mute, running or not by the wall clock (the agent decides with MuteTimers),
+    with `set_at` and `length` (until - created_at); soonest end first."""
+    found = []
+    for r in conn.execute("SELECT target, until, muted_by, reason, created_at FROM mutes ORDER BY until, target"):
+        until, set_at = datetime.fromisoformat(r["until"]), datetime.fromisoformat(r["created_at"])
+        found.append(Mute(target=r["target"], until=until, by=r["muted_by"], reason=r["reason"], set_at=set_at,
+                          length=max(0.0, (until - set_at).total_seconds())))
+    return found
+
+
+def _mute_match(target: str, until: datetime, set_at: datetime | None) -> tuple[str, str, str]:
+    return target, utc_ms(until), utc_ms(set_at) if set_at is not None else ""
+
+
+def shift_mutes(conn: sqlite3.Connection, mutes: Sequence[tuple[str, datetime, datetime | None]],
+                delta: timedelta) -> None:
+    """The wall clock stepped by `delta`: move `until` and `created_at` of these (target, until,
+    set_at) mutes with it (their length is kept; a mute set again meanwhile is left alone)."""
+    with transaction(conn):
+        conn.executemany(
+            "UPDATE mutes SET until = ?, created_at = ? WHERE target = ? AND until = ? AND created_at = ?",
+            [(utc_ms(until + delta), utc_ms(set_at + delta), *_mute_match(target, until, set_at))
+             for target, until, set_at in mutes if set_at is not None])
+
+
+def end_mutes(conn: sqlite3.Connection, mutes: Sequence[Mute]) -> None:
+    """Delete these mutes, whose time is up on the monotonic clock (a mute set again meanwhile stays)."""
+    with transaction(conn):
+        conn.executemany("DELETE FROM mutes WHERE target = ? AND until = ? AND created_at = ?",
+                         [_mute_match(m.target, m.until, m.set_at) for m in mutes if m.set_at is not None])
 
 
 def states_before(conn: sqlite3.Connection, at: datetime, skip_kinds: Sequence[str] = ()) -> dict[str, str]:
