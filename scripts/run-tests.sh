@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need_apt=()
-for pair in fping:fping nft:nftables ip:iproute2 chromium:chromium chromedriver:chromium-driver promtool:prometheus amtool:prometheus-alertmanager systemd-analyze:systemd; do
+for pair in fping:fping nft:nftables ip:iproute2 chromium:chromium chromedriver:chromium-driver promtool:prometheus amtool:prometheus-alertmanager systemd-analyze:systemd faketime:faketime; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 # WeasyPrint (PDF reports) loads Pango and HarfBuzz at run time, and needs a font
