@@ -22,10 +22,11 @@ class State(str, Enum):
     DEGRADED = "degraded"      # replies arrive, but loss/rtt/jitter exceed the host's thresholds
     DOWN = "down"
     UNREACHABLE = "unreachable"  # its parent is down: no separate alert
+    PATH = "path"              # netwatchd cannot reach it, but its `via` router can: the path is at fault
 
 
 TransitionKind = Literal["state", "flapping", "stable", "reminder", "maintenance_end", "uplink_lost", "uplink_back",
-                         "startup", "reload", "crosscheck", "crosscheck_agree"]
+                         "startup", "reload", "crosscheck", "crosscheck_agree", "router_health", "router_restart"]
 """What a Transition records (see Transition)."""
 TRANSITION_KINDS: tuple[TransitionKind, ...] = get_args(TransitionKind)
 
@@ -51,9 +52,9 @@ def transition_kind(text: str) -> TransitionKind:
 # (bot.render) both show these, so an administrator reads the same word for the same state.
 STATE_WORDS: dict[str, dict[State, str]] = {
     "id": {State.UP: "UP", State.DOWN: "DOWN", State.DEGRADED: "TERGANGGU", State.UNREACHABLE: "TAK TERJANGKAU",
-           State.UNKNOWN: "TIDAK DIKETAHUI"},
+           State.UNKNOWN: "TIDAK DIKETAHUI", State.PATH: "GANGGUAN JALUR"},
     "en": {State.UP: "UP", State.DOWN: "DOWN", State.DEGRADED: "DEGRADED", State.UNREACHABLE: "UNREACHABLE",
-           State.UNKNOWN: "UNKNOWN"},
+           State.UNKNOWN: "UNKNOWN", State.PATH: "PATH PROBLEM"},
 }
 
 
@@ -153,6 +154,12 @@ class Transition:
       "reload"          hosts.yaml was reloaded and sites were removed (they are named in `affected`)
       "crosscheck"      a router's own Netwatch has disagreed with netwatchd for a while
       "crosscheck_agree"  ... and agrees again
+      "router_health"   a router's own figure crossed a `health:` threshold (to DEGRADED) or is back (to UP);
+                        `host` is the router's name, evidence says which figure (cpu, memory, pool:NAME, ...)
+      "router_restart"  a router's uptime went backwards: it restarted
+    A DOWN confirmed (or not) by the host's `via` router carries evidence["confirm"] (and the via
+    router's "diagnosis" lines); a state change to PATH is a DOWN the via router contradicted; an UP
+    after a DOWN of a site with `router:` carries evidence["cause"] ("restarted" / "link").
     since: when the previous state began (so a recovery can say how long the outage lasted).
     affected: names of children folded into this message (a parent down -> its unreachable sites).
     evidence: loss_percent, rtt_avg_ms, rtt_max_ms, jitter_ms, failures_in_row, error, probe ...

@@ -243,15 +243,21 @@ class Number(Kind):
 
     type_name = "number"
 
-    def __init__(self, lo: float, hi: float, *, lo_open: bool = False, suffix: str = "") -> None:
-        self.lo, self.hi, self.lo_open, self.suffix = lo, hi, lo_open, suffix
+    def __init__(self, lo: float, hi: float, *, lo_open: bool = False, suffix: str = "",
+                 off_ok: bool = False) -> None:
+        self.lo, self.hi, self.lo_open, self.suffix, self.off_ok = lo, hi, lo_open, suffix, off_ok
 
     def _fmt(self, number: float) -> str:
         return f"{number:g}{self.suffix}"
 
     def allowed(self) -> str:
         low = f"above {self._fmt(self.lo)}" if self.lo_open else f"from {self._fmt(self.lo)}"
-        return f"a number {low} to {self._fmt(self.hi)}"
+        return f"a number {low} to {self._fmt(self.hi)}" + (", or off" if self.off_ok else "")
+
+    def is_off(self, value: Value) -> bool:
+        """`off`, `none`, `false` or null where the key may be switched off."""
+        return self.off_ok and value.kind == "scalar" and (
+            value.typed is None or value.typed is False or value.text.strip().lower() in ("off", "none"))
 
     def number(self, value: Value) -> float:
         self.scalar(value)
@@ -268,6 +274,8 @@ class Number(Kind):
         raise Invalid(f"{shown(value)} is not a number", self.allowed())
 
     def parse(self, value: Value) -> float | None:
+        if self.is_off(value):
+            return None
         number = self.number(value)
         if not math.isfinite(number) or number > self.hi or number < self.lo or (self.lo_open and number == self.lo):
             raise Invalid(f"{shown(value, 24)} is out of range", self.allowed())
@@ -278,8 +286,7 @@ class Percent(Number):
     type_name = "percentage"
 
     def __init__(self, lo: float = 0, hi: float = 100, *, lo_open: bool = False, off_ok: bool = False) -> None:
-        super().__init__(lo, hi, lo_open=lo_open, suffix="%")
-        self.off_ok = off_ok
+        super().__init__(lo, hi, lo_open=lo_open, suffix="%", off_ok=off_ok)
 
     def allowed(self) -> str:
         off = ", or off" if self.off_ok else ""
@@ -287,14 +294,8 @@ class Percent(Number):
             return f"a percentage above {self.lo:g}% and up to {self.hi:g}%, like 50%{off}"
         return f"a percentage from {self.lo:g}% to {self.hi:g}%, like 50%{off}"
 
-    def parse(self, value: Value) -> float | None:
-        if self.off_ok and value.kind == "scalar" and (
-                value.typed is None or value.typed is False or value.text.strip().lower() in ("off", "none")):
-            return None
-        return super().parse(value)
-
     def show(self, default: Any) -> str:
-        return "—" if default is None else f"{default:g}%"
+        return ("off" if self.off_ok else "—") if default is None else f"{default:g}%"
 
 
 class Duration(Kind):

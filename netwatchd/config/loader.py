@@ -27,6 +27,7 @@ from netwatchd.config.model import (
     DEFAULT_TIMEZONE,
     Config,
     FlapPolicy,
+    HealthSpec,
     HookSpec,
     HostSpec,
     MaintenanceWindow,
@@ -51,6 +52,7 @@ from netwatchd.config.schema import (
     RETENTION,
     ROUTER,
     SELF_CHECK,
+    SITE_ONLY,
     TELEGRAM,
     TOP,
     WEB,
@@ -167,7 +169,7 @@ class _Loader:
         return parsed
 
     def _unknown_key(self, name: str, entry: Entry, section: Section, key_path: str) -> None:
-        if section is DEFAULTS and name in ("name", "address"):
+        if section is DEFAULTS and name in ("name", "address", *(key.name for key in SITE_ONLY)):
             self.error(entry.key_line, key_path, "is set per host, not under defaults", "move it to each host")
             return
         hint = did_you_mean(name, [k.name for k in section.keys])
@@ -189,6 +191,8 @@ class _Loader:
             add_secret(value.text)    # even a malformed secret is a secret: mask it before judging it
         kind = key.kind
         if isinstance(kind, Section):
+            if kind.shape == "map_or_bool" and value.kind == "scalar" and isinstance(value.typed, bool):
+                return value.typed      # `health: true` / `health: false`
             return self.section(value, kind, path)
         if isinstance(kind, ListOf):
             return self.list_of(value, kind, path)
@@ -326,6 +330,7 @@ class _Loader:
                         defaults_value.key_line if defaults_value else 1, at_defaults=True)
 
         built: list[tuple[HostSpec, int, str, int | None]] = []   # host, line, label, parent line
+        self._written: dict[str, dict[str, int]] = {}              # host label -> its confirm keys -> line
         seen: dict[str, int] = {}
         for element, label, own in self.list_section(_val(hosts_value), HOST, "hosts"):
             merged = {**defaults_merged, **{k: v for k, (v, _) in own.items()}}
@@ -347,6 +352,9 @@ class _Loader:
                                f"already used on line {seen[name.lower()]}; names are compared without case")
                 else:
                     seen[name.lower()] = line
+            # where each confirmation key was written: (line, on the host itself?)
+            self._written[label] = {key: (own[key][1], True) if key in own else (defaults[key][1], False)
+                                    for key in ("via", "confirm", "router") if key in own or key in defaults}
             if name is not None:   # built even when wrong, so that its children do not get "unknown parent"
                 merged.setdefault("address", "")
                 spec = HostSpec(**{k: v for k, v in merged.items() if k in _HOST_FIELDS})
@@ -446,7 +454,60 @@ class _Loader:
             result.append(dataclasses.replace(spec, parent=target.name))
         self._report_loops(parent_of, {s.name.lower(): (s.name, line, label, pl) for s, line, label, pl in built})
         self._warn_unwatched_router_parents(built, hosts, router_names)
-        return result
+        labels = {spec.name: (line, label) for spec, line, label, _ in built}
+        return self.resolve_confirmation(result, routers, labels)
+
+    def resolve_confirmation(self, hosts: list[HostSpec], routers: list[RouterSpec],
+                             labels: dict[str, tuple[int, str]]) -> list[HostSpec]:
+        """Check `via` and `router` name routers, and settle each host's `via` and `confirm`.
+
+        `via` defaults to the parent when the parent is a router (listed under routers:, or a host
+        whose `router:` is one); `confirm` defaults to true when there is a via router and the probe
+        is icmp (the router answers a ping, not a TCP port or a web page).
+        """
+        router_names = {r.name.lower(): r.name for r in routers}
+        own_router = {h.name.lower(): h.router for h in hosts}
+        resolved: list[HostSpec] = []
+        reported: set[tuple[int, str]] = set()
+        for spec in hosts:
+            line, label = labels.get(spec.name, (1, f"hosts[{spec.name}]"))
+            written = self._written.get(label, {})
+            values: dict[str, Any] = {}
+            for key in ("via", "router"):
+                name = getattr(spec, key)
+                if name is None:
+                    continue
+                if name.lower() not in router_names:
+                    where, on_host = written.get(key, (line, True))
+                    if (where, key) not in reported:     # a wrong defaults.via is told once
+                        reported.add((where, key))
+                        hint = did_you_mean(name, list(router_names.values()))
+                        what = "the router asked to confirm a DOWN" if key == "via" else "the site's own router"
+                        self.error(where, f"{label if on_host else 'defaults'}.{key}",
+                                   f"unknown router '{name}' ({what})",
+                                   f"did you mean '{hint}'?" if hint else
+                                   "the name of a router under routers: (add it there with its API address)")
+                    values[key] = None
+                else:
+                    values[key] = router_names[name.lower()]
+            via = values.get("via", spec.via)
+            if via is None and "via" not in written and spec.parent is not None:
+                parent = spec.parent.lower()
+                via = router_names.get(parent) or (own_router.get(parent) if own_router.get(parent) else None)
+                if via is not None:
+                    via = router_names.get(via.lower(), via)
+            confirm_on_host = written.get("confirm", (0, False))[1]   # a default applies where it can
+            if spec.confirm and confirm_on_host and spec.probe != "icmp":
+                self.error(written["confirm"][0], f"{label}.confirm", f"a {spec.probe} probe cannot be confirmed",
+                           "the via router confirms with a ping, which says nothing about a port or a web page: "
+                           "use confirm only on icmp hosts")
+            elif spec.confirm and confirm_on_host and via is None and "via" not in values:
+                self.error(written["confirm"][0], f"{label}.confirm", "there is no router to ask",
+                           "set via: <a router under routers:>, or give the host a parent that is a router")
+            values["via"] = via
+            values["confirm"] = bool(spec.confirm and via is not None and spec.probe == "icmp")
+            resolved.append(dataclasses.replace(spec, **values))
+        return resolved
 
     def _warn_unwatched_router_parents(self, built: list[tuple[HostSpec, int, str, int | None]],
                                        hosts: dict[str, HostSpec], router_names: dict[str, RouterSpec]) -> None:
@@ -527,6 +588,12 @@ class _Loader:
                     self.error(own["encoding"][1], f"{label}.encoding", f"unknown encoding '{values['encoding']}'",
                                "utf-8, latin-1, cp1252, ...")
                     continue
+            if "health" in values:
+                health = values.pop("health")
+                if health is True:
+                    values["health"] = HealthSpec()
+                elif isinstance(health, dict):
+                    values["health"] = HealthSpec(**_fields(health))
             if {"name", "address"} <= values.keys():
                 routers.append(RouterSpec(**values))
         return routers

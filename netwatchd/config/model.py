@@ -71,6 +71,26 @@ class HostSpec:
     reminder_every: float | None = None  # seconds; None = no repeated DOWN reminders
     alert_on_down: bool = True          # False: a DOWN is recorded but not announced; the UP after it is
     disabled: bool = False
+    via: str | None = None              # the router asked to confirm a DOWN (resolved: written, or the parent router)
+    confirm: bool = True                # resolved by the loader: True only when `via` is set and probe is icmp
+    router: str | None = None           # the site itself is this RouterOS device (routers[].name): cause on recovery
+
+    @property
+    def confirms(self) -> bool:
+        """Is a DOWN of this host first confirmed by its `via` router?"""
+        return self.confirm and self.via is not None
+
+
+@dataclass(frozen=True)
+class HealthSpec:
+    """What counts as a router in trouble (routers[].health). None = not checked."""
+
+    cpu_percent: float | None = 90.0            # /system/resource cpu-load at or above
+    memory_free_percent: float | None = 10.0    # free-memory / total-memory below
+    temperature_c: float | None = 70.0          # /system/health temperature (any sensor) above
+    min_voltage: float | None = None            # /system/health voltage below (depends on the power supply)
+    pool_used_percent: float | None = 90.0      # an IP pool (/ip/pool + /ip/pool/used) at or above
+    every: float = 60.0                         # seconds between two looks
 
 
 @dataclass(frozen=True)
@@ -87,6 +107,7 @@ class RouterSpec:
     encoding: str = "utf-8"
     tls_verify: bool = True             # api-ssl: check the router's certificate (ca_file or system CAs)
     ca_file: str | None = None          # api-ssl: PEM file of the CA (or the router's self-signed cert)
+    health: HealthSpec | None = None    # poll the router's own health (None = not watched)
 
 
 @dataclass(frozen=True)

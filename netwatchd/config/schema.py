@@ -41,6 +41,7 @@ from netwatchd.config.model import (
     HOOK_EVENTS,
     Config,
     FlapPolicy,
+    HealthSpec,
     HookSpec,
     HostSpec,
     MaintenanceWindow,
@@ -152,6 +153,17 @@ HOST_SETTINGS: tuple[Key, ...] = (
         "that ends it is, so you hear when the device is back (devices often off on purpose; netwatch-notify's "
         "no-down-notification)"),
     Key("disabled", Flag(), "keep the host in the file but do not probe it"),
+    Key("via", Name(), "the router (routers[].name) asked to ping the site before a DOWN is announced: it "
+        "cannot reach it either -> DOWN \"confirmed by core: 0/3\"; it can -> PATH (the path between this "
+        "server and that router is at fault, not the site)", doc_default="the parent, when it is a router"),
+    Key("confirm", Flag(), "false: announce a DOWN without asking the via router (icmp probes only)",
+        doc_default="true when a via router exists"),
+)
+
+# Keys of a host that `defaults:` may not set (they describe one site).
+SITE_ONLY: tuple[Key, ...] = (
+    Key("router", Name(), "the site is itself a RouterOS device listed under routers: (its name there): when "
+        "it comes back, its uptime tells \"restarted (power cut?)\" from \"link restored\""),
 )
 
 HOST = Section("hosts", (
@@ -159,11 +171,29 @@ HOST = Section("hosts", (
         required=True),
     Key("address", Address(), "IPv4/IPv6 address or host name to probe (for http/https it may be left "
         "out when url is given)", required=True),
-) + HOST_SETTINGS, HostSpec, "One entry per watched site. Every key of `defaults:` may be set here too.",
-    shape="list")
+) + HOST_SETTINGS + SITE_ONLY, HostSpec, "One entry per watched site. Every key of `defaults:` may be set here "
+    "too.", shape="list")
 
 DEFAULTS = Section("defaults", HOST_SETTINGS, HostSpec,
-                   "Settings for every host; each may be overridden on a host.")
+                   "Settings for every host; each may be overridden on a host.",
+                   extra_fields=tuple(key.name for key in SITE_ONLY))
+
+HEALTH = Section("health", (
+    Key("cpu_percent", Percent(0, 100, lo_open=True, off_ok=True), "DEGRADED when /system/resource cpu-load is "
+        "at or above this"),
+    Key("memory_free_percent", Percent(0, 100, lo_open=True, off_ok=True), "DEGRADED when free memory is below "
+        "this share of the total"),
+    Key("temperature_c", Number(-40, 150, off_ok=True), "DEGRADED when a /system/health temperature sensor reads "
+        "above this many °C"),
+    Key("min_voltage", Number(0, 100, lo_open=True, off_ok=True), "DEGRADED when /system/health voltage reads "
+        "below this many volts (set it for the board's power supply, e.g. 11 for 12 V)"),
+    Key("pool_used_percent", Percent(0, 100, lo_open=True, off_ok=True), "one alert per IP pool "
+        "(/ip/pool/used) at or above this share used"),
+    Key("every", Duration(5, 86400), "time between two looks at the router"),
+), HealthSpec, "A router's own health, read-only (`read` policy): CPU, memory and uptime from "
+   "/system/resource, temperature and voltage from /system/health where the board has sensors, IP pools. "
+   "Each threshold may be `off`; `health: true` takes every default. An uptime that went backwards is "
+   "announced as a restart.", shape="map_or_bool")
 
 ROUTER = Section("routers", (
     Key("name", Name(), "the router's name (a host's parent may name it)", required=True),
@@ -181,8 +211,9 @@ ROUTER = Section("routers", (
     Key("encoding", Text(32), "text encoding of names and comments in the router's replies; with utf-8 "
         "a word that is not valid UTF-8 (a comment WinBox wrote in cp1252) is read as cp1252. Set another "
         "code page (cp1251, cp1250, ...) only if the router's text is in it"),
-), RouterSpec, "RouterOS devices netwatchd talks to over the API (the bot's commands, crosscheck).",
-    shape="list")
+    Key("health", HEALTH, "watch the router's own CPU, memory, temperature, voltage, uptime and IP pools"),
+), RouterSpec, "RouterOS devices netwatchd talks to over the API (the bot's commands, crosscheck, confirming "
+   "DOWNs of the sites behind them, the sites' own uptime, health).", shape="list")
 
 TELEGRAM = Section("telegram", (
     Key("token", Text(200, empty_ok=True, secret=True, pattern=r"\d{3,}:[A-Za-z0-9_-]{20,}",
@@ -303,8 +334,8 @@ TOP = Section("top level", (
     Key("hooks", HOOKS, "commands and webhooks on transitions"),
 ), Config, "", extra_fields=("path",))
 
-SECTIONS = (TOP, DEFAULTS, HOST, THRESHOLDS, ROUTER, TELEGRAM, WEB, MAINTENANCE, SELF_CHECK, FLAPPING, RETENTION,
-            REPORTS, HOOKS)
+SECTIONS = (TOP, DEFAULTS, HOST, THRESHOLDS, ROUTER, HEALTH, TELEGRAM, WEB, MAINTENANCE, SELF_CHECK, FLAPPING,
+            RETENTION, REPORTS, HOOKS)
 
 
 # ---------------------------------------------------------------- docs/configuration.md
@@ -393,6 +424,7 @@ def config_reference() -> str:
         if section is DEFAULTS:
             continue
         title = {"hosts": "## `hosts:` (list) and `defaults:`", "routers": "## `routers:` (list)",
+                 "health": "## `routers[].health:`",
                  "maintenance": "## `maintenance:` (list)", "reports": "## `reports:` (list)",
                  "hooks": "## `hooks:` (list)"}.get(section.name, f"## `{section.name}:`")
         prefix = "thresholds." if section is THRESHOLDS else ""

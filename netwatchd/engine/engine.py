@@ -45,6 +45,15 @@ Flapping (see engine.flapping): one "flapping" alert, state changes recorded but
 "stable" alert with the settled state. Mutes (see engine.mutes): nothing is announced for a muted
 host; at the mute's end a "maintenance_end" announces the state if admins knew another one.
 
+Confirmation (see engine.confirm): a host whose spec `confirms` (it has a `via` router) that
+reaches DOWN with its ancestors up is not changed yet: the engine asks (`take_asks()`) and waits
+for `answer()`. The router could not reach it either -> DOWN with evidence["confirm"]; the router
+reached it -> PATH (failing from here, alive from the router: not an outage of the site, no
+descendant is cut off, asked again every PATH_RECHECK_S); no answer -> DOWN "unconfirmed". While
+it waits the host counts as failing but undecided, so its children are held and fold into its
+message as they do today. An UP after a DOWN of a host with `router:` is recorded at once but its
+transition is emitted when the router's uptime is answered (the cause) or after CAUSE_GIVE_UP_S.
+
 Every engine-level fact lives in the `HostState` values (plus the config and the mutes), so an
 engine rebuilt from `states()` continues exactly as the one that produced them.
 
@@ -59,6 +68,7 @@ end on the monotonic clock (`Mute.ends`). Moments restored from the store that l
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -67,12 +77,22 @@ from typing import Any, Protocol
 
 from netwatchd.clock import Clock, StepWatch, iso_ms
 from netwatchd.config.model import Config, HostSpec, Thresholds
+from netwatchd.engine.confirm import (
+    CAUSE_GIVE_UP_S,
+    CONFIRM_GIVE_UP_S,
+    NO_ANSWER,
+    PATH_RECHECK_S,
+    REACHABLE,
+    RouterAnswer,
+    RouterAsk,
+    recovery_cause,
+)
 from netwatchd.engine.flapping import change_percent, slots_for
 from netwatchd.engine.mutes import CompiledWindow, Mute, compile_windows, muted_targets
 from netwatchd.models import ProbeResult, State, Transition, TransitionKind
 
-__all__ = ["AlertEngine", "HostState", "Mute", "SELF_HOST", "SELF_CHECK_PREFIX", "classify",
-           "self_check_hosts", "self_check_name", "FAILED", "DEGRADED", "OK"]
+__all__ = ["AlertEngine", "HostState", "Mute", "RouterAnswer", "RouterAsk", "SELF_HOST", "SELF_CHECK_PREFIX",
+           "classify", "self_check_hosts", "self_check_name", "FAILED", "DEGRADED", "OK"]
 
 SELF_HOST = "__self__"
 """Host name of the monitoring server itself: uplink_lost / uplink_back / startup transitions."""
@@ -89,6 +109,8 @@ _CLASS_NAMES = {FAILED: "failed", DEGRADED: "degraded", OK: "ok", _NO_CLASS: ""}
 _CLASS_BY_NAME = {v: k for k, v in _CLASS_NAMES.items()}
 _DOWNISH = (State.DOWN, State.UNREACHABLE)
 _PROBLEM = (State.DOWN, State.DEGRADED, State.UNREACHABLE)
+_SETTLED_FAILING = (State.DOWN, State.PATH)   # failing, and decided so: nothing held waits for it
+_WAIT = object()       # _confirmation(): the via router has been asked, the DOWN waits for its answer
 
 
 def self_check_name(address: str) -> str:
@@ -188,8 +210,11 @@ def hosts_to_probe_soon(results: Sequence[ProbeResult], transitions: Sequence[Tr
 
 _MOMENTS = ("since", "last_reminder", "last_at", "failing_since", "held_since")
 """The _Track attributes holding wall times (shifted together when the wall clock steps)."""
-_EXTRA_MOMENTS = ("lost_at", "back_at")
-"""SELF_HOST extra keys holding wall times (ISO text)."""
+_EXTRA_MOMENTS = ("lost_at", "back_at", "path_checked", "outage_from")
+"""Extra keys holding wall times (ISO text): SELF_HOST's uplink loss, a host's last PATH re-check and
+the start of its outage (the cause's reference)."""
+_QUESTION_KEYS = ("confirm", "cause_ask")
+"""Extra keys of a host's open questions to the routers: each holds when it was asked ("at")."""
 
 _ISO_CACHE: dict[datetime, str] = {}
 
@@ -217,6 +242,21 @@ def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def _verdict_evidence(verdict: dict[str, Any]) -> dict[str, Any]:
+    """A router's answer as the evidence of the transition it decides: "confirm" and "diagnosis"."""
+    evidence: dict[str, Any] = {"confirm": {k: v for k, v in verdict.items() if k != "diagnosis"}}
+    if verdict.get("diagnosis"):
+        evidence["diagnosis"] = verdict["diagnosis"]
+    return evidence
+
+
+def _age(text: Any, now: datetime) -> float:
+    """Seconds since the ISO time `text` (infinite when there is none: overdue)."""
+    if not isinstance(text, str) or not text:
+        return float("inf")
+    return (now - datetime.fromisoformat(text)).total_seconds()
+
+
 def _st(text: str | None) -> State | None:
     return State(text) if text else None
 
@@ -233,7 +273,9 @@ class HostState:
     in a row, and since when it is held. rejudge: was unreachable, its
     parent is back, waiting for fresh evidence. told: the state admins were last told (None =
     nothing yet). muted / pre_mute_state: mute mark and the state when the mute began.
-    extra: SELF_HOST bookkeeping (uplink loss time, pending summary, startup announced).
+    extra: SELF_HOST bookkeeping (uplink loss time, pending summary, startup announced); for a host,
+    its questions to the routers (see engine.confirm): "confirm" (asked, not answered), "verdict"
+    (answered, not yet applied), "path_checked", "outage_from", "deferred" (an UP waiting for its cause).
     """
 
     host: str
@@ -402,8 +444,16 @@ class AlertEngine:
         saved = dict(states or {})
         self._self = _Track(SELF_HOST, None, saved.get(SELF_HOST))
         self._self.depth = -1
+        self._asks: list[RouterAsk] = []
+        self._ask_seq = 0
         self._configure(config, saved)
         self._no_future(clock.now())
+        now = clock.now()
+        for track in self._tracks.values():     # questions of a previous run are asked again
+            if "confirm" in track.extra and track.spec is not None and track.spec.via:
+                self._ask(track, "confirm", track.spec.via, now)
+            if "deferred" in track.extra and track.spec is not None and track.spec.router:
+                self._ask(track, "cause", track.spec.router, now)
 
     # ----------------------------------------------------------------- wall-clock steps
 
@@ -429,6 +479,10 @@ class AlertEngine:
                 track.extra = {**track.extra, **{
                     key: iso_ms(datetime.fromisoformat(track.extra[key]) + delta)
                     for key in _EXTRA_MOMENTS if track.extra.get(key)}}
+            for key in _QUESTION_KEYS:            # a question's age is what the monotonic clock says
+                asked = track.extra.get(key)
+                if isinstance(asked, dict) and asked.get("at"):
+                    track.extra[key] = {**asked, "at": iso_ms(datetime.fromisoformat(asked["at"]) + delta)}
             self._touched.add(track.name)
 
     def _no_future(self, now: datetime) -> None:
@@ -580,7 +634,7 @@ class AlertEngine:
             return node is not None and node.state in _DOWNISH and (node.alive > 0 or node.oks > 0)
         if track.held or track.state == State.UNKNOWN or track.rejudge:
             return True
-        if track.state == State.DOWN:
+        if track.state in _SETTLED_FAILING:
             return track.alive > 0
         return track.fails > 0 or (track.state == State.DEGRADED and track.oks > 0) or \
             (track.state == State.UP and track.degraded > 0)
@@ -640,9 +694,10 @@ class AlertEngine:
             if state == State.UNREACHABLE and not track.rejudge:
                 continue
             # A result that agrees with the state cannot change it (the counters only confirm it).
-            steady = ((cls == OK and state == State.UP) or (cls == FAILED and state == State.DOWN)
+            steady = ((cls == OK and state == State.UP) or (cls == FAILED and state in _SETTLED_FAILING)
                       or (cls == DEGRADED and state == State.DEGRADED))
             if (track.held or (flap_on and (changed or track.flapping or track.flap_announced))
+                    or (track.extra and "confirm" in track.extra and cls != FAILED)
                     or (track.held_children and cls != FAILED)
                     or (not steady and self._target(track) not in (None, state))):
                 dirty.append(track)
@@ -673,8 +728,30 @@ class AlertEngine:
                         track, track.state, now, kind="reminder", notify=True, since=track.since,
                         extra={"down_for_s": round((now - track.since).total_seconds(), 3)
                                if track.since else None}))
+        self._tick_questions(now, out)
         self._maybe_summarize_uplink(now, out, force_after=UPLINK_SUMMARY_WAIT)
         return out
+
+    def _tick_questions(self, now: datetime, out: list[Transition]) -> None:
+        """Questions that got no answer in time; PATH hosts whose router is due to be asked again."""
+        for track in list(self._tracks.values()):
+            extra = track.extra
+            if not extra:
+                continue
+            asked = extra.get("confirm")
+            if isinstance(asked, dict) and _age(asked.get("at"), now) >= CONFIRM_GIVE_UP_S:
+                del extra["confirm"]
+                extra["verdict"] = {"via": asked.get("router"), "result": NO_ANSWER, "sent": 0, "received": 0,
+                                    "error": "no answer in time"}
+                self._touched.add(track.name)
+                self._judge(track, now, out)
+                extra.pop("verdict", None)
+            if "deferred" in extra and _age(extra.get("cause_ask", {}).get("at"), now) >= CAUSE_GIVE_UP_S:
+                self._release_deferred(track, now, out, None)
+            spec = track.spec
+            if (track.state == State.PATH and "confirm" not in extra and spec is not None and spec.via
+                    and _age(extra.get("path_checked"), now) >= PATH_RECHECK_S):
+                self._ask(track, "confirm", spec.via, now)
 
     # ----------------------------------------------------------------- judging
 
@@ -714,7 +791,7 @@ class AlertEngine:
         while node is not None:
             if node.state in _DOWNISH:
                 return "down", node
-            if node.held or (node.fails > 0 and node.state != State.DOWN):
+            if node.held or (node.fails > 0 and node.state not in _SETTLED_FAILING):
                 return "settling", node
             if now is not None and self._unverified(node, track, now):
                 return "settling", node
@@ -749,6 +826,98 @@ class AlertEngine:
             found += list(self._anchors)
         return found
 
+    # ----------------------------------------------------------------- questions to the routers
+
+    def take_asks(self) -> list[RouterAsk]:
+        """The questions decided since the last call (each asked once); the app has the routers
+        answer them and hands the answers to `answer()`."""
+        asks, self._asks = self._asks, []
+        return asks
+
+    def answer(self, answers: Sequence[RouterAnswer]) -> list[Transition]:
+        """Apply routers' answers; returns the transitions they decide. An answer to a question
+        that is no longer open (the site answered again meanwhile, a newer question) is ignored."""
+        now = self._now()
+        out: list[Transition] = []
+        for reply in answers:
+            track = self._tracks.get(reply.host)
+            if track is None:
+                continue
+            key = "confirm" if reply.kind == "confirm" else "cause_ask"
+            asked = track.extra.get(key)
+            if not isinstance(asked, dict) or asked.get("id") != reply.id:
+                continue
+            del track.extra[key]
+            self._touched.add(track.name)
+            if reply.kind == "confirm":
+                verdict = reply.confirm_evidence()
+                if reply.diagnosis:
+                    verdict["diagnosis"] = [dict(line) for line in reply.diagnosis]
+                track.extra["verdict"] = verdict
+                self._judge(track, now, out)
+                track.extra.pop("verdict", None)     # not used: the site answered again meanwhile
+            else:
+                self._release_deferred(track, now, out, reply)
+        self._maybe_summarize_uplink(now, out, force_after=None)
+        self._maybe_startup(now, out)
+        return out
+
+    def _ask(self, track: _Track, kind: str, router: str, now: datetime) -> None:
+        self._ask_seq += 1
+        key = "confirm" if kind == "confirm" else "cause_ask"
+        track.extra[key] = {"id": self._ask_seq, "at": iso_ms(now), "router": router}
+        self._touched.add(track.name)
+        assert track.spec is not None
+        self._asks.append(RouterAsk(id=self._ask_seq, kind=kind, host=track.name, address=track.spec.address,
+                                    router=router, asked_at=now))
+
+    def _confirmation(self, track: _Track, now: datetime) -> object:
+        """For a host about to go DOWN: None (go ahead, no confirmation), _WAIT (its via router is
+        asked / being asked), or (state, evidence) decided by the router's answer."""
+        spec = track.spec
+        if spec is None or not spec.confirms or spec.via is None:
+            return None
+        verdict = track.extra.pop("verdict", None)
+        if verdict is not None:
+            evidence = _verdict_evidence(verdict)
+            if verdict.get("result") == REACHABLE:
+                track.extra["path_checked"] = iso_ms(now)
+                return State.PATH, evidence
+            return State.DOWN, evidence
+        if "confirm" not in track.extra:
+            self._ask(track, "confirm", spec.via, now)
+        return _WAIT
+
+    def _recheck_path(self, track: _Track, now: datetime, out: list[Transition]) -> None:
+        """A PATH host's via router answered again: it still reaches it (stay), it does not (DOWN,
+        confirmed), or it did not answer (stay: nothing new is known)."""
+        verdict = track.extra.pop("verdict", None)
+        if verdict is None:
+            return
+        track.extra["path_checked"] = iso_ms(now)
+        self._touched.add(track.name)
+        if verdict.get("result") not in (REACHABLE, NO_ANSWER):
+            self._change(track, State.DOWN, now, out, None, extra=_verdict_evidence(verdict))
+
+    def _release_deferred(self, track: _Track, now: datetime, out: list[Transition],
+                          reply: RouterAnswer | None) -> None:
+        """Emit the UP held for its cause, with the cause (unknown without an answer)."""
+        data = track.extra.pop("deferred", None)
+        track.extra.pop("cause_ask", None)
+        outage_from = _dt(track.extra.pop("outage_from", None))
+        self._touched.add(track.name)
+        if not isinstance(data, dict):
+            return
+        held = Transition.from_dict(data)
+        cause: dict[str, Any] = {"router": track.spec.router if track.spec else None}
+        if reply is not None and reply.uptime_s is not None:
+            cause.update(result=recovery_cause(reply.uptime_s, reply.at, outage_from),
+                         uptime_s=round(reply.uptime_s, 1))
+        else:
+            cause.update(result="unknown", error=(reply.error if reply is not None and reply.error
+                                                  else "no answer in time"))
+        out.append(dataclasses.replace(held, evidence={**held.evidence, "cause": cause}))
+
     def _judge_all(self, dirty: list[_Track], now: datetime, out: list[Transition],
                    anchors_hit: bool) -> None:
         if anchors_hit:
@@ -765,7 +934,10 @@ class AlertEngine:
         if self._flap.enabled:
             self._judge_flapping(track, now, out)
         target = self._target(track)
-        if target is not None and target != track.state:
+        extra: dict[str, Any] | None = None
+        if target == State.DOWN and track.state == State.PATH:
+            self._recheck_path(track, now, out)     # failing is what PATH is: only its router decides
+        elif target is not None and target != track.state:
             if target == State.DOWN:
                 verdict, blocker = self._ancestry(track, now)
                 if verdict == "settling" and blocker is not None:
@@ -777,15 +949,24 @@ class AlertEngine:
                 if verdict == "down":
                     self._change(track, State.UNREACHABLE, now, out, None)
                     return
+                gate = self._confirmation(track, now)
+                if gate is _WAIT:
+                    track.held = False
+                    return
+                if isinstance(gate, tuple):
+                    target, extra = gate
             track.held = False
-            self._change(track, target, now, out, None)
+            self._change(track, target, now, out, None, extra=extra)
         elif track.held and target != State.DOWN:
             track.held = False
+        if target != State.DOWN and track.extra and "confirm" in track.extra:
+            del track.extra["confirm"]               # it answers again: the question is moot
+            self._touched.add(track.name)
         self._release_held(track, now, out)
 
     def _release_held(self, track: _Track, now: datetime, out: list[Transition]) -> None:
         """Judge again the hosts held for `track` once it is no longer failing undecided."""
-        if not track.held_children or track.held or (track.fails > 0 and track.state != State.DOWN):
+        if not track.held_children or track.held or (track.fails > 0 and track.state not in _SETTLED_FAILING):
             return
         if track.state in _DOWNISH:
             track.held_children = {}     # the descendant walk made them unreachable
@@ -841,8 +1022,13 @@ class AlertEngine:
         return new == State.DOWN and track.spec is not None and not track.spec.alert_on_down
 
     def _change(self, track: _Track, new: State, now: datetime, out: list[Transition],
-                fold: _Fold | None) -> None:
+                fold: _Fold | None, extra: dict[str, Any] | None = None) -> None:
         """Move `track` to `new`, decide whether it is announced, and carry its descendants along."""
+        if track.extra:
+            if "deferred" in track.extra:        # an UP still waiting for its cause goes out first
+                self._release_deferred(track, now, out, None)
+            for key in ("confirm", "verdict", "path_checked"):
+                track.extra.pop(key, None)
         old = track.state
         old_since = track.since
         quiet = track.muted or track.flapping or old == State.UNKNOWN
@@ -874,8 +1060,20 @@ class AlertEngine:
         elif old in _DOWNISH or old == State.UNKNOWN:
             self._reconnect(track, now, children_out, own_fold)
         affected = tuple(own_fold.names) if notify and own_fold is not None else ()
-        out.append(self._transition(track, new, now, kind="state", notify=notify, since=old_since,
-                                    old=old, affected=affected))
+        transition = self._transition(track, new, now, kind="state", notify=notify, since=old_since,
+                                      old=old, affected=affected, extra=extra)
+        spec = track.spec
+        if new == State.PATH:
+            track.extra["path_checked"] = iso_ms(now)
+        if new == State.DOWN:
+            track.extra["outage_from"] = iso_ms(track.failing_since or now)
+        elif old == State.DOWN and spec is not None and spec.router and new in (State.UP, State.DEGRADED):
+            track.extra["deferred"] = transition.to_dict()     # emitted with its cause (answer())
+            self._ask(track, "cause", spec.router, now)
+        else:
+            track.extra.pop("outage_from", None)
+        if "deferred" not in track.extra:
+            out.append(transition)
         out.extend(children_out)
         if folded and fold is self._summary:
             self._save_summary()
@@ -891,6 +1089,10 @@ class AlertEngine:
             child.held = False
             child.held_since = None
             child.held_children = {}
+            if child.extra and ("confirm" in child.extra or "verdict" in child.extra):
+                child.extra.pop("confirm", None)
+                child.extra.pop("verdict", None)
+                self._touched.add(child.name)
             if child.state != State.UNREACHABLE:
                 old, old_since = child.state, child.since
                 child.state, child.since = State.UNREACHABLE, now
