@@ -11,7 +11,11 @@ states + events + outbox rows, ONE transaction) -> wake the delivery worker -> h
 metrics. If the store cannot be written, the decided transitions are kept in memory and saved
 with the next round, so no alert is dropped. The hosts the engine wants probed at once
 (`AlertEngine.probe_soon`: the parent of a site that starts failing, the children of a recovered
-parent) are brought forward to the next probe tick (`ProbeLoop.probe_soon`).
+parent) are brought forward to the next probe tick (`ProbeLoop.probe_soon`). The engine's
+questions to the routers (confirm a DOWN with the site's `via` router, read a recovered site's
+uptime) go to a small pool (`ROUTER_ASK_WORKERS`): every question of one round to one router at
+once on that router's WatchSession, answered within about a second and fed back
+(`answer_routers`) under the same lock, so a router never holds up a probe round.
 
 `run_agent(path)` is `netwatchd run`: SIGTERM/SIGINT stop it cleanly (exit 0 within 2 s),
 SIGHUP reloads hosts.yaml — a file with errors is rejected (each error logged) and the running
@@ -31,6 +35,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -45,8 +50,8 @@ from netwatchd.engine.engine import SELF_HOST, AlertEngine, HostState, self_chec
 from netwatchd.engine.mutes import MuteTimers
 from netwatchd.errors import ConfigError, NetwatchError
 from netwatchd.logs import add_secret, redact
-from netwatchd.models import ProbeResult, State, Transition
-from netwatchd.store import crosscheck_repo, history_repo, report_repo, state_repo
+from netwatchd.models import ProbeResult, RouterAnswer, RouterAsk, State, Transition
+from netwatchd.store import crosscheck_repo, history_repo, report_repo, router_watch_repo, state_repo
 from netwatchd.store.db import Database, ThreadConnections, transaction
 
 if TYPE_CHECKING:   # built lazily below: `netwatchd check`-style imports stay light
@@ -54,11 +59,15 @@ if TYPE_CHECKING:   # built lazily below: `netwatchd check`-style imports stay l
     from netwatchd.notify.telegram_api import TelegramAPI
     from netwatchd.router.client import RouterPool
     from netwatchd.router.crosscheck_watch import CrossCheckWatcher
+    from netwatchd.router.watch_session import WatchSession, WatchSessions
     from netwatchd.web.server import StatusServer
 
 log = logging.getLogger("netwatchd.app")
 
 PROBE_TICK_SECONDS = 0.05   # how often the schedule is looked at: part of every detection delay
+ROUTER_ASK_WORKERS = 4      # threads putting the engine's questions to the routers (one job per router per round)
+ROUTER_LOOK_SECONDS = 300.0  # a via router's interfaces are looked at this often (the link-downs baseline)
+ROUTER_WATCH_TICK = 1.0     # how often the router-watch loop checks what is due
 TICK_SECONDS = 1.0          # engine.tick(): mute ends, reminders, the uplink summary
 HISTORY_PRUNE_SECONDS = 60.0
 RTT_HISTORY_LENGTH = 30
@@ -121,10 +130,13 @@ class Agent:
     def __init__(self, config: Config, *, clock: Clock | None = None, probe_fn: ProbeFn | None = None,
                  api: TelegramAPI | None | Literal["auto"] = "auto", routers: RouterPool | None = None,
                  console: TextIO = sys.stdout,
-                 shard: tuple[int, int] | None = None, delivery_poll: float = 0.25) -> None:
+                 shard: tuple[int, int] | None = None, delivery_poll: float = 0.25,
+                 watch: WatchSessions | None = None) -> None:
         from netwatchd.notify.hooks import HookRunner, lanes_for
         from netwatchd.notify.outbox import DeliveryWorker
         from netwatchd.report.scheduled import ReportScheduler
+        from netwatchd.router.confirm import Confirmer
+        from netwatchd.router.health import HealthWatcher
         from netwatchd.schedule import ProbeLoop
         from netwatchd.web.metrics import Metrics
 
@@ -172,8 +184,17 @@ class Agent:
                               clock=self.clock, tick=PROBE_TICK_SECONDS)
         self.web = self._make_web(config)
         self.crosscheck = self._make_crosscheck(self.watched)
+        self.watch = watch if watch is not None else self._make_watch(config)
+        self.confirmer = Confirmer(self.clock)
+        self.router_health = HealthWatcher(self.watched, self._watch_session, self.clock,
+                                           memory=router_watch_repo.load(self._conn()))
+        self._askers = ThreadPoolExecutor(max_workers=ROUTER_ASK_WORKERS, thread_name_prefix="router-ask")
+        self._asking: set[Future[None]] = set()
+        self._asking_lock = threading.Lock()
+        self._looked: dict[str, float] = {}
         self._ticker: threading.Thread | None = None
         self._crosschecker: threading.Thread | None = None
+        self._router_watcher: threading.Thread | None = None
         self._stopping = threading.Event()
 
     # ---- construction helpers ---------------------------------------------------------
@@ -206,6 +227,15 @@ class Agent:
 
         return StatusServer(config.web, snapshot=self.snapshot, metrics=self.metrics, health=self.health)
 
+    @staticmethod
+    def _make_watch(config: Config) -> WatchSessions:
+        from netwatchd.router.watch_session import WatchSessions
+
+        return WatchSessions(config.routers)
+
+    def _watch_session(self, name: str) -> WatchSession:
+        return self.watch.get(name)
+
     def _make_crosscheck(self, config: Config) -> CrossCheckWatcher:
         from netwatchd.router.crosscheck_watch import CrossCheckWatcher
 
@@ -223,12 +253,14 @@ class Agent:
         with self._lock:
             transitions = self.engine.ingest(results)
             self._persist(transitions)
+            asks = self.engine.take_asks()
             # a round in flight during a reload may bring results of a site just removed: not recorded
             results = [r for r in results if r.host in self.known]
             states = {r.host: self.known[r.host].state.value for r in results}
             soon = self.engine.probe_soon(results, transitions)
         if soon:
             self.loop.probe_soon(soon)
+        self.ask_routers(asks)
         self.last_round_monotonic = self.clock.monotonic()
         for result in results:
             self.latest[result.host] = result
@@ -238,6 +270,81 @@ class Agent:
             history_repo.record_results(self._conn(), results, states)
         except sqlite3.Error as exc:
             log.error("probe history not recorded: %s", exc)
+        return transitions
+
+    # ---- questions to the routers ------------------------------------------------------
+    def ask_routers(self, asks: Sequence[RouterAsk]) -> None:
+        """Put the engine's questions to their routers, in the background: one job per router."""
+        by_router: dict[str, list[RouterAsk]] = {}
+        for ask in asks:
+            by_router.setdefault(ask.router.lower(), []).append(ask)
+        for group in by_router.values():
+            try:
+                future = self._askers.submit(self._ask_job, group)
+            except RuntimeError:        # stopping: the engine gives the question up on its own
+                return
+            with self._asking_lock:
+                self._asking.add(future)
+            future.add_done_callback(self._asked)
+
+    def _asked(self, future: Future[None]) -> None:
+        with self._asking_lock:
+            self._asking.discard(future)
+
+    def _ask_job(self, asks: list[RouterAsk]) -> None:
+        from netwatchd.router.confirm import ask_routers
+
+        try:
+            answers = ask_routers(asks, self._watch_session, self.confirmer, self.clock)
+        except Exception:  # noqa: BLE001 - a router surprise must not lose the question: the engine gives it up
+            log.exception("asking router %s failed", asks[0].router)
+            return
+        for answer in answers:
+            if answer.kind == "confirm":
+                log.info("%s: %s answered %s (%d/%d)%s", answer.host, answer.router, answer.result, answer.received,
+                         answer.sent, f": {answer.error}" if answer.error else "")
+        self.answer_routers(answers)
+
+    def answer_routers(self, answers: Sequence[RouterAnswer]) -> list[Transition]:
+        """Hand routers' answers to the engine; persist what they decide (one transaction)."""
+        with self._lock:
+            transitions = self.engine.answer(answers)
+            self._persist(transitions)
+            asks = self.engine.take_asks()
+        self.ask_routers(asks)
+        return transitions
+
+    def wait_routers(self, timeout: float = 5.0) -> bool:
+        """Wait until no question is with a router (tests); True when none is left in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._asking_lock:
+                pending = list(self._asking)
+            if not pending:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            pending[0].exception(timeout=left)   # waits for it (its own errors are logged by the job)
+
+    def router_watch_once(self) -> list[Transition]:
+        """What the router-watch loop does each tick: the health looks that are due (read outside
+        the lock, judged and saved under it), and the via routers' interface looks (the link-downs
+        baseline, which also keeps their sessions open). Never raises for a router's failure."""
+        readings = self.router_health.read()
+        with self._lock:
+            transitions = self.router_health.judge(readings) if readings else []
+            self._persist(transitions)
+        now = self.clock.monotonic()
+        for name in sorted({h.via for h in self.watched.hosts if h.confirms and h.via}):
+            if now - self._looked.get(name, float("-inf")) < ROUTER_LOOK_SECONDS:
+                continue
+            self._looked[name] = now
+            try:
+                spec = next(r for r in self.config.routers if r.name == name)
+                self.confirmer.look(self._watch_session(name), spec.timeout)
+            except (NetwatchError, StopIteration) as exc:
+                log.info("router %s not looked at: %s", name, redact(str(exc)))
         return transitions
 
     def needs_retry(self, host: str) -> bool:
@@ -259,8 +366,10 @@ class Agent:
         # can then neither repeat a disagreement nor lose its agree-again
         watcher = getattr(self, "crosscheck", None)
         watch_writes = watcher.pending() if watcher is not None else None
+        health = getattr(self, "router_health", None)
+        health_writes = health.pending() if health is not None else None
         if not self._unsaved_states and not self._unsaved_transitions and not watch_writes \
-                and not self._unsaved_maintenance:
+                and not self._unsaved_maintenance and not health_writes:
             return
         from netwatchd.notify.outbox import destinations_for
 
@@ -269,6 +378,8 @@ class Agent:
             with transaction(conn):
                 if watch_writes:
                     crosscheck_repo.apply(conn, watch_writes)
+                if health_writes:
+                    router_watch_repo.apply(conn, health_writes)
                 if self._unsaved_maintenance:
                     report_repo.record_maintenance(conn, self._unsaved_maintenance)
                 state_repo.save(conn, self._unsaved_states, self._unsaved_transitions,
@@ -279,6 +390,8 @@ class Agent:
             return
         if watcher is not None and watch_writes:
             watcher.saved(watch_writes)
+        if health is not None and health_writes:
+            health.saved(health_writes)
         saved, self._unsaved_transitions = self._unsaved_transitions, []
         changed, self._unsaved_states = self._unsaved_states, {}
         self._unsaved_maintenance = []
@@ -316,6 +429,8 @@ class Agent:
                 log.error("mutes not read from the store: %s", exc)
             transitions = self.engine.tick()
             self._persist(transitions)
+            asks = self.engine.take_asks()
+        self.ask_routers(asks)
         now = self.clock.now()
         try:
             if self._run_id is not None and self.clock.monotonic() - self._last_heartbeat >= HEARTBEAT_SECONDS:
@@ -520,6 +635,10 @@ class Agent:
             if self.bot is not None:
                 self.bot.routers = self.routers
             old_routers.close()
+            old_watch, self.watch = self.watch, self._make_watch(new)
+            old_watch.close()
+            self._looked.clear()
+        self.router_health.replace_config(watched)
         self.worker.replace_config(new)
         self.hooks.replace_hooks(new.hooks)
         from netwatchd.notify.hooks import lanes_for
@@ -556,6 +675,8 @@ class Agent:
         self._crosschecker.start()
         self._reporter = threading.Thread(target=self._reports_loop, name="reports", daemon=True)
         self._reporter.start()
+        self._router_watcher = threading.Thread(target=self._router_watch_loop, name="router-watch", daemon=True)
+        self._router_watcher.start()
         telegram = (f"telegram: {len(self.config.telegram.chat_ids)} chat(s), bot "
                     f"{'on' if self.bot is not None else 'off'}" if self.api is not None
                     else "alerts to the console (no telegram token)")
@@ -583,6 +704,16 @@ class Agent:
                 self.crosscheck_once()
             except Exception:  # a store or router surprise must not end the loop
                 log.exception("the Netwatch cross-check failed")
+
+    def _router_watch_loop(self) -> None:
+        """router_watch_once() every ROUTER_WATCH_TICK (nothing to do without routers)."""
+        while not self._stopping.wait(ROUTER_WATCH_TICK if self.config.routers else 5.0):
+            if not self.config.routers:
+                continue
+            try:
+                self.router_watch_once()
+            except Exception:  # noqa: BLE001 - a store or router surprise must not end the loop
+                log.exception("watching the routers failed")
 
     def stop(self, budget: float = STOP_BUDGET_SECONDS) -> bool:
         """Stop everything within `budget` seconds; returns True if every part finished in time.
@@ -612,10 +743,12 @@ class Agent:
         stuck = [name for (name, _), t in zip(parts, threads, strict=True) if t.is_alive()]
         if stuck:
             log.warning("still stopping after %.1f s: %s", budget, ", ".join(stuck))
-        try:
-            self.routers.close()
-        except Exception:  # noqa: BLE001 - closing sockets at exit must not fail the exit
-            pass
+        self._askers.shutdown(wait=False, cancel_futures=True)
+        for closer in (self.routers.close, self.watch.close):
+            try:
+                closer()
+            except Exception:  # noqa: BLE001 - closing sockets at exit must not fail the exit
+                pass
         self.end_run()
         return not stuck
 

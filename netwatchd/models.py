@@ -197,3 +197,56 @@ class Transition:
             affected=tuple(data.get("affected", ())), evidence=dict(data.get("evidence", {})),
             notify=bool(data.get("notify", True)),
         )
+
+
+CONFIRMED, REACHABLE, NO_ANSWER = "down", "reachable", "no_answer"
+"""A router's answer to a confirmation ping: no echo came back, at least one did, no answer in time."""
+
+
+@dataclass(frozen=True)
+class RouterAsk:
+    """Something the engine wants a router to tell: ping `address` from `router` ("confirm"), or
+    read `router`'s uptime ("cause"). `id` matches the answer to the question (a late answer to an
+    older question is ignored)."""
+
+    id: int
+    kind: str
+    host: str
+    address: str
+    router: str
+    asked_at: datetime
+
+
+@dataclass(frozen=True)
+class RouterAnswer:
+    """What a router said (or that it said nothing in time).
+
+    confirm: `result` CONFIRMED (no echo came back), REACHABLE (at least one did) or NO_ANSWER
+    (the API did not answer in time, refused, or the session failed: `error` says which);
+    `sent`/`received`/`rtt_ms` from the router's ping; `diagnosis`: the via router's evidence
+    lines as plain dicts (see netwatchd.router.confirm). cause: `uptime_s` (None = not read).
+    `at` is when the router's answer was read.
+    """
+
+    id: int
+    kind: str
+    host: str
+    router: str
+    at: datetime
+    result: str = NO_ANSWER
+    sent: int = 0
+    received: int = 0
+    rtt_ms: float | None = None
+    error: str | None = None
+    diagnosis: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    uptime_s: float | None = None
+
+    def confirm_evidence(self) -> dict[str, Any]:
+        """The `confirm` evidence of the transition it decides (JSON-ready)."""
+        found: dict[str, Any] = {"via": self.router, "result": self.result, "sent": self.sent,
+                                 "received": self.received}
+        if self.rtt_ms is not None:
+            found["rtt_ms"] = round(self.rtt_ms, 3)
+        if self.error:
+            found["error"] = self.error
+        return found

@@ -169,10 +169,10 @@ def test_templates_can_be_overridden_and_are_checked():
     assert check_templates({"down": "{hots}", "dwon": "x", "up": "<b>{host}", "stable": "{ host"}) == [
         "telegram.templates.down: unknown placeholder {hots} (one of icon, host, address, group, state, "
         "from_state, at, time, since, duration, evidence, affected, affected_count, affected_line, count, "
-        "summary, server, note)",
+        "summary, server, note, confirm, diagnosis, cause)",
         "telegram.templates.dwon: unknown template (one of down, up, degraded, unreachable, unknown, flapping, "
         "stable, reminder, maintenance_end, uplink_lost, uplink_back, startup, reload, crosscheck, crosscheck_agree, "
-        "group_header, group_line, test)",
+        "group_header, group_line, test, path, path_end, router_health, router_ok, router_restart)",
         "telegram.templates.up: unbalanced HTML tags (Telegram would refuse it)",
         "telegram.templates.stable: unmatched brace (write {{ or }} for a literal one)",
     ]

@@ -426,7 +426,9 @@ def test_ping_hook_answers_only_for_lab_addresses() -> None:
         assert asked == ["198.19.5.2", "198.19.5.3"]
 
 
-def test_a_command_sent_during_a_stream_is_still_answered(standin: RouterOSStandIn) -> None:
+def test_a_command_sent_during_a_stream_is_answered_while_the_stream_goes_on(standin: RouterOSStandIn) -> None:
+    """RouterOS runs the commands of one session at once (the API manual's "/cancel, simultaneous
+    commands"): the print is answered, the stream keeps streaming until it is cancelled."""
     raw = Raw(standin.port)
     raw.login()
     raw.send("/interface/monitor-traffic", "=interface=ether1", ".tag=m")
@@ -435,8 +437,37 @@ def test_a_command_sent_during_a_stream_is_still_answered(standin: RouterOSStand
     sentences = []
     while not sentences or sentences[-1] != ["!done", ".tag=i"]:
         sentences.append(raw.sentence())
-    assert ["!trap", "=category=2", "=message=interrupted", ".tag=m"] in sentences
     assert ["!re", "=name=core", ".tag=i"] in sentences
+    assert not any(s[0] == "!trap" for s in sentences)
+    later = raw.sentence()                                   # the stream is still running
+    assert later[0] == "!re" and later[-1] == ".tag=m"
+    raw.send("/cancel", "=tag=m", ".tag=c")
+    rest = []
+    while not rest or rest[-1] != ["!done", ".tag=c"]:
+        rest.append(raw.sentence())
+    assert ["!trap", "=category=2", "=message=interrupted", ".tag=m"] in rest
+
+
+def test_tagged_pings_of_one_session_run_at_the_same_time() -> None:
+    table = {f"198.18.{i}.2": None for i in range(1, 19)}       # 18 dead sites: 3 timeouts each
+    with RouterOSStandIn(USER, PASSWORD, ping_table=table) as server:
+        raw = Raw(server.port)
+        raw.login()
+        started = time.monotonic()
+        for i in range(1, 19):
+            raw.send("/ping", f"=address=198.18.{i}.2", "=count=3", "=interval=200ms", f".tag=p{i}")
+        done: set[str] = set()
+        rows: dict[str, int] = {}
+        while len(done) < 18:
+            sentence = raw.sentence()
+            tag = sentence[-1].removeprefix(".tag=")
+            if sentence[0] == "!done":
+                done.add(tag)
+            else:
+                rows[tag] = rows.get(tag, 0) + 1
+        took = time.monotonic() - started
+    assert rows == {f"p{i}": 3 for i in range(1, 19)}
+    assert 0.55 <= took < 5.0, took            # about one ping's 3 x 200 ms; one after another would be 10.8 s
 
 
 def test_router_ping_from_a_lab_namespace_sees_a_real_outage(lab) -> None:

@@ -44,7 +44,7 @@ def test_snapshot_shape_colours_and_summary():
     assert a["since"] == "2026-11-02T00:00:00.000+00:00" and a["last_probe"] == "2026-11-02T01:00:00.000+00:00"
     assert (b["state"], b["muted"], b["colour"]) == ("down", True, "grey")
     assert (c["state"], c["colour"], c["rtt_ms"], c["since"]) == ("unknown", "grey", None, None)
-    assert snap["summary"] == {"total": 3, "up": 1, "degraded": 0, "down": 1, "unreachable": 0,
+    assert snap["summary"] == {"total": 3, "up": 1, "degraded": 0, "path": 0, "down": 1, "unreachable": 0,
                                "unknown": 1, "muted": 1}
     assert snap["outbox_depth"] == 3 and snap["timezone"] == "Asia/Jakarta"
 

@@ -31,7 +31,7 @@ MENU_ROWS: tuple[tuple[str, ...], ...] = (
     ("dns", "neighbor", "history"),
     ("report", "crosscheck", "help"),
 )
-STATE_ORDER = ("up", "degraded", "down", "unreachable", "unknown")
+STATE_ORDER = ("up", "degraded", "path", "down", "unreachable", "unknown")
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,8 @@ def render_monitor(hosts: Sequence[HostSpec], views: dict[str, SiteView], *, now
     summary = ", ".join(f"{counts[s]} {state_word(language, s)}" for s in STATE_ORDER if counts.get(s))
     stamp = local_time(now, tz, now) + (f" {tz_name}" if tz_name else "")
     parts = [say(language, "title_monitor", time=stamp, total=len(hosts), summary=summary)]
-    bad = [h.name for h in hosts if views.get(h.name, SiteView()).state in ("down", "unreachable", "degraded")]
+    bad = [h.name for h in hosts if views.get(h.name, SiteView()).state in ("down", "unreachable", "degraded",
+                                                                            "path")]
     if bad:
         parts.append(say(language, "problems", names=", ".join(bad)))
     groups: dict[str, list[HostSpec]] = {}
@@ -450,7 +451,25 @@ def _target_label(target: str, address: str) -> str:
 
 
 def _evidence(evidence: dict[str, Any]) -> str:
+    """The detail column of /history: the probe's figures, the via router's vote, the cause of a
+    recovery, a router's health figure (short: it is one cell of a phone-width table)."""
     parts = []
+    vote = evidence.get("confirm")
+    if isinstance(vote, dict):
+        via = vote.get("via", "?")
+        if vote.get("result") == "down":
+            parts.append(f"{via} {vote.get('received', 0)}/{vote.get('sent', 0)}")
+        elif vote.get("result") == "reachable":
+            parts.append(f"{via} ok {vote.get('received', 0)}/{vote.get('sent', 0)}")
+        else:
+            parts.append(f"{via} ?")
+    cause = evidence.get("cause")
+    if isinstance(cause, dict) and cause.get("result"):
+        parts.append({"restarted": "restarted", "link": "link back"}.get(str(cause["result"]), "cause ?"))
+    if evidence.get("item") and evidence.get("value") is not None:
+        parts.append(f"{evidence['item']} {_number(float(evidence['value']))}")
+    if parts:
+        return " ".join(parts)
     if evidence.get("loss_percent") is not None:
         parts.append(f"loss {_number(float(evidence['loss_percent']))}%")
     if evidence.get("rtt_avg_ms") is not None:

@@ -191,7 +191,7 @@ def hosts_to_probe_soon(results: Sequence[ProbeResult], transitions: Sequence[Tr
         if spec is None or classify(result, spec) != FAILED:
             continue
         own = states.get(result.host)
-        if own is not None and own.state in _DOWNISH:
+        if own is not None and own.state in (*_DOWNISH, State.PATH):
             continue
         parent, seen = spec.parent, {spec.name}
         while parent and parent in hosts and parent not in seen:
@@ -1065,8 +1065,9 @@ class AlertEngine:
         spec = track.spec
         if new == State.PATH:
             track.extra["path_checked"] = iso_ms(now)
-        if new == State.DOWN:
-            track.extra["outage_from"] = iso_ms(track.failing_since or now)
+        if new == State.DOWN:    # the outage began after the last good probe, about one interval earlier
+            began = (track.failing_since or now) - timedelta(seconds=spec.interval if spec else 0.0)
+            track.extra["outage_from"] = iso_ms(began)
         elif old == State.DOWN and spec is not None and spec.router and new in (State.UP, State.DEGRADED):
             track.extra["deferred"] = transition.to_dict()     # emitted with its cause (answer())
             self._ask(track, "cause", spec.router, now)

@@ -8,7 +8,8 @@ What differs between the releases netwatchd meets (see docs/notes/rosstrict.md f
 - a print that finds nothing: 7.18 and later send `!empty` before `!done`;
 - Netwatch: v6 has only the "simple" probe (host interval timeout status since up-script down-script
   comment disabled); v7 adds `type` and the per-type settings and counters, `name` from 7.14;
-- /system/resource: v6 looks like the office's RB433AH, v7 like a CCR2004.
+- /system/resource: v6 looks like the office's RB433AH, v7 like a CCR2004;
+- /system/health: v6 one row of properties (voltage, temperature), v7 one row per sensor (name, value, type).
 """
 
 from __future__ import annotations
@@ -124,6 +125,16 @@ class Personality:
             if ms is not None:
                 restyled[key] = format_ros_time_v6(ms)
         return restyled
+
+    def health_rows(self, values: Mapping[str, float | None]) -> list[Row]:
+        """/system/health: v6 one row of properties (voltage=24.1 temperature=41); v7 a row per sensor
+        (name=voltage value=24.1 type=V), as mktxp's health datasource reads both."""
+        present = {name: value for name, value in values.items() if value is not None}
+        if self.v6:
+            return [{name: f"{value:g}" for name, value in present.items()}] if present else []
+        units = {"voltage": "V", "current": "A", "power-consumption": "W"}
+        return [{"name": name, "value": f"{value:g}",
+                 "type": units.get(name, "C" if "temperature" in name else "")} for name, value in present.items()]
 
     def resource(self) -> Row:
         """/system/resource without uptime (the stand-in adds it)."""

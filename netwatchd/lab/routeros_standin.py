@@ -51,7 +51,6 @@ import logging
 import os
 import re
 import secrets
-import select
 import signal
 import socket
 import socketserver
@@ -64,7 +63,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from netwatchd.config.kinds import parse_duration
@@ -77,6 +76,19 @@ from netwatchd.lab.routeros_wire import WireError, encode_sentence, read_sentenc
 log = logging.getLogger(__name__)
 
 Row = dict[str, str]
+
+
+class LiveSource(Protocol):
+    """What a stand-in running in a lab namespace reads from that namespace (netwatchd.lab.live)."""
+
+    def ping(self, address: str, size: int, timeout: float) -> float | None: ...
+    def interfaces(self) -> list[Row]: ...
+    def addresses(self) -> list[Row]: ...
+    def arp(self) -> list[Row]: ...
+    def routes(self) -> list[Row]: ...
+    def log(self) -> list[Row]: ...
+
+
 BAD_LOGIN = "invalid user name or password (6)"
 NOT_LOGGED_IN = "not logged in"
 WRITE_VERBS = POLICY_WRITE_VERBS | {"reboot", "shutdown"}
@@ -385,7 +397,8 @@ class RouterOSStandIn:
                  ping_table: dict[str, float | None] | None = None, ping_interval: float = 1.0,
                  real_loopback_ping: bool = True, timezone_name: str = "Asia/Jakarta",
                  empty_reply: bool | None = None,
-                 ping_hook: Callable[[str, int], float | None] | None = None) -> None:
+                 ping_hook: Callable[[str, int], float | None] | None = None,
+                 live: LiveSource | None = None) -> None:
         if login_mode not in ("plain", "challenge"):
             raise ValueError("login_mode must be 'plain' (RouterOS >= 6.43) or 'challenge' (older)")
         # v6 or v7 behaviour follows the version; `personality` picks a typical version of either
@@ -407,10 +420,12 @@ class RouterOSStandIn:
         self.ping_interval = ping_interval
         self.real_loopback_ping = real_loopback_ping
         self.ping_hook = ping_hook   # the lab's own answer for 198.18.0.0/15 addresses not in ping_table
+        self.live = live             # a lab namespace: real echoes, links, addresses, ARP, routes, link log
         # RouterOS >= 7.18 sends !empty before !done when a print finds nothing
         self.empty_reply = self.personality.empty_reply if empty_reply is None else empty_reply
         self.tz = ZoneInfo(timezone_name)
         self.started_at = time.time()
+        self.uptime_offset = 3 * 86400 + 4 * 3600 + 17 * 60   # it was up before the stand-in started
         self.ca_file: Path | None = None
         now_local = datetime.now(self.tz).replace(microsecond=0)
         self.resource: Row = self.personality.resource()
@@ -461,6 +476,27 @@ class RouterOSStandIn:
              "board": "RB750Gr3", "uptime": "40d1h", "interface-name": "sfp-sfpplus1"},
         ]
         self.netwatch: list[Row] = self.personality.netwatch(now_local)
+        # /system/health as numbers (None: the board has no such sensor), printed per personality
+        self.health: dict[str, float | None] = {"voltage": 24.1, "temperature": 41.0}
+        self.arp: list[Row] = [
+            {"address": "198.19.15.1", "mac-address": "48:A9:8A:20:15:01", "interface": "sfp-sfpplus1",
+             "status": "reachable", "complete": "true"},
+            {"address": "198.19.1.1", "mac-address": "48:A9:8A:20:01:01", "interface": "sfp-sfpplus1",
+             "status": "stale", "complete": "true"},
+            {"address": "198.18.0.50", "mac-address": "3C:52:82:4A:10:11", "interface": "bridge-lan",
+             "status": "reachable", "complete": "true"},
+        ]
+        for row in self.arp:
+            row.update({"published": "false", "invalid": "false", "DHCP": "false", "dynamic": "true",
+                        "disabled": "false"})
+        self.routes: list[Row] = [
+            {"dst-address": "0.0.0.0/0", "gateway": "198.18.255.2", "immediate-gw": "198.18.255.2%ether1",
+             "distance": "1", "active": "true", "static": "true"},
+            {"dst-address": "198.19.16.0/20", "gateway": "198.19.15.1", "immediate-gw": "198.19.15.1%sfp-sfpplus1",
+             "distance": "1", "active": "true", "static": "true"},
+        ]
+        self.log: list[Row] = [self._log_row("system,info", "router rebooted"),
+                               self._log_row("interface,info", "ether3 link down")]
         self.ping_table: dict[str, float | None] = dict(ping_table) if ping_table is not None else {
             "198.18.0.1": 0.21, "198.18.1.2": 1.8, "198.18.3.2": 2.4, "198.18.15.2": 1.2,
             "198.18.4.2": None, "198.18.0.10": 0.9}
@@ -593,7 +629,24 @@ class RouterOSStandIn:
     # -- menus ------------------------------------------------------------------------------------
 
     def _uptime_seconds(self) -> float:
-        return time.time() - self.started_at + 3 * 86400 + 4 * 3600 + 17 * 60
+        return time.time() - self.started_at + self.uptime_offset
+
+    def restart(self) -> None:
+        """Behave like a router that just booted (a power cut): uptime from zero, every API session
+        dropped, the log starting over with "router rebooted"."""
+        with self.lock:
+            self.started_at, self.uptime_offset = time.time(), 0
+            self.log = [self._log_row("system,info", "router rebooted")]
+        self.drop_connections()
+
+    def add_log(self, topics: str, message: str) -> None:
+        """Append one /log entry (the router's own time), as RouterOS keeps them (1000 in memory)."""
+        with self.lock:
+            self.log.append(self._log_row(topics, message))
+            del self.log[:-1000]
+
+    def _log_row(self, topics: str, message: str) -> Row:
+        return {"time": self.personality.date(datetime.now(self.tz)), "topics": topics, "message": message}
 
     def _menu_rows(self, menu: str, request: Request) -> list[Row] | None:
         """Rows of a printable menu, or None when the menu does not exist."""
@@ -609,9 +662,20 @@ class RouterOSStandIn:
         if menu == "/interface":
             # Over the API a print returns every property, counters included; =stats= only changes the
             # CLI's columns (homeassistant-mikrotik_router reads rx-byte from a plain /interface print).
-            return self._interface_rows()
+            return self.live.interfaces() if self.live is not None else self._interface_rows()
+        if menu == "/system/health":
+            return self.personality.health_rows(self.health)
+        live = self.live
+        if live is not None and menu in ("/ip/address", "/ip/arp", "/ip/route", "/log"):
+            rows = {"/ip/address": live.addresses, "/ip/arp": live.arp, "/ip/route": live.routes,
+                    "/log": live.log}[menu]()
+            if menu == "/log":
+                with self.lock:
+                    rows = [dict(row) for row in self.log] + rows
+            return rows
         table = {"/ip/address": self.addresses, "/ip/dhcp-server/lease": self.leases, "/ip/pool": self.pools,
-                 "/ip/pool/used": self.pool_used, "/ip/neighbor": self.neighbors, "/tool/netwatch": self.netwatch}
+                 "/ip/pool/used": self.pool_used, "/ip/neighbor": self.neighbors, "/tool/netwatch": self.netwatch,
+                 "/ip/arp": self.arp, "/ip/route": self.routes, "/log": self.log}
         if menu in table:
             with self.lock:
                 return [dict(row) for row in table[menu]]
@@ -651,10 +715,11 @@ class RouterOSStandIn:
                 "fp-tx-packets-per-second": "0", "fp-tx-bits-per-second": "0",
                 "tx-drops-per-second": "0", "tx-queue-drops-per-second": "0", "tx-errors-per-second": "0"}
 
-    def ping_once(self, address: str, size: int) -> float | None:
+    def ping_once(self, address: str, size: int, timeout: float = 1.0) -> float | None:
         """RTT in ms for one echo to `address` as the lab knows it, or None (lost): `ping_table` first,
-        then `ping_hook` (only for lab addresses in 198.18.0.0/15), then 127.0.0.0/8 for real.
-        Anything else is lost without a packet being sent."""
+        then `live` (a real echo from the router's lab namespace) or `ping_hook` (only for lab
+        addresses in 198.18.0.0/15), then 127.0.0.0/8 for real. Anything else is lost without a
+        packet being sent. A real echo is waited for at most `timeout` s."""
         if address in self.ping_table:
             rtt = self.ping_table[address]
             return None if rtt is None else rtt * (1 + (secrets.randbelow(201) - 100) / 1000)
@@ -665,6 +730,8 @@ class RouterOSStandIn:
             parsed = ipaddress.ip_address("127.0.0.1") if address == "localhost" else None
         if parsed is None:
             return None
+        if self.live is not None and parsed in LAB_NETWORK:
+            return self.live.ping(address, size, timeout)
         if self.ping_hook is not None and parsed in LAB_NETWORK:
             return self.ping_hook(address, size)
         if parsed not in LOOPBACK_NETWORK:
@@ -673,7 +740,7 @@ class RouterOSStandIn:
             try:
                 import icmplib
 
-                host = icmplib.ping(address, count=1, timeout=1, payload_size=size,
+                host = icmplib.ping(address, count=1, timeout=timeout, payload_size=size,
                                     privileged=os.geteuid() == 0)
                 return host.avg_rtt if host.is_alive else None
             except Exception:  # noqa: BLE001 - no ICMP permission: answer like loopback does
@@ -683,8 +750,22 @@ class RouterOSStandIn:
 
 # ----------------------------------------------------------------------------- one API session
 
+class _Stream:
+    """A command that runs for a while (a ping, monitor-traffic without once) in its own thread, as
+    RouterOS runs the commands of one session at once; `/cancel =tag=` stops it."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.stop = threading.Event()
+        self.cancel: Request | None = None      # the /cancel that stopped it
+
+
 class _Session:
-    """One client connection: read sentences, answer them, until the peer leaves or a fault ends it."""
+    """One client connection: read sentences, answer them, until the peer leaves or a fault ends it.
+
+    Quick commands are answered in the reading thread, in order; a streaming command runs in a thread
+    of its own, so a second command (tagged, as RouterOS expects) is answered while it streams, and
+    several pings of one session run at the same time. Writes are whole sentences under one lock."""
 
     def __init__(self, standin: RouterOSStandIn, sock: socket.socket) -> None:
         self.standin = standin
@@ -694,9 +775,18 @@ class _Session:
         self.user: str | None = None
         self.challenge: str | None = None
         self.buffer = b""
-        self.outgoing = bytearray()   # reply sentences not yet sent: one sendall per reply, not per sentence
-        self.cancel: Request | None = None  # the /cancel that stopped a streaming command
-        self.pending: list[list[str]] = []  # a command that arrived while another one streamed
+        self._local = threading.local()   # per thread: reply sentences not yet sent, the stream it runs
+        self.write_lock = threading.Lock()
+        self.streams: dict[str, _Stream] = {}
+        self.streams_lock = threading.Lock()
+
+    @property
+    def outgoing(self) -> bytearray:
+        """This thread's reply sentences not yet sent (one sendall per reply, not per sentence)."""
+        buffer = getattr(self._local, "outgoing", None)
+        if buffer is None:
+            buffer = self._local.outgoing = bytearray()
+        return buffer
 
     def run(self) -> None:
         with self.standin.lock:
@@ -708,7 +798,7 @@ class _Session:
                 self.sock = self.standin._ssl_context.wrap_socket(self.sock, server_side=True)
                 self.sock.settimeout(None)
             while True:
-                words = self.pending.pop(0) if self.pending else self._read_sentence()
+                words = self._read_sentence()
                 if words is None:
                     return
                 if words:
@@ -717,6 +807,9 @@ class _Session:
         except (_SessionEnd, OSError, WireError, ssl.SSLError):
             return
         finally:
+            with self.streams_lock:
+                for stream in self.streams.values():
+                    stream.stop.set()
             with self.standin.lock:
                 self.standin._sessions.discard(self.raw_sock)
             try:
@@ -742,12 +835,6 @@ class _Session:
             return None
         return [w.decode(self.standin.encoding, errors="replace") for w in raw]
 
-    def _has_input(self, wait: float) -> bool:
-        if self.buffer or (isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()):
-            return True
-        readable, _, _ = select.select([self.sock], [], [], max(0.0, wait))
-        return bool(readable)
-
     def _send(self, reply: str, attributes: Row | None = None, tag: str | None = None) -> None:
         encoding = self.standin.encoding
         # a value given as bytes goes on the wire as it is: text a router holds in a legacy code page
@@ -756,12 +843,15 @@ class _Session:
             for k, v in (attributes or {}).items())]
         if tag is not None:
             words.append(f".tag={tag}")
-        self.outgoing += encode_sentence(words, self.standin.encoding)
+        self.outgoing.extend(encode_sentence(words, self.standin.encoding))
 
     def _flush(self) -> None:
-        if self.outgoing:
-            data, self.outgoing = bytes(self.outgoing), bytearray()
-            self.sock.sendall(data)
+        buffer = self.outgoing
+        if buffer:
+            data = bytes(buffer)
+            buffer.clear()
+            with self.write_lock:
+                self.sock.sendall(data)
 
     def _trap(self, message: str, tag: str | None, category: str | None = None) -> None:
         attributes = {"category": category} if category is not None else {}
@@ -770,7 +860,7 @@ class _Session:
         self._send("!done", None, tag)
 
     def _fatal(self, message: str) -> None:
-        self.outgoing += encode_sentence(["!fatal", message], self.standin.encoding)
+        self.outgoing.extend(encode_sentence(["!fatal", message], self.standin.encoding))
         self._flush()
         raise _SessionEnd()
 
@@ -793,7 +883,7 @@ class _Session:
             self._trap(NO_PERMISSION, request.tag)
             return
         if request.command == "/cancel":
-            self._send("!done", None, request.tag)
+            self._cancel(request)
             return
         fault = standin._take_fault(request.command)
         if fault is not None and fault.kind == "slow":
@@ -807,13 +897,54 @@ class _Session:
         elif fault is not None and fault.kind == "trickle":
             for reply, attributes in self._replies(request):
                 self._send(reply, attributes, request.tag)
-            data, self.outgoing = bytes(self.outgoing), bytearray()
+            data = bytes(self.outgoing)
+            self.outgoing.clear()
             every = float(fault.params.get("every", 0.1))
             for index in range(len(data)):      # ends when the client gives up and closes
-                self.sock.sendall(data[index:index + 1])
+                with self.write_lock:
+                    self.sock.sendall(data[index:index + 1])
                 time.sleep(every)
             return
         drop_after = int(fault.params.get("after", 1)) if fault is not None and fault.kind == "drop_mid_reply" else None
+        if request.command in ("/ping", "/tool/ping") or (
+                request.command == "/interface/monitor-traffic" and "once" not in request.attributes):
+            stream = _Stream(request)
+            with self.streams_lock:
+                self.streams[request.tag or ""] = stream
+            threading.Thread(target=self._run_stream, args=(stream, drop_after), daemon=True,
+                             name="routeros-standin-stream").start()
+            return
+        self._respond(request, drop_after)
+
+    def _run_stream(self, stream: _Stream, drop_after: int | None) -> None:
+        self._local.stream = stream
+        try:
+            self._respond(stream.request, drop_after)
+            self._flush()
+        except (_SessionEnd, OSError, ssl.SSLError):
+            try:
+                self.raw_sock.shutdown(socket.SHUT_RDWR)      # the reading thread ends the session
+            except OSError:
+                pass
+        finally:
+            with self.streams_lock:
+                if self.streams.get(stream.request.tag or "") is stream:
+                    del self.streams[stream.request.tag or ""]
+
+    def _cancel(self, request: Request) -> None:
+        """`/cancel =tag=N` stops that command, `/cancel` every one; the stopped command answers
+        `interrupted`, then this /cancel gets its !done (from the stream's thread)."""
+        wanted = request.attributes.get("tag")
+        with self.streams_lock:
+            targets = [s for tag, s in self.streams.items() if wanted is None or tag == wanted]
+        if not targets:
+            self._send("!done", None, request.tag)
+            return
+        for stream in targets:
+            stream.cancel = request if stream is targets[-1] else None
+            stream.stop.set()
+
+    def _respond(self, request: Request, drop_after: int | None) -> None:
         sent = 0
         for reply, attributes in self._replies(request):
             if drop_after is not None and (sent >= drop_after or reply == "!done"):
@@ -888,7 +1019,7 @@ class _Session:
             yield from self._error(f"unknown parameter {unknown[0]}")
             return
         rows = probe_rows
-        if menu not in SINGLETON_MENUS:
+        if menu not in SINGLETON_MENUS and not (menu == "/system/health" and self.standin.personality.v6):
             rows = [{".id": row.get(".id", f"*{index + 1:X}"), **row} for index, row in enumerate(rows)]
         try:
             rows = [row for row in rows if evaluate_query(row, request.queries)]
@@ -913,26 +1044,21 @@ class _Session:
         yield "!done", None
 
     def _stream_pause(self, seconds: float) -> bool:
-        """Wait between streamed rows; True when the client sent something: stop streaming."""
+        """Wait between streamed rows; True when the command was cancelled (or the session ends)."""
         self._flush()
-        if not self._has_input(seconds):
+        stream: _Stream | None = getattr(self._local, "stream", None)
+        if stream is None:           # not in a stream's thread (cannot happen): just wait
+            time.sleep(max(0.0, seconds))
             return False
-        words = self._read_sentence()
-        if words is None:
-            raise _SessionEnd()
-        self.standin._record(words)
-        if words and words[0] == "/cancel":
-            self.cancel = Request.parse(words)
-        else:  # RouterOS would run both at once; the stand-in stops the stream and answers this next
-            self.pending.append(words)
-        return True
+        return stream.stop.wait(max(0.0, seconds))
 
     def _interrupted(self) -> Iterator[tuple[str, Row | None]]:
         yield "!trap", {"category": "2", "message": "interrupted"}
         yield "!done", None
-        if self.cancel is not None:
-            self._send("!done", None, self.cancel.tag)
-            self.cancel = None
+        stream: _Stream | None = getattr(self._local, "stream", None)
+        if stream is not None and stream.cancel is not None:
+            self._send("!done", None, stream.cancel.tag)
+            stream.cancel = None
 
     def _ping(self, request: Request) -> Iterator[tuple[str, Row | None]]:
         """RouterOS's /ping: echo n is sent at n × interval (1 s unless `interval=`, 10ms..5s), its
@@ -963,15 +1089,15 @@ class _Session:
         except ValueError:
             yield from self._error("value of interval out of range (00:00:00.010..00:00:05)")
             return
-        started = time.monotonic()
         rtts: list[float] = []
         seq = 0
+        started = time.monotonic()
         while count is None or seq < count:
             sent_at = started + seq * interval
             if self._stream_pause(sent_at - time.monotonic()):
                 yield from self._interrupted()
                 return
-            rtt = self.standin.ping_once(address, size)
+            rtt = self.standin.ping_once(address, size, timeout=interval)
             if rtt is not None and rtt / 1000 >= interval:
                 rtt = None            # the pong came after the next echo was due: RouterOS calls it a timeout
             answered_at = sent_at + (interval if rtt is None else rtt / 1000)

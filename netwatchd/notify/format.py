@@ -5,12 +5,14 @@ a template; templates themselves are trusted HTML from the code or from `telegra
 
 Templates use `{placeholder}` ( `{{` and `}}` for literal braces). A template line whose
 placeholders all render empty is left out (no "Evidence:" line without evidence).
-Keys (TEMPLATE_KEYS): down, up, degraded, unreachable, unknown (a state change to that state),
-flapping, stable, reminder, maintenance_end, uplink_lost, uplink_back, startup,
-crosscheck + crosscheck_agree (the router's Netwatch disagrees / agrees again),
+Keys (TEMPLATE_KEYS): down, up, degraded, unreachable, unknown, path (a state change to that state),
+path_end (PATH -> UP: the path is back), flapping, stable, reminder, maintenance_end, uplink_lost,
+uplink_back, startup, crosscheck + crosscheck_agree (the router's Netwatch disagrees / agrees again),
+router_health + router_ok (a router's own figure past / back within its threshold), router_restart,
 group_header + group_line (several alerts merged into one message), test (test-notify).
 Placeholders (PLACEHOLDERS): icon, host, address, group, state, from_state, at, time, since,
-duration, evidence, affected, affected_count, affected_line, count, summary, server, note.
+duration, evidence, affected, affected_count, affected_line, count, summary, server, note,
+confirm (the via router's vote), diagnosis (its evidence, one line each), cause (why a site came back).
 """
 
 from __future__ import annotations
@@ -26,6 +28,14 @@ from netwatchd.config.model import DEFAULT_TIMEZONE, time_zone
 from netwatchd.config.templates import FIELD as _FIELD
 from netwatchd.config.templates import TEMPLATE_KEYS, check_templates
 from netwatchd.models import LANGUAGES, State, Transition, TransitionKind, state_word
+from netwatchd.notify.vote_text import (
+    cause_line,
+    diagnosis_lines,
+    health_note,
+    restart_note,
+    vote_line,
+    vote_short,
+)
 from netwatchd.textsplit import TELEGRAM_LIMIT, split_html, utf16_len
 
 log = logging.getLogger(__name__)
@@ -37,17 +47,20 @@ _KIND_LABELS = {
            "maintenance_end": "SELESAI PEMELIHARAAN", "uplink_lost": "UPLINK PUTUS",
            "uplink_back": "UPLINK PULIH", "startup": "MULAI", "reload": "KONFIGURASI DIMUAT ULANG",
            "crosscheck": "BEDA DENGAN NETWATCH",
-           "crosscheck_agree": "SESUAI LAGI DENGAN NETWATCH"},
+           "crosscheck_agree": "SESUAI LAGI DENGAN NETWATCH", "router_health": "KESEHATAN ROUTER",
+           "router_restart": "ROUTER RESTART"},
     "en": {"flapping": "FLAPPING", "stable": "STABLE", "reminder": "STILL DOWN",
            "maintenance_end": "MAINTENANCE OVER", "uplink_lost": "UPLINK LOST",
            "uplink_back": "UPLINK BACK", "startup": "STARTED", "reload": "CONFIG RELOADED",
            "crosscheck": "NETWATCH DISAGREES",
-           "crosscheck_agree": "NETWATCH AGREES AGAIN"},
+           "crosscheck_agree": "NETWATCH AGREES AGAIN", "router_health": "ROUTER HEALTH",
+           "router_restart": "ROUTER RESTARTED"},
 }
 _ICONS = {"down": "🔴", "up": "🟢", "degraded": "🟡", "unreachable": "⛔", "unknown": "⚪",
           "flapping": "🟠", "stable": "🔵", "reminder": "🔴", "maintenance_end": "🛠",
           "uplink_lost": "⚠️", "uplink_back": "✅", "startup": "ℹ️", "reload": "📝", "test": "✅", "crosscheck": "🔀",
-          "crosscheck_agree": "🤝"}
+          "crosscheck_agree": "🤝", "path": "🟣", "path_end": "🟢", "router_health": "🟡", "router_ok": "🟢",
+          "router_restart": "🔄"}
 _WORDS: dict[str, dict[str, Any]] = {
     "id": {"site": "situs", "sites": "situs", "unreachable_child": "situs tak terjangkau",
            "unreachable_children": "situs tak terjangkau", "changes_label": "perubahan",
@@ -66,9 +79,9 @@ _WORDS: dict[str, dict[str, Any]] = {
 DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
     "id": {
         "down": "{icon} <b>{host} {state}</b>{affected_line}\nAlamat: {address}\nSejak: {at}\n"
-                "Bukti: {evidence}",
+                "Bukti: {evidence}\n{confirm}\n{diagnosis}",
         "up": "{icon} <b>{host} {state}</b>{affected_line}\nAlamat: {address}\nPulih: {at}\n"
-              "Lama padam: {duration} (sejak {since})",
+              "Lama padam: {duration} (sejak {since})\n{cause}",
         "degraded": "{icon} <b>{host} {state}</b>\nAlamat: {address}\nSejak: {at}\nBukti: {evidence}",
         "unreachable": "{icon} <b>{host} {state}</b>\nAlamat: {address}\nSejak: {at}\nBukti: {evidence}",
         "unknown": "{icon} <b>{host} {state}</b>\nAlamat: {address}\nSejak: {at}",
@@ -93,12 +106,19 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "group_line": "{icon} <b>{host}</b> ({address}) {state} {time}{evidence}",
         "test": "{icon} <b>Tes netwatchd</b>\nPesan uji dari {server} pada {at}.\n"
                 "Jika pesan ini sampai, peringatan juga akan sampai ke chat ini.",
+        "path": "{icon} <b>{host} {state}</b>\n{confirm}\nAlamat: {address}\nSejak: {at}\nBukti: {evidence}\n"
+                "{diagnosis}",
+        "path_end": "{icon} <b>{host} terjangkau lagi</b>: jalur dari server ini pulih\nAlamat: {address}\n"
+                    "Pada: {at}\nGangguan jalur selama: {duration} (sejak {since})",
+        "router_health": "{icon} <b>{host} {state}</b>: {note}\nAlamat: {address}\nPada: {at}",
+        "router_ok": "{icon} <b>{host} normal kembali</b>: {note}\nAlamat: {address}\nPada: {at}",
+        "router_restart": "{icon} <b>{host} restart</b>\nAlamat: {address}\nPada: {at}\n{note}",
     },
     "en": {
         "down": "{icon} <b>{host} {state}</b>{affected_line}\nAddress: {address}\nSince: {at}\n"
-                "Evidence: {evidence}",
+                "Evidence: {evidence}\n{confirm}\n{diagnosis}",
         "up": "{icon} <b>{host} {state}</b>{affected_line}\nAddress: {address}\nRecovered: {at}\n"
-              "Outage: {duration} (since {since})",
+              "Outage: {duration} (since {since})\n{cause}",
         "degraded": "{icon} <b>{host} {state}</b>\nAddress: {address}\nSince: {at}\nEvidence: {evidence}",
         "unreachable": "{icon} <b>{host} {state}</b>\nAddress: {address}\nSince: {at}\nEvidence: {evidence}",
         "unknown": "{icon} <b>{host} {state}</b>\nAddress: {address}\nSince: {at}",
@@ -123,6 +143,13 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "group_line": "{icon} <b>{host}</b> ({address}) {state} {time}{evidence}",
         "test": "{icon} <b>netwatchd test</b>\nTest message from {server} at {at}.\n"
                 "If you can read this, alerts will reach this chat too.",
+        "path": "{icon} <b>{host} {state}</b>\n{confirm}\nAddress: {address}\nSince: {at}\nEvidence: {evidence}\n"
+                "{diagnosis}",
+        "path_end": "{icon} <b>{host} reachable again</b>: the path from this server is back\nAddress: {address}\n"
+                    "At: {at}\nPath problem for: {duration} (since {since})",
+        "router_health": "{icon} <b>{host} {state}</b>: {note}\nAddress: {address}\nAt: {at}",
+        "router_ok": "{icon} <b>{host} back to normal</b>: {note}\nAddress: {address}\nAt: {at}",
+        "router_restart": "{icon} <b>{host} restarted</b>\nAddress: {address}\nAt: {at}\n{note}",
     },
 }
 assert all(tuple(texts) == TEMPLATE_KEYS for texts in DEFAULT_TEMPLATES.values()), "template keys out of step"
@@ -160,10 +187,15 @@ def _number(value: Any) -> str:
     return f"{number:.1f}" if abs(number) >= 10 else f"{number:.2f}".rstrip("0").rstrip(".")
 
 
-def format_evidence(evidence: Mapping[str, Any], language: str) -> str:
-    """"loss 100%, rtt 12.3 ms (max 40 ms), 3 failures in a row, error: timeout" (not escaped)."""
+def format_evidence(evidence: Mapping[str, Any], language: str, *, with_vote: bool = False) -> str:
+    """"loss 100%, rtt 12.3 ms (max 40 ms), 3 failures in a row, error: timeout" (not escaped).
+    with_vote: add the via router's vote and a router's health figure (a line of a grouped message)."""
     words = _WORDS[_lang(language)]
     parts: list[str] = []
+    if with_vote and evidence.get("item"):
+        note = health_note(evidence, _lang(language))
+        if note:
+            parts.append(note)
     if evidence.get("loss_percent") is not None:
         parts.append(f"loss {_number(evidence['loss_percent'])}%")
     if evidence.get("rtt_avg_ms") is not None:
@@ -188,6 +220,8 @@ def format_evidence(evidence: Mapping[str, Any], language: str) -> str:
     if anchors:
         listed = ", ".join(map(str, anchors)) if isinstance(anchors, (list, tuple)) else str(anchors)
         parts.append(f"{words['no_reply']} {listed}")
+    if with_vote and isinstance(evidence.get("confirm"), Mapping):
+        parts.append(vote_short(evidence["confirm"], _lang(language)))
     return ", ".join(parts)
 
 
@@ -199,11 +233,12 @@ def to_plain_text(text: str) -> str:
 # -- templates -------------------------------------------------------------------------------
 
 def _fill(template: str, values: Mapping[str, str]) -> str:
-    """Substitute {name}; drop a line whose placeholders all rendered empty."""
+    """Substitute {name}; drop a line whose placeholders all rendered empty (a label with nothing
+    after it, or a line that is only an optional placeholder such as {confirm})."""
     lines = []
     for line in template.split("\n"):
         names = [m.group(1) for m in _FIELD.finditer(line) if m.group(1) is not None]
-        if names and all(not values.get(name, "") for name in names) and _FIELD.sub("", line).strip():
+        if names and all(not values.get(name, "") for name in names):
             continue
         lines.append(_FIELD.sub(lambda m: {"{{": "{", "}}": "}"}.get(m.group(0))
                                 or values.get(m.group(1) or "", m.group(0)), line))
@@ -229,7 +264,11 @@ def _lang(language: str) -> str:
 
 def _template_key(t: Transition) -> str:
     if t.kind == "state":
+        if t.from_state == State.PATH and t.to_state == State.UP:
+            return "path_end"
         return t.to_state.value
+    if t.kind == "router_health":
+        return "router_health" if t.to_state != State.UP else "router_ok"
     return t.kind if t.kind in TEMPLATE_KEYS else t.to_state.value
 
 
@@ -272,12 +311,30 @@ def _values(t: Transition, language: str, tz: tzinfo | None) -> dict[str, str]:
         "affected_line": (f" — {len(t.affected)} {words[_children_word(t)]}: {esc(affected)}"
                           if t.affected and t.kind not in _SERVER_KINDS else ""),
         "summary": esc(summary), "count": "1", "server": "",
-        "note": esc(crosscheck_note(t.evidence, lang)) if t.kind == "crosscheck" else "",
+        "note": esc(_note(t, lang, tz)),
+        "confirm": esc(vote_line(t.evidence.get("confirm"), t.host, lang, to_path=t.to_state == State.PATH)),
+        "diagnosis": "\n".join("• " + esc(line) for line in diagnosis_lines(t.evidence.get("diagnosis"), lang,
+                                                                              _zone(tz))),
+        "cause": esc(cause_line(t.evidence.get("cause"), t.host, lang, format_duration)),
     }
 
 
+def _zone(tz: tzinfo | None) -> tzinfo:
+    return tz if tz is not None else time_zone(DEFAULT_TIMEZONE)
+
+
+def _note(t: Transition, language: str, tz: tzinfo | None) -> str:
+    if t.kind == "crosscheck":
+        return crosscheck_note(t.evidence, language)
+    if t.kind == "router_health":
+        return health_note(t.evidence, language)
+    if t.kind == "router_restart":
+        return restart_note(t.evidence, language, format_duration, _zone(tz))
+    return ""
+
+
 _SERVER_KINDS: tuple[TransitionKind, ...] = ("uplink_lost", "uplink_back", "startup", "reload")
-_CROSSCHECK_KINDS: tuple[TransitionKind, ...] = ("crosscheck", "crosscheck_agree")
+_CROSSCHECK_KINDS: tuple[TransitionKind, ...] = ("crosscheck", "crosscheck_agree", "router_restart")
 _SIMPLE_NOTES = {
     "id": {"down": "entri router bertipe simple (semua entri RouterOS 6): Netwatch menyatakan situs DOWN setelah "
                    "satu ping hilang, netwatchd baru setelah {n} probe gagal berturut-turut (down_after). Di link "
@@ -364,7 +421,9 @@ def _group_line(t: Transition, language: str, tz: tzinfo | None,
     values = _values(t, language, tz)
     words = _WORDS[_lang(language)]
     values["state"] = html.escape(_label(t, language))
-    detail = values["evidence"]
+    detail = html.escape(format_evidence(t.evidence, language, with_vote=True))
+    if t.kind == "state" and t.to_state == State.UP and values["cause"]:
+        detail = ", ".join(x for x in (detail, values["cause"]) if x)
     if t.kind == "state" and t.to_state == State.UP and values["duration"]:
         detail = f"{words['outage']} {values['duration']}"
     if t.kind in _SERVER_KINDS:

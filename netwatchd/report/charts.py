@@ -22,7 +22,7 @@ from netwatchd.report import words
 from netwatchd.report.data import ReportInputs
 from netwatchd.report.stats import PARTS, Report
 
-STATE_COLOURS = {"up": "#2e7d32", "degraded": "#f9a825", "down": "#c62828", "parent": "#8d6e63",
+STATE_COLOURS = {"up": "#2e7d32", "degraded": "#f9a825", "down": "#c62828", "parent": "#8d6e63", "path": "#7e57c2",
                  "maintenance": "#1e88e5", "blind": "#424242", "unknown": "#e0e0e0"}
 """Colour of each part of a site's time (the timeline is drawn by part, not by raw state)."""
 WIDTH_IN = 7.1

@@ -74,9 +74,11 @@ def load_inputs(conn: sqlite3.Connection, sites: Sequence[SiteInfo], since: date
                 continue
             if began <= since:
                 inputs.initial_states[host] = state
+    causes = state_repo.recovery_causes(conn, since, until)
     for host, at, from_state, to_state, kind in state_repo.events_between(conn, since, until, skip):
         if host in names:
-            inputs.changes.setdefault(host, []).append(StateChange(host, _parse(at), to_state, from_state, kind))
+            inputs.changes.setdefault(host, []).append(StateChange(host, _parse(at), to_state, from_state, kind,
+                                                                   causes.get((host, at), "")))
     ids = history_repo.host_names(conn)
     lo, hi = history_repo.to_ms(since), history_repo.to_ms(until)
     for row in history_repo.rtt_totals(conn, rollup_table, lo, hi):

@@ -39,12 +39,14 @@ def site_to_dict(site: SiteReport, tz: tzinfo | None = None) -> dict[str, Any]:
         "own_outage_count": len(site.own_outages),
         "longest_outage_s": round(site.longest_outage_s, 3),
         "mttr_s": site.mttr_s, "mtbf_s": site.mtbf_s, "degraded_s": round(site.degraded_s, 3),
+        "path_s": round(site.path_s, 3),
         "outages": [{"start": _iso(o.start, tz), "end": _iso(o.end, tz),
                      "duration_s": round(o.seconds, 3), "cause": o.cause, "ongoing": o.ongoing,
                      "began_before_window": o.began_before_window, "own_s": round(o.own_s, 3),
                      "parent_s": round(o.parent_s, 3), "detail": o.detail,
                      "acknowledged_by": o.acknowledged_by or None,
-                     "acknowledged_at": _iso(o.acknowledged_at, tz) if o.acknowledged_at else None}
+                     "acknowledged_at": _iso(o.acknowledged_at, tz) if o.acknowledged_at else None,
+                     "recovery": o.recovery or None}
                     for o in site.outages],
         "daily_availability_percent": {d.isoformat(): v for d, v in site.daily_availability.items()},
         "probes": rtt.probes, "failures": rtt.failures, "rtt_min_ms": rtt.rtt_min_ms,
@@ -128,8 +130,10 @@ def split_line(parts: dict[str, float], language: str = "en") -> str:
                      f" ({words.duration(parts[p], language)})" for p in PARTS if parts.get(p, 0.0) > 0)
 
 
-_SHORT = {"en": ("SITE", "AVAILABILITY", "OWN DOWN", "PARENT", "MAINT", "BLIND", "OUTAGES", "LONGEST", "DEGRADED"),
-          "id": ("SITUS", "KETERSEDIAAN", "PUTUS", "INDUK", "PEMEL", "BUTA", "GANGGUAN", "TERLAMA", "TERGANGGU")}
+_SHORT = {"en": ("SITE", "AVAILABILITY", "OWN DOWN", "PARENT", "MAINT", "BLIND", "OUTAGES", "LONGEST", "DEGRADED",
+                 "PATH"),
+          "id": ("SITUS", "KETERSEDIAAN", "PUTUS", "INDUK", "PEMEL", "BUTA", "GANGGUAN", "TERLAMA", "TERGANGGU",
+                 "JALUR")}
 
 
 def render_text(report: Report, tz: tzinfo, language: str = "en") -> str:
@@ -147,8 +151,8 @@ def render_text(report: Report, tz: tzinfo, language: str = "en") -> str:
     ]
     short = _SHORT[words.lang(language)]
     header = (f"{short[0]:<20} {short[1]:>12} {short[2]:>10} {short[3]:>10} {short[4]:>10} {short[5]:>10} "
-              f"{short[6]:>7} {short[7]:>10} {'MTTR':>10} {'MTBF':>11} {short[8]:>10} {'RTT AVG':>8} {'RTT MAX':>8} "
-              f"{'LOSS':>6}")
+              f"{short[6]:>7} {short[7]:>10} {'MTTR':>10} {'MTBF':>11} {short[8]:>10} {short[9]:>10} {'RTT AVG':>8} "
+              f"{'RTT MAX':>8} {'LOSS':>6}")
     lines += [header, "-" * len(header)]
     num = lambda v: "-" if v is None else words.number(v, 1, language)  # noqa: E731
     for site in report.sites:
@@ -158,7 +162,7 @@ def render_text(report: Report, tz: tzinfo, language: str = "en") -> str:
             f"{d(site.downtime_s):>10} {d(site.parts.get('parent', 0.0)):>10} "
             f"{d(site.parts.get('maintenance', 0.0)):>10} {d(site.parts.get('blind', 0.0)):>10} "
             f"{len(site.outages):>7} {d(site.longest_outage_s):>10} {d(site.mttr_s):>10} "
-            f"{d(site.mtbf_s):>11} {d(site.degraded_s):>10} "
+            f"{d(site.mtbf_s):>11} {d(site.degraded_s):>10} {d(site.path_s):>10} "
             f"{num(rtt.rtt_avg_ms):>8} {num(rtt.rtt_max_ms):>8} {num(rtt.loss_percent):>6}")
     lines += ["", w("outages").lower()]
     rows = [(o, s) for s in report.sites for o in s.outages]
@@ -180,6 +184,8 @@ def cause_text(outage: Outage, site: SiteReport, language: str = "en") -> str:
         text = words.word(language, "cause_parent", parent=site.site.parent)
     else:
         text = words.word(language, "cause_unreachable")
+    if outage.recovery:
+        text += ", " + words.word(language, f"recovery_{outage.recovery}")
     if outage.acknowledged_by:
         text += f"; {words.word(language, 'acknowledged').lower()}: {outage.acknowledged_by}"
     return text

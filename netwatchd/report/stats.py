@@ -9,6 +9,8 @@ Honest availability. Each second of a site's window falls in exactly one part (f
   unknown      not judged yet (before its first state: a site added later, a store from before runs
                were recorded)
   parent       unreachable because a parent (the core, a router) was down
+  path         netwatchd could not reach it but its `via` router could (PATH): the path between the
+               server and that router was at fault, not the site
   down         its own downtime
   degraded     answering, but over its loss/rtt thresholds
   up
@@ -17,8 +19,11 @@ Availability (the headline) = (up + degraded) / (up + degraded + down): only the
 downtime counts against it, over the time it was observable; the other parts are shown beside it.
 A site with no observable time has availability None ("no data"), never 100 %.
 
+PATH time is never the site's downtime and is left out of its availability, like parent-down time.
+
 An outage is a run of down and/or unreachable time; its cause is "down", or "unreachable (parent
-X down)" when the whole run was the parent's fault. Runs that were wholly blind or in maintenance
+X down)" when the whole run was the parent's fault; `recovery` says why it ended when the site is
+itself a RouterOS device whose uptime was read then ("restarted (power cut?)", "link restored"). Runs that were wholly blind or in maintenance
 are not listed (their time shows in those parts). Outages are clipped to the window; `ongoing`
 marks one still open at the window's end. MTTR = mean duration of the own outages that ended
 inside the window; MTBF = available time / own outages that began inside the window.
@@ -37,13 +42,16 @@ from typing import Any
 KNOWN_STATES = ("up", "degraded", "down", "unreachable")
 AVAILABLE_STATES = ("up", "degraded")
 OUTAGE_STATES = ("down", "unreachable")
-PARTS = ("up", "degraded", "down", "parent", "maintenance", "blind", "unknown")
+PARTS = ("up", "degraded", "down", "parent", "path", "maintenance", "blind", "unknown")
 """The parts of a site's time, in the order reports show them (see the module docstring)."""
 OBSERVED_PARTS = ("up", "degraded", "down")
 # events whose to_state is not the site's new state: a Netwatch cross-check records what the ROUTER
-# said (or that both agree again), never a change of netwatchd's own state
+# said (or that both agree again), never a change of netwatchd's own state; a router's own health
+# and restarts are about the router, which may share its name with a watched host
 NOT_STATE_CHANGES = frozenset({"startup", "uplink_lost", "uplink_back", "crosscheck", "crosscheck_agree",
-                               "acknowledged", "ack"})
+                               "acknowledged", "ack", "router_health", "router_restart"})
+RECOVERY_CAUSES = ("restarted", "link", "unknown")
+"""An UP's evidence.cause.result (a site with `router:`); report.words says each in en/id."""
 DELIVERED = frozenset({"sent", "delivered", "ok"})
 RUNNING_GRACE_S = 120.0
 """A run whose last heartbeat is this recent (and that has no stop) is the agent running now."""
@@ -68,6 +76,7 @@ class StateChange:
     to_state: str
     from_state: str = "unknown"
     kind: str = "state"
+    cause: str = ""         # an UP of a site with `router:`: restarted | link | unknown
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,7 @@ class Outage:
     detail: str = ""              # the probe's error when it went down ("timeout", ...)
     acknowledged_by: str = ""
     acknowledged_at: datetime | None = None
+    recovery: str = ""            # why it ended (one of RECOVERY_CAUSES), when the site's own router said
 
     @property
     def seconds(self) -> float:
@@ -155,6 +165,11 @@ class SiteReport:
     @property
     def has_data(self) -> bool:
         return self.availability_percent is not None
+
+    @property
+    def path_s(self) -> float:
+        """PATH time: unreachable from the server, reachable from the site's via router."""
+        return self.parts.get("path", 0.0)
 
     @property
     def observable_s(self) -> float:
@@ -302,7 +317,7 @@ def _split(start: datetime, end: datetime, intervals: Sequence[Interval], ends: 
     return pieces
 
 
-_PART_OF_STATE = {"up": "up", "degraded": "degraded", "down": "down", "unreachable": "parent"}
+_PART_OF_STATE = {"up": "up", "degraded": "degraded", "down": "down", "unreachable": "parent", "path": "path"}
 
 
 def classify(segments: Sequence[Segment], seen: Observation,
@@ -340,10 +355,11 @@ def _overlap(classified: Sequence[Segment], ends: Sequence[datetime], start: dat
 
 def outages(segments: Sequence[Segment], since: datetime, until: datetime, parent: str | None,
             classified: Sequence[Segment] | None = None,
-            notes: Sequence[OutageNoteIn] = ()) -> list[Outage]:
+            notes: Sequence[OutageNoteIn] = (), recoveries: Mapping[datetime, str] | None = None) -> list[Outage]:
     """Runs of down/unreachable segments as outages, with their cause, the seconds of each that
     count as own / parent downtime (all of them when `classified` is not given), the probe's error
-    when the site went down and the acknowledgement, when `notes` has them."""
+    when the site went down and the acknowledgement, when `notes` has them, and why it ended
+    (`recoveries`: the time an outage ended -> restarted | link | unknown)."""
     found: list[Outage] = []
     run: list[Segment] = []
     ends = [seg.end for seg in classified] if classified is not None else []
@@ -370,7 +386,8 @@ def outages(segments: Sequence[Segment], since: datetime, until: datetime, paren
         ack = next((n for n in acks if start - timedelta(seconds=1) <= n.at <= end), None)
         found.append(Outage(start, end, cause, ongoing=end >= until, began_before_window=start <= since,
                             own_s=own, parent_s=by_parent, detail=detail,
-                            acknowledged_by=ack.by if ack else "", acknowledged_at=ack.at if ack else None))
+                            acknowledged_by=ack.by if ack else "", acknowledged_at=ack.at if ack else None,
+                            recovery=_recovery((recoveries or {}).get(end, ""))))
 
     for seg in segments:
         if seg.state in OUTAGE_STATES and (not run or run[-1].end == seg.start):
@@ -382,6 +399,10 @@ def outages(segments: Sequence[Segment], since: datetime, until: datetime, paren
             close()
     close()
     return found
+
+
+def _recovery(cause: str) -> str:
+    return cause if cause in RECOVERY_CAUSES else ""
 
 
 def day_bounds(since: datetime, until: datetime, tz: tzinfo) -> list[tuple[date, datetime, datetime]]:
@@ -440,7 +461,8 @@ def site_report(site: SiteInfo, initial_state: str, changes: Sequence[StateChang
     for seg in classified:
         parts[seg.state] += seg.seconds
     available = parts["up"] + parts["degraded"]
-    found = outages(segments, since, until, site.parent, classified, notes)
+    found = outages(segments, since, until, site.parent, classified, notes,
+                    {c.at: c.cause for c in changes if c.cause})
     own = [o for o in found if o.own]
     ended = [o for o in own if not o.ongoing]
     began = [o for o in own if not o.began_before_window]

@@ -11,9 +11,11 @@ LANGUAGES = ("en", "id")
 
 PART_WORDS: dict[str, dict[str, str]] = {
     "en": {"up": "up", "degraded": "degraded", "down": "own downtime", "parent": "parent down",
-           "maintenance": "maintenance", "blind": "monitor blind", "unknown": "not yet watched"},
+           "path": "path problem", "maintenance": "maintenance", "blind": "monitor blind",
+           "unknown": "not yet watched"},
     "id": {"up": "normal", "degraded": "terganggu", "down": "putus sendiri", "parent": "induk putus",
-           "maintenance": "pemeliharaan", "blind": "monitor buta", "unknown": "belum dipantau"},
+           "path": "gangguan jalur", "maintenance": "pemeliharaan", "blind": "monitor buta",
+           "unknown": "belum dipantau"},
 }
 
 _TEXT: dict[str, dict[str, str]] = {
@@ -36,12 +38,15 @@ _TEXT: dict[str, dict[str, str]] = {
         "no_notifications": "no notifications in this window", "over_sites": "over {n} sites",
         "headline_note": "own downtime over the observable time",
         "cause_down": "down", "cause_parent": "unreachable (parent {parent} down)", "cause_unreachable": "unreachable",
+        "recovery_restarted": "restarted (power cut?)", "recovery_link": "link restored",
+        "recovery_unknown": "cause unknown",
         "total": "All sites", "note": "note", "time": "time", "observable": "Observable", "part": "Part",
         "explain": ("Availability = (up + degraded) / (up + degraded + own downtime): only the site's own "
                     "downtime counts against it, over the time it was observable. Parent down (unreachable "
                     "because a parent such as the core was down), maintenance (a maintenance window or an "
-                    "admin's mute) and monitor blind (netwatchd not running, or the server's own uplink lost) "
-                    "are shown beside it and do not count. MTTR: mean length of own outages that ended in the "
+                    "admin's mute), path problem (netwatchd could not reach the site but its via router "
+                    "could: the path was at fault, not the site) and monitor blind (netwatchd not running, or "
+                    "the server's own uplink lost) are shown beside it and do not count. MTTR: mean length of own outages that ended in the "
                     "window; MTBF: available time per own outage that began in it. Delivery latency: from "
                     "detection to Telegram's acknowledgement."),
     },
@@ -65,12 +70,15 @@ _TEXT: dict[str, dict[str, str]] = {
         "headline_note": "putus sendiri dibanding waktu yang teramati",
         "cause_down": "putus", "cause_parent": "tak terjangkau (induk {parent} putus)",
         "cause_unreachable": "tak terjangkau",
+        "recovery_restarted": "restart (listrik padam?)", "recovery_link": "link pulih",
+        "recovery_unknown": "penyebab tidak diketahui",
         "total": "Semua situs", "note": "catatan", "time": "waktu", "observable": "Teramati", "part": "Bagian",
         "explain": ("Ketersediaan = (normal + terganggu) / (normal + terganggu + putus sendiri): hanya putus "
                     "milik situs itu sendiri yang dihitung, selama waktu situs dapat diamati. Induk putus (tak "
                     "terjangkau karena induknya, misalnya core, putus), pemeliharaan (jadwal pemeliharaan atau "
-                    "mute oleh admin) dan monitor buta (netwatchd tidak berjalan, atau uplink server sendiri "
-                    "putus) ditampilkan di sampingnya dan tidak dihitung. MTTR: rata-rata lama gangguan sendiri "
+                    "mute oleh admin), gangguan jalur (netwatchd tidak dapat menjangkau situs tetapi router "
+                    "via-nya dapat: jalurnya yang bermasalah, bukan situs) dan monitor buta (netwatchd tidak "
+                    "berjalan, atau uplink server sendiri putus) ditampilkan di sampingnya dan tidak dihitung. MTTR: rata-rata lama gangguan sendiri "
                     "yang selesai dalam periode; MTBF: waktu tersedia per gangguan sendiri yang mulai di "
                     "dalamnya. Latensi pengiriman: dari deteksi sampai diterima Telegram."),
     },

@@ -39,7 +39,7 @@ DAY_MS = 24 * HOUR_MS
 GRACE_MS = 30 * 1000          # results of a round may arrive this late after their probe time
 MAX_HOLD_MS = 120 * 1000      # a sample says nothing about the state longer than this after it
 
-STATE_CODES: dict[str, int] = {"unknown": 0, "up": 1, "degraded": 2, "down": 3, "unreachable": 4}
+STATE_CODES: dict[str, int] = {"unknown": 0, "up": 1, "degraded": 2, "down": 3, "unreachable": 4, "path": 5}
 CODE_STATES: dict[int, str] = {code: name for name, code in STATE_CODES.items()}
 _NONE_U16 = 0xFFFF
 _LOG_STEP = math.log(1.01)
@@ -218,7 +218,7 @@ def rollup_samples(bucket_ms: int, size_ms: int, samples: Sequence[Sample]) -> R
     """(probes, failures, rtt_min, rtt_avg, rtt_max, loss_bp_sum, up_s, degraded_s, down_s,
     unreachable_s) for samples sorted by time inside [bucket_ms, bucket_ms + size_ms)."""
     end = bucket_ms + size_ms
-    held = [0, 0, 0, 0, 0]
+    held = [0] * (max(STATE_CODES.values()) + 1)     # path (5) time has no rollup column: reports read events
     for i, sample in enumerate(samples):
         start = max(bucket_ms, sample.at_ms - MAX_HOLD_MS) if i == 0 else sample.at_ms
         stop = samples[i + 1].at_ms if i + 1 < len(samples) else end

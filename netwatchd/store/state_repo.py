@@ -216,6 +216,16 @@ class EventRow(NamedTuple):
     kind: str
 
 
+def recovery_causes(conn: sqlite3.Connection, since: datetime, until: datetime) -> dict[tuple[str, str], str]:
+    """(host, at) -> the cause stored with each recovery in [since, until) whose site's router was
+    asked ("restarted", "link", "unknown"). Raises sqlite3.Error."""
+    rows = conn.execute(
+        "SELECT host, at, json_extract(payload, '$.evidence.cause.result') FROM events "
+        "WHERE at >= ? AND at < ? AND kind = 'state' AND to_state IN ('up', 'degraded') "
+        "AND json_extract(payload, '$.evidence.cause.result') IS NOT NULL", (utc_ms(since), utc_ms(until)))
+    return {(host, at): str(cause) for host, at, cause in rows}
+
+
 def events_between(conn: sqlite3.Connection, since: datetime, until: datetime,
                    skip_kinds: Sequence[str] = ()) -> list[EventRow]:
     """Events in [since, until) by time (events of `skip_kinds` left out)."""

@@ -38,7 +38,9 @@ from netwatchd.clock import utc_ms
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.models import ProbeResult, State
 
-COLOURS = {"up": "green", "degraded": "amber", "down": "red", "unreachable": "grey", "unknown": "grey"}
+# path: failing from here, alive from its via router: not an outage of the site, not fine either
+COLOURS = {"up": "green", "degraded": "amber", "path": "amber", "down": "red", "unreachable": "grey",
+           "unknown": "grey"}
 SPARKLINE_POINTS = 30
 
 
@@ -53,7 +55,7 @@ def _state_name(value: Any) -> str:
 
 
 def colour_for(state: str, muted: bool) -> str:
-    """Tile colour: green up, amber degraded, red down, grey unreachable/unknown or muted."""
+    """Tile colour: green up, amber degraded or path, red down, grey unreachable/unknown or muted."""
     return "grey" if muted else COLOURS.get(state, "grey")
 
 
@@ -82,7 +84,7 @@ def _count(summary: dict[str, int], site: dict[str, Any]) -> None:
 
 
 def _empty_summary() -> dict[str, int]:
-    return {"total": 0, "up": 0, "degraded": 0, "down": 0, "unreachable": 0, "unknown": 0, "muted": 0}
+    return {"total": 0, "up": 0, "degraded": 0, "path": 0, "down": 0, "unreachable": 0, "unknown": 0, "muted": 0}
 
 
 def build_snapshot(config: Config, states: Mapping[str, Any], latest_results: Mapping[str, ProbeResult],
