@@ -63,16 +63,23 @@ def settle(agent: Agent, clock: FakeClock, seconds: float, step: float = 0.5) ->
         assert agent.wait_routers(5.0)
 
 
+def watching_waru(tmp_path: Path, clock: FakeClock, core: RouterOSStandIn, *extra: RouterSpec,
+                  **waru: object) -> tuple[Agent, Network]:
+    """An agent watching the core and Waru (via core) with everything up and settled."""
+    hosts = [site("core", 1, None), site("Waru", 15, via="core", **waru)]
+    net = Network()
+    agent = Agent(make_config(tmp_path, [router("core", core), *extra], hosts), clock=clock, probe_fn=net.probe)
+    settle(agent, clock, 12)
+    return agent, net
+
+
 def announced(agent: Agent) -> list[dict]:
     rows = agent._conn().execute("SELECT payload FROM outbox ORDER BY id").fetchall()
     return [json.loads(r[0]) for r in rows]
 
 
 def test_the_router_cannot_reach_the_site_either_so_the_down_is_confirmed(tmp_path, clock, core):
-    hosts = [site("core", 1, None), site("Waru", 15, via="core")]
-    net = Network()
-    agent = Agent(make_config(tmp_path, [router("core", core)], hosts), clock=clock, probe_fn=net.probe)
-    settle(agent, clock, 12)
+    agent, net = watching_waru(tmp_path, clock, core)
     core.set_ping("198.18.15.2", None)
     net.down.add("Waru")
     settle(agent, clock, 6)
@@ -88,10 +95,7 @@ def test_the_router_cannot_reach_the_site_either_so_the_down_is_confirmed(tmp_pa
 
 
 def test_the_router_reaching_the_site_gives_a_path_and_never_a_down(tmp_path, clock, core):
-    hosts = [site("core", 1, None), site("Waru", 15, via="core")]
-    net = Network()
-    agent = Agent(make_config(tmp_path, [router("core", core)], hosts), clock=clock, probe_fn=net.probe)
-    settle(agent, clock, 12)
+    agent, net = watching_waru(tmp_path, clock, core)
     core.set_ping("198.18.15.2", 2.0)
     net.down.add("Waru")
     settle(agent, clock, 20)
@@ -104,10 +108,7 @@ def test_the_router_reaching_the_site_gives_a_path_and_never_a_down(tmp_path, cl
 
 
 def test_a_router_that_does_not_answer_gives_an_unconfirmed_down(tmp_path, clock, core):
-    hosts = [site("core", 1, None), site("Waru", 15, via="core")]
-    net = Network()
-    agent = Agent(make_config(tmp_path, [router("core", core)], hosts), clock=clock, probe_fn=net.probe)
-    settle(agent, clock, 12)
+    agent, net = watching_waru(tmp_path, clock, core)
     core.stop()                                            # the API is gone: refused at once
     net.down.add("Waru")
     settle(agent, clock, 6)
@@ -121,11 +122,7 @@ def test_a_router_that_does_not_answer_gives_an_unconfirmed_down(tmp_path, clock
 
 def test_a_site_router_that_restarted_during_the_outage_names_the_cause(tmp_path, clock, core):
     with RouterOSStandIn("netwatchd", PASSWORD, identity="waru-rb") as waru:
-        hosts = [site("core", 1, None), site("Waru", 15, via="core", router="waru-rb")]
-        net = Network()
-        agent = Agent(make_config(tmp_path, [router("core", core), router("waru-rb", waru)], hosts), clock=clock,
-                      probe_fn=net.probe)
-        settle(agent, clock, 12)
+        agent, net = watching_waru(tmp_path, clock, core, router("waru-rb", waru), router="waru-rb")
         core.set_ping("198.18.15.2", None)
         net.down.add("Waru")
         settle(agent, clock, 6)

@@ -194,6 +194,24 @@ def _word_value(value: Any) -> str:
     return str(value)
 
 
+def command_words(command: str, args: Mapping[str, Any], proplist: Sequence[str] | None = None,
+                  where: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """A read-only command's arguments by RouterOS name, and its API words (`=name=value`,
+    `=.proplist=`, `?=name=value`); a `/ping` gets `interval=200ms` unless one is given.
+    Raises RouterError for anything that is not a read."""
+    words_args = {_api_name(k): v for k, v in args.items() if v is not False and v is not None}
+    if command in PING_COMMANDS:
+        words_args.setdefault("interval", PING_INTERVAL)
+    check_read_only(command, words_args)
+    words = [f"={k}={_word_value(v)}" for k, v in words_args.items()]
+    if proplist:
+        words.append("=.proplist=" + ",".join(proplist))
+    for key, value in (where or {}).items():
+        wanted = ("yes" if value else "no") if isinstance(value, bool) else _word_value(value)
+        words.append(f"?={_api_name(key)}={wanted}")
+    return words_args, words
+
+
 # ----------------------------------------------------------------------------- the client
 
 class _DeadlineExpired(TimeoutError):
@@ -308,16 +326,7 @@ class RouterClient:
         running) for BUSY_WAIT, and RouterError (one line, router named, no password) for every
         other failure, including a command that is not a read.
         """
-        words_args = {_api_name(k): v for k, v in args.items() if v is not False and v is not None}
-        if command in PING_COMMANDS:
-            words_args.setdefault("interval", PING_INTERVAL)
-        check_read_only(command, words_args)
-        words = [f"={k}={_word_value(v)}" for k, v in words_args.items()]
-        if proplist:
-            words.append("=.proplist=" + ",".join(proplist))
-        for key, value in (where or {}).items():
-            wanted = ("yes" if value else "no") if isinstance(value, bool) else _word_value(value)
-            words.append(f"?={_api_name(key)}={wanted}")
+        words_args, words = command_words(command, args, proplist, where)
         echoes = self._echo_time(command, words_args)
         allowed = self.spec.timeout + echoes
         lane = self._ping_lane if command in PING_COMMANDS else self._read_lane

@@ -39,7 +39,7 @@ from librouteros.protocol import parse_word
 from netwatchd.config.model import RouterSpec
 from netwatchd.errors import RouterError
 from netwatchd.logs import redact
-from netwatchd.router.client import NO_PERMISSION_TRAP, RouterClient, check_read_only, _api_name, _word_value
+from netwatchd.router.client import NO_PERMISSION_TRAP, RouterClient, command_words
 
 log = logging.getLogger(__name__)
 
@@ -133,14 +133,7 @@ class WatchSession:
 
         Raises RouterError when the command is not a read or the router cannot be reached.
         """
-        words_args = {_api_name(k): v for k, v in args.items() if v is not False and v is not None}
-        check_read_only(command, words_args)
-        words = [f"={k}={_word_value(v)}" for k, v in words_args.items()]
-        if proplist:
-            words.append("=.proplist=" + ",".join(proplist))
-        for key, value in (where or {}).items():
-            wanted = ("yes" if value else "no") if isinstance(value, bool) else _word_value(value)
-            words.append(f"?={_api_name(key)}={wanted}")
+        _, words = command_words(command, args, proplist, where)
         self._ensure(connect_timeout)
         with self._lock:
             link = self._link

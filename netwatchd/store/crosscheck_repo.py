@@ -12,7 +12,7 @@ from datetime import datetime
 
 from netwatchd.clock import utc_ms
 from netwatchd.router.crosscheck_watch import PendingWrites, SiteWatch
-from netwatchd.store.db import transaction
+from netwatchd.store.db import joined_transaction
 
 _COLUMNS = ("router, site, disagree_checks, agree_checks, announced, since, last_checked, router_status, "
             "netwatchd_state, entry")
@@ -32,11 +32,8 @@ def apply(conn: sqlite3.Connection, writes: PendingWrites) -> None:
     Raises sqlite3.Error if the store cannot be written."""
     if not writes:
         return
-    if conn.in_transaction:
+    with joined_transaction(conn):
         _apply(conn, writes)
-    else:
-        with transaction(conn):
-            _apply(conn, writes)
 
 
 def _apply(conn: sqlite3.Connection, writes: PendingWrites) -> None:

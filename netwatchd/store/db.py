@@ -128,6 +128,17 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 @contextmanager
+def joined_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """The caller's open transaction when there is one (its COMMIT decides), else a transaction()
+    of its own: for repo writes that must land together with the alerts they belong to."""
+    if conn.in_transaction:
+        yield conn
+        return
+    with transaction(conn):
+        yield conn
+
+
+@contextmanager
 def read_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN ... COMMIT around reads, so they all see one snapshot of the store (WAL keeps the
     agent writing meanwhile). Raises sqlite3.Error."""

@@ -12,7 +12,7 @@ import json
 import sqlite3
 from typing import Any, Mapping
 
-from netwatchd.store.db import transaction
+from netwatchd.store.db import joined_transaction
 
 
 def load(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
@@ -25,16 +25,10 @@ def apply(conn: sqlite3.Connection, writes: Mapping[str, dict[str, Any] | None])
     its own. Raises sqlite3.Error if the store cannot be written."""
     if not writes:
         return
-    if conn.in_transaction:
-        _apply(conn, writes)
-    else:
-        with transaction(conn):
-            _apply(conn, writes)
-
-
-def _apply(conn: sqlite3.Connection, writes: Mapping[str, dict[str, Any] | None]) -> None:
-    conn.executemany("INSERT INTO router_watch(router, data) VALUES (?, ?) "
-                     "ON CONFLICT(router) DO UPDATE SET data=excluded.data",
-                     [(name, json.dumps(data, sort_keys=True)) for name, data in writes.items() if data is not None])
-    conn.executemany("DELETE FROM router_watch WHERE router = ?",
-                     [(name,) for name, data in writes.items() if data is None])
+    with joined_transaction(conn):
+        conn.executemany("INSERT INTO router_watch(router, data) VALUES (?, ?) "
+                         "ON CONFLICT(router) DO UPDATE SET data=excluded.data",
+                         [(name, json.dumps(data, sort_keys=True)) for name, data in writes.items()
+                          if data is not None])
+        conn.executemany("DELETE FROM router_watch WHERE router = ?",
+                         [(name,) for name, data in writes.items() if data is None])
