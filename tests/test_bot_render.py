@@ -183,6 +183,24 @@ def test_history_newest_first_with_evidence() -> None:
     assert c.render_history("Krian", [], now=NOW, tz=TZ, language="id") == "Belum ada kejadian tercatat untuk Krian."
 
 
+def test_history_shows_the_routers_vote_the_path_and_the_cause() -> None:
+    events = [Transition("Waru", "198.18.15.2", State.DOWN, State.UP, NOW - timedelta(minutes=1),
+                         evidence={"cause": {"router": "waru-rb", "result": "restarted", "uptime_s": 60}}),
+              Transition("Waru", "198.18.15.2", State.UP, State.DOWN, NOW - timedelta(minutes=9),
+                         evidence={"loss_percent": 100.0, "failures_in_row": 3,
+                                   "confirm": {"via": "core", "result": "down", "sent": 3, "received": 0}}),
+              Transition("Waru", "198.18.15.2", State.PATH, State.UP, NOW - timedelta(minutes=30)),
+              Transition("Waru", "198.18.15.2", State.UP, State.PATH, NOW - timedelta(minutes=40),
+                         evidence={"confirm": {"via": "core", "result": "reachable", "sent": 3, "received": 3}})]
+    assert c.render_history("Waru", events, now=NOW, tz=TZ, language="en") == (
+        "<b>History</b> of Waru (last 4 events)\n"
+        "<pre>at    event   evidence\n"
+        "13:59 DOWN→UP restarted\n"
+        "13:51 UP→DOWN loss 100% 3x core 0/3\n"
+        "13:30 PATH→UP -\n"
+        "13:20 UP→PATH core ok 3/3</pre>")
+
+
 def test_report_worst_first_and_no_data_last() -> None:
     rows = [c.Availability("Candi", 100.0, 0, 0.0, parent_s=2400.0, available_s=864000.0 - 2400.0),
             c.Availability("Waru", 90.0, 0, 86400.0, available_s=777600.0),

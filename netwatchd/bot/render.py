@@ -468,14 +468,13 @@ def _evidence(evidence: dict[str, Any]) -> str:
         parts.append({"restarted": "restarted", "link": "link back"}.get(str(cause["result"]), "cause ?"))
     if evidence.get("item") and evidence.get("value") is not None:
         parts.append(f"{evidence['item']} {_number(float(evidence['value']))}")
-    if parts:
-        return " ".join(parts)
+    routers, parts = parts, []
     if evidence.get("loss_percent") is not None:
         parts.append(f"loss {_number(float(evidence['loss_percent']))}%")
     if evidence.get("rtt_avg_ms") is not None:
         parts.append(f"rtt {_ms(float(evidence['rtt_avg_ms']))}ms")
     if evidence.get("failures_in_row"):
         parts.append(f"{evidence['failures_in_row']}x")
-    if evidence.get("error") and not parts:
+    if evidence.get("error") and not parts and not routers:
         parts.append(str(evidence["error"])[:40])
-    return " ".join(parts) or "-"
+    return " ".join(parts + routers) or "-"
