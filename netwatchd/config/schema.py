@@ -189,7 +189,7 @@ HEALTH = Section("health", (
         "below this many volts (set it for the board's power supply, e.g. 11 for 12 V)"),
     Key("pool_used_percent", Percent(0, 100, lo_open=True, off_ok=True), "one alert per IP pool "
         "(/ip/pool/used) at or above this share used"),
-    Key("every", Duration(5, 86400), "time between two looks at the router"),
+    Key("every", Duration(1, 86400), "time between two looks at the router"),
 ), HealthSpec, "A router's own health, read-only (`read` policy): CPU, memory and uptime from "
    "/system/resource, temperature and voltage from /system/health where the board has sensors, IP pools. "
    "Each threshold may be `off`; `health: true` takes every default. An uptime that went backwards is "

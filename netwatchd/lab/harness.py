@@ -6,6 +6,10 @@ Used by the end-to-end tests, `scripts/bench_e2e.py` and `netwatchd demo`:
   (127.0.0.1 there), so the caller reads its messages and injects updates directly;
 * the RouterOS stand-in runs in this process too, listening on the core's lab address
   (198.18.0.2:8728, inside the core namespace), so the bot reaches "the core" over the lab link;
+  it sees the core namespace (netwatchd.lab.live): its /ping sends real echoes from there, its
+  /interface, /ip/address, /ip/arp, /ip/route and /log are the namespace's own, so the agent's
+  confirmation vote is a real second vantage point. `site_routers` gives sites their own stand-in
+  (at the site's address, in its namespace, `router: <site>-rb`) for the recovery cause;
 * the agent is a real `python -m netwatchd run` process started with `ip netns exec <mon>`:
   it has no route out of 198.18.0.0/15, and is killed, restarted and signalled like the service.
 
@@ -46,9 +50,16 @@ class LabRun:
 
     def __init__(self, sites: Sequence[str] = SIDOARJO_KECAMATAN, *, timing: LabTiming = LabTiming(),
                  workdir: str | Path | None = None, site_overrides: dict[str, dict[str, Any]] | None = None,
-                 web_port: int | None = None, language: str = "en", bot: bool = True) -> None:
+                 web_port: int | None = None, language: str = "en", bot: bool = True,
+                 site_routers: Sequence[str] = (), router_health: dict[str, Any] | None = None,
+                 confirm: bool = True) -> None:
         self.lab = SidoarjoLab(sites)
         self.timing = timing
+        self.site_routers = tuple(site_routers)
+        self.router_health = router_health
+        self.confirm = confirm
+        self.site_standins: dict[str, Any] = {}
+        self._views: list[Any] = []
         self.site_overrides = dict(site_overrides or {})
         self.web_port = web_port
         self.language = language
@@ -80,22 +91,32 @@ class LabRun:
         self.close()
 
     def open(self) -> None:
-        """Build the namespaces, start both stand-ins, write hosts.yaml."""
-        from netwatchd.lab.routeros_standin import RouterOSStandIn
+        """Build the namespaces, start the stand-ins, write hosts.yaml."""
         from netwatchd.lab.telegram_standin import TelegramStandIn
 
         self.lab.build()
         self.workdir.mkdir(parents=True, exist_ok=True)
         with inside_namespace(self.lab.mon):
             self.telegram = TelegramStandIn(token=LAB_TOKEN).start()
-        ping_table: dict[str, float | None] = {site.address: 0.4 for site in self.lab.sites.values()}
-        ping_table[CORE_UPLINK_ADDRESS] = 0.1
-        self.router = RouterOSStandIn(password=LAB_ROUTER_PASSWORD, host=CORE_UPLINK_ADDRESS,
-                                      port=ROUTER_PORT, identity="core", ping_table=ping_table,
-                                      real_loopback_ping=False)
-        with inside_namespace(self.lab.ns(CORE)):
-            self.router.start()
+        self.router = self._standin(CORE, "core", CORE_UPLINK_ADDRESS)
+        for name in self.site_routers:
+            site = self.lab.site(name)
+            self.site_standins[site.name] = self._standin(site.short, f"{site.name}-rb", site.address)
         self.write_config()
+
+    def _standin(self, short: str, identity: str, address: str) -> Any:
+        """A RouterOS stand-in listening on `address` inside namespace `short`, seeing that namespace."""
+        from netwatchd.lab.live import NamespaceView
+        from netwatchd.lab.routeros_standin import RouterOSStandIn
+
+        standin = RouterOSStandIn(password=LAB_ROUTER_PASSWORD, host=address, port=ROUTER_PORT, identity=identity,
+                                  ping_table={}, real_loopback_ping=False)
+        view = NamespaceView(self.lab.ns(short), date=standin.personality.date, tz=standin.tz).start()
+        self._views.append(view)
+        standin.live = view
+        with inside_namespace(self.lab.ns(short)):
+            standin.start()
+        return standin
 
     def close(self) -> None:
         """Stop the agent, the stand-ins and remove the namespaces. Never raises; idempotent."""
@@ -103,13 +124,14 @@ class LabRun:
             self.kill_agent()
         except Exception:  # noqa: BLE001 - teardown must go on
             pass
-        for server in (self.telegram, self.router):
+        for server in (self.telegram, self.router, *self.site_standins.values(), *self._views):
             if server is not None:
                 try:
                     server.stop()
                 except Exception:  # noqa: BLE001
                     pass
         self.telegram = self.router = None
+        self.site_standins, self._views = {}, []
         self.lab.teardown()
         if self._log_file is not None:
             self._log_file.close()
@@ -127,7 +149,8 @@ class LabRun:
             chat_ids=[LAB_CHAT_ID], admins=[LAB_ADMIN_ID], router_port=ROUTER_PORT,
             web_port=self.web_port, language=self.language,
             site_overrides=self.site_overrides if site_overrides is None else site_overrides,
-            only_sites=sites, poll_commands=self.bot)
+            only_sites=sites, poll_commands=self.bot, site_routers=self.site_routers,
+            router_health=self.router_health, confirm=self.confirm)
         return text
 
     def write_config(self, text: str | None = None) -> Path:
@@ -252,20 +275,34 @@ class LabRun:
 
     # ---- the study's operations, with the RouterOS stand-in kept in step ----------------
     def cut(self, site: str, how: str = "cable") -> float:
-        """Cut a site; returns time.time() of the cut."""
+        """Cut a site; returns time.time() of the cut. (The core's stand-in sees it for real.)"""
         at = time.time()
-        found = self.lab.cut(site, how)
-        with self.router.lock:
-            self.router.ping_table[found.address] = None
+        self.lab.cut(site, how)
         return at
 
     def restore(self, site: str) -> float:
         """Restore a site; returns time.time() just before the links came up."""
         at = time.time()
-        found = self.lab.restore(site)
-        with self.router.lock:
-            self.router.ping_table[found.address] = 0.4
+        self.lab.restore(site)
         return at
+
+    def block_path(self, site: str) -> float:
+        """Drop the monitor's packets to `site` at the core (the core still reaches it)."""
+        at = time.time()
+        self.lab.block_path(site)
+        return at
+
+    def unblock_path(self) -> None:
+        self.lab.unblock_path()
+
+    def stop_router(self) -> None:
+        """Stop the core's RouterOS API (its listener and every session), as if the service were off."""
+        self.router.stop()
+
+    def start_router(self) -> None:
+        """Start the core's RouterOS API again on the same address and port."""
+        with inside_namespace(self.lab.ns(CORE)):
+            self.router.start()
 
     def cut_core(self, how: str = "interface") -> float:
         at = time.time()

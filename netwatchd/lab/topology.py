@@ -307,6 +307,25 @@ class SidoarjoLab:
         self.netns.set_loss(site.short, percent)
         return site
 
+    def block_path(self, name: str) -> LabSite:
+        """Drop what the monitor sends to a site, at the core (nftables on forwarded packets): the
+        site and the core stay fine, only the path between this server and the site is broken.
+        The core's own pings to the site still pass (they are not forwarded)."""
+        site = self.site(name)
+        rules = ("table inet nwpath {\n"
+                 "  chain forward {\n"
+                 "    type filter hook forward priority 0; policy accept;\n"
+                 f"    ip saddr {MON_ADDRESS} ip daddr {site.address} drop\n"
+                 "  }\n"
+                 "}\n")
+        self.netns.exec(CORE, ["nft", "delete", "table", "inet", "nwpath"], check=False)
+        self.netns.exec(CORE, ["nft", "-f", "-"], input_text=rules)
+        return site
+
+    def unblock_path(self) -> None:
+        """Remove block_path()'s rule (every site's)."""
+        self.netns.exec(CORE, ["nft", "delete", "table", "inet", "nwpath"], check=False)
+
     def cut_core(self, how: str = "interface") -> None:
         """Cut the monitor off from the core: "interface" disables the core's uplink port,
         "cable" pulls the monitor's cable. Every site and the core stop answering."""
@@ -337,9 +356,13 @@ class SidoarjoLab:
                    router_password_env: str = "NETWATCHD_LAB_ROUTER_PASSWORD",
                    web_port: int | None = None, language: str = "en",
                    site_overrides: dict[str, dict[str, Any]] | None = None,
-                   only_sites: Sequence[str] | None = None) -> str:
+                   only_sites: Sequence[str] | None = None, site_routers: Sequence[str] = (),
+                   router_health: dict[str, Any] | None = None, confirm: bool = True) -> str:
         """A hosts.yaml for this lab: the core (a probed host, the sites' parent and, with
-        `router_port`, the RouterOS API at the same address) and every site at its lab address.
+        `router_port`, the RouterOS API at the same address: the via router of every site) and
+        every site at its lab address. `site_routers`: sites that are RouterOS devices themselves
+        (their API at the site's address, `router: <site>-rb`); `router_health`: the core's
+        `health:`; `confirm: false` turns the vote off for every site.
 
         Secrets are referenced as ${ENV} variables, never written to the file. Telegram points
         at the stand-in's `api_url`. `only_sites` writes a subset (reload tests).
@@ -361,7 +384,7 @@ class SidoarjoLab:
             f"  down_after: {timing.down_after}",
             f"  up_after: {timing.up_after}",
             f"  retry_interval: {format_duration(timing.retry_interval)}",
-        ]
+        ] + ([] if confirm else ["  confirm: false"])
         if api_url:
             lines += [
                 "telegram:",
@@ -372,11 +395,18 @@ class SidoarjoLab:
                 f"  language: {language}",
                 f"  poll_commands: {_yaml_scalar(poll_commands)}",
             ]
+        own_routers = {name.lower() for name in site_routers}
         if router_port:
-            lines += ["routers:", "  - " + flow({
-                "name": CORE, "address": router_address, "port": router_port,
-                "username": router_username, "password": f"${{{router_password_env}}}",
-                "tls": False})]
+            core: dict[str, Any] = {"name": CORE, "address": router_address, "port": router_port,
+                                    "username": router_username, "password": f"${{{router_password_env}}}",
+                                    "tls": False}
+            if router_health:
+                core["health"] = router_health
+            lines += ["routers:", "  - " + flow(core)]
+            lines += ["  - " + flow({"name": f"{site.name}-rb", "address": site.address, "port": router_port,
+                                     "username": router_username, "password": f"${{{router_password_env}}}",
+                                     "tls": False})
+                      for site in self.sites.values() if site.name.lower() in own_routers]
         lines.append("web: " + ("false" if web_port is None else f"{{listen: 127.0.0.1:{web_port}}}"))
         overrides = {k.lower(): v for k, v in (site_overrides or {}).items()}
         wanted = None if only_sites is None else {n.lower() for n in only_sites}
@@ -387,6 +417,8 @@ class SidoarjoLab:
                 continue
             entry: dict[str, Any] = {"name": site.name, "address": site.address, "group": "kecamatan",
                                      "parent": CORE}
+            if router_port and site.name.lower() in own_routers:
+                entry["router"] = f"{site.name}-rb"
             entry.update(overrides.get(site.name.lower(), {}))
             lines.append("  - " + flow(entry))
         return "\n".join(lines) + "\n"
@@ -397,6 +429,8 @@ def _yaml_scalar(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return str(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_yaml_scalar(v)}" for k, v in value.items()) + "}"
     text = str(value)
     if re.fullmatch(r"[A-Za-z0-9_./:@-]+", text) and text[0] not in "-@":
         return text
