@@ -14,8 +14,11 @@ every `interval`, one `fping -c1 -t<timeout>` over all sites from the monitor na
 DOWN after `down_after` failed rounds, UP after `up_after` good ones (no fast re-probe while
 failing). It sends no message, so its figure is detection only (it would still have to notify).
 
-Usage (root):  python3 scripts/bench_e2e.py [--repeats K] [--core-repeats M] [--sites N] [--json-only]
-Prints a table and a JSON object; target: netwatchd's p95 within bound + 0.3 s.
+The lab's sites are confirmed by the core before a DOWN goes out (the default since issue 14: up
+to 1 s more, see scripts/bench_confirm.py); --no-confirm measures without that vote.
+
+Usage (root):  python3 scripts/bench_e2e.py [--repeats K] [--core-repeats M] [--sites N] [--no-confirm] [--json-only]
+Prints a table and a JSON object; target: netwatchd's p95 within bound + 0.3 s (+ 1 s for the vote).
 """
 
 from __future__ import annotations
@@ -131,7 +134,7 @@ def summary(values: list[float]) -> dict[str, float | int | None]:
             "p95": round(p95, 3), "max": round(ordered[-1], 3)}
 
 
-def bench(repeats: int, sites: int, seed: int, core_repeats: int) -> dict[str, Any]:
+def bench(repeats: int, sites: int, seed: int, core_repeats: int, confirm: bool = True) -> dict[str, Any]:
     rng = random.Random(seed)
     names = list(SIDOARJO_KECAMATAN[:sites])
     samples: dict[str, list[float]] = {k: [] for k in (
@@ -140,7 +143,7 @@ def bench(repeats: int, sites: int, seed: int, core_repeats: int) -> dict[str, A
         "core_restore_to_ack", "core_messages_during_outage", "core_messages_per_cycle", "core_sites_folded",
         "peer_core_outage_downs")}
     misses = 0
-    with LabRun(names, timing=TIMING, bot=False) as run:
+    with LabRun(names, timing=TIMING, bot=False, confirm=confirm) as run:
         run.start_agent()
         run.wait_all_up(30)
         peer = FpingPeer(run, TIMING)
@@ -206,6 +209,7 @@ def bench(repeats: int, sites: int, seed: int, core_repeats: int) -> dict[str, A
         code, stop_seconds = run.stop_agent()
     return {
         "repeats": repeats, "core_repeats": core_repeats, "sites": sites, "seed": seed, "misses": misses,
+        "confirm": confirm,
         "timing": {"interval_s": TIMING.interval, "timeout_s": TIMING.timeout,
                    "retry_interval_s": TIMING.retry_interval, "down_after": TIMING.down_after,
                    "up_after": TIMING.up_after, "count": TIMING.count},
@@ -235,9 +239,11 @@ def table(report: dict[str, Any]) -> str:
     bound = report["bound_s"]
     p95 = res["cut_to_ack"]["p95"]
     peer = res["peer_cut_to_detection"]["p95"]
+    allowance = 0.3 + (1.0 if report.get("confirm", True) else 0.0)
     lines.append(f"bound interval + (down_after-1) x retry_interval + timeout = {bound:.2f} s; "
-                 f"target p95 <= {bound + 0.3:.2f} s: "
-                 f"{'MET' if p95 is not None and p95 <= bound + 0.3 else 'NOT MET'} (p95 {p95} s)")
+                 f"target p95 <= {bound + allowance:.2f} s"
+                 f"{' (the vote may add 1 s)' if report.get('confirm', True) else ''}: "
+                 f"{'MET' if p95 is not None and p95 <= bound + allowance else 'NOT MET'} (p95 {p95} s)")
     if p95 and peer:
         lines.append(f"peer (naive fping loop, bound down_after x interval + timeout = {report['peer_bound_s']:.2f} s) "
                      f"p95 detection {peer:.3f} s = {peer / p95:.2f}x netwatchd's p95 cut -> acknowledged alert")
@@ -265,11 +271,12 @@ def main() -> int:
     parser.add_argument("--sites", type=int, default=18, help="kecamatan in the lab (default 18)")
     parser.add_argument("--core-repeats", type=int, default=5, help="core cut/restore cycles (default 5)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-confirm", action="store_true", help="sites not confirmed by the core (confirm: false)")
     parser.add_argument("--json-only", action="store_true")
     args = parser.parse_args()
     try:
         report = bench(args.repeats, max(1, min(args.sites, len(SIDOARJO_KECAMATAN))), args.seed,
-                       args.core_repeats)
+                       args.core_repeats, confirm=not args.no_confirm)
     except NetwatchError as exc:
         print(f"bench_e2e: {exc}", file=sys.stderr)
         return 2

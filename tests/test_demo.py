@@ -71,7 +71,9 @@ def test_the_demo_runs_end_to_end_within_90_seconds_and_removes_the_lab(lab):
     assert proc.returncode == 0, out[-3000:] + err[-3000:]
     assert took <= 90, took
     assert "Theoretical bound" in out and "= 3.0 s" in out
-    assert "Waru DOWN" in out and "Waru UP" in out
+    assert "Waru DOWN" in out and "Waru UP" in out and "Confirmed by core: 0/3" in out
+    assert "Taman PATH PROBLEM" in out and "but core can (3/3" in out and "Taman reachable again" in out
+    assert "Taman DOWN" not in out
     assert "core DOWN — 18 sites unreachable" in out
     assert "admin: /monitor" in out and "19 sites" in out
     assert "Ping Waru (198.18.15.2)" in out and "loss 0%" in out

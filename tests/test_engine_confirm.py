@@ -54,7 +54,7 @@ def test_a_down_waits_for_the_router_and_says_it_confirmed():
     out = reply(run, ask, CONFIRMED, sent=3, received=0, diagnosis=({"kind": "interface", "name": "ether6"},))
     assert alerts(out) == [("waru", "state", U, D, True, ())]
     evidence = out[0].evidence
-    assert evidence["confirm"] == {"via": "core", "result": CONFIRMED, "sent": 3, "received": 0}
+    assert evidence["confirm"] == {"via": "core", "result": CONFIRMED, "sent": 3, "received": 0, "waited_s": 0.0}
     assert evidence["diagnosis"] == [{"kind": "interface", "name": "ether6"}]
     assert run.engine.take_asks() == []                                  # asked once, not per probe
 
@@ -95,7 +95,7 @@ def test_no_answer_from_the_router_is_a_down_marked_unconfirmed():
     out = reply(run, one_ask(run), NO_ANSWER, error="connection refused")
     assert alerts(out) == [("waru", "state", U, D, True, ())]
     assert out[0].evidence["confirm"] == {"via": "core", "result": NO_ANSWER, "sent": 0, "received": 0,
-                                          "error": "connection refused"}
+                                          "error": "connection refused", "waited_s": 0.0}
 
 
 def test_an_answer_that_never_comes_is_given_up_and_the_down_still_goes_out():
@@ -106,6 +106,7 @@ def test_an_answer_that_never_comes_is_given_up_and_the_down_still_goes_out():
     out = run.step(CONFIRM_GIVE_UP_S, core="+", waru="-")
     assert alerts(out) == [("waru", "state", U, D, True, ())]
     assert out[-1].evidence["confirm"]["result"] == NO_ANSWER
+    assert out[-1].evidence["confirm"]["waited_s"] == 1.0 + CONFIRM_GIVE_UP_S
 
 
 def test_a_site_that_answers_again_while_asked_stays_up_and_the_late_answer_is_ignored():

@@ -114,6 +114,16 @@ def test_a_grouped_message_keeps_each_sites_vote():
         "core reaches it: 3/3"]
 
 
+def test_an_arp_entry_without_a_mac_address_says_so():
+    t = Transition("Waru", "198.18.15.2", State.UP, State.DOWN, AT, evidence={"diagnosis": [
+        {"kind": "neighbor", "router": "core", "address": "198.18.15.2", "present": True, "mac": "",
+         "interface": "ether16", "status": "incomplete"},
+        {"kind": "route", "router": "core", "address": "198.18.15.2", "found": False}]})
+    assert render_message([t], language="en").split("\n")[-2:] == [
+        "• ARP on core: 198.18.15.2 on ether16 without a MAC address (incomplete)",
+        "• core has no route to 198.18.15.2"]
+
+
 def test_what_a_router_says_is_escaped():
     t = Transition("Waru", "172.16.200.117", State.UP, State.DOWN, AT, evidence={
         "confirm": {"via": "co<re", "result": "down", "sent": 3, "received": 0},

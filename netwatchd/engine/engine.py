@@ -742,7 +742,7 @@ class AlertEngine:
             if isinstance(asked, dict) and _age(asked.get("at"), now) >= CONFIRM_GIVE_UP_S:
                 del extra["confirm"]
                 extra["verdict"] = {"via": asked.get("router"), "result": NO_ANSWER, "sent": 0, "received": 0,
-                                    "error": "no answer in time"}
+                                    "error": "no answer in time", "waited_s": round(_age(asked.get("at"), now), 3)}
                 self._touched.add(track.name)
                 self._judge(track, now, out)
                 extra.pop("verdict", None)
@@ -851,6 +851,7 @@ class AlertEngine:
             self._touched.add(track.name)
             if reply.kind == "confirm":
                 verdict = reply.confirm_evidence()
+                verdict["waited_s"] = round(_age(asked.get("at"), now), 3)   # what the vote added
                 if reply.diagnosis:
                     verdict["diagnosis"] = [dict(line) for line in reply.diagnosis]
                 track.extra["verdict"] = verdict

@@ -2,7 +2,9 @@
 
 Builds the lab (monitor, MikroTik core, the 18 Sidoarjo kecamatan), starts the Bot API and
 RouterOS stand-ins and a real `netwatchd run` in the monitor namespace, then: pulls Waru's cable
-and plugs it back, cuts the core and restores it, asks the bot /monitor and /ping Waru, prints
+(the core, asked before the DOWN goes out, cannot reach Waru either: "confirmed by core") and plugs
+it back, breaks only the path to Taman at the core (the core still reaches Taman: PATH, not DOWN)
+and mends it, cuts the core and restores it, asks the bot /monitor and /ping Waru, prints
 the report, and tears everything down. Every Telegram message is shown as the chat displays it,
 with the time from the action to Telegram's acknowledgement beside the theoretical bound.
 Nothing leaves the machine: the monitor namespace has no default route and the stand-ins listen
@@ -66,14 +68,15 @@ class Demo:
         for site in self.sites:
             counts.setdefault(states.get(site, "unknown"), []).append(site)
         parts = []
-        for state in ("up", "degraded", "down", "unreachable", "unknown"):
+        for state in ("up", "degraded", "path", "down", "unreachable", "unknown"):
             names = counts.get(state, [])
             if not names:
                 continue
             label = f"{len(names)} {state.upper()}"
             if state != "up" and len(names) <= 3:
                 label += f" ({', '.join(names)})"
-            colour = {"up": "32", "degraded": "33", "down": "31", "unreachable": "90", "unknown": "37"}[state]
+            colour = {"up": "32", "degraded": "33", "path": "35", "down": "31", "unreachable": "90",
+                      "unknown": "37"}[state]
             parts.append(self.style(label, colour))
         core_colour = "32" if core == "UP" else "31" if core == "DOWN" else "37"
         return f"core {self.style(core, core_colour)} · kecamatan: " + " · ".join(parts)
@@ -162,7 +165,8 @@ class Demo:
             started = datetime.now(TZ)
             self.wait_for("all sites UP", lambda _: self.all_up(), time.time(), 20)
 
-            self.step("1. Pull Waru's cable (link down on Waru's side: `ip link set ether1 down`)")
+            self.step("1. Pull Waru's cable (link down on Waru's side: `ip link set ether1 down`); before the "
+                      "DOWN goes out, the core is asked to ping Waru too (/ping count=3 interval=200ms)")
             at = run.cut("Waru", "cable")
             self.wait_for("DOWN message", lambda seen: any("Waru" in m["text"] for m in seen), at, t.bound + 8)
             time.sleep(1.0)
@@ -170,20 +174,30 @@ class Demo:
             at = run.restore("Waru")
             self.wait_for("UP message", lambda seen: any("Waru" in m["text"] for m in seen), at, t.bound + 8)
 
-            self.step("3. Cut the core (the core disables its port to the server)")
+            self.step("3. Break only the path to Taman, at the core (nftables drops what the server sends "
+                      "to Taman; the core itself still reaches Taman)")
+            at = run.block_path("Taman")
+            self.wait_for("PATH message", lambda seen: any("Taman" in m["text"] for m in seen), at, t.bound + 8)
+            self.step("4. Mend the path")
+            run.unblock_path()
+            at = time.time()
+            self.wait_for("Taman reachable again", lambda seen: any("Taman" in m["text"] for m in seen), at,
+                          t.bound + 8)
+
+            self.step("5. Cut the core (the core disables its port to the server)")
             at = run.cut_core("interface")
             self.wait_for("core message", lambda seen: any("core" in m["text"] for m in seen), at, t.bound + 8)
             late = self.linger(2 * t.interval, at)     # the 18 sites fail too: no message each
             if not late:
                 self.say(self.style(f"  ({2 * t.interval:g} s later: no message per kecamatan — they are "
                                     "UNREACHABLE behind the core, folded into its message)", "2"))
-            self.step("4. Restore the core")
+            self.step("6. Restore the core")
             at = run.restore_core()
             self.wait_for("core UP message", lambda seen: any("core" in m["text"] for m in seen), at, t.bound + 10)
             self.wait_for("all sites UP", lambda _: self.all_up(), at, 10)
             self.linger(1.5, at)        # sites back a moment after the core: the next message slot
 
-            self.step("5. The admins ask the bot (Telegram → getUpdates → netwatchd → RouterOS API / ICMP)")
+            self.step("7. The admins ask the bot (Telegram → getUpdates → netwatchd → RouterOS API / ICMP)")
             for command in ("/monitor", "/ping Waru"):
                 self.say(self.style(f"  admin: {command}", "1"))
                 try:
@@ -194,7 +208,7 @@ class Demo:
                 except LabError as exc:
                     self.say(self.style(f"  ({exc})", "33"))
 
-            self.step("6. The report (netwatchd report, this demo's window)")
+            self.step("8. The report (netwatchd report, this demo's window)")
             self.print_report(started)
 
             self.step("Summary: every Telegram message and its latency")
@@ -224,8 +238,8 @@ class Demo:
             took = f"{seconds:.2f} s" if seconds is not None else "-"
             agent = f"{agent_ms} ms" if agent_ms is not None else "-"
             self.say(f"  {first[:46]:<46} {took:>14} {agent:>8}")
-        self.say(f"  bound for a DOWN decision: {self.timing.bound:.1f} s (+ delivery; an UP after "
-                 "a re-plugged cable also waits for ARP, up to 1 s)")
+        self.say(f"  bound for a DOWN decision: {self.timing.bound:.1f} s (+ the core's vote, at most 1 s, "
+                 "+ delivery; an UP after a re-plugged cable also waits for ARP, up to 1 s)")
         self.say("  agent = the agent's decision → Telegram's acknowledgement; a message that waited for "
                  "the chat's next slot (Telegram allows 1 per second per chat) shows that wait")
 

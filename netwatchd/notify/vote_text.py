@@ -32,6 +32,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "downs_same": "link-down tetap {now} sejak pemeriksaan {at}",
         "downs_total": "link-down {now}",
         "arp_present": "ARP di {router}: {address} → {mac} di {interface} ({status})",
+        "arp_no_mac": "ARP di {router}: {address} di {interface} tanpa alamat MAC ({status})",
         "arp_absent": "ARP di {router}: {address} tidak ada",
         "log": "Log {router}: {lines}",
         "no_route": "{router} tidak punya rute ke {address}",
@@ -60,6 +61,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "downs_same": "link-downs still {now} since the look at {at}",
         "downs_total": "link-downs {now}",
         "arp_present": "ARP on {router}: {address} → {mac} on {interface} ({status})",
+        "arp_no_mac": "ARP on {router}: {address} on {interface} without a MAC address ({status})",
         "arp_absent": "ARP on {router}: {address} not present",
         "log": "{router} log: {lines}",
         "no_route": "{router} has no route to {address}",
@@ -152,9 +154,9 @@ def diagnosis_lines(items: Any, language: str, zone: Any) -> list[str]:
             lines.append(f"{label}: " + ", ".join(parts))
         elif kind == "neighbor":
             if item.get("present"):
-                lines.append(_t(language, "arp_present", router=router, address=item.get("address", "?"),
-                                mac=item.get("mac") or "-", interface=item.get("interface") or "?",
-                                status=item.get("status") or "?"))
+                lines.append(_t(language, "arp_present" if item.get("mac") else "arp_no_mac", router=router,
+                                address=item.get("address", "?"), mac=item.get("mac"),
+                                interface=item.get("interface") or "?", status=item.get("status") or "?"))
             else:
                 lines.append(_t(language, "arp_absent", router=router, address=item.get("address", "?")))
         elif kind == "log":
