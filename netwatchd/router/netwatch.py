@@ -180,7 +180,7 @@ def _fold_state(state: Any) -> tuple[str, str]:
     """netwatchd's state -> (up|down|unknown, its own name)."""
     value = getattr(state, "value", state)
     name = str(value or "unknown").lower()
-    if name in (State.UP.value, State.DEGRADED.value):
+    if name in (State.UP.value, State.DEGRADED.value, State.PATH.value):   # PATH: the router reaches it
         return "up", name
     if name in (State.DOWN.value, State.UNREACHABLE.value):
         return "down", name
