@@ -296,7 +296,7 @@ class Agent:
 
         try:
             answers = ask_routers(asks, self._watch_session, self.confirmer, self.clock)
-        except Exception:  # noqa: BLE001 - a router surprise must not lose the question: the engine gives it up
+        except Exception:
             log.exception("asking router %s failed", asks[0].router)
             return
         for answer in answers:
@@ -712,7 +712,7 @@ class Agent:
                 continue
             try:
                 self.router_watch_once()
-            except Exception:  # noqa: BLE001 - a store or router surprise must not end the loop
+            except Exception:
                 log.exception("watching the routers failed")
 
     def stop(self, budget: float = STOP_BUDGET_SECONDS) -> bool:

@@ -41,9 +41,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netwatchd.errors import NetwatchError  # noqa: E402
-from netwatchd.lab.harness import LAB_ROUTER_PASSWORD, ROUTER_PORT, LabRun  # noqa: E402
-from netwatchd.lab.topology import CORE_UPLINK_ADDRESS, SIDOARJO_KECAMATAN, LabTiming  # noqa: E402
+from netwatchd.errors import NetwatchError
+from netwatchd.lab.harness import LAB_ROUTER_PASSWORD, ROUTER_PORT, LabRun
+from netwatchd.lab.topology import CORE_UPLINK_ADDRESS, SIDOARJO_KECAMATAN, LabTiming
 
 TIMING = LabTiming(interval=2.0, timeout=0.5, retry_interval=0.5, down_after=2, up_after=2, count=3)
 

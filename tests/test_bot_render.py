@@ -194,11 +194,11 @@ def test_history_shows_the_routers_vote_the_path_and_the_cause() -> None:
                          evidence={"confirm": {"via": "core", "result": "reachable", "sent": 3, "received": 3}})]
     assert c.render_history("Waru", events, now=NOW, tz=TZ, language="en") == (
         "<b>History</b> of Waru (last 4 events)\n"
-        "<pre>at    event   evidence\n"
-        "13:59 DOWN→UP restarted\n"
-        "13:51 UP→DOWN loss 100% 3x core 0/3\n"
-        "13:30 PATH→UP -\n"
-        "13:20 UP→PATH core ok 3/3</pre>")
+        "<pre>at    event           evidence\n"
+        "13:59 DOWN→UP         restarted\n"
+        "13:51 UP→DOWN         loss 100% 3x core 0/3\n"
+        "13:30 PATH PROBLEM→UP -\n"
+        "13:20 UP→PATH PROBLEM core ok 3/3</pre>")
 
 
 def test_report_worst_first_and_no_data_last() -> None:

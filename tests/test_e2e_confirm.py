@@ -17,7 +17,8 @@ Timing as in test_e2e (bound 2.0 s); confirmation may add up to CONFIRM = 1 s on
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -88,7 +89,7 @@ def test_a_a_cut_cable_is_a_down_the_core_confirms_with_its_evidence(healthy):
     waru = run.lab.site("Waru")
     assert f"• core {waru.core_if}: not running (link down)" in text, text          # the core's port
     assert f"ARP on core: {waru.address}" in text, text
-    assert f"core log: " in text and f"{waru.core_if} link down" in text, text
+    assert "core log: " in text and f"{waru.core_if} link down" in text, text
     run.restore("Waru")
     _wait_record(run, "Waru", "up", after=before, timeout=TIMING.bound + SLACK + 4)
 
@@ -166,7 +167,7 @@ def _outbox_mark(run: Any) -> int:
 def test_b_a_broken_path_at_the_core_is_path_never_down_ten_times_out_of_ten(healthy):
     run = healthy
     before, mark = len(run.timing_records()), _outbox_mark(run)
-    for attempt in range(PATH_RUNS):
+    for _ in range(PATH_RUNS):
         run.block_path("Waru")
         run.wait_states(lambda s: s.get("Waru") == "path", TIMING.bound + SLACK + CONFIRM + 2)
         run.unblock_path()

@@ -11,8 +11,18 @@ from datetime import datetime
 
 import pytest
 
-from netwatchd.engine.confirm import (CAUSE_GIVE_UP_S, CONFIRM_GIVE_UP_S, CONFIRMED, LINK_RESTORED, NO_ANSWER,
-                                      PATH_RECHECK_S, REACHABLE, RESTARTED, RouterAnswer, recovery_cause)
+from netwatchd.engine.confirm import (
+    CAUSE_GIVE_UP_S,
+    CONFIRM_GIVE_UP_S,
+    CONFIRMED,
+    LINK_RESTORED,
+    NO_ANSWER,
+    PATH_RECHECK_S,
+    REACHABLE,
+    RESTARTED,
+    RouterAnswer,
+    recovery_cause,
+)
 from netwatchd.engine.engine import AlertEngine
 from netwatchd.models import State
 from support.state import Driver, alerts, brief, config, host

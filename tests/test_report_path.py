@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from netwatchd.models import State, Transition
 from netwatchd.report.data import load_inputs
-from netwatchd.report.render import render_text, site_to_dict
+from netwatchd.report.render import cause_text, render_text, site_to_dict
 from netwatchd.report.stats import SiteInfo, StateChange, build_report, site_report
 from netwatchd.store import state_repo
 from netwatchd.store.db import Database
@@ -33,9 +33,10 @@ def test_path_time_is_not_downtime_and_not_in_availability():
     assert round(report.availability_percent, 4) == round(100 * 10 / 11, 4)
     [outage] = report.outages
     assert (outage.start, outage.end, outage.cause, outage.recovery) == (
-        wib(6).astimezone(timezone.utc), wib(7).astimezone(timezone.utc), "down", "restarted (power cut?)")
-    assert site_to_dict(report)["path_s"] == 3600 and site_to_dict(report)["outages"][0]["recovery"] == \
-        "restarted (power cut?)"
+        wib(6).astimezone(timezone.utc), wib(7).astimezone(timezone.utc), "down", "restarted")
+    assert site_to_dict(report)["path_s"] == 3600 and site_to_dict(report)["outages"][0]["recovery"] == "restarted"
+    assert cause_text(outage, report, "en") == "down, restarted (power cut?)"
+    assert cause_text(outage, report, "id") == "putus, restart (listrik padam?)"
 
 
 def test_the_store_gives_the_report_its_causes_and_router_alerts_do_not_touch_the_site(tmp_path):
@@ -60,10 +61,10 @@ def test_the_store_gives_the_report_its_causes_and_router_alerts_do_not_touch_th
     report = build_report(sites, inputs.initial_states, inputs.changes, inputs.rtt, [], since=SINCE, until=UNTIL,
                           tz=WIB, tz_name="Asia/Jakarta", generated_at=wib(12))
     [site] = report.sites
-    assert [o.recovery for o in site.outages] == ["link restored"]
+    assert [o.recovery for o in site.outages] == ["link"]
     assert site.path_s == 3600 and site.downtime_s == 1800 and site.seconds["degraded"] == 0
     text = render_text(report, WIB)
-    header = next(line for line in text.split("\n") if line.startswith("SITE"))
-    assert header.split()[8] == "PATH" and "down, link restored" in text
+    header = next(line for line in text.split("\n") if line.startswith("SITE")).split()
+    assert header[header.index("DEGRADED") + 1] == "PATH" and "down, link restored" in text
     assert json.dumps(site_to_dict(site))
     conn.close()

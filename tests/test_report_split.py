@@ -64,6 +64,7 @@ EXPECTED = {
 }
 for _parts in EXPECTED.values():
     _parts["unknown"] = 0
+    _parts["path"] = 0              # no site had a path problem (issue 14's PATH part)
     _parts["up"] = MONTH_S - sum(_parts.values())
 
 

@@ -281,6 +281,9 @@ class Number(Kind):
             raise Invalid(f"{shown(value, 24)} is out of range", self.allowed())
         return number
 
+    def show(self, default: Any) -> str:
+        return ("off" if self.off_ok else "—") if default is None else f"{default:g}{self.suffix}"
+
 
 class Percent(Number):
     type_name = "percentage"

@@ -330,7 +330,7 @@ class _Loader:
                         defaults_value.key_line if defaults_value else 1, at_defaults=True)
 
         built: list[tuple[HostSpec, int, str, int | None]] = []   # host, line, label, parent line
-        self._written: dict[str, dict[str, int]] = {}              # host label -> its confirm keys -> line
+        self._written: dict[str, dict[str, tuple[int, bool]]] = {}   # host label -> key -> (line, on the host?)
         seen: dict[str, int] = {}
         for element, label, own in self.list_section(_val(hosts_value), HOST, "hosts"):
             merged = {**defaults_merged, **{k: v for k, (v, _) in own.items()}}

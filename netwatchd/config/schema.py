@@ -364,7 +364,7 @@ def _type_text(kind: Kind) -> str:
         text += f", {low} to {kind.hi:g}%" + (", or `off`" if kind.off_ok else "")
     elif isinstance(kind, Number):
         low = f"above {kind.lo:g}" if kind.lo_open else f"{kind.lo:g}"
-        text += f", {low} to {kind.hi:g}"
+        text += f", {low} to {kind.hi:g}" + (", or `off`" if kind.off_ok else "")
     elif isinstance(kind, Integer) and kind.lo is not None:
         text += f", {kind.lo} to {kind.hi}" if kind.hi is not None else f", at least {kind.lo}"
     return text

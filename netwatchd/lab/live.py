@@ -21,8 +21,9 @@ import logging
 import re
 import subprocess
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from netwatchd.clock import SystemClock
 from netwatchd.errors import LabError
@@ -64,7 +65,7 @@ class NamespaceView:
 
     # -- life cycle -----------------------------------------------------------------------------
 
-    def start(self) -> "NamespaceView":
+    def start(self) -> NamespaceView:
         """Watch the namespace's links for carrier changes (the /log lines). Raises LabError."""
         with self._lock:
             self._running = {row["ifname"]: self._is_running(row) for row in _ip_json(self.netns, "link", "show")}

@@ -23,10 +23,11 @@ PATH time is never the site's downtime and is left out of its availability, like
 
 An outage is a run of down and/or unreachable time; its cause is "down", or "unreachable (parent
 X down)" when the whole run was the parent's fault; `recovery` says why it ended when the site is
-itself a RouterOS device whose uptime was read then ("restarted (power cut?)", "link restored"). Runs that were wholly blind or in maintenance
-are not listed (their time shows in those parts). Outages are clipped to the window; `ongoing`
-marks one still open at the window's end. MTTR = mean duration of the own outages that ended
-inside the window; MTBF = available time / own outages that began inside the window.
+itself a RouterOS device whose uptime was read then ("restarted (power cut?)", "link restored").
+Runs that were wholly blind or in maintenance are not listed (their time shows in those parts).
+Outages are clipped to the window; `ongoing` marks one still open at the window's end. MTTR = mean
+duration of the own outages that ended inside the window; MTBF = available time / own outages that
+began inside the window.
 Delivery figures come from the timing log records (netwatchd.notify: one JSON line per message).
 """
 

@@ -46,9 +46,9 @@ _TEXT: dict[str, dict[str, str]] = {
                     "because a parent such as the core was down), maintenance (a maintenance window or an "
                     "admin's mute), path problem (netwatchd could not reach the site but its via router "
                     "could: the path was at fault, not the site) and monitor blind (netwatchd not running, or "
-                    "the server's own uplink lost) are shown beside it and do not count. MTTR: mean length of own outages that ended in the "
-                    "window; MTBF: available time per own outage that began in it. Delivery latency: from "
-                    "detection to Telegram's acknowledgement."),
+                    "the server's own uplink lost) are shown beside it and do not count. MTTR: mean length of "
+                    "own outages that ended in the window; MTBF: available time per own outage that began in "
+                    "it. Delivery latency: from detection to Telegram's acknowledgement."),
     },
     "id": {
         "title": "Laporan ketersediaan jaringan",
@@ -78,9 +78,10 @@ _TEXT: dict[str, dict[str, str]] = {
                     "terjangkau karena induknya, misalnya core, putus), pemeliharaan (jadwal pemeliharaan atau "
                     "mute oleh admin), gangguan jalur (netwatchd tidak dapat menjangkau situs tetapi router "
                     "via-nya dapat: jalurnya yang bermasalah, bukan situs) dan monitor buta (netwatchd tidak "
-                    "berjalan, atau uplink server sendiri putus) ditampilkan di sampingnya dan tidak dihitung. MTTR: rata-rata lama gangguan sendiri "
-                    "yang selesai dalam periode; MTBF: waktu tersedia per gangguan sendiri yang mulai di "
-                    "dalamnya. Latensi pengiriman: dari deteksi sampai diterima Telegram."),
+                    "berjalan, atau uplink server sendiri putus) ditampilkan di sampingnya dan tidak dihitung. "
+                    "MTTR: rata-rata lama gangguan sendiri yang selesai dalam periode; MTBF: waktu tersedia per "
+                    "gangguan sendiri yang mulai di dalamnya. Latensi pengiriman: dari deteksi sampai diterima "
+                    "Telegram."),
     },
 }
 

@@ -14,14 +14,15 @@ import ipaddress
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from netwatchd.clock import Clock, iso_ms
+from netwatchd.config.kinds import parse_duration
 from netwatchd.errors import RouterError
 from netwatchd.models import NO_ANSWER, RouterAnswer, RouterAsk
 from netwatchd.router.diagnosis import interface_item, log_item, neighbor_item, ping_verdict, route_interface
-from netwatchd.config.kinds import parse_duration
 from netwatchd.router.watch_session import Call, WatchSession
 
 log = logging.getLogger(__name__)
@@ -79,21 +80,19 @@ class Confirmer:
                 error = str(exc)
                 pings.append((ask, None, error))
         reads = self._start_reads(session, asks) if error is None else {}
-        for _, call, _ in pings:
-            if call is not None and not call.wait(deadline - time.monotonic()):
-                session.expired(call)
-        for call in reads.values():
-            if not call.wait(deadline - time.monotonic()):
-                session.expired(call)
-        tables = {name: call.rows for name, call in reads.items() if call.done and call.error is None
-                  and call.trap is None}
-        for name, call in reads.items():
-            if call.trap is not None:
-                log.debug("router %s: %s unreadable: %s", router, EVIDENCE_READS[name][0], call.trap)
+        for _, ping, _ in pings:
+            if ping is not None and not ping.wait(deadline - time.monotonic()):
+                session.expired(ping)
+        for read in reads.values():
+            if not read.wait(deadline - time.monotonic()):
+                session.expired(read)
+        tables = {name: read.rows for name, read in reads.items() if read.done and read.error is None
+                  and read.trap is None}
+        for name, read in reads.items():
+            if read.trap is not None:
+                log.debug("router %s: %s unreadable: %s", router, EVIDENCE_READS[name][0], read.trap)
         now = self.clock.now()
-        answers = []
-        for ask, call, failed in pings:
-            answers.append(self._answer(ask, call, failed, tables, now))
+        answers = [self._answer(ask, ping, failed, tables, now) for ask, ping, failed in pings]
         if "interfaces" in tables:
             self.remember(router, tables["interfaces"], now)
         return answers
@@ -114,15 +113,13 @@ class Confirmer:
 
     def _answer(self, ask: RouterAsk, call: Call | None, failed: str | None, tables: dict[str, list[dict[str, Any]]],
                 now: datetime) -> RouterAnswer:
-        base = {"id": ask.id, "kind": ask.kind, "host": ask.host, "router": ask.router, "at": now}
-        if call is None:
-            return RouterAnswer(**base, result=NO_ANSWER, error=failed)
-        if call.error is not None or call.trap is not None:
-            return RouterAnswer(**base, result=NO_ANSWER, error=str(call.error or call.trap))
+        if call is None or call.error is not None or call.trap is not None:
+            error = failed if call is None else str(call.error or call.trap)
+            return RouterAnswer(ask.id, ask.kind, ask.host, ask.router, now, result=NO_ANSWER, error=error)
         result, sent, received, rtt = ping_verdict(call.rows)
         error = None if result != NO_ANSWER else f"router {ask.router}: no reply to /ping within {self.budget:g} s"
-        return RouterAnswer(**base, result=result, sent=sent, received=received, rtt_ms=rtt, error=error,
-                            diagnosis=tuple(self.diagnosis(ask.router, ask.address, tables)))
+        return RouterAnswer(ask.id, ask.kind, ask.host, ask.router, now, result=result, sent=sent, received=received,
+                            rtt_ms=rtt, error=error, diagnosis=tuple(self.diagnosis(ask.router, ask.address, tables)))
 
     def diagnosis(self, router: str, address: str, tables: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
         """The evidence items the router's tables give about `address` (fewer when a table is missing)."""

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from netwatchd.models import CONFIRMED, NO_ANSWER, REACHABLE
 from netwatchd.router.values import ros_bool, ros_time_ms

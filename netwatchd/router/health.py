@@ -21,23 +21,23 @@ import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from netwatchd.clock import Clock, iso_ms
+from netwatchd.config.kinds import parse_duration
 from netwatchd.config.model import Config, HealthSpec, RouterSpec
 from netwatchd.errors import RouterError
-from netwatchd.models import State, Transition
-from netwatchd.config.kinds import parse_duration
+from netwatchd.models import State, Transition, TransitionKind
 from netwatchd.router.values import ros_number
 from netwatchd.router.watch_session import Call, WatchSession
 
 log = logging.getLogger(__name__)
 
-HEALTH_KIND = "router_health"
-RESTART_KIND = "router_restart"
+HEALTH_KIND: TransitionKind = "router_health"
+RESTART_KIND: TransitionKind = "router_restart"
 CHECKS = 2
 RESTART_SLACK_S = 30.0
 READS: dict[str, tuple[str, tuple[str, ...] | None]] = {
@@ -132,7 +132,8 @@ def figures(spec: HealthSpec, tables: Mapping[str, Sequence[Mapping[str, Any]]])
     voltages = {k: v for k, v in readings.items() if "voltage" in k}
     if spec.min_voltage is not None and voltages:
         name, value = min(voltages.items(), key=lambda kv: kv[1])
-        found.append(Figure("voltage", value, spec.min_voltage, value < spec.min_voltage, {"unit": "V", "sensor": name}))
+        found.append(Figure("voltage", value, spec.min_voltage, value < spec.min_voltage,
+                            {"unit": "V", "sensor": name}))
     if spec.pool_used_percent is not None and "pools" in tables:
         used: dict[str, int] = {}
         for lease in tables.get("used", ()):
@@ -140,7 +141,8 @@ def figures(spec: HealthSpec, tables: Mapping[str, Sequence[Mapping[str, Any]]])
         for pool in tables["pools"]:
             name = str(pool.get("name", ""))
             size = int(ros_number(pool.get("total")) or 0) or pool_size(pool.get("ranges"))
-            taken = int(ros_number(pool.get("used")) or 0) if "used" in pool and "used" not in tables else used.get(name, 0)
+            printed = "used" in pool and "used" not in tables           # v7 may print it; else count the leases
+            taken = int(ros_number(pool.get("used")) or 0) if printed else used.get(name, 0)
             if not name or size <= 0:
                 continue
             percent = round(100.0 * taken / size, 1)
@@ -277,7 +279,7 @@ class HealthWatcher:
             self._dirty.add(spec.name)
         return out
 
-    def _transition(self, spec: RouterSpec, kind: str, old: State, new: State, at: datetime,
+    def _transition(self, spec: RouterSpec, kind: TransitionKind, old: State, new: State, at: datetime,
                     evidence: dict[str, Any]) -> Transition:
         return Transition(host=spec.name, address=spec.address, group="router", kind=kind, from_state=old,
                           to_state=new, at=at, evidence={"router": spec.name, **evidence})

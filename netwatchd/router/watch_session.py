@@ -29,7 +29,8 @@ import ssl
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import librouteros
 from librouteros.connections import SocketTransport
