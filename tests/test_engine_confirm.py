@@ -240,3 +240,24 @@ def test_recovery_cause_compares_boot_time_with_the_start_of_the_outage():
     assert recovery_cause(120.0, at, began) == RESTARTED               # booted 8 min into a 10 min outage
     assert recovery_cause(3600.0, at, began) == LINK_RESTORED
     assert recovery_cause(None, at, began) == "unknown"
+
+
+def test_a_wall_clock_step_forward_does_not_give_an_open_question_up():
+    run = settled(host("core"), site())
+    run.feed({"core": "+++", "waru": "---"})
+    ask = one_ask(run)
+    run.clock.step(2 * 3600)                                # NTP steps the clock 2 h forward meanwhile
+    assert alerts(run.step(0.5, core="+", waru="-")) == []   # 0.5 s of real time: still waiting
+    out = reply(run, ask, CONFIRMED, sent=3, received=0)
+    assert alerts(out) == [("waru", "state", U, D, True, ())]
+    assert out[0].evidence["confirm"]["waited_s"] == 0.5
+
+
+def test_a_path_recheck_keeps_its_minute_across_a_step_back():
+    run = settled(host("core"), site())
+    run.feed({"core": "+++", "waru": "---"})
+    reply(run, one_ask(run), REACHABLE, sent=3, received=3)
+    run.clock.step(-3600)                                   # the clock steps back an hour
+    run.clock.advance(PATH_RECHECK_S)
+    run.step(core="+", waru="-")
+    assert [a.host for a in run.engine.take_asks()] == ["waru"]   # due after a minute, not an hour later
