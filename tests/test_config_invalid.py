@@ -205,7 +205,7 @@ EXPECTED: dict[str, list[str]] = {
         '10: hooks[0]: needs a command or a url (one of them: command: ["/usr/local/bin/open-ticket"] or url: https://gateway.example/hook)',
         "12: hooks[1].command: '/usr/local/bin/open-ticket --site' is one text, not a list of words (a list of words, the program first: [\"/usr/local/bin/open-ticket\", \"--site\"] (no shell); a shell line needs [\"/bin/sh\", \"-c\", \"...\"])",
         '13: hooks[2]: has both command and url (one of them: command: ["/usr/local/bin/open-ticket"] or url: https://gateway.example/hook)',
-        "16: hooks[3].on[0]: unknown event 'reboot' (one of: down, up, degraded, unreachable, flapping, path, acknowledged, uplink)",
+        "16: hooks[3].on[0]: unknown event 'reboot' (one of: down, up, degraded, unreachable, flapping, path, acknowledged, uplink, router)",
         "17: hooks[3].url: 'ftp://gateway.example/hook' is not a http/https URL (a URL starting with http:// or https://)",
         "20: hooks[gw].headers: 'Bad Header' is not an HTTP header name (letters, digits and - (like X-Api-Key))",
         "21: hooks[GW].name: hook name 'GW' is used twice (already hook [4]; give each hook its own name)",

@@ -209,6 +209,9 @@ def test_which_transitions_run_hooks() -> None:
     assert event_names(t("down", "up", kind="maintenance_end")) == {"up"}
     assert event_names(t("up", "down", kind="uplink_lost")) == {"uplink"}
     assert event_names(t("up", "up", kind="reminder")) == set()
+    assert event_names(t("up", "path")) == {"path"}                           # issue 14: the via router reaches it
+    assert event_names(t("up", "degraded", kind="router_health")) == {"router"}
+    assert event_names(t("up", "up", kind="router_restart")) == {"router"}
     lanes = lanes_for([HookSpec(name="a", on=("down",), command=("x",)), HookSpec(name="b", on=("up", "down"),
                                                                                   command=("y",))])
     assert lanes(t("up", "down")) == ["hook:a", "hook:b"] and lanes(t("down", "up")) == ["hook:b"]

@@ -187,7 +187,7 @@ class ReportSchedule:
     language: str = ""                  # id | en; "": telegram.language (filled in by the loader)
 
 
-HOOK_EVENTS = ("down", "up", "degraded", "unreachable", "flapping", "path", "acknowledged", "uplink")
+HOOK_EVENTS = ("down", "up", "degraded", "unreachable", "flapping", "path", "acknowledged", "uplink", "router")
 """What a hook may be run on (`hooks[].on`)."""
 
 

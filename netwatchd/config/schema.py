@@ -297,8 +297,9 @@ REPORTS = Section("reports", (
 
 HOOKS = Section("hooks", (
     Key("on", ListOf(Choice(*HOOK_EVENTS, noun="event")), "events that run it: down, up, degraded, unreachable "
-        "(a parent went down), flapping (started or ended), path, acknowledged, uplink (the server's own uplink "
-        "lost or back)", doc_default="[down, up]"),
+        "(a parent went down), flapping (started or ended), path (unreachable from here, reachable from its via "
+        "router), acknowledged, uplink (the server's own uplink lost or back), router (a router's health figure "
+        "past or back within its threshold, a router restart)", doc_default="[down, up]"),
     Key("command", Argv(), "a program and its arguments, run without a shell; the event as JSON on stdin and "
         "NETWATCHD_EVENT, NETWATCHD_HOST, NETWATCHD_ADDRESS, NETWATCHD_GROUP, NETWATCHD_STATE, "
         "NETWATCHD_PREVIOUS, NETWATCHD_KIND, NETWATCHD_AT, NETWATCHD_SINCE, NETWATCHD_EVENT_ID in its "

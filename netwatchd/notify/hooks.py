@@ -9,6 +9,8 @@ Which transitions (`event_names`) — what admins are told, plus what they are n
   up / down / degraded          the state announced when a maintenance window ends (kind maintenance_end)
   uplink                        the monitoring server lost its own uplink, or has it back
   acknowledged                  an admin acknowledged an incident
+  router                        a router's own health figure past / back within its `health:` threshold
+                                (kind router_health), a router restart (kind router_restart)
 
 Each transition a hook wants becomes a row of the outbox in that hook's lane (`hook:NAME`), in the
 same transaction as its event (store.state_repo.save), and the delivery worker runs it from there:
@@ -66,6 +68,8 @@ def event_names(transition: Transition) -> set[str]:
         return {"uplink"}
     if kind in ("acknowledged", "ack"):
         return {"acknowledged"}
+    if kind in ("router_health", "router_restart"):
+        return {"router"}
     if kind == "state":
         if transition.from_state == State.UNKNOWN:
             return set()                        # the first settling at start-up: nothing happened
