@@ -59,3 +59,11 @@ def test_a_failed_commit_leaves_the_connection_usable(tmp_path):
         assert [r[0] for r in conn.execute("SELECT key FROM kv WHERE key IN ('a', 'b')")] == ["b"]
     finally:
         conn.close()
+
+
+def test_migration_numbers_are_unique_and_without_gaps() -> None:
+    """Two branches once both added a 0003: each number must name exactly one migration, in order."""
+    from netwatchd.store.db import _later_migrations
+
+    numbers = [number for number, _, _ in _later_migrations()]
+    assert numbers == list(range(2, 2 + len(numbers))), numbers

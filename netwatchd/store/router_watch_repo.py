@@ -1,4 +1,4 @@
-"""The router health watcher's memory (table in migrations/0003_router_watch.sql).
+"""The router health watcher's memory (table in migrations/0004_router_watch.sql).
 
 `apply()` joins the caller's open transaction, so the agent writes these rows together with the
 events and outbox rows of the alerts they produced (state_repo.save): a restart neither repeats a
