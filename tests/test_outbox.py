@@ -243,9 +243,19 @@ def test_rows_left_sending_by_a_dead_worker_are_delivered_by_the_next_one(tmp_pa
     rig.add(down("Waru", clock.now()), down("Taman", clock.now()))
     # exactly what a kill -9 after the claim commit and before the answer leaves behind
     rig.conn.execute("UPDATE outbox SET status='sending', claimed_by='999999999:dead', attempts=1")
-    assert rig.worker.run_once() == 1
-    assert [r["status"] for r in rig.rows()] == ["sent", "sent"]
-    assert rig.timing()[0]["attempts"] == 2
+    rig.add(down("Porong", clock.now()))          # fresh news, never sent
+    sent = 0
+    for _ in range(3):
+        clock.advance(1.1)                        # one message a second per chat
+        sent += rig.worker.run_once()
+    assert sent == 3 and [r["status"] for r in rig.rows()] == ["sent", "sent", "sent"]
+    # each possibly shown row goes alone and says so; the fresh one is not merged into them
+    texts = [m["text"] for m in standin.messages()]
+    names = ["Waru", "Taman", "Porong"]
+    assert [hosts_in([t], names) for t in texts] == [["Waru"], ["Taman"], ["Porong"]], texts
+    assert ["sent again after a restart" in t or "dikirim ulang setelah restart" in t for t in texts] == \
+        [True, True, False]
+    assert [(r["attempts"], r.get("resend", False)) for r in rig.timing()] == [(2, True), (2, True), (1, False)]
 
 
 def test_rows_claimed_by_a_live_process_are_not_stolen(tmp_path, standin, clock):
@@ -293,6 +303,33 @@ def test_kill_9_in_the_middle_of_a_send_loses_nothing(tmp_path, standin, clock):
     assert rig.worker.run_once() == 1
     assert [m["text"].count("Waru") for m in standin.messages()] == [1]
     assert rig.rows()[0]["status"] == "sent"
+
+
+def test_kill_9_after_telegram_showed_the_alert_resends_it_marked_as_a_possible_repeat(tmp_path, standin, clock):
+    # The Bot API has no idempotency key: a worker killed after Telegram showed the message and
+    # before the answer came back cannot know; the next one sends again and says so.
+    rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[ADMIN]))
+    rig.add(down("Waru", clock.now()))
+    standin.latency = 4.0             # shown after 2 s, answered after 4 s
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path), standin.api_url, standin.token,
+                              str(ADMIN)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while not standin.messages() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert standin.messages(), child.stderr.read().decode() if child.poll() is not None else ""
+        assert rig.rows()[0]["status"] == "sending"       # shown, but the answer is still on its way
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    standin.latency = 0.0
+    assert rig.worker.run_once() == 1
+    first, again = [m["text"] for m in standin.messages()]
+    assert "Waru" in first and "Waru" in again
+    assert "restart" not in first and "ulang" not in first
+    assert again.endswith("\n↻ dikirim ulang setelah restart — mungkin ganda"), again
+    assert rig.rows()[0]["status"] == "sent"
+    assert [(r["status"], r["attempts"], r.get("resend")) for r in rig.timing()] == [("sent", 2, True)]
 
 
 def test_console_notifier_prints_plain_text_and_logs_timing(tmp_path, clock):

@@ -134,7 +134,8 @@ class TelegramStandIn:
     """The stand-in server. Thread-safe; every accessor returns copies."""
 
     def __init__(self, token: str = DEFAULT_TOKEN, host: str = "127.0.0.1", port: int = 0, *,
-                 bot_username: str = "netwatchd_lab_bot", enforce_rate_limits: bool = False) -> None:
+                 bot_username: str = "netwatchd_lab_bot", enforce_rate_limits: bool = False,
+                 latency: float = 0.0) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the stand-in listens on loopback only, not {host}")
         self.token = token
@@ -142,6 +143,9 @@ class TelegramStandIn:
         self.bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 123456
         self.bot_username = bot_username
         self.enforce_rate_limits = enforce_rate_limits
+        # the network's round trip in seconds: half before a request is handled (its trip to
+        # Telegram), half before the answer is written (its trip back), like a far-away server
+        self.latency = max(0.0, float(latency))
         self._requested_port = port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -731,7 +735,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._reply(400, {"ok": False, "error_code": 400, "description": "Bad Request: can't parse JSON"})
             return
+        half_trip = self.owner.latency / 2
+        if half_trip > 0:
+            time.sleep(half_trip)        # the request travels to Telegram...
         status, body = self.owner.handle(match.group(1), match.group(2), params)
+        if half_trip > 0:
+            time.sleep(half_trip)        # ...it is handled (a message is shown), the answer travels back
         if body is None:             # dropped connection: no status line at all
             self.close_connection = True
             try:
@@ -779,10 +788,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the bot token it accepts")
     parser.add_argument("--enforce-rate-limits", action="store_true",
                         help="answer 429 like Telegram when 1/s per chat, 20/min per group or 30/s is exceeded")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="the round trip of every request in ms, half each way (default 0; "
+                             "150 is a realistic trip from Indonesia to Telegram's servers)")
     args = parser.parse_args(argv)
+    if args.latency_ms < 0:
+        parser.exit(2, "telegram stand-in: --latency-ms must be 0 or more\n")
     try:
-        standin = TelegramStandIn(args.token, args.host, args.port,
-                                  enforce_rate_limits=args.enforce_rate_limits).start()
+        standin = TelegramStandIn(args.token, args.host, args.port, enforce_rate_limits=args.enforce_rate_limits,
+                                  latency=args.latency_ms / 1000).start()
     except (ValueError, OSError) as exc:
         parser.exit(2, f"telegram stand-in: cannot listen on {args.host}:{args.port}: "
                        f"{exc.strerror if isinstance(exc, OSError) else exc}\n")

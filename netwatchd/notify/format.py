@@ -479,6 +479,25 @@ def render_alerts(transitions: Sequence[Transition], *, language: str = "id",
     return split_html(render_message(transitions, language=language, tz=tz, templates=templates))
 
 
+RESEND_NOTES = {"en": "↻ sent again after a restart — may repeat",
+                "id": "↻ dikirim ulang setelah restart — mungkin ganda"}
+
+
+def resend_note(language: str) -> str:
+    """The line under an alert that was in flight when netwatchd died and is sent again: Telegram
+    may already have shown it (the Bot API has no idempotency key), so the chat is told."""
+    return RESEND_NOTES[_lang(language)]
+
+
+def plan_resend(transition: Transition, *, language: str = "id", tz: tzinfo | None = None,
+                templates: Mapping[str, str] | None = None) -> list[str]:
+    """The parts of one alert sent again after a restart, each ending with resend_note()."""
+    note = resend_note(language)
+    parts = plan_messages([transition], language=language, tz=tz, templates=templates,
+                          limit=MAX_MESSAGE - utf16_len(note) - 1)[0][1]
+    return [f"{part}\n{note}" for part in parts]
+
+
 def plan_messages(transitions: Sequence[Transition], *, language: str = "id",
                   tz: tzinfo | None = None, templates: Mapping[str, str] | None = None,
                   limit: int = MAX_MESSAGE) -> list[tuple[int, list[str]]]:

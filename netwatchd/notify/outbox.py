@@ -81,9 +81,13 @@ def destinations_for(config: Config) -> list[str]:
 #     as at most the longest wait it could be (Backoff.cap or the longest retry_after seen):
 #     a time further ahead was written before the clock stepped back.
 #   * Crash safety: rows are 'sending' only while a request is in flight. A new worker puts
-#     'sending' rows of a dead process back to 'pending', so nothing is lost after kill -9.
-#     A duplicate needs the crash to fall between Telegram's ack and the commit that follows it
-#     (microseconds: nothing else happens in between; the timing log is written after the commit).
+#     'sending' rows of a dead process back to 'pending' and marks them `resend`, so nothing is
+#     lost after kill -9. Delivery is AT LEAST ONCE: the Bot API has no idempotency key, so a
+#     crash after Telegram accepted the request and before the commit that follows its answer
+#     sends that message again. The window is the answer's trip back plus one commit (nothing
+#     else happens in between; the timing log is written after the commit) -- with a 150 ms round
+#     trip, about half of it. A resent row goes alone, with fmt.resend_note(), and its timing
+#     record says "resend": true, so a possible duplicate is always visible as one.
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +105,7 @@ class _Row:
     attempts: int
     sent_parts: int
     document: dict[str, Any] | None = None   # a report file's name, caption, MIME type (the bytes stay in the store)
+    resend: bool = False      # in flight when a worker died: Telegram may have shown it already
 
 
 class DeliveryWorker:
@@ -343,9 +348,19 @@ class DeliveryWorker:
             alerts.append(row)
         rows = alerts
         config = self.config
-        count, parts = fmt.plan_messages([r.transition for r in rows if r.transition is not None],
-                                         language=config.telegram.language,
-                                         tz=config.tz, templates=config.telegram.templates)[0]
+        if rows[0].resend and rows[0].transition is not None:
+            # in flight when a worker died: sent alone and marked, never merged with fresh news
+            count, parts = 1, fmt.plan_resend(rows[0].transition, language=config.telegram.language,
+                                              tz=config.tz, templates=config.telegram.templates)
+        else:
+            fresh = []
+            for row in rows:
+                if row.resend:
+                    break
+                fresh.append(row)
+            count, parts = fmt.plan_messages([r.transition for r in fresh if r.transition is not None],
+                                             language=config.telegram.language,
+                                             tz=config.tz, templates=config.telegram.templates)[0]
         batch = rows[:count]
         if not self._claim(conn, batch):
             return StepOutcome(sent=False, wait=self.poll_interval)
@@ -590,7 +605,7 @@ class DeliveryWorker:
                                  transition=Transition.from_dict(json.loads(record.payload)),
                                  detected_at=datetime.fromisoformat(record.detected_at),
                                  enqueued_at=datetime.fromisoformat(record.enqueued_at),
-                                 attempts=record.attempts, sent_parts=record.sent_parts))
+                                 attempts=record.attempts, sent_parts=record.sent_parts, resend=record.resend))
             except (ValueError, KeyError, TypeError) as exc:
                 unreadable.append((record.id, f"unreadable outbox row: {type(exc).__name__}: {exc}"))
         if unreadable:       # a damaged row must not block its chat forever
@@ -628,8 +643,9 @@ class DeliveryWorker:
         if stale:
             with self._write(conn):
                 outbox_repo.put_back(conn, stale)
-            log.warning("%d alert(s) were in flight when netwatchd stopped: sending them again "
-                        "(Telegram may show one of them twice)", len(stale))
+            log.warning("%d alert(s) were in flight when netwatchd stopped: sending them again, each "
+                        "alone and marked 'sent again after a restart' (Telegram may show them twice)",
+                        len(stale))
 
     def _seed_limiter(self, conn: sqlite3.Connection, chat_id: str) -> None:
         if chat_id in self._seeded or chat_id == CONSOLE:
@@ -666,6 +682,8 @@ class DeliveryWorker:
             return
         record = timing_record(alerts, chat_id=chat_id, message_id=message_id, sent_at=sent_at,
                                acked_at=acked_at, status=status, tz=self.config.tz, error=error)
+        if any(row.resend for row in alerts):
+            record["resend"] = True       # sent again after a restart: the chat may show it twice
         self.timing.write(record)
         if status == "sent":
             log.info("delivered %d alert(s) to chat %s in %d ms (message %s)", len(batch), chat_id,

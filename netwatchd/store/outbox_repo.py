@@ -34,6 +34,7 @@ class OutboxRecord:
     attempts: int
     sent_parts: int
     kind: str = "alert"            # alert | document | hook
+    resend: bool = False           # it was in flight when a worker died: Telegram may have it already
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,10 @@ def has_fresh_rows(conn: sqlite3.Connection, chat_id: str) -> bool:
 def waiting_rows(conn: sqlite3.Connection, chat_id: str, limit: int) -> list[OutboxRecord]:
     """The chat's first `limit` waiting rows in id order."""
     found = conn.execute(
-        "SELECT id, chat_id, payload, detected_at, enqueued_at, attempts, sent_parts, kind FROM outbox"
+        "SELECT id, chat_id, payload, detected_at, enqueued_at, attempts, sent_parts, kind, resend FROM outbox"
         f" WHERE chat_id=? AND status IN {_WAITING} ORDER BY id LIMIT ?", (chat_id, limit)).fetchall()
-    return [OutboxRecord(*tuple(row)) for row in found]
+    return [OutboxRecord(id=row[0], chat_id=row[1], payload=row[2], detected_at=row[3], enqueued_at=row[4],
+                         attempts=row[5], sent_parts=row[6], kind=row[7], resend=bool(row[8])) for row in found]
 
 
 def acked_since(conn: sqlite3.Connection, chat_id: str, since: datetime) -> list[datetime]:
@@ -176,10 +178,11 @@ def mark_sent(conn: sqlite3.Connection, claimer: str, ids: Sequence[int], *, mes
 
 
 def mark_part_sent(conn: sqlite3.Connection, claimer: str, ids: Sequence[int], *, next_attempt_at: datetime) -> None:
-    """One part of a split message was acknowledged: back to pending for the next part."""
+    """One part of a split message was acknowledged: back to pending for the next part (never
+    sent yet, so no longer a resend)."""
     conn.executemany(
         "UPDATE outbox SET status='pending', claimed_by=NULL, sent_parts=sent_parts+1,"
-        " attempts=0, next_attempt_at=? WHERE id=? AND claimed_by=?",
+        " attempts=0, resend=0, next_attempt_at=? WHERE id=? AND claimed_by=?",
         [(utc_ms(next_attempt_at), row_id, claimer) for row_id in ids])
 
 
@@ -219,8 +222,10 @@ def release(conn: sqlite3.Connection, claimer: str, chat_id: str) -> None:
 
 
 def put_back(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
-    """Rows left 'sending' by a dead worker back to pending."""
-    conn.executemany("UPDATE outbox SET status='pending', claimed_by=NULL WHERE id=? AND status='sending'",
+    """Rows left 'sending' by a dead worker back to pending, marked `resend` (Telegram may have
+    received them before the worker died: the next send says so)."""
+    conn.executemany("UPDATE outbox SET status='pending', claimed_by=NULL, resend=1"
+                     " WHERE id=? AND status='sending'",
                      [(row_id,) for row_id in ids])
 
 
