@@ -35,7 +35,6 @@ import os
 import random
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from netwatchd.lab.clockstep import Site
 from netwatchd.lab.telegram_standin import TelegramStandIn
 
 TOKEN = "123456:TEST-token-for-the-stand-in-0000000000"
@@ -53,28 +53,6 @@ CHAT = 42                    # a private chat: 1 message/s (a group's 20/min wou
 MARKS = ("sent again after a restart", "dikirim ulang setelah restart")
 _ALERT = re.compile(r"<b>(site\d+)(?:</b> \([^)]*\))? (DOWN|UP)\b")
 REPO = Path(__file__).resolve().parent.parent
-
-
-class Site:
-    """A TCP listener on 127.0.0.1 that can be closed (down) and reopened on its port (up)."""
-
-    def __init__(self) -> None:
-        self.sock: socket.socket | None = None
-        self.port = 0
-        self.restore()
-
-    def cut(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-
-    def restore(self) -> None:
-        if self.sock is None:
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", self.port))
-            sock.listen(64)
-            self.sock, self.port = sock, sock.getsockname()[1]
 
 
 class Agent:
