@@ -34,11 +34,13 @@ import json
 import os
 import random
 import re
+import select
 import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -53,6 +55,35 @@ CHAT = 42                    # a private chat: 1 message/s (a group's 20/min wou
 MARKS = ("sent again after a restart", "dikirim ulang setelah restart")
 _ALERT = re.compile(r"<b>(site\d+)(?:</b> \([^)]*\))? (DOWN|UP)\b")
 REPO = Path(__file__).resolve().parent.parent
+
+
+class Acceptor:
+    """Accepts and closes the probes' connections to the open sites: a listener nobody accepts on
+    fills its backlog after ~64 probes and then times out (a second, real, DOWN)."""
+
+    def __init__(self, sites: list[Site]) -> None:
+        self.sites = sites
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            socks = [s.sock for s in self.sites if s.sock is not None]
+            try:
+                ready = select.select(socks, [], [], 0.05)[0] if socks else []
+            except (OSError, ValueError):       # a site closed meanwhile
+                continue
+            for sock in ready:
+                try:
+                    sock.setblocking(False)
+                    sock.accept()[0].close()
+                except OSError:
+                    pass
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(2)
 
 
 class Agent:
@@ -141,6 +172,7 @@ class Agent:
 def run_case(mode: str, kills: int, rtt: float, source: Path, workdir: Path, rng: random.Random) -> dict[str, Any]:
     sites = [Site() for _ in range(2 * kills + 2)]
     telegram = TelegramStandIn(token=TOKEN, latency=rtt).start()
+    acceptor = Acceptor(sites)
     agent = Agent(workdir, source, telegram.api_url, sites)
     cut = 0
     missed_aims = 0
@@ -175,6 +207,7 @@ def run_case(mode: str, kills: int, rtt: float, source: Path, workdir: Path, rng
     finally:
         agent.stop()
         telegram.stop()
+        acceptor.stop()
         expected = agent.decided()
         for site in sites:
             site.cut()
