@@ -61,7 +61,8 @@ def timing_record(batch: Sequence[TimedAlert], *, chat_id: str, message_id: int 
                   acked_at: datetime, status: str, tz: tzinfo, error: str | None = None) -> dict[str, Any]:
     """The timing.jsonl line for one message (detected_at/enqueued_at: its earliest alert).
     Fields: events, detected_at, enqueued_at, sent_at, acked_at, latency_ms, attempts, chat_id,
-    message_id, status (+ error when dead); times ISO 8601 with ms in the zone `tz` (Config.tz)."""
+    message_id, status (+ error when dead; the delivery worker adds resend: true to a
+    message sent again after a restart); times ISO 8601 with ms in the zone `tz` (Config.tz)."""
     detected = min(row.detected_at for row in batch)
     enqueued = min(row.enqueued_at for row in batch)
     record: dict[str, Any] = {
