@@ -218,7 +218,8 @@ class Agent:
         from netwatchd.bot.poller import BotPoller
 
         return BotPoller(self.db, config, self.clock, api=self.api, routers=self.routers,
-                         probe_fn=self.probe_fn, on_command=self.metrics.observe_command)
+                         probe_fn=self.probe_fn, on_command=self.metrics.observe_command,
+                         limiter=self.worker.limiter)
 
     def _make_web(self, config: Config) -> StatusServer | None:
         if not config.web.enabled:

@@ -48,6 +48,7 @@ from netwatchd.clock import Backoff, Clock
 from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError, RouterBusyError, RouterError, StoreError
 from netwatchd.logs import redact
+from netwatchd.notify import pacing
 from netwatchd.notify.telegram_api import TelegramAPI
 from netwatchd.router.client import RouterPool
 from netwatchd.store.audit_repo import AuditEntry, finish_audit
@@ -60,6 +61,8 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query"]
 CONFLICT_DELAY = 30.0
 POLL_BACKOFF = Backoff(base=1.0, cap=60.0, jitter=0.0)   # a failing poll waits 1, 2, 4 ... 60 s
+GROUP_REFUSAL_INTERVAL = 3600.0   # a non-admin in a group hears "not an admin" at most once an hour
+REPLY_PACE_LIMIT = 60.0           # how long an answer may wait for a slot in the chat's budget
 
 
 class _Answer:
@@ -67,6 +70,7 @@ class _Answer:
 
     def __init__(self, poller: BotPoller, chat_id: int, audit_id: int | None, name: str, received: float) -> None:
         self.poller, self.chat_id, self.audit_id, self.name = poller, chat_id, audit_id, name
+        self.courtesy = False     # a refusal or "slow down": sent only if the chat's budget has a slot now
         self.marks: dict[str, float] = {"received": received, "accepted": poller.clock.monotonic()}
         self.done = threading.Event()
         self._lock = threading.Lock()
@@ -80,7 +84,7 @@ class _Answer:
             self._answered = True
         self.marks["ready"] = self.poller.clock.monotonic()
         try:
-            outcome = self.poller._send_replies(self.chat_id, replies, outcome)
+            outcome = self.poller._send_replies(self.chat_id, replies, outcome, courtesy=self.courtesy)
             self.marks["sent"] = self.poller.clock.monotonic()
             log.debug("/%s answered in %s", self.name, self.timings())
         finally:
@@ -102,14 +106,20 @@ class BotPoller:
     `probe_fn(hosts, *, clock)` runs /ping from the agent (default netwatchd.probes.probe_hosts).
     `on_command(name, category)` is told the outcome of every command (for metrics); category is
     one of ok, refused, rate_limited, invalid, router_busy, router_error, timeout, error.
+    `limiter` is the delivery worker's (netwatchd.notify.pacing): every message the bot sends takes
+    a slot of the same per-chat budget as the alerts, at BOT priority, so alerts go first.
     """
 
     def __init__(self, db: Database, config: Config, clock: Clock, *, api: TelegramAPI, routers: RouterPool,
                  probe_fn: Callable[..., Any] | None = None,
                  on_command: Callable[[str, str], None] | None = None,
                  poll_timeout: int = 25, command_timeout: float = 20.0, router_workers: int = 4,
-                 rate_capacity: float = 5, rate_per_second: float = 0.5) -> None:
+                 rate_capacity: float = 5, rate_per_second: float = 0.5,
+                 limiter: pacing.RateLimiter | None = None) -> None:
         self.db = db
+        self.limiter = limiter if limiter is not None else pacing.RateLimiter()
+        self._group_refused: dict[int, float] = {}     # user -> monotonic time of the last group refusal
+        self.unanswered = 0            # refusals not sent (silent in a group, or no free slot): audit only
         self.config = config
         self.clock = clock
         self._prepared = False
@@ -354,12 +364,17 @@ class BotPoller:
         """Rate limit, then authorization, then the admin's input mistake: the answer when one
         of them stops the command (nothing is asked of any router), else None."""
         language = self.config.telegram.language
+        decision = authorize(self.config.telegram, user_id=user_id, chat_id=chat_id, chat_type=chat_type)
+        if not decision.allowed and decision.reason != CHAT_NOT_ALLOWED and _is_group(chat_id, chat_type):
+            # a stranger in an alerts group: never a reply that could cost an alert its slot
+            return self._refuse_in_group(answer, text, user_id, chat_id)
         verdict = self.rate.check(user_id if user_id is not None else chat_id)
         if verdict != "ok":
+            answer.courtesy = True
             replies = [Reply(say(language, "rate_limited"))] if verdict == "limited" else []
             return self._give_later(answer, replies, "rate limited", "rate_limited")
-        decision = authorize(self.config.telegram, user_id=user_id, chat_id=chat_id, chat_type=chat_type)
         if not decision.allowed:
+            answer.courtesy = True
             if decision.reason == CHAT_NOT_ALLOWED:
                 reply, outcome = say(language, "refused_chat", chat_id=chat_id), "refused: chat not in chat_ids"
             else:
@@ -371,6 +386,30 @@ class BotPoller:
             return self._give_later(answer, [Reply(say(language, problem.key, **problem.params))],
                                     f"invalid: {problem.key}", "invalid")
         return None
+
+    def _refuse_in_group(self, answer: _Answer, text: str, user_id: int | None, chat_id: int) -> _Answer:
+        """A non-admin's command in a group: one short refusal per user per hour (and only when the
+        chat's budget has a slot free at once), otherwise nothing but the audit row and a log line."""
+        now = self.clock.monotonic()
+        key = user_id if user_id is not None else chat_id
+        with self._stats_lock:
+            last = self._group_refused.get(key)
+            tell = last is None or now - last >= GROUP_REFUSAL_INTERVAL
+            if tell:
+                if len(self._group_refused) >= 10_000:     # forget refusals older than the interval
+                    self._group_refused = {k: v for k, v in self._group_refused.items()
+                                           if now - v < GROUP_REFUSAL_INTERVAL}
+                self._group_refused[key] = now
+            else:
+                self.unanswered += 1
+        log.info("refused %s from user %s in group %s (not an admin; %s)", (text.split() or ["?"])[0][:40],
+                 user_id, chat_id, "told once" if tell else "not answered")
+        if not tell:
+            answer.give([], "refused: not an admin (not answered in a group)", "refused")
+            return answer
+        answer.courtesy = True
+        reply = say(self.config.telegram.language, "refused_not_admin", user_id=user_id)
+        return self._give_later(answer, [Reply(reply)], "refused: not an admin", "refused")
 
     def _give_later(self, answer: _Answer, replies: list[Reply], outcome: str, category: str) -> _Answer:
         """Send a refusal or a correction from the local pool: the poller thread never waits on sendMessage."""
@@ -425,9 +464,32 @@ class BotPoller:
         except DeliveryError as exc:
             log.warning("answerCallbackQuery failed: %s", redact(str(exc)))
 
-    def _send_replies(self, chat_id: int, replies: list[Reply], outcome: str) -> str:
-        """Send every reply, split at 4,096 characters; returns the outcome (amended on failure)."""
+    def _pace(self, chat_id: int, courtesy: bool) -> bool:
+        """Take a slot of the chat's budget (shared with the alerts, which go first). A courtesy
+        message (a refusal, "slow down") takes one only if it is free now; an answer waits for one
+        up to REPLY_PACE_LIMIT. False: no slot (the message is not sent)."""
+        chat = str(chat_id)
+        deadline = time.monotonic() + REPLY_PACE_LIMIT     # a real bound even when the clock is a test's
+        while True:
+            wait = self.limiter.reserve(chat, self.clock.monotonic(), pacing.BOT)
+            if wait <= 0:
+                return True
+            if courtesy or time.monotonic() + wait > deadline or self._stop.is_set():
+                return False
+            self._stop.wait(min(wait, 1.0))
+
+    def _send_replies(self, chat_id: int, replies: list[Reply], outcome: str, *, courtesy: bool = False) -> str:
+        """Send every reply, split at 4,096 characters, each message paced with the alerts; returns
+        the outcome (amended on failure)."""
         for reply in replies:
+            if not self._pace(chat_id, courtesy):
+                if courtesy:
+                    with self._stats_lock:
+                        self.unanswered += 1
+                    return f"{outcome}; not answered: the chat's message budget is kept for alerts"[:300]
+                log.warning("an answer to chat %s waited %.0f s for a free message slot and was dropped",
+                            chat_id, REPLY_PACE_LIMIT)
+                return f"{outcome}; reply failed: no free message slot in {REPLY_PACE_LIMIT:.0f} s"[:300]
             if reply.document is not None:
                 name, data, mime = reply.document
                 try:
@@ -439,6 +501,8 @@ class BotPoller:
             chunks = split_html(reply.text)
             for index, chunk in enumerate(chunks):
                 markup = reply.reply_markup if index == len(chunks) - 1 else None
+                if index and not self._pace(chat_id, courtesy):
+                    return f"{outcome}; reply cut after part {index}: no free message slot"[:300]
                 try:
                     self._send_chunk(chat_id, chunk, markup)
                 except DeliveryError as exc:
@@ -450,8 +514,12 @@ class BotPoller:
         try:
             self.api.send_message(chat_id, text, reply_markup=markup)
         except DeliveryError as exc:
+            if exc.retry_after is not None:     # Telegram's own word on the budget: the alerts obey it too
+                self.limiter.block(str(chat_id), self.clock.monotonic() + exc.retry_after)
             if exc.retry_after is not None and exc.retry_after <= 5:
                 self._stop.wait(exc.retry_after)
+                if not self._pace(chat_id, False):
+                    raise
                 self.api.send_message(chat_id, text, reply_markup=markup)
             elif getattr(exc, "bad_entities", False):
                 self.api.send_message(chat_id, html.unescape(re.sub(r"<[^>]+>", "", text)), parse_mode=None,
@@ -471,3 +539,8 @@ class BotPoller:
                 self.on_command(answer.name, category)
             except Exception:  # metrics must never break the bot
                 log.exception("on_command callback failed")
+
+
+def _is_group(chat_id: int, chat_type: str) -> bool:
+    """A group, supergroup or channel (where every member sees the bot's messages)."""
+    return chat_type in ("group", "supergroup", "channel") or (not chat_type and chat_id < 0)
