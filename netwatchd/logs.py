@@ -15,8 +15,10 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import IO, Any
@@ -167,3 +169,88 @@ def setup_logging(level: str = "info", fmt: str = "text", stream: IO[str] | None
     sys.excepthook = _sys_hook
     threading.excepthook = _thread_hook
     return handler
+
+
+def _span(seconds: float) -> str:
+    """'45 s', '3 min', '2 h 5 min' (for repeated-problem lines)."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+@dataclass
+class _Repeated:
+    first: float          # monotonic time of the first occurrence
+    last_line: float      # when it was last written to the log
+    since_line: int = 0   # occurrences not written since then
+    total: int = 1
+
+
+class LogThrottle:
+    """Say a recurring problem at once, then at most once every `every` seconds with a count.
+
+    A full disk fails every store write, several a second; logging each would bury everything
+    else (and, on the same disk, the log itself). Problems are told apart by a key:
+
+        throttle = LogThrottle(log, every=60)
+        throttle.log("store", logging.ERROR, "the store cannot be written: %s", why)   # at once
+        ... the same key again: counted; once a minute the line again with
+            "[again 412 times in the last 60 s; for 3 min now]"
+        throttle.resolved("store", logging.WARNING, "the store is writable again")
+            -> "the store is writable again [after 1,930 failures in 4 min]"
+
+    Thread-safe; `monotonic` is injected for tests. Never raises.
+    """
+
+    def __init__(self, logger: logging.Logger, every: float = 60.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.logger = logger
+        self.every = every
+        self.monotonic = monotonic
+        self._open: dict[str, _Repeated] = {}
+        self._lock = threading.Lock()
+
+    def log(self, key: str, level: int, msg: str, *args: Any) -> bool:
+        """Log `msg % args` if `key` is new or its last line is `every` seconds old (with how
+        often it happened meanwhile); otherwise only count it. Returns whether a line was written."""
+        now = self.monotonic()
+        with self._lock:
+            seen = self._open.get(key)
+            if seen is None:
+                self._open[key] = _Repeated(first=now, last_line=now)
+                suffix = ""
+            else:
+                seen.total += 1
+                seen.since_line += 1
+                if now - seen.last_line < self.every:
+                    return False
+                suffix = (f" [again {seen.since_line:,} times in the last {_span(now - seen.last_line)}; "
+                          f"for {_span(now - seen.first)} now]")
+                seen.last_line, seen.since_line = now, 0
+        self.logger.log(level, "%s", (msg % args if args else msg) + suffix)
+        return True
+
+    def resolved(self, key: str, level: int, msg: str, *args: Any) -> int:
+        """The problem `key` is over: log `msg` with how many times it happened and for how long
+        (nothing when `key` was not open). Returns that count."""
+        now = self.monotonic()
+        with self._lock:
+            seen = self._open.pop(key, None)
+        if seen is None:
+            return 0
+        self.logger.log(level, "%s", (msg % args if args else msg)
+                        + f" [after {seen.total:,} failure(s) in {_span(now - seen.first)}]")
+        return seen.total
+
+    def is_open(self, key: str) -> bool:
+        with self._lock:
+            return key in self._open
+
+    def count(self, key: str) -> int:
+        """How many times `key` happened since it began (0 when it is not open)."""
+        with self._lock:
+            seen = self._open.get(key)
+            return seen.total if seen is not None else 0
