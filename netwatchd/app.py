@@ -8,8 +8,13 @@ Tests drive it without threads through `probe_once()`, `tick_once()` and `delive
 
 One probe round flows: ProbeLoop -> `handle_results` -> engine.ingest -> state_repo.save (new
 states + events + outbox rows, ONE transaction) -> wake the delivery worker -> history ->
-metrics. If the store cannot be written, the decided transitions are kept in memory and saved
-with the next round, so no alert is dropped. The hosts the engine wants probed at once
+metrics. If the store cannot be written (disk full, damaged file, locked), the decided
+transitions are kept in memory and retried with every round, and their alerts are delivered from
+memory meanwhile (DeliveryWorker.hold); the save that finally succeeds writes each alert's rows
+as far as delivery got (a delivered one as 'sent': never sent twice). `store_health` tracks every
+store failure: /healthz fails with the reason, the log says it once a minute. At start the store
+is checked (SQLite's quick_check): a damaged file is refused with one line saying how to move it
+aside (`netwatchd run --move-damaged-store` does it). The hosts the engine wants probed at once
 (`AlertEngine.probe_soon`: the parent of a site that starts failing, the children of a recovered
 parent) are brought forward to the next probe tick (`ProbeLoop.probe_soon`). The engine's
 questions to the routers (confirm a DOWN with the site's `via` router, read a recovered site's
@@ -26,6 +31,7 @@ forgotten.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import os
 import signal
@@ -34,8 +40,9 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -48,11 +55,14 @@ from netwatchd.config.loader import load_config
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.engine.engine import SELF_HOST, AlertEngine, HostState, self_check_hosts
 from netwatchd.engine.mutes import MuteTimers
-from netwatchd.errors import ConfigError, NetwatchError
+from netwatchd.errors import ConfigError, NetwatchError, StoreDamaged, StoreError
 from netwatchd.logs import add_secret, redact
 from netwatchd.models import ProbeResult, RouterAnswer, RouterAsk, State, Transition
-from netwatchd.store import crosscheck_repo, history_repo, report_repo, router_watch_repo, state_repo
+from netwatchd.store import crosscheck_repo, history_repo, integrity, report_repo, router_watch_repo, state_repo
 from netwatchd.store.db import Database, ThreadConnections, transaction
+from netwatchd.store.faults import DAMAGED, damaged_message, human_bytes
+from netwatchd.store.faults import classify as classify_fault
+from netwatchd.store.health import CHECK_EVERY, REPORT_EVERY, StoreHealth, health_file, write_health_file
 
 if TYPE_CHECKING:   # built lazily below: `netwatchd check`-style imports stay light
     from netwatchd.bot.poller import BotPoller
@@ -120,11 +130,49 @@ class ReloadOutcome:
         return text
 
 
+def open_store(db: Database, config_path: str | Path | None = None, *,
+               now: Callable[[], Any] = lambda: SystemClock().now()) -> None:
+    """Check the store file (PRAGMA quick_check) and migrate it; a missing file is created.
+
+    Raises StoreDamaged (one line: the file, what is damaged, the commands that move it aside)
+    or StoreError (cannot be opened, read or migrated).
+    """
+    if db.path.exists() and db.path.stat().st_size == 0:
+        log.warning("the store %s is empty (0 bytes): starting with an empty store", db.path)
+    with refusing_damage(db, config_path, now):
+        problem = integrity.check_file(db.path)
+        if problem is not None:
+            raise StoreDamaged(damaged_message(db.path, problem, when=now(), config_path=config_path),
+                               path=str(db.path), detail=problem)
+        db.migrate()
+
+
+@contextmanager
+def refusing_damage(db: Database, config_path: str | Path | None, now: Callable[[], Any]) -> Iterator[None]:
+    """Turn a damaged-file error met while starting (sqlite3.DatabaseError or StoreError saying
+    'malformed' / 'not a database') into StoreDamaged with the commands that move the file aside,
+    and any other sqlite3.Error into a one-line StoreError."""
+    try:
+        yield
+    except StoreDamaged:
+        raise
+    except (sqlite3.Error, StoreError) as exc:
+        fault = classify_fault(exc)
+        if fault.kind == DAMAGED:
+            raise StoreDamaged(damaged_message(db.path, fault.detail, when=now(), config_path=config_path),
+                               path=str(db.path), detail=fault.detail) from None
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"cannot read the store {db.path}: {fault.detail} (check data_dir is "
+                             "readable and writable by netwatchd)") from None
+        raise
+
+
 class Agent:
     """Every long-lived object of a running netwatchd, built from one Config.
 
-    Raises StoreError when the store cannot be opened or migrated, ConfigError when the status
-    page's port is taken (on start()).
+    Raises StoreDamaged when the store file is damaged (the message says how to move it aside),
+    StoreError when it cannot be opened or migrated, ConfigError when the status page's port is
+    taken (on start()).
     """
 
     def __init__(self, config: Config, *, clock: Clock | None = None, probe_fn: ProbeFn | None = None,
@@ -148,12 +196,22 @@ class Agent:
         self.clock: Clock = clock or SystemClock()
         self.probe_fn: ProbeFn = probe_fn or _default_probe_fn()
         self.db = Database.in_dir(config.data_dir)
-        self.db.migrate()
+        open_store(self.db, config.path, now=self.clock.now)
+        self.store_health = StoreHealth(self.db, self.clock)
+        self._health_file = health_file(config.data_dir, shard)
+        self._health_written = float("-inf")
+        self._health_last: tuple[Any, ...] | None = None
         self._connections = ThreadConnections(self.db)
         self._lock = threading.RLock()          # the engine and its store writes, one thread at a time
         self._unsaved_states: dict[str, HostState] = {}
-        self._unsaved_transitions: list[Transition] = []
-        self.engine = AlertEngine(self.watched, self.clock, states=state_repo.load_states(self._conn()))
+        # transitions not saved yet, each with a key the delivery worker knows it by once held
+        self._unsaved: list[tuple[int, Transition]] = []
+        self._keys = itertools.count(1)
+        with refusing_damage(self.db, config.path, self.clock.now):
+            stored_states = state_repo.load_states(self._conn())
+            crosscheck_memory = crosscheck_repo.load(self._conn())
+            router_watch_memory = router_watch_repo.load(self._conn())
+        self.engine = AlertEngine(self.watched, self.clock, states=stored_states)
         self._steps = StepWatch(self.clock)             # wall-clock steps: logged, stored mutes follow them
         self._mute_timers = MuteTimers(self.clock)      # mutes end on the monotonic clock
         self.known: dict[str, HostState] = self.engine.states()   # kept current from take_changed()
@@ -172,7 +230,9 @@ class Agent:
         self._unsaved_maintenance: list[tuple[str, bool, datetime]] = []
         self.worker = DeliveryWorker(self.db, config, self.clock, api=self.api, console=console,
                                      on_delivered=self.metrics.observe_delivery, poll_interval=delivery_poll,
-                                     hooks=self.hooks, on_hook=self.metrics.observe_hook)
+                                     hooks=self.hooks, on_hook=self.metrics.observe_hook,
+                                     health=self.store_health, claim_in_memory=shard is None)
+        self.store_health.held = self.worker.ledger.unsaved
         self.reports = ReportScheduler(self.db, config, self.clock, on_enqueued=self.worker.wake)
         self._run_id: int | None = None
         self._last_heartbeat = float("-inf")
@@ -183,16 +243,17 @@ class Agent:
                               on_results=self.handle_results, needs_retry=self.needs_retry,
                               clock=self.clock, tick=PROBE_TICK_SECONDS)
         self.web = self._make_web(config)
-        self.crosscheck = self._make_crosscheck(self.watched)
+        self.crosscheck = self._make_crosscheck(self.watched, crosscheck_memory)
         self.watch = watch if watch is not None else self._make_watch(config)
         self.confirmer = Confirmer(self.clock)
         self.router_health = HealthWatcher(self.watched, self._watch_session, self.clock,
-                                           memory=router_watch_repo.load(self._conn()))
+                                           memory=router_watch_memory)
         self._askers = ThreadPoolExecutor(max_workers=ROUTER_ASK_WORKERS, thread_name_prefix="router-ask")
         self._asking: set[Future[None]] = set()
         self._asking_lock = threading.Lock()
         self._looked: dict[str, float] = {}
         self._ticker: threading.Thread | None = None
+        self._checker: threading.Thread | None = None
         self._crosschecker: threading.Thread | None = None
         self._router_watcher: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -219,7 +280,7 @@ class Agent:
 
         return BotPoller(self.db, config, self.clock, api=self.api, routers=self.routers,
                          probe_fn=self.probe_fn, on_command=self.metrics.observe_command,
-                         limiter=self.worker.limiter)
+                         limiter=self.worker.limiter, store_health=self.store_health)
 
     def _make_web(self, config: Config) -> StatusServer | None:
         if not config.web.enabled:
@@ -237,12 +298,12 @@ class Agent:
     def _watch_session(self, name: str) -> WatchSession:
         return self.watch.get(name)
 
-    def _make_crosscheck(self, config: Config) -> CrossCheckWatcher:
+    def _make_crosscheck(self, config: Config, memory: Any) -> CrossCheckWatcher:
         from netwatchd.router.crosscheck_watch import CrossCheckWatcher
 
         return CrossCheckWatcher(config, self.routers, self.clock,
                                  load_states=lambda: state_repo.load_states(self._conn()),
-                                 memory=crosscheck_repo.load(self._conn()))
+                                 memory=memory)
 
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection to the store (opened on first use)."""
@@ -269,8 +330,10 @@ class Agent:
             self.metrics.observe_probe(result)
         try:
             history_repo.record_results(self._conn(), results, states)
-        except sqlite3.Error as exc:
-            log.error("probe history not recorded: %s", exc)
+        except sqlite3.Error as exc:         # logged by StoreHealth, once a minute with a count
+            self.store_health.failed("probe history", exc)
+        else:
+            self.store_health.succeeded()
         return transitions
 
     # ---- questions to the routers ------------------------------------------------------
@@ -353,7 +416,9 @@ class Agent:
             return self.engine.is_settling(host)
 
     def _persist(self, transitions: Sequence[Transition]) -> None:
-        """Save changed states + transitions in one transaction; on failure keep them for the next try."""
+        """Save changed states + transitions in one transaction. When the store cannot be written
+        they stay in memory for the next try, and their alerts are delivered from memory meanwhile;
+        the save that succeeds writes how far that delivery got (see notify/memory.py)."""
         changed_now = self.engine.take_changed()
         now = self.clock.now()
         for name, state in changed_now.items():
@@ -362,38 +427,44 @@ class Agent:
                 self._unsaved_maintenance.append((name, state.muted, now))
         self.known.update(changed_now)
         self._unsaved_states.update(changed_now)
-        self._unsaved_transitions.extend(transitions)
+        self._unsaved.extend((next(self._keys), t) for t in transitions)
         # the cross-check's memory goes in the same transaction as the alerts it decided: a crash
         # can then neither repeat a disagreement nor lose its agree-again
         watcher = getattr(self, "crosscheck", None)
         watch_writes = watcher.pending() if watcher is not None else None
         health = getattr(self, "router_health", None)
         health_writes = health.pending() if health is not None else None
-        if not self._unsaved_states and not self._unsaved_transitions and not watch_writes \
+        if not self._unsaved_states and not self._unsaved and not watch_writes \
                 and not self._unsaved_maintenance and not health_writes:
             return
         from netwatchd.notify.outbox import destinations_for
 
         conn = self._conn()
+        destinations = destinations_for(self.config)
+        keys = [key for key, _ in self._unsaved]
+        held = self.worker.ledger.held_keys()
         try:
-            with transaction(conn):
-                if watch_writes:
-                    crosscheck_repo.apply(conn, watch_writes)
-                if health_writes:
-                    router_watch_repo.apply(conn, health_writes)
-                if self._unsaved_maintenance:
-                    report_repo.record_maintenance(conn, self._unsaved_maintenance)
-                state_repo.save(conn, self._unsaved_states, self._unsaved_transitions,
-                                destinations_for(self.config), self.clock.now(), hook_lanes=self._hook_lanes)
+            if any(key in held for key in keys):
+                with self.worker.handoff() as handoff:
+                    with transaction(conn):
+                        self._save(conn, watch_writes, health_writes, destinations,
+                                   [handoff.prior(key) for key in keys], handoff=handoff)
+                    handoff.commit()
+            else:
+                with transaction(conn):
+                    self._save(conn, watch_writes, health_writes, destinations, None)
         except sqlite3.Error as exc:
-            log.error("the store could not be written (%s): %d transition(s) kept in memory and "
-                      "retried with the next round", exc, len(self._unsaved_transitions))
+            self.store_health.failed("alerts", exc)
+            # not saved, not lost: delivered from memory now, saved with a later round
+            self.worker.hold([(key, t) for key, t in self._unsaved if t.notify and key not in held],
+                             destinations, self.clock.now())
             return
+        self.store_health.succeeded()
         if watcher is not None and watch_writes:
             watcher.saved(watch_writes)
         if health is not None and health_writes:
             health.saved(health_writes)
-        saved, self._unsaved_transitions = self._unsaved_transitions, []
+        saved, self._unsaved = [t for _, t in self._unsaved], []
         changed, self._unsaved_states = self._unsaved_states, {}
         self._unsaved_maintenance = []
         for transition in saved:
@@ -411,6 +482,20 @@ class Agent:
             if lanes:
                 self.worker.wake(lanes)
 
+    def _save(self, conn: sqlite3.Connection, watch_writes: Any, health_writes: Any, destinations: list[str],
+              prior: list[Any] | None, handoff: Any = None) -> None:
+        """The writes of one _persist (inside its transaction). Raises sqlite3.Error."""
+        if watch_writes:
+            crosscheck_repo.apply(conn, watch_writes)
+        if health_writes:
+            router_watch_repo.apply(conn, health_writes)
+        if self._unsaved_maintenance:
+            report_repo.record_maintenance(conn, self._unsaved_maintenance)
+        event_ids = state_repo.save(conn, self._unsaved_states, [t for _, t in self._unsaved], destinations,
+                                    self.clock.now(), prior=prior, hook_lanes=self._hook_lanes)
+        if handoff is not None:
+            handoff.note(conn, zip([key for key, _ in self._unsaved], event_ids, strict=True))
+
     def probe_once(self) -> list[ProbeResult]:
         """Probe every host due now and handle the results (no threads; for tests)."""
         return self.loop.run_once(wait=True)
@@ -426,23 +511,29 @@ class Agent:
                 self.engine.set_mutes(running)
                 if ended:       # over on the monotonic clock: gone from the store, /mute and /status too
                     state_repo.end_mutes(conn, ended)
-            except sqlite3.Error as exc:
-                log.error("mutes not read from the store: %s", exc)
+            except sqlite3.Error as exc:       # the mutes read last stay in force
+                self.store_health.failed("reading mutes", exc)
             transitions = self.engine.tick()
             self._persist(transitions)
             asks = self.engine.take_asks()
         self.ask_routers(asks)
         now = self.clock.now()
-        try:
-            if self._run_id is not None and self.clock.monotonic() - self._last_heartbeat >= HEARTBEAT_SECONDS:
-                self._last_heartbeat = self.clock.monotonic()
+        if self._run_id is not None and self.clock.monotonic() - self._last_heartbeat >= HEARTBEAT_SECONDS:
+            self._last_heartbeat = self.clock.monotonic()
+            try:
                 report_repo.heartbeat(conn, self._run_id, now)
-            self.metrics.set_outbox_depth(self.worker.depth())
-            if self.clock.monotonic() - self._last_prune >= HISTORY_PRUNE_SECONDS:
-                self._last_prune = self.clock.monotonic()
+            except sqlite3.Error as exc:
+                self.store_health.failed("the run's heartbeat", exc)
+        self.metrics.set_outbox_depth(self.worker.depth())
+        if self.clock.monotonic() - self._last_prune >= HISTORY_PRUNE_SECONDS:
+            self._last_prune = self.clock.monotonic()
+            try:
                 history_repo.prune_and_rollup(conn, now, self.config.retention)
-        except sqlite3.Error as exc:
-            log.error("store housekeeping failed: %s", exc)
+            except sqlite3.Error as exc:
+                self.store_health.failed("history housekeeping", exc)
+            else:
+                self.store_health.succeeded()
+        self.report_health()
         return transitions
 
     def _follow_step(self, conn: sqlite3.Connection) -> None:
@@ -459,6 +550,27 @@ class Agent:
         delta = timedelta(milliseconds=round(step * 1000))    # stored times have milliseconds
         state_repo.shift_mutes(conn, self._mute_timers.known(), delta)
         self._mute_timers.shift(delta)
+
+    def check_store_once(self) -> str | None:
+        """The store's quick check (SQLite's quick_check) now; the store-check thread runs it every
+        CHECK_EVERY s. Returns what is damaged, None when sound. Damage makes /healthz fail until
+        a restart."""
+        return self.store_health.check_now()
+
+    def report_health(self, *, stopped: bool = False) -> None:
+        """Write the agent's health file (read by `netwatchd status`) when it changed or every
+        REPORT_EVERY s. Never raises."""
+        ok, detail = self.health()
+        store = self.store_health.report()
+        mono = self.clock.monotonic()
+        state = (ok, store.ok, store.kind, store.held, stopped)
+        if state == self._health_last and mono - self._health_written < REPORT_EVERY:
+            return
+        record = {"pid": os.getpid(), "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+                  "written_at": self.clock.now().isoformat(timespec="seconds"), "ok": ok, "detail": detail,
+                  "stopped": stopped, "store": store.to_dict()}
+        if write_health_file(self._health_file, record) or stopped:
+            self._health_last, self._health_written = state, mono
 
     def crosscheck_once(self) -> list[Transition]:
         """Compare the routers' own Netwatch tables with our states; record + announce lasting
@@ -543,17 +655,24 @@ class Agent:
                               now=self.clock.now())
 
     def health(self) -> tuple[bool, str]:
-        """Healthy while probe rounds keep arriving (within three of the longest interval)."""
+        """Healthy while probe rounds keep arriving (within three of the longest interval) and the
+        store works (StoreHealth: no failure since the last good write, no damage found). The
+        detail is one line; a failing store's says why and what to do. No store access."""
+        store = self.store_health.report()
         hosts = probe_targets(self.watched)
         if not hosts:
-            return True, "no hosts configured"
-        if self.last_round_monotonic is None:
-            return True, "starting"
-        limit = 3 * max(h.interval for h in hosts) + 5
-        age = self.clock.monotonic() - self.last_round_monotonic
-        if age > limit:
-            return False, f"no probe results for {age:.0f} s"
-        return True, f"last probe round {age:.1f} s ago"
+            probes_ok, probes = True, "no hosts configured"
+        elif self.last_round_monotonic is None:
+            probes_ok, probes = True, "starting"
+        else:
+            limit = 3 * max(h.interval for h in hosts) + 5
+            age = self.clock.monotonic() - self.last_round_monotonic
+            probes_ok = age <= limit
+            probes = f"last probe round {age:.1f} s ago" if probes_ok else f"no probe results for {age:.0f} s"
+        if not store.ok:
+            free = f" ({human_bytes(store.free_bytes)} free)" if store.kind == "full" else ""
+            return False, f"{store.line()}{free}; {probes}"
+        return probes_ok, probes if not store.held else f"{probes}; {store.line()}"
 
     # ---- reload -----------------------------------------------------------------------
     def reload(self, path: str | Path) -> ReloadOutcome:
@@ -678,6 +797,8 @@ class Agent:
         self._reporter.start()
         self._router_watcher = threading.Thread(target=self._router_watch_loop, name="router-watch", daemon=True)
         self._router_watcher.start()
+        self._checker = threading.Thread(target=self._check_loop, name="store-check", daemon=True)
+        self._checker.start()
         telegram = (f"telegram: {len(self.config.telegram.chat_ids)} chat(s), bot "
                     f"{'on' if self.bot is not None else 'off'}" if self.api is not None
                     else "alerts to the console (no telegram token)")
@@ -692,6 +813,11 @@ class Agent:
                 self.tick_once()
             except Exception:  # the ticker must survive; the log says what broke
                 log.exception("engine tick failed")
+
+    def _check_loop(self) -> None:
+        """The store's quick check every CHECK_EVERY s (the start-up check covered the first hour)."""
+        while not self._stopping.wait(CHECK_EVERY):
+            self.check_store_once()
 
     def _crosscheck_loop(self) -> None:
         """Runs crosscheck_once every config.crosscheck_every seconds (off when unset or no router)."""
@@ -751,6 +877,11 @@ class Agent:
             except Exception:  # noqa: BLE001 - closing sockets at exit must not fail the exit
                 pass
         self.end_run()
+        held = self.worker.ledger.unsaved()
+        if held:
+            log.error("stopping with %d alert(s) the store never took (it still cannot be written): they "
+                      "were delivered or tried from memory; their events are not in the store", held)
+        self.report_health(stopped=True)
         return not stuck
 
 
@@ -769,13 +900,26 @@ def _quietly(name: str, fn: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
-def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None) -> int:
+def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None,
+              move_damaged_store: bool = False) -> int:
     """`netwatchd run`: start, run until SIGTERM/SIGINT (exit 0 within 2 s), reload on SIGHUP.
 
-    Raises ConfigError / StoreError (exit 2) when the config or the store is unusable at start.
+    `move_damaged_store`: a damaged store file is renamed to `<name>.damaged-<time>` (with its
+    -wal/-shm) and the agent starts with an empty store; a sound one is used as always.
+    Raises ConfigError / StoreError / StoreDamaged (exit 2) when the config or the store is
+    unusable at start.
     """
     config = load_config(config_path)
-    agent = Agent(config, shard=shard)
+    try:
+        agent = Agent(config, shard=shard)
+    except StoreDamaged as exc:
+        if not move_damaged_store:
+            raise
+        moved = integrity.move_aside(Database.in_dir(config.data_dir).path, SystemClock().now())
+        log.warning("the store %s was damaged (%s): moved to %s; starting with an empty store (site states, "
+                    "queued alerts and history start over)", exc.path, exc.detail,
+                    ", ".join(str(to) for _, to in moved))
+        agent = Agent(config, shard=shard)
     stop = threading.Event()
     reload_wanted = threading.Event()
 

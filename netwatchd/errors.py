@@ -94,6 +94,17 @@ class StoreError(NetwatchError):
     exit_code = 2
 
 
+class StoreDamaged(StoreError):
+    """The store file is damaged (not a database, or SQLite finds it malformed). The message
+    names the file, what is damaged and the commands that move it aside; `path` and `detail`
+    say the same for callers that word it themselves."""
+
+    def __init__(self, message: str, *, path: str, detail: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.detail = detail
+
+
 class LabError(NetwatchError):
     """The network-namespace lab cannot be built (no root, no iproute2, ...)."""
 

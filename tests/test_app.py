@@ -105,14 +105,14 @@ def test_a_store_that_cannot_be_written_keeps_the_alert_for_the_next_round(tmp_p
 
     monkeypatch.setattr(state_repo, "save", failing_once)
     net.down.add("Taman")
-    with caplog.at_level(logging.ERROR, logger="netwatchd.app"):
+    with caplog.at_level(logging.ERROR, logger="netwatchd.store"):
         for _ in range(40):
             clock.advance(0.5)
             agent.probe_once()
             if failures and outbox(agent):
                 break
     assert failures, "the failure was never hit"
-    assert "kept in memory" in caplog.text
+    assert "cannot be written" in caplog.text and "alerts are still sent, from memory" in caplog.text
     assert outbox(agent) == [("Taman", "down")]
 
 

@@ -477,10 +477,10 @@ def test_a_damaged_row_is_set_aside_and_does_not_block_its_chat(tmp_path, standi
     assert "Taman" in standin.messages()[0]["text"]
 
 
-def test_a_store_failure_after_a_send_does_not_hold_the_chat_forever(tmp_path, standin, clock):
-    """The commit after Telegram's answer and the release that follows both hit a locked store:
-    the claimed rows must be released on a later step, not stay 'sending' (and block every
-    later alert of that chat) until a restart."""
+def test_a_store_failure_after_a_send_neither_holds_the_chat_nor_sends_the_alert_twice(tmp_path, standin, clock):
+    """The commit after Telegram's answer hits a locked store: the result is kept in memory and
+    written once the store takes writes again. Before, the claimed row went back to 'pending'
+    when the store recovered and the DOWN Telegram had already shown was sent a second time."""
     rig = Rig(tmp_path, standin, clock, config=make_config(tmp_path, standin, chat_ids=[ADMIN]))
     rig.add(down("Waru", clock.now()))
     rig.worker._conn().execute("PRAGMA busy_timeout=0")     # fail at once instead of after 10 s
@@ -493,15 +493,18 @@ def test_a_store_failure_after_a_send_does_not_hold_the_chat_forever(tmp_path, s
         return message_id
 
     rig.worker.api.send_message = send_then_lock_the_store
-    assert not rig.worker.step(str(ADMIN)).sent
-    blocker.execute("ROLLBACK")
+    assert rig.worker.step(str(ADMIN)).sent                  # delivered; its 'sent' waits in memory
     del rig.worker.api.send_message
     assert [r["status"] for r in rig.rows()] == ["sending"]
     clock.advance(2)
+    assert rig.worker.run_once() == 0                        # still locked: nothing sent again
+    blocker.execute("ROLLBACK")
     rig.add(up("Waru", clock.now(), since=clock.now()))
     rig.run(rounds=5)
     assert [r["status"] for r in rig.rows()] == ["sent", "sent"]
-    assert "Waru" in standin.messages()[-1]["text"] and rig.worker.depth() == 0
+    texts = [m["text"].split("\n")[0] for m in standin.messages()]
+    assert len(texts) == 2 and "DOWN" in texts[0] and "UP" in texts[1], texts
+    assert rig.worker.depth() == 0
 
 
 def test_rows_claimed_by_a_process_whose_pid_was_reused_after_a_reboot_are_sent(tmp_path, standin, clock):

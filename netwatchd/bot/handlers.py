@@ -34,7 +34,7 @@ from netwatchd.bot.parse import (
 from netwatchd.clock import Clock
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.engine.engine import HostState
-from netwatchd.errors import ProbeError, ReportError
+from netwatchd.errors import ProbeError, ReportError, StoreError
 from netwatchd.jsonl import last_record
 from netwatchd.models import ProbeResult
 from netwatchd.probes import probe_hosts
@@ -74,6 +74,7 @@ class BotContext:
     commands_answered: int = 0
     user_label: str = ""
     connection: Callable[[], sqlite3.Connection] | None = None   # per-thread store connection
+    store_health: Any = None          # netwatchd.store.health.StoreHealth of the running agent
 
     @property
     def language(self) -> str:
@@ -122,17 +123,31 @@ def _monitor(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
 
 
 def _status(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    """netwatchd's own health. When the store cannot be read, what it would have said is '?' and
+    the store's problem is shown: /status must answer exactly then."""
     now = ctx.clock.now()
-    with _connection(ctx) as conn:
-        by_state = state_counts(conn, ctx.config.hosts)
-        muted = len(state_repo.active_mutes(conn, now))
-        outbox = outbox_repo.outbox_status(conn)
-        last_at, latency = last_delivery(conn, ctx.config.data_dir)
+    by_state: dict[str, int] = {}
+    muted: Any = "?"
+    pending: Any = "?"
+    dead: Any = "?"
+    last_at, latency = None, None
+    try:
+        with _connection(ctx) as conn:
+            by_state = state_counts(conn, ctx.config.hosts)
+            muted = len(state_repo.active_mutes(conn, now))
+            outbox = outbox_repo.outbox_status(conn)
+            pending, dead = outbox.waiting, outbox.dead
+            last_at, latency = last_delivery(conn, ctx.config.data_dir)
+    except (sqlite3.Error, StoreError) as exc:
+        if ctx.store_health is None:
+            raise
+        ctx.store_health.failed("the bot's /status", exc)
     status = render.AgentStatus(
         uptime_s=ctx.clock.monotonic() - ctx.started_monotonic, sites_by_state=by_state,
-        outbox_pending=outbox.waiting, outbox_dead=outbox.dead, last_delivery_at=last_at, last_latency_ms=latency,
+        outbox_pending=pending, outbox_dead=dead, last_delivery_at=last_at, last_latency_ms=latency,
         commands_answered=ctx.commands_answered, routers=tuple(r.name for r in ctx.config.routers),
-        muted=muted, version=__version__)
+        muted=muted, version=__version__,
+        store=ctx.store_health.report() if ctx.store_health is not None else None)
     return [Reply(render.render_status(status, now=now, tz=ctx.tz, language=ctx.language))]
 
 

@@ -91,6 +91,28 @@ _TEXTS: dict[str, dict[str, str]] = {
     "title_neighbor": {"id": "<b>Tetangga</b> (IP neighbor) {router}", "en": "<b>Neighbors</b> of {router}"},
     "title_resource": {"id": "<b>Resource</b> {router}", "en": "<b>Resources</b> of {router}"},
     "title_status": {"id": "<b>Status netwatchd</b>", "en": "<b>netwatchd status</b>"},
+    "store_ok": {"id": "ok", "en": "ok"},
+    "store_bad": {"id": "⚠️ GAGAL", "en": "⚠️ FAILING"},
+    "store_failing": {
+        "id": "⚠️ <b>Penyimpanan netwatchd gagal</b> sejak {since}: {what} ({detail}). Peringatan tetap "
+              "dikirim dari memori{held}. {todo}",
+        "en": "⚠️ <b>netwatchd's store is failing</b> since {since}: {what} ({detail}). Alerts are still sent, "
+              "from memory{held}. {todo}"},
+    "store_held": {"id": "; {count} peringatan belum tersimpan", "en": "; {count} alert(s) not saved yet"},
+    "store_full": {"id": "disk penuh, sisa {free} di {folder}", "en": "the disk is full, {free} free in {folder}"},
+    "store_damaged": {"id": "berkas penyimpanan rusak", "en": "the store file is damaged"},
+    "store_io": {"id": "galat I/O disk", "en": "disk I/O error"},
+    "store_readonly": {"id": "tidak bisa ditulis", "en": "it cannot be written"},
+    "store_locked": {"id": "terkunci proses lain", "en": "locked by another process"},
+    "store_other": {"id": "gagal", "en": "it failed"},
+    "store_todo_full": {"id": "Kosongkan ruang di disk {folder}.", "en": "Free space on the disk holding {folder}."},
+    "store_todo_damaged": {"id": "Jalankan ulang netwatchd dengan --move-damaged-store (lihat log).",
+                           "en": "Restart netwatchd with --move-damaged-store (see the log)."},
+    "store_todo_other": {"id": "Detail dan langkahnya ada di log.", "en": "The log says more and what to do."},
+    "store_write_failed": {
+        "id": "⚠️ Tidak tersimpan: penyimpanan netwatchd sedang gagal ({what}). Coba lagi nanti; /status "
+              "menjelaskan.",
+        "en": "⚠️ Not saved: netwatchd's store is failing ({what}). Try again later; /status says more."},
     "title_history": {"id": "<b>Riwayat</b> {site} ({count} kejadian terakhir)",
                       "en": "<b>History</b> of {site} (last {count} events)"},
     "history_empty": {"id": "Belum ada kejadian tercatat untuk {site}.", "en": "No event recorded for {site} yet."},
@@ -153,12 +175,14 @@ _LABELS = {
            "disk": "disk", "sites": "situs", "outbox": "antrian kirim", "dead": "gagal permanen",
            "last_delivery": "kirim terakhir", "latency": "latensi", "commands": "perintah dijawab",
            "routers": "router", "servers": "server", "dynamic_servers": "server dinamis",
-           "remote": "izinkan remote", "cache": "cache", "muted": "dibisukan", "arch": "arsitektur"},
+           "remote": "izinkan remote", "cache": "cache", "muted": "dibisukan", "arch": "arsitektur",
+           "store": "penyimpanan"},
     "en": {"uptime": "uptime", "version": "version", "board": "board", "cpu": "cpu", "memory": "memory",
            "disk": "disk", "sites": "sites", "outbox": "outbox", "dead": "dead letters",
            "last_delivery": "last delivery", "latency": "latency", "commands": "commands answered",
            "routers": "routers", "servers": "servers", "dynamic_servers": "dynamic servers",
-           "remote": "allow remote", "cache": "cache", "muted": "muted", "arch": "architecture"},
+           "remote": "allow remote", "cache": "cache", "muted": "muted", "arch": "architecture",
+           "store": "store"},
 }
 
 HELP = {

@@ -19,6 +19,11 @@ row keeps the outcome "received"; the admin simply asks again). Re-running a rou
 would be harmless, but /mute twice or two replies to one tap confuse people — and an admin notices
 a missing answer, while a duplicate is silent noise.
 
+A store that cannot be written (disk full, damaged file) does not silence the bot: the offset is
+kept in memory (the next getUpdates confirms the update to Telegram all the same), the audit line
+goes to the log instead, the command runs, and /status says what is wrong with the store. Only a
+crash before the store takes writes again can then answer a command a second time.
+
 Start-up: getMe (to learn the bot's @username), deleteWebhook (getUpdates is refused while a
 webhook is set), setMyCommands (the menu in the Telegram client). Errors: a 409 Conflict means a
 second poller on the same token — logged with that explanation, retried every 30 s; network errors
@@ -47,7 +52,7 @@ from netwatchd.bot.render import render_router_failure
 from netwatchd.clock import Backoff, Clock
 from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError, RouterBusyError, RouterError, StoreError
-from netwatchd.logs import redact
+from netwatchd.logs import LogThrottle, redact
 from netwatchd.notify import pacing
 from netwatchd.notify.telegram_api import TelegramAPI
 from netwatchd.router.client import RouterPool
@@ -115,11 +120,14 @@ class BotPoller:
                  on_command: Callable[[str, str], None] | None = None,
                  poll_timeout: int = 25, command_timeout: float = 20.0, router_workers: int = 4,
                  rate_capacity: float = 5, rate_per_second: float = 0.5,
-                 limiter: pacing.RateLimiter | None = None) -> None:
+                 limiter: pacing.RateLimiter | None = None, store_health: Any = None) -> None:
         self.db = db
         self.limiter = limiter if limiter is not None else pacing.RateLimiter()
         self._group_refused: dict[int, float] = {}     # user -> monotonic time of the last group refusal
         self.unanswered = 0            # refusals not sent (silent in a group, or no free slot): audit only
+        self.store_health = store_health      # netwatchd.store.health.StoreHealth (None: log here)
+        self._throttle = LogThrottle(log)
+        self._offset_in_memory: int | None = None   # past the updates the store could not record
         self.config = config
         self.clock = clock
         self._prepared = False
@@ -221,14 +229,17 @@ class BotPoller:
         if not self._prepare():
             return 0
         try:
-            offset = load_offset(self._poll_connections.get())
+            stored = load_offset(self._poll_connections.get())
+        except (StoreError, sqlite3.Error) as exc:
+            self._store_trouble("reading the bot's update offset", exc)
+            stored = None
+        known = [o for o in (stored, self._offset_in_memory) if o is not None]
+        offset = max(known) if known else None
+        try:
             updates = self.api.get_updates(offset, timeout, ALLOWED_UPDATES)
         except DeliveryError as exc:
             if not stop.is_set():     # a poll abandoned by stop() may end in a 409 from its successor
                 self._poll_failed(exc)
-            return 0
-        except (StoreError, sqlite3.Error) as exc:
-            self._store_failed(exc)
             return 0
         if stop.is_set():
             return 0  # not confirmed: the next run gets these updates again
@@ -308,6 +319,30 @@ class BotPoller:
         log.error("the command bot cannot record the update offset in the store (%s); commands wait "
                   "and are fetched again in %.0f s", redact(str(exc)), self.next_delay)
 
+    def _store_trouble(self, what: str, exc: BaseException) -> None:
+        """A store failure the bot works around: told to StoreHealth (logged once a minute)."""
+        if self.store_health is not None:
+            self.store_health.failed(what, exc)
+        else:
+            self._throttle.log("store", logging.ERROR, "the command bot: %s failed: %s", what, redact(str(exc)))
+
+    def _accept(self, update_id: int, entry: AuditEntry | None) -> int | None:
+        """Store the offset past `update_id` with the audit row (returns its id). When the store
+        cannot take it, the offset is kept in memory and the audit line goes to the log: the
+        command is answered all the same (None)."""
+        try:
+            audit_id = accept_update(self._poll_connections.get(), update_id, entry)
+        except (StoreError, sqlite3.Error) as exc:
+            self._store_trouble("recording a bot update", exc)
+            self._offset_in_memory = max(self._offset_in_memory or 0, update_id + 1)
+            if entry is not None:
+                log.info("audit (not stored: the store cannot be written): user %s in chat %s: %s", entry.user_id,
+                         entry.chat_id, redact(entry.command[:200]))
+            return None
+        if self.store_health is not None:
+            self.store_health.succeeded()
+        return audit_id
+
     # -- one update ----------------------------------------------------------------------------------
 
     def _handle(self, update: dict[str, Any]) -> _Answer | None:
@@ -324,10 +359,10 @@ class BotPoller:
         except CommandInputError as exc:
             parsed, problem = ParsedCommand(name="?", text=text[:500]), exc
         if parsed is None or not chat_id:
-            accept_update(self._poll_connections.get(), update_id)
+            self._accept(update_id, None)
             return None
         entry = AuditEntry(at=self.clock.now(), user_id=user_id, chat_id=chat_id, command=text.strip())
-        audit_id = accept_update(self._poll_connections.get(), update_id, entry)
+        audit_id = self._accept(update_id, entry)
         answer = _Answer(self, chat_id, audit_id, parsed.name, received)
         with self._stats_lock:
             self._inflight.add(answer)
@@ -425,7 +460,7 @@ class BotPoller:
         context = BotContext(db=self.db, config=self.config, clock=self.clock, routers=self.routers,
                              probe_fn=self.probe_fn, started_monotonic=self.started_monotonic,
                              commands_answered=self.commands_answered, user_label=label,
-                             connection=self._connections.get)
+                             connection=self._connections.get, store_health=self.store_health)
         try:
             replies = handlers.run_command(parsed, context)
             outcome, category = "ok", "ok"
@@ -440,6 +475,10 @@ class BotPoller:
             message = redact(str(exc))
             replies = [Reply(render_router_failure(exc, message, language))]
             outcome, category = f"router error: {message}", "router_error"
+        except (StoreError, sqlite3.Error) as exc:      # /mute on a full disk: say so, not "internal error"
+            self._store_trouble(f"the bot's /{parsed.name}", exc)
+            replies = [Reply(say(language, "store_write_failed", what=redact(str(exc))[:120]))]
+            outcome, category = "error: store", "error"
         except Exception:  # a bug must cost one answer, never the bot
             log.exception("/%s failed", parsed.name)
             replies = [Reply(say(language, "internal_error"))]
@@ -529,7 +568,10 @@ class BotPoller:
 
     def _finish(self, answer: _Answer, outcome: str, category: str) -> None:
         if answer.audit_id is not None:
-            finish_audit(self._connections.get(), answer.audit_id, outcome)
+            try:
+                finish_audit(self._connections.get(), answer.audit_id, outcome)
+            except (StoreError, sqlite3.Error) as exc:
+                self._store_trouble("finishing an audit row", exc)
         with self._stats_lock:
             self._inflight.discard(answer)
             if category == "ok":

@@ -8,6 +8,7 @@ Long replies are split by `netwatchd.textsplit.split_html` at the edge (the poll
 
 from __future__ import annotations
 
+import html
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ class AgentStatus:
     routers: tuple[str, ...]
     muted: int = 0
     version: str = ""
+    store: Any = None          # netwatchd.store.health.HealthReport of the running agent (None: unknown)
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,27 @@ def render_status(status: AgentStatus, *, now: datetime, tz: tzinfo, language: s
     ]
     if status.version:
         pairs.append((label(language, "version"), status.version))
-    return say(language, "title_status") + "\n" + _pairs(pairs)
+    store = status.store
+    if store is not None:
+        pairs.append((label(language, "store"), say(language, "store_ok" if store.ok else "store_bad")))
+    text = say(language, "title_status") + "\n" + _pairs(pairs)
+    if store is not None and not store.ok:
+        text += "\n\n" + render_store_problem(store, now=now, tz=tz, language=language)
+    return text
+
+
+def render_store_problem(store: Any, *, now: datetime, tz: Any, language: str) -> str:
+    """The paragraph /status adds when the store fails: since when, what, alerts held, what to do."""
+    folder = store.folder or "data_dir"
+    kind = store.kind if store.kind in ("full", "damaged", "io", "readonly", "locked") else "other"
+    # the pieces are plain text: unescaped here, escaped once by the outer say()
+    what = html.unescape(say(language, f"store_{kind}", free=byte_size(store.free_bytes), folder=folder))
+    held = html.unescape(say(language, "store_held", count=store.held)) if store.held else ""
+    todo = html.unescape(say(language, {"full": "store_todo_full", "damaged": "store_todo_damaged"}.get(
+        kind, "store_todo_other"), folder=folder))
+    detail = store.detail if len(store.detail) <= 200 else store.detail[:199] + "…"
+    return say(language, "store_failing", since=local_time(store.since, tz, now), what=what, detail=detail,
+               held=held, todo=todo)
 
 
 def render_history(site: str, events: Sequence[Transition], *, now: datetime, tz: tzinfo, language: str) -> str:

@@ -2,7 +2,9 @@
 
 The store is opened read-only (SQLite WAL lets the agent keep writing). Shows each host's state,
 since when (in the configured time zone), its last probe evidence, muted/flapping marks, the
-self-check uplink, and the outbox: how many alerts wait for delivery and which ones are dead (why).
+self-check uplink, the outbox: how many alerts wait for delivery and which ones are dead (why),
+and the store's health as the running agent last reported it (its health file next to the
+store: disk full, damaged file, alerts held in memory) with the free space in data_dir.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from typing import Any, TextIO
 from netwatchd.config.model import Config
 from netwatchd.engine.engine import SELF_HOST, HostState, Mute
 from netwatchd.engine.mutes import compile_windows
+from netwatchd.errors import StoreDamaged
 from netwatchd.logs import redact
 from netwatchd.store import outbox_repo, state_repo
 from netwatchd.store.db import Database, read_transaction
+from netwatchd.store.faults import DAMAGED, classify, damaged_message, free_bytes, human_bytes
+from netwatchd.store.health import STALE_AFTER, read_health_files
 from netwatchd.store.outbox_repo import DeadRow, LaneStatus
 
 HOOK_PREFIX = "hook:"       # notify.hooks.HOOK_PREFIX: the outbox lanes of the hooks
@@ -130,6 +135,7 @@ def build_report(config: Config, snap: Snapshot, now: datetime) -> dict[str, Any
               if lane.waiting or lane.dead]
     if hooks:
         report["hooks"] = hooks
+    report["store_health"] = store_health(config, now)
     me = snap.states.get(SELF_HOST)
     if config.self_check.anchors:
         report["uplink"] = {"state": me.state.value if me else "unknown",
@@ -146,6 +152,60 @@ def _hook_row(name: str, target: str, lane: LaneStatus | None) -> dict[str, Any]
     return {"name": name, "target": target, "waiting": waiting, "dead": lane.dead if lane else 0,
             "failing": failing, "attempts": lane.attempts if lane else 0, "last_error": error,
             "last_success": lane.last_done_at if lane else None}
+
+
+def store_health(config: Config, now: datetime) -> dict[str, Any]:
+    """The store as each running agent last reported it (its health file), with the free space:
+    {"ok", "free_bytes", "data_dir", "agents": [{"pid", "shard", "written_at", "age_s", "state",
+    "line", ...}]}. An agent's state: ok | failing | stopped | silent (no report for STALE_AFTER s)."""
+    agents = []
+    for record in read_health_files(config.data_dir):
+        if "unreadable" in record:
+            agents.append({"file": record["file"], "state": "unreadable", "line": record["unreadable"]})
+            continue
+        try:
+            written = datetime.fromisoformat(str(record.get("written_at")))
+            age = (now - written).total_seconds()
+        except (TypeError, ValueError):
+            written, age = None, None
+        found = record.get("store")
+        store: dict[str, Any] = found if isinstance(found, dict) else {}
+        if record.get("stopped"):
+            state = "stopped"
+        elif age is None or age > STALE_AFTER:
+            state = "silent"
+        else:
+            state = "ok" if store.get("ok", True) else "failing"
+        agents.append({"file": record.get("file"), "pid": record.get("pid"), "shard": record.get("shard"),
+                       "written_at": record.get("written_at"), "written_local": _local(written, config.tz),
+                       "age_s": None if age is None else round(age),
+                       "state": state, "line": store.get("line", ""), "store": store})
+    free = free_bytes(Path(config.data_dir))
+    return {"ok": all(a["state"] in ("ok", "stopped") for a in agents), "data_dir": str(config.data_dir),
+            "free_bytes": free, "agents": agents}
+
+
+def store_lines(health: dict[str, Any]) -> list[str]:
+    """The `store:` line(s) of the table."""
+    free = f"{human_bytes(health['free_bytes'])} free in {health['data_dir']}"
+    if not health["agents"]:
+        return [f"store: no agent has reported yet ({free})"]
+    lines = []
+    for agent in health["agents"]:
+        who = f"agent {agent.get('pid') or '?'}" + (f" (shard {agent['shard']})" if agent.get("shard") else "")
+        when = agent.get("written_local") or "?"
+        if agent["state"] == "ok":
+            lines.append(f"store: ok ({who}, {free})" + (f"; {agent['line']}" if agent["line"] != "store ok" else ""))
+        elif agent["state"] == "failing":
+            lines.append(f"store: {agent['line']} ({who})")
+        elif agent["state"] == "stopped":
+            lines.append(f"store: {who} stopped at {when} ({free})")
+        elif agent["state"] == "silent":
+            lines.append(f"store: {who} has not reported since {when}: stopped without a word, or it cannot "
+                         f"write to data_dir ({free})" + (f"; last said: {agent['line']}" if agent["line"] else ""))
+        else:
+            lines.append(f"store: {agent.get('file')}: unreadable ({agent['line']})")
+    return lines
 
 
 def _dead_row(row: DeadRow) -> dict[str, Any]:
@@ -175,6 +235,9 @@ def print_table(report: dict[str, Any], out: TextIO) -> None:
     print("sites: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())), file=out)
     box = report["outbox"]
     print(f"outbox: {box['depth']} alert(s) waiting for delivery, {len(box['dead'])} dead shown", file=out)
+    if "store_health" in report:
+        for line in store_lines(report["store_health"]):
+            print(line, file=out)
     for dead in box["dead"]:
         print(f"  dead #{dead['id']} to {dead['chat_id']}: {dead['host']} {dead['kind']} {dead['to']}"
               f" — {dead['reason']}", file=out)
@@ -197,6 +260,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     try:
         snap = read_snapshot(db, now)
     except sqlite3.Error as exc:
+        if classify(exc).kind == DAMAGED:
+            damaged = StoreDamaged(damaged_message(db.path, str(exc), when=now, config_path=args.config),
+                                   path=str(db.path), detail=str(exc))
+            print(f"netwatchd: {damaged}", file=sys.stderr)
+            return 1
         print(f"netwatchd: cannot read the store {db.path}: {exc} (is it a netwatchd store? "
               "the agent creates it on its first run)", file=sys.stderr)
         return 1

@@ -8,6 +8,9 @@ Three kinds of rows share the table and the machinery (claim, retry with backoff
 a crash, one lane per destination): alerts and report documents to a Telegram chat (a document
 keeps its place in the chat's order and is sent alone, with sendDocument), and hook events in
 each hook's own lane (`hook:NAME`, see notify.hooks), which never touch Telegram's rate limits.
+
+Alerts the store cannot take (disk full, damaged file) are delivered from memory (`hold`,
+notify/memory.py) and saved with their delivery state when it recovers.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,16 +38,18 @@ from netwatchd.logs import redact
 from netwatchd.models import Transition
 from netwatchd.notify import format as fmt
 from netwatchd.notify import hooks as hook_lanes
+from netwatchd.notify.memory import WAITING, Ledger, MemRow, Outcome
 from netwatchd.notify.pacing import CONSOLE, RateLimiter
 from netwatchd.notify.timing import TIMING_FILENAME, TimingLog, timing_record
 from netwatchd.store import outbox_repo
 from netwatchd.store.db import Database, ThreadConnections, transaction
+from netwatchd.store.health import StoreHealth
 from netwatchd.store.outbox_repo import enqueue
 
 if TYPE_CHECKING:
     from netwatchd.notify.telegram_api import TelegramAPI
 
-__all__ = ["CONSOLE", "Backoff", "DeliveryWorker", "RateLimiter", "TIMING_FILENAME", "delivery_status",
+__all__ = ["CONSOLE", "Backoff", "DeliveryWorker", "Handoff", "RateLimiter", "TIMING_FILENAME", "delivery_status",
            "destinations_for", "enqueue"]
 
 
@@ -88,6 +93,11 @@ def destinations_for(config: Config) -> list[str]:
 #     else happens in between; the timing log is written after the commit) -- with a 150 ms round
 #     trip, about half of it. A resent row goes alone, with fmt.resend_note(), and its timing
 #     record says "resend": true, so a possible duplicate is always visible as one.
+#   * A store that cannot be written (disk full, damaged, locked) never stops delivery: a claim
+#     or a result that cannot be committed is kept in memory (the ledger's overlay) and written
+#     back before every step; alerts the agent could not save at all are held in memory and
+#     delivered from there (see notify/memory.py for what that guarantees after a crash). Every
+#     store failure goes to StoreHealth (the log says it once a minute, /healthz says why).
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +107,7 @@ LANE_IDLE_EXIT = 30.0     # seconds without rows before a chat's thread ends
 
 @dataclass
 class _Row:
-    id: int
+    id: int                       # the outbox row id; 0 for an alert only memory has
     chat_id: str
     transition: Transition | None      # None for a document
     detected_at: datetime
@@ -106,6 +116,16 @@ class _Row:
     sent_parts: int
     document: dict[str, Any] | None = None   # a report file's name, caption, MIME type (the bytes stay in the store)
     resend: bool = False      # in flight when a worker died: Telegram may have shown it already
+    next_attempt_at: datetime | None = None
+    status: str = "pending"
+    mem: MemRow | None = None     # set when memory holds this row's truth (held or overlay)
+
+    @classmethod
+    def of_memory(cls, row: MemRow) -> _Row:
+        return cls(id=row.db_id or 0, chat_id=row.chat_id, transition=row.transition, detected_at=row.detected_at,
+                   enqueued_at=row.enqueued_at, attempts=row.attempts, sent_parts=row.sent_parts,
+                   next_attempt_at=row.next_attempt_at, status=row.status, mem=row, document=row.document,
+                   resend=row.resend)
 
 
 class DeliveryWorker:
@@ -120,11 +140,18 @@ class DeliveryWorker:
                  backoff: Backoff = Backoff(), limiter: RateLimiter | None = None,
                  random_draw: Callable[[], float] = random.random, poll_interval: float = 0.25,
                  hooks: hook_lanes.HookRunner | None = None, hook_backoff: Backoff = Backoff(1.0, 60.0),
-                 on_hook: Callable[[str, str, str | None], None] | None = None) -> None:
+                 on_hook: Callable[[str, str, str | None], None] | None = None,
+                 health: StoreHealth | None = None, claim_in_memory: bool = True) -> None:
         self.db = db
         self.hooks = hooks
         self.hook_backoff = hook_backoff
         self.on_hook = on_hook         # (hook name, "ok" | "failed" | "dead", error or None)
+        self.health = health
+        # a row whose claim cannot be committed is claimed in memory; only safe when no other
+        # agent sends from this store (the agent turns it off with --shard)
+        self.claim_in_memory = claim_in_memory
+        self.ledger = Ledger()
+        self._migrated: dict[str, str] = {}    # group -> supergroup learned while running
         self.clock = clock
         self.api = api
         self.console = console
@@ -162,9 +189,28 @@ class DeliveryWorker:
         self.config = config
         self.timing.set_limits(config.retention.timing_max_mb, config.retention.timing_keep)
 
+    def hold(self, alerts: Sequence[tuple[int, Transition]], destinations: Sequence[str], now: datetime) -> int:
+        """Deliver alerts the store could not take, from memory (`key`: the caller's id of each, to
+        hand it over later with `handoff()`). An alert already held is not held twice. Returns
+        how many are new; wakes their chats."""
+        chats = list(dict.fromkeys(self._migrated.get(str(d), str(d)) for d in destinations))
+        new = sum(1 for key, transition in alerts if self.ledger.hold(key, transition, chats, now))
+        if new:
+            self.wake(chats)
+        return new
+
+    @contextmanager
+    def handoff(self) -> Iterator[Handoff]:
+        """Hold the ledger while the caller saves held alerts in its transaction (see Handoff)."""
+        with self.ledger.lock:
+            yield Handoff(self.ledger, self.claimer)
+
     def run_once(self) -> int:
         """One step of every chat that is due now, in this thread; returns messages sent."""
-        self._recover_once()
+        try:
+            self._recover_once()
+        except sqlite3.Error as exc:       # tried again by the next step
+            self._store_failed(exc)
         sent = 0
         for chat_id in self._chats_with_pending():
             outcome = self.step(chat_id)
@@ -174,12 +220,16 @@ class DeliveryWorker:
 
     def step(self, chat_id: str) -> StepOutcome:
         """Try to send the next message of one chat. Never raises for delivery problems."""
-        self._recover_once()
-        if chat_id in self._unreleased and not self._release(chat_id):
-            return StepOutcome(sent=False, wait=1.0)
         try:
+            self._recover_once()
+            if chat_id in self._unreleased and not self._release(chat_id):
+                return StepOutcome(sent=False, wait=1.0)
             return self._step(chat_id)
-        except Exception as exc:  # noqa: BLE001 - a bug or a store problem must not kill the lane
+        except sqlite3.Error as exc:       # the store: told to StoreHealth, which logs it once a minute
+            self._store_failed(exc)
+            self._release(chat_id)
+            return StepOutcome(sent=False, wait=1.0)
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the lane
             log.error("delivery to chat %s failed unexpectedly: %s", chat_id, redact(repr(exc)))
             self._release(chat_id)
             return StepOutcome(sent=False, wait=1.0)
@@ -188,20 +238,25 @@ class DeliveryWorker:
         """Put this worker's 'sending' rows of a chat back to 'pending' after a failed step. When
         the store refuses (locked, disk full), the chat is remembered and released on its next
         step: otherwise its claimed rows would stay 'sending' and hold the chat until a restart."""
+        self.ledger.release(chat_id)
         try:
             with self._write(self._conn()) as conn:
                 outbox_repo.release(conn, self.claimer, chat_id)
         except sqlite3.Error as exc:
-            log.error("alerts claimed for chat %s could not be released yet (%s); retrying",
-                      chat_id, redact(str(exc)))
+            self._store_failed(exc)
             self._unreleased.add(chat_id)
             return False
         self._unreleased.discard(chat_id)
         return True
 
     def depth(self) -> int:
-        """Rows not yet delivered (pending or in flight)."""
-        return outbox_repo.outbox_status(self._conn()).waiting
+        """Alerts not yet delivered (pending or in flight), in the store and in memory only."""
+        try:
+            stored = outbox_repo.outbox_status(self._conn()).waiting - self.ledger.finished_overlay()
+        except sqlite3.Error as exc:
+            self._store_failed(exc)
+            stored = len([r for r in self.ledger.overlay_for_all() if r.status in WAITING])
+        return max(0, stored) + self.ledger.waiting_held()
 
     def wake(self, chat_ids: Iterable[str] | None = None) -> None:
         """Tell a started worker that rows were just enqueued (saves up to one poll interval).
@@ -223,7 +278,10 @@ class DeliveryWorker:
         if self._dispatcher is not None:
             return
         self._stopping.clear()
-        self._recover_once()
+        try:
+            self._recover_once()
+        except sqlite3.Error as exc:       # tried again by the first step
+            self._store_failed(exc)
         self._dispatcher = threading.Thread(target=self._dispatch, name="delivery-dispatch", daemon=True)
         self._dispatcher.start()
 
@@ -310,12 +368,14 @@ class DeliveryWorker:
         conn = self._conn()
         if hook_lanes.is_hook_lane(chat_id):
             return self._step_hook(conn, chat_id)
-        not_before = outbox_repo.head_not_before(conn, chat_id)
-        if not_before is None:
+        self._write_back(conn)
+        rows = self._waiting(conn, chat_id)
+        if not rows:
             self._holds.pop(chat_id, None)
             return StepOutcome(sent=False, wait=self.poll_interval, has_rows=False)
-        held = self._hold(chat_id, not_before).remaining(self.clock)
-        if held > 0 and not outbox_repo.has_fresh_rows(conn, chat_id):
+        head = rows[0].next_attempt_at
+        held = self._hold(chat_id, head).remaining(self.clock) if head is not None else 0.0
+        if held > 0 and not any(r.attempts == 0 and r.status == "pending" for r in rows):
             return StepOutcome(sent=False, wait=held)
         # A new alert for a chat in backoff is tried at once (fresh news is worth one request;
         # after the failure the chat backs off again). A 429's retry_after still holds: the
@@ -330,9 +390,6 @@ class DeliveryWorker:
         wait = self.limiter.reserve(chat_id, self.clock.monotonic())
         if wait > 0:
             return StepOutcome(sent=False, wait=wait)
-        rows = self._pending_rows(conn, chat_id)
-        if not rows:
-            return StepOutcome(sent=False, wait=0.0)
         if rows[0].document is not None:
             if not self._claim(conn, rows[:1]):
                 return StepOutcome(sent=False, wait=self.poll_interval)
@@ -405,13 +462,11 @@ class DeliveryWorker:
             return self._failed(conn, chat_id, batch, DeliveryError(f"unexpected {type(exc).__name__}"), sent_at)
         acked_at = self.clock.now()
         # --- the duplicate window: Telegram has the message, the commit below has not happened ---
-        ids = [row.id for row in batch]
-        with self._write(conn):
-            if is_last_part:
-                outbox_repo.mark_sent(conn, self.claimer, ids, message_id=message_id, sent_at=sent_at,
-                                      acked_at=acked_at)
-            else:
-                outbox_repo.mark_part_sent(conn, self.claimer, ids, next_attempt_at=acked_at)
+        # (a commit that fails keeps the result in memory and writes it back later: never resent)
+        if is_last_part:
+            self._settle(conn, batch, Outcome("sent", sent_at=sent_at, acked_at=acked_at, message_id=message_id))
+        else:
+            self._settle(conn, batch, Outcome("part", next_attempt_at=acked_at))
         # --- window closed ---
         self._delivered(batch, chat_id, message_id, sent_at, acked_at, "sent")
         return StepOutcome(sent=True, wait=self.limiter.wait_for(chat_id, self.clock.monotonic()))
@@ -430,9 +485,7 @@ class DeliveryWorker:
         except Exception as exc:  # noqa: BLE001 - anything unexpected is transient: never drop a report
             return self._failed(conn, chat_id, [row], DeliveryError(f"unexpected {type(exc).__name__}"), sent_at)
         acked_at = self.clock.now()
-        with self._write(conn):
-            outbox_repo.mark_sent(conn, self.claimer, [row.id], message_id=message_id, sent_at=sent_at,
-                                  acked_at=acked_at)
+        self._settle(conn, [row], Outcome("sent", sent_at=sent_at, acked_at=acked_at, message_id=message_id))
         log.info("delivered report %s to chat %s in %.1f s (message %s)", meta.get("filename"), chat_id,
                  (acked_at - sent_at).total_seconds(), message_id)
         return StepOutcome(sent=True, wait=self.limiter.wait_for(chat_id, self.clock.monotonic()))
@@ -527,9 +580,7 @@ class DeliveryWorker:
         except (OSError, ValueError) as exc:
             return self._failed(conn, CONSOLE, batch, DeliveryError(f"console write failed: {exc}"), sent_at)
         acked_at = self.clock.now()
-        with self._write(conn):
-            outbox_repo.mark_printed(conn, self.claimer, [row.id for row in batch], sent_at=sent_at,
-                                     acked_at=acked_at)
+        self._settle(conn, batch, Outcome("printed", sent_at=sent_at, acked_at=acked_at))
         self._delivered(batch, CONSOLE, None, sent_at, acked_at, "sent")
         return StepOutcome(sent=True, wait=0.0)
 
@@ -537,19 +588,29 @@ class DeliveryWorker:
                 sent_at: datetime) -> StepOutcome:
         now = self.clock.now()
         reason = redact(str(exc))
-        ids = [row.id for row in batch]
         if exc.migrate_to_chat_id is not None:
             new_chat = str(exc.migrate_to_chat_id)
-            with self._write(conn):
-                outbox_repo.migrate_chat(conn, self.claimer, ids, old_chat=chat_id, new_chat=new_chat,
-                                         now=now, error=reason)
+            self._migrated[chat_id] = new_chat
+            self.ledger.migrate(chat_id, new_chat)
+            stored = [row.id for row in batch if row.mem is None]
+            try:
+                with self._write(conn):
+                    outbox_repo.migrate_chat(conn, self.claimer, stored, old_chat=chat_id, new_chat=new_chat,
+                                             now=now, error=reason)
+            except sqlite3.Error as exc_store:
+                self._store_failed(exc_store)
+                self._settle(conn, [row for row in batch if row.mem is None],
+                             Outcome("retry", next_attempt_at=now, error=reason))
+            else:
+                self._store_ok()
+            self._settle(conn, [row for row in batch if row.mem is not None],
+                         Outcome("retry", next_attempt_at=now, error=reason))
             log.warning("Telegram chat %s became supergroup %s: its alerts now go there; put %s in "
                         "telegram.chat_ids", chat_id, new_chat, new_chat)
             self.wake([new_chat])
             return StepOutcome(sent=False, wait=0.0)
         if exc.permanent:
-            with self._write(conn):
-                outbox_repo.mark_dead(conn, self.claimer, ids, error=reason)
+            self._settle(conn, batch, Outcome("dead", error=reason))
             log.error("%d alert(s) for chat %s given up: %s (check telegram.chat_ids and that the bot "
                       "is a member of that chat)", len(batch), chat_id, reason)
             self._delivered(batch, chat_id, None, sent_at, now, "dead", error=reason)
@@ -562,8 +623,7 @@ class DeliveryWorker:
         else:
             delay = self.backoff.delay(attempts, self.random_draw())
         retry_at = now + timedelta(seconds=delay)
-        with self._write(conn):
-            outbox_repo.retry_later(conn, self.claimer, ids, not_before=retry_at, error=reason)
+        self._settle(conn, batch, Outcome("retry", next_attempt_at=retry_at, error=reason))
         self._holds[chat_id] = (utc_ms(retry_at), Deadline.after(self.clock, delay))
         # a long Telegram outage must not flood the log: the first failures, then every 10th
         level = logging.WARNING if attempts <= 3 or attempts % 10 == 0 else logging.DEBUG
@@ -584,13 +644,42 @@ class DeliveryWorker:
     def _conn(self) -> sqlite3.Connection:
         return self._connections.get()
 
-    def _chats_with_pending(self) -> list[str]:
-        return outbox_repo.chats_with_pending(self._conn())
+    def _store_failed(self, exc: BaseException) -> None:
+        if self.health is not None:
+            self.health.failed("delivery", exc)
+        else:
+            log.error("the store failed during delivery: %s", redact(str(exc)))
 
-    def _pending_rows(self, conn: sqlite3.Connection, chat_id: str) -> list[_Row]:
-        rows = []
+    def _store_ok(self) -> None:
+        if self.health is not None:
+            self.health.succeeded()
+
+    def _chats_with_pending(self) -> list[str]:
+        try:
+            stored = outbox_repo.chats_with_pending(self._conn())
+        except sqlite3.Error as exc:
+            self._store_failed(exc)
+            stored = []
+        return stored + [chat for chat in self.ledger.chats() if chat not in stored]
+
+    def _waiting(self, conn: sqlite3.Connection, chat_id: str) -> list[_Row]:
+        """The chat's waiting rows in sending order: the store's (with what memory knows better
+        about them), then the alerts only memory has. A store that cannot be read leaves the
+        memory rows (told to StoreHealth)."""
+        try:
+            records: list[outbox_repo.OutboxRecord] | None = outbox_repo.waiting_rows(conn, chat_id, READ_AHEAD)
+        except sqlite3.Error as exc:
+            self._store_failed(exc)
+            records = None
+        overlay = self.ledger.overlay_for(chat_id)
+        rows: list[_Row] = []
         unreadable = []
-        for record in outbox_repo.waiting_rows(conn, chat_id, READ_AHEAD):
+        for record in records or []:
+            mem = overlay.pop(record.id, None)
+            if mem is not None:
+                if mem.status in WAITING:
+                    rows.append(_Row.of_memory(mem))
+                continue
             try:
                 if record.kind == "document":
                     meta = json.loads(record.payload)
@@ -599,40 +688,136 @@ class DeliveryWorker:
                     rows.append(_Row(id=record.id, chat_id=record.chat_id, transition=None,
                                      detected_at=datetime.fromisoformat(record.detected_at),
                                      enqueued_at=datetime.fromisoformat(record.enqueued_at),
-                                     attempts=record.attempts, sent_parts=record.sent_parts, document=meta))
+                                     attempts=record.attempts, sent_parts=record.sent_parts, document=meta,
+                                     next_attempt_at=datetime.fromisoformat(record.next_attempt_at)
+                                     if record.next_attempt_at else None, status=record.status))
                     continue
                 rows.append(_Row(id=record.id, chat_id=record.chat_id,
                                  transition=Transition.from_dict(json.loads(record.payload)),
                                  detected_at=datetime.fromisoformat(record.detected_at),
                                  enqueued_at=datetime.fromisoformat(record.enqueued_at),
-                                 attempts=record.attempts, sent_parts=record.sent_parts, resend=record.resend))
+                                 attempts=record.attempts, sent_parts=record.sent_parts, resend=record.resend,
+                                 next_attempt_at=datetime.fromisoformat(record.next_attempt_at)
+                                 if record.next_attempt_at else None, status=record.status))
             except (ValueError, KeyError, TypeError) as exc:
                 unreadable.append((record.id, f"unreadable outbox row: {type(exc).__name__}: {exc}"))
+        for _, mem in sorted(overlay.items()):
+            # not among the store's waiting rows: finished elsewhere, or the store could not be read
+            if records is None and mem.status in WAITING:
+                rows.append(_Row.of_memory(mem))
+            elif records is not None and len(records) < READ_AHEAD and not mem.unwritten:
+                self.ledger.forget(mem)
+        rows += [_Row.of_memory(mem) for mem in self.ledger.held_for(chat_id)]
         if unreadable:       # a damaged row must not block its chat forever
-            with self._write(conn):
-                outbox_repo.set_aside(conn, unreadable)
+            try:
+                with self._write(conn):
+                    outbox_repo.set_aside(conn, unreadable)
+            except sqlite3.Error as exc:
+                self._store_failed(exc)
             log.error("%d outbox row(s) for chat %s cannot be read and were set aside (status dead): %s",
                       len(unreadable), chat_id, unreadable[0][1])
         return rows
 
     def _claim(self, conn: sqlite3.Connection, batch: list[_Row]) -> bool:
-        """pending -> sending for exactly these rows, or nothing (another worker has some)."""
-        ids = [row.id for row in batch]
-        try:
-            with self._write(conn):
-                if outbox_repo.claim(conn, self.claimer, ids) != len(ids):
-                    raise _ClaimLost()
-        except _ClaimLost:
-            return False
+        """pending -> sending for exactly these rows, or nothing (another worker has some, or a
+        held alert was just handed to the store). A store claim that cannot be committed is
+        made in memory (`claim_in_memory`)."""
+        with self.ledger.lock:
+            for row in batch:    # an overlay row written back meanwhile: the store's row is the truth
+                if row.mem is not None and row.mem.db_id is not None and not self.ledger.tracks(row.mem):
+                    row.mem = None
+            in_memory = [row for row in batch if row.mem is not None]
+            if any(row.mem is None or row.mem.retired or row.mem.status != "pending" for row in in_memory):
+                return False
+            for row in in_memory:
+                assert row.mem is not None
+                row.mem.status = "sending"
+                row.mem.attempts += 1
+        stored = [row for row in batch if row.mem is None]
+        if stored:
+            ids = [row.id for row in stored]
+            try:
+                with self._write(conn):
+                    if outbox_repo.claim(conn, self.claimer, ids) != len(ids):
+                        raise _ClaimLost()
+            except (_ClaimLost, sqlite3.Error) as exc:
+                if isinstance(exc, sqlite3.Error):
+                    self._store_failed(exc)
+                # a report document is never claimed in memory: it waits for the store
+                if isinstance(exc, _ClaimLost) or not self.claim_in_memory \
+                        or any(row.transition is None for row in stored):
+                    self.ledger.release_rows([row.mem for row in in_memory if row.mem is not None])
+                    return False
+                for row in stored:      # the store still says pending: memory says ours
+                    row.mem = self.ledger.adopt(row.id, row.chat_id, row.transition, row.detected_at,
+                                                row.enqueued_at, row.next_attempt_at or self.clock.now(),
+                                                row.attempts + 1, row.sent_parts, row.document, row.resend)
+                    row.mem.status = "sending"
+            else:
+                self._store_ok()
         for row in batch:
-            row.attempts += 1
+            row.attempts = row.mem.attempts if row.mem is not None else row.attempts + 1
         return True
 
+    def _settle(self, conn: sqlite3.Connection, batch: list[_Row], outcome: Outcome) -> None:
+        """Record what became of a message: in the store for rows claimed there (kept in memory
+        when the commit fails, written back later), in memory for the others."""
+        in_memory = [row.mem for row in batch if row.mem is not None]
+        stored = [row for row in batch if row.mem is None]
+        if stored:
+            ids = [row.id for row in stored]
+            try:
+                with self._write(conn):
+                    _store_outcome(conn, self.claimer, ids, outcome)
+            except sqlite3.Error as exc:
+                self._store_failed(exc)
+                for row in stored:        # claimed in the store by us; the result waits in memory
+                    row.mem = self.ledger.adopt(row.id, row.chat_id, row.transition, row.detected_at,
+                                                row.enqueued_at, row.next_attempt_at or self.clock.now(),
+                                                row.attempts, row.sent_parts, row.document, row.resend)
+                    row.mem.status = "sending"
+                    self._settle_memory(row.mem, outcome)
+            else:
+                self._store_ok()
+        for mem in in_memory:
+            self._settle_memory(mem, outcome)
+        self._write_back(conn)
+
+    def _settle_memory(self, mem: MemRow, outcome: Outcome) -> None:
+        with self.ledger.lock:
+            outcome.apply(mem)
+            if mem.db_id is not None:       # the store has this row (overlay): write it back
+                mem.unwritten = True
+                self.ledger.track(mem)
+
+    def _write_back(self, conn: sqlite3.Connection) -> None:
+        """Write the states only memory has of rows the store has (oldest first); stop at the
+        first failure (the store still cannot be written)."""
+        pending = self.ledger.unwritten()
+        if not pending:
+            return
+        try:
+            with self._write(conn):
+                states = [(row, row.delivery(self.claimer)) for row in pending]
+                done = [(row, state, outbox_repo.write_state(conn, self.claimer, row.db_id or 0, state))
+                        for row, state in states]
+        except sqlite3.Error as exc:
+            self._store_failed(exc)
+            return
+        self._store_ok()
+        for row, state, updated in done:
+            if updated:
+                self.ledger.written(row, state)
+            else:
+                self.ledger.forget(row)     # another worker finished it meanwhile
+        if done:
+            log.info("%d alert state(s) kept in memory while the store failed are saved now", len(done))
+
     def _recover_once(self) -> None:
-        """Put rows left 'sending' by a dead worker back to 'pending' (kill -9, power loss)."""
+        """Put rows left 'sending' by a dead worker back to 'pending' (kill -9, power loss).
+        Raises sqlite3.Error when the store cannot be read or written (tried again next step)."""
         if self._recovered:
             return
-        self._recovered = True
         conn = self._conn()
         stale = []
         for row_id, owner in outbox_repo.in_flight(conn):
@@ -646,13 +831,18 @@ class DeliveryWorker:
             log.warning("%d alert(s) were in flight when netwatchd stopped: sending them again, each "
                         "alone and marked 'sent again after a restart' (Telegram may show them twice)",
                         len(stale))
+        self._recovered = True
 
     def _seed_limiter(self, conn: sqlite3.Connection, chat_id: str) -> None:
         if chat_id in self._seeded or chat_id == CONSOLE:
             return
-        self._seeded.add(chat_id)
         now = self.clock.now()
-        acked = outbox_repo.acked_since(conn, chat_id, now - timedelta(seconds=60))
+        try:
+            acked = outbox_repo.acked_since(conn, chat_id, now - timedelta(seconds=60))
+        except sqlite3.Error as exc:
+            self._store_failed(exc)
+            return
+        self._seeded.add(chat_id)
         ages = [(now - at).total_seconds() for at in acked]
         # an ack stamped in the future was written before the clock stepped back: its age is unknown
         # (a 429's retry_after covers it), and counting it as new would hold the chat for the step
@@ -668,8 +858,11 @@ class DeliveryWorker:
         self._last_prune = mono
         keep_days = max(self.config.retention.raw_days, 1.0)
         before = self.clock.now() - timedelta(days=keep_days)
-        with self._write(self._conn()) as conn:
-            outbox_repo.prune(conn, before)
+        try:
+            with self._write(self._conn()) as conn:
+                outbox_repo.prune(conn, before)
+        except sqlite3.Error as exc:
+            self._store_failed(exc)
 
     # -- timing log -----------------------------------------------------------------------------
 
@@ -697,6 +890,58 @@ class DeliveryWorker:
 
 class _ClaimLost(Exception):
     """Another worker holds some of the rows (rolls the claim back)."""
+
+
+def _store_outcome(conn: sqlite3.Connection, claimer: str, ids: list[int], outcome: Outcome) -> None:
+    """Write a message's outcome for rows claimed in the store (inside the caller's transaction)."""
+    if outcome.kind == "sent":
+        assert outcome.sent_at is not None and outcome.acked_at is not None
+        outbox_repo.mark_sent(conn, claimer, ids, message_id=outcome.message_id, sent_at=outcome.sent_at,
+                              acked_at=outcome.acked_at)
+    elif outcome.kind == "printed":
+        assert outcome.sent_at is not None and outcome.acked_at is not None
+        outbox_repo.mark_printed(conn, claimer, ids, sent_at=outcome.sent_at, acked_at=outcome.acked_at)
+    elif outcome.kind == "part":
+        assert outcome.next_attempt_at is not None
+        outbox_repo.mark_part_sent(conn, claimer, ids, next_attempt_at=outcome.next_attempt_at)
+    elif outcome.kind == "retry":
+        assert outcome.next_attempt_at is not None
+        outbox_repo.retry_later(conn, claimer, ids, not_before=outcome.next_attempt_at, error=outcome.error or "")
+    elif outcome.kind == "dead":
+        outbox_repo.mark_dead(conn, claimer, ids, error=outcome.error or "")
+    else:  # pragma: no cover - Outcome kinds are fixed
+        raise ValueError(outcome.kind)
+
+
+class Handoff:
+    """Held alerts being saved by the agent, inside its transaction, while it holds the ledger:
+
+        with worker.handoff() as handoff:
+            with transaction(conn):
+                ids = state_repo.save(..., prior=[handoff.prior(key) for key in keys])
+                handoff.note(conn, zip(keys, ids))
+            handoff.commit()          # only once the transaction committed
+    """
+
+    def __init__(self, ledger: Ledger, claimer: str) -> None:
+        self.ledger = ledger
+        self.claimer = claimer
+        self._noted: list[tuple[int, dict[str, int]]] = []
+
+    def prior(self, key: int) -> dict[str, outbox_repo.Delivery] | None:
+        """How far delivery of held alert `key` got, by chat (None: not held)."""
+        return self.ledger.prior(key, self.claimer)
+
+    def note(self, conn: sqlite3.Connection, saved: Iterable[tuple[int, int]]) -> None:
+        """(key, event id) of each saved alert; reads the ids of its outbox rows. Raises sqlite3.Error."""
+        held = self.ledger.held_keys()
+        self._noted = [(key, outbox_repo.rows_of_event(conn, event_id)) for key, event_id in saved if key in held]
+
+    def commit(self) -> None:
+        """The transaction committed: held rows leave memory (in-flight ones move to the overlay)."""
+        for key, row_ids in self._noted:
+            self.ledger.saved(key, row_ids)
+        self._noted = []
 
 
 @dataclass

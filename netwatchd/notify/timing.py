@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from netwatchd.clock import iso_ms
 from netwatchd.config.model import RetentionSpec
 from netwatchd.jsonl import MIB, RotatingJsonl
+from netwatchd.logs import LogThrottle
 from netwatchd.models import Transition
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class TimingLog:
                  keep: int = RetentionSpec.timing_keep) -> None:
         self.path = path
         self._log = RotatingJsonl(path, max_bytes=_bytes(max_mb), keep=keep)
+        self._complaints = LogThrottle(log)    # a full disk fails every record: once a minute is enough
 
     def set_limits(self, max_mb: float, keep: int) -> None:
         """A config reload: the new limits apply to the next record."""
@@ -39,8 +41,11 @@ class TimingLog:
         try:
             self._log.write(record)
         except OSError as exc:
-            log.error("cannot write %s: %s (check data_dir is writable)", self.path,
-                      exc.strerror or exc.__class__.__name__)
+            self._complaints.log("write", logging.ERROR, "cannot write %s: %s (check data_dir is writable and "
+                                 "has free space)", self.path, exc.strerror or exc.__class__.__name__)
+            return
+        if self._complaints.is_open("write"):
+            self._complaints.resolved("write", logging.WARNING, "%s is written again", self.path)
 
 
 def _bytes(max_mb: float) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +35,27 @@ class OutboxRecord:
     sent_parts: int
     kind: str = "alert"            # alert | document | hook
     resend: bool = False           # it was in flight when a worker died: Telegram may have it already
+    status: str = "pending"
+    next_attempt_at: str = ""
+    claimed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How far delivery of one alert to one chat got, for a row written with that state at once:
+    an alert delivered from memory while the store could not be written is saved as 'sent' (so it
+    is never sent again), one in flight as 'sending' (claimed by `claimed_by`), one that failed as
+    'pending' with its retry time, or 'dead'."""
+
+    status: str
+    attempts: int = 0
+    sent_parts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    acked_at: datetime | None = None
+    message_id: int | None = None
+    claimed_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,8 +83,10 @@ class OutboxStatus:
 # --- enqueue (inside the caller's transaction) ------------------------------------------------
 
 def enqueue(conn: sqlite3.Connection, event_id: int | None, transition: Transition,
-            destinations: Sequence[str], now: datetime, *, kind: str = "alert") -> None:
-    """Insert one pending row per destination; never commits (the caller's transaction does).
+            destinations: Sequence[str], now: datetime, prior: Mapping[str, Delivery] | None = None, *,
+            kind: str = "alert") -> dict[str, int]:
+    """Insert one row per destination, pending, or as far as `prior` (by chat id) says delivery
+    from memory got; never commits (the caller's transaction does). Returns {chat id: row id}.
 
     A destination whose group was migrated to a supergroup goes to the new chat id. `kind` is
     'alert' (a Telegram chat) or 'hook' (destinations are hook lanes, 'hook:NAME').
@@ -72,16 +95,32 @@ def enqueue(conn: sqlite3.Connection, event_id: int | None, transition: Transiti
     payload = json.dumps(transition.to_dict(), ensure_ascii=False, sort_keys=True)
     enqueued_at = utc_ms(now)
     detected_at = utc_ms(transition.at)
-    seen: set[str] = set()
+    rows: dict[str, int] = {}
     for destination in destinations:
         chat_id = migrated.get(str(destination), str(destination))
-        if chat_id in seen:
+        if chat_id in rows:
             continue
-        seen.add(chat_id)
-        conn.execute(
-            "INSERT INTO outbox(event_id, chat_id, payload, status, enqueued_at, detected_at,"
-            " next_attempt_at, kind) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
-            (event_id, chat_id, payload, enqueued_at, detected_at, enqueued_at, kind))
+        done = (prior or {}).get(chat_id) or (prior or {}).get(str(destination))
+        if done is None:
+            cursor = conn.execute(
+                "INSERT INTO outbox(event_id, chat_id, payload, status, enqueued_at, detected_at,"
+                " next_attempt_at, kind) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
+                (event_id, chat_id, payload, enqueued_at, detected_at, enqueued_at, kind))
+        else:
+            cursor = conn.execute(
+                "INSERT INTO outbox(event_id, chat_id, payload, status, enqueued_at, detected_at, next_attempt_at,"
+                " attempts, sent_parts, last_error, sent_at, acked_at, message_id, claimed_by, kind)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (event_id, chat_id, payload, done.status, enqueued_at, detected_at,
+                 utc_ms(done.next_attempt_at) if done.next_attempt_at else enqueued_at, done.attempts,
+                 done.sent_parts, done.last_error, _ms(done.sent_at), _ms(done.acked_at), done.message_id,
+                 done.claimed_by, kind))
+        rows[chat_id] = int(cursor.lastrowid or 0)
+    return rows
+
+
+def _ms(moment: datetime | None) -> str | None:
+    return utc_ms(moment) if moment is not None else None
 
 
 def enqueue_document(conn: sqlite3.Connection, chat_ids: Sequence[str], meta: dict[str, Any], body: bytes,
@@ -139,10 +178,12 @@ def has_fresh_rows(conn: sqlite3.Connection, chat_id: str) -> bool:
 def waiting_rows(conn: sqlite3.Connection, chat_id: str, limit: int) -> list[OutboxRecord]:
     """The chat's first `limit` waiting rows in id order."""
     found = conn.execute(
-        "SELECT id, chat_id, payload, detected_at, enqueued_at, attempts, sent_parts, kind, resend FROM outbox"
+        "SELECT id, chat_id, payload, detected_at, enqueued_at, attempts, sent_parts, kind, resend, status,"
+        " next_attempt_at, claimed_by FROM outbox"
         f" WHERE chat_id=? AND status IN {_WAITING} ORDER BY id LIMIT ?", (chat_id, limit)).fetchall()
     return [OutboxRecord(id=row[0], chat_id=row[1], payload=row[2], detected_at=row[3], enqueued_at=row[4],
-                         attempts=row[5], sent_parts=row[6], kind=row[7], resend=bool(row[8])) for row in found]
+                         attempts=row[5], sent_parts=row[6], kind=row[7], resend=bool(row[8]), status=row[9],
+                         next_attempt_at=row[10], claimed_by=row[11]) for row in found]
 
 
 def acked_since(conn: sqlite3.Connection, chat_id: str, since: datetime) -> list[datetime]:
@@ -213,6 +254,26 @@ def set_aside(conn: sqlite3.Connection, unreadable: Sequence[tuple[int, str]]) -
     """Pending rows that cannot be read, as (id, why): dead, so they never block their chat."""
     conn.executemany("UPDATE outbox SET status='dead', last_error=? WHERE id=? AND status='pending'",
                      [(why, row_id) for row_id, why in unreadable])
+
+
+def write_state(conn: sqlite3.Connection, claimer: str, row_id: int, state: Delivery) -> bool:
+    """Store the delivery state the worker kept in memory while the store could not be written
+    (row still pending, or 'sending' claimed by `claimer`; a row another worker finished is left
+    alone). Returns whether the row was updated."""
+    return conn.execute(
+        "UPDATE outbox SET status=?, attempts=?, sent_parts=?, next_attempt_at=coalesce(?, next_attempt_at),"
+        " last_error=?, sent_at=coalesce(?, sent_at), acked_at=coalesce(?, acked_at),"
+        " message_id=coalesce(?, message_id), claimed_by=?"
+        " WHERE id=? AND (status='pending' OR (status='sending' AND claimed_by=?))",
+        (state.status, state.attempts, state.sent_parts, _ms(state.next_attempt_at), state.last_error,
+         _ms(state.sent_at), _ms(state.acked_at), state.message_id, state.claimed_by, row_id,
+         claimer)).rowcount > 0
+
+
+def rows_of_event(conn: sqlite3.Connection, event_id: int) -> dict[str, int]:
+    """{chat id: outbox row id} of one event's rows."""
+    return {str(row[0]): int(row[1]) for row in conn.execute(
+        "SELECT chat_id, id FROM outbox WHERE event_id=?", (event_id,)).fetchall()}
 
 
 def release(conn: sqlite3.Connection, claimer: str, chat_id: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
@@ -17,7 +17,7 @@ from netwatchd.clock import utc_ms
 from netwatchd.engine.engine import HostState, Mute
 from netwatchd.models import Transition
 from netwatchd.store.db import transaction
-from netwatchd.store.outbox_repo import enqueue
+from netwatchd.store.outbox_repo import Delivery, enqueue
 
 
 class StoredState(NamedTuple):
@@ -30,12 +30,16 @@ class StoredState(NamedTuple):
 
 def save(conn: sqlite3.Connection, states: dict[str, HostState], transitions: Sequence[Transition],
          destinations: Sequence[str], now: datetime,
+         prior: Sequence[Mapping[str, Delivery] | None] | None = None,
          hook_lanes: Callable[[Transition], Sequence[str]] | None = None) -> list[int]:
     """Write `states`, an events row per transition and outbox rows for notify=True ones, plus
     one 'hook' row per lane `hook_lanes(transition)` names (announced or not: the hooks decide).
 
-    One transaction (joins the caller's if one is open). Returns the new event ids in the order
-    of `transitions`. Raises sqlite3.Error if the store cannot be written (nothing is kept then).
+    `prior[i]` (by chat id), when given, is how far delivery of transitions[i] from memory got
+    while the store could not be written: its rows are written in that state (a delivered alert
+    as 'sent', never to be sent again). One transaction (joins the caller's if one is open).
+    Returns the new event ids in the order of `transitions`. Raises sqlite3.Error if the store
+    cannot be written (nothing is kept then).
     """
     own = not conn.in_transaction
     if own:
@@ -50,7 +54,7 @@ def save(conn: sqlite3.Connection, states: dict[str, HostState], transitions: Se
                   json.dumps(s.to_dict(), ensure_ascii=False, sort_keys=True))
                  for name, s in states.items()])
         ids: list[int] = []
-        for transition in transitions:
+        for index, transition in enumerate(transitions):
             payload = json.dumps(transition.to_dict(), ensure_ascii=False, sort_keys=True)
             cursor = conn.execute(
                 "INSERT INTO events(host, kind, from_state, to_state, at, payload) VALUES (?, ?, ?, ?, ?, ?)",
@@ -59,7 +63,7 @@ def save(conn: sqlite3.Connection, states: dict[str, HostState], transitions: Se
             event_id = int(cursor.lastrowid or 0)
             ids.append(event_id)
             if transition.notify:
-                enqueue(conn, event_id, transition, destinations, now)
+                enqueue(conn, event_id, transition, destinations, now, prior[index] if prior else None)
             lanes = hook_lanes(transition) if hook_lanes is not None else ()
             if lanes:
                 enqueue(conn, event_id, transition, lanes, now, kind="hook")
