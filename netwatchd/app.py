@@ -59,7 +59,7 @@ from netwatchd.errors import ConfigError, NetwatchError, StoreDamaged, StoreErro
 from netwatchd.logs import add_secret, redact
 from netwatchd.models import ProbeResult, RouterAnswer, RouterAsk, State, Transition
 from netwatchd.store import crosscheck_repo, history_repo, integrity, report_repo, router_watch_repo, state_repo
-from netwatchd.store.db import Database, ThreadConnections, transaction
+from netwatchd.store.db import Database, ThreadConnections, locked_transaction, transaction
 from netwatchd.store.faults import DAMAGED, damaged_message, human_bytes
 from netwatchd.store.faults import classify as classify_fault
 from netwatchd.store.health import CHECK_EVERY, REPORT_EVERY, StoreHealth, health_file, write_health_file
@@ -80,6 +80,7 @@ ROUTER_LOOK_SECONDS = 300.0  # a via router's interfaces are looked at this ofte
 ROUTER_WATCH_TICK = 1.0     # how often the router-watch loop checks what is due
 TICK_SECONDS = 1.0          # engine.tick(): mute ends, reminders, the uplink summary
 HISTORY_PRUNE_SECONDS = 60.0
+HISTORY_BACKLOG = 50_000      # probe results kept for the history while the store cannot take them
 RTT_HISTORY_LENGTH = 30
 STOP_BUDGET_SECONDS = 1.6   # SIGTERM -> exit well inside the promised 2 s
 HEARTBEAT_SECONDS = 30.0    # how often the agent records that it is running (reports: monitor blind)
@@ -207,6 +208,8 @@ class Agent:
         # transitions not saved yet, each with a key the delivery worker knows it by once held
         self._unsaved: list[tuple[int, Transition]] = []
         self._keys = itertools.count(1)
+        self._history_backlog: list[tuple[list[ProbeResult], dict[str, str]]] = []
+        self._history_lock = threading.Lock()
         with refusing_damage(self.db, config.path, self.clock.now):
             stored_states = state_repo.load_states(self._conn())
             crosscheck_memory = crosscheck_repo.load(self._conn())
@@ -328,13 +331,34 @@ class Agent:
             self.latest[result.host] = result
             self.rtt_history.setdefault(result.host, deque(maxlen=RTT_HISTORY_LENGTH)).append(result.rtt_avg_ms)
             self.metrics.observe_probe(result)
-        try:
-            history_repo.record_results(self._conn(), results, states)
-        except sqlite3.Error as exc:         # logged by StoreHealth, once a minute with a count
-            self.store_health.failed("probe history", exc)
-        else:
-            self.store_health.succeeded()
+        self._record_history(results, states)
         return transitions
+
+    def _record_history(self, results: list[ProbeResult], states: dict[str, str]) -> None:
+        """Write this round's results to the probe history, with the rounds that could not be
+        written before (kept in memory, the oldest dropped beyond HISTORY_BACKLOG results). Waits
+        for another writer at most ALERT_PATIENCE: this is the probe round's own thread."""
+        with self._history_lock:
+            if results:
+                self._history_backlog.append((results, states))
+            if not self._history_backlog:
+                return
+            try:
+                conn = self.store_health.ready(self._conn(), alert=True)
+                with transaction(conn):
+                    for batch, batch_states in self._history_backlog:
+                        history_repo.record_results(conn, batch, batch_states)
+            except sqlite3.Error as exc:         # logged by StoreHealth, once a minute with a count
+                self.store_health.failed("probe history", exc)
+                kept = 0
+                for index in range(len(self._history_backlog) - 1, -1, -1):
+                    kept += len(self._history_backlog[index][0])
+                    if kept > HISTORY_BACKLOG:
+                        del self._history_backlog[:index + 1]
+                        break
+                return
+            self._history_backlog.clear()
+        self.store_health.succeeded()
 
     # ---- questions to the routers ------------------------------------------------------
     def ask_routers(self, asks: Sequence[RouterAsk]) -> None:
@@ -439,17 +463,17 @@ class Agent:
             return
         from netwatchd.notify.outbox import destinations_for
 
-        conn = self._conn()
         destinations = destinations_for(self.config)
         keys = [key for key, _ in self._unsaved]
         held = self.worker.ledger.held_keys()
         try:
+            conn = self.store_health.ready(self._conn(), alert=True)
             if any(key in held for key in keys):
-                with self.worker.handoff() as handoff:
-                    with transaction(conn):
-                        self._save(conn, watch_writes, health_writes, destinations,
-                                   [handoff.prior(key) for key in keys], handoff=handoff)
-                    handoff.commit()
+                # the store's write lock first (it may take a while), then the ledger's until after
+                # the commit: no lane may claim a held alert between its snapshot and the commit
+                with locked_transaction(conn, self.worker.handoff()) as handoff:
+                    self._save(conn, watch_writes, health_writes, destinations,
+                               [handoff.prior(key) for key in keys], handoff=handoff)
             else:
                 with transaction(conn):
                     self._save(conn, watch_writes, health_writes, destinations, None)
@@ -458,29 +482,38 @@ class Agent:
             # not saved, not lost: delivered from memory now, saved with a later round
             self.worker.hold([(key, t) for key, t in self._unsaved if t.notify and key not in held],
                              destinations, self.clock.now())
+            self._decided(transitions, changed_now, saved=False)
             return
         self.store_health.succeeded()
         if watcher is not None and watch_writes:
             watcher.saved(watch_writes)
         if health is not None and health_writes:
             health.saved(health_writes)
-        saved, self._unsaved = [t for _, t in self._unsaved], []
-        changed, self._unsaved_states = self._unsaved_states, {}
+        handed = len([key for key in keys if key in held])
+        if handed:
+            log.info("%d alert(s) decided while the store could not be written are saved now, each as far "
+                     "as its delivery from memory got", handed)
+        saved, self._unsaved, self._unsaved_states = self._unsaved, [], {}
         self._unsaved_maintenance = []
-        for transition in saved:
+        self._decided(transitions, changed_now, saved=True)
+        if any(t.notify for _, t in saved):
+            self.worker.wake()
+        if self._hook_lanes is not None:
+            lanes = sorted({lane for _, t in saved for lane in self._hook_lanes(t)})
+            if lanes:
+                self.worker.wake(lanes)
+
+    def _decided(self, transitions: Sequence[Transition], changed: dict[str, HostState], *, saved: bool) -> None:
+        """Log and count what the engine just decided (whether or not the store has it yet)."""
+        for transition in transitions:
             self.metrics.observe_transition(transition)
-            log.log(logging.INFO if transition.notify else logging.DEBUG, "%s: %s -> %s (%s%s)",
+            log.log(logging.INFO if transition.notify else logging.DEBUG, "%s: %s -> %s (%s%s%s)",
                     transition.host, transition.from_state.value, transition.to_state.value,
-                    transition.kind, "" if transition.notify else ", not announced")
+                    transition.kind, "" if transition.notify else ", not announced",
+                    "" if saved else "; not saved yet: the store cannot be written")
         for name, state in changed.items():
             if name != SELF_HOST:
                 self.metrics.set_state(name, state.state)
-        if any(t.notify for t in saved):
-            self.worker.wake()
-        if self._hook_lanes is not None:
-            lanes = sorted({lane for t in saved for lane in self._hook_lanes(t)})
-            if lanes:
-                self.worker.wake(lanes)
 
     def _save(self, conn: sqlite3.Connection, watch_writes: Any, health_writes: Any, destinations: list[str],
               prior: list[Any] | None, handoff: Any = None) -> None:
@@ -528,7 +561,7 @@ class Agent:
         if self.clock.monotonic() - self._last_prune >= HISTORY_PRUNE_SECONDS:
             self._last_prune = self.clock.monotonic()
             try:
-                history_repo.prune_and_rollup(conn, now, self.config.retention)
+                history_repo.prune_and_rollup(self.store_health.ready(conn, alert=True), now, self.config.retention)
             except sqlite3.Error as exc:
                 self.store_health.failed("history housekeeping", exc)
             else:

@@ -100,7 +100,7 @@ def test_a_store_that_cannot_be_written_keeps_the_alert_for_the_next_round(tmp_p
     def failing_once(*args, **kwargs):
         if not failures:
             failures.append(1)
-            raise sqlite3.OperationalError("database is locked")
+            raise sqlite3.OperationalError("database or disk is full")
         return real_save(*args, **kwargs)
 
     monkeypatch.setattr(state_repo, "save", failing_once)

@@ -10,7 +10,6 @@ said "ok", and every probe round logged ERROR lines (about 8 a second on a full 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import os
 import re
@@ -39,9 +38,7 @@ class Lock:
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
-        for connections in (agent._connections, agent.worker._connections):
-            connections._busy_timeout_ms = 0        # fail at once, not after SQLite's 10 s patience
-            connections.close_all()
+        agent.store_health.patience_s = 0           # fail at once, not after SQLite's 10 s patience
         self.blocker = agent.db.connect()
 
     def __enter__(self) -> Lock:
@@ -213,18 +210,14 @@ def test_netwatchd_status_and_the_bots_status_say_the_store_fails_and_why(tmp_pa
     assert status.store_health(config, clock.now())["agents"][0]["state"] == "stopped"
 
 
-def test_the_command_bot_answers_status_while_it_cannot_store_its_offset(tmp_path, clock, standin, monkeypatch):
+def test_the_command_bot_answers_status_while_it_cannot_store_its_offset(tmp_path, clock, standin):
     """The bot used to stay silent: the update's offset could not be stored, so the command waited."""
-    from netwatchd.store import bot_repo, db
-
-    monkeypatch.setattr(bot_repo, "write_quickly", functools.partial(db.write_quickly, patience=0.2))
     net = Network()
     config = make_config(tmp_path, standin.api_url)
     config = dataclasses.replace(config, telegram=dataclasses.replace(config.telegram, poll_commands=True))
     agent = Agent(config, clock=clock, probe_fn=net.probe)
     settle(agent, clock, 12)
     with Lock(agent):
-        agent.bot._poll_connections.get().execute("PRAGMA busy_timeout=0")
         standin.inject_message(42, 42, "/status")
         assert agent.bot.run_once() == 1
         [answer] = standin.messages(42)

@@ -58,7 +58,7 @@ from netwatchd.notify.telegram_api import TelegramAPI
 from netwatchd.router.client import RouterPool
 from netwatchd.store.audit_repo import AuditEntry, finish_audit
 from netwatchd.store.bot_repo import accept_update, load_offset
-from netwatchd.store.db import Database, ThreadConnections
+from netwatchd.store.db import LOCK_PATIENCE_S, Database, ThreadConnections
 from netwatchd.textsplit import split_html
 
 log = logging.getLogger(__name__)
@@ -330,8 +330,9 @@ class BotPoller:
         """Store the offset past `update_id` with the audit row (returns its id). When the store
         cannot take it, the offset is kept in memory and the audit line goes to the log: the
         command is answered all the same (None)."""
+        patience = self.store_health.write_patience(alert=True) if self.store_health is not None else LOCK_PATIENCE_S
         try:
-            audit_id = accept_update(self._poll_connections.get(), update_id, entry)
+            audit_id = accept_update(self._poll_connections.get(), update_id, entry, patience=patience)
         except (StoreError, sqlite3.Error) as exc:
             self._store_trouble("recording a bot update", exc)
             self._offset_in_memory = max(self._offset_in_memory or 0, update_id + 1)

@@ -201,9 +201,13 @@ class DeliveryWorker:
 
     @contextmanager
     def handoff(self) -> Iterator[Handoff]:
-        """Hold the ledger while the caller saves held alerts in its transaction (see Handoff)."""
+        """Hold the ledger while the caller saves held alerts in its transaction, and until its
+        commit: leaving normally means committed (held rows leave memory, see Handoff); an
+        exception means nothing was saved (memory keeps them)."""
         with self.ledger.lock:
-            yield Handoff(self.ledger, self.claimer)
+            handoff = Handoff(self.ledger, self.claimer)
+            yield handoff
+            handoff.commit()
 
     def run_once(self) -> int:
         """One step of every chat that is due now, in this thread; returns messages sent."""
@@ -638,7 +642,7 @@ class DeliveryWorker:
         """A write transaction, one at a time within this worker: the chats' threads queue on a
         Python lock (woken at once) instead of colliding in SQLite, whose busy handler sleeps
         1, 2, 5, 10 ... ms between retries and would put those sleeps on the alert's path."""
-        with self._write_lock, transaction(conn):
+        with self._write_lock, transaction(self.health.ready(conn, alert=True) if self.health is not None else conn):
             yield conn
 
     def _conn(self) -> sqlite3.Connection:
@@ -916,11 +920,10 @@ def _store_outcome(conn: sqlite3.Connection, claimer: str, ids: list[int], outco
 class Handoff:
     """Held alerts being saved by the agent, inside its transaction, while it holds the ledger:
 
-        with worker.handoff() as handoff:
-            with transaction(conn):
-                ids = state_repo.save(..., prior=[handoff.prior(key) for key in keys])
-                handoff.note(conn, zip(keys, ids))
-            handoff.commit()          # only once the transaction committed
+        with locked_transaction(conn, worker.handoff()) as handoff:     # BEGIN, ledger, ..., COMMIT
+            ids = state_repo.save(..., prior=[handoff.prior(key) for key in keys])
+            handoff.note(conn, zip(keys, ids))
+        # committed: handoff.commit() ran before the ledger was let go
     """
 
     def __init__(self, ledger: Ledger, claimer: str) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 
 from netwatchd.store.audit_repo import AuditEntry, open_entry
-from netwatchd.store.db import write_quickly
+from netwatchd.store.db import LOCK_PATIENCE_S, write_quickly
 
 OFFSET_KEY = "telegram.update_offset"
 
@@ -26,7 +26,8 @@ def load_offset(conn: sqlite3.Connection) -> int | None:
     return int(row[0]) if row else None
 
 
-def accept_update(conn: sqlite3.Connection, update_id: int, audit: AuditEntry | None = None) -> int | None:
+def accept_update(conn: sqlite3.Connection, update_id: int, audit: AuditEntry | None = None, *,
+                  patience: float = LOCK_PATIENCE_S) -> int | None:
     """Advance the offset past `update_id` and, for a command, open its audit row with outcome
     "received" — atomically. Returns the audit row id (None without `audit`).
 
@@ -39,4 +40,4 @@ def accept_update(conn: sqlite3.Connection, update_id: int, audit: AuditEntry | 
                      "THEN excluded.value ELSE value END", (OFFSET_KEY, str(update_id + 1)))
         return None if audit is None else open_entry(conn, audit)
 
-    return write_quickly(conn, writes)
+    return write_quickly(conn, writes, patience=patience)

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
@@ -139,6 +139,23 @@ def joined_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]
 
 
 @contextmanager
+def locked_transaction(conn: sqlite3.Connection, guard: AbstractContextManager[T]) -> Iterator[T]:
+    """BEGIN IMMEDIATE, then enter `guard` (e.g. a lock of the caller's memory), run the body,
+    COMMIT, and only then leave `guard`: what it protects cannot change between the body's writes
+    and the commit, and nobody waits on `guard` while this waits for the store's write lock.
+    ROLLBACK on any exception (re-raised; `guard` sees it)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        with guard as value:
+            yield value
+            conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
 def read_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN ... COMMIT around reads, so they all see one snapshot of the store (WAL keeps the
     agent writing meanwhile). Raises sqlite3.Error."""
@@ -174,6 +191,12 @@ def write_quickly(conn: sqlite3.Connection, writes: Callable[[sqlite3.Connection
                 raise StoreError(f"the store stayed locked for {patience:g} s; is another process "
                                  "holding a long write transaction?") from None
             sleep(LOCK_POLL_S)
+
+
+def set_busy_timeout(conn: sqlite3.Connection, seconds: float) -> None:
+    """How long this connection's next writes wait for another writer's lock (0: fail at once).
+    Raises sqlite3.Error."""
+    conn.execute(f"PRAGMA busy_timeout={max(0, int(seconds * 1000))}")
 
 
 class ThreadConnections:

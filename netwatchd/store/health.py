@@ -7,7 +7,10 @@ worker, the bot) tells one `StoreHealth` about each failure (`failed`) and each 
 
 * Damage (SQLITE_CORRUPT / NOTADB, or a failed quick_check) is sticky: a damaged file does not heal,
   so the store stays "failing" until netwatchd is restarted on a sound file.
-* Any other failure (disk full, I/O error, read-only, locked) lasts until a write succeeds.
+* Any other failure (disk full, I/O error, read-only, locked) lasts until a write succeeds. A
+  lock counts only once it has lasted `patience_s` (10 s, SQLite's usual patience): the alert
+  path waits at most ALERT_PATIENCE for a lock (what it cannot write goes out from memory), so
+  a few seconds of another writer's work cost no alert time and raise no alarm.
 * The log says a problem at once, then at most once a minute with a count (logs.LogThrottle), and
   once more when it is over: a full disk used to write about 8 ERROR lines a second.
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +35,7 @@ from typing import Any
 from netwatchd.clock import Clock
 from netwatchd.errors import StoreError
 from netwatchd.logs import LogThrottle, redact
-from netwatchd.store.db import Database
+from netwatchd.store.db import LOCK_PATIENCE_S, Database, set_busy_timeout
 from netwatchd.store.faults import DAMAGED, FULL, IO, LOCKED, READONLY, StoreFault, advice, classify, free_bytes
 from netwatchd.store.integrity import find_damage
 
@@ -45,6 +49,7 @@ LOG_EVERY = 60.0            # a lasting problem is logged again at most this oft
 HEALTH_FILE = "agent-health.json"
 HEALTH_FILE_SIZE = 4096     # allocated once, rewritten in place (works on a full disk)
 REPORT_EVERY = 15.0         # the agent refreshes its health file at least this often
+ALERT_PATIENCE = 0.25       # the alert path's wait for another writer's lock (then: memory)
 STALE_AFTER = 60.0          # `netwatchd status` calls a health file older than this stale
 
 _WHAT = {FULL: "the disk is full", DAMAGED: "the file is damaged", IO: "disk I/O error",
@@ -93,6 +98,7 @@ class StoreHealth:
         self.db = db
         self.clock = clock
         self.held: Callable[[], int] = lambda: 0
+        self.patience_s = LOCK_PATIENCE_S     # how long a write waits for another writer's lock
         self._throttle = LogThrottle(logger, every=log_every, monotonic=clock.monotonic)
         self._lock = threading.Lock()
         self._fault: StoreFault | None = None       # the current failure other than damage
@@ -103,6 +109,7 @@ class StoreHealth:
         self._damage_since: datetime | None = None
         self._damage_failures = 0
         self._checked_at: datetime | None = None
+        self._locked_since: float | None = None     # monotonic: the first lock failure not yet counted
 
     # -- what the writers report ------------------------------------------------------------------
 
@@ -111,6 +118,13 @@ class StoreHealth:
         fault = classify(exc)
         detail = redact(fault.detail)
         with self._lock:
+            if fault.kind == LOCKED and self._fault is None:
+                now = self.clock.monotonic()
+                if self._locked_since is None:
+                    self._locked_since = now
+                if now - self._locked_since < self.patience_s:     # another writer at work: not yet
+                    log.debug("the store is locked by another writer (%s); retried with the next write", what)
+                    return fault
             if fault.kind == DAMAGED:
                 self._damage_failures += 1
                 first = self._damage is None
@@ -127,9 +141,10 @@ class StoreHealth:
 
     def succeeded(self) -> None:
         """A write committed: a failure other than damage is over."""
-        if self._fault is None:      # the common case, without the lock
+        if self._fault is None and self._locked_since is None:      # the common case, without the lock
             return
         with self._lock:
+            self._locked_since = None
             if self._fault is None:
                 return
             self._fault, self._fault_since, self._failures = None, None, 0
@@ -175,6 +190,21 @@ class StoreHealth:
             self._throttle.log(kind, logging.ERROR, "the store %s cannot be written (%s: %s): alerts are still "
                                "sent, from memory, and saved when it can be written again; %s", self.db.path,
                                what, detail, advice(kind, self.db.path))
+
+    def ready(self, conn: sqlite3.Connection, *, alert: bool = False) -> sqlite3.Connection:
+        """`conn`, with the patience its next write should have: SQLite's usual wait for another
+        writer's lock (patience_s; ALERT_PATIENCE on the alert path, `alert`), or none while
+        writes are failing (locked, disk full): every write would otherwise hold up the probe
+        rounds and the alert lanes, and what cannot be written is kept in memory anyway. The
+        first write that gets through ends the failure. Raises sqlite3.Error."""
+        set_busy_timeout(conn, self.write_patience(alert=alert))
+        return conn
+
+    def write_patience(self, *, alert: bool = False) -> float:
+        """Seconds a write should wait for another writer's lock now (see `ready`)."""
+        if self._fault is not None:
+            return 0.0
+        return min(ALERT_PATIENCE, self.patience_s) if alert else self.patience_s
 
     # -- what the readers see ---------------------------------------------------------------------
 
