@@ -558,6 +558,8 @@ class Agent:
             except sqlite3.Error as exc:
                 self.store_health.failed("the run's heartbeat", exc)
         self.metrics.set_outbox_depth(self.worker.depth())
+        store = self.store_health.report()
+        self.metrics.set_store(store.ok, store.held)
         if self.clock.monotonic() - self._last_prune >= HISTORY_PRUNE_SECONDS:
             self._last_prune = self.clock.monotonic()
             try:

@@ -76,6 +76,8 @@ def test_a_down_decided_while_the_store_is_locked_reaches_telegram_and_is_saved_
         ok, detail = agent.health()
         assert not ok and detail.startswith("store failing since ") and "database is locked" in detail
         assert "1 alert(s) held in memory" in detail
+        metrics = agent.metrics.render()
+        assert b"netwatchd_store_healthy 0.0" in metrics and b"netwatchd_alerts_in_memory 1.0" in metrics
         settle(agent, clock, 5)
         assert agent.deliver_once() == 0                     # not sent again while it waits
     settle(agent, clock, 1)                                  # the next round saves it
@@ -84,6 +86,7 @@ def test_a_down_decided_while_the_store_is_locked_reaches_telegram_and_is_saved_
     assert events(agent, "Waru") == ["down"]
     assert agent.health()[0], agent.health()
     settle(agent, clock, 10)
+    assert b"netwatchd_store_healthy 1.0" in agent.metrics.render()
     assert agent.deliver_once() == 0 and len(standin.messages(CHAT)) == 1   # never twice
     net.down.clear()
     settle(agent, clock, 12)

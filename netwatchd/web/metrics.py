@@ -9,6 +9,8 @@
     netwatchd_delivery_latency_seconds           histogram: detection -> Telegram acknowledged
     netwatchd_deliveries_total{status}           messages by final status (sent|dead|...)
     netwatchd_outbox_depth                       messages waiting to be sent
+    netwatchd_store_healthy                      1 while the store takes writes and is not damaged
+    netwatchd_alerts_in_memory                   alerts decided while the store failed, not saved yet
     netwatchd_bot_commands_total{command,outcome}
     netwatchd_availability_ratio{host}           month-to-date own availability 0..1 (NaN: no data): only
                                                  the site's own downtime, over the time it was observable
@@ -67,6 +69,13 @@ class Metrics:
                                           buckets=LATENCY_BUCKETS, registry=reg)
         self.deliveries = Counter("netwatchd_deliveries", "Messages by final status", ["status"], registry=reg)
         self.outbox_depth = Gauge("netwatchd_outbox_depth", "Messages waiting in the outbox", registry=reg)
+        self.store_healthy = Gauge("netwatchd_store_healthy",
+                                   "1 while the store takes writes and its checks pass, 0 when it fails (/healthz "
+                                   "says why)", registry=reg)
+        self.store_healthy.set(1)
+        self.alerts_in_memory = Gauge("netwatchd_alerts_in_memory",
+                                      "Alerts decided while the store could not be written and not saved yet "
+                                      "(delivered from memory)", registry=reg)
         self.bot_commands = Counter("netwatchd_bot_commands", "Bot commands handled", ["command", "outcome"],
                                     registry=reg)
         self.availability = Gauge("netwatchd_availability_ratio", "Month-to-date availability: own downtime "
@@ -158,6 +167,10 @@ class Metrics:
 
     def set_outbox_depth(self, n: int) -> None:
         self.outbox_depth.set(n)
+
+    def set_store(self, healthy: bool, in_memory: int) -> None:
+        self.store_healthy.set(1 if healthy else 0)
+        self.alerts_in_memory.set(in_memory)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
