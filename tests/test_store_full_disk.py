@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from netwatchd.errors import LabError
 from netwatchd.lab import smalldisk
 from netwatchd.lab.loopback import LoopbackRun
 from netwatchd.store import state_repo
@@ -95,3 +96,20 @@ def test_a_full_disk_the_down_still_arrives_healthz_says_why_and_recovery_record
         assert run.stop_agent() == 0
     events, rows = stored(disk / "data")
     assert events[-2:] == ["down", "up"] and [status for status, _ in rows] == ["sent", "sent"]
+
+
+def test_starting_on_a_full_disk_says_so_in_one_line(tmp_path, disk):
+    """After a clean stop SQLite has removed the -wal and -shm files; to open the store it must
+    create them again, which a full disk refuses. netwatchd cannot run then: it says why."""
+    with LoopbackRun(["office"], data_dir=disk / "data", workdir=tmp_path / "run", bot=False) as run:
+        run.start_agent()
+        run.wait_states(lambda s: s.get("office") == "up", 15)
+        assert run.stop_agent() == 0
+        smalldisk.fill(disk)
+        offset = run.log_offset()
+        with pytest.raises(LabError):
+            run.start_agent(wait_ready=15)
+        assert run.agent is not None and run.agent.wait(5) == 2
+        [line] = run.log_text(offset).strip().splitlines()
+        assert line.startswith(f"netwatchd: cannot check the store {disk / 'data' / 'netwatchd.sqlite3'}: ")
+        assert f"the disk holding {disk / 'data'} is full" in line and "free space there" in line

@@ -23,6 +23,7 @@ from typing import TypeVar
 
 from netwatchd.errors import StoreError
 from netwatchd.files import private_file
+from netwatchd.store.faults import cannot_open
 
 DB_FILENAME = "netwatchd.sqlite3"
 LOCK_PATIENCE_S = 10.0
@@ -77,8 +78,7 @@ class Database:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=10000")
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the store {self.path}: {exc} "
-                             "(check data_dir exists and is writable by netwatchd)") from None
+            raise StoreError(cannot_open(self.path, exc)) from None
         conn.row_factory = sqlite3.Row
         return conn
 

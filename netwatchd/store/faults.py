@@ -109,6 +109,22 @@ def advice(kind: str, store: Path) -> str:
     return "see the error; the store is retried with every write"
 
 
+LOW_SPACE = 256 * 1024     # below this, an open that fails is blamed on the full disk
+
+
+def cannot_open(store: Path, exc: BaseException, doing: str = "open") -> str:
+    """One line for a store that cannot be opened or checked: a full disk is named as such (SQLite
+    must create the -wal and -shm files next to the store to open it)."""
+    folder = store.parent
+    free = free_bytes(folder)
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    if free is not None and free < LOW_SPACE and classify(exc).kind in (FULL, IO, READONLY, OTHER):
+        return (f"cannot {doing} the store {store}: {detail}: the disk holding {folder} is full "
+                f"({human_bytes(free)} free; SQLite needs room for the store's -wal and -shm files): free space "
+                "there, then start netwatchd again")
+    return f"cannot {doing} the store {store}: {detail} (check data_dir exists and is writable by netwatchd)"
+
+
 def aside_path(store: Path, when: datetime) -> Path:
     """Where a damaged store is moved: netwatchd.sqlite3.damaged-20261205-073652."""
     return store.with_name(f"{store.name}.damaged-{when:%Y%m%d-%H%M%S}")

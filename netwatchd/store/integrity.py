@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from netwatchd.errors import StoreError
-from netwatchd.store.faults import DAMAGED, aside_path, classify, companions
+from netwatchd.store.faults import DAMAGED, aside_path, cannot_open, classify, companions
 
 QUICK_CHECK_LIMIT = 20              # problems asked of SQLite (the first is shown, the count too)
 DETAIL_LENGTH = 240
@@ -84,12 +84,11 @@ def check_file(path: Path) -> str | None:
     try:
         conn = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open the store {path}: {exc}") from None
+        raise StoreError(cannot_open(path, exc)) from None
     try:
         return find_damage(conn)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot check the store {path}: {exc} (check data_dir is readable and writable "
-                         "by netwatchd)") from None
+        raise StoreError(cannot_open(path, exc, "check")) from None
     finally:
         conn.close()
 
