@@ -34,6 +34,7 @@ from typing import Any
 
 from netwatchd.clock import Clock
 from netwatchd.errors import StoreError
+from netwatchd.files import private_file
 from netwatchd.logs import LogThrottle, redact
 from netwatchd.store.db import LOCK_PATIENCE_S, Database, set_busy_timeout
 from netwatchd.store.faults import DAMAGED, FULL, IO, LOCKED, READONLY, StoreFault, advice, classify, free_bytes
@@ -252,7 +253,8 @@ def write_health_file(path: Path, record: dict[str, Any]) -> bool:
         data = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8")[:HEALTH_FILE_SIZE - 1]
     data = data.ljust(HEALTH_FILE_SIZE - 1) + b"\n"
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        private_file(path)                       # 0600 in a private data_dir, like the store
+        fd = os.open(path, os.O_RDWR)
     except OSError:
         return False
     try:
