@@ -668,12 +668,16 @@ class Agent:
         while True:
             try:
                 self.reports.run_once()
+            except sqlite3.Error as exc:       # the store's problem: StoreHealth says it once a minute
+                self.store_health.failed("scheduled reports", exc)
             except Exception:
                 log.exception("scheduled reports failed")
             if time.monotonic() - self._last_availability >= AVAILABILITY_SECONDS:
                 self._last_availability = time.monotonic()
                 try:
                     self.refresh_availability()
+                except sqlite3.Error as exc:
+                    self.store_health.failed("month-to-date availability", exc)
                 except Exception:
                     log.exception("month-to-date availability failed")
             if self._stopping.wait(CHECK_EVERY_S):
