@@ -226,8 +226,11 @@ def test_the_command_bot_answers_status_while_it_cannot_store_its_offset(tmp_pat
         [answer] = standin.messages(42)
         assert "netwatchd status" in answer["text"]
         assert agent.bot.run_once() == 0                     # the offset in memory: not answered twice
+        standin.inject_message(42, 42, "/mute Waru 1h")      # a write: said plainly, not "internal error"
+        assert agent.bot.run_once() == 1
+        assert "store is failing (database is locked): this command cannot run now" in standin.messages(42)[-1]["text"]
     standin.inject_message(42, 42, "/status")
-    assert agent.bot.run_once() == 1 and len(standin.messages(42)) == 2
+    assert agent.bot.run_once() == 1 and len(standin.messages(42)) == 3
     agent.bot.stop(timeout=1)
 
 

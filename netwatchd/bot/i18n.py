@@ -109,10 +109,11 @@ _TEXTS: dict[str, dict[str, str]] = {
     "store_todo_damaged": {"id": "Jalankan ulang netwatchd dengan --move-damaged-store (lihat log).",
                            "en": "Restart netwatchd with --move-damaged-store (see the log)."},
     "store_todo_other": {"id": "Detail dan langkahnya ada di log.", "en": "The log says more and what to do."},
-    "store_write_failed": {
-        "id": "⚠️ Tidak tersimpan: penyimpanan netwatchd sedang gagal ({what}). Coba lagi nanti; /status "
-              "menjelaskan.",
-        "en": "⚠️ Not saved: netwatchd's store is failing ({what}). Try again later; /status says more."},
+    "store_unusable": {
+        "id": "⚠️ Penyimpanan netwatchd sedang gagal ({what}): perintah ini tidak bisa dijalankan sekarang. "
+              "Peringatan tetap dikirim; /status menjelaskan.",
+        "en": "⚠️ netwatchd's store is failing ({what}): this command cannot run now. Alerts are still sent; "
+              "/status says more."},
     "title_history": {"id": "<b>Riwayat</b> {site} ({count} kejadian terakhir)",
                       "en": "<b>History</b> of {site} (last {count} events)"},
     "history_empty": {"id": "Belum ada kejadian tercatat untuk {site}.", "en": "No event recorded for {site} yet."},

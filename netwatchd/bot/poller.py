@@ -319,6 +319,12 @@ class BotPoller:
         log.error("the command bot cannot record the update offset in the store (%s); commands wait "
                   "and are fetched again in %.0f s", redact(str(exc)), self.next_delay)
 
+    def _command_connection(self) -> sqlite3.Connection:
+        """This thread's store connection for a command; while the store is failing its writes do
+        not wait for a lock (the admin hears at once that the store cannot take /mute)."""
+        conn = self._connections.get()
+        return self.store_health.ready(conn) if self.store_health is not None else conn
+
     def _store_trouble(self, what: str, exc: BaseException) -> None:
         """A store failure the bot works around: told to StoreHealth (logged once a minute)."""
         if self.store_health is not None:
@@ -461,7 +467,7 @@ class BotPoller:
         context = BotContext(db=self.db, config=self.config, clock=self.clock, routers=self.routers,
                              probe_fn=self.probe_fn, started_monotonic=self.started_monotonic,
                              commands_answered=self.commands_answered, user_label=label,
-                             connection=self._connections.get, store_health=self.store_health)
+                             connection=self._command_connection, store_health=self.store_health)
         try:
             replies = handlers.run_command(parsed, context)
             outcome, category = "ok", "ok"
@@ -478,7 +484,7 @@ class BotPoller:
             outcome, category = f"router error: {message}", "router_error"
         except (StoreError, sqlite3.Error) as exc:      # /mute on a full disk: say so, not "internal error"
             self._store_trouble(f"the bot's /{parsed.name}", exc)
-            replies = [Reply(say(language, "store_write_failed", what=redact(str(exc))[:120]))]
+            replies = [Reply(say(language, "store_unusable", what=redact(str(exc))[:120]))]
             outcome, category = "error: store", "error"
         except Exception:  # a bug must cost one answer, never the bot
             log.exception("/%s failed", parsed.name)
