@@ -60,7 +60,7 @@ from netwatchd.logs import add_secret, redact
 from netwatchd.models import ProbeResult, RouterAnswer, RouterAsk, State, Transition
 from netwatchd.store import crosscheck_repo, history_repo, integrity, report_repo, router_watch_repo, state_repo
 from netwatchd.store.db import Database, ThreadConnections, locked_transaction, transaction
-from netwatchd.store.faults import DAMAGED, damaged_message, human_bytes
+from netwatchd.store.faults import DAMAGED, damaged_message
 from netwatchd.store.faults import classify as classify_fault
 from netwatchd.store.health import CHECK_EVERY, REPORT_EVERY, StoreHealth, health_file, write_health_file
 
@@ -709,8 +709,7 @@ class Agent:
             probes_ok = age <= limit
             probes = f"last probe round {age:.1f} s ago" if probes_ok else f"no probe results for {age:.0f} s"
         if not store.ok:
-            free = f" ({human_bytes(store.free_bytes)} free)" if store.kind == "full" else ""
-            return False, f"{store.line()}{free}; {probes}"
+            return False, f"{store.line()}; {probes}"   # the full disk's line says the free space
         return probes_ok, probes if not store.held else f"{probes}; {store.line()}"
 
     # ---- reload -----------------------------------------------------------------------
