@@ -93,7 +93,7 @@ def test_a_full_disk_the_down_still_arrives_healthz_says_why_and_recovery_record
         run.restore("office")
         up = run.wait_alert("office UP", timeout=15)
         assert up is not None
-        assert run.stop_agent() == 0
+        assert run.stop_agent()[0] == 0
     events, rows = stored(disk / "data")
     assert events[-2:] == ["down", "up"] and [status for status, _ in rows] == ["sent", "sent"]
 
@@ -104,7 +104,7 @@ def test_starting_on_a_full_disk_says_so_in_one_line(tmp_path, disk):
     with LoopbackRun(["office"], data_dir=disk / "data", workdir=tmp_path / "run", bot=False) as run:
         run.start_agent()
         run.wait_states(lambda s: s.get("office") == "up", 15)
-        assert run.stop_agent() == 0
+        assert run.stop_agent()[0] == 0
         smalldisk.fill(disk)
         offset = run.log_offset()
         with pytest.raises(LabError):

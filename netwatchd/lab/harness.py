@@ -20,18 +20,18 @@ Raises LabError without root / iproute2 (one line).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from netwatchd.errors import LabError
 from netwatchd.jsonl import read_records
+from netwatchd.lab.agentproc import AgentProcess
 from netwatchd.lab.nsenter import inside_namespace
 from netwatchd.lab.topology import CORE, CORE_UPLINK_ADDRESS, SIDOARJO_KECAMATAN, LabTiming, SidoarjoLab
 
@@ -42,7 +42,7 @@ LAB_ADMIN_ID = 123456789
 ROUTER_PORT = 8728
 
 
-class LabRun:
+class LabRun(AgentProcess):
     """The lab, the stand-ins and the agent process. Use as a context manager.
 
     `workdir` holds hosts.yaml, the agent's data_dir and its log (agent.log). Raises LabError.
@@ -79,17 +79,6 @@ class LabRun:
         self._stack = ExitStack()
 
     # ---- life cycle --------------------------------------------------------------------
-    def __enter__(self) -> LabRun:
-        try:
-            self.open()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def open(self) -> None:
         """Build the namespaces, start the stand-ins, write hosts.yaml."""
         from netwatchd.lab.telegram_standin import TelegramStandIn
@@ -179,78 +168,7 @@ class LabRun:
             self.wait_log("watching", timeout=wait_ready, after=start_offset)
         return self.agent
 
-    def signal_agent(self, sig: int) -> None:
-        if self.agent is None or self.agent.poll() is not None:
-            raise LabError("the agent is not running")
-        self.agent.send_signal(sig)
-
-    def stop_agent(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> tuple[int | None, float]:
-        """Send `sig` and wait; returns (exit code or None if still running, seconds taken)."""
-        start = time.monotonic()
-        self.signal_agent(sig)
-        assert self.agent is not None
-        try:
-            code: int | None = self.agent.wait(timeout)
-        except subprocess.TimeoutExpired:
-            code = None
-        return code, time.monotonic() - start
-
-    def kill_agent(self) -> None:
-        """kill -9 the agent (if running) and reap it."""
-        if self.agent is not None and self.agent.poll() is None:
-            self.agent.kill()
-            self.agent.wait(5)
-
-    def log_text(self, after: int = 0) -> str:
-        if not self.log_path.exists():
-            return ""
-        with open(self.log_path, "rb") as handle:
-            handle.seek(after)
-            return handle.read().decode("utf-8", "replace")
-
-    def wait_log(self, needle: str, *, timeout: float, after: int = 0) -> str:
-        """Wait until the agent's log contains `needle`; raises LabError with the log tail if not."""
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.log_text(after)
-            if needle in text:
-                return text
-            if self.agent is not None and self.agent.poll() is not None:
-                raise LabError(f"the agent exited ({self.agent.returncode}) before logging {needle!r}:\n"
-                               + text[-2000:])
-            if time.monotonic() >= deadline:
-                raise LabError(f"the agent did not log {needle!r} within {timeout:g} s:\n" + text[-2000:])
-            time.sleep(0.05)
-
     # ---- what the agent decided and delivered ------------------------------------------
-    def states(self) -> dict[str, str]:
-        """host -> state value, read from the agent's store (empty before it wrote anything)."""
-        from netwatchd.store import state_repo
-        from netwatchd.store.db import Database
-
-        path = Database.in_dir(self.data_dir).path
-        if not path.exists():
-            return {}
-        conn = Database(path).connect(readonly=True)
-        try:
-            retired = state_repo.retired_hosts(conn)     # removed by a reload, kept for their grace period
-            return {row.host: row.state for row in state_repo.stored_states(conn) if row.host not in retired}
-        except Exception:  # noqa: BLE001 - the table may not exist yet in a brand-new store
-            return {}
-        finally:
-            conn.close()
-
-    def wait_states(self, want: Callable[[dict[str, str]], bool], timeout: float) -> dict[str, str]:
-        """Poll the store until `want(states)`; raises LabError with the last states if it never holds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            states = self.states()
-            if want(states):
-                return states
-            if time.monotonic() >= deadline:
-                raise LabError(f"states not reached within {timeout:g} s: {states}")
-            time.sleep(0.05)
-
     def wait_all_up(self, timeout: float = 15.0) -> dict[str, str]:
         names = ["core", *self.lab.sites]
         return self.wait_states(lambda s: all(s.get(n) == "up" for n in names), timeout)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -26,30 +25,25 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from netwatchd.errors import LabError
+from netwatchd.lab.agentproc import AgentProcess
 
 LOOPBACK_TOKEN = "123456:TEST-token-for-the-stand-in-0000000000"
 LOOPBACK_CHAT_ID = -1001234567890
 LOOPBACK_ADMIN_ID = 123456789
 
 
-class LoopbackRun:
+class LoopbackRun(AgentProcess):
     """Sites as loopback listeners, the stand-in, the agent process. Use as a context manager.
 
     `interval`/`timeout`/`down_after`: the probe timing of every site (a DOWN is decided about
     interval + down_after x retry after the cut). `bot`: telegram.poll_commands. `python_path`:
     run another checkout's netwatchd (PYTHONPATH), e.g. a benchmark's peer.
     """
-
-    def bound(self) -> float:
-        """Seconds from a cut to the DOWN decision at worst: a full interval before the next probe,
-        then down_after failed tries of retry_interval + timeout each."""
-        t = self.timing
-        return float(t["interval"] + t["timeout"] + t["down_after"] * (t["retry_interval"] + t["timeout"]))
 
     def __init__(self, sites: Sequence[str] = ("office",), *, data_dir: Path | None = None,
                  workdir: Path | None = None, interval: float = 1.0, timeout: float = 0.3,
@@ -76,16 +70,11 @@ class LoopbackRun:
         self.web_port: int | None = None
         self._log_file: Any = None
 
-    def __enter__(self) -> LoopbackRun:
-        try:
-            self.open()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def bound(self) -> float:
+        """Seconds from a cut to the DOWN decision at worst: a full interval before the next probe,
+        then down_after failed tries of retry_interval + timeout each."""
+        t = self.timing
+        return float(t["interval"] + t["timeout"] + t["down_after"] * (t["retry_interval"] + t["timeout"]))
 
     def open(self) -> None:
         from netwatchd.lab.telegram_standin import TelegramStandIn
@@ -180,45 +169,6 @@ class LoopbackRun:
             self.web_port = int(found.group(1)) if found else None
         return self.agent
 
-    def stop_agent(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> int | None:
-        """Send `sig` and wait; returns the exit code (None: still running)."""
-        if self.agent is None or self.agent.poll() is not None:
-            return self.agent.returncode if self.agent is not None else None
-        self.agent.send_signal(sig)
-        try:
-            return self.agent.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def kill_agent(self) -> None:
-        if self.agent is not None and self.agent.poll() is None:
-            self.agent.kill()
-            self.agent.wait(5)
-
-    def log_offset(self) -> int:
-        return self.log_path.stat().st_size if self.log_path.exists() else 0
-
-    def log_text(self, after: int = 0) -> str:
-        if not self.log_path.exists():
-            return ""
-        with open(self.log_path, "rb") as handle:
-            handle.seek(after)
-            return handle.read().decode("utf-8", "replace")
-
-    def wait_log(self, needle: str, *, timeout: float, after: int = 0) -> str:
-        """Wait until the agent's log (from byte `after`) contains `needle`. Raises LabError."""
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.log_text(after)
-            if needle in text:
-                return text
-            if self.agent is not None and self.agent.poll() is not None:
-                raise LabError(f"the agent exited ({self.agent.returncode}) before logging {needle!r}:\n"
-                               + text[-2000:])
-            if time.monotonic() >= deadline:
-                raise LabError(f"the agent did not log {needle!r} within {timeout:g} s:\n" + text[-2000:])
-            time.sleep(0.05)
-
     # ---- what the agent says -------------------------------------------------------------------
     def healthz(self, timeout: float = 3.0) -> tuple[int, dict[str, Any]]:
         """GET /healthz on the agent's status page: (HTTP status, JSON body)."""
@@ -230,35 +180,6 @@ class LoopbackRun:
                 return answer.status, json.loads(answer.read())
         except urllib.error.HTTPError as failed:
             return failed.code, json.loads(failed.read() or b"{}")
-
-    def states(self) -> dict[str, str]:
-        """host -> state value from the agent's store ({} while it cannot be read)."""
-        from netwatchd.store import state_repo
-        from netwatchd.store.db import Database
-
-        path = Database.in_dir(self.data_dir).path
-        if not path.exists():
-            return {}
-        try:
-            conn = Database(path).connect(readonly=True)
-        except Exception:  # noqa: BLE001 - being created
-            return {}
-        try:
-            return {row.host: row.state for row in state_repo.stored_states(conn)}
-        except Exception:  # noqa: BLE001 - the table may not exist yet in a brand-new store
-            return {}
-        finally:
-            conn.close()
-
-    def wait_states(self, want: Callable[[dict[str, str]], bool], timeout: float) -> dict[str, str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            states = self.states()
-            if want(states):
-                return states
-            if time.monotonic() >= deadline:
-                raise LabError(f"states not reached within {timeout:g} s: {states}")
-            time.sleep(0.05)
 
     def alerts(self) -> list[dict[str, Any]]:
         """Messages the stand-in received for the alerts chat, oldest first."""
