@@ -9,7 +9,6 @@ is freed the agent recovers and records the event once, sent once."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -22,16 +21,12 @@ from netwatchd.lab import smalldisk
 from netwatchd.lab.loopback import LoopbackRun
 from netwatchd.store import state_repo
 from netwatchd.store.db import Database
+from support.disk import tmpfs_or_skip
 
 
 @pytest.fixture
 def disk(tmp_path: Path) -> Iterator[Path]:
-    reason = smalldisk.unavailable()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"full-disk tests must run in CI: {reason}")
-        pytest.skip(reason)
-    with smalldisk.small_disk(tmp_path / "disk", 16 * 1024 * 1024) as mounted:
+    with tmpfs_or_skip(tmp_path / "disk", 16 * 1024 * 1024) as mounted:
         yield mounted
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from netwatchd.bot.parse import ParsedCommand
 from netwatchd.lab import smalldisk
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.store.health import read_health_files
+from support.disk import tmpfs_or_skip
 from test_app import CHAT, TOKEN, Network, make_config, outbox, settle
 
 
@@ -258,12 +258,7 @@ def test_a_quick_check_that_finds_damage_fails_health_until_a_restart(tmp_path, 
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    reason = smalldisk.unavailable()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"full-disk tests must run in CI: {reason}")
-        pytest.skip(reason)
-    with smalldisk.small_disk(tmp_path / "disk", 3 * 1024 * 1024) as disk:
+    with tmpfs_or_skip(tmp_path / "disk", 3 * 1024 * 1024) as disk:
         yield disk
 
 
