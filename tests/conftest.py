@@ -53,20 +53,14 @@ def _lab_unavailable() -> str | None:
     return None
 
 
-def require_lab() -> None:
-    """Skip a namespace test off CI when the lab cannot be built here (no root, a tool missing);
-    in CI, fail it instead: there it must run."""
+@pytest.fixture
+def lab() -> Iterator[object]:
+    """A fresh NetnsLab, torn down after the test. Skips off-CI without root; fails in CI."""
     reason = _lab_unavailable()
     if reason:
         if os.environ.get("CI"):
             pytest.fail(f"namespace tests must run in CI: {reason}")
         pytest.skip(reason)
-
-
-@pytest.fixture
-def lab() -> Iterator[object]:
-    """A fresh NetnsLab, torn down after the test. Skips off-CI without root; fails in CI."""
-    require_lab()
     from netwatchd.lab.netns import NetnsLab
 
     with NetnsLab() as created:
