@@ -65,14 +65,14 @@ class TimedAlert(Protocol):
 def timing_record(batch: Sequence[TimedAlert], *, chat_id: str, message_id: int | None, sent_at: datetime,
                   acked_at: datetime, status: str, tz: tzinfo, error: str | None = None) -> dict[str, Any]:
     """The timing.jsonl line for one message (detected_at/enqueued_at: its earliest alert).
-    Fields: events (host, kind, from, to, at), detected_at, enqueued_at, sent_at, acked_at, latency_ms,
-    attempts, chat_id, message_id, status (+ error when dead; the delivery worker adds resend: true to a
+    Fields: events, detected_at, enqueued_at, sent_at, acked_at, latency_ms, attempts, chat_id,
+    message_id, status (+ error when dead; the delivery worker adds resend: true to a
     message sent again after a restart); times ISO 8601 with ms in the zone `tz` (Config.tz)."""
     detected = min(row.detected_at for row in batch)
     enqueued = min(row.enqueued_at for row in batch)
     record: dict[str, Any] = {
-        "events": [{"host": row.transition.host, "kind": row.transition.kind,
-                    "from": row.transition.from_state.value, "to": row.transition.to_state.value,
+        "events": [{"host": row.transition.host, "from": row.transition.from_state.value,
+                    "to": row.transition.to_state.value,
                     "at": iso_ms(row.transition.at.astimezone(tz))} for row in batch],
         "detected_at": iso_ms(detected.astimezone(tz)),
         "enqueued_at": iso_ms(enqueued.astimezone(tz)),
