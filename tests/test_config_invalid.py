@@ -46,6 +46,18 @@ EXPECTED: dict[str, list[str]] = {
         '3: telegram.chat_ids[1]: 0 is not allowed (a whole number, not 0)',
         "4: telegram.admins[0]: '12.5' is not a whole number (a whole number of at least 1)",
     ],
+    "invalid-incidents.yaml": [
+        "4: telegram.viewers[0]: 'abc' is not a whole number (a whole number of at least 1)",
+        "5: telegram.buttons: 'sometimes' is not true or false (write true or false)",
+        "9: telegram.escalate[1].after: 15m is not later than the level before (1h, line 7) (list the levels in the order they are sent, each after the one before)",
+        "11: telegram.escalate[2]: after is missing (add after: ...)",
+        "12: telegram.escalate[3].chat_ids: names no chat (at least one chat id, e.g. [-1002222])",
+        "14: telegram.routes[0].match[0].group: unknown group 'kecamatn' (did you mean 'kecamatan'?)",
+        "16: telegram.routes[1].match: unknown selector 'site' ({group: NAME} or {host: NAME}, or a list of them)",
+        "18: telegram.routes[2].match: a selector names exactly one of host or group ({group: NAME} or {host: NAME}, or a list of them)",
+        "21: telegram.routes[3].thread_id: '0' is out of range (a whole number of at least 1)",
+        "23: telegram.routes[4].match: must be a mapping or a list of mappings, not text ({group: NAME} or {host: NAME}, or a list of them)",
+    ],
     "invalid-count.yaml": [
         "2: defaults.count: '0' is out of range (a whole number from 1 to 100)",
         "4: hosts[Waru].down_after: '1000' is out of range (a whole number from 1 to 100)",

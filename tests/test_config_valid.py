@@ -357,3 +357,60 @@ def test_a_parent_that_is_only_a_router_is_warned_about(tmp_path: Path) -> None:
     [warning] = [w for w in result.warnings if w.path.endswith(".parent")]
     assert warning.line == 4 and "'core' is a router but not a watched host" in warning.what
     assert "- {name: core, address: 198.18.0.1}" in warning.allowed
+
+
+def test_incident_keys_roles_buttons_escalation_and_routes(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+telegram:
+  token: "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+  chat_ids: [-100111]
+  admins: [111, 222]
+  viewers: [333, 111]
+  buttons: false
+  escalate:
+    - after: 15m
+      chat_ids: [-1002222]
+    - {after: 1h, chat_ids: -1003333}
+  routes:
+    - match: {group: KECAMATAN}
+      chat_ids: [-1004444]
+      thread_id: 12
+    - match: [{host: waru}, {host: Taman}]
+      chat_ids: [-44]
+      thread_id: 3
+hosts:
+  - {name: Waru, address: 10.0.0.1}
+  - {name: Taman, address: 10.0.0.2, group: kecamatan}
+""")
+    result = analyze(path, environ={})
+    assert result.problems == [] and result.config is not None
+    telegram = result.config.telegram
+    assert (telegram.viewers, telegram.buttons) == ((333, 111), False)
+    assert telegram.escalate == (config_module.EscalationLevel(900.0, (-1002222,)),
+                                 config_module.EscalationLevel(3600.0, (-1003333,)))
+    assert telegram.routes == (
+        config_module.Route((config_module.RouteMatch(group="kecamatan"),), (-1004444,), 12),
+        config_module.Route((config_module.RouteMatch(host="Waru"), config_module.RouteMatch(host="Taman")),
+                            (-44,), 3))
+    assert telegram.known_chats == (-100111, -1004444, -44, -1002222, -1003333)
+    assert [str(w).split(": ", 1)[1] for w in result.warnings] == [
+        "warning: telegram.viewers: 111 is also in admins, who may read anyway (list each person once: admins "
+        "act and read, viewers only read)",
+        "warning: telegram.routes[1].thread_id: chat -44 is not a supergroup, and only forum supergroups have "
+        "topics (forum chat ids start with -100; or remove thread_id)",
+    ]
+
+
+def test_incident_defaults_buttons_on_no_levels_no_routes(tmp_path: Path) -> None:
+    path = write(tmp_path, "telegram: {token: '123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAA', chat_ids: [-1], admins: [1]}\n"
+                           "hosts: [{name: A, address: 10.0.0.1}]\n")
+    telegram = load_config(path, environ={}).telegram
+    assert (telegram.buttons, telegram.viewers, telegram.escalate, telegram.routes) == (True, (), (), ())
+
+
+def test_escalation_and_routes_without_a_token_warn_that_they_do_nothing(tmp_path: Path) -> None:
+    path = write(tmp_path, "telegram:\n  escalate: [{after: 15m, chat_ids: [-1]}]\nhosts: [{name: A, address: 10.0.0.1}]\n")
+    result = analyze(path, environ={})
+    assert [str(w).split(": ", 1)[1] for w in result.warnings] == [
+        "warning: telegram.escalate: has no effect without a bot token (alerts go to the console) "
+        "(set telegram.token)"]

@@ -643,3 +643,41 @@ class Headers(Kind):
                     add_secret(secret)
             result[name] = item.text
         return result
+
+
+class Selectors(Kind):
+    """A route's `match`: `{group: NAME}`, `{host: NAME}`, or a list of those (any of them).
+
+    Returns a tuple of (key, name) pairs; the loader checks the names against the hosts."""
+
+    type_name = "mapping or list"
+    KEYS = ("host", "group")
+
+    def allowed(self) -> str:
+        return "{group: NAME} or {host: NAME}, or a list of them"
+
+    def show(self, default: Any) -> str:
+        return "required"
+
+    def parse(self, value: Value) -> tuple[tuple[str, str], ...]:
+        if value.kind == "map":
+            entries = [value]
+        elif value.kind == "seq" and value.elements:
+            entries = value.elements
+        else:
+            raise Invalid(f"must be a mapping or a list of mappings, not {value.describe()}", self.allowed())
+        found: list[tuple[str, str]] = []
+        for entry in entries:
+            if entry.kind != "map" or len(entry.items) != 1:
+                what = (f"{entry.describe()} is not a selector" if entry.kind != "map"
+                        else "a selector names exactly one of host or group")
+                raise Invalid(what, self.allowed())
+            (key, item), = entry.items.items()
+            if key not in self.KEYS:
+                hint = did_you_mean(key, self.KEYS)
+                raise Invalid(f"unknown selector '{key}'", f"did you mean '{hint}'?" if hint else self.allowed())
+            name = Name().parse(item.value)
+            if (key, name.lower()) in {(k, n.lower()) for k, n in found}:
+                raise Invalid(f"{key} '{name}' is listed twice", "list each once")
+            found.append((key, name))
+        return tuple(found)

@@ -26,6 +26,7 @@ from netwatchd.config.kinds import Invalid, ListOf, Name, did_you_mean, format_d
 from netwatchd.config.model import (
     DEFAULT_TIMEZONE,
     Config,
+    EscalationLevel,
     FlapPolicy,
     HealthSpec,
     HookSpec,
@@ -33,6 +34,8 @@ from netwatchd.config.model import (
     MaintenanceWindow,
     ReportSchedule,
     RetentionSpec,
+    Route,
+    RouteMatch,
     RouterSpec,
     SelfCheck,
     TelegramSpec,
@@ -43,6 +46,7 @@ from netwatchd.config.model import (
 from netwatchd.config.reader import BAD_REFERENCE, Entry, Value, YamlProblem, parse, read_text
 from netwatchd.config.schema import (
     DEFAULTS,
+    ESCALATE,
     FLAPPING,
     HOOKS,
     HOST,
@@ -50,6 +54,7 @@ from netwatchd.config.schema import (
     MAINTENANCE,
     REPORTS,
     RETENTION,
+    ROUTE,
     ROUTER,
     SELF_CHECK,
     SITE_ONLY,
@@ -293,7 +298,7 @@ class _Loader:
         if not hosts and not self.problems:
             self.warn(items["hosts"].key_line if "hosts" in items else 1, "hosts", "no hosts to watch",
                       "add a hosts: list, e.g. - {name: Waru, address: 172.16.200.117}")
-        telegram = self.telegram(_get(items, "telegram"))
+        telegram = self.telegram(_get(items, "telegram"), hosts)
         web = self.web(_get(items, "web"))
         maintenance = self.maintenance(_get(items, "maintenance"), hosts)
         self_check = SelfCheck(**_fields(self.section(_val(_get(items, "self_check")), SELF_CHECK, "self_check")))
@@ -598,10 +603,17 @@ class _Loader:
                 routers.append(RouterSpec(**values))
         return routers
 
-    def telegram(self, entry: Entry | None) -> TelegramSpec:
+    def telegram(self, entry: Entry | None, hosts: list[HostSpec]) -> TelegramSpec:
         value = _val(entry)
-        own = self.section(value, TELEGRAM, "telegram")
+        lists = ("escalate", "routes")
+        plain = _without(value, lists) if value is not None and value.kind == "map" else value
+        own = self.section(plain, TELEGRAM, "telegram")
         values = _fields(own)
+        if value is not None and value.kind == "map":
+            if "escalate" in value.items:
+                values["escalate"] = self.escalate(value.items["escalate"])
+            if "routes" in value.items:
+                values["routes"] = self.routes(value.items["routes"], hosts)
         chat_ids_written = value is not None and value.kind == "map" and "chat_ids" in value.items
         if "api_url" in values:
             values["api_url"] = values["api_url"].rstrip("/")
@@ -618,7 +630,72 @@ class _Loader:
         elif spec.token and not spec.admins:
             self.warn(own["token"][1], "telegram.admins", "nobody may command the bot",
                       "add the admins' Telegram user ids under admins:")
+        both = [user for user in spec.viewers if user in spec.admins]
+        if both and "viewers" in own:
+            self.warn(own["viewers"][1], "telegram.viewers", f"{', '.join(map(str, both))} "
+                      f"{'is' if len(both) == 1 else 'are'} also in admins, who may read anyway", "list each person once: admins act and read, viewers only read")
+        if not spec.token and (spec.escalate or spec.routes) and value is not None:
+            key = "escalate" if spec.escalate else "routes"
+            self.warn(value.items[key].key_line, f"telegram.{key}", "has no effect without a bot token "
+                      "(alerts go to the console)", "set telegram.token")
         return spec
+
+    def escalate(self, entry: Entry) -> tuple[EscalationLevel, ...]:
+        """telegram.escalate: levels in the order they are sent, each later than the one before."""
+        levels: list[EscalationLevel] = []
+        previous: tuple[float, int] | None = None
+        for _element, label, own in self.list_section(entry.value, ESCALATE, "telegram.escalate"):
+            values = _fields(own)
+            if not {"after", "chat_ids"} <= values.keys():
+                continue
+            if not values["chat_ids"]:
+                self.error(own["chat_ids"][1], f"{label}.chat_ids", "names no chat",
+                           "at least one chat id, e.g. [-1002222]")
+                continue
+            after = values["after"]
+            if previous is not None and after <= previous[0]:
+                self.error(own["after"][1], f"{label}.after", f"{format_duration(after)} is not later than "
+                           f"the level before ({format_duration(previous[0])}, line {previous[1]})",
+                           "list the levels in the order they are sent, each after the one before")
+                continue
+            previous = (after, own["after"][1])
+            levels.append(EscalationLevel(after=after, chat_ids=values["chat_ids"]))
+        return tuple(levels)
+
+    def routes(self, entry: Entry, hosts: list[HostSpec]) -> tuple[Route, ...]:
+        """telegram.routes: every selector names a site or a group of this file."""
+        names = {h.name.lower(): h.name for h in hosts}
+        groups = {h.group.lower(): h.group for h in hosts if h.group}
+        found: list[Route] = []
+        for _element, label, own in self.list_section(entry.value, ROUTE, "telegram.routes"):
+            values = _fields(own)
+            if not {"match", "chat_ids"} <= values.keys():
+                continue
+            before = len(self.problems)
+            selectors: list[RouteMatch] = []
+            for index, (key, name) in enumerate(values["match"]):
+                known = names if key == "host" else groups
+                canonical = known.get(name.lower())
+                if canonical is None:
+                    hint = did_you_mean(name, list(known.values()))
+                    noun = "site" if key == "host" else "group"
+                    self.error(own["match"][1], f"{label}.match[{index}].{key}", f"unknown {noun} '{name}'",
+                               f"did you mean '{hint}'?" if hint else f"the name of a {noun} in hosts:")
+                    continue
+                selectors.append(RouteMatch(host=canonical) if key == "host" else RouteMatch(group=canonical))
+            if not values["chat_ids"]:
+                self.error(own["chat_ids"][1], f"{label}.chat_ids", "names no chat",
+                           "at least one chat id, e.g. [-1004444]")
+            thread = values.get("thread_id")
+            if thread is not None:
+                plain_groups = [c for c in values["chat_ids"] if not str(c).startswith("-100")]
+                if plain_groups:
+                    self.warn(own["thread_id"][1], f"{label}.thread_id", f"chat {plain_groups[0]} is not a "
+                              "supergroup, and only forum supergroups have topics",
+                              "forum chat ids start with -100; or remove thread_id")
+            if len(self.problems) == before:
+                found.append(Route(match=tuple(selectors), chat_ids=values["chat_ids"], thread_id=thread))
+        return tuple(found)
 
     def _check_templates(self, templates: Value) -> None:
         for key, entry in templates.items.items():

@@ -111,6 +111,33 @@ class RouterSpec:
 
 
 @dataclass(frozen=True)
+class EscalationLevel:
+    """`telegram.escalate[]`: an incident nobody acknowledged `after` seconds after it opened is
+    sent to `chat_ids` (once, with the outage so far)."""
+
+    after: float
+    chat_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    """One selector of a route: a site by name or a group by name (exactly one is set)."""
+
+    host: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """`telegram.routes[]`: a site matching any of `match` has its alerts sent to `chat_ids`
+    (in forum topic `thread_id` when set) instead of telegram.chat_ids. First match wins."""
+
+    match: tuple[RouteMatch, ...]
+    chat_ids: tuple[int, ...] = ()
+    thread_id: int | None = None
+
+
+@dataclass(frozen=True)
 class TelegramSpec:
     token: str = field(default="", repr=False)
     chat_ids: tuple[int, ...] = ()
@@ -119,10 +146,25 @@ class TelegramSpec:
     language: Language = "id"           # id | en
     templates: dict[str, str] = field(default_factory=dict)
     poll_commands: bool = True
+    viewers: tuple[int, ...] = ()       # may read (/monitor, /status, /history, /report), never act
+    buttons: bool = True                # Ack / 1 h / Diagnose / History under every problem alert
+    escalate: tuple[EscalationLevel, ...] = ()
+    routes: tuple[Route, ...] = ()
 
     @property
     def enabled(self) -> bool:
         return bool(self.token)
+
+    @property
+    def known_chats(self) -> tuple[int, ...]:
+        """Every chat netwatchd posts to (chat_ids, routes, escalation levels): where the bot
+        takes commands and button presses besides private chats."""
+        found = list(self.chat_ids)
+        for route in self.routes:
+            found += route.chat_ids
+        for level in self.escalate:
+            found += level.chat_ids
+        return tuple(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from netwatchd.config.kinds import (
     Name,
     Number,
     Percent,
+    Selectors,
     Templates,
     Text,
     TimeOfDay,
@@ -40,6 +41,7 @@ from netwatchd.config.kinds import (
 from netwatchd.config.model import (
     HOOK_EVENTS,
     Config,
+    EscalationLevel,
     FlapPolicy,
     HealthSpec,
     HookSpec,
@@ -47,6 +49,7 @@ from netwatchd.config.model import (
     MaintenanceWindow,
     ReportSchedule,
     RetentionSpec,
+    Route,
     RouterSpec,
     SelfCheck,
     TelegramSpec,
@@ -215,13 +218,39 @@ ROUTER = Section("routers", (
 ), RouterSpec, "RouterOS devices netwatchd talks to over the API (the bot's commands, crosscheck, confirming "
    "DOWNs of the sites behind them, the sites' own uptime, health).", shape="list")
 
+ESCALATE = Section("escalate", (
+    Key("after", Duration(1, 30 * 86400), "an incident still not acknowledged this long after it opened is "
+        "sent to this level's chats, once", required=True),
+    Key("chat_ids", ListOf(Integer(nonzero=True)), "the chats of this level (they get the outage so far, "
+        "with the buttons)", required=True),
+), EscalationLevel, "If an incident is not acknowledged in time. Levels are listed in the order they are "
+   "sent, each `after` later than the one before; an Ack (or a recovery) stops the levels not yet sent, "
+   "a snooze holds them until it ends.", shape="list")
+
+ROUTE = Section("routes", (
+    Key("match", Selectors(), "the sites of this route: `{group: kecamatan}`, `{host: Waru}`, or a list of "
+        "either", required=True),
+    Key("chat_ids", ListOf(Integer(nonzero=True)), "where their alerts go instead of telegram.chat_ids",
+        required=True),
+    Key("thread_id", Integer(1, None), "a forum topic (message_thread_id) in those chats (forum "
+        "supergroups only: ids starting with -100)"),
+), Route, "Where a site's alerts go; the first route that matches wins, a site no route matches "
+   "goes to telegram.chat_ids. A parent's message that folds in its unreachable sites also goes to "
+   "every chat that routes one of them.", shape="list")
+
 TELEGRAM = Section("telegram", (
     Key("token", Text(200, empty_ok=True, secret=True, pattern=r"\d{3,}:[A-Za-z0-9_-]{20,}",
                       pattern_help="digits:letters as @BotFather gives it, like 123456789:AAE...",
                       pattern_what="does not look like a bot token"),
         "bot token; write ${TELEGRAM_BOT_TOKEN}. Empty or absent: alerts go to the console", secret=True),
     Key("chat_ids", ListOf(Integer(nonzero=True)), "chats that receive alerts (groups are negative)"),
-    Key("admins", ListOf(Integer(1, None)), "Telegram user ids allowed to command the bot"),
+    Key("admins", ListOf(Integer(1, None)), "Telegram user ids allowed to command the bot and act on "
+        "alerts (ack, snooze, mute, diagnose)"),
+    Key("viewers", ListOf(Integer(1, None)), "Telegram user ids that may read (/monitor, /status, /history, "
+        "/report, the History button) but never act"),
+    Key("buttons", Flag(), "put ✅ Ack · 🔕 1 h · 🔍 Diagnose · 📈 History under every problem alert"),
+    Key("escalate", ESCALATE, "escalation levels, see below"),
+    Key("routes", ROUTE, "per-site destinations and forum topics, see below"),
     Key("api_url", Url("http", "https"), "Bot API base URL (or a local Bot API server)"),
     Key("language", Choice(*LANGUAGES, noun="language"), "language of alerts and bot replies"),
     Key("templates", Templates(), "your own alert texts by kind (advanced; each is checked for known "
@@ -335,8 +364,8 @@ TOP = Section("top level", (
     Key("hooks", HOOKS, "commands and webhooks on transitions"),
 ), Config, "", extra_fields=("path",))
 
-SECTIONS = (TOP, DEFAULTS, HOST, THRESHOLDS, ROUTER, HEALTH, TELEGRAM, WEB, MAINTENANCE, SELF_CHECK, FLAPPING,
-            RETENTION, REPORTS, HOOKS)
+SECTIONS = (TOP, DEFAULTS, HOST, THRESHOLDS, ROUTER, HEALTH, TELEGRAM, ESCALATE, ROUTE, WEB, MAINTENANCE,
+            SELF_CHECK, FLAPPING, RETENTION, REPORTS, HOOKS)
 
 
 # ---------------------------------------------------------------- docs/configuration.md
