@@ -169,3 +169,71 @@ def test_runnable_as_a_module_and_prints_its_url():
     finally:
         process.terminate()
         assert process.wait(5) == 0
+
+
+def test_python_telegram_bot_accepts_replies_forum_topics_and_edits_and_gets_telegrams_errors(standin):
+    """What an outage's conversation needs, through PTB 22's strict parsing: reply_parameters, forum
+    topics, callback answers with a toast, editMessageText / editMessageReplyMarkup, and the errors
+    Telegram gives for a message that is gone, not the bot's, or unchanged."""
+    from telegram import ReplyParameters
+
+    forum = -1009876543210
+    async def scenario() -> None:
+        async with _ptb(standin) as bot:
+            topic = standin.create_forum_topic(forum, "Kecamatan Waru")
+            keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("✅ Ack", callback_data="nw1:abcdefgh12345678:a")]])
+            root = await bot.send_message(forum, "🔴 <b>Waru DOWN</b>", parse_mode="HTML", reply_markup=keyboard,
+                                          message_thread_id=topic)
+            assert root.message_thread_id == topic and root.is_topic_message and root.chat.is_forum
+            reply = await bot.send_message(forum, "🟢 Waru UP", reply_parameters=ReplyParameters(root.message_id))
+            assert reply.reply_to_message.message_id == root.message_id
+            assert reply.message_thread_id == topic, "a reply lands in its target's topic"
+            assert reply.reply_to_message.reply_markup == keyboard
+            legacy = await bot.send_message(forum, "x", reply_to_message_id=root.message_id)
+            assert legacy.reply_to_message.message_id == root.message_id
+
+            standin.inject_callback(forum, 777, "nw1:abcdefgh12345678:a", root.message_id, username="budi")
+            [press] = await bot.get_updates(timeout=1)
+            assert press.callback_query.message.message_thread_id == topic
+            assert press.callback_query.from_user.username == "budi"
+            assert await bot.answer_callback_query(press.callback_query.id, text="✅ Waru: acknowledged") is True
+            assert standin.callback_answers()[-1]["text"] == "✅ Waru: acknowledged"
+            standin.inject_callback(forum, 777, "x", root.message_id)
+            [again] = await bot.get_updates(offset=press.update_id + 1, timeout=1)
+            with pytest.raises(telegram.error.BadRequest, match="(?i)message_too_long"):
+                await bot.answer_callback_query(again.callback_query.id, text="x" * 201)
+
+            smaller = InlineKeyboardMarkup([[InlineKeyboardButton("📈 History", callback_data="nw1:abcdefgh12345678:h")]])
+            edited = await bot.edit_message_reply_markup(forum, root.message_id, reply_markup=smaller)
+            assert edited.reply_markup == smaller and edited.text == "🔴 Waru DOWN"
+            with pytest.raises(telegram.error.BadRequest, match="(?i)message is not modified"):
+                await bot.edit_message_reply_markup(forum, root.message_id, reply_markup=smaller)
+            edited = await bot.edit_message_text("🔴 Waru DOWN\n✅ acknowledged", chat_id=forum,
+                                                 message_id=root.message_id)
+            assert edited.reply_markup is None, "editMessageText without reply_markup removes the keyboard"
+
+            standin.inject_message(forum, 777, "hello", thread_id=topic)
+            [said] = await bot.get_updates(offset=again.update_id + 1, timeout=1)
+            assert said.message.message_thread_id == topic and said.message.is_topic_message
+            with pytest.raises(telegram.error.BadRequest, match="(?i)message can.t be edited"):
+                await bot.edit_message_text("y", chat_id=forum, message_id=said.message.message_id)
+            standin.delete_message(forum, root.message_id)
+            with pytest.raises(telegram.error.BadRequest, match="(?i)message to edit not found"):
+                await bot.edit_message_text("z", chat_id=forum, message_id=root.message_id)
+            with pytest.raises(telegram.error.BadRequest, match="(?i)message to be replied not found"):
+                await bot.send_message(forum, "w", reply_parameters=ReplyParameters(root.message_id))
+            plain = await bot.send_message(forum, "w", reply_parameters=ReplyParameters(
+                root.message_id, allow_sending_without_reply=True))
+            assert plain.reply_to_message is None
+            with pytest.raises(telegram.error.BadRequest, match="(?i)message thread not found"):
+                await bot.send_message(forum, "v", message_thread_id=topic + 1000)
+            with pytest.raises(telegram.error.BadRequest, match="(?i)message thread not found"):
+                await bot.send_message(-1001234567890, "v", message_thread_id=topic)
+            standin.close_forum_topic(forum, topic)
+            with pytest.raises(telegram.error.BadRequest, match="(?i)topic_closed"):
+                await bot.send_message(forum, "v", message_thread_id=topic)
+            too_long = InlineKeyboardMarkup([[InlineKeyboardButton("a", callback_data="x" * 65)]])
+            with pytest.raises(telegram.error.BadRequest, match="(?i)button_data_invalid"):
+                await bot.send_message(forum, "u", reply_markup=too_long)
+
+    asyncio.run(scenario())

@@ -2,10 +2,23 @@
 
 It answers the methods netwatchd uses (getMe, sendMessage, sendDocument, getUpdates with long
 polling and offsets, setMyCommands/getMyCommands, deleteWebhook, getWebhookInfo,
-answerCallbackQuery, editMessageText, sendChatAction) with full Bot API objects (Message, User,
-Chat with `date`, Document ...), so python-telegram-bot, which parses every response strictly,
-accepts them. Bodies may be JSON, form-encoded, multipart/form-data (uploads) or query parameters,
-as with Telegram. A wrong token or an unknown method gets
+answerCallbackQuery, editMessageText, editMessageReplyMarkup, sendChatAction) with full Bot API
+objects (Message, User, Chat with `date`, Document ...), so python-telegram-bot, which parses every
+response strictly, accepts them.
+
+Conversations as Telegram keeps them: `reply_parameters` (and the older reply_to_message_id) make
+a reply whose Message carries `reply_to_message`; a reply to a message that is gone is refused
+with "message to be replied not found" unless allow_sending_without_reply. Forum supergroups
+(`create_forum_topic`) have topics: `message_thread_id` puts a message in one ("message thread
+not found" for an unknown one, "TOPIC_CLOSED" for a closed one), and a reply lands in its
+target's topic. Inline keyboards are checked (callback_data 1-64 bytes, else BUTTON_DATA_INVALID).
+Edits fail as Telegram's do: "message to edit not found" (deleted, `delete_message`), "message
+can't be edited" (not the bot's own), "message is not modified" (same text and keyboard); like
+Telegram, editMessageText without reply_markup removes the inline keyboard. answerCallbackQuery
+takes a toast of at most 200 characters (MESSAGE_TOO_LONG) and is recorded (`callback_answers`).
+
+Bodies may be JSON, form-encoded, multipart/form-data (uploads) or query parameters, as with
+Telegram. A wrong token or an unknown method gets
 `404 {"ok": false, "error_code": 404, "description": "Not Found"}` like Telegram.
 
 sendDocument takes an uploaded file (multipart/form-data) like the Bot API: at most 50 MB (413
@@ -152,6 +165,10 @@ class TelegramStandIn:
         self._cond = threading.Condition()
         self._stopping = False
         self._messages: list[dict[str, Any]] = []
+        self._incoming: dict[tuple[int, int], dict[str, Any]] = {}     # users' messages, by (chat, id)
+        self._deleted: set[tuple[int, int]] = set()
+        self._topics: dict[int, dict[int, dict[str, Any]]] = {}        # forum chat -> topic id -> topic
+        self._answers: list[dict[str, Any]] = []
         self._next_message_id: dict[int, int] = {}
         self._updates: list[dict[str, Any]] = []
         self._next_update_id = 700000001
@@ -234,20 +251,29 @@ class TelegramStandIn:
         with self._cond:
             self._outage = mode if on else None
 
-    def inject_message(self, chat_id: int, user_id: int, text: str, chat_type: str = "private",
-                       username: str = "admin") -> int:
-        """Queue an incoming message (as if `user_id` wrote `text` in `chat_id`); returns update_id.
-        A leading /command gets its bot_command entity, as Telegram sends it."""
+    def inject_message(self, chat_id: int, user_id: int, text: str, chat_type: str | None = None,
+                       username: str = "admin", thread_id: int | None = None) -> int:
+        """Queue an incoming message (as if `user_id` wrote `text` in `chat_id`, in forum topic
+        `thread_id` when given); returns update_id. A leading /command gets its bot_command
+        entity, as Telegram sends it. `chat_type` defaults to private for a positive id."""
         with self._cond:
+            if chat_type is None:
+                known = self._chats.get(chat_id)
+                chat_type = known["type"] if known is not None else ("private" if chat_id > 0 else None)
             chat = self._chat(chat_id, chat_type, username)
             message: dict[str, Any] = {
                 "message_id": self._new_message_id(chat_id), "from": self._user(user_id, username),
                 "chat": chat, "date": int(time.time()), "text": text,
             }
+            if thread_id is not None:
+                if thread_id not in self._topics.get(chat_id, {}):
+                    raise ValueError(f"chat {chat_id} has no forum topic {thread_id}")
+                message.update(message_thread_id=thread_id, is_topic_message=True)
             command = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
             if command:
                 message["entities"] = [{"type": "bot_command", "offset": 0,
                                         "length": utf16_len(command.group(0))}]
+            self._incoming[(chat_id, message["message_id"])] = message
             return self._add_update({"message": message})
 
     def inject_raw_update(self, body: dict[str, Any]) -> int:
@@ -255,8 +281,10 @@ class TelegramStandIn:
         with self._cond:
             return self._add_update(dict(body))
 
-    def inject_callback(self, chat_id: int, user_id: int, data: str, message_id: int) -> int:
-        """Queue a callback_query (a press on an inline button of message `message_id`); returns update_id."""
+    def inject_callback(self, chat_id: int, user_id: int, data: str, message_id: int,
+                        username: str = "admin") -> int:
+        """Queue a callback_query (a press on an inline button of message `message_id`); returns
+        update_id. The data is sent as given: a forged one (a modified client can send any) too."""
         with self._cond:
             stored = self._find_message(chat_id, message_id)
             message = (self._message_object(stored) if stored else
@@ -265,9 +293,40 @@ class TelegramStandIn:
             callback_id = str(self._next_callback)
             self._next_callback += 1
             self._callbacks.add(callback_id)
-            query = {"id": callback_id, "from": self._user(user_id, "admin"), "message": message,
+            query = {"id": callback_id, "from": self._user(user_id, username), "message": message,
                      "chat_instance": str(abs(chat_id) * 7 + 11), "data": data}
             return self._add_update({"callback_query": query})
+
+    def create_forum_topic(self, chat_id: int, name: str) -> int:
+        """Make `chat_id` a forum supergroup (if it is not yet) with a topic `name`; returns its
+        message_thread_id (as in Telegram: the id of the topic's creation message)."""
+        if chat_id > -1000000000000:
+            raise ValueError("only a supergroup (id -100...) can be a forum")
+        with self._cond:
+            chat = self._chat(chat_id, "supergroup")
+            self._chats[chat_id] = {**chat, "is_forum": True}
+            thread_id = self._new_message_id(chat_id)
+            self._topics.setdefault(chat_id, {})[thread_id] = {"name": name, "closed": False}
+            return thread_id
+
+    def close_forum_topic(self, chat_id: int, thread_id: int, *, delete: bool = False) -> None:
+        """Close a topic (sending into it: TOPIC_CLOSED) or delete it (message thread not found)."""
+        with self._cond:
+            topics = self._topics.get(chat_id, {})
+            if delete:
+                topics.pop(thread_id, None)
+            elif thread_id in topics:
+                topics[thread_id]["closed"] = True
+
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        """As if an admin deleted the message: editing it, or replying to it, fails from now on."""
+        with self._cond:
+            self._deleted.add((chat_id, message_id))
+
+    def callback_answers(self) -> list[dict[str, Any]]:
+        """answerCallbackQuery calls answered: {callback_query_id, text, show_alert, at}."""
+        with self._cond:
+            return [dict(a) for a in self._answers]
 
     def messages(self, chat_id: int | None = None) -> list[dict[str, Any]]:
         """Messages the bot sent: {chat_id, message_id, text, parse_mode, reply_markup, at}."""
@@ -392,13 +451,32 @@ class TelegramStandIn:
     def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = _required_chat_id(params)
         text, parse_mode = self._checked_text(params)
-        reply_markup = _json_param(params.get("reply_markup"))
+        reply_markup = _checked_markup(params.get("reply_markup"))
+        reply = _json_param(params.get("reply_parameters"))
+        if reply is None and params.get("reply_to_message_id") not in (None, ""):    # before Bot API 7.0
+            reply = {"message_id": params.get("reply_to_message_id"),
+                     "allow_sending_without_reply": _truthy(params.get("allow_sending_without_reply"))}
+        if reply is not None and (not isinstance(reply, dict) or _optional_int(reply.get("message_id")) is None):
+            raise BotAPIError(400, "Bad Request: invalid reply parameters specified")
+        thread_id = _optional_int(params.get("message_thread_id"))
         with self._cond:
+            reply_to = None
+            if reply is not None:
+                target_chat = _optional_int(reply.get("chat_id")) or chat_id
+                reply_to = self._find_any(target_chat, int(reply["message_id"]))
+                if reply_to is None and not _truthy(reply.get("allow_sending_without_reply")):
+                    raise BotAPIError(400, "Bad Request: message to be replied not found")
+                if reply_to is not None and target_chat == chat_id and thread_id is None:
+                    thread_id = reply_to.get("thread_id") or reply_to.get("message_thread_id")
+            if thread_id is not None:
+                self._check_thread(chat_id, thread_id)
             self._check_rate_limits(chat_id)
             stored = {"chat_id": chat_id, "message_id": self._new_message_id(chat_id), "text": text,
                       "plain_text": self._plain(text, parse_mode), "parse_mode": parse_mode,
                       "reply_markup": reply_markup, "at": time.time(), "date": int(time.time()),
-                      "edit_date": None}
+                      "edit_date": None, "thread_id": thread_id,
+                      "reply_to": (reply_to["chat_id"] if "chat_id" in reply_to else reply_to["chat"]["id"],
+                                   reply_to["message_id"]) if reply_to is not None else None}
             self._messages.append(stored)
             self._cond.notify_all()
             return self._message_object(stored)
@@ -434,23 +512,59 @@ class TelegramStandIn:
             self._cond.notify_all()
             return self._message_object(stored)
 
-    def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _editable(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The bot's message an edit names (holds self._cond). Raises BotAPIError as Telegram does."""
         chat_id = _required_chat_id(params)
         message_id = _optional_int(params.get("message_id"))
+        if message_id is None:
+            raise BotAPIError(400, "Bad Request: message identifier is not specified")
+        if (chat_id, message_id) in self._deleted:
+            raise BotAPIError(400, "Bad Request: message to edit not found")
+        stored = self._find_message(chat_id, message_id)
+        if stored is None:
+            if (chat_id, message_id) in self._incoming:
+                raise BotAPIError(400, "Bad Request: message can't be edited")
+            raise BotAPIError(400, "Bad Request: message to edit not found")
+        return stored
+
+    def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
         text, parse_mode = self._checked_text(params)
-        reply_markup = _json_param(params.get("reply_markup"))
+        reply_markup = _checked_markup(params.get("reply_markup"))
         with self._cond:
-            stored = self._find_message(chat_id, message_id) if message_id is not None else None
-            if stored is None:
-                raise BotAPIError(400, "Bad Request: message to edit not found")
-            if stored["text"] == text and stored["reply_markup"] == reply_markup:
+            stored = self._editable(params)
+            plain = self._plain(text, parse_mode)
+            if stored["plain_text"] == plain and stored["text"] == text and stored["reply_markup"] == reply_markup:
                 raise BotAPIError(400, "Bad Request: message is not modified: specified new message "
                                        "content and reply markup are exactly the same as a current "
                                        "content and reply markup of the message")
-            stored.update(text=text, plain_text=self._plain(text, parse_mode), parse_mode=parse_mode,
+            stored.update(text=text, plain_text=plain, parse_mode=parse_mode,
                           reply_markup=reply_markup, edit_date=int(time.time()))
+            stored.setdefault("edits", 0)
+            stored["edits"] += 1
             self._cond.notify_all()
             return self._message_object(stored)
+
+    def _edit_message_reply_markup(self, params: dict[str, Any]) -> dict[str, Any]:
+        reply_markup = _checked_markup(params.get("reply_markup"))
+        with self._cond:
+            stored = self._editable(params)
+            if stored["reply_markup"] == reply_markup:
+                raise BotAPIError(400, "Bad Request: message is not modified: specified new message "
+                                       "content and reply markup are exactly the same as a current "
+                                       "content and reply markup of the message")
+            stored.update(reply_markup=reply_markup, edit_date=int(time.time()))
+            stored.setdefault("edits", 0)
+            stored["edits"] += 1
+            self._cond.notify_all()
+            return self._message_object(stored)
+
+    def _check_thread(self, chat_id: int, thread_id: int) -> None:
+        """A message_thread_id must name an open topic of a forum (holds self._cond)."""
+        topic = self._topics.get(chat_id, {}).get(thread_id)
+        if topic is None:
+            raise BotAPIError(400, "Bad Request: message thread not found")
+        if topic["closed"]:
+            raise BotAPIError(400, "Bad Request: TOPIC_CLOSED")
 
     def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = _optional_int(params.get("offset"))
@@ -499,12 +613,26 @@ class TelegramStandIn:
 
     def _answer_callback_query(self, params: dict[str, Any]) -> bool:
         callback_id = str(params.get("callback_query_id", ""))
+        text = params.get("text")
+        if text is not None and len(str(text)) > 200:
+            raise BotAPIError(400, "Bad Request: MESSAGE_TOO_LONG")
         with self._cond:
             if callback_id not in self._callbacks:
                 raise BotAPIError(400, "Bad Request: query is too old and response timeout expired "
                                        "or query ID is invalid")
             self._callbacks.discard(callback_id)
+            self._answers.append({"callback_query_id": callback_id, "text": text,
+                                  "show_alert": _truthy(params.get("show_alert")), "at": time.time()})
+            self._cond.notify_all()
         return True
+
+    def wait_for_answers(self, count: int, timeout: float) -> list[dict[str, Any]]:
+        """Block until at least `count` callback queries were answered or `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self._answers) < count and time.monotonic() < deadline:
+                self._cond.wait(deadline - time.monotonic())
+            return [dict(a) for a in self._answers]
 
     def _delete_webhook(self, params: dict[str, Any]) -> bool:
         return True
@@ -577,6 +705,8 @@ class TelegramStandIn:
                     "username": username}
         else:
             chat = {"id": chat_id, "type": chat_type, "title": "Lab admins"}
+            if known is not None and known.get("is_forum"):
+                chat["is_forum"] = True
         self._chats[chat_id] = chat
         return dict(chat)
 
@@ -592,10 +722,17 @@ class TelegramStandIn:
         return update_id
 
     def _find_message(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
+        """One of the bot's own messages (a deleted one too)."""
         return next((m for m in self._messages
                      if m["chat_id"] == chat_id and m["message_id"] == message_id), None)
 
-    def _message_object(self, stored: dict[str, Any]) -> dict[str, Any]:
+    def _find_any(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
+        """A message that is still there, the bot's or a user's (a reply target)."""
+        if (chat_id, message_id) in self._deleted:
+            return None
+        return self._find_message(chat_id, message_id) or self._incoming.get((chat_id, message_id))
+
+    def _message_object(self, stored: dict[str, Any], nested: bool = False) -> dict[str, Any]:
         message: dict[str, Any] = {"message_id": stored["message_id"], "from": self._bot_user(),
                                    "chat": self._chat(stored["chat_id"]), "date": stored["date"]}
         document = stored.get("document")
@@ -605,11 +742,20 @@ class TelegramStandIn:
                 message["caption"] = stored["plain_text"]
         else:
             message["text"] = stored["plain_text"]
+        if stored.get("thread_id"):
+            message.update(message_thread_id=stored["thread_id"], is_topic_message=True)
         if stored.get("edit_date"):
             message["edit_date"] = stored["edit_date"]
         markup = stored.get("reply_markup")
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             message["reply_markup"] = markup
+        target = stored.get("reply_to")
+        if target is not None and not nested:
+            found = self._find_message(*target)
+            if found is not None:
+                message["reply_to_message"] = self._message_object(found, nested=True)
+            elif target in self._incoming:
+                message["reply_to_message"] = dict(self._incoming[target])
         return message
 
     @staticmethod
@@ -617,6 +763,8 @@ class TelegramStandIn:
         public = {key: stored[key] for key in ("chat_id", "message_id", "text", "parse_mode", "reply_markup", "at")}
         if stored.get("document"):
             public["document"] = {k: v for k, v in stored["document"].items() if k != "data"}
+        public.update(thread_id=stored.get("thread_id"), reply_to=stored["reply_to"][1] if stored.get("reply_to")
+                      else None, edits=stored.get("edits", 0))
         return public
 
     @staticmethod
@@ -629,6 +777,7 @@ _METHODS = {
     "sendmessage": TelegramStandIn._send_message,
     "senddocument": TelegramStandIn._send_document,
     "editmessagetext": TelegramStandIn._edit_message_text,
+    "editmessagereplymarkup": TelegramStandIn._edit_message_reply_markup,
     "getupdates": TelegramStandIn._get_updates,
     "setmycommands": TelegramStandIn._set_my_commands,
     "getmycommands": TelegramStandIn._get_my_commands,
@@ -686,6 +835,31 @@ def _required_chat_id(params: dict[str, Any]) -> int:
     if chat_id is None:
         raise BotAPIError(400, "Bad Request: chat not found")
     return chat_id
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("true", "1")
+
+
+def _checked_markup(value: Any) -> Any:
+    """reply_markup as Telegram checks an inline keyboard: each button has a text and one action;
+    callback_data is 1-64 bytes (else BUTTON_DATA_INVALID)."""
+    markup = _json_param(value)
+    if not isinstance(markup, dict) or "inline_keyboard" not in markup:
+        return markup
+    rows = markup["inline_keyboard"]
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise BotAPIError(400, "Bad Request: can't parse inline keyboard button: InlineKeyboardButton must "
+                               "be an Object")
+    for row in rows:
+        for button in row:
+            if not isinstance(button, dict) or not str(button.get("text") or ""):
+                raise BotAPIError(400, "Bad Request: can't parse inline keyboard button: Text buttons are "
+                                       "unallowed in the inline keyboard")
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode("utf-8")) <= 64:
+                raise BotAPIError(400, "Bad Request: BUTTON_DATA_INVALID")
+    return markup
 
 
 def _json_param(value: Any) -> Any:
