@@ -6,8 +6,8 @@ worker, the command bot (Telegram on and `poll_commands`), the status page (`web
 Tests drive it without threads through `probe_once()`, `tick_once()` and `deliver_once()`;
 `start()` / `stop()` run the same steps in the background.
 
-One probe round flows: ProbeLoop -> `handle_results` -> engine.ingest -> state_repo.save (new
-states + events + outbox rows, ONE transaction) -> wake the delivery worker -> history ->
+One probe round flows: ProbeLoop -> `handle_results` -> engine.ingest -> incident_repo.save_round (new
+states + events + incidents + outbox rows, ONE transaction) -> wake the delivery worker -> history ->
 metrics. If the store cannot be written (disk full, damaged file, locked), the decided
 transitions are kept in memory and retried with every round, and their alerts are delivered from
 memory meanwhile (DeliveryWorker.hold); the save that finally succeeds writes each alert's rows
@@ -55,10 +55,19 @@ from netwatchd.config.loader import load_config
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.engine.engine import SELF_HOST, AlertEngine, HostState, self_check_hosts
 from netwatchd.engine.mutes import MuteTimers
+from netwatchd.engine.routing import Router
 from netwatchd.errors import ConfigError, NetwatchError, StoreDamaged, StoreError
 from netwatchd.logs import add_secret, redact
 from netwatchd.models import ProbeResult, RouterAnswer, RouterAsk, State, Transition
-from netwatchd.store import crosscheck_repo, history_repo, integrity, report_repo, router_watch_repo, state_repo
+from netwatchd.store import (
+    crosscheck_repo,
+    history_repo,
+    incident_repo,
+    integrity,
+    report_repo,
+    router_watch_repo,
+    state_repo,
+)
 from netwatchd.store.db import Database, ThreadConnections, locked_transaction, transaction
 from netwatchd.store.faults import DAMAGED, damaged_message
 from netwatchd.store.faults import classify as classify_fault
@@ -217,6 +226,7 @@ class Agent:
         self.engine = AlertEngine(self.watched, self.clock, states=stored_states)
         self._steps = StepWatch(self.clock)             # wall-clock steps: logged, stored mutes follow them
         self._mute_timers = MuteTimers(self.clock)      # mutes end on the monotonic clock
+        self._router = Router(config)
         self.known: dict[str, HostState] = self.engine.states()   # kept current from take_changed()
         self.metrics = Metrics()
         self.metrics.set_states(self.known)
@@ -283,7 +293,8 @@ class Agent:
 
         return BotPoller(self.db, config, self.clock, api=self.api, routers=self.routers,
                          probe_fn=self.probe_fn, on_command=self.metrics.observe_command,
-                         limiter=self.worker.limiter, store_health=self.store_health)
+                         limiter=self.worker.limiter, store_health=self.store_health,
+                         wake=self.worker.wake)
 
     def _make_web(self, config: Config) -> StatusServer | None:
         if not config.web.enabled:
@@ -461,9 +472,6 @@ class Agent:
         if not self._unsaved_states and not self._unsaved and not watch_writes \
                 and not self._unsaved_maintenance and not health_writes:
             return
-        from netwatchd.notify.outbox import destinations_for
-
-        destinations = destinations_for(self.config)
         keys = [key for key, _ in self._unsaved]
         held = self.worker.ledger.held_keys()
         try:
@@ -472,16 +480,16 @@ class Agent:
                 # the store's write lock first (it may take a while), then the ledger's until after
                 # the commit: no lane may claim a held alert between its snapshot and the commit
                 with locked_transaction(conn, self.worker.handoff()) as handoff:
-                    self._save(conn, watch_writes, health_writes, destinations,
-                               [handoff.prior(key) for key in keys], handoff=handoff)
+                    saved_round = self._save(conn, watch_writes, health_writes,
+                                             [handoff.prior(key) for key in keys], handoff=handoff)
             else:
                 with transaction(conn):
-                    self._save(conn, watch_writes, health_writes, destinations, None)
+                    saved_round = self._save(conn, watch_writes, health_writes, None)
         except sqlite3.Error as exc:
             self.store_health.failed("alerts", exc)
-            # not saved, not lost: delivered from memory now, saved with a later round
-            self.worker.hold([(key, t) for key, t in self._unsaved if t.notify and key not in held],
-                             destinations, self.clock.now())
+            # not saved, not lost: delivered from memory now (where telegram.routes sends each, as
+            # plain messages: the incidents and their buttons come with the save), saved with a later round
+            self._hold([(key, t) for key, t in self._unsaved if t.notify and key not in held])
             self._decided(transitions, changed_now, saved=False)
             return
         self.store_health.succeeded()
@@ -495,9 +503,11 @@ class Agent:
                      "as its delivery from memory got", handed)
         saved, self._unsaved, self._unsaved_states = self._unsaved, [], {}
         self._unsaved_maintenance = []
-        self._decided(transitions, changed_now, saved=True)
-        if any(t.notify for _, t in saved):
-            self.worker.wake()
+        # as saved: a reminder of an acknowledged or snoozed outage is recorded, not announced
+        self._decided(saved_round.transitions[len(saved_round.transitions) - len(transitions):], changed_now,
+                      saved=True)
+        if saved_round.chats:
+            self.worker.wake(sorted(saved_round.chats))
         if self._hook_lanes is not None:
             lanes = sorted({lane for _, t in saved for lane in self._hook_lanes(t)})
             if lanes:
@@ -515,8 +525,8 @@ class Agent:
             if name != SELF_HOST:
                 self.metrics.set_state(name, state.state)
 
-    def _save(self, conn: sqlite3.Connection, watch_writes: Any, health_writes: Any, destinations: list[str],
-              prior: list[Any] | None, handoff: Any = None) -> None:
+    def _save(self, conn: sqlite3.Connection, watch_writes: Any, health_writes: Any, prior: list[Any] | None,
+              handoff: Any = None) -> incident_repo.SavedRound:
         """The writes of one _persist (inside its transaction). Raises sqlite3.Error."""
         if watch_writes:
             crosscheck_repo.apply(conn, watch_writes)
@@ -524,10 +534,20 @@ class Agent:
             router_watch_repo.apply(conn, health_writes)
         if self._unsaved_maintenance:
             report_repo.record_maintenance(conn, self._unsaved_maintenance)
-        event_ids = state_repo.save(conn, self._unsaved_states, [t for _, t in self._unsaved], destinations,
-                                    self.clock.now(), prior=prior, hook_lanes=self._hook_lanes)
+        # incidents, threads and routes: reminders of acknowledged outages are recorded, not sent
+        saved = incident_repo.save_round(conn, self._unsaved_states, [t for _, t in self._unsaved], self.config,
+                                         self.clock.now(), router=self._router, hook_lanes=self._hook_lanes,
+                                         prior=prior)
         if handoff is not None:
-            handoff.note(conn, zip([key for key, _ in self._unsaved], event_ids, strict=True))
+            handoff.note(conn, zip([key for key, _ in self._unsaved], saved.event_ids, strict=True))
+        return saved
+
+    def _hold(self, alerts: list[tuple[int, Transition]]) -> None:
+        """Deliver from memory alerts the store could not take, each to the chats it is routed to
+        (one by one: each chat keeps their order)."""
+        for key, transition in alerts:
+            chats = list(dict.fromkeys(d.chat_id for d in self._router.destinations(transition)))
+            self.worker.hold([(key, transition)], chats, self.clock.now())
 
     def probe_once(self) -> list[ProbeResult]:
         """Probe every host due now and handle the results (no threads; for tests)."""
@@ -548,6 +568,7 @@ class Agent:
                 self.store_health.failed("reading mutes", exc)
             transitions = self.engine.tick()
             self._persist(transitions)
+            self.escalate_once()
             asks = self.engine.take_asks()
         self.ask_routers(asks)
         now = self.clock.now()
@@ -584,6 +605,7 @@ class Agent:
                     "back" if step < 0 else "forward", format_duration(abs(step)))
         delta = timedelta(milliseconds=round(step * 1000))    # stored times have milliseconds
         state_repo.shift_mutes(conn, self._mute_timers.known(), delta)
+        incident_repo.shift_open(conn, delta)          # escalation due times and snoozes keep their lengths
         self._mute_timers.shift(delta)
 
     def check_store_once(self) -> str | None:
@@ -606,6 +628,25 @@ class Agent:
                   "stopped": stopped, "store": store.to_dict()}
         if write_health_file(self._health_file, record) or stopped:
             self._health_last, self._health_written = state, mono
+
+    def escalate_once(self, now: Any = None) -> set[str]:
+        """Send the escalation levels due now (telegram.escalate); returns the chats woken.
+        A store failure goes to store_health and the levels are sent on a later tick (their due
+        times are in the store: an outage that began while the store failed escalates once it
+        is saved)."""
+        if not self.config.telegram.escalate:
+            return set()
+        try:
+            with transaction(self.store_health.ready(self._conn())) as conn:
+                chats = incident_repo.escalate(conn, self.config, now or self.clock.now())
+        except sqlite3.Error as exc:
+            self.store_health.failed("escalation", exc)
+            return set()
+        self.store_health.succeeded()
+        if chats:
+            log.info("escalated: messages queued for chat(s) %s", ", ".join(sorted(chats)))
+            self.worker.wake(sorted(chats))
+        return chats
 
     def crosscheck_once(self) -> list[Transition]:
         """Compare the routers' own Netwatch tables with our states; record + announce lasting
@@ -775,6 +816,7 @@ class Agent:
             self._persist([notice] if notice else [])
             self._retire_removed()
             self.config, self.watched = new, watched
+            self._router = Router(new)
             self.known = self.engine.states()
         self.loop.replace_hosts(probe_targets(watched))
         for name in removed:

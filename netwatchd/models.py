@@ -26,7 +26,8 @@ class State(str, Enum):
 
 
 TransitionKind = Literal["state", "flapping", "stable", "reminder", "maintenance_end", "uplink_lost", "uplink_back",
-                         "startup", "reload", "crosscheck", "crosscheck_agree", "router_health", "router_restart"]
+                         "startup", "reload", "crosscheck", "crosscheck_agree", "router_health", "router_restart",
+                         "escalation", "escalated"]
 """What a Transition records (see Transition)."""
 TRANSITION_KINDS: tuple[TransitionKind, ...] = get_args(TransitionKind)
 

@@ -53,14 +53,19 @@ def _lab_unavailable() -> str | None:
     return None
 
 
-@pytest.fixture
-def lab() -> Iterator[object]:
-    """A fresh NetnsLab, torn down after the test. Skips off-CI without root; fails in CI."""
+def require_lab() -> None:
+    """Skip a namespace test off CI without root or the tools; fail it in CI."""
     reason = _lab_unavailable()
     if reason:
         if os.environ.get("CI"):
             pytest.fail(f"namespace tests must run in CI: {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture
+def lab() -> Iterator[object]:
+    """A fresh NetnsLab, torn down after the test. Skips off-CI without root; fails in CI."""
+    require_lab()
     from netwatchd.lab.netns import NetnsLab
 
     with NetnsLab() as created:

@@ -159,7 +159,8 @@ def test_a_stranger_gets_a_refusal_with_their_id_and_no_router_is_asked(env: Env
         "Your Telegram user id is <code>999</code>; ask an admin to add it to telegram.admins."]
     assert len(env.router.commands) == commands_before
     assert audit(env)[-1] | {"id": 0, "at": ""} == {"id": 0, "at": "", "user_id": STRANGER, "chat_id": STRANGER,
-                                                     "command": "/interface", "outcome": "refused: not an admin"}
+                                                     "command": "/interface", "outcome": "refused: not an admin",
+                                                     "incident_id": None}
 
 
 @pytest.mark.parametrize("user, chat, chat_type, answered", [

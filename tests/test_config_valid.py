@@ -409,7 +409,8 @@ def test_incident_defaults_buttons_on_no_levels_no_routes(tmp_path: Path) -> Non
 
 
 def test_escalation_and_routes_without_a_token_warn_that_they_do_nothing(tmp_path: Path) -> None:
-    path = write(tmp_path, "telegram:\n  escalate: [{after: 15m, chat_ids: [-1]}]\nhosts: [{name: A, address: 10.0.0.1}]\n")
+    path = write(tmp_path, "telegram:\n  escalate: [{after: 15m, chat_ids: [-1]}]\n"
+                           "hosts: [{name: A, address: 10.0.0.1}]\n")
     result = analyze(path, environ={})
     assert [str(w).split(": ", 1)[1] for w in result.warnings] == [
         "warning: telegram.escalate: has no effect without a bot token (alerts go to the console) "

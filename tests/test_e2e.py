@@ -38,15 +38,9 @@ CONFIRM = 1.0               # a site's DOWN first waits for its via router's vot
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from conftest import _lab_unavailable
+    from conftest import require_lab
 
-    reason = _lab_unavailable()
-    if reason:
-        import os
-
-        if os.environ.get("CI"):
-            pytest.fail(f"namespace tests must run in CI: {reason}")
-        pytest.skip(reason)
+    require_lab()
     from netwatchd.lab.harness import LabRun
 
     with LabRun(SITES, timing=TIMING, workdir=tmp_path_factory.mktemp("e2e"),

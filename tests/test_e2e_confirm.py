@@ -148,7 +148,8 @@ def _announced(run: Any, since: int) -> list[tuple[str, str, str]]:
 
     conn = Database.in_dir(run.data_dir).connect(readonly=True)
     try:
-        rows = conn.execute("SELECT payload FROM outbox WHERE id > ? ORDER BY id", (since,)).fetchall()
+        rows = conn.execute("SELECT payload FROM outbox WHERE id > ? AND chat_id NOT LIKE '%#edit' ORDER BY id",
+                            (since,)).fetchall()              # an alert's edit (its '#edit' lane) is not an alert
     finally:
         conn.close()
     return [(p["host"], p["from"], p["to"]) for p in (json.loads(r[0]) for r in rows)]

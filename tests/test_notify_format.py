@@ -172,7 +172,8 @@ def test_templates_can_be_overridden_and_are_checked():
         "summary, server, note, confirm, diagnosis, cause)",
         "telegram.templates.dwon: unknown template (one of down, up, degraded, unreachable, unknown, flapping, "
         "stable, reminder, maintenance_end, uplink_lost, uplink_back, startup, reload, crosscheck, crosscheck_agree, "
-        "group_header, group_line, test, path, path_end, router_health, router_ok, router_restart)",
+        "group_header, group_line, test, path, path_end, router_health, router_ok, router_restart, escalation, "
+        "escalated)",
         "telegram.templates.up: unbalanced HTML tags (Telegram would refuse it)",
         "telegram.templates.stable: unmatched brace (write {{ or }} for a literal one)",
     ]

@@ -22,7 +22,7 @@ import pytest
 from netwatchd.clock import Backoff, SystemClock, utc_ms
 from netwatchd.models import State, Transition
 from netwatchd.notify.outbox import delivery_status, destinations_for, enqueue
-from netwatchd.notify.pacing import RateLimiter
+from netwatchd.notify.pacing import BOT, RateLimiter
 from netwatchd.store import transaction
 from support.notify import ADMIN, GROUP, Rig, down, hosts_in, make_config, seconds, up
 
@@ -375,7 +375,8 @@ def test_timing_record_has_the_fixed_fields_with_milliseconds_and_offset(tmp_pat
     [record] = rig.timing()
     assert delivered == [record]
     assert list(record) == ["events", "detected_at", "enqueued_at", "sent_at", "acked_at", "latency_ms",
-                            "attempts", "chat_id", "message_id", "status"]
+                            "attempts", "chat_id", "message_id", "status", "kind"]
+    assert record["kind"] == "alert"
     assert record["events"] == [{"host": "Waru", "from": "up", "to": "down", "at": "2026-01-05T08:00:00.000+07:00"}]
     assert record["detected_at"] == "2026-01-05T08:00:00.000+07:00"
     assert record["enqueued_at"] == "2026-01-05T08:00:00.004+07:00"
@@ -426,6 +427,31 @@ class TestRateLimiter:
             assert limiter.reserve(str(chat), 100.0 + chat * 0.01) == 0.0
         assert limiter.reserve("99", 100.5) == pytest.approx(0.5)
         assert limiter.reserve("99", 101.0) == 0.0
+
+    def test_a_refunded_slot_does_not_count_against_the_groups_minute(self):
+        limiter = RateLimiter()
+        for i in range(20):
+            assert limiter.reserve("-100", 100.0 + 1.5 * i) == 0.0
+            if i % 2:
+                limiter.refund("-100", 100.0 + 1.5 * i)      # e.g. a proxy's 502: Telegram never saw it
+        assert limiter.reserve("-100", 131.0) == 0.0, "only 10 of the 20 were sent"
+
+    def test_headroom_leaves_the_last_slots_of_a_groups_minute_to_alerts(self):
+        limiter = RateLimiter()
+        for i in range(12):
+            assert limiter.reserve("-100", 100.0 + 1.5 * i) == 0.0
+        assert limiter.reserve("-100", 118.0, BOT, reserve=8) == pytest.approx(42.0)   # edits wait for the minute
+        assert limiter.reserve("-100", 118.0) == 0.0                               # an alert does not
+        assert limiter.reserve("42", 118.0, BOT, reserve=8) == 0.0                     # no cap for private chats
+
+    def test_a_group_is_busy_once_half_its_minute_is_used(self):
+        limiter = RateLimiter()
+        for i in range(9):
+            limiter.reserve("-100", 100.0 + 1.5 * i)
+        assert not limiter.busy("-100", 114.0)
+        limiter.reserve("-100", 114.0)
+        assert limiter.busy("-100", 114.0) and not limiter.busy("-100", 161.0)
+        assert not limiter.busy("42", 114.0)                 # a private chat has no minute to run short of
 
     def test_console_is_not_limited(self):
         limiter = RateLimiter()

@@ -203,7 +203,8 @@ def test_python_telegram_bot_accepts_replies_forum_topics_and_edits_and_gets_tel
             with pytest.raises(telegram.error.BadRequest, match="(?i)message_too_long"):
                 await bot.answer_callback_query(again.callback_query.id, text="x" * 201)
 
-            smaller = InlineKeyboardMarkup([[InlineKeyboardButton("📈 History", callback_data="nw1:abcdefgh12345678:h")]])
+            history = InlineKeyboardButton("📈 History", callback_data="nw1:abcdefgh12345678:h")
+            smaller = InlineKeyboardMarkup([[history]])
             edited = await bot.edit_message_reply_markup(forum, root.message_id, reply_markup=smaller)
             assert edited.reply_markup == smaller and edited.text == "🔴 Waru DOWN"
             with pytest.raises(telegram.error.BadRequest, match="(?i)message is not modified"):

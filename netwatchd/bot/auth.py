@@ -1,7 +1,9 @@
 """Who may command the bot, and how often.
 
-Authorization: the user must be in `telegram.admins` AND write either in a private chat with the
-bot or in one of `telegram.chat_ids`. Everything else is refused before any router is asked.
+Authorization: the user must be in `telegram.admins` (every command) or `telegram.viewers` (the
+commands that only read: VIEWER_COMMANDS) AND write either in a private chat with the bot or in
+a chat netwatchd posts to (telegram.chat_ids, the routes' and the escalation levels' chats).
+Everything else is refused before any router is asked.
 Rate limit: a token bucket per user (burst `capacity`, refilled at `per_second`), on an injected
 monotonic clock so tests never sleep.
 """
@@ -13,24 +15,35 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from netwatchd.config.model import TelegramSpec
+from netwatchd.engine.incidents import VIEWER, role_of
 
 NOT_ADMIN = "not_admin"
 CHAT_NOT_ALLOWED = "chat_not_allowed"
+VIEWER_ONLY = "viewer_only"
+
+VIEWER_COMMANDS = frozenset({"help", "start", "menu", "monitor", "status", "history", "report"})
+"""What a viewer may run: the commands that only read netwatchd's own state (no router is asked,
+no probe is sent, nothing is changed)."""
 
 
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
-    reason: str = ""            # "" | NOT_ADMIN | CHAT_NOT_ALLOWED
+    reason: str = ""            # "" | NOT_ADMIN | CHAT_NOT_ALLOWED | VIEWER_ONLY
+    role: str | None = None     # ADMIN | VIEWER | None
 
 
-def authorize(telegram: TelegramSpec, *, user_id: int | None, chat_id: int, chat_type: str) -> Decision:
-    """Decide whether `user_id` may run a command in chat `chat_id` of type `chat_type`."""
-    if user_id is None or user_id not in telegram.admins:
+def authorize(telegram: TelegramSpec, *, user_id: int | None, chat_id: int, chat_type: str,
+              command: str | None = None) -> Decision:
+    """Decide whether `user_id` may run `command` (None: any) in chat `chat_id` of type `chat_type`."""
+    role = role_of(user_id, telegram.admins, telegram.viewers)
+    if role is None:
         return Decision(False, NOT_ADMIN)
-    if chat_type == "private" or chat_id in telegram.chat_ids:
-        return Decision(True)
-    return Decision(False, CHAT_NOT_ALLOWED)
+    if role == VIEWER and (command is None or command not in VIEWER_COMMANDS):
+        return Decision(False, VIEWER_ONLY, role)
+    if chat_type == "private" or chat_id in telegram.known_chats:
+        return Decision(True, role=role)
+    return Decision(False, CHAT_NOT_ALLOWED, role)
 
 
 class TokenBucket:

@@ -23,18 +23,21 @@ from netwatchd import __version__
 from netwatchd.bot import render as render
 from netwatchd.bot.i18n import say
 from netwatchd.bot.parse import (
+    PROBE_COMMANDS,
     ROUTER_COMMANDS,
     CommandInputError,
     ParsedCommand,
     parse_interface,
     parse_mute,
     parse_ping,
+    parse_snooze,
     resolve_target,
 )
 from netwatchd.clock import Clock
 from netwatchd.config.model import Config, HostSpec
-from netwatchd.engine.engine import HostState
-from netwatchd.errors import ProbeError, ReportError, StoreError
+from netwatchd.engine.engine import SELF_HOST, HostState, self_check_hosts
+from netwatchd.engine.incidents import ACK, ACKED, ALREADY_ACKED, NO_INCIDENT, RESOLVED, SNOOZE, SNOOZED, Incident
+from netwatchd.errors import ProbeError, ReportError, RouterError, StoreError
 from netwatchd.jsonl import last_record
 from netwatchd.models import ProbeResult
 from netwatchd.probes import probe_hosts
@@ -43,13 +46,14 @@ from netwatchd.report.make import render as render_document
 from netwatchd.router import netwatch
 from netwatchd.router.client import RouterClient, RouterPool
 from netwatchd.router.values import ros_bool
-from netwatchd.store import outbox_repo, state_repo
+from netwatchd.store import incident_repo, outbox_repo, state_repo
 from netwatchd.store.db import Database
 
 log = logging.getLogger(__name__)
 
 MAX_TRAFFIC_INTERFACES = 16
 HISTORY_LIMIT = 15
+INCIDENT_LIMIT = 5
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,12 @@ class BotContext:
     user_label: str = ""
     connection: Callable[[], sqlite3.Connection] | None = None   # per-thread store connection
     store_health: Any = None          # netwatchd.store.health.StoreHealth of the running agent
+    user_id: int | None = None
+    user_name: str = ""               # how the chat shows who acted ("@budi"), for "acknowledged by"
+    role: str | None = None           # engine.incidents.ADMIN | VIEWER
+    audit_id: int | None = None       # the command's audit row (names the incident it acted on)
+    wake: Callable[[Sequence[str]], None] | None = None          # delivery lanes with new rows
+    outcome: str | None = None        # set by a handler whose result is more than "ok" (the audit log)
 
     @property
     def language(self) -> str:
@@ -91,7 +101,7 @@ class BotContext:
 
 def needs_router(command: ParsedCommand) -> bool:
     """Whether the command may wait on a router or a probe (runs in the slow worker pool)."""
-    return command.name in ROUTER_COMMANDS or command.name == "ping"
+    return command.name in ROUTER_COMMANDS or command.name in PROBE_COMMANDS
 
 
 def run_command(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
@@ -152,13 +162,122 @@ def _status(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
 
 
 def _history(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    """The site's recent events and, under them, its recent outages with who acknowledged them."""
     if not command.args:
         raise CommandInputError("usage", usage="/history <site>")
-    site = resolve_target(command.args[0], ctx.config, allow_group=False).name
+    site = _site(command.args[0], ctx)
     with _connection(ctx) as conn:
         events = state_repo.recent_events(conn, host=site, limit=HISTORY_LIMIT)
+        incidents = incident_repo.recent(conn, site, limit=INCIDENT_LIMIT)
     events = sorted(events, key=lambda e: e.at, reverse=True)
-    return [Reply(render.render_history(site, events, now=ctx.clock.now(), tz=ctx.tz, language=ctx.language))]
+    now = ctx.clock.now()
+    text = render.render_history(site, events, now=now, tz=ctx.tz, language=ctx.language)
+    lines = render.render_incident_lines(incidents, now=now, tz=ctx.tz, language=ctx.language)
+    return [Reply(text + ("\n" + lines if lines else ""))]
+
+
+# --- incidents ------------------------------------------------------------------------------------
+
+def _ack(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    """/ack: the open outages; /ack <site>: acknowledge its outage (as the ✅ button)."""
+    if not command.args:
+        with _connection(ctx) as conn:
+            found = list(incident_repo.open_incidents(conn).values())
+        return [Reply(render.render_open_incidents(found, now=ctx.clock.now(), tz=ctx.tz, language=ctx.language))]
+    if len(command.args) > 1:
+        raise CommandInputError("usage", usage="/ack <site>")
+    return _act(ctx, _site(command.args[0], ctx), ACK, 0.0)
+
+
+def _snooze(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    """/snooze <site> <duration>: no reminder and no escalation of its outage until then."""
+    request = parse_snooze(command.args, ctx.config)
+    return _act(ctx, request.site, SNOOZE, request.seconds)
+
+
+def _act(ctx: BotContext, site: str, action: str, seconds: float) -> list[Reply]:
+    now = ctx.clock.now()
+    with _connection(ctx) as conn:
+        acted = incident_repo.act(conn, site, action, ctx.role, who=ctx.user_name or ctx.user_label,
+                                  user_id=ctx.user_id, config=ctx.config, now=now, snooze_s=seconds,
+                                  audit_id=ctx.audit_id)
+    if acted.chats and ctx.wake is not None:
+        ctx.wake(list(acted.chats))
+    ctx.outcome = acted.verdict.outcome
+    return [Reply(incident_reply(acted.verdict.outcome, acted.incident, site, ctx))]
+
+
+def incident_reply(outcome: str, incident: Incident | None, site: str, ctx: BotContext) -> str:
+    """The chat's answer to /ack or /snooze (HTML)."""
+    now = ctx.clock.now()
+    shown = "server" if site == SELF_HOST else site
+    if incident is None or outcome == NO_INCIDENT:
+        return say(ctx.language, "no_incident", site=shown)
+    if outcome == ACKED:
+        return say(ctx.language, "ack_done", site=shown, who=incident.acked_by)
+    if outcome == SNOOZED:
+        return say(ctx.language, "snooze_done", site=shown, who=incident.snoozed_by,
+                   until=render.local_time(incident.snoozed_until, ctx.tz, now))
+    if outcome == ALREADY_ACKED:
+        return say(ctx.language, "already_acked", site=shown, who=incident.acked_by,
+                   time=render.local_time(incident.acked_at, ctx.tz, now))
+    if outcome == RESOLVED:
+        return say(ctx.language, "incident_over", site=shown, time=render.local_time(incident.resolved_at, ctx.tz, now))
+    return say(ctx.language, "refused_viewer", command="/ack")
+
+
+def _diagnose(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
+    """🔍 Diagnose / /diagnose <site>: its state and last evidence, its parent's state, a ping from
+    the server now and, when a router is configured, one from its router."""
+    if len(command.args) != 1:
+        raise CommandInputError("usage", usage="/diagnose <site>")
+    site = _site(command.args[0], ctx)
+    now = ctx.clock.now()
+    if site == SELF_HOST:
+        targets = self_check_hosts(ctx.config)
+        lines = [_agent_ping(spec.address, spec, ctx) for spec in targets] or [say(ctx.language, "nothing")]
+        return [Reply("\n".join(lines))]
+    spec = ctx.config.host(site)
+    assert spec is not None
+    with _connection(ctx) as conn:
+        names = [spec.name] + ([spec.parent] if spec.parent else [])
+        states = state_repo.load_states(conn, names)
+    own = states.get(spec.name)
+    view = view_of(own) if own is not None else render.SiteView()
+    parent = None
+    if spec.parent:
+        upper = states.get(spec.parent)
+        parent = (spec.parent, upper.state.value if upper is not None else "unknown")
+    probe = HostSpec(name=spec.name, address=spec.address, probe="icmp", count=3, packet_interval=0.2,
+                     timeout=1.0, group=spec.group, parent=spec.parent)
+    agent_line = _agent_ping(spec.name, probe, ctx)
+    router_line = None
+    if ctx.config.routers:
+        router = router_for_site(spec, ctx.config)
+        try:
+            rows = _client(ctx, router).query("/ping", address=spec.address, count=3)
+            router_line = render.render_ping_router(spec.name, spec.address, router, rows, ctx.language)
+        except RouterError as exc:
+            router_line = render.render_router_failure(exc, str(exc), ctx.language)
+    return [Reply(render.render_diagnose(spec, view, dict(own.evidence) if own is not None else {}, agent_line,
+                                         router_line, parent, now=now, tz=ctx.tz, language=ctx.language))]
+
+
+def _agent_ping(target: str, host: HostSpec, ctx: BotContext) -> str:
+    probe_fn = ctx.probe_fn or probe_hosts
+    try:
+        results = probe_fn([host], clock=ctx.clock)
+    except ProbeError as exc:
+        return say(ctx.language, "ping_error", message=str(exc))
+    return render.render_ping_result(target, results[0], ctx.language)
+
+
+def _site(word: str, ctx: BotContext) -> str:
+    """A configured site's name, or SELF_HOST for the server itself ("server", as the buttons of an
+    uplink alert name it). Raises CommandInputError."""
+    if word.lower() in ("server", SELF_HOST):
+        return SELF_HOST
+    return resolve_target(word, ctx.config, allow_group=False).name
 
 
 def _mute(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
@@ -292,7 +411,8 @@ def _crosscheck(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
 _HANDLERS: dict[str, Callable[[ParsedCommand, BotContext], list[Reply]]] = {
     "help": _help, "start": _menu, "menu": _menu, "monitor": _monitor, "status": _status,
     "history": _history, "mute": _mute, "unmute": _unmute, "report": _report, "ping": _ping,
-    "pool": _pool, "traffic": _traffic, "crosscheck": _crosscheck,
+    "pool": _pool, "traffic": _traffic, "crosscheck": _crosscheck, "ack": _ack, "snooze": _snooze,
+    "diagnose": _diagnose,
     **dict.fromkeys(_ROUTER_READS, _router_read),
 }
 
@@ -388,10 +508,10 @@ def _maybe_float(value: Any) -> float | None:
 
 def last_delivery(conn: sqlite3.Connection, data_dir: Path) -> tuple[datetime | None, float | None]:
     """(acked_at, latency_ms) of the newest delivered message: the timing log's last record (in
-    timing.jsonl, or the newest rotated file just after a rotation), else the outbox."""
+    timing.jsonl, or the newest rotated file just after a rotation) unless it is an edit, else the outbox."""
     path = Path(data_dir) / "timing.jsonl"
     record = last_record(path)
-    if record is not None:
+    if record is not None and record.get("kind") != "edit":      # an alert edited after a press is not one
         try:
             return datetime.fromisoformat(record["acked_at"]), float(record["latency_ms"])
         except (ValueError, KeyError, TypeError):

@@ -144,6 +144,36 @@ _TEXTS: dict[str, dict[str, str]] = {
                      "en": "✅ {count} sites watched by both agree."},
     "cc_unknown": {"id": "Belum bisa dibandingkan ({count}: status belum diketahui atau entri nonaktif): {names}",
                    "en": "Not comparable yet ({count}: state unknown or entry disabled): {names}"},
+    "refused_viewer": {
+        "id": "Viewer hanya boleh melihat (/monitor, /status, /history, /report), tidak menjalankan {command}; "
+              "minta admin.",
+        "en": "Viewers may read (/monitor, /status, /history, /report) but not run {command}; ask an admin.",
+    },
+    # incidents: /ack, /snooze, /diagnose and the buttons' replies
+    "ack_done": {"id": "✅ {site} ditangani oleh {who}: pengingat dan eskalasi berhenti; kabar pulihnya tetap dikirim.",
+                 "en": "✅ {site} acknowledged by {who}: reminders and escalation stop; the recovery will "
+                       "still be announced."},
+    "snooze_done": {"id": "🔕 {site} ditunda sampai {until} oleh {who}: tanpa pengingat dan eskalasi sampai saat itu.",
+                    "en": "🔕 {site} snoozed by {who} until {until}: no reminder and no escalation until then."},
+    "already_acked": {"id": "{site} sudah ditangani oleh {who} pada {time}.",
+                      "en": "{site} was already acknowledged by {who} at {time}."},
+    "no_incident": {"id": "{site} tidak sedang padam (tidak ada gangguan terbuka).",
+                    "en": "{site} has no open outage."},
+    "incident_over": {"id": "Gangguan {site} sudah selesai (pulih {time}).",
+                      "en": "The outage of {site} is over (resolved {time})."},
+    "title_open": {"id": "<b>Gangguan terbuka</b> ({count})", "en": "<b>Open outages</b> ({count})"},
+    "no_open": {"id": "🟢 Tidak ada gangguan terbuka.", "en": "🟢 No open outage."},
+    "open_usage": {"id": "Tangani: /ack &lt;situs&gt; · tunda: /snooze &lt;situs&gt; &lt;30m|2h&gt;",
+                   "en": "Acknowledge: /ack &lt;site&gt; · snooze: /snooze &lt;site&gt; &lt;30m|2h&gt;"},
+    "status_acked": {"id": "✅ {who} {time}", "en": "✅ {who} {time}"},
+    "status_snoozed": {"id": "🔕 s/d {time}", "en": "🔕 until {time}"},
+    "status_waiting": {"id": "belum ditangani", "en": "not acknowledged"},
+    "status_escalated": {"id": "⏫ level {level}", "en": "⏫ level {level}"},
+    "title_diagnose": {"id": "<b>Diagnosa</b> {site} ({address}) — kini {state} sejak {since}",
+                       "en": "<b>Diagnosis</b> of {site} ({address}) — {state} since {since}"},
+    "diagnose_last": {"id": "Bukti terakhir: {evidence}", "en": "Last evidence: {evidence}"},
+    "diagnose_parent": {"id": "Induk {parent}: {state}", "en": "Parent {parent}: {state}"},
+    "title_incidents": {"id": "<b>Gangguan</b> (terbaru dulu)", "en": "<b>Outages</b> (newest first)"},
     "menu_text": {"id": "Pilih menu (atau ketik perintahnya):", "en": "Choose a menu (or type the command):"},
     "keyboard_ready": {"id": "Menu netwatchd siap di keyboard.", "en": "The netwatchd menu is on your keyboard."},
 }
@@ -155,7 +185,7 @@ _HEADERS = {
            "interface": "interface", "network": "network", "flags": "f", "name": "nama", "ranges": "range",
            "used": "terpakai", "rx": "rx", "tx": "tx", "downs": "putus", "identity": "identitas",
            "platform": "board", "version": "versi", "key": "", "value": "", "at": "waktu",
-           "event": "kejadian", "detail": "bukti", "until": "sampai", "by": "oleh",
+           "event": "kejadian", "detail": "bukti", "until": "sampai", "by": "oleh", "ended": "selesai",
            "availability": "tersedia", "outages": "gangguan", "down": "putus", "parent": "induk",
            "maintenance": "pemel", "blind": "buta", "router": "router",
            "seq": "seq", "time": "waktu", "ttl": "ttl", "ours": "netwatchd", "theirs": "router"},
@@ -164,7 +194,7 @@ _HEADERS = {
            "interface": "interface", "network": "network", "flags": "f", "name": "name", "ranges": "ranges",
            "used": "used", "rx": "rx", "tx": "tx", "downs": "downs", "identity": "identity",
            "platform": "board", "version": "version", "key": "", "value": "", "at": "at",
-           "event": "event", "detail": "evidence", "until": "until", "by": "by",
+           "event": "event", "detail": "evidence", "until": "until", "by": "by", "ended": "ended",
            "availability": "avail", "outages": "outages", "down": "down", "parent": "parent",
            "maintenance": "maint", "blind": "blind", "router": "router",
            "seq": "seq", "time": "time", "ttl": "ttl", "ours": "netwatchd", "theirs": "router"},
@@ -203,6 +233,9 @@ HELP = {
         ("history", "riwayat &lt;situs&gt;"),
         ("mute", "bisukan &lt;situs|grup&gt; &lt;durasi&gt; [alasan]"),
         ("unmute", "batalkan bisu &lt;situs|grup&gt;"),
+        ("ack", "tangani gangguan &lt;situs&gt; (tanpa argumen: daftar gangguan)"),
+        ("snooze", "tunda pengingat &lt;situs&gt; &lt;durasi&gt;"),
+        ("diagnose", "ping &lt;situs&gt; sekarang, dari server dan router"),
         ("report", "ketersediaan bulan ini"),
         ("crosscheck", "bandingkan dengan Netwatch router"),
         ("help", "bantuan ini"),
@@ -223,6 +256,9 @@ HELP = {
         ("history", "recent events of &lt;site&gt;"),
         ("mute", "mute &lt;site|group&gt; &lt;duration&gt; [reason]"),
         ("unmute", "unmute &lt;site|group&gt;"),
+        ("ack", "acknowledge the outage of &lt;site&gt; (no argument: the open outages)"),
+        ("snooze", "snooze reminders of &lt;site&gt; &lt;duration&gt;"),
+        ("diagnose", "ping &lt;site&gt; now, from the server and its router"),
         ("report", "month-to-date availability"),
         ("crosscheck", "compare with the router's Netwatch"),
         ("help", "this help"),
@@ -233,6 +269,34 @@ HELP_FOOTER = {
     "id": "Router lain: tambahkan @nama, mis. /interface@core. Perintah boleh huruf besar (/Monitor).",
     "en": "Another router: add @name, e.g. /interface@core. Commands are case-insensitive (/Monitor).",
 }
+
+
+# Toasts (answerCallbackQuery): plain text, at most 200 characters, never HTML.
+_TOASTS: dict[str, dict[str, str]] = {
+    "acknowledged": {"id": "✅ {site} ditangani", "en": "✅ {site}: acknowledged"},
+    "snoozed": {"id": "🔕 {site} ditunda sampai {time}", "en": "🔕 {site}: snoozed until {time}"},
+    "already acknowledged": {"id": "Sudah ditangani oleh {who} ({time})",
+                             "en": "Already acknowledged by {who} ({time})"},
+    "refused: not allowed": {"id": "Tidak diizinkan: ID Anda {user_id} tidak ada di telegram.admins",
+                             "en": "Not allowed: your id {user_id} is not in telegram.admins"},
+    "refused: viewers may only look": {"id": "Viewer hanya boleh melihat (📈 Riwayat)",
+                                       "en": "Viewers may look (📈 History), not act"},
+    "refused: not this message's button": {"id": "Tombol ini tidak berlaku (lagi)",
+                                           "en": "This button is not valid (here) any more"},
+    "refused: outage over": {"id": "Gangguan ini sudah selesai ({time})", "en": "This outage is over ({time})"},
+    "diagnose": {"id": "🔍 Mendiagnosa {site}…", "en": "🔍 Diagnosing {site}…"},
+    "history": {"id": "📈 Riwayat {site}…", "en": "📈 History of {site}…"},
+    "store failing": {"id": "⚠️ Penyimpanan netwatchd sedang gagal: tombol tidak tercatat; coba lagi nanti",
+                      "en": "⚠️ netwatchd's store is failing: not recorded; try again later"},
+}
+
+
+def toast(language: str, key: str, **params: Any) -> str:
+    """A button's toast: plain text (not escaped: Telegram shows it as is), cut to 200 characters."""
+    entry = _TOASTS[key]
+    text = entry.get(lang_of(language), entry["id"]).format(**{k: "-" if v is None else str(v)
+                                                                 for k, v in params.items()})
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 def lang_of(language: str) -> str:

@@ -37,7 +37,8 @@ _INTERFACE = re.compile(r"^[\w.\-/:+<>]{1,64}$")
 ROUTER_COMMANDS = frozenset({"dhcp", "address", "pool", "traffic", "interface", "dns", "neighbor",
                              "resource", "crosscheck"})
 LOCAL_COMMANDS = frozenset({"menu", "start", "help", "monitor", "ping", "status", "history", "mute",
-                            "unmute", "report"})
+                            "unmute", "report", "ack", "snooze", "diagnose"})
+PROBE_COMMANDS = frozenset({"ping", "diagnose"})     # they send echoes: the ping worker pool
 ALL_COMMANDS = ROUTER_COMMANDS | LOCAL_COMMANDS
 
 
@@ -112,7 +113,7 @@ def parse_command(text: str, *, bot_username: str | None, router_names: tuple[st
                                     known=", ".join(router_names) or "-")
     if name not in ALL_COMMANDS:
         raise CommandInputError("unknown_command", command="/" + name)
-    if router is not None and name not in ROUTER_COMMANDS and name != "ping":
+    if router is not None and name not in ROUTER_COMMANDS and name not in PROBE_COMMANDS:
         raise CommandInputError("no_router_here", command="/" + name)
     return ParsedCommand(name=name, args=tuple(words[1:]), router=router, text=text.strip()[:500])
 
@@ -192,6 +193,20 @@ def parse_mute(args: tuple[str, ...], config: Config) -> MuteRequest:
     seconds = parse_duration(args[1])
     return MuteRequest(target=target.name, seconds=seconds, reason=" ".join(args[2:])[:200],
                        is_group=target.is_group)
+
+
+@dataclass(frozen=True)
+class SnoozeRequest:
+    site: str                   # the configured site name
+    seconds: float
+
+
+def parse_snooze(args: tuple[str, ...], config: Config) -> SnoozeRequest:
+    """`/snooze <site> <duration>` (1m to 30d). Raises CommandInputError."""
+    if len(args) != 2:
+        raise CommandInputError("usage", usage="/snooze <site> <30m|2h|1d>")
+    site = resolve_target(args[0], config, allow_group=False).name
+    return SnoozeRequest(site=site, seconds=parse_duration(args[1]))
 
 
 def parse_interface(args: tuple[str, ...]) -> str | None:

@@ -38,19 +38,21 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from typing import Any
 
 from netwatchd.bot import handlers
-from netwatchd.bot.auth import CHAT_NOT_ALLOWED, RateLimiter, authorize
+from netwatchd.bot.auth import CHAT_NOT_ALLOWED, VIEWER_ONLY, RateLimiter, authorize
 from netwatchd.bot.handlers import BotContext, Reply
 from netwatchd.bot.i18n import bot_commands, say
-from netwatchd.bot.parse import CommandInputError, ParsedCommand, parse_command
+from netwatchd.bot.parse import PROBE_COMMANDS, CommandInputError, ParsedCommand, parse_command
+from netwatchd.bot.presses import PressHandler, Who, topic_of
 from netwatchd.bot.render import render_router_failure
 from netwatchd.clock import Backoff, Clock
 from netwatchd.config.model import Config
+from netwatchd.engine.incidents import is_incident_callback, role_of
 from netwatchd.errors import DeliveryError, RouterBusyError, RouterError, StoreError
 from netwatchd.logs import LogThrottle, redact
 from netwatchd.notify import pacing
@@ -71,10 +73,14 @@ REPLY_PACE_LIMIT = 60.0           # how long an answer may wait for a slot in th
 
 
 class _Answer:
-    """Sends a command's reply exactly once: the result, or the deadline's "did not finish"."""
+    """Sends a command's reply exactly once: the result, or the deadline's "did not finish".
+    It goes to the forum topic the command came from (`thread_id`), as a reply to `reply_to` when set
+    (a button's answer replies to the alert)."""
 
-    def __init__(self, poller: BotPoller, chat_id: int, audit_id: int | None, name: str, received: float) -> None:
+    def __init__(self, poller: BotPoller, chat_id: int, audit_id: int | None, name: str, received: float,
+                 thread_id: int | None = None, reply_to: int | None = None) -> None:
         self.poller, self.chat_id, self.audit_id, self.name = poller, chat_id, audit_id, name
+        self.thread_id, self.reply_to = thread_id, reply_to
         self.courtesy = False     # a refusal or "slow down": sent only if the chat's budget has a slot now
         self.marks: dict[str, float] = {"received": received, "accepted": poller.clock.monotonic()}
         self.done = threading.Event()
@@ -89,7 +95,8 @@ class _Answer:
             self._answered = True
         self.marks["ready"] = self.poller.clock.monotonic()
         try:
-            outcome = self.poller._send_replies(self.chat_id, replies, outcome, courtesy=self.courtesy)
+            outcome = self.poller._send_replies(self.chat_id, replies, outcome, courtesy=self.courtesy,
+                                                thread_id=self.thread_id, reply_to=self.reply_to)
             self.marks["sent"] = self.poller.clock.monotonic()
             log.debug("/%s answered in %s", self.name, self.timings())
         finally:
@@ -120,8 +127,10 @@ class BotPoller:
                  on_command: Callable[[str, str], None] | None = None,
                  poll_timeout: int = 25, command_timeout: float = 20.0, router_workers: int = 4,
                  rate_capacity: float = 5, rate_per_second: float = 0.5,
-                 limiter: pacing.RateLimiter | None = None, store_health: Any = None) -> None:
+                 limiter: pacing.RateLimiter | None = None, store_health: Any = None,
+                 wake: Callable[[Sequence[str]], None] | None = None) -> None:
         self.db = db
+        self.wake = wake               # the delivery worker's wake(): an Ack's edits go out at once
         self.limiter = limiter if limiter is not None else pacing.RateLimiter()
         self._group_refused: dict[int, float] = {}     # user -> monotonic time of the last group refusal
         self.unanswered = 0            # refusals not sent (silent in a group, or no free slot): audit only
@@ -152,6 +161,7 @@ class BotPoller:
         self._inflight: set[_Answer] = set()
         self._router_workers = router_workers
         self._local_pool, self._router_pool, self._ping_pool = self._make_pools()
+        self._presses = PressHandler(self)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stats_lock = threading.Lock()
@@ -180,6 +190,7 @@ class BotPoller:
             return
         if self._stop.is_set():   # started again after stop(): fresh worker pools
             self._local_pool, self._router_pool, self._ping_pool = self._make_pools()
+            self._presses = PressHandler(self)
         # each run has its own stop event: a thread still inside an old long poll stays stopped
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, args=(self._stop,), name="bot-poller", daemon=True)
@@ -200,6 +211,7 @@ class BotPoller:
         self._local_pool.shutdown(wait=False, cancel_futures=True)
         self._router_pool.shutdown(wait=False, cancel_futures=True)
         self._ping_pool.shutdown(wait=False, cancel_futures=True)
+        self._presses.stop()
         self._connections.close_all()
         self._poll_connections.close_all()
 
@@ -336,19 +348,30 @@ class BotPoller:
         """Store the offset past `update_id` with the audit row (returns its id). When the store
         cannot take it, the offset is kept in memory and the audit line goes to the log: the
         command is answered all the same (None)."""
-        patience = self.store_health.write_patience(alert=True) if self.store_health is not None else LOCK_PATIENCE_S
         try:
-            audit_id = accept_update(self._poll_connections.get(), update_id, entry, patience=patience)
+            audit_id = accept_update(self._poll_connections.get(), update_id, entry, patience=self.write_patience())
         except (StoreError, sqlite3.Error) as exc:
-            self._store_trouble("recording a bot update", exc)
-            self._offset_in_memory = max(self._offset_in_memory or 0, update_id + 1)
+            self.skip_unstored(update_id, "recording a bot update", exc)
             if entry is not None:
                 log.info("audit (not stored: the store cannot be written): user %s in chat %s: %s", entry.user_id,
                          entry.chat_id, redact(entry.command[:200]))
             return None
+        self.store_succeeded()
+        return audit_id
+
+    def write_patience(self) -> float:
+        """How long the poll step may wait for the store's write lock (short while it is failing)."""
+        return self.store_health.write_patience(alert=True) if self.store_health is not None else LOCK_PATIENCE_S
+
+    def skip_unstored(self, update_id: int, what: str, exc: BaseException) -> None:
+        """The store could not record update `update_id`: say so (StoreHealth) and keep the offset
+        past it in memory, so that it is not fetched again and again while the store fails."""
+        self._store_trouble(what, exc)
+        self._offset_in_memory = max(self._offset_in_memory or 0, update_id + 1)
+
+    def store_succeeded(self) -> None:
         if self.store_health is not None:
             self.store_health.succeeded()
-        return audit_id
 
     # -- one update ----------------------------------------------------------------------------------
 
@@ -356,7 +379,10 @@ class BotPoller:
         """Store the offset (and open the audit row), then refuse, correct or dispatch the command."""
         received = self.clock.monotonic()
         update_id = int(update.get("update_id", 0))
-        text, chat, user = self._incoming(update)
+        callback = update.get("callback_query")
+        if isinstance(callback, dict) and is_incident_callback(str(callback.get("data") or "")):
+            return self._presses.handle(update_id, callback, received)
+        text, chat, user, thread_id = self._incoming(update)
         chat_id = int(chat.get("id", 0))
         user_id = int(user["id"]) if "id" in user else None
         try:
@@ -370,46 +396,63 @@ class BotPoller:
             return None
         entry = AuditEntry(at=self.clock.now(), user_id=user_id, chat_id=chat_id, command=text.strip())
         audit_id = self._accept(update_id, entry)
-        answer = _Answer(self, chat_id, audit_id, parsed.name, received)
-        with self._stats_lock:
-            self._inflight.add(answer)
+        answer = self.make_answer(chat_id, audit_id, parsed.name, received, thread_id=thread_id)
         stopped = self._gate(answer, text, user_id, chat_id, str(chat.get("type", "")), problem)
         if stopped is not None:
             return stopped
-        username = user.get("username")
-        label = f"@{username} ({user_id})" if username else f"telegram:{user_id}"
-        pool = (self._ping_pool if parsed.name == "ping" else
+        who = Who.of(user)
+        role = role_of(user_id, self.config.telegram.admins, self.config.telegram.viewers)
+        return self.dispatch(parsed, answer, who, role)
+
+    def dispatch(self, parsed: ParsedCommand, answer: _Answer, who: Who, role: str | None) -> _Answer | None:
+        """Run an authorized command in its pool (ping, router or local) under its deadline."""
+        pool = (self._ping_pool if parsed.name in PROBE_COMMANDS else
                 self._router_pool if handlers.needs_router(parsed) else self._local_pool)
         timer = threading.Timer(self.command_timeout, self._deadline, (answer, parsed))
         timer.daemon = True
         timer.start()
         try:
-            pool.submit(self._run, parsed, answer, label, timer)
+            pool.submit(self._run, parsed, answer, who, role, timer)
         except RuntimeError:  # pool shut down (stopping)
             timer.cancel()
             answer.give([], "not run: netwatchd is stopping", "error")
             return None
         return answer
 
-    def _incoming(self, update: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
-        """(text, chat, sender) of a message or of an inline-button press (answered at once)."""
+    def make_answer(self, chat_id: int, audit_id: int | None, name: str, received: float, *,
+                    thread_id: int | None = None, reply_to: int | None = None) -> _Answer:
+        """An answer in flight (waited for by run_once and stop())."""
+        answer = _Answer(self, chat_id, audit_id, name, received, thread_id=thread_id, reply_to=reply_to)
+        with self._stats_lock:
+            self._inflight.add(answer)
+        return answer
+
+    def poll_connection(self) -> sqlite3.Connection:
+        """The poll step's store connection (busy_timeout 0: store.db.write_quickly polls the lock)."""
+        return self._poll_connections.get()
+
+    def _incoming(self, update: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any], int | None]:
+        """(text, chat, sender, forum topic) of a message or of an inline-button press (answered at once)."""
         callback = update.get("callback_query")
         if callback:
             self._answer_callback(str(callback.get("id", "")))
-            return (str(callback.get("data") or ""), (callback.get("message") or {}).get("chat") or {},
-                    callback.get("from") or {})
+            message = callback.get("message") or {}
+            return (str(callback.get("data") or ""), message.get("chat") or {}, callback.get("from") or {},
+                    topic_of(message))
         message = update.get("message") or {}
-        return str(message.get("text") or ""), message.get("chat") or {}, message.get("from") or {}
+        return (str(message.get("text") or ""), message.get("chat") or {}, message.get("from") or {},
+                topic_of(message))
 
     def _gate(self, answer: _Answer, text: str, user_id: int | None, chat_id: int, chat_type: str,
               problem: CommandInputError | None) -> _Answer | None:
         """Rate limit, then authorization, then the admin's input mistake: the answer when one
         of them stops the command (nothing is asked of any router), else None."""
         language = self.config.telegram.language
-        decision = authorize(self.config.telegram, user_id=user_id, chat_id=chat_id, chat_type=chat_type)
+        decision = authorize(self.config.telegram, user_id=user_id, chat_id=chat_id, chat_type=chat_type,
+                             command=answer.name)
         if not decision.allowed and decision.reason != CHAT_NOT_ALLOWED and _is_group(chat_id, chat_type):
             # a stranger in an alerts group: never a reply that could cost an alert its slot
-            return self._refuse_in_group(answer, text, user_id, chat_id)
+            return self._refuse_in_group(answer, text, user_id, chat_id, viewer=decision.reason == VIEWER_ONLY)
         verdict = self.rate.check(user_id if user_id is not None else chat_id)
         if verdict != "ok":
             answer.courtesy = True
@@ -419,6 +462,8 @@ class BotPoller:
             answer.courtesy = True
             if decision.reason == CHAT_NOT_ALLOWED:
                 reply, outcome = say(language, "refused_chat", chat_id=chat_id), "refused: chat not in chat_ids"
+            elif decision.reason == VIEWER_ONLY:
+                reply, outcome = _viewer_refusal(language, answer.name)
             else:
                 reply, outcome = say(language, "refused_not_admin", user_id=user_id), "refused: not an admin"
             log.info("refused %s from user %s in chat %s (%s)", (text.split() or ["?"])[0][:40], user_id,
@@ -429,9 +474,11 @@ class BotPoller:
                                     f"invalid: {problem.key}", "invalid")
         return None
 
-    def _refuse_in_group(self, answer: _Answer, text: str, user_id: int | None, chat_id: int) -> _Answer:
+    def _refuse_in_group(self, answer: _Answer, text: str, user_id: int | None, chat_id: int, *,
+                         viewer: bool = False) -> _Answer:
         """A non-admin's command in a group: one short refusal per user per hour (and only when the
-        chat's budget has a slot free at once), otherwise nothing but the audit row and a log line."""
+        chat's budget has a slot free at once), otherwise nothing but the audit row and a log line.
+        A viewer (telegram.viewers) hears that viewers may only read."""
         now = self.clock.monotonic()
         key = user_id if user_id is not None else chat_id
         with self._stats_lock:
@@ -450,8 +497,10 @@ class BotPoller:
             answer.give([], "refused: not an admin (not answered in a group)", "refused")
             return answer
         answer.courtesy = True
-        reply = say(self.config.telegram.language, "refused_not_admin", user_id=user_id)
-        return self._give_later(answer, [Reply(reply)], "refused: not an admin", "refused")
+        language = self.config.telegram.language
+        reply, outcome = (_viewer_refusal(language, answer.name) if viewer else
+                          (say(language, "refused_not_admin", user_id=user_id), "refused: not an admin"))
+        return self._give_later(answer, [Reply(reply)], outcome, "refused")
 
     def _give_later(self, answer: _Answer, replies: list[Reply], outcome: str, category: str) -> _Answer:
         """Send a refusal or a correction from the local pool: the poller thread never waits on sendMessage."""
@@ -461,16 +510,19 @@ class BotPoller:
             answer.give([], f"{outcome}; not answered: netwatchd is stopping", category)
         return answer
 
-    def _run(self, parsed: ParsedCommand, answer: _Answer, label: str, timer: threading.Timer) -> None:
+    def _run(self, parsed: ParsedCommand, answer: _Answer, who: Who, role: str | None,
+             timer: threading.Timer) -> None:
         answer.marks["started"] = self.clock.monotonic()
         language = self.config.telegram.language
         context = BotContext(db=self.db, config=self.config, clock=self.clock, routers=self.routers,
                              probe_fn=self.probe_fn, started_monotonic=self.started_monotonic,
-                             commands_answered=self.commands_answered, user_label=label,
-                             connection=self._command_connection, store_health=self.store_health)
+                             commands_answered=self.commands_answered, user_label=who.label,
+                             connection=self._command_connection, store_health=self.store_health,
+                             user_id=who.user_id, user_name=who.name, role=role, audit_id=answer.audit_id,
+                             wake=self.wake)
         try:
             replies = handlers.run_command(parsed, context)
-            outcome, category = "ok", "ok"
+            outcome, category = context.outcome or "ok", "ok"
         except CommandInputError as exc:
             replies = [Reply(say(language, exc.key, **exc.params))]
             outcome, category = f"invalid: {exc.key}", "invalid"
@@ -524,8 +576,10 @@ class BotPoller:
                 return False
             self._stop.wait(min(wait, 1.0))
 
-    def _send_replies(self, chat_id: int, replies: list[Reply], outcome: str, *, courtesy: bool = False) -> str:
-        """Send every reply, split at 4,096 characters, each message paced with the alerts; returns
+    def _send_replies(self, chat_id: int, replies: list[Reply], outcome: str, *, courtesy: bool = False,
+                      thread_id: int | None = None, reply_to: int | None = None) -> str:
+        """Send every reply, split at 4,096 characters, each message paced with the alerts, into
+        forum topic `thread_id` (the one asked in) and the first as a reply to `reply_to`; returns
         the outcome (amended on failure)."""
         for reply in replies:
             if not self._pace(chat_id, courtesy):
@@ -550,15 +604,20 @@ class BotPoller:
                 if index and not self._pace(chat_id, courtesy):
                     return f"{outcome}; reply cut after part {index}: no free message slot"[:300]
                 try:
-                    self._send_chunk(chat_id, chunk, markup)
+                    self._send_chunk(chat_id, chunk, markup, thread_id=thread_id, reply_to=reply_to)
                 except DeliveryError as exc:
                     log.warning("could not answer chat %s: %s", chat_id, redact(str(exc)))
                     return f"{outcome}; reply failed: {redact(str(exc))}"[:300]
+                reply_to = None
         return outcome
 
-    def _send_chunk(self, chat_id: int, text: str, markup: dict[str, Any] | None) -> None:
+    def _send_chunk(self, chat_id: int, text: str, markup: dict[str, Any] | None, *, thread_id: int | None = None,
+                    reply_to: int | None = None) -> None:
+        where: dict[str, Any] = {"thread_id": thread_id} if thread_id else {}
+        if reply_to:
+            where["reply_to"] = reply_to
         try:
-            self.api.send_message(chat_id, text, reply_markup=markup)
+            self.api.send_message(chat_id, text, reply_markup=markup, **where)
         except DeliveryError as exc:
             if exc.retry_after is not None:     # Telegram's own word on the budget: the alerts obey it too
                 self.limiter.block(str(chat_id), self.clock.monotonic() + exc.retry_after)
@@ -566,10 +625,10 @@ class BotPoller:
                 self._stop.wait(exc.retry_after)
                 if not self._pace(chat_id, False):
                     raise
-                self.api.send_message(chat_id, text, reply_markup=markup)
+                self.api.send_message(chat_id, text, reply_markup=markup, **where)
             elif getattr(exc, "bad_entities", False):
                 self.api.send_message(chat_id, html.unescape(re.sub(r"<[^>]+>", "", text)), parse_mode=None,
-                                      reply_markup=markup)
+                                      reply_markup=markup, **where)
             else:
                 raise
 
@@ -593,3 +652,8 @@ class BotPoller:
 def _is_group(chat_id: int, chat_type: str) -> bool:
     """A group, supergroup or channel (where every member sees the bot's messages)."""
     return chat_type in ("group", "supergroup", "channel") or (not chat_type and chat_id < 0)
+
+
+def _viewer_refusal(language: str, command: str) -> tuple[str, str]:
+    """A viewer (telegram.viewers) asked for something only admins may do: (reply, outcome)."""
+    return say(language, "refused_viewer", command="/" + command), "refused: viewers may only read"

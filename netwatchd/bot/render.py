@@ -19,6 +19,7 @@ from netwatchd.bot import i18n
 from netwatchd.bot.i18n import headers, label, say
 from netwatchd.bot.text import ago, bits_per_second, byte_size, duration, esc, local_time, plain, table
 from netwatchd.config.model import HostSpec
+from netwatchd.engine.incidents import Incident
 from netwatchd.engine.mutes import Mute
 from netwatchd.errors import RouterError, RouterPolicyError
 from netwatchd.models import ProbeResult, Transition, state_word
@@ -224,6 +225,8 @@ def render_history(site: str, events: Sequence[Transition], *, now: datetime, tz
     for event in events:
         change = (f"{state_word(language, event.from_state.value)}→{state_word(language, event.to_state.value)}"
                   if event.kind == "state" else f"{event.kind} {state_word(language, event.to_state.value)}")
+        if event.kind == "reminder" and not event.notify:
+            change += " 🔕"           # recorded, not sent: the outage was acknowledged or snoozed (or muted)
         rows.append([local_time(event.at, tz, now), change, _evidence(event.evidence)])
     return (say(language, "title_history", site=site, count=len(events)) + "\n"
             + table(headers(language, "at", "event", "detail"), rows))
@@ -270,6 +273,70 @@ def render_report(rows: Sequence[Availability], *, month: str, now: datetime, tz
         lines.append(say(language, "report_excused", parent=span(excused[0]), maintenance=span(excused[1]),
                          blind=span(excused[2])))
     return "\n".join([*lines, body])
+
+
+# --- incidents: /ack, /snooze, /diagnose, /history --------------------------------------------
+
+def incident_status(incident: Incident, *, now: datetime, tz: Any, language: str) -> str:
+    """'✅ @budi 10:05' / '🔕 until 11:05' / 'not acknowledged ⏫ level 1' (plain text)."""
+    if incident.acked_at is not None:
+        text = i18n.say(language, "status_acked", who=incident.acked_by or "?",
+                        time=local_time(incident.acked_at, tz, now))
+    elif incident.snoozed(now):
+        text = i18n.say(language, "status_snoozed", time=local_time(incident.snoozed_until, tz, now))
+    else:
+        text = i18n.say(language, "status_waiting")
+    if incident.escalated:
+        text += " " + i18n.say(language, "status_escalated", level=max(level for level, _ in incident.escalated) + 1)
+    return html.unescape(text)
+
+
+def render_open_incidents(incidents: Sequence[Incident], *, now: datetime, tz: Any, language: str) -> str:
+    """/ack without a site: the open outages, the ones nobody acknowledged first, oldest first."""
+    if not incidents:
+        return say(language, "no_open")
+    ordered = sorted(incidents, key=lambda i: (i.acked_at is not None, i.opened_at))
+    rows = [[_incident_host(i.host, language), i.kind.upper(), local_time(i.opened_at, tz, now),
+             duration((now - i.opened_at).total_seconds()), incident_status(i, now=now, tz=tz, language=language)]
+            for i in ordered]
+    return "\n".join([say(language, "title_open", count=len(rows)),
+                      table(headers(language, "site", "state", "since", "down", "status"), rows),
+                      say(language, "open_usage")])
+
+
+def render_incident_lines(incidents: Sequence[Incident], *, now: datetime, tz: Any, language: str) -> str:
+    """The recent outages of a site for /history: opened, who acknowledged or snoozed it and when,
+    escalation levels sent, how it ended."""
+    if not incidents:
+        return ""
+    rows = []
+    for incident in incidents:
+        end = (f"🟢 {local_time(incident.resolved_at, tz, now)} "
+               f"({duration((incident.resolved_at - incident.opened_at).total_seconds())})"
+               if incident.resolved_at is not None else "…")
+        rows.append([local_time(incident.opened_at, tz, now), incident.kind.upper(),
+                     incident_status(incident, now=now, tz=tz, language=language), end])
+    return say(language, "title_incidents") + "\n" + table(headers(language, "at", "state", "status", "ended"), rows)
+
+
+def render_diagnose(site: HostSpec, view: SiteView, evidence: dict[str, Any], ping: str, router_ping: str | None,
+                    parent: tuple[str, str] | None, *, now: datetime, tz: Any, language: str) -> str:
+    """🔍 Diagnose: the site's state, its last evidence, its parent's state, a ping from the server
+    now and (with a router) one from the router."""
+    lines = [say(language, "title_diagnose", site=site.name, address=site.address,
+                 state=state_word(language, view.state), since=ago(view.since, now))]
+    if evidence:
+        lines.append(say(language, "diagnose_last", evidence=_evidence(evidence)))
+    if parent is not None:
+        lines.append(say(language, "diagnose_parent", parent=parent[0], state=state_word(language, parent[1])))
+    lines.append(ping)
+    if router_ping:
+        lines.append(router_ping)
+    return "\n".join(lines)
+
+
+def _incident_host(host: str, language: str) -> str:
+    return "server" if host == "__self__" else host
 
 
 # --- router commands --------------------------------------------------------------------------

@@ -633,7 +633,8 @@ class _Loader:
         both = [user for user in spec.viewers if user in spec.admins]
         if both and "viewers" in own:
             self.warn(own["viewers"][1], "telegram.viewers", f"{', '.join(map(str, both))} "
-                      f"{'is' if len(both) == 1 else 'are'} also in admins, who may read anyway", "list each person once: admins act and read, viewers only read")
+                      f"{'is' if len(both) == 1 else 'are'} also in admins, who may read anyway",
+                      "list each person once: admins act and read, viewers only read")
         if not spec.token and (spec.escalate or spec.routes) and value is not None:
             key = "escalate" if spec.escalate else "routes"
             self.warn(value.items[key].key_line, f"telegram.{key}", "has no effect without a bot token "

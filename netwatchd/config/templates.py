@@ -12,7 +12,8 @@ from collections.abc import Mapping
 TEMPLATE_KEYS: tuple[str, ...] = ("down", "up", "degraded", "unreachable", "unknown", "flapping", "stable",
                                   "reminder", "maintenance_end", "uplink_lost", "uplink_back", "startup",
                                   "reload", "crosscheck", "crosscheck_agree", "group_header", "group_line", "test",
-                                  "path", "path_end", "router_health", "router_ok", "router_restart")
+                                  "path", "path_end", "router_health", "router_ok", "router_restart", "escalation",
+                                  "escalated")
 PLACEHOLDERS: tuple[str, ...] = ("icon", "host", "address", "group", "state", "from_state", "at",
                                  "time", "since", "duration", "evidence", "affected",
                                  "affected_count", "affected_line", "count", "summary", "server", "note",

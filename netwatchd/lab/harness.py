@@ -52,7 +52,7 @@ class LabRun(AgentProcess):
                  workdir: str | Path | None = None, site_overrides: dict[str, dict[str, Any]] | None = None,
                  web_port: int | None = None, language: str = "en", bot: bool = True,
                  site_routers: Sequence[str] = (), router_health: dict[str, Any] | None = None,
-                 confirm: bool = True) -> None:
+                 confirm: bool = True, telegram_extra: dict[str, Any] | None = None) -> None:
         self.lab = SidoarjoLab(sites)
         self.timing = timing
         self.site_routers = tuple(site_routers)
@@ -64,6 +64,7 @@ class LabRun(AgentProcess):
         self.web_port = web_port
         self.language = language
         self.bot = bot
+        self.telegram_extra = dict(telegram_extra or {})     # viewers, escalate, routes ... (hosts.yaml keys)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="netwatchd-lab-")
@@ -139,7 +140,7 @@ class LabRun(AgentProcess):
             web_port=self.web_port, language=self.language,
             site_overrides=self.site_overrides if site_overrides is None else site_overrides,
             only_sites=sites, poll_commands=self.bot, site_routers=self.site_routers,
-            router_health=self.router_health, confirm=self.confirm)
+            router_health=self.router_health, confirm=self.confirm, telegram_extra=self.telegram_extra)
         return text
 
     def write_config(self, text: str | None = None) -> Path:
@@ -168,6 +169,12 @@ class LabRun(AgentProcess):
             self.wait_log("watching", timeout=wait_ready, after=start_offset)
         return self.agent
 
+    def ensure_running(self, timeout: float = 15.0) -> dict[str, str]:
+        """Start the agent unless it runs, and wait until every site is UP; returns the states."""
+        if self.agent is None or self.agent.poll() is not None:
+            self.start_agent()
+        return self.wait_all_up(timeout)
+
     # ---- what the agent decided and delivered ------------------------------------------
     def wait_all_up(self, timeout: float = 15.0) -> dict[str, str]:
         names = ["core", *self.lab.sites]
@@ -190,6 +197,29 @@ class LabRun(AgentProcess):
             raise LabError(f"the bot did not answer {text!r} within {timeout:g} s")
         time.sleep(0.2)   # a long answer may come in several messages
         return self.telegram.messages(LAB_ADMIN_ID)[before:]
+
+    def press(self, message: dict[str, Any], action: str, user_id: int = LAB_ADMIN_ID, *, username: str = "admin",
+              timeout: float = 5.0) -> dict[str, Any]:
+        """Press the button of `action` (ack, snooze, diagnose, history) under one of the bot's messages
+        as `user_id`; returns the answer to the press (its toast). Raises LabError when the message has
+        no such button or the press is not answered in time."""
+        from netwatchd.engine.incidents import parse_callback
+
+        markup = message.get("reply_markup") or {}
+        found = [button["callback_data"] for row in markup.get("inline_keyboard", []) for button in row
+                 if (parse_callback(str(button.get("callback_data", ""))) or ("", ""))[1] == action]
+        if not found:
+            raise LabError(f"message {message.get('message_id')} has no {action} button")
+        before = len(self.telegram.callback_answers())
+        self.telegram.inject_callback(message["chat_id"], user_id, found[0], message["message_id"], username=username)
+        answers = self.telegram.wait_for_answers(before + 1, timeout)
+        if len(answers) <= before:
+            raise LabError(f"the {action} press was not answered within {timeout:g} s")
+        return answers[-1]
+
+    def message(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        """The stand-in's current copy of one of the bot's messages (edits included)."""
+        return next(m for m in self.telegram.messages(chat_id) if m["message_id"] == message_id)
 
     # ---- the study's operations, with the RouterOS stand-in kept in step ----------------
     def cut(self, site: str, how: str = "cable") -> float:

@@ -357,7 +357,8 @@ class SidoarjoLab:
                    web_port: int | None = None, language: str = "en",
                    site_overrides: dict[str, dict[str, Any]] | None = None,
                    only_sites: Sequence[str] | None = None, site_routers: Sequence[str] = (),
-                   router_health: dict[str, Any] | None = None, confirm: bool = True) -> str:
+                   router_health: dict[str, Any] | None = None, confirm: bool = True,
+                   telegram_extra: dict[str, Any] | None = None) -> str:
         """A hosts.yaml for this lab: the core (a probed host, the sites' parent and, with
         `router_port`, the RouterOS API at the same address: the via router of every site) and
         every site at its lab address. `site_routers`: sites that are RouterOS devices themselves
@@ -395,6 +396,7 @@ class SidoarjoLab:
                 f"  language: {language}",
                 f"  poll_commands: {_yaml_scalar(poll_commands)}",
             ]
+            lines += [f"  {key}: {_yaml_flow(value)}" for key, value in (telegram_extra or {}).items()]
         own_routers = {name.lower() for name in site_routers}
         if router_port:
             core: dict[str, Any] = {"name": CORE, "address": router_address, "port": router_port,
@@ -422,6 +424,15 @@ class SidoarjoLab:
             entry.update(overrides.get(site.name.lower(), {}))
             lines.append("  - " + flow(entry))
         return "\n".join(lines) + "\n"
+
+
+def _yaml_flow(value: Any) -> str:
+    """A value as flow YAML: lists [a, b], mappings {k: v}, scalars as _yaml_scalar."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_yaml_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_yaml_flow(v) for v in value) + "]"
+    return _yaml_scalar(value)
 
 
 def _yaml_scalar(value: Any) -> str:

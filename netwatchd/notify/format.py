@@ -9,6 +9,8 @@ Keys (TEMPLATE_KEYS): down, up, degraded, unreachable, unknown, path (a state ch
 path_end (PATH -> UP: the path is back), flapping, stable, reminder, maintenance_end, uplink_lost,
 uplink_back, startup, crosscheck + crosscheck_agree (the router's Netwatch disagrees / agrees again),
 router_health + router_ok (a router's own figure past / back within its threshold), router_restart,
+escalation + escalated (an unacknowledged outage sent to an escalation level / the note in its
+thread that it was),
 group_header + group_line (several alerts merged into one message), test (test-notify).
 Placeholders (PLACEHOLDERS): icon, host, address, group, state, from_state, at, time, since,
 duration, evidence, affected, affected_count, affected_line, count, summary, server, note,
@@ -48,19 +50,20 @@ _KIND_LABELS = {
            "uplink_back": "UPLINK PULIH", "startup": "MULAI", "reload": "KONFIGURASI DIMUAT ULANG",
            "crosscheck": "BEDA DENGAN NETWATCH",
            "crosscheck_agree": "SESUAI LAGI DENGAN NETWATCH", "router_health": "KESEHATAN ROUTER",
-           "router_restart": "ROUTER RESTART"},
+           "router_restart": "ROUTER RESTART", "escalation": "ESKALASI", "escalated": "DIESKALASI"},
     "en": {"flapping": "FLAPPING", "stable": "STABLE", "reminder": "STILL DOWN",
            "maintenance_end": "MAINTENANCE OVER", "uplink_lost": "UPLINK LOST",
            "uplink_back": "UPLINK BACK", "startup": "STARTED", "reload": "CONFIG RELOADED",
            "crosscheck": "NETWATCH DISAGREES",
            "crosscheck_agree": "NETWATCH AGREES AGAIN", "router_health": "ROUTER HEALTH",
-           "router_restart": "ROUTER RESTARTED"},
+           "router_restart": "ROUTER RESTARTED", "escalation": "ESCALATED",
+           "escalated": "ESCALATED"},
 }
 _ICONS = {"down": "🔴", "up": "🟢", "degraded": "🟡", "unreachable": "⛔", "unknown": "⚪",
           "flapping": "🟠", "stable": "🔵", "reminder": "🔴", "maintenance_end": "🛠",
           "uplink_lost": "⚠️", "uplink_back": "✅", "startup": "ℹ️", "reload": "📝", "test": "✅", "crosscheck": "🔀",
           "crosscheck_agree": "🤝", "path": "🟣", "path_end": "🟢", "router_health": "🟡", "router_ok": "🟢",
-          "router_restart": "🔄"}
+          "router_restart": "🔄", "escalation": "⏫", "escalated": "⏫"}
 _WORDS: dict[str, dict[str, Any]] = {
     "id": {"site": "situs", "sites": "situs", "unreachable_child": "situs tak terjangkau",
            "unreachable_children": "situs tak terjangkau", "changes_label": "perubahan",
@@ -113,6 +116,9 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "router_health": "{icon} <b>{host} {state}</b>: {note}\nAlamat: {address}\nPada: {at}",
         "router_ok": "{icon} <b>{host} normal kembali</b>: {note}\nAlamat: {address}\nPada: {at}",
         "router_restart": "{icon} <b>{host} restart</b>\nAlamat: {address}\nPada: {at}\n{note}",
+        "escalation": "{icon} <b>{host} {state}</b> — belum ditangani setelah {duration}{affected_line}\n"
+                      "Alamat: {address}\nSejak: {since}\nBukti: {evidence}\n{note}",
+        "escalated": "{icon} <b>{host}</b> belum ditangani setelah {duration}: {note}",
     },
     "en": {
         "down": "{icon} <b>{host} {state}</b>{affected_line}\nAddress: {address}\nSince: {at}\n"
@@ -150,6 +156,9 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "router_health": "{icon} <b>{host} {state}</b>: {note}\nAddress: {address}\nAt: {at}",
         "router_ok": "{icon} <b>{host} back to normal</b>: {note}\nAddress: {address}\nAt: {at}",
         "router_restart": "{icon} <b>{host} restarted</b>\nAddress: {address}\nAt: {at}\n{note}",
+        "escalation": "{icon} <b>{host} {state}</b> — not acknowledged after {duration}{affected_line}\n"
+                      "Address: {address}\nSince: {since}\nEvidence: {evidence}\n{note}",
+        "escalated": "{icon} <b>{host}</b> not acknowledged after {duration}: {note}",
     },
 }
 assert all(tuple(texts) == TEMPLATE_KEYS for texts in DEFAULT_TEMPLATES.values()), "template keys out of step"
@@ -293,7 +302,7 @@ def _values(t: Transition, language: str, tz: tzinfo | None) -> dict[str, str]:
     elif t.kind == "uplink_back":
         summary = _changes_summary(t.evidence.get("changes"), lang)
     key = _template_key(t)
-    host = words["server"] if t.kind in _SERVER_KINDS else t.host
+    host = words["server"] if t.kind in _SERVER_KINDS or t.host == "__self__" else t.host
     # a cross-check is a disagreement (or its end), not an outage: its own label and icon, never "DOWN"
     state = _label(t, lang) if t.kind in _CROSSCHECK_KINDS else state_word(lang, t.to_state)
     return {
@@ -330,7 +339,28 @@ def _note(t: Transition, language: str, tz: tzinfo | None) -> str:
         return health_note(t.evidence, language)
     if t.kind == "router_restart":
         return restart_note(t.evidence, language, format_duration, _zone(tz))
+    if t.kind in ("escalation", "escalated"):
+        return escalation_note(t, language, tz)
     return ""
+
+
+def escalation_note(t: Transition, language: str, tz: tzinfo | None) -> str:
+    """Who was told and what this level is (not escaped): "level 1 of 2; told before: chat
+    -100111 at 10:03:05 WIB; nobody acknowledged it", or for the note in the thread "escalated to
+    chat -1002222 (level 1 of 2)"."""
+    evidence = t.evidence
+    level, levels = evidence.get("level"), evidence.get("levels")
+    where = f"{level}/{levels}" if level and levels else str(level or "?")
+    if t.kind == "escalated":
+        chats = ", ".join(str(c) for c in evidence.get("escalated_to") or []) or "?"
+        if language == "id":
+            return f"dieskalasi ke chat {chats} (level {where})"
+        return f"escalated to chat {chats} (level {where})"
+    told = ", ".join(str(c) for c in evidence.get("told") or []) or "-"
+    at = format_time(datetime.fromisoformat(evidence["told_at"]), tz) if evidence.get("told_at") else "?"
+    if language == "id":
+        return f"Eskalasi level {where}. Sudah diberitahukan: chat {told} pada {at}; belum ada yang menangani."
+    return f"Escalation level {where}. Told before: chat {told} at {at}; nobody has acknowledged it."
 
 
 _SERVER_KINDS: tuple[TransitionKind, ...] = ("uplink_lost", "uplink_back", "startup", "reload")

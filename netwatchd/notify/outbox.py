@@ -38,12 +38,14 @@ from netwatchd.logs import redact
 from netwatchd.models import Transition
 from netwatchd.notify import format as fmt
 from netwatchd.notify import hooks as hook_lanes
+from netwatchd.notify import threads
 from netwatchd.notify.memory import WAITING, Ledger, MemRow, Outcome
-from netwatchd.notify.pacing import CONSOLE, RateLimiter
-from netwatchd.notify.timing import TIMING_FILENAME, TimingLog, timing_record
-from netwatchd.store import outbox_repo
+from netwatchd.notify.pacing import BOT, CONSOLE, RateLimiter
+from netwatchd.notify.timing import TIMING_FILENAME, TimingLog, edit_record, timing_record
+from netwatchd.store import incident_repo, outbox_repo
 from netwatchd.store.db import Database, ThreadConnections, transaction
 from netwatchd.store.health import StoreHealth
+from netwatchd.store.incident_repo import ThreadInfo
 from netwatchd.store.outbox_repo import enqueue
 
 if TYPE_CHECKING:
@@ -58,6 +60,13 @@ def destinations_for(config: Config) -> list[str]:
     (or without any chat id, so that no alert is ever silently dropped)."""
     if config.telegram.enabled and config.telegram.chat_ids:
         return [str(chat_id) for chat_id in config.telegram.chat_ids]
+    return [CONSOLE]
+
+
+def lanes_for(config: Config) -> list[str]:
+    """Every chat the config may send to: chat_ids, the routes' and the escalation levels' chats."""
+    if config.telegram.enabled and config.telegram.chat_ids:
+        return [str(chat_id) for chat_id in config.telegram.known_chats]
     return [CONSOLE]
 
 
@@ -102,6 +111,8 @@ def destinations_for(config: Config) -> list[str]:
 log = logging.getLogger(__name__)
 
 READ_AHEAD = 300          # pending rows read per step to pack the next message
+EDIT_HEADROOM = 12        # of a group's 20 messages a minute, a recovery's edit leaves this many to alerts
+PRESS_HEADROOM = 4        # ... and the edit after an Ack or a snooze (someone waits to see it) this many
 LANE_IDLE_EXIT = 30.0     # seconds without rows before a chat's thread ends
 
 
@@ -109,7 +120,7 @@ LANE_IDLE_EXIT = 30.0     # seconds without rows before a chat's thread ends
 class _Row:
     id: int                       # the outbox row id; 0 for an alert only memory has
     chat_id: str
-    transition: Transition | None      # None for a document
+    transition: Transition | None      # None for a document or an edit
     detected_at: datetime
     enqueued_at: datetime
     attempts: int
@@ -119,6 +130,8 @@ class _Row:
     next_attempt_at: datetime | None = None
     status: str = "pending"
     mem: MemRow | None = None     # set when memory holds this row's truth (held or overlay)
+    thread: ThreadInfo | None = None       # its place in an incident's conversation (None: a plain alert)
+    edit: tuple[str, int] | None = None    # an edit of an incident's root: (why, incident id)
 
     @classmethod
     def of_memory(cls, row: MemRow) -> _Row:
@@ -126,6 +139,10 @@ class _Row:
                    enqueued_at=row.enqueued_at, attempts=row.attempts, sent_parts=row.sent_parts,
                    next_attempt_at=row.next_attempt_at, status=row.status, mem=row, document=row.document,
                    resend=row.resend)
+
+    @property
+    def topic(self) -> int:
+        return self.thread.thread_id if self.thread is not None else 0
 
 
 class DeliveryWorker:
@@ -181,6 +198,7 @@ class DeliveryWorker:
         # chat -> (the head's next_attempt_at as stored, the same moment on the monotonic clock)
         self._holds: dict[str, tuple[str, Deadline]] = {}
         self._longest_retry_after = 0.0     # the longest 429 retry_after seen (seconds)
+        self._booked: dict[str, float] = {}    # lane -> when its current step booked the chat's slot
 
     # -- public API -------------------------------------------------------------------------
 
@@ -268,7 +286,7 @@ class DeliveryWorker:
         The threads of `chat_ids` (default: every configured chat) are woken; the dispatcher
         (one SQL query) only when one of them has no thread yet, so it does not compete with
         the sends for the interpreter."""
-        wanted = list(chat_ids) if chat_ids is not None else destinations_for(self.config)
+        wanted = list(chat_ids) if chat_ids is not None else lanes_for(self.config)
         with self._lanes_lock:
             lanes = [self._lanes[chat] for chat in wanted if chat in self._lanes]
             missing = len(lanes) < len(wanted)
@@ -377,8 +395,8 @@ class DeliveryWorker:
         if not rows:
             self._holds.pop(chat_id, None)
             return StepOutcome(sent=False, wait=self.poll_interval, has_rows=False)
-        head = rows[0].next_attempt_at
-        held = self._hold(chat_id, head).remaining(self.clock) if head is not None else 0.0
+        not_before = rows[0].next_attempt_at
+        held = self._hold(chat_id, not_before).remaining(self.clock) if not_before is not None else 0.0
         if held > 0 and not any(r.attempts == 0 and r.status == "pending" for r in rows):
             return StepOutcome(sent=False, wait=held)
         # A new alert for a chat in backoff is tried at once (fresh news is worth one request;
@@ -390,9 +408,11 @@ class DeliveryWorker:
                 log.warning("alerts for Telegram chat %s are waiting: no telegram.token is configured", chat_id)
                 self._warned_no_api = True
             return StepOutcome(sent=False, wait=60.0)
+        chat, edits = incident_repo.lane_chat(chat_id)
+        if edits and api is not None:
+            return self._edit_step(api, conn, chat_id, chat, rows)
         self._seed_limiter(conn, chat_id)
-        wait = self.limiter.reserve(chat_id, self.clock.monotonic())
-        if wait > 0:
+        if (wait := self._reserve(chat_id, chat_id)) > 0:
             return StepOutcome(sent=False, wait=wait)
         if rows[0].document is not None:
             if not self._claim(conn, rows[:1]):
@@ -408,10 +428,12 @@ class DeliveryWorker:
                 break
             alerts.append(row)
         rows = alerts
+        head = rows[0]
         config = self.config
-        if rows[0].resend and rows[0].transition is not None:
+        if head.resend and head.transition is not None:
             # in flight when a worker died: sent alone and marked, never merged with fresh news
-            count, parts = 1, fmt.plan_resend(rows[0].transition, language=config.telegram.language,
+            rows = [head]
+            count, parts = 1, fmt.plan_resend(head.transition, language=config.telegram.language,
                                               tz=config.tz, templates=config.telegram.templates)
         else:
             fresh = []
@@ -419,9 +441,12 @@ class DeliveryWorker:
                 if row.resend:
                     break
                 fresh.append(row)
-            count, parts = fmt.plan_messages([r.transition for r in fresh if r.transition is not None],
-                                             language=config.telegram.language,
-                                             tz=config.tz, templates=config.telegram.templates)[0]
+            rows = _pack(fresh, burst=2 if self.limiter.busy(chat_id, self.clock.monotonic()) else BURST)
+            root = _is_root(head)
+            transitions = [r.transition for r in rows if r.transition is not None]
+            count, parts = fmt.plan_messages(transitions, language=config.telegram.language,
+                                             tz=config.tz, templates=config.telegram.templates,
+                                             limit=threads.ROOT_LIMIT if root else fmt.MAX_MESSAGE)[0]
         batch = rows[:count]
         if not self._claim(conn, batch):
             return StepOutcome(sent=False, wait=self.poll_interval)
@@ -430,7 +455,7 @@ class DeliveryWorker:
         is_last_part = part_index == len(parts) - 1
         if chat_id == CONSOLE or api is None:
             return self._print(conn, batch, text)
-        return self._send(api, conn, chat_id, batch, text, is_last_part)
+        return self._send(api, conn, chat_id, batch, text, is_last_part, part_index)
 
     def _hold(self, chat_id: str, not_before: datetime) -> Deadline:
         """Until when the chat's head row holds it, on the monotonic clock: the Deadline this worker
@@ -449,17 +474,18 @@ class DeliveryWorker:
         return max(cap, self._longest_retry_after)
 
     def _send(self, api: TelegramAPI, conn: sqlite3.Connection, chat_id: str, batch: list[_Row],
-              text: str, is_last_part: bool) -> StepOutcome:
+              text: str, is_last_part: bool, part_index: int = 0) -> StepOutcome:
+        head = batch[0]
+        markup: dict[str, Any] | None = None
+        reply_to: int | None = None
+        if _is_root(head):
+            if is_last_part:
+                text, markup = self._root_now(conn, batch, text)
+        elif part_index == 0:
+            reply_to = _common_root(batch)
         sent_at = self.clock.now()
         try:
-            try:
-                message_id = api.send_message(_chat_arg(chat_id), text)
-            except DeliveryError as exc:
-                if not getattr(exc, "bad_entities", False):
-                    raise
-                log.warning("Telegram refused the HTML of an alert (%s): resending as plain text", exc)
-                message_id = api.send_message(_chat_arg(chat_id), fmt.to_plain_text(text),
-                                              parse_mode=None)
+            message_id = self._post(api, chat_id, text, markup=markup, reply_to=reply_to, thread=head.topic)
         except DeliveryError as exc:
             return self._failed(conn, chat_id, batch, exc, sent_at)
         except Exception as exc:  # noqa: BLE001 - anything unexpected is treated as transient: never drop an alert
@@ -472,7 +498,167 @@ class DeliveryWorker:
         else:
             self._settle(conn, batch, Outcome("part", next_attempt_at=acked_at))
         # --- window closed ---
-        self._delivered(batch, chat_id, message_id, sent_at, acked_at, "sent")
+        kind = "reply" if reply_to is not None else "alert"
+        self._delivered(batch, chat_id, message_id, sent_at, acked_at, "sent", kind=kind)
+        return StepOutcome(sent=True, wait=self.limiter.wait_for(chat_id, self.clock.monotonic()))
+
+    def _root_now(self, conn: sqlite3.Connection, batch: list[_Row], text: str) -> tuple[str, dict[str, Any] | None]:
+        """The text and buttons of a thread root (one or several outages) with their status so far."""
+        incidents = [incident_repo.by_id(conn, row.thread.incident_id) for row in batch
+                     if row.thread is not None and row.thread.incident_id is not None]
+        found = [incident for incident in incidents if incident is not None]
+        transitions = [row.transition for row in batch if row.transition is not None]
+        if not found or len(found) != len(transitions):
+            return text, None
+        config = self.config
+        text, markup = threads.root_message(transitions, found, language=config.telegram.language, tz=config.tz,
+                                            templates=config.telegram.templates, buttons=config.telegram.buttons)
+        if any(row.resend for row in batch):    # sent again after a restart: said so, as for any alert
+            text += "\n" + fmt.resend_note(config.telegram.language)
+        return text, markup
+
+    def _post(self, api: TelegramAPI, chat_id: str, text: str, *, markup: dict[str, Any] | None = None,
+              reply_to: int | None = None, thread: int = 0) -> int:
+        """sendMessage with the fallbacks that keep an alert from being lost: refused HTML -> plain
+        text, a refused keyboard -> without it, a forum topic gone or closed -> the chat's General
+        topic, a reply target gone -> a plain message. Raises DeliveryError when none helps."""
+        for _ in range(4):
+            try:
+                return api.send_message(_chat_arg(chat_id), text, reply_markup=markup, reply_to=reply_to,
+                                        thread_id=thread or None)
+            except DeliveryError as exc:
+                if getattr(exc, "bad_entities", False):
+                    log.warning("Telegram refused the HTML of an alert (%s): resending as plain text", exc)
+                    return api.send_message(_chat_arg(chat_id), fmt.to_plain_text(text), parse_mode=None,
+                                            reply_markup=markup, reply_to=reply_to, thread_id=thread or None)
+                if markup is not None and threads.buttons_refused(exc):
+                    log.warning("Telegram refused the buttons of an alert for chat %s (%s): sending it without",
+                                chat_id, exc)
+                    markup = None
+                elif (thread or reply_to is not None) and threads.thread_gone(exc):
+                    log.warning("forum topic %s of chat %s is gone or closed (%s): sending to the chat's "
+                                "General topic; fix telegram.routes[].thread_id", thread or "?", chat_id, exc)
+                    thread, reply_to = 0, None     # a reply would land in the topic again
+                elif reply_to is not None and threads.message_gone(exc):
+                    log.info("the message an alert replies to in chat %s is gone: sending it plain", chat_id)
+                    reply_to = None
+                else:
+                    raise
+        raise DeliveryError("Telegram refused every fallback of the message")
+
+    # -- edits of an incident's root --------------------------------------------------------------
+
+    def _edit_step(self, api: TelegramAPI, conn: sqlite3.Connection, lane: str, chat_id: str,
+                   rows: list[_Row]) -> StepOutcome:
+        """One step of a chat's edit lane, paced with the chat's alerts and after them: an Ack's or
+        a snooze's edit first (someone is looking at the alert), then a recovery's; an edit whose
+        root is still on its way waits (it never holds the chat's alerts). Edits wait while the
+        store cannot be read (the root's text and the incident's status are there)."""
+        strays = [(row.id, "a row in an edit lane that is not an edit") for row in rows
+                  if row.mem is None and (row.edit is None or row.thread is None)]
+        if strays:
+            with self._write(conn):
+                outbox_repo.set_aside(conn, strays)
+            return StepOutcome(sent=False, wait=0.0)
+        ready = [row for row in rows if row.edit is not None and row.thread is not None
+                 and not row.thread.root_waiting]
+        if not ready or outbox_repo.head_not_before(conn, chat_id) is not None \
+                or self.ledger.held_for(chat_id):
+            return StepOutcome(sent=False, wait=self.poll_interval)     # the chat's alerts go first
+        head = next((row for row in ready if row.edit is not None and row.edit[0] in incident_repo.PRESS_REASONS),
+                    ready[0])
+        pressed = head.edit is not None and head.edit[0] in incident_repo.PRESS_REASONS
+        headroom = PRESS_HEADROOM if pressed else EDIT_HEADROOM
+        self._seed_limiter(conn, chat_id)
+        if (wait := self._reserve(lane, chat_id, headroom)) > 0:
+            return StepOutcome(sent=False, wait=wait)
+        return self._edit(api, conn, lane, chat_id, [head] + [row for row in ready if row is not head])
+
+    def _reserve(self, lane: str, chat_id: str, headroom: int | None = None) -> float:
+        """Book the chat's next send slot for this lane's step (0.0), or the seconds to wait. An
+        edit (`headroom`: what it leaves of a group's minute to alerts) asks as the bot's answers do:
+        it steps aside while an alert waits."""
+        at = self.clock.monotonic()
+        wait = (self.limiter.reserve(chat_id, at) if headroom is None
+                else self.limiter.reserve(chat_id, at, BOT, reserve=headroom))
+        if wait <= 0:
+            self._booked[lane] = at
+        return wait
+
+    def _edit(self, api: TelegramAPI, conn: sqlite3.Connection, lane: str, chat_id: str,
+              rows: list[_Row]) -> StepOutcome:
+        """Bring a thread root in this chat up to date (the status lines and buttons of each outage
+        in it). Edit rows of the same root waiting behind are done by the same edit (it shows the
+        latest state). A root that cannot be edited any more gets an Ack's or a snooze's news as a
+        message of its own."""
+        head = rows[0]
+        assert head.edit is not None and head.thread is not None
+        message_id = head.thread.root_message_id
+        batch = [r for r in rows if r.edit is not None and r.thread is not None and r.topic == head.topic
+                 and (r.thread.root_message_id == message_id if message_id is not None else r.edit == head.edit)]
+        if not self._claim(conn, batch):
+            return StepOutcome(sent=False, wait=self.poll_interval)
+        config = self.config
+        sent_at = self.clock.now()
+        reasons = list(dict.fromkeys(r.edit[0] for r in batch if r.edit is not None))
+        outcome = "edited"
+        try:
+            members = (incident_repo.message_members(conn, chat_id, head.topic, message_id)
+                       if message_id is not None else [])
+            incidents = [incident_repo.by_id(conn, incident_id) for _, incident_id in members]
+            if message_id is None:
+                outcome = "root never delivered"
+            elif not members or any(incident is None for incident in incidents):
+                outcome = "nothing to edit"
+            else:
+                text, markup = threads.root_message([t for t, _ in members], [i for i in incidents if i is not None],
+                                                    language=config.telegram.language, tz=config.tz,
+                                                    templates=config.telegram.templates,
+                                                    buttons=config.telegram.buttons)
+                try:
+                    api.edit_message_text(_chat_arg(chat_id), message_id, text, reply_markup=markup)
+                except DeliveryError as exc:
+                    if threads.not_modified(exc):
+                        outcome = "already up to date"
+                    elif threads.message_gone(exc):
+                        outcome = "root gone"
+                    elif getattr(exc, "bad_entities", False):
+                        api.edit_message_text(_chat_arg(chat_id), message_id, fmt.to_plain_text(text),
+                                              parse_mode=None, reply_markup=markup)
+                    else:
+                        raise
+            if outcome in ("root gone", "root never delivered"):
+                lines = []
+                for row in batch:
+                    incident = incident_repo.by_id(conn, row.edit[1]) if row.edit is not None else None
+                    news = threads.news_text(row.edit[0], incident, language=config.telegram.language,
+                                             tz=config.tz) if incident is not None and row.edit else None
+                    if news and news not in lines:
+                        lines.append(news)
+                if lines:
+                    message_id = self._post(api, chat_id, "\n".join(lines), thread=head.topic)
+                    outcome += ": sent as a new message"
+        except DeliveryError as exc:
+            return self._failed(conn, lane, batch, exc, sent_at)
+        except Exception as exc:  # noqa: BLE001 - treated as transient: retried, never fatal
+            return self._failed(conn, lane, batch, DeliveryError(f"unexpected {type(exc).__name__}"), sent_at)
+        acked_at = self.clock.now()
+        self._settle(conn, batch, Outcome("sent", sent_at=sent_at, acked_at=acked_at, message_id=message_id))
+        edited = sorted({r.edit[1] for r in batch if r.edit is not None})
+        hosts = sorted({i.host for i in (incident_repo.by_id(conn, n) for n in edited) if i is not None})
+        record = edit_record(batch, reasons=reasons, incident_id=edited[0], host=",".join(hosts),
+                             chat_id=chat_id, message_id=message_id, sent_at=sent_at, acked_at=acked_at,
+                             outcome=outcome, tz=config.tz)
+        self.timing.write(record)
+        log.info("incident %s: %s in chat %s %s (%d ms after the %s)", ",".join(map(str, edited)), "/".join(reasons),
+                 chat_id, outcome, record["latency_ms"],
+                 "press" if set(reasons) & set(incident_repo.PRESS_REASONS) else "recovery" if "resolve" in reasons
+                 else "save")
+        if self.on_delivered is not None:
+            try:
+                self.on_delivered(record)
+            except Exception as exc:  # noqa: BLE001 - metrics must never stop a lane
+                log.error("on_delivered hook failed: %s", redact(repr(exc)))
         return StepOutcome(sent=True, wait=self.limiter.wait_for(chat_id, self.clock.monotonic()))
 
     def _send_document(self, api: TelegramAPI, conn: sqlite3.Connection, chat_id: str,
@@ -592,6 +778,12 @@ class DeliveryWorker:
                 sent_at: datetime) -> StepOutcome:
         now = self.clock.now()
         reason = redact(str(exc))
+        chat, edits = incident_repo.lane_chat(chat_id)
+        if edits and (exc.permanent or exc.migrate_to_chat_id is not None):
+            # the root's chat moved or refuses the edit: the news is in the thread
+            self._settle(conn, batch, Outcome("dead", error=reason))
+            log.warning("edit of an alert in chat %s given up: %s", chat, reason)
+            return StepOutcome(sent=False, wait=0.0)
         if exc.migrate_to_chat_id is not None:
             new_chat = str(exc.migrate_to_chat_id)
             self._migrated[chat_id] = new_chat
@@ -622,17 +814,22 @@ class DeliveryWorker:
         attempts = max(row.attempts for row in batch)
         if exc.retry_after is not None:
             delay = float(exc.retry_after)
-            self.limiter.block(chat_id, self.clock.monotonic() + delay)
+            self.limiter.block(chat, self.clock.monotonic() + delay)
             self._longest_retry_after = max(delay, self._longest_retry_after)
         else:
             delay = self.backoff.delay(attempts, self.random_draw())
+            if getattr(exc, "error_code", None) is None or int(getattr(exc, "error_code", 0) or 0) >= 500:
+                booked = self._booked.pop(chat_id, None)     # Telegram never processed it: not counted
+                if booked is not None:
+                    self.limiter.refund(chat, booked)
         retry_at = now + timedelta(seconds=delay)
         self._settle(conn, batch, Outcome("retry", next_attempt_at=retry_at, error=reason))
         self._holds[chat_id] = (utc_ms(retry_at), Deadline.after(self.clock, delay))
         # a long Telegram outage must not flood the log: the first failures, then every 10th
         level = logging.WARNING if attempts <= 3 or attempts % 10 == 0 else logging.DEBUG
-        log.log(level, "alert(s) for chat %s not delivered (attempt %d): %s; retrying in %.1f s",
-                chat_id, attempts, reason, delay)
+        log.log(level, "%s for chat %s not %s (attempt %d): %s; retrying in %.1f s",
+                "edit(s) of an alert" if edits else "alert(s)", chat, "done" if edits else "delivered",
+                attempts, reason, delay)
         return StepOutcome(sent=False, wait=delay)
 
     # -- store helpers ------------------------------------------------------------------------
@@ -669,9 +866,12 @@ class DeliveryWorker:
     def _waiting(self, conn: sqlite3.Connection, chat_id: str) -> list[_Row]:
         """The chat's waiting rows in sending order: the store's (with what memory knows better
         about them), then the alerts only memory has. A store that cannot be read leaves the
-        memory rows (told to StoreHealth)."""
+        memory rows (told to StoreHealth). Each stored row comes with its place in a conversation."""
+        infos: dict[int, ThreadInfo] = {}
         try:
             records: list[outbox_repo.OutboxRecord] | None = outbox_repo.waiting_rows(conn, chat_id, READ_AHEAD)
+            if records and chat_id != CONSOLE:
+                infos = incident_repo.thread_info(conn, [record.id for record in records])
         except sqlite3.Error as exc:
             self._store_failed(exc)
             records = None
@@ -679,10 +879,14 @@ class DeliveryWorker:
         rows: list[_Row] = []
         unreadable = []
         for record in records or []:
+            info = infos.get(record.id)
             mem = overlay.pop(record.id, None)
             if mem is not None:
                 if mem.status in WAITING:
-                    rows.append(_Row.of_memory(mem))
+                    row = _Row.of_memory(mem)
+                    row.thread = info
+                    row.edit = incident_repo.edit_reason(record.payload) if _is_edit(info) else None
+                    rows.append(row)
                 continue
             try:
                 if record.kind == "document":
@@ -696,13 +900,24 @@ class DeliveryWorker:
                                      next_attempt_at=datetime.fromisoformat(record.next_attempt_at)
                                      if record.next_attempt_at else None, status=record.status))
                     continue
+                if _is_edit(info):
+                    edit = incident_repo.edit_reason(record.payload)
+                    if edit is None:
+                        raise ValueError("an edit row without its reason")
+                    rows.append(_Row(id=record.id, chat_id=record.chat_id, transition=None,
+                                     detected_at=datetime.fromisoformat(record.detected_at),
+                                     enqueued_at=datetime.fromisoformat(record.enqueued_at),
+                                     attempts=record.attempts, sent_parts=record.sent_parts, thread=info, edit=edit,
+                                     next_attempt_at=datetime.fromisoformat(record.next_attempt_at)
+                                     if record.next_attempt_at else None, status=record.status))
+                    continue
                 rows.append(_Row(id=record.id, chat_id=record.chat_id,
                                  transition=Transition.from_dict(json.loads(record.payload)),
                                  detected_at=datetime.fromisoformat(record.detected_at),
                                  enqueued_at=datetime.fromisoformat(record.enqueued_at),
                                  attempts=record.attempts, sent_parts=record.sent_parts, resend=record.resend,
                                  next_attempt_at=datetime.fromisoformat(record.next_attempt_at)
-                                 if record.next_attempt_at else None, status=record.status))
+                                 if record.next_attempt_at else None, status=record.status, thread=info))
             except (ValueError, KeyError, TypeError) as exc:
                 unreadable.append((record.id, f"unreadable outbox row: {type(exc).__name__}: {exc}"))
         for _, mem in sorted(overlay.items()):
@@ -871,14 +1086,19 @@ class DeliveryWorker:
     # -- timing log -----------------------------------------------------------------------------
 
     def _delivered(self, batch: list[_Row], chat_id: str, message_id: int | None, sent_at: datetime,
-                   acked_at: datetime, status: str, error: str | None = None) -> None:
+                   acked_at: datetime, status: str, error: str | None = None, kind: str = "alert") -> None:
+        if any(row.edit is not None for row in batch):
+            if status == "dead":
+                log.error("edit of incident %s in chat %s given up: %s", batch[0].edit[1] if batch[0].edit else "?",
+                          chat_id, error)
+            return
         alerts: list[Any] = [row for row in batch if row.transition is not None]   # the timing log is about alerts
         if not alerts:
             if status == "dead":
                 log.error("a report for chat %s was given up: %s", chat_id, error)
             return
         record = timing_record(alerts, chat_id=chat_id, message_id=message_id, sent_at=sent_at,
-                               acked_at=acked_at, status=status, tz=self.config.tz, error=error)
+                               acked_at=acked_at, status=status, tz=self.config.tz, error=error, kind=kind)
         if any(row.resend for row in alerts):
             record["resend"] = True       # sent again after a restart: the chat may show it twice
         self.timing.write(record)
@@ -890,6 +1110,57 @@ class DeliveryWorker:
                 self.on_delivered(record)
             except Exception as exc:  # noqa: BLE001 - a metrics hook must never stop delivery
                 log.error("on_delivered hook failed: %s", redact(repr(exc)))
+
+
+def _is_edit(info: ThreadInfo | None) -> bool:
+    return info is not None and info.role == incident_repo.EDIT
+
+
+def _is_root(row: _Row) -> bool:
+    return row.thread is not None and row.thread.role == incident_repo.ROOT
+
+
+BURST = 3
+"""This many threaded messages waiting at once in a chat (a burst: sites failing together that no
+parent folds, or the backlog of a Telegram outage) share one message; fewer go one by one, each
+in its own thread."""
+
+
+def _pack(rows: list[_Row], burst: int = 3) -> list[_Row]:
+    """The leading rows that may share one message (as many as fit are then sent together). Plain
+    alerts always share, as they always have. An incident's root or reply goes alone, in its thread,
+    unless `burst` or more wait together: then the roots share one root (a row of buttons per site)
+    and the rest one message, so a burst costs one message, not one per site. All in one topic.
+    (The worker packs from 2 when a group has used half its 20 messages of the minute.)"""
+    head = rows[0]
+    run: list[_Row] = []
+    for row in rows:
+        if row.transition is None or row.edit is not None or row.topic != head.topic or _is_root(row) != _is_root(head):
+            break
+        run.append(row)
+    if len(run) >= burst or _is_root(head):
+        return run if len(run) >= burst else [head]
+    if _is_reply(head):
+        return [head]
+    plain: list[_Row] = []
+    for row in run:                # plain alerts up to the first reply (which then goes in its thread)
+        if _is_reply(row):
+            break
+        plain.append(row)
+    return plain
+
+
+def _is_reply(row: _Row) -> bool:
+    return row.thread is not None and row.thread.incident_id is not None and not _is_root(row)
+
+
+def _common_root(batch: list[_Row]) -> int | None:
+    """The root every row of a message replies to, when they all reply to the same one."""
+    targets = {row.thread.root_message_id if row.thread is not None and row.thread.role == incident_repo.REPLY
+               else None for row in batch}
+    if len(targets) != 1:
+        return None
+    return targets.pop()
 
 
 class _ClaimLost(Exception):

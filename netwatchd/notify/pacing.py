@@ -53,7 +53,7 @@ class RateLimiter:
         with self._lock:
             return self._alert_waiting.get(chat_id, float("-inf")) > now
 
-    def _wait_locked(self, chat_id: str, now: float, priority: str = ALERT) -> float:
+    def _wait_locked(self, chat_id: str, now: float, priority: str = ALERT, reserve: int | None = None) -> float:
         if chat_id == CONSOLE:
             return 0.0
         sent = self._chat.get(chat_id, deque())
@@ -73,16 +73,19 @@ class RateLimiter:
         if priority != ALERT:
             if self._alert_waiting.get(chat_id, float("-inf")) > now:
                 waits.append(BOT_YIELD)
-            bot_share = self.group_per_minute - self.alert_reserve
+            kept = self.alert_reserve if reserve is None else max(0, min(reserve, self.group_per_minute - 1))
+            bot_share = self.group_per_minute - kept
             if self.is_group(chat_id) and len(sent) >= bot_share:
                 waits.append(sent[-bot_share] + 60.0 - now)
         return max(0.0, *waits)
 
-    def reserve(self, chat_id: str, now: float, priority: str = ALERT) -> float:
+    def reserve(self, chat_id: str, now: float, priority: str = ALERT, reserve: int | None = None) -> float:
         """Book a slot for one message to `chat_id` (0.0), or say how many seconds to wait. An ALERT
-        that has to wait marks the chat so that BOT messages step aside until it has gone."""
+        that has to wait marks the chat so that BOT messages step aside until it has gone. A BOT
+        request may name its own `reserve` (how many of a group's minute it leaves to alerts;
+        default alert_reserve): the edits of alerts use it."""
         with self._lock:
-            wait = self._wait_locked(chat_id, now, priority)
+            wait = self._wait_locked(chat_id, now, priority, reserve)
             if chat_id == CONSOLE:
                 return wait
             if wait <= 0:
@@ -94,6 +97,25 @@ class RateLimiter:
                 # the lane asks again after min(wait, 5 s); a second more covers a busy scheduler
                 self._alert_waiting[chat_id] = now + min(wait, 5.0) + 1.0
             return wait
+
+    def busy(self, chat_id: str, now: float) -> bool:
+        """Has a group used half its messages of the last minute (time to pack news together)?"""
+        if not self.is_group(chat_id):
+            return False
+        with self._lock:
+            sent = self._chat.get(chat_id, deque())
+            return sum(1 for at in sent if now - at < 60.0) >= self.group_per_minute // 2
+
+    def refund(self, chat_id: str, booked: float) -> None:
+        """Give back the slot `reserve(chat_id, booked)` took: the request never reached Telegram
+        (a network error, a proxy's 5xx), so it does not count against the chat's limits, and a
+        long outage does not use up a group's 20 a minute for when Telegram is back."""
+        with self._lock:
+            sent = self._chat.get(chat_id)
+            if sent is not None and booked in sent:
+                sent.remove(booked)
+            if booked in self._global:
+                self._global.remove(booked)
 
     def block(self, chat_id: str, until: float) -> None:
         """Telegram said 429: nothing to this chat before `until`."""

@@ -332,12 +332,17 @@ class TelegramAPI:
 
     def send_message(self, chat_id: int | str, text: str, *, parse_mode: str | None = "HTML",
                      reply_markup: dict[str, Any] | None = None,
-                     disable_notification: bool = False) -> int:
-        """Send a message; returns its message_id. Raises TelegramError."""
+                     disable_notification: bool = False, reply_to: int | None = None,
+                     thread_id: int | None = None) -> int:
+        """Send a message; returns its message_id. `reply_to` makes it a reply to that message of the
+        chat (sent as an ordinary message when that one is gone: allow_sending_without_reply),
+        `thread_id` puts it in that forum topic. Raises TelegramError."""
+        reply = {"message_id": reply_to, "allow_sending_without_reply": True} if reply_to else None
         result = self.call("sendMessage", chat_id=chat_id, text=text, parse_mode=parse_mode,
                            reply_markup=reply_markup,
                            disable_notification=disable_notification or None,
-                           link_preview_options={"is_disabled": True})
+                           link_preview_options={"is_disabled": True},
+                           reply_parameters=reply, message_thread_id=thread_id or None)
         return int(result["message_id"])
 
     def send_document(self, chat_id: int | str, filename: str, data: bytes, *, caption: str | None = None,
@@ -373,15 +378,26 @@ class TelegramAPI:
         return bool(self.call("setMyCommands",
                               commands=[{"command": c, "description": d} for c, d in commands]))
 
-    def answer_callback_query(self, callback_query_id: str, text: str | None = None) -> bool:
-        return bool(self.call("answerCallbackQuery", callback_query_id=callback_query_id, text=text))
+    def answer_callback_query(self, callback_query_id: str, text: str | None = None,
+                              show_alert: bool = False) -> bool:
+        """Stop a button's spinner, with a short toast (`text`, at most 200 characters). Raises TelegramError."""
+        return bool(self.call("answerCallbackQuery", callback_query_id=callback_query_id, text=text or None,
+                              show_alert=show_alert or None))
 
     def edit_message_text(self, chat_id: int | str, message_id: int, text: str, *,
                           parse_mode: str | None = "HTML",
                           reply_markup: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Replace a message's text (and its inline keyboard: none when `reply_markup` is None).
+        Raises TelegramError ("message is not modified", "message to edit not found", ...)."""
         return dict(self.call("editMessageText", chat_id=chat_id, message_id=message_id, text=text,
                               parse_mode=parse_mode, reply_markup=reply_markup,
                               link_preview_options={"is_disabled": True}))
+
+    def edit_message_reply_markup(self, chat_id: int | str, message_id: int,
+                                  reply_markup: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Replace only a message's inline keyboard (None removes it). Raises TelegramError."""
+        return dict(self.call("editMessageReplyMarkup", chat_id=chat_id, message_id=message_id,
+                              reply_markup=reply_markup))
 
 
 def _root_cause(exc: BaseException) -> BaseException:

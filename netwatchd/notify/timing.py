@@ -54,26 +54,63 @@ def _bytes(max_mb: float) -> int:
 
 
 class TimedAlert(Protocol):
-    """What the timing log needs of one alert in a message (the worker's outbox row)."""
+    """What the timing log needs of one alert in a message (the worker's outbox row; an edit
+    row has no transition)."""
 
-    transition: Transition
-    detected_at: datetime
-    enqueued_at: datetime
-    attempts: int
+    @property
+    def transition(self) -> Transition | None: ...
+
+    @property
+    def detected_at(self) -> datetime: ...
+
+    @property
+    def enqueued_at(self) -> datetime: ...
+
+    @property
+    def attempts(self) -> int: ...
 
 
 def timing_record(batch: Sequence[TimedAlert], *, chat_id: str, message_id: int | None, sent_at: datetime,
-                  acked_at: datetime, status: str, tz: tzinfo, error: str | None = None) -> dict[str, Any]:
+                  acked_at: datetime, status: str, tz: tzinfo, error: str | None = None,
+                  kind: str = "alert") -> dict[str, Any]:
     """The timing.jsonl line for one message (detected_at/enqueued_at: its earliest alert).
     Fields: events, detected_at, enqueued_at, sent_at, acked_at, latency_ms, attempts, chat_id,
-    message_id, status (+ error when dead; the delivery worker adds resend: true to a
-    message sent again after a restart); times ISO 8601 with ms in the zone `tz` (Config.tz)."""
+    message_id, status, kind ("alert": a new message, "reply": one in an incident's thread)
+    (+ error when dead; the delivery worker adds resend: true to a message sent again after a
+    restart); times ISO 8601 with ms in the zone `tz` (Config.tz)."""
+    record: dict[str, Any] = {
+        "events": [{"host": t.host, "from": t.from_state.value, "to": t.to_state.value,
+                    "at": iso_ms(t.at.astimezone(tz))} for t in (row.transition for row in batch) if t is not None],
+        **_times(batch, sent_at, acked_at, tz),
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "status": status,
+        "kind": kind,
+    }
+    if error is not None:
+        record["error"] = error
+    return record
+
+
+def edit_record(batch: Sequence[TimedAlert], *, reasons: Sequence[str], incident_id: int, host: str, chat_id: str,
+                message_id: int | None, sent_at: datetime, acked_at: datetime, outcome: str,
+                tz: tzinfo) -> dict[str, Any]:
+    """The timing.jsonl line for one edit of an incident's root (kind "edit"). detected_at is
+    when the edit was asked for (the press, the /ack, the recovery); latency_ms runs from it to
+    Telegram's answer. `outcome` says what came of it ("edited", "already up to date", "root
+    gone: sent as a new message", ...)."""
+    record: dict[str, Any] = {"kind": "edit", "reasons": list(reasons), "incident": incident_id, "host": host,
+                              "events": []}
+    record.update(_times(batch, sent_at, acked_at, tz))
+    record.update(chat_id=chat_id, message_id=message_id, status="sent", outcome=outcome)
+    return record
+
+
+def _times(batch: Sequence[TimedAlert], sent_at: datetime, acked_at: datetime, tz: tzinfo) -> dict[str, Any]:
+    """detected_at .. acked_at, latency_ms and attempts of a message (its earliest row)."""
     detected = min(row.detected_at for row in batch)
     enqueued = min(row.enqueued_at for row in batch)
-    record: dict[str, Any] = {
-        "events": [{"host": row.transition.host, "from": row.transition.from_state.value,
-                    "to": row.transition.to_state.value,
-                    "at": iso_ms(row.transition.at.astimezone(tz))} for row in batch],
+    return {
         "detected_at": iso_ms(detected.astimezone(tz)),
         "enqueued_at": iso_ms(enqueued.astimezone(tz)),
         "sent_at": iso_ms(sent_at.astimezone(tz)),
@@ -81,10 +118,4 @@ def timing_record(batch: Sequence[TimedAlert], *, chat_id: str, message_id: int 
         # never negative: a message waiting across a step back of the wall clock would read < 0
         "latency_ms": max(0, round((acked_at - detected).total_seconds() * 1000)),
         "attempts": max(row.attempts for row in batch),
-        "chat_id": chat_id,
-        "message_id": message_id,
-        "status": status,
     }
-    if error is not None:
-        record["error"] = error
-    return record

@@ -511,6 +511,8 @@ def delivery_stats(records: Iterable[Mapping[str, Any]], since: datetime, until:
     latencies: list[float] = []
     count = failures = 0
     for record in records:
+        if record.get("kind") == "edit":      # an incident's root edited after a press: not an alert
+            continue
         detected = parse_time(record.get("detected_at"))
         if detected is None or detected.tzinfo is None or not since <= detected < until:
             continue

@@ -25,12 +25,20 @@ class AuditEntry:
     command: str
 
 
-def open_entry(conn: sqlite3.Connection, entry: AuditEntry) -> int:
-    """Insert `entry` with the outcome "received" (in the caller's transaction); returns its id."""
-    cursor = conn.execute("INSERT INTO audit_log(at, user_id, chat_id, command, outcome) VALUES(?,?,?,?,?)",
+def open_entry(conn: sqlite3.Connection, entry: AuditEntry, outcome: str = RECEIVED,
+               incident_id: int | None = None) -> int:
+    """Insert `entry` with `outcome` (default "received") and the incident it concerns, in the
+    caller's transaction; returns its id."""
+    cursor = conn.execute("INSERT INTO audit_log(at, user_id, chat_id, command, outcome, incident_id)"
+                          " VALUES(?,?,?,?,?,?)",
                           (utc_ms(entry.at), entry.user_id, entry.chat_id,
-                           entry.command[:500], RECEIVED))
+                           entry.command[:500], outcome[:300], incident_id))
     return int(cursor.lastrowid or 0)
+
+
+def set_incident(conn: sqlite3.Connection, audit_id: int, incident_id: int) -> None:
+    """Name the incident a command acted on (/ack, /snooze)."""
+    conn.execute("UPDATE audit_log SET incident_id = ? WHERE id = ?", (incident_id, audit_id))
 
 
 def finish_audit(conn: sqlite3.Connection, audit_id: int, outcome: str) -> None:
@@ -40,6 +48,6 @@ def finish_audit(conn: sqlite3.Connection, audit_id: int, outcome: str) -> None:
 
 def recent_audit(conn: sqlite3.Connection, limit: int = 50) -> list[dict[str, object]]:
     """The newest audit rows first, as plain dicts."""
-    rows = conn.execute("SELECT id, at, user_id, chat_id, command, outcome FROM audit_log "
+    rows = conn.execute("SELECT id, at, user_id, chat_id, command, outcome, incident_id FROM audit_log "
                         "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
     return [dict(row) for row in rows]

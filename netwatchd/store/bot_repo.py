@@ -35,9 +35,15 @@ def accept_update(conn: sqlite3.Connection, update_id: int, audit: AuditEntry | 
     Raises StoreError when the store stays locked, sqlite3.Error when it cannot be written.
     """
     def writes(conn: sqlite3.Connection) -> int | None:
-        conn.execute("INSERT INTO kv(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET "
-                     "value = CASE WHEN CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER) "
-                     "THEN excluded.value ELSE value END", (OFFSET_KEY, str(update_id + 1)))
+        advance_offset(conn, update_id)
         return None if audit is None else open_entry(conn, audit)
 
     return write_quickly(conn, writes, patience=patience)
+
+
+def advance_offset(conn: sqlite3.Connection, update_id: int) -> None:
+    """Move the offset past `update_id` (never backwards), in the caller's transaction: a write that
+    must commit with the update's own effects (a button press) uses this. Raises sqlite3.Error."""
+    conn.execute("INSERT INTO kv(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET "
+                 "value = CASE WHEN CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER) "
+                 "THEN excluded.value ELSE value END", (OFFSET_KEY, str(update_id + 1)))

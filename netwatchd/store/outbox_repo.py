@@ -337,9 +337,10 @@ def outbox_status(conn: sqlite3.Connection, *, dead_limit: int = 0) -> OutboxSta
 
 
 def last_delivered(conn: sqlite3.Connection) -> tuple[datetime, datetime] | None:
-    """(detected_at, acked_at) of the newest acknowledged row, None before the first."""
+    """(detected_at, acked_at) of the newest acknowledged alert, None before the first (an edit of an
+    alert, in a chat's '#edit' lane, is not one)."""
     row = conn.execute("SELECT detected_at, acked_at FROM outbox WHERE status = 'sent' AND acked_at IS NOT NULL "
-                       "ORDER BY acked_at DESC LIMIT 1").fetchone()
+                       "AND chat_id NOT LIKE '%#edit' ORDER BY acked_at DESC LIMIT 1").fetchone()
     if row is None:
         return None
     return datetime.fromisoformat(row[0]), datetime.fromisoformat(row[1])

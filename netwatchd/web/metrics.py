@@ -143,6 +143,8 @@ class Metrics:
 
     def observe_delivery(self, record: Mapping[str, Any]) -> None:
         """One timing-log record of the delivery worker."""
+        if record.get("kind") == "edit":       # an incident's root edited: not an alert's delivery
+            return
         status = str(record.get("status") or "unknown").lower()
         self.deliveries.labels(_safe_label(status)).inc()
         latency = record.get("latency_ms")
