@@ -75,6 +75,10 @@ def test_the_demo_runs_end_to_end_within_90_seconds_and_removes_the_lab(lab):
     assert "Taman PATH PROBLEM" in out and "but core can (3/3" in out and "Taman reachable again" in out
     assert "Taman DOWN" not in out
     assert "core DOWN — 18 sites unreachable" in out
+    assert "admin @budi presses ✅ Ack" in out and "“✅ Waru: acknowledged”" in out
+    assert "is edited in place:\n| ✅ acknowledged by @budi" in out and "🟢 resolved after" in out
+    assert "↪ reply to: 🔴 Waru DOWN\n| 🟢 Waru UP" in out
+    assert "escalation chat (heads)\n| ⏫ core DOWN — not acknowledged after" in out
     assert "admin: /monitor" in out and "19 sites" in out
     assert "Ping Waru (198.18.15.2)" in out and "loss 0%" in out
     assert "availability report" in out
