@@ -329,7 +329,8 @@ class TelegramStandIn:
             return [dict(a) for a in self._answers]
 
     def messages(self, chat_id: int | None = None) -> list[dict[str, Any]]:
-        """Messages the bot sent: {chat_id, message_id, text, parse_mode, reply_markup, at}."""
+        """Messages the bot sent: {chat_id, message_id, text, parse_mode, reply_markup, at, thread_id,
+        reply_to (the message id it replies to), edits (how many), edited_at (time.time() of the last)}."""
         with self._cond:
             return [self._public(m) for m in self._messages if chat_id is None or m["chat_id"] == chat_id]
 
@@ -539,8 +540,8 @@ class TelegramStandIn:
                                        "content and reply markup of the message")
             stored.update(text=text, plain_text=plain, parse_mode=parse_mode,
                           reply_markup=reply_markup, edit_date=int(time.time()))
-            stored.setdefault("edits", 0)
-            stored["edits"] += 1
+            stored["edits"] = stored.get("edits", 0) + 1
+            stored["edited_at"] = time.time()
             self._cond.notify_all()
             return self._message_object(stored)
 
@@ -553,8 +554,8 @@ class TelegramStandIn:
                                        "content and reply markup are exactly the same as a current "
                                        "content and reply markup of the message")
             stored.update(reply_markup=reply_markup, edit_date=int(time.time()))
-            stored.setdefault("edits", 0)
-            stored["edits"] += 1
+            stored["edits"] = stored.get("edits", 0) + 1
+            stored["edited_at"] = time.time()
             self._cond.notify_all()
             return self._message_object(stored)
 
@@ -764,7 +765,7 @@ class TelegramStandIn:
         if stored.get("document"):
             public["document"] = {k: v for k, v in stored["document"].items() if k != "data"}
         public.update(thread_id=stored.get("thread_id"), reply_to=stored["reply_to"][1] if stored.get("reply_to")
-                      else None, edits=stored.get("edits", 0))
+                      else None, edits=stored.get("edits", 0), edited_at=stored.get("edited_at"))
         return public
 
     @staticmethod
