@@ -11,7 +11,7 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from netwatchd import __version__
 from netwatchd.errors import ConfigError, NetwatchError
@@ -38,7 +38,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_subcommand(argv: Sequence[str]) -> str | None:
+    """The subcommand named in `argv` (the first word that is not an option or an option's value),
+    None when there is none. Only that subcommand's module is imported: `--help`, `check` and
+    `status` must not pay for matplotlib, requests, icmplib... that other subcommands use."""
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            return next(words, None)
+        if not word.startswith("-"):
+            return word
+        # --log-level / --log-format take a value (argparse also accepts an unambiguous prefix)
+        if "=" not in word and len(word) > 3 and any(o.startswith(word) for o in _VALUE_OPTIONS):
+            next(words, None)
+    return None
+
+
+_VALUE_OPTIONS = ("--log-level", "--log-format")
+
+
+def build_parser(only: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line. `only`: import and describe just these subcommands (the others are
+    listed by name and help text alone); None builds every one (docs, tests)."""
     parser = _Parser(prog="netwatchd", description="Watch intranet sites, alert on Telegram within a second, "
                      "answer the admins' bot over the RouterOS API.")
     parser.add_argument("--version", action="version", version=f"netwatchd {__version__}")
@@ -54,16 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="text lines (default) or one JSON object per line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        module = importlib.import_module(module_name)
         sp = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
-        module.add_arguments(sp)
-        sp.set_defaults(_module=module)
+        if only is None or name in only:
+            module = importlib.import_module(module_name)
+            module.add_arguments(sp)
+            sp.set_defaults(_module=module)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    chosen = chosen_subcommand(words)
+    parser = build_parser(only=() if chosen is None else (chosen,))
+    args = parser.parse_args(words)
     if not getattr(args, "_module", None):
         parser.print_help(sys.stderr)
         return 2

@@ -7,7 +7,7 @@ written to SQLite as the evidence of an event and to the outbox as the payload o
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from itertools import pairwise
@@ -134,10 +134,20 @@ class ProbeResult:
         return result
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["at"] = self.at.isoformat(timespec="milliseconds")
-        data["loss_percent"] = self.loss_percent
-        return data
+        """JSON-ready: every field (`at` as ISO 8601 with milliseconds) plus loss_percent.
+
+        Written out field by field, not with dataclasses.asdict(): `netwatchd probe --json` turns
+        10,000 results into JSON, and asdict's recursive deep copy was most of that time.
+        """
+        sent = self.sent
+        return {"host": self.host, "address": self.address, "probe": self.probe,
+                "at": self.at.isoformat(timespec="milliseconds"), "alive": self.alive, "sent": sent,
+                "received": self.received, "rtt_min_ms": self.rtt_min_ms, "rtt_avg_ms": self.rtt_avg_ms,
+                "rtt_max_ms": self.rtt_max_ms, "jitter_ms": self.jitter_ms, "stdev_ms": self.stdev_ms,
+                "error": self.error,
+                "detail": {key: value.copy() if isinstance(value, (list, dict)) else value
+                           for key, value in self.detail.items()},
+                "loss_percent": 100.0 if sent <= 0 else round(100.0 * (sent - self.received) / sent, 2)}
 
 
 @dataclass(frozen=True)

@@ -112,3 +112,131 @@ def test_a_file_with_two_words_on_a_line_is_refused_with_its_line_number(tmp_pat
     done = netwatchd("--from-file", str(listing))
     assert done.returncode == 2
     assert done.stderr.strip() == f"netwatchd: {listing}:2: one address per line, got '127.0.0.2 127.0.0.3'"
+
+
+# -- the whole process at scale: what it builds and writes (in-process, no packet sent) ------------
+
+def _args(*argv: str):
+    from netwatchd.cli import build_parser
+
+    return build_parser(only=("probe",)).parse_args(["probe", *argv])
+
+
+def test_plain_addresses_get_the_command_lines_settings_in_one_host_spec_each(tmp_path: Path):
+    from netwatchd.commands.probe import build_hosts
+    from netwatchd.config.model import HostSpec
+
+    listing = tmp_path / "targets.txt"
+    listing.write_text("127.0.0.2\n127.0.0.3  # a comment\n")
+    hosts = build_hosts(_args("-c", "2", "-i", "10ms", "-t", "300ms", "-s", "100", "-f", str(listing), "127.0.0.1"))
+    assert hosts == [HostSpec(name=a, address=a, count=2, packet_interval=0.01, timeout=0.3, packet_size=100)
+                     for a in ("127.0.0.1", "127.0.0.2", "127.0.0.3")]
+    assert len({id(h) for h in hosts}) == 3
+    tcp = build_hosts(_args("--probe", "tcp", "-p", "22", "127.0.0.1"))
+    assert tcp == [HostSpec(name="127.0.0.1", address="127.0.0.1", probe="tcp", port=22)]
+
+
+def test_a_hosts_yaml_keeps_its_settings_unless_a_flag_overrides_them(tmp_path: Path):
+    from netwatchd.commands.probe import build_hosts
+
+    config = tmp_path / "lab-hosts.yaml"  # loopback only; nothing is probed here
+    config.write_text("data_dir: ./data\nhosts:\n"
+                      "  - {name: office, address: 127.0.0.1, count: 5, timeout: 2s}\n"
+                      "  - {name: 127.0.0.2, address: 127.0.0.2}\n"
+                      "  - {name: off, address: 127.0.0.3, disabled: true}\n")
+    hosts = build_hosts(_args("-f", str(config)))
+    assert [(h.name, h.count, h.timeout, h.probe) for h in hosts] == [("office", 5, 2.0, "icmp"),
+                                                                      ("127.0.0.2", 3, 1.0, "icmp")]
+    hosts = build_hosts(_args("-c", "1", "--probe", "tcp", "-p", "7", "-f", str(config)))
+    assert [(h.name, h.count, h.timeout, h.probe, h.port) for h in hosts] == [
+        ("office", 1, 2.0, "icmp", None), ("127.0.0.2", 1, 1.0, "tcp", 7)]
+
+
+def _results():
+    from datetime import datetime, timezone
+
+    from netwatchd.models import ProbeResult
+
+    at = datetime(2026, 11, 2, 1, 0, 0, 123456, tzinfo=timezone.utc)
+    return [
+        ProbeResult.from_rtts(host="127.0.0.1", address="127.0.0.1", probe="icmp", at=at, sent=3,
+                              rtts_ms=[0.25, 0.5, 1.125], detail={"mode": "raw"}),
+        ProbeResult.from_rtts(host='kantor "Waru" \u00e9', address="::1", probe="icmp", at=at, sent=2, rtts_ms=[],
+                              error="destination host unreachable from 198.18.0.1", detail={"icmp_errors": 2}),
+        ProbeResult(host="web", address="127.0.0.1", probe="http", at=at, alive=True, sent=1, received=1,
+                    rtt_min_ms=12.0, rtt_avg_ms=12.0, rtt_max_ms=12.0, detail={"http_status": 301}),
+        ProbeResult(host="dns", address="127.0.0.1", probe="dns", at=at, alive=True, sent=1, received=1,
+                    detail={"dns_answers": ["198.18.0.5", "198.18.0.6"]}),
+        ProbeResult(host="x", address="127.0.0.9", probe="tcp", at=at, alive=False, error="connection refused"),
+    ]
+
+
+def test_to_dict_has_every_field_as_dataclasses_asdict_had_it():
+    import dataclasses
+
+    for result in _results():
+        old = dataclasses.asdict(result)
+        old["at"] = result.at.isoformat(timespec="milliseconds")
+        old["loss_percent"] = result.loss_percent
+        assert result.to_dict() == old
+        assert list(result.to_dict()) == list(old)        # same key order: same JSON as before
+    result = _results()[3]
+    result.to_dict()["detail"]["dns_answers"].append("changed")
+    assert result.detail["dns_answers"] == ["198.18.0.5", "198.18.0.6"]   # a copy, as asdict made
+
+
+def test_json_output_is_the_results_to_dict_one_per_line():
+    from netwatchd.commands.probe import render_json
+
+    results = _results()
+    text = render_json(results)
+    assert json.loads(text) == [r.to_dict() for r in results]
+    assert text.splitlines()[1:-1] == [json.dumps(r.to_dict()) + ("," if i < len(results) - 1 else "")
+                                       for i, r in enumerate(results)]
+    assert render_json([]) == "[]"
+
+
+def test_the_table_shows_http_status_dns_answers_and_errors():
+    from netwatchd.commands.probe import render_table
+
+    lines = render_table(_results()).splitlines()
+    assert lines[0].split() == ["ADDRESS", "PROBE", "RESULT", "SENT", "RECV", "LOSS%", "MIN", "AVG", "MAX",
+                                "JITTER", "NOTE"]
+    assert lines[1].split() == ["127.0.0.1", "icmp", "up", "3", "3", "0", "0.25", "0.62", "1.12", "0.44"]
+    assert lines[2].startswith('kantor "Waru" \u00e9 (::1)  icmp   DOWN')
+    assert lines[2].split("DOWN")[1].split() == ["2", "0", "100", "-", "-", "-", "-", "destination", "host",
+                                                 "unreachable", "from", "198.18.0.1"]
+    assert lines[3].endswith("  HTTP 301") and lines[4].endswith("  198.18.0.5 198.18.0.6")
+    assert lines[5].endswith("  connection refused")
+    assert all(line == line.rstrip() for line in lines)
+
+
+def test_output_goes_out_in_one_write_even_when_stdout_is_unbuffered():
+    import io
+
+    from netwatchd.commands.probe import render_json, render_table, write_out
+
+    class Raw(io.RawIOBase):
+        def __init__(self) -> None:
+            self.writes: list[bytes] = []
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data) -> int:  # type: ignore[override]
+            self.writes.append(bytes(data))
+            return len(data)
+
+    def unbuffered() -> tuple[Raw, io.TextIOWrapper]:   # what python -u / PYTHONUNBUFFERED gives
+        raw = Raw()
+        return raw, io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8", write_through=True,
+                                     line_buffering=True)
+
+    results = _results() * 2000
+    for text in (render_table(results), render_json(results)):
+        raw, stream = unbuffered()
+        write_out(text, stream)
+        assert raw.writes == [(text + "\n").encode()]
+    raw, stream = unbuffered()
+    json.dump([r.to_dict() for r in results], stream, indent=1)   # what --json did: a write per token
+    assert len(raw.writes) > 100_000

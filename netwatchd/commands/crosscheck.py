@@ -17,7 +17,6 @@ from typing import Any
 
 from netwatchd.config.loader import load
 from netwatchd.config.model import Config
-from netwatchd.router.client import RouterPool
 from netwatchd.router.crosscheck_text import render_crosscheck
 from netwatchd.router.netwatch import crosscheck, read_netwatch
 from netwatchd.store.db import Database
@@ -53,6 +52,8 @@ def load_netwatchd_states(config: Config) -> tuple[dict[str, Any], bool]:
 
 def run(args: argparse.Namespace) -> int:
     # the routers' passwords are the only secrets a cross-check needs (no bot token)
+    from netwatchd.router.client import RouterPool   # librouteros: only when a router is read
+
     config = load(Path(args.config), secrets_needed=("routers[",))
     pool = RouterPool(config.routers)
     try:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from netwatchd.config.loader import load
 from netwatchd.errors import UsageError
-from netwatchd.router.client import RouterPool
 from netwatchd.router.hosts_yaml import convert, format_duration
 from netwatchd.router.netwatch import NetwatchEntry, UnreadableEntry, read_netwatch
 from netwatchd.router.rsc import Export, RscSyntaxError, read_export
@@ -97,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         header = _export_header(export)
         source = "stdin" if args.rsc == "-" else args.rsc
     else:
+        from netwatchd.router.client import RouterPool   # librouteros: only when a router is read
+
         pool = RouterPool(config.routers)
         try:
             client = pool.get(args.router)

@@ -8,6 +8,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netwatchd.clock import SystemClock
 from netwatchd.config.loader import load
@@ -15,7 +16,9 @@ from netwatchd.config.model import Config
 from netwatchd.errors import DeliveryError, UsageError
 from netwatchd.logs import add_secret
 from netwatchd.notify.format import render_test, to_plain_text
-from netwatchd.notify.telegram_api import TelegramAPI, TelegramError
+
+if TYPE_CHECKING:
+    from netwatchd.notify.telegram_api import TelegramAPI
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not config.telegram.chat_ids:
         raise UsageError("telegram.chat_ids is empty: add the admins' chat id(s) (see docs/telegram.md, set-up)")
+    from netwatchd.notify.telegram_api import TelegramAPI, TelegramError   # requests: only to send
+
     api = TelegramAPI(config.telegram.api_url, config.telegram.token, timeout=args.timeout)
     try:
         bot = api.get_me()

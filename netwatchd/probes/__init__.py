@@ -7,36 +7,47 @@ order of the hosts given.
 
 Owns: icmp.py (the batched raw/unprivileged ICMP engine), tcp.py, http.py, dns.py. May import config
 and the leaves (models, errors, clock, logs); never engine, router, schedule (its siblings) or above.
+
+Probers are imported on first use: `netwatchd probe 10.0.0.1` must not pay for http.client and
+the DNS code, and a tcp-only run never loads icmplib (and with it asyncio).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
-from netwatchd.clock import Clock
-from netwatchd.config.model import HostSpec
 from netwatchd.models import PROBE_TYPES, ProbeResult
-from netwatchd.probes.dns import probe_dns
-from netwatchd.probes.http import probe_http
-from netwatchd.probes.icmp import IcmpEngine, IcmpTarget
-from netwatchd.probes.tcp import probe_tcp
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from netwatchd.clock import Clock
+    from netwatchd.config.model import HostSpec
+    from netwatchd.probes.icmp import IcmpEngine
 
 log = logging.getLogger(__name__)
 
 Prober = Callable[..., ProbeResult]
 """prober(host: HostSpec, *, clock: Clock) -> ProbeResult; never raises for the target's failure."""
 
-PROBERS: dict[str, Prober] = {"tcp": probe_tcp, "http": probe_http, "https": probe_http, "dns": probe_dns}
+_PROBER_HOMES: dict[str, tuple[str, str]] = {
+    "tcp": ("netwatchd.probes.tcp", "probe_tcp"), "http": ("netwatchd.probes.http", "probe_http"),
+    "https": ("netwatchd.probes.http", "probe_http"), "dns": ("netwatchd.probes.dns", "probe_dns")}
+PROBERS: dict[str, Prober] = {}
+"""Probe type -> prober, filled on first use of each type (tests may put their own in)."""
 MAX_PARALLEL = 32
 
 
-def icmp_target(host: HostSpec) -> IcmpTarget:
-    """The engine's view of an icmp host."""
-    return IcmpTarget(host=host.name, address=host.address, count=host.count,
-                      interval=host.packet_interval, timeout=host.timeout,
-                      payload_size=host.packet_size)
+def prober_for(kind: str) -> Prober | None:
+    """The prober of a non-ICMP probe type (imported on first use), None for an unknown type."""
+    found = PROBERS.get(kind)
+    if found is None and kind in _PROBER_HOMES:
+        module, name = _PROBER_HOMES[kind]
+        found = PROBERS.setdefault(kind, getattr(importlib.import_module(module), name))
+    return found
 
 
 def _run_prober(prober: Prober, host: HostSpec, clock: Clock) -> ProbeResult:
@@ -58,14 +69,17 @@ def probe_hosts(hosts: Sequence[HostSpec], *, clock: Clock, icmp: IcmpEngine | N
     icmp_indexes: list[int] = []
     futures: list[tuple[int, Future[ProbeResult]]] = []
     others = [i for i, host in enumerate(hosts) if host.probe != "icmp"]
-    pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(others)),
-                              thread_name_prefix="probe") if others else None
+    pool = None
+    if others:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(others)), thread_name_prefix="probe")
     try:
         for i, host in enumerate(hosts):
             if host.probe == "icmp":
                 icmp_indexes.append(i)
                 continue
-            prober = PROBERS.get(host.probe)
+            prober = prober_for(host.probe)
             if prober is None:
                 results[i] = ProbeResult(host=host.name, address=host.address, probe=host.probe,
                                          at=clock.now(), alive=False,
@@ -75,8 +89,12 @@ def probe_hosts(hosts: Sequence[HostSpec], *, clock: Clock, icmp: IcmpEngine | N
             assert pool is not None
             futures.append((i, pool.submit(_run_prober, prober, host, clock)))
         if icmp_indexes:
+            from netwatchd.probes.icmp import IcmpEngine, IcmpTarget
+
             engine = icmp or IcmpEngine()
-            pinged = engine.ping([icmp_target(hosts[i]) for i in icmp_indexes], clock=clock)
+            targets = [IcmpTarget(h.name, h.address, h.count, h.packet_interval, h.timeout, h.packet_size)
+                       for h in (hosts[i] for i in icmp_indexes)]
+            pinged = engine.ping(targets, clock=clock)
             for i, result in zip(icmp_indexes, pinged, strict=True):
                 results[i] = result
         for i, future in futures:

@@ -1,0 +1,99 @@
+"""Each subcommand imports only what it uses: a cron job running `netwatchd check` or `status`
+every minute must not pay for matplotlib, requests, icmplib... (the start-up time itself is in
+scripts/bench_probe.py, never in a test). Every run is a real `python -m netwatchd` subprocess."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netwatchd.cli import SUBCOMMANDS
+
+HEAVY = ("matplotlib", "requests", "prometheus_client", "librouteros", "icmplib", "apscheduler", "yaml",
+         "sqlite3", "asyncio")
+NEVER = {"matplotlib", "requests", "prometheus_client", "librouteros", "apscheduler"}  # no command here uses them
+PROBE = """
+import sys
+from netwatchd.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+sys.stdout.flush()
+heavy = {heavy!r}
+print("IMPORTED", *sorted(m for m in heavy if m in sys.modules), "EXIT", code, file=sys.stderr)
+"""
+
+
+def imported(*argv: str, cwd: Path) -> tuple[set[str], str]:
+    """The heavy modules a `netwatchd ARGV` process had imported when it finished, and its exit code."""
+    done = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), *argv], cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("IMPORTED"), done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    words = line.split()
+    return set(words[1:words.index("EXIT")]), words[-1]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "hosts.yaml"     # loopback only; nothing is probed by check or status
+    path.write_text("data_dir: ./data\nhosts:\n  - {name: office, address: 127.0.0.1}\n", "utf-8")
+    return path
+
+
+def test_help_imports_no_subcommand_and_nothing_heavy(tmp_path: Path) -> None:
+    found, code = imported("--help", cwd=tmp_path)
+    assert (found, code) == (set(), "0")
+
+
+@pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
+def test_a_subcommands_help_imports_none_of_the_big_libraries(name: str, tmp_path: Path) -> None:
+    found, code = imported(name, "--help", cwd=tmp_path)
+    assert code == "0"
+    assert not found & (NEVER | {"icmplib", "asyncio"}), found
+
+
+def test_check_reads_yaml_and_nothing_else(config: Path) -> None:
+    found, code = imported("check", "-c", str(config), cwd=config.parent)
+    assert code == "0"
+    assert found == {"yaml"}
+
+
+def test_status_reads_the_config_and_the_store_only(config: Path) -> None:
+    found, _ = imported("status", "-c", str(config), cwd=config.parent)
+    assert found <= {"yaml", "sqlite3"}, found
+
+
+def test_probe_of_addresses_loads_icmplib_but_no_config_reader(tmp_path: Path) -> None:
+    listing = tmp_path / "targets.txt"
+    listing.write_text("127.0.0.1\n", "utf-8")
+    found, _ = imported("probe", "-c", "1", "-t", "300ms", "--from-file", str(listing), cwd=tmp_path)
+    assert found <= {"icmplib", "asyncio"}, found
+    assert "icmplib" in found   # it is what pings
+
+
+def test_a_tcp_probe_does_not_load_icmplib(tmp_path: Path) -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        found, code = imported("probe", "--probe", "tcp", "--port", str(server.getsockname()[1]), "127.0.0.1",
+                               cwd=tmp_path)
+    assert code == "0"
+    assert found == set(), found
+
+
+def test_the_probe_command_offers_every_probe_type() -> None:
+    from netwatchd.cli import build_parser
+    from netwatchd.models import PROBE_TYPES
+    from netwatchd.probes import prober_for
+
+    parser = build_parser(only=("probe",))
+    for kind in PROBE_TYPES:
+        assert parser.parse_args(["probe", "--probe", kind, "127.0.0.1"]).probe == kind
+        assert kind == "icmp" or prober_for(kind) is not None
