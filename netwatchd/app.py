@@ -39,14 +39,13 @@ import sqlite3
 import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TextIO
 
 from netwatchd import __version__
 from netwatchd.clock import Clock, StepWatch, SystemClock
@@ -72,6 +71,7 @@ from netwatchd.store.db import Database, ThreadConnections, locked_transaction, 
 from netwatchd.store.faults import DAMAGED, damaged_message
 from netwatchd.store.faults import classify as classify_fault
 from netwatchd.store.health import CHECK_EVERY, REPORT_EVERY, StoreHealth, health_file, write_health_file
+from netwatchd.web.snapshot import RttHistory
 
 if TYPE_CHECKING:   # built lazily below: `netwatchd check`-style imports stay light
     from netwatchd.bot.poller import BotPoller
@@ -80,6 +80,7 @@ if TYPE_CHECKING:   # built lazily below: `netwatchd check`-style imports stay l
     from netwatchd.router.crosscheck_watch import CrossCheckWatcher
     from netwatchd.router.watch_session import WatchSession, WatchSessions
     from netwatchd.web.server import StatusServer
+    from netwatchd.web.snapshot import SnapshotEncoder
 
 log = logging.getLogger("netwatchd.app")
 
@@ -91,6 +92,8 @@ TICK_SECONDS = 1.0          # engine.tick(): mute ends, reminders, the uplink su
 HISTORY_PRUNE_SECONDS = 60.0
 HISTORY_BACKLOG = 50_000      # probe results kept for the history while the store cannot take them
 RTT_HISTORY_LENGTH = 30
+CONFIRMATION_WRITE_SECONDS = 30.0   # a probe that only confirms an UP host is stored at most this late
+CONFIRMATION_CHUNK = 1000           # hosts written per transaction (and per hold of the engine lock)
 STOP_BUDGET_SECONDS = 1.6   # SIGTERM -> exit well inside the promised 2 s
 HEARTBEAT_SECONDS = 30.0    # how often the agent records that it is running (reports: monitor blind)
 AVAILABILITY_SECONDS = 300.0  # how often /metrics' month-to-date availability is computed again
@@ -99,9 +102,46 @@ ProbeFn = Callable[..., list[ProbeResult]]
 
 
 def _default_probe_fn() -> ProbeFn:
-    from netwatchd.probes import probe_hosts
+    """probe_hosts with one IcmpEngine for the agent's life (not a new one, and a test socket
+    opened to decide raw or datagram mode, for every batch)."""
+    from functools import partial
 
-    return probe_hosts
+    from netwatchd.probes import probe_hosts
+    from netwatchd.probes.icmp import IcmpEngine
+
+    return partial(probe_hosts, icmp=IcmpEngine())
+
+
+class Seen(NamedTuple):
+    """What the agent keeps of a host's state between rounds (the engine holds the whole
+    HostState): enough for the status page, the metrics and the maintenance marks. A HostState
+    snapshot with its evidence is ~1.5 KB; at 10,000 hosts keeping them all cost 15 MB."""
+
+    state: State
+    since: datetime | None
+    fails: int
+    muted: bool
+    flapping: bool
+
+
+def seen(states: Mapping[str, HostState]) -> dict[str, Seen]:
+    """The Seen of each HostState."""
+    return {name: Seen(s.state, s.since, s.fails, s.muted, s.flapping) for name, s in states.items()}
+
+
+# What a probe changes in a steady UP host's HostState: its ok counters, when it was checked and the
+# last probe's evidence. Everything else is "material" (a test keeps this list against HostState).
+CONFIRMATION_FIELDS = frozenset({"oks", "alive", "checked_at", "evidence"})
+_MATERIAL_FIELDS = tuple(f.name for f in dataclasses.fields(HostState)
+                         if f.name not in CONFIRMATION_FIELDS and f.name != "extra")
+
+
+def material(state: HostState) -> int | None:
+    """A fingerprint of everything but a confirmation's fields; None when the state must always be
+    written (not UP, or extra bookkeeping: SELF_HOST)."""
+    if state.state != State.UP or state.extra:
+        return None
+    return hash(tuple([getattr(state, name) for name in _MATERIAL_FIELDS]))
 
 
 def watched_config(config: Config, shard: tuple[int, int] | None) -> Config:
@@ -214,6 +254,9 @@ class Agent:
         self._connections = ThreadConnections(self.db)
         self._lock = threading.RLock()          # the engine and its store writes, one thread at a time
         self._unsaved_states: dict[str, HostState] = {}
+        self._stored: dict[str, int] = {}         # material() of each UP host's row as last written
+        self._confirmed: set[str] = set()         # steady UP hosts whose newer counters wait to be written
+        self._last_confirmation_write = self.clock.monotonic()
         # transitions not saved yet, each with a key the delivery worker knows it by once held
         self._unsaved: list[tuple[int, Transition]] = []
         self._keys = itertools.count(1)
@@ -227,11 +270,14 @@ class Agent:
         self._steps = StepWatch(self.clock)             # wall-clock steps: logged, stored mutes follow them
         self._mute_timers = MuteTimers(self.clock)      # mutes end on the monotonic clock
         self._router = Router(config)
-        self.known: dict[str, HostState] = self.engine.states()   # kept current from take_changed()
+        self.known: dict[str, Seen] = seen(self.engine.states())   # kept current from take_changed()
         self.metrics = Metrics()
         self.metrics.set_states(self.known)
         self.latest: dict[str, ProbeResult] = {}
-        self.rtt_history: dict[str, deque[float | None]] = {}
+        self.rtt_history: dict[str, RttHistory] = {}
+        self._snapshot_encoder: SnapshotEncoder | None = None
+        self._page_lock = threading.Lock()
+        self._page_changes: set[str] | None = None   # names touched since the last snapshot (None: all)
         self.last_round_monotonic: float | None = None
         self._last_prune = float("-inf")
         self.api = self._make_api(config) if api == "auto" else api
@@ -254,7 +300,8 @@ class Agent:
         self.bot = self._make_bot(config)
         self.loop = ProbeLoop(probe_targets(self.watched), probe_fn=self.probe_fn,
                               on_results=self.handle_results, needs_retry=self.needs_retry,
-                              clock=self.clock, tick=PROBE_TICK_SECONDS)
+                              clock=self.clock, tick=PROBE_TICK_SECONDS,
+                              on_lateness=self.metrics.observe_lateness)
         self.web = self._make_web(config)
         self.crosscheck = self._make_crosscheck(self.watched, crosscheck_memory)
         self.watch = watch if watch is not None else self._make_watch(config)
@@ -338,10 +385,16 @@ class Agent:
             self.loop.probe_soon(soon)
         self.ask_routers(asks)
         self.last_round_monotonic = self.clock.monotonic()
+        latest, history = self.latest, self.rtt_history
+        self._page_touched(r.host for r in results)
         for result in results:
-            self.latest[result.host] = result
-            self.rtt_history.setdefault(result.host, deque(maxlen=RTT_HISTORY_LENGTH)).append(result.rtt_avg_ms)
-            self.metrics.observe_probe(result)
+            name = result.host
+            latest[name] = result
+            rtts = history.get(name)
+            if rtts is None:
+                rtts = history[name] = RttHistory(RTT_HISTORY_LENGTH)
+            rtts.append(result.rtt_avg_ms)
+        self.metrics.observe_probes(results)
         self._record_history(results, states)
         return transitions
 
@@ -460,8 +513,27 @@ class Agent:
             before = self.known.get(name)
             if name != SELF_HOST and (before.muted if before else False) != state.muted:
                 self._unsaved_maintenance.append((name, state.muted, now))
-        self.known.update(changed_now)
-        self._unsaved_states.update(changed_now)
+        # A probe that only confirms an UP host (its ok counters, checked_at and evidence moved,
+        # nothing else) is not written now: rewriting every probed host's row cost a random page
+        # write per host, 20 commits a second and most of the agent's CPU at 10,000 hosts.
+        # write_confirmations() stores them every CONFIRMATION_WRITE_SECONDS and at stop. (What
+        # `known` keeps of such a host does not change either.)
+        stored, confirmed, unsaved, known = self._stored, self._confirmed, self._unsaved_states, self.known
+        touched: list[str] = []
+        for name, state in changed_now.items():
+            mark = material(state)
+            if mark is not None and stored.get(name) == mark and name not in unsaved and name in known:
+                confirmed.add(name)
+                continue
+            confirmed.discard(name)
+            if mark is None:
+                stored.pop(name, None)
+            else:
+                stored[name] = mark
+            unsaved[name] = state
+            known[name] = Seen(state.state, state.since, state.fails, state.muted, state.flapping)
+            touched.append(name)
+        self._page_touched(touched)
         self._unsaved.extend((next(self._keys), t) for t in transitions)
         # the cross-check's memory goes in the same transaction as the alerts it decided: a crash
         # can then neither repeat a disagreement nor lose its agree-again
@@ -549,6 +621,24 @@ class Agent:
             chats = list(dict.fromkeys(d.chat_id for d in self._router.destinations(transition)))
             self.worker.hold([(key, transition)], chats, self.clock.now())
 
+    def write_confirmations(self) -> int:
+        """Store the newer counters, checked_at and evidence of steady UP hosts (see _persist), a
+        chunk of hosts per transaction; returns how many rows were written. Raises sqlite3.Error
+        (the hosts not written stay queued)."""
+        written = 0
+        self._last_confirmation_write = self.clock.monotonic()
+        while True:
+            with self._lock:
+                if not self._confirmed:
+                    return written
+                chunk = [self._confirmed.pop() for _ in range(min(CONFIRMATION_CHUNK, len(self._confirmed)))]
+                try:
+                    state_repo.save(self._conn(), self.engine.snapshots(chunk), [], (), self.clock.now())
+                except sqlite3.Error:
+                    self._confirmed.update(chunk)
+                    raise
+                written += len(chunk)
+
     def probe_once(self) -> list[ProbeResult]:
         """Probe every host due now and handle the results (no threads; for tests)."""
         return self.loop.run_once(wait=True)
@@ -579,6 +669,11 @@ class Agent:
             except sqlite3.Error as exc:
                 self.store_health.failed("the run's heartbeat", exc)
         self.metrics.set_outbox_depth(self.worker.depth())
+        if self.clock.monotonic() - self._last_confirmation_write >= CONFIRMATION_WRITE_SECONDS:
+            try:
+                self.write_confirmations()
+            except sqlite3.Error as exc:
+                self.store_health.failed("the steady sites' counters", exc)
         store = self.store_health.report()
         self.metrics.set_store(store.ok, store.held)
         if self.clock.monotonic() - self._last_prune >= HISTORY_PRUNE_SECONDS:
@@ -725,14 +820,27 @@ class Agent:
                 return
 
     # ---- the status page --------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
-        from netwatchd.web.snapshot import build_snapshot
+    def snapshot(self) -> bytes:
+        """/api/status, encoded: only the sites whose state or result changed since the last call
+        are encoded again (SnapshotEncoder), from the agent's own current maps - no copy of the
+        engine's states or of the histories (with 10,000 hosts, building the whole page each
+        second was the largest part of the agent's CPU while a page was open)."""
+        from netwatchd.web.snapshot import SnapshotEncoder
 
-        with self._lock:
-            states = self.engine.states()
-        return build_snapshot(self.watched, states, dict(self.latest),
-                              {k: list(v) for k, v in self.rtt_history.items()}, self.worker.depth(),
-                              now=self.clock.now())
+        encoder = self._snapshot_encoder
+        if encoder is None:
+            encoder = self._snapshot_encoder = SnapshotEncoder()
+        with self._page_lock:
+            changed, self._page_changes = self._page_changes, set()
+        return encoder.encode(self.watched, self.known, self.latest, self.rtt_history, self.worker.depth(),
+                              now=self.clock.now(), changed=changed)
+
+    def _page_touched(self, names: Iterable[str]) -> None:
+        """Note hosts whose page entry may have changed (only once a page has been built: with the
+        status page off or never opened, nothing is collected)."""
+        with self._page_lock:
+            if self._page_changes is not None:
+                self._page_changes.update(names)
 
     def health(self) -> tuple[bool, str]:
         """Healthy while probe rounds keep arriving (within three of the longest interval) and the
@@ -817,7 +925,9 @@ class Agent:
             self._retire_removed()
             self.config, self.watched = new, watched
             self._router = Router(new)
-            self.known = self.engine.states()
+            self.known = seen(self.engine.states())
+            with self._page_lock:
+                self._page_changes = None   # the next page checks every site
         self.loop.replace_hosts(probe_targets(watched))
         for name in removed:
             self.metrics.remove_host(name)
@@ -951,6 +1061,10 @@ class Agent:
         if stuck:
             log.warning("still stopping after %.1f s: %s", budget, ", ".join(stuck))
         self._askers.shutdown(wait=False, cancel_futures=True)
+        try:   # the counters of steady hosts, so a restart goes on exactly where this run stopped
+            self.write_confirmations()
+        except sqlite3.Error as exc:
+            log.error("the latest probe counters of steady hosts were not stored: %s", exc)
         for closer in (self.routers.close, self.watch.close):
             try:
                 closer()

@@ -195,15 +195,18 @@ class ProbeLoop:
     A round lasts until its slowest host's last echo times out (count, packet_interval and
     timeout), so with a dead site in most ticks about tick_rate x that many rounds run at once:
     `icmp_workers` (threads are only started when needed) bounds them; beyond it rounds queue
-    and their hosts are logged as late.
+    and their hosts are logged as late. `on_lateness(seconds)` (optional) gets, as each batch
+    starts, how late each of its hosts is (start - due time; the metrics' lateness histogram).
     """
 
     def __init__(self, hosts: Sequence[HostSpec], *, probe_fn: ProbeFn,
                  on_results: Callable[[list[ProbeResult]], Any],
                  needs_retry: Callable[[str], bool], clock: Clock, tick: float = 0.1,
-                 icmp_workers: int = 32, other_workers: int = 32) -> None:
+                 icmp_workers: int = 32, other_workers: int = 32,
+                 on_lateness: Callable[[list[float]], Any] | None = None) -> None:
         self._probe_fn = probe_fn
         self._on_results = on_results
+        self._on_lateness = on_lateness
         self._needs_retry = needs_retry
         self._clock = clock
         self._tick = tick
@@ -272,6 +275,12 @@ class ProbeLoop:
     def _run_batch(self, batch: list[Due]) -> list[ProbeResult]:
         hosts = [d.host for d in batch]
         offset = wall_offset(self._clock)
+        if self._on_lateness is not None:
+            started = self._clock.monotonic()
+            try:
+                self._on_lateness([started - d.due_at for d in batch])
+            except Exception:
+                log.exception("recording the probe lateness failed")
         try:
             results = list(self._probe_fn(hosts, clock=self._clock))
             self._last_failure = None

@@ -297,11 +297,16 @@ def main(argv: list[str] | None = None) -> int:
     document = {"benchmark": "probe", "hosts": args.hosts, "timeout_s": args.timeout, "nice": args.nice,
                 "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
                 "one_shot": summary, "sustained": sustained}
+    emit_json(document, args.json_out)
+    return 0
+
+
+def emit_json(document: dict[str, Any], path: Path | None) -> None:
+    """Print the machine-readable result after the table (and write it to `path` if given)."""
     print("\nJSON:")
     print(json.dumps(document, indent=1))
-    if args.json_out:
-        args.json_out.write_text(json.dumps(document, indent=1) + "\n")
-    return 0
+    if path:
+        path.write_text(json.dumps(document, indent=1) + "\n")
 
 
 if __name__ == "__main__":

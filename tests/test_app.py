@@ -408,3 +408,72 @@ def test_a_round_in_flight_during_a_reload_does_not_bring_a_removed_site_back(tm
     assert "Taman" not in agent.latest and "Taman" not in agent.rtt_history
     assert b'host="Taman"' not in agent.metrics.render()
     assert "Waru" in agent.latest
+
+
+# -- what a probe round costs the store: steady hosts are confirmed, not rewritten every probe ----
+
+def _stored(agent: Agent, name: str) -> HostState:
+    return state_repo.load_states(agent._conn(), [name])[name]
+
+
+def test_a_probe_that_only_confirms_an_up_host_is_stored_later_and_at_stop(tmp_path, clock):
+    from netwatchd.app import CONFIRMATION_WRITE_SECONDS
+
+    net = Network()
+    agent = Agent(make_config(tmp_path, None), clock=clock, probe_fn=net.probe)
+    settle(agent, clock, 25)                        # UP, then confirmed by later probes
+    live = agent.engine.snapshots(["Waru"])["Waru"]
+    stored = _stored(agent, "Waru")
+    assert live.state == stored.state == State.UP and live.since == stored.since
+    assert stored.checked_at < live.checked_at and stored.oks < live.oks   # not rewritten per probe
+    assert "Waru" in agent._confirmed
+    settle(agent, clock, CONFIRMATION_WRITE_SECONDS)          # the periodic write (tick_once)
+    assert _stored(agent, "Waru").checked_at >= live.checked_at
+    settle(agent, clock, 10)
+    assert agent.stop() and _stored(agent, "Waru") == agent.engine.snapshots(["Waru"])["Waru"]
+
+
+def test_a_change_that_matters_is_stored_with_the_round_that_made_it(tmp_path, clock):
+    net = Network()
+    agent = Agent(make_config(tmp_path, None), clock=clock, probe_fn=net.probe)
+    settle(agent, clock, 25)
+    net.down.add("Waru")
+    clock.advance(10)
+    agent.probe_once()                              # one failure: fails=1, still UP
+    live = agent.engine.snapshots(["Waru"])["Waru"]
+    assert live.state == State.UP and live.fails == 1
+    assert _stored(agent, "Waru") == live           # counting towards DOWN: written at once
+    assert "Waru" not in agent._confirmed
+
+
+def test_the_fields_a_confirmation_may_leave_unwritten_are_fields_of_hoststate():
+    import dataclasses
+
+    from netwatchd.app import CONFIRMATION_FIELDS, material
+
+    assert CONFIRMATION_FIELDS < {f.name for f in dataclasses.fields(HostState)}
+    base = HostState("x", State.UP)
+    for name, value in (("fails", 1), ("held", True), ("muted", True), ("flap_bits", 2), ("told", State.DOWN)):
+        assert material(dataclasses.replace(base, **{name: value})) != material(base), name
+    for name, value in (("oks", 9), ("alive", 9), ("evidence", {"loss_percent": 0.0})):
+        assert material(dataclasses.replace(base, **{name: value})) == material(base), name
+    assert material(dataclasses.replace(base, state=State.DOWN)) is None
+
+
+def test_the_status_page_follows_the_rounds_without_rebuilding_every_site(tmp_path, clock):
+    import json
+
+    from netwatchd.web.snapshot import build_snapshot
+
+    net = Network()
+    agent = Agent(make_config(tmp_path, None), clock=clock, probe_fn=net.probe)
+    settle(agent, clock, 12)
+    first = json.loads(agent.snapshot())
+    net.down.add("Taman")
+    settle(agent, clock, 12)
+    page = json.loads(agent.snapshot())
+    full = build_snapshot(agent.watched, agent.engine.states(), agent.latest, agent.rtt_history,
+                          agent.worker.depth(), now=clock.now())
+    assert page == json.loads(json.dumps(full))
+    assert page["summary"]["down"] == 1 and first["summary"]["down"] == 0
+    assert len(page["sites"][1]["rtt_history"]) > len(first["sites"][1]["rtt_history"])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -527,6 +528,27 @@ def test_snapshot_is_a_complete_hoststate():
     rebuilt = HostState(**{name: getattr(snap, name) for name in HostState.__dataclass_fields__})
     assert snap == rebuilt and hash(repr(snap)) == hash(repr(rebuilt))
     assert set(vars(snap)) == set(HostState.__dataclass_fields__)
+
+
+def test_to_dict_writes_every_field_as_the_generic_loop_did():
+    """to_dict (its field names computed once, not by fields() on every call: the agent saves the
+    states of every round) writes what the generic loop wrote."""
+    import dataclasses
+
+    at = datetime(2026, 11, 2, 1, 2, 3, 456000, tzinfo=timezone.utc)
+    full = HostState("a", State.DOWN, since=at, fails=3, oks=1, degraded=2, alive=4, last_class="failed",
+                     flap_bits=5, flapping=True, flap_announced=True, flap_percent=33.3, held=True, rejudge=True,
+                     told=State.UP, muted=True, pre_mute_state=State.UP, last_reminder=at, checked_at=at,
+                     failing_since=at, held_since=at, evidence={"loss_percent": 100.0}, extra={"x": 1})
+    for state in (full, HostState("b")):
+        generic = {}
+        for f in dataclasses.fields(state):
+            value = getattr(state, f.name)
+            generic[f.name] = (value.value if isinstance(value, State) else value.isoformat(timespec="milliseconds")
+                               if isinstance(value, datetime) else dict(value) if isinstance(value, dict)
+                               else list(value) if isinstance(value, tuple) else value)
+        assert state.to_dict() == generic
+        assert HostState.from_dict(state.to_dict()) == state
 
 
 @pytest.mark.parametrize("code", ["+", "-", "~", "%"])

@@ -69,3 +69,20 @@ def test_states_set_at_start_and_removed_hosts_disappear():
     s = _samples(metrics.render().decode())
     assert s[("netwatchd_host_state", (("host", "kec-a"), ("state", "up")))] == 1
     assert not any(dict(labels).get("host") == "kec-b" for _, labels in s)
+
+
+def test_odd_host_names_are_escaped_and_lateness_is_a_histogram():
+    metrics = Metrics()
+    odd = 'kantor "Waru"\\2\nbaru'
+    metrics.observe_probes([ProbeResult.from_rtts(host=odd, address="x", probe="icmp", at=AT, sent=2, rtts_ms=[5.0]),
+                            ProbeResult.from_rtts(host="kec-a", address="y", probe="icmp", at=AT, sent=1, rtts_ms=[])])
+    metrics.set_state(odd, State.DEGRADED)
+    metrics.observe_lateness([0.003, 0.04, 0.2, -0.001])
+    s = _samples(metrics.render().decode())
+    assert s[("netwatchd_probe_loss_ratio", (("host", odd),))] == 0.5
+    assert s[("netwatchd_probe_rtt_seconds", (("host", odd),))] == 0.005
+    assert s[("netwatchd_host_state", (("host", odd), ("state", "degraded")))] == 1
+    assert s[("netwatchd_probes_total", (("host", "kec-a"), ("result", "fail")))] == 1
+    assert s[("netwatchd_probe_lateness_seconds_count", ())] == 4
+    assert s[("netwatchd_probe_lateness_seconds_bucket", (("le", "0.005"),))] == 2   # the negative one as 0
+    assert s[("netwatchd_probe_lateness_seconds_bucket", (("le", "0.05"),))] == 3

@@ -208,6 +208,20 @@ def test_a_late_tick_probes_once_and_logs_the_coalesced_runs(clock: FakeClock, c
     finally:
         loop.stop()
 
+def test_each_batch_reports_how_late_its_hosts_started(clock: FakeClock):
+    hosts = [site("a", interval=10.0), site("b", interval=10.0)]
+    late: list[float] = []
+    loop = ProbeLoop(hosts, probe_fn=Recorder(), on_results=lambda r: None, needs_retry=lambda n: False,
+                     clock=clock, on_lateness=late.extend)
+    try:
+        clock.advance(10.0)                                 # both due within their first interval
+        due = {name: loop.due_time(name) for name in ("a", "b")}
+        clock.advance(0.25)
+        assert sorted(r.host for r in loop.run_once()) == ["a", "b"]
+        assert sorted(late) == pytest.approx(sorted(clock.monotonic() - d for d in due.values()))
+    finally:
+        loop.stop()
+
 # -- ProbeLoop in the background (real APScheduler, real threads) ------------------------------
 
 def test_a_slow_http_probe_never_delays_ping_rounds():

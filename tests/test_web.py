@@ -175,3 +175,45 @@ def test_incremental_encoder_equals_plain_json_and_follows_changes():
     assert second == plain and second != first
     assert json.loads(second)["sites"][0]["rtt_history"] == [1.0, 2.0, 7.2]
     assert json.loads(second)["summary"]["up"] == 2
+
+
+def test_the_encoder_writes_exactly_what_json_dumps_writes_for_any_site():
+    import json
+    import random
+
+    from netwatchd.web.snapshot import RttHistory, SnapshotEncoder
+
+    rng = random.Random(7)
+    names = ["kec-a", 'Kantor "Waru"', "Sukodono\\2", "Pôrong", "tab\there"]
+    config = Config(path=Path("hosts.yaml"), data_dir=Path("."), hosts=tuple(
+        HostSpec(name=n, address=f"198.18.{i}.2", group=rng.choice(["", "north", "sélatan"]),
+                 parent=rng.choice([None, "kec-a"])) for i, n in enumerate(names)))
+    encoder = SnapshotEncoder()
+    histories: dict[str, RttHistory] = {n: RttHistory() for n in names}
+    states: dict[str, HostState] = {}
+    latest: dict[str, ProbeResult] = {}
+    for round_ in range(60):
+        changed = rng.sample(names, 2)
+        for name in changed:
+            rtts = [] if rng.random() < 0.3 else [rng.uniform(0, 2500) for _ in range(3)]
+            latest[name] = ProbeResult.from_rtts(host=name, address="x", probe="icmp",
+                                                 at=NOW + timedelta(seconds=round_), sent=3, rtts_ms=rtts,
+                                                 error=rng.choice([None, 'no "route"\n']))
+            histories[name].append(latest[name].rtt_avg_ms)
+            states[name] = HostState(name, rng.choice(list(State)), since=rng.choice([None, NOW]),
+                                     muted=rng.random() < 0.2, flapping=rng.random() < 0.2)
+        body = encoder.encode(config, states, latest, histories, round_, now=NOW, changed=changed)
+        plain = json.dumps(build_snapshot(config, states, latest, histories, round_, now=NOW), separators=(",", ":"))
+        assert body.decode() == plain
+        lists = {n: list(h) for n, h in histories.items()}     # a history as plain floats, as the old page had it
+        assert json.loads(body) == build_snapshot(config, states, latest, lists, round_, now=NOW)
+
+
+def test_rtt_history_keeps_the_last_points_rounded_to_a_tenth():
+    from netwatchd.web.snapshot import RttHistory
+
+    history = RttHistory(4)
+    for value in (0.04, 1.25, None, 2.0, 123.456, 7.0):
+        history.append(value)
+    assert list(history) == [None, 2.0, 123.5, 7.0] and history[-1] == 7.0 and history[0] is None
+    assert history.json_points(3) == "[2.0,123.5,7.0]"

@@ -52,7 +52,7 @@ def load_netwatchd_states(config: Config) -> tuple[dict[str, Any], bool]:
 
 def run(args: argparse.Namespace) -> int:
     # the routers' passwords are the only secrets a cross-check needs (no bot token)
-    from netwatchd.router.client import RouterPool   # librouteros: only when a router is read
+    from netwatchd.router.client import RouterPool  # librouteros: only when a router is read
 
     config = load(Path(args.config), secrets_needed=("routers[",))
     pool = RouterPool(config.routers)

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         header = _export_header(export)
         source = "stdin" if args.rsc == "-" else args.rsc
     else:
-        from netwatchd.router.client import RouterPool   # librouteros: only when a router is read
+        from netwatchd.router.client import RouterPool  # librouteros: only when a router is read
 
         pool = RouterPool(config.routers)
         try:

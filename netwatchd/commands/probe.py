@@ -101,20 +101,20 @@ def address_lines(text: str, name: str) -> list[str]:
     return addresses
 
 
-def _from_file(path_text: str) -> list[str] | list[HostSpec]:
-    """Plain addresses of a text file (or stdin), or the enabled hosts of a hosts.yaml."""
+def _from_file(path_text: str) -> tuple[list[str], list[HostSpec]]:
+    """(plain addresses of a text file or stdin, []) or ([], the enabled hosts of a hosts.yaml)."""
     if path_text == "-":
-        return read_address_file(sys.stdin, "<stdin>")
+        return read_address_file(sys.stdin, "<stdin>"), []
     if path_text.lower().endswith((".yaml", ".yml")):
         from pathlib import Path
 
         from netwatchd.config.loader import load
 
         # Probing needs no secret: an unset TELEGRAM_BOT_TOKEN must not stop an admin's probe.
-        return [host for host in load(Path(path_text), secrets_may_be_unset=True).hosts if not host.disabled]
+        return [], [host for host in load(Path(path_text), secrets_may_be_unset=True).hosts if not host.disabled]
     try:
         with open(path_text, encoding="utf-8") as stream:
-            return read_address_file(stream, path_text)
+            return read_address_file(stream, path_text), []
     except OSError as exc:
         raise UsageError(f"cannot read --from-file {path_text}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -173,11 +173,8 @@ def plan(args: argparse.Namespace) -> Plan:
     plain: list[str] = list(args.addresses)
     configured: list[HostSpec] = []
     if args.from_file:
-        found = _from_file(args.from_file)
-        if found and not isinstance(found[0], str):
-            configured = found  # type: ignore[assignment]
-        else:
-            plain.extend(found)  # type: ignore[arg-type]
+        addresses, configured = _from_file(args.from_file)
+        plain.extend(addresses)
     if not plain and not configured:
         raise UsageError("nothing to probe: give one or more ADDR, or --from-file FILE")
     return Plan(plain, kind, echo, configured, args.probe is not None or port is not None)
@@ -206,9 +203,8 @@ def ping_addresses(wanted: Plan) -> list[ProbeResult]:
     from netwatchd.clock import SystemClock
     from netwatchd.probes.icmp import IcmpEngine, IcmpTarget
 
-    echo, defaults = wanted.echo, IcmpTarget._field_defaults
-    settings = (echo.get("count", defaults["count"]), echo.get("packet_interval", defaults["interval"]),
-                echo.get("timeout", defaults["timeout"]), echo.get("packet_size", defaults["payload_size"]))
+    names = {"count": "count", "packet_interval": "interval", "timeout": "timeout", "packet_size": "payload_size"}
+    settings = IcmpTarget("", "", **{names[key]: value for key, value in wanted.echo.items()})[2:]
     targets = [IcmpTarget(address, address, *settings) for address in wanted.addresses]
     return IcmpEngine().ping(targets, clock=SystemClock())
 
@@ -231,15 +227,15 @@ def render_table(results: Sequence[ProbeResult]) -> str:
             note = " ".join(str(a) for a in detail["dns_answers"])
         add_note(note)
         sent, received, low, jitter = r.sent, r.received, r.rtt_min_ms, r.jitter_ms
-        loss = "%g" % (100.0 if sent <= 0 else round(100.0 * (sent - received) / sent, 2))   # r.loss_percent
+        loss = 100.0 if sent <= 0 else round(100.0 * (sent - received) / sent, 2)   # r.loss_percent
         append((r.address if r.host == r.address else f"{r.host} ({r.address})", r.probe,
-                "up" if r.alive else "DOWN", str(sent), str(received), loss,
-                "-" if low is None else "%.2f" % low, _ms(r.rtt_avg_ms), _ms(r.rtt_max_ms),
-                "-" if jitter is None else "%.2f" % jitter))
-    form = "  ".join(("%%-%ds" if i < 3 else "%%%ds") % max(map(len, column))
-                     for i, column in enumerate(zip(*rows)))
-    return "\n".join([(form % row + "  " + note).rstrip() if note else (form % row).rstrip()
-                      for row, note in zip(rows, notes)])
+                "up" if r.alive else "DOWN", str(sent), str(received), f"{loss:g}",
+                "-" if low is None else f"{low:.2f}", _ms(r.rtt_avg_ms), _ms(r.rtt_max_ms),
+                "-" if jitter is None else f"{jitter:.2f}"))
+    form = "  ".join(f"{{:{'<' if i < 3 else '>'}{max(map(len, column))}}}"
+                     for i, column in enumerate(zip(*rows, strict=True))).format
+    return "\n".join([(form(*row) + "  " + note).rstrip() if note else form(*row).rstrip()
+                      for row, note in zip(rows, notes, strict=True)])
 
 
 def render_json(results: Sequence[ProbeResult]) -> str:
@@ -257,7 +253,7 @@ def render_json(results: Sequence[ProbeResult]) -> str:
     stamps: dict[Any, str] = {}
     last_detail: dict[str, Any] | None = None
     detail_text = ""
-    lines = []
+    lines: list[str] = []
     append = lines.append
     for r in results:
         at = stamps.get(r.at)

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not config.telegram.chat_ids:
         raise UsageError("telegram.chat_ids is empty: add the admins' chat id(s) (see docs/telegram.md, set-up)")
-    from netwatchd.notify.telegram_api import TelegramAPI, TelegramError   # requests: only to send
+    from netwatchd.notify.telegram_api import TelegramAPI, TelegramError  # requests: only to send
 
     api = TelegramAPI(config.telegram.api_url, config.telegram.token, timeout=args.timeout)
     try:

@@ -305,15 +305,17 @@ class HostState:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (times as ISO 8601 with ms)."""
         data: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in _HOST_STATE_FIELDS:    # fields() rebuilt its list per call; the agent saves every
+            value = getattr(self, name)    # host a probe round changes
             if isinstance(value, State):
                 value = value.value
             elif isinstance(value, datetime):
-                value = iso_ms(value)
+                value = _iso_cached(value)
             elif isinstance(value, dict):
                 value = dict(value)
-            data[f.name] = value
+            elif isinstance(value, tuple):
+                value = list(value)
+            data[name] = value
         return data
 
     @classmethod
@@ -329,6 +331,9 @@ class HostState:
         values["evidence"] = dict(values.get("evidence") or {})
         values["extra"] = dict(values.get("extra") or {})
         return cls(**values)
+
+
+_HOST_STATE_FIELDS = tuple(f.name for f in fields(HostState))
 
 
 class _Track:
@@ -560,6 +565,8 @@ class AlertEngine:
                 depth += 1
                 node = node.parent
             track.depth = depth
+        # only a track with children can hold any (a held host waits for one of its ancestors)
+        self._parents = [t for t in tracks.values() if t.children]
         self._groups: dict[str, list[_Track]] = {}
         for track in tracks.values():
             self._groups.setdefault(track.name.lower(), []).append(track)
@@ -603,9 +610,8 @@ class AlertEngine:
         found[SELF_HOST] = self._self.snapshot()
         return found
 
-    def take_changed(self) -> dict[str, HostState]:
-        """Snapshots of the entries touched since the last call (what `save` needs to write)."""
-        names, self._touched = self._touched, set()
+    def snapshots(self, names: Iterable[str]) -> dict[str, HostState]:
+        """Snapshots of these entries (names the engine does not know are left out)."""
         found: dict[str, HostState] = {}
         for name in names:
             track = self._tracks.get(name) or self._anchors.get(name)
@@ -614,6 +620,11 @@ class AlertEngine:
             elif name == SELF_HOST:
                 found[name] = self._self.snapshot()
         return found
+
+    def take_changed(self) -> dict[str, HostState]:
+        """Snapshots of the entries touched since the last call (what `save` needs to write)."""
+        names, self._touched = self._touched, set()
+        return self.snapshots(names)
 
     def is_settling(self, host: str) -> bool:
         """True while `host`'s counters are on their way to a decision (probe it again soon)."""
@@ -821,7 +832,7 @@ class AlertEngine:
 
     def wanted_soon(self) -> list[str]:
         """Hosts (and anchors) whose fresh probe would let held hosts be judged: probe them now."""
-        found = [t.name for t in self._tracks.values() if t.held_children]
+        found = [t.name for t in self._parents if t.held_children]   # not all 10,000 tracks per batch
         if self._self.held_children:
             found += list(self._anchors)
         return found

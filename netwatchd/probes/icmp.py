@@ -94,7 +94,7 @@ class IcmpTarget(NamedTuple):
 
     host: str
     address: str
-    count: int = 3
+    count: int = 3      # type: ignore[assignment]  # shadows tuple.count(), which nothing here calls
     interval: float = 0.05
     timeout: float = 1.0
     payload_size: int = 56

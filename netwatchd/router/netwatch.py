@@ -13,14 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netwatchd.config.kinds import parse_duration
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.errors import RouterError
 from netwatchd.models import State
-from netwatchd.router.client import RouterClient
 from netwatchd.router.values import ros_bool, ros_timestamp
+
+if TYPE_CHECKING:   # a type only: `crosscheck --help` and the rsc import need no librouteros
+    from netwatchd.router.client import RouterClient
 
 # Fields NetwatchEntry holds itself; everything else RouterOS prints goes to `settings` as text.
 _OWN_FIELDS = {".id", "host", "name", "type", "interval", "timeout", "comment", "disabled", "status", "since"}

@@ -1,10 +1,11 @@
-"""Prometheus metrics of one agent, in its own CollectorRegistry (served at /metrics).
+"""Prometheus metrics of one agent (served at /metrics).
 
     netwatchd_probe_rtt_seconds{host}            average rtt of the last probe (NaN when no reply)
     netwatchd_probe_loss_ratio{host}             0..1 of the last probe
     netwatchd_probe_success{host}                1 when the last probe got an answer
     netwatchd_probes_total{host,result}          probes run (result ok|fail)
     netwatchd_host_state{host,state}             1 for the host's current state, 0 for the others
+    netwatchd_probe_lateness_seconds             histogram: when a probe started minus when it was due
     netwatchd_transitions_total{kind,to}         decided transitions
     netwatchd_delivery_latency_seconds           histogram: detection -> Telegram acknowledged
     netwatchd_deliveries_total{status}           messages by final status (sent|dead|...)
@@ -18,24 +19,43 @@
                                                  parent, maintenance, blind, unknown
     netwatchd_hook_runs_total{hook,outcome}      hook runs (ok | failed | dead)
     netwatchd_hook_failing{hook}                 1 while the hook's oldest event keeps failing
+
+The per-host families are not prometheus_client objects: a labelled child costs ~600 bytes and
+a lock, and with 10,000 hosts their 100,000 children were 57 MB and most of the work of every
+probe round (the availability families would add 80,000 more). The last result, counts, state
+and availability of each host are kept in plain dicts and written out as
+exposition text when /metrics is scraped; the low-cardinality families stay in the registry.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.utils import floatToGoString
 
 from netwatchd.models import ProbeResult, State, Transition, TransitionKind
 
 STATES = tuple(s.value for s in State)
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
+LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_PER_HOST = (
+    ("netwatchd_probe_rtt_seconds", "gauge", "Average round-trip time of the last probe"),
+    ("netwatchd_probe_loss_ratio", "gauge", "Packet loss of the last probe (0..1)"),
+    ("netwatchd_probe_success", "gauge", "1 when the last probe got an answer"),
+    ("netwatchd_probes", "counter", "Probes run"),
+    ("netwatchd_host_state", "gauge", "1 for the current state of the host"),
+    ("netwatchd_availability_ratio", "gauge", "Month-to-date availability: own downtime over the observable "
+                                              "time (0..1, NaN without data)"),
+    ("netwatchd_availability_seconds", "gauge", "Month-to-date seconds per part of the time (up, degraded, "
+                                                "down, parent, maintenance, blind, unknown)"),
+)
 STATE_KINDS: frozenset[TransitionKind] = frozenset({"state", "stable", "flapping", "maintenance_end"})
+AVAILABILITY_PARTS = ("up", "degraded", "down", "parent", "maintenance", "blind", "unknown")
 _LABEL_OK = re.compile(r"[a-z0-9_]{1,32}")
 
 
@@ -43,6 +63,11 @@ def _safe_label(value: str) -> str:
     """Bot command names come from users: keep label values short and tame (else 'other')."""
     text = value.lower().lstrip("/")
     return text if _LABEL_OK.fullmatch(text) else "other"
+
+
+def _label(value: str) -> str:
+    """A label value as the exposition format writes it (backslash, quote and newline escaped)."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 class Metrics:
@@ -53,20 +78,14 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         reg = self.registry
-        self.probe_rtt = Gauge("netwatchd_probe_rtt_seconds", "Average round-trip time of the last probe",
-                               ["host"], registry=reg)
-        self.probe_loss = Gauge("netwatchd_probe_loss_ratio", "Packet loss of the last probe (0..1)",
-                                ["host"], registry=reg)
-        self.probe_success = Gauge("netwatchd_probe_success", "1 when the last probe got an answer",
-                                   ["host"], registry=reg)
-        self.probes = Counter("netwatchd_probes", "Probes run", ["host", "result"], registry=reg)
-        self.host_state = Gauge("netwatchd_host_state", "1 for the current state of the host",
-                                ["host", "state"], registry=reg)
         self.transitions = Counter("netwatchd_transitions", "Transitions decided by the alert engine",
                                    ["kind", "to"], registry=reg)
         self.delivery_latency = Histogram("netwatchd_delivery_latency_seconds",
                                           "From detection to Telegram's acknowledgement",
                                           buckets=LATENCY_BUCKETS, registry=reg)
+        self.probe_lateness = Histogram("netwatchd_probe_lateness_seconds",
+                                        "When a host's probe started minus when it was due",
+                                        buckets=LATENESS_BUCKETS, registry=reg)
         self.deliveries = Counter("netwatchd_deliveries", "Messages by final status", ["status"], registry=reg)
         self.outbox_depth = Gauge("netwatchd_outbox_depth", "Messages waiting in the outbox", registry=reg)
         self.store_healthy = Gauge("netwatchd_store_healthy",
@@ -78,30 +97,48 @@ class Metrics:
                                       "(delivered from memory)", registry=reg)
         self.bot_commands = Counter("netwatchd_bot_commands", "Bot commands handled", ["command", "outcome"],
                                     registry=reg)
-        self.availability = Gauge("netwatchd_availability_ratio", "Month-to-date availability: own downtime "
-                                  "over the observable time (0..1, NaN without data)", ["host"], registry=reg)
-        self.availability_seconds = Gauge("netwatchd_availability_seconds", "Month-to-date seconds per part of "
-                                          "the time (up, degraded, down, parent, maintenance, blind, unknown)",
-                                          ["host", "part"], registry=reg)
         self.hook_runs = Counter("netwatchd_hook_runs", "Hook runs by outcome", ["hook", "outcome"], registry=reg)
         self.hook_failing = Gauge("netwatchd_hook_failing", "1 while the hook's oldest event keeps failing",
                                   ["hook"], registry=reg)
         self._lock = threading.Lock()
+        self._last: dict[str, ProbeResult] = {}      # host -> its last result (shared with the agent)
+        self._counts: dict[str, list[int]] = {}      # host -> [ok, fail]
+        self._states: dict[str, str] = {}            # host -> state value
+        self._labels: dict[str, str] = {}            # host -> its escaped label value
+        self._availability: dict[str, tuple[float | None, dict[str, float]]] = {}   # host -> (percent, parts)
 
     def observe_probe(self, result: ProbeResult) -> None:
         host = result.host
-        rtt = result.rtt_avg_ms
-        self.probe_rtt.labels(host).set(math.nan if rtt is None or not result.alive else rtt / 1000.0)
-        self.probe_loss.labels(host).set(result.loss_percent / 100.0)
-        self.probe_success.labels(host).set(1 if result.alive else 0)
-        self.probes.labels(host, "ok" if result.alive else "fail").inc()
+        with self._lock:
+            self._last[host] = result
+            counts = self._counts.get(host)
+            if counts is None:
+                counts = self._counts[host] = [0, 0]
+            counts[0 if result.alive else 1] += 1
+
+    def observe_probes(self, results: Iterable[ProbeResult]) -> None:
+        """observe_probe for a whole round."""
+        with self._lock:
+            last, all_counts = self._last, self._counts
+            for result in results:
+                host = result.host
+                last[host] = result
+                counts = all_counts.get(host)
+                if counts is None:
+                    counts = all_counts[host] = [0, 0]
+                counts[0 if result.alive else 1] += 1
+
+    def observe_lateness(self, seconds: Iterable[float]) -> None:
+        """How late probes started (actual start - due time), one value per host probed."""
+        observe = self.probe_lateness.observe
+        for value in seconds:
+            observe(max(0.0, value))
 
     def set_state(self, host: str, state: State | str) -> None:
         """Mark `state` as the host's current one (the others 0)."""
         current = state.value if isinstance(state, State) else str(state)
         with self._lock:
-            for name in STATES:
-                self.host_state.labels(host, name).set(1 if name == current else 0)
+            self._states[host] = current
 
     def set_states(self, states: Mapping[str, Any]) -> None:
         """At start-up / reload: host -> HostState (or State / name) for every watched host."""
@@ -111,30 +148,9 @@ class Metrics:
 
     def remove_host(self, host: str) -> None:
         """Drop a host's series (removed from the config on reload)."""
-        for gauge in (self.probe_rtt, self.probe_loss, self.probe_success):
-            try:
-                gauge.remove(host)
-            except KeyError:
-                pass
-        for labels in [(host, name) for name in STATES]:
-            try:
-                self.host_state.remove(*labels)
-            except KeyError:
-                pass
-        for result in ("ok", "fail"):
-            try:
-                self.probes.remove(host, result)
-            except KeyError:
-                pass
-        try:
-            self.availability.remove(host)
-        except KeyError:
-            pass
-        for part in ("up", "degraded", "down", "parent", "maintenance", "blind", "unknown"):
-            try:
-                self.availability_seconds.remove(host, part)
-            except KeyError:
-                pass
+        with self._lock:
+            for table in (self._last, self._counts, self._states, self._labels, self._availability):
+                table.pop(host, None)
 
     def observe_transition(self, transition: Transition) -> None:
         self.transitions.labels(transition.kind, transition.to_state.value).inc()
@@ -156,10 +172,9 @@ class Metrics:
 
     def set_availability(self, figures: Mapping[str, tuple[float | None, Mapping[str, float]]]) -> None:
         """host -> (availability percent or None, seconds per part), month to date."""
-        for host, (percent, parts) in figures.items():
-            self.availability.labels(host).set(math.nan if percent is None else percent / 100.0)
-            for part, seconds in parts.items():
-                self.availability_seconds.labels(host, part).set(seconds)
+        with self._lock:
+            for host, (percent, parts) in figures.items():
+                self._availability[host] = (percent, dict(parts))
 
     def observe_hook(self, name: str, outcome: str, error: str | None = None) -> None:
         """One hook run: ok, failed (retried) or dead (given up)."""
@@ -176,4 +191,42 @@ class Metrics:
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
-        return generate_latest(self.registry)
+        return generate_latest(self.registry) + self._render_hosts().encode("utf-8")
+
+    def _render_hosts(self) -> str:
+        with self._lock:
+            last, counts, states = dict(self._last), dict(self._counts), dict(self._states)
+            availability = dict(self._availability)
+            labels = self._labels
+            for host in last.keys() | states.keys() | availability.keys():
+                if host not in labels:
+                    labels[host] = _label(host)
+            labels = dict(labels)
+        number = floatToGoString
+        heads = [[f"# HELP {name}{'_total' if kind == 'counter' else ''} {text}",
+                  f"# TYPE {name}{'_total' if kind == 'counter' else ''} {kind}"] for name, kind, text in _PER_HOST]
+        rtt, loss, success, probes, held, ratio_lines, seconds_lines = heads
+        for host, result in last.items():
+            label = labels[host]
+            average = result.rtt_avg_ms
+            seconds = "NaN" if average is None or not result.alive else number(average / 1000.0)
+            rtt.append(f'netwatchd_probe_rtt_seconds{{host="{label}"}} {seconds}')
+            sent = result.sent
+            ratio = 1.0 if sent <= 0 else round(100.0 * (sent - result.received) / sent, 2) / 100.0
+            loss.append(f'netwatchd_probe_loss_ratio{{host="{label}"}} {number(ratio)}')
+            success.append(f'netwatchd_probe_success{{host="{label}"}} {"1.0" if result.alive else "0.0"}')
+            ok, fail = counts.get(host, (0, 0))
+            probes.append(f'netwatchd_probes_total{{host="{label}",result="ok"}} {ok:.1f}')
+            probes.append(f'netwatchd_probes_total{{host="{label}",result="fail"}} {fail:.1f}')
+        for host, current in states.items():
+            label = labels[host]
+            held.extend(f'netwatchd_host_state{{host="{label}",state="{name}"}} {"1.0" if name == current else "0.0"}'
+                        for name in STATES)
+        for host, (percent, parts) in availability.items():
+            label = labels[host]
+            ratio_lines.append(f'netwatchd_availability_ratio{{host="{label}"}} '
+                               f'{"NaN" if percent is None else number(percent / 100.0)}')
+            seconds_lines.extend(f'netwatchd_availability_seconds{{host="{label}",part="{_label(part)}"}} '
+                                 f'{number(seconds)}' for part, seconds in parts.items())
+        families = (rtt, loss, success, probes, held, ratio_lines, seconds_lines)
+        return "\n".join(line for family in families if len(family) > 2 for line in family) + "\n"
