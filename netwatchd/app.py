@@ -252,6 +252,9 @@ class Agent:
         self._health_written = float("-inf")
         self._health_last: tuple[Any, ...] | None = None
         self._connections = ThreadConnections(self.db)
+        self._results_lock = threading.Lock()
+        self._results_conn: sqlite3.Connection | None = None
+        self._round_local = threading.local()
         self._lock = threading.RLock()          # the engine and its store writes, one thread at a time
         self._unsaved_states: dict[str, HostState] = {}
         self._stored: dict[str, int] = {}         # material() of each UP host's row as last written
@@ -367,12 +370,29 @@ class Agent:
                                  memory=memory)
 
     def _conn(self) -> sqlite3.Connection:
-        """This thread's connection to the store (opened on first use)."""
-        return self._connections.get()
+        """This thread's connection to the store (opened on first use); while a probe round's
+        results are handled, the rounds' own connection (see handle_results)."""
+        conn: sqlite3.Connection | None = getattr(self._round_local, "conn", None)
+        return conn if conn is not None else self._connections.get()
 
     # ---- one probe round --------------------------------------------------------------
     def handle_results(self, results: list[ProbeResult]) -> list[Transition]:
-        """Judge one batch of results, persist state + events + outbox, record history."""
+        """Judge one batch of results, persist state + events + outbox, record history.
+
+        Batches are handled one at a time, through one store connection of their own whichever
+        probe thread finished the round: a connection per pool thread was up to 32 open
+        connections, each with its own page cache (~2 MB at 10,000 hosts)."""
+        with self._results_lock:
+            conn = self._results_conn
+            if conn is None:
+                conn = self._results_conn = self.db.connect()
+            self._round_local.conn = conn
+            try:
+                return self._handle(results)
+            finally:
+                self._round_local.conn = None
+
+    def _handle(self, results: list[ProbeResult]) -> list[Transition]:
         with self._lock:
             transitions = self.engine.ingest(results)
             self._persist(transitions)

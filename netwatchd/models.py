@@ -69,7 +69,7 @@ def state_word(language: str, state: State | str) -> str:
         return str(state).upper()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProbeResult:
     """The outcome of one probe of one host (one ICMP burst of `count` echoes, one TCP connect, ...).
 
@@ -110,28 +110,24 @@ class ProbeResult:
         Jitter is the mean absolute difference of consecutive RTTs (as icmplib); stdev is the
         population standard deviation (as RouterOS's rtt-stdev). This sits on the probe round's
         hot path (10,000 results per round), so it fills the frozen instance directly instead
-        of going through the dataclass __init__ (which pays a guarded setattr per field).
+        of going through the dataclass __init__ (which checks and sets field by field). Slots:
+        the agent keeps the last result of every host (~150 bytes each, ~600 with a __dict__).
         """
         received = len(rtts_ms)
-        values: dict[str, Any]
         if received == 0:
-            values = {"alive": False, "rtt_min_ms": None, "rtt_avg_ms": None, "rtt_max_ms": None,
-                      "jitter_ms": None, "stdev_ms": None, "error": error or "timeout"}
+            low = avg = high = jitter = stdev = None
+            alive, error = False, error or "timeout"
         elif received == 1:
-            rtt = round(rtts_ms[0], 3)
-            values = {"alive": True, "rtt_min_ms": rtt, "rtt_avg_ms": rtt, "rtt_max_ms": rtt,
-                      "jitter_ms": 0.0, "stdev_ms": 0.0, "error": error}
+            low = avg = high = round(rtts_ms[0], 3)
+            alive, jitter, stdev = True, 0.0, 0.0
         else:
-            avg = sum(rtts_ms) / received
-            jitter = sum(abs(b - a) for a, b in pairwise(rtts_ms)) / (received - 1)
-            stdev = math.sqrt(sum((r - avg) ** 2 for r in rtts_ms) / received)
-            values = {"alive": True, "rtt_min_ms": round(min(rtts_ms), 3),
-                      "rtt_avg_ms": round(avg, 3), "rtt_max_ms": round(max(rtts_ms), 3),
-                      "jitter_ms": round(jitter, 3), "stdev_ms": round(stdev, 3), "error": error}
-        result = object.__new__(cls)
-        result.__dict__.update(values, host=host, address=address, probe=probe, at=at, sent=sent,
-                               received=received, detail=dict(detail) if detail else {})
-        return result
+            mean = sum(rtts_ms) / received
+            alive = True
+            low, avg, high = round(min(rtts_ms), 3), round(mean, 3), round(max(rtts_ms), 3)
+            jitter = round(sum(abs(b - a) for a, b in pairwise(rtts_ms)) / (received - 1), 3)
+            stdev = round(math.sqrt(sum((r - mean) ** 2 for r in rtts_ms) / received), 3)
+        return _filled(cls, host, address, probe, at, alive, sent, received, low, avg, high, jitter, stdev, error,
+                       dict(detail) if detail else {})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: every field (`at` as ISO 8601 with milliseconds) plus loss_percent.
@@ -148,6 +144,32 @@ class ProbeResult:
                 "detail": {key: value.copy() if isinstance(value, (list, dict)) else value
                            for key, value in self.detail.items()},
                 "loss_percent": 100.0 if sent <= 0 else round(100.0 * (sent - self.received) / sent, 2)}
+
+
+_SET = {name: getattr(ProbeResult, name).__set__ for name in ProbeResult.__slots__}
+
+
+def _filled(cls: type[ProbeResult], host: str, address: str, probe: str, at: datetime, alive: bool, sent: int,
+            received: int, low: float | None, avg: float | None, high: float | None, jitter: float | None,
+            stdev: float | None, error: str | None, detail: dict[str, Any]) -> ProbeResult:
+    """A ProbeResult with every field set through its slot, without the frozen __init__'s checks
+    (a test keeps this list of fields equal to the dataclass's)."""
+    result = object.__new__(cls)
+    _SET["host"](result, host)
+    _SET["address"](result, address)
+    _SET["probe"](result, probe)
+    _SET["at"](result, at)
+    _SET["alive"](result, alive)
+    _SET["sent"](result, sent)
+    _SET["received"](result, received)
+    _SET["rtt_min_ms"](result, low)
+    _SET["rtt_avg_ms"](result, avg)
+    _SET["rtt_max_ms"](result, high)
+    _SET["jitter_ms"](result, jitter)
+    _SET["stdev_ms"](result, stdev)
+    _SET["error"](result, error)
+    _SET["detail"](result, detail)
+    return result
 
 
 @dataclass(frozen=True)

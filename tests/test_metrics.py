@@ -86,3 +86,10 @@ def test_odd_host_names_are_escaped_and_lateness_is_a_histogram():
     assert s[("netwatchd_probe_lateness_seconds_count", ())] == 4
     assert s[("netwatchd_probe_lateness_seconds_bucket", (("le", "0.005"),))] == 2   # the negative one as 0
     assert s[("netwatchd_probe_lateness_seconds_bucket", (("le", "0.05"),))] == 3
+
+
+def test_the_availability_parts_are_the_reports_parts():
+    from netwatchd.report.stats import PARTS
+    from netwatchd.web.metrics import AVAILABILITY_PARTS
+
+    assert AVAILABILITY_PARTS == PARTS   # web may not import report (same layer): the list is kept twice

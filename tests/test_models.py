@@ -47,3 +47,18 @@ def test_transition_round_trips_through_json_dict():
                    group="core", since=AT, affected=("Waru", "Taman"), evidence={"loss_percent": 100.0})
     assert Transition.from_dict(t.to_dict()) == t
     assert t.to_dict()["at"] == "2026-11-27T01:02:03.456+00:00"
+
+
+def test_from_rtts_fills_every_field_as_the_constructor_would():
+    import dataclasses
+    from datetime import datetime, timezone
+
+    from netwatchd.models import ProbeResult
+
+    at = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)
+    for rtts in ([], [1.25], [1.0, 2.0, 4.0]):
+        made = ProbeResult.from_rtts(host="h", address="a", probe="icmp", at=at, sent=3, rtts_ms=rtts,
+                                     detail={"mode": "raw"})
+        rebuilt = ProbeResult(**{f.name: getattr(made, f.name) for f in dataclasses.fields(ProbeResult)})
+        assert made == rebuilt and repr(made) == repr(rebuilt)
+        assert not hasattr(made, "__dict__")      # slots: the agent keeps one per host

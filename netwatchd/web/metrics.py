@@ -29,8 +29,10 @@ exposition text when /metrics is scraped; the low-cardinality families stay in t
 
 from __future__ import annotations
 
+import math
 import re
 import threading
+from array import array
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -105,7 +107,8 @@ class Metrics:
         self._counts: dict[str, list[int]] = {}      # host -> [ok, fail]
         self._states: dict[str, str] = {}            # host -> state value
         self._labels: dict[str, str] = {}            # host -> its escaped label value
-        self._availability: dict[str, tuple[float | None, dict[str, float]]] = {}   # host -> (percent, parts)
+        # host -> (percent, seconds of each of AVAILABILITY_PARTS or NaN): 7 floats in an array, not a dict
+        self._availability: dict[str, tuple[float | None, array[float]]] = {}
 
     def observe_probe(self, result: ProbeResult) -> None:
         host = result.host
@@ -174,7 +177,7 @@ class Metrics:
         """host -> (availability percent or None, seconds per part), month to date."""
         with self._lock:
             for host, (percent, parts) in figures.items():
-                self._availability[host] = (percent, dict(parts))
+                self._availability[host] = (percent, array("d", (parts.get(p, math.nan) for p in AVAILABILITY_PARTS)))
 
     def observe_hook(self, name: str, outcome: str, error: str | None = None) -> None:
         """One hook run: ok, failed (retried) or dead (given up)."""
@@ -226,7 +229,8 @@ class Metrics:
             label = labels[host]
             ratio_lines.append(f'netwatchd_availability_ratio{{host="{label}"}} '
                                f'{"NaN" if percent is None else number(percent / 100.0)}')
-            seconds_lines.extend(f'netwatchd_availability_seconds{{host="{label}",part="{_label(part)}"}} '
-                                 f'{number(seconds)}' for part, seconds in parts.items())
+            seconds_lines.extend(f'netwatchd_availability_seconds{{host="{label}",part="{part}"}} {number(seconds)}'
+                                 for part, seconds in zip(AVAILABILITY_PARTS, parts, strict=True)
+                                 if seconds == seconds)
         families = (rtt, loss, success, probes, held, ratio_lines, seconds_lines)
         return "\n".join(line for family in families if len(family) > 2 for line in family) + "\n"

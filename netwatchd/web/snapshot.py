@@ -235,7 +235,8 @@ class SnapshotEncoder:
             self._encode_changed(changed, states, latest_results, rtt_history)
         head = json.dumps({"generated_at": _iso(now or datetime.now(timezone.utc)), "timezone": config.timezone,
                            "outbox_depth": int(outbox_depth), "summary": self._summary}, separators=(",", ":"))
-        return head[:-1].encode() + b',"sites":[' + b",".join(self._fragments) + b"]}"
+        # one allocation of the ~4 MB page (a + b + c made two, and the old one is still served)
+        return b"".join((head[:-1].encode(), b',"sites":[', b",".join(self._fragments), b"]}"))
 
     def _entry(self, host: HostSpec, states: Mapping[str, Any], latest_results: Mapping[str, ProbeResult],
                rtt_history: Mapping[str, History]) -> tuple[Any, ...]:
