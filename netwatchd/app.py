@@ -31,6 +31,7 @@ forgotten.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import itertools
 import logging
 import os
@@ -1114,6 +1115,14 @@ def _quietly(name: str, fn: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
+def _freeze_startup_objects() -> None:
+    """Move what exists now (the config's hosts, the engine's tracks, the schedule: ~150,000
+    objects at 10,000 hosts, kept for the agent's life) out of the cyclic collector's sight: each
+    full collection scanned them all again, ~170 ms every few seconds of a busy agent."""
+    gc.collect()
+    gc.freeze()
+
+
 def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None,
               move_damaged_store: bool = False) -> int:
     """`netwatchd run`: start, run until SIGTERM/SIGINT (exit 0 within 2 s), reload on SIGHUP.
@@ -1153,12 +1162,14 @@ def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None,
     previous = {sig: signal.signal(sig, handler) for sig, handler in wanted}
     try:
         agent.start()
+        _freeze_startup_objects()
         while not stop.is_set():
             stop_wait.wait(0.2)
             stop_wait.clear()
             if reload_wanted.is_set():
                 reload_wanted.clear()
                 log.info("SIGHUP received: reloading %s", config_path)
+                gc.unfreeze()           # what the old config held may now be garbage
                 try:
                     agent.reload(config_path)
                 except NetwatchError as exc:
@@ -1167,6 +1178,7 @@ def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None,
                     log.error("reload failed (%s: %s), the running config is kept; run `netwatchd check -c %s`",
                               type(exc).__name__, redact(str(exc)), config_path)
                     log.debug("reload failure", exc_info=True)
+                _freeze_startup_objects()
     finally:
         finished = agent.stop()
         for sig, handler in previous.items():
