@@ -7,6 +7,12 @@ shows medians. For the Python peers two walls are given: `round` (the ping call 
 agent pays every round) and `process` (interpreter start and imports included, ~0.1 s here that a
 daemon pays once). fping's process wall is its round: it starts in about a millisecond.
 
+Whole processes (cli-table, cli-json): `netwatchd probe --from-file FILE --count 1 --timeout 1s`
+[--json] as an administrator runs it, beside `fping -c1 -i0 -q -f FILE`, each timed from fork to
+exit; the targets each reported alive must be the same. Start-up: `netwatchd --help`, `check`,
+`status` against a small config (target <= 120 ms each). The children run with bytecode caching on
+(as an installed package), whatever PYTHONDONTWRITEBYTECODE says here.
+
 Sustained mode (--sustained SECONDS): N hosts at interval I with count C through the real
 ProbeLoop + probe_hosts + IcmpEngine, reporting CPU % of one core and RSS over the window.
 
@@ -147,11 +153,39 @@ def worker_sustained(count_hosts: int, interval: float, count: int, seconds: flo
 
 # -- the parent: run every peer in a subprocess ---------------------------------------------------
 
+def netwatchd_command() -> list[str]:
+    """The `netwatchd` an administrator runs: the console script beside this interpreter (the one
+    pip installed), else `python -m netwatchd`."""
+    script = Path(sys.executable).with_name("netwatchd")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "netwatchd"]
+
+
+def cli_env() -> dict[str, str]:
+    """The children's environment: as the caller's, but with bytecode caching on (an installed
+    package has its .pyc files; PYTHONDONTWRITEBYTECODE would make every run compile ~30 modules)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _command(name: str, targets_file: Path, timeout: float) -> list[str]:
     if name == "fping":
         return ["fping", "-c1", "-i0", "-q", "-t", str(int(timeout * 1000)), "-f", str(targets_file)]
+    if name in CLI_PEERS:
+        return [*netwatchd_command(), "probe", "--from-file", str(targets_file), "--count", "1",
+                "--timeout", f"{timeout:g}s", *(["--json"] if name == "cli-json" else [])]
     return [sys.executable, str(Path(__file__).resolve()), "--worker", name,
             "--targets-file", str(targets_file), "--timeout", str(timeout)]
+
+
+CLI_PEERS = ("cli-table", "cli-json")
+
+
+def alive_addresses(name: str, stdout: str, stderr: str) -> set[str]:
+    """The targets a peer reported as answering (to check that netwatchd and fping agree)."""
+    if name == "fping":   # -q: "127.1.0.1 : xmt/rcv/%loss = 1/1/0%, min/avg/max = ..." on stderr
+        return {line.split()[0] for line in stderr.splitlines() if "xmt/rcv/%loss = 1/1/" in line}
+    if name == "cli-json":
+        return {r["address"] for r in json.loads(stdout) if r["alive"]}
+    return {line.split()[0] for line in stdout.splitlines()[1:] if line.split()[2:3] == ["up"]}
 
 
 NICENESS = 0
@@ -168,7 +202,7 @@ def _run_peer(name: str, targets_file: Path, timeout: float) -> dict[str, Any]:
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         process = subprocess.Popen(_command(name, targets_file, timeout), stdout=out, stderr=err, cwd=ROOT,
-                                   preexec_fn=_same_priority)
+                                   preexec_fn=_same_priority, env=cli_env())
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -177,10 +211,12 @@ def _run_peer(name: str, targets_file: Path, timeout: float) -> dict[str, Any]:
         stdout, stderr = out.read(), err.read()
     record: dict[str, Any] = {"process_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
                               "peak_rss_mb": usage.ru_maxrss / 1024.0}
-    if name == "fping":  # exit 1 just means some target did not answer
-        record["alive"] = sum(1 for line in stderr.splitlines() if "xmt/rcv/%loss = 1/1/" in line)
-        record["round_s"] = wall
-        record["round_cpu_s"] = record["cpu_s"]
+    if name == "fping" or name in CLI_PEERS:  # the whole process is the round; exit 1: someone did not answer
+        if process.returncode not in (0, 1):
+            raise SystemExit(f"{name} failed ({process.returncode}): {stderr.strip()[-400:]}")
+        found = alive_addresses(name, stdout, stderr)
+        record.update(alive=len(found), alive_set=found, round_s=wall, round_cpu_s=record["cpu_s"],
+                      output_bytes=len(stdout))
         return record
     if process.returncode != 0:
         raise SystemExit(f"{name} worker failed: {stderr.strip()[-400:]}")
@@ -193,6 +229,9 @@ def one_shot(hosts: int, runs: int, timeout: float, peers: list[str]) -> dict[st
         targets_file = Path(tmp) / "targets.txt"
         targets_file.write_text("\n".join(loopback_targets(hosts)) + "\n")
         samples: dict[str, list[dict[str, Any]]] = {p: [] for p in peers}
+        for peer in peers:
+            if peer in CLI_PEERS:   # once untimed: writes the .pyc files an installed package has
+                _run_peer(peer, targets_file, timeout)
         for run in range(runs):
             for offset in range(len(peers)):        # rotate the order: no peer always goes first
                 peer = peers[(run + offset) % len(peers)]
@@ -209,6 +248,12 @@ def one_shot(hosts: int, runs: int, timeout: float, peers: list[str]) -> dict[st
             "alive": min(r["alive"] for r in records),
             "runs": [round(r["round_s"], 4) for r in records],
         }
+        if "alive_set" in records[0] and "fping" in samples and peer != "fping":
+            # identical results: every run answered by exactly the targets fping's runs saw answer
+            # (loopback: all of them; a run where the machine dropped a reply would show here)
+            fping_sets = [r["alive_set"] for r in samples["fping"]]
+            row["same_targets_alive_as_fping"] = all(r["alive_set"] == fping_sets[0] for r in records) and \
+                all(f == fping_sets[0] for f in fping_sets)
         for key in ("warm_network_s", "warm_results_s"):
             if key in records[0]:
                 row[key] = round(statistics.median(r[key] for r in records), 4)
@@ -225,8 +270,51 @@ def one_shot(hosts: int, runs: int, timeout: float, peers: list[str]) -> dict[st
     return summary
 
 
+STARTUP_TARGET_S = 0.120
+
+
+def startup(runs: int) -> dict[str, Any]:
+    """Wall time of `netwatchd --help`, `check` and `status` (a cron job's view), median and best of
+    `runs`, beside the bare interpreter. Against a config of 20 loopback hosts and a migrated store."""
+    from netwatchd.store.db import Database
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "hosts.yaml"
+        config.write_text("data_dir: ./data\nweb: false\nhosts:\n" + "".join(
+            f"  - {{name: site-{i}, address: {a}}}\n" for i, a in enumerate(loopback_targets(20))), "utf-8")
+        Database.in_dir(Path(tmp) / "data").open().close()
+        cli = netwatchd_command()
+        commands = {"python -c pass": [sys.executable, "-c", "pass"], "netwatchd --help": [*cli, "--help"],
+                    "netwatchd check -c hosts.yaml": [*cli, "check", "-c", str(config)],
+                    "netwatchd status -c hosts.yaml": [*cli, "status", "-c", str(config)]}
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for attempt in range(runs + 1):
+            for name, command in commands.items():
+                started = time.perf_counter()
+                done = subprocess.run(command, cwd=tmp, env=cli_env(), stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True, preexec_fn=_same_priority)
+                wall = time.perf_counter() - started
+                if done.returncode != 0:
+                    raise SystemExit(f"{name} failed ({done.returncode}): {done.stderr.strip()[-400:]}")
+                if attempt:                      # the first round writes the .pyc files
+                    times[name].append(wall)
+    return {name: {"median_s": round(statistics.median(t), 4), "best_s": round(min(t), 4),
+                   "meets_120ms": statistics.median(t) <= STARTUP_TARGET_S if name != "python -c pass" else None,
+                   "runs": len(t)} for name, t in times.items()}
+
+
+def print_startup(rows: dict[str, Any]) -> None:
+    print(f"\nStart-up (whole process, median and best of {next(iter(rows.values()))['runs']} runs; "
+          f"target <= {STARTUP_TARGET_S * 1000:.0f} ms)")
+    print(f"{'command':<34}{'median ms':>11}{'best ms':>9}  target")
+    for name, row in rows.items():
+        verdict = "" if row["meets_120ms"] is None else ("met" if row["meets_120ms"] else "MISSED")
+        print(f"{name:<34}{row['median_s'] * 1000:>11.1f}{row['best_s'] * 1000:>9.1f}  {verdict}")
+
+
 def print_table(hosts: int, summary: dict[str, Any], sustained: dict[str, Any] | None) -> None:
-    label = {"engine": "netwatchd IcmpEngine", "fping": "fping -c1 -i0", "multiping": "icmplib async_multiping"}
+    label = {"engine": "netwatchd IcmpEngine", "fping": "fping -c1 -i0", "multiping": "icmplib async_multiping",
+             "cli-table": "netwatchd probe (table)", "cli-json": "netwatchd probe --json"}
     print(f"\nOne echo to each of {hosts:,} loopback targets (median and best of "
           f"{len(next(iter(summary.values()))['runs'])} runs, each peer in its own process)")
     print(f"{'peer':<26}{'round s':>9}{'best s':>8}{'round CPU s':>13}{'process s':>11}{'process CPU s':>15}"
@@ -240,6 +328,12 @@ def print_table(hosts: int, summary: dict[str, Any], sustained: dict[str, Any] |
     if "warm_network_s" in engine:
         print(f"engine, second round in the same process: packets {engine['warm_network_s']:.3f}s + "
               f"building {hosts:,} ProbeResults {engine['warm_results_s']:.3f}s")
+    for peer in CLI_PEERS:
+        row = summary.get(peer)
+        if row and "process_vs_fping" in row:
+            print(f"{label[peer]}: whole process {row['process_vs_fping']:.2f}x fping's wall time (median), "
+                  f"{row['round_min_vs_fping_min']:.2f}x best to best; targets 1.5x (goal 1.2x); "
+                  f"same targets alive as fping: {row.get('same_targets_alive_as_fping')}")
     if "speedup_vs_multiping" in summary.get("engine", {}):
         print(f"engine is {summary['engine']['speedup_vs_multiping']}x faster than async_multiping (round)")
     if sustained:
@@ -256,7 +350,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hosts", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=1.0)
-    parser.add_argument("--peers", default="engine,fping,multiping")
+    parser.add_argument("--peers", default="engine,fping,multiping,cli-table,cli-json",
+                        help="engine and multiping: the round in-process; fping, cli-table, cli-json: whole "
+                             "processes (`netwatchd probe --from-file F --count 1 --timeout 1s [--json]`)")
+    parser.add_argument("--startup-runs", type=int, default=11, help="runs of --help/check/status; 0 skips")
     parser.add_argument("--sustained", type=float, default=60.0, help="seconds; 0 skips the sustained run")
     parser.add_argument("--sustained-hosts", type=int, default=10_000)
     parser.add_argument("--interval", type=float, default=10.0)
@@ -293,10 +390,16 @@ def main(argv: list[str] | None = None) -> int:
         if done.returncode != 0:
             raise SystemExit(f"sustained worker failed: {done.stderr.strip()[-600:]}")
         sustained = json.loads(done.stdout)
+    starts = startup(args.startup_runs) if args.startup_runs > 0 else None
     print_table(args.hosts, summary, sustained)
+    if starts:
+        print_startup(starts)
+    print(f"machine: {os.cpu_count()} CPUs, load average {[round(v, 2) for v in os.getloadavg()]} at the end; "
+          f"command: python3 scripts/bench_probe.py {' '.join(argv if argv is not None else sys.argv[1:])}")
     document = {"benchmark": "probe", "hosts": args.hosts, "timeout_s": args.timeout, "nice": args.nice,
-                "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-                "one_shot": summary, "sustained": sustained}
+                "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                            "load_average": [round(v, 2) for v in os.getloadavg()]},
+                "one_shot": summary, "sustained": sustained, "startup": starts}
     emit_json(document, args.json_out)
     return 0
 

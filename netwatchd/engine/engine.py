@@ -334,6 +334,8 @@ class HostState:
 
 
 _HOST_STATE_FIELDS = tuple(f.name for f in fields(HostState))
+_NOTHING: dict[str, Any] = {}
+"""The empty evidence that tracks share (replaced, never changed in place)."""
 
 
 class _Track:
@@ -380,9 +382,12 @@ class _Track:
         self.limits: _Limits = _limits(spec) if spec else (100.0, None, None, None, None, None)
 
     def current_evidence(self) -> dict[str, Any]:
+        """The evidence of the last result (a new dict each call), or the stored one before the
+        first. Built when asked, not kept: 10,000 tracks each holding a dict of it was 3.6 MB,
+        where the result itself is shared with the agent's latest results."""
         if self.last is not None:
-            self.evidence = _evidence(self.last, self.fails)
-            self.last = None
+            self.evidence = _NOTHING
+            return _evidence(self.last, self.fails)
         return self.evidence
 
     def snapshot(self) -> HostState:
@@ -396,7 +401,8 @@ class _Track:
             flap_percent=self.flap_percent, held=self.held, rejudge=self.rejudge, told=self.told,
             muted=self.muted, pre_mute_state=self.pre_mute_state, last_reminder=self.last_reminder,
             checked_at=self.last_at, failing_since=self.failing_since, held_since=self.held_since,
-            evidence=dict(self.current_evidence()), extra=dict(self.extra) if self.extra else {})
+            evidence=self.current_evidence() if self.last is not None else dict(self.evidence),
+            extra=dict(self.extra) if self.extra else {})
         return state
 
 

@@ -240,17 +240,17 @@ class SnapshotEncoder:
 
     def _entry(self, host: HostSpec, states: Mapping[str, Any], latest_results: Mapping[str, ProbeResult],
                rtt_history: Mapping[str, History]) -> tuple[Any, ...]:
-        """(host, held, result, marks, state, muted, encoded site, head): the cached one while its
-        inputs hold."""
+        """(host, held, result, history length, last rtt, state, muted, encoded site): the cached
+        one while its inputs hold (one flat tuple a site: the cache is kept for every site)."""
         name = host.name
         held, result = states.get(name), latest_results.get(name)
         history = rtt_history.get(name) or ()
-        marks = (len(history), history[-1] if history else None)
+        length = len(history)
+        last = history[-1] if length else None
         entry = self._sites.get(name)
         if (entry is None or entry[0] is not host or entry[1] is not held or entry[2] is not result
-                or entry[3] != marks):
-            head = entry[7] if entry is not None and entry[0] is host else _site_head(host)
-            entry = (host, held, result, marks, *_site_json(head, host, held, result, history), head)
+                or entry[3] != length or entry[4] != last):
+            entry = (host, held, result, length, last, *_site_json(_site_head(host), host, held, result, history))
         return entry
 
     def _encode_all(self, config: Config, states: Mapping[str, Any], latest_results: Mapping[str, ProbeResult],
@@ -266,7 +266,7 @@ class SnapshotEncoder:
             fresh[host.name] = entry
             position[host.name] = len(fragments)
             _tally(summary, entry, 1)
-            fragments.append(entry[6])
+            fragments.append(entry[7])
         self._sites, self._fragments, self._position, self._summary = fresh, fragments, position, summary
         self._config = config
 
@@ -283,10 +283,10 @@ class SnapshotEncoder:
                 _tally(self._summary, old, -1)
                 _tally(self._summary, entry, 1)
                 self._sites[name] = entry
-                self._fragments[index] = entry[6]
+                self._fragments[index] = entry[7]
 
 
 def _tally(summary: dict[str, int], entry: tuple[Any, ...], sign: int) -> None:
     summary["total"] += sign
-    summary[entry[4] if entry[4] in summary else "unknown"] += sign
-    summary["muted"] += sign * entry[5]
+    summary[entry[5] if entry[5] in summary else "unknown"] += sign
+    summary["muted"] += sign * entry[6]
