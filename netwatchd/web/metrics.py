@@ -16,7 +16,7 @@
     netwatchd_availability_ratio{host}           month-to-date own availability 0..1 (NaN: no data): only
                                                  the site's own downtime, over the time it was observable
     netwatchd_availability_seconds{host,part}    month-to-date seconds per part: up, degraded, down (own),
-                                                 parent, maintenance, blind, unknown
+                                                 parent, path, maintenance, blind, unknown
     netwatchd_hook_runs_total{hook,outcome}      hook runs (ok | failed | dead)
     netwatchd_hook_failing{hook}                 1 while the hook's oldest event keeps failing
 
@@ -54,10 +54,10 @@ _PER_HOST = (
     ("netwatchd_availability_ratio", "gauge", "Month-to-date availability: own downtime over the observable "
                                               "time (0..1, NaN without data)"),
     ("netwatchd_availability_seconds", "gauge", "Month-to-date seconds per part of the time (up, degraded, "
-                                                "down, parent, maintenance, blind, unknown)"),
+                                                "down, parent, path, maintenance, blind, unknown)"),
 )
 STATE_KINDS: frozenset[TransitionKind] = frozenset({"state", "stable", "flapping", "maintenance_end"})
-AVAILABILITY_PARTS = ("up", "degraded", "down", "parent", "maintenance", "blind", "unknown")
+AVAILABILITY_PARTS = ("up", "degraded", "down", "parent", "path", "maintenance", "blind", "unknown")
 _LABEL_OK = re.compile(r"[a-z0-9_]{1,32}")
 
 
@@ -107,7 +107,7 @@ class Metrics:
         self._counts: dict[str, list[int]] = {}      # host -> [ok, fail]
         self._states: dict[str, str] = {}            # host -> state value
         self._labels: dict[str, str] = {}            # host -> its escaped label value
-        # host -> (percent, seconds of each of AVAILABILITY_PARTS or NaN): 7 floats in an array, not a dict
+        # host -> (percent, seconds of each of AVAILABILITY_PARTS or NaN): 8 floats in an array, not a dict
         self._availability: dict[str, tuple[float | None, array[float]]] = {}
 
     def observe_probe(self, result: ProbeResult) -> None:
