@@ -1106,6 +1106,10 @@ class Agent:
             log.error("stopping with %d alert(s) the store never took (it still cannot be written): they "
                       "were delivered or tried from memory; their events are not in the store", held)
         self.report_health(stopped=True)
+        with self._results_lock:     # the rounds' connection (the others close with their threads):
+            if self._results_conn is not None:   # the last one closed removes the -wal and -shm files
+                self._results_conn.close()
+                self._results_conn = None
         return not stuck
 
 
@@ -1204,6 +1208,8 @@ def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None,
                 _freeze_startup_objects()
     finally:
         finished = agent.stop()
+        gc.unfreeze()           # what the agent held (its store connections among it) is let go at exit
+        gc.collect()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if not finished:
