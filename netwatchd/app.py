@@ -15,8 +15,10 @@ as far as delivery got (a delivered one as 'sent': never sent twice). `store_hea
 store failure: /healthz fails with the reason, the log says it once a minute. At start the store
 is checked (SQLite's quick_check): a damaged file is refused with one line saying how to move it
 aside (`netwatchd run --move-damaged-store` does it). The hosts the engine wants probed at once
-(`AlertEngine.probe_soon`: the parent of a site that starts failing, the children of a recovered
-parent) are brought forward to the next probe tick (`ProbeLoop.probe_soon`). The engine's
+(`AlertEngine.probe_soon`: the parent and the siblings of a site that starts failing, the
+children of a parent answering again, the hosts a held decision waits for) are brought forward
+to the next probe tick (`ProbeLoop.probe_soon`); a parent's UP waits up to its fold_window for
+its children's answers and the ticker wakes for the window's end. The engine's
 questions to the routers (confirm a DOWN with the site's `via` router, read a recovered site's
 uptime) go to a small pool (`ROUTER_ASK_WORKERS`): every question of one round to one router at
 once on that router's WatchSession, answered within about a second and fed back
@@ -85,11 +87,10 @@ if TYPE_CHECKING:   # built lazily below: `netwatchd check`-style imports stay l
 
 log = logging.getLogger("netwatchd.app")
 
-PROBE_TICK_SECONDS = 0.05   # how often the schedule is looked at: part of every detection delay
 ROUTER_ASK_WORKERS = 4      # threads putting the engine's questions to the routers (one job per router per round)
 ROUTER_LOOK_SECONDS = 300.0  # a via router's interfaces are looked at this often (the link-downs baseline)
 ROUTER_WATCH_TICK = 1.0     # how often the router-watch loop checks what is due
-TICK_SECONDS = 1.0          # engine.tick(): mute ends, reminders, the uplink summary
+TICK_SECONDS = 1.0          # engine.tick(): mute ends, reminders, the uplink summary, fold windows
 HISTORY_PRUNE_SECONDS = 60.0
 HISTORY_BACKLOG = 50_000      # probe results kept for the history while the store cannot take them
 RTT_HISTORY_LENGTH = 30
@@ -244,7 +245,7 @@ class Agent:
         from netwatchd.report.scheduled import ReportScheduler
         from netwatchd.router.confirm import Confirmer
         from netwatchd.router.health import HealthWatcher
-        from netwatchd.schedule import ProbeLoop
+        from netwatchd.schedule import PROBE_TICK_SECONDS, ProbeLoop
         from netwatchd.web.metrics import Metrics
 
         for secret in config.secrets():
@@ -283,6 +284,7 @@ class Agent:
         self._mute_timers = MuteTimers(self.clock)      # mutes end on the monotonic clock
         self._router = Router(config)
         self.known: dict[str, Seen] = seen(self.engine.states())   # kept current from take_changed()
+        self._tick_wake = threading.Event()     # a held message's moment comes before the next second
         self.metrics = Metrics()
         self.metrics.set_states(self.known)
         self.latest: dict[str, ProbeResult] = {}
@@ -411,9 +413,12 @@ class Agent:
             results = [r for r in results if r.host in self.known]
             states = {r.host: self.known[r.host].state.value for r in results}
             soon = self.engine.probe_soon(results, transitions)
+            wake = self.engine.next_wakeup() is not None
         if soon:
             self.loop.probe_soon(soon)
         self.ask_routers(asks)
+        if wake:
+            self._tick_wake.set()
         self.last_round_monotonic = self.clock.monotonic()
         latest, history = self.latest, self.rtt_history
         self._page_touched(r.host for r in results)
@@ -1028,7 +1033,11 @@ class Agent:
                  len(self.watched.hosts), shard, telegram, web)
 
     def _tick_loop(self) -> None:
-        while not self._stopping.wait(TICK_SECONDS):
+        while not self._stopping.is_set():
+            self._tick_wake.wait(self.tick_delay())
+            self._tick_wake.clear()
+            if self._stopping.is_set():
+                return
             try:
                 self.tick_once()
             except Exception:  # the ticker must survive; the log says what broke
@@ -1038,6 +1047,14 @@ class Agent:
         """The store's quick check every CHECK_EVERY s (the start-up check covered the first hour)."""
         while not self._stopping.wait(CHECK_EVERY):
             self.check_store_once()
+
+    def tick_delay(self) -> float:
+        """Seconds until the next engine tick: TICK_SECONDS, or less when a fold window ends sooner."""
+        with self._lock:
+            wake = self.engine.next_wakeup()
+        if wake is None:
+            return TICK_SECONDS
+        return min(TICK_SECONDS, max(0.01, (wake - self.clock.now()).total_seconds()))
 
     def _crosscheck_loop(self) -> None:
         """Runs crosscheck_once every config.crosscheck_every seconds (off when unset or no router)."""
@@ -1070,6 +1087,7 @@ class Agent:
         """
         deadline = time.monotonic() + budget
         self._stopping.set()
+        self._tick_wake.set()
         parts: list[tuple[str, Callable[[], None]]] = [("probe loop", self.loop.stop)]
         bot = self.bot
         if bot is not None:

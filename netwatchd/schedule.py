@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 ProbeFn = Callable[..., list[ProbeResult]]
 """probe_fn(hosts: Sequence[HostSpec], *, clock: Clock) -> list[ProbeResult] (e.g. probes.probe_hosts)."""
+PROBE_TICK_SECONDS = 0.05
+"""How often the agent's schedule is looked at: part of every detection delay."""
 
 
 def spread_offset(name: str, interval: float) -> float:

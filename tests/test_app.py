@@ -265,11 +265,11 @@ def test_the_engine_names_what_to_probe_soon_from_its_own_states(tmp_path, clock
 
     engine = AlertEngine(make_config(tmp_path, None, [site("core", None), site("Waru"), site("Taman")]), clock)
     waru_fails = [_result("Waru", False, clock)]
-    assert engine.probe_soon(waru_fails, engine.ingest(waru_fails)) == ["core"]   # check the parent first
+    assert engine.probe_soon(waru_fails, engine.ingest(waru_fails)) == ["core", "Taman"]   # the parent, the family
     core_fails = [_result("core", False, clock)]
     assert engine.probe_soon(core_fails, engine.ingest(core_fails)) == []         # its own retries follow
     taman_fails = [_result("Taman", False, clock)]
-    assert engine.probe_soon(taman_fails, engine.ingest(taman_fails)) == []       # core is already failing
+    assert engine.probe_soon(taman_fails, engine.ingest(taman_fails)) == []       # core failing, family just swept
     # Waru reaches down_after while core is failing but undecided: Waru is held and core wanted again
     assert engine.probe_soon(waru_fails, engine.ingest(waru_fails)) == ["core"]
     assert engine.states()["Waru"].held
@@ -408,6 +408,135 @@ def test_a_round_in_flight_during_a_reload_does_not_bring_a_removed_site_back(tm
     assert "Taman" not in agent.latest and "Taman" not in agent.rtt_history
     assert b'host="Taman"' not in agent.metrics.render()
     assert "Waru" in agent.latest
+
+
+# --------------------------------------------------------------------------- bursts and folds (issue 12)
+
+class LossyNetwork(Network):
+    """Network, plus sites that answer slowly (DEGRADED by the default 100 ms average threshold)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slow: set[str] = set()
+
+    def probe(self, hosts: Sequence[HostSpec], *, clock: FakeClock) -> list[ProbeResult]:
+        self.rounds += 1
+        return [ProbeResult.from_rtts(host=h.name, address=h.address, probe="icmp", at=clock.now(), sent=3,
+                                      rtts_ms=[] if h.name in self.down else
+                                      [250.0, 260.0, 240.0] if h.name in self.slow else [0.4, 0.5, 0.4])
+                for h in hosts]
+
+
+def _downs(agent: Agent) -> dict[str, float]:
+    import json
+    from datetime import datetime
+
+    rows = [json.loads(r[0]) for r in agent._conn().execute("SELECT payload FROM outbox ORDER BY id")]
+    return {r["host"]: datetime.fromisoformat(r["at"]).timestamp() for r in rows if r["to"] == "down"}
+
+
+@pytest.mark.parametrize("phase", [0.0, 3.3, 6.6])
+def test_sites_cut_in_the_same_second_are_decided_together_whatever_their_probe_phases(tmp_path, clock, phase):
+    """The first one to fail has its siblings probed at once: the three are decided together (here
+    probes take no time: within a few probe ticks; in the lab within one probe's time). Their own
+    probe phases are 1.8 s, 5.7 s and 7.4 s into the 10 s interval: without the sweep they were
+    decided 1 to 9 s apart."""
+    names = ["Sidoarjo", "Buduran", "Candi", "Porong", "Krembung", "Tulangan", "Waru", "Taman"]
+    net = Network()
+    agent = Agent(make_config(tmp_path, None, [site("core", None)] + [site(n) for n in names]),
+                  clock=clock, probe_fn=net.probe)
+    settle(agent, clock, 12 + phase, step=0.05)
+    net.down.update(["Candi", "Sidoarjo", "Tulangan"])
+    cut_at = clock.now().timestamp()
+    settle(agent, clock, 15, step=0.05)
+    downs = _downs(agent)
+    assert set(downs) == {"Candi", "Sidoarjo", "Tulangan"}
+    spec = site("Waru")
+    assert max(downs.values()) - min(downs.values()) <= 0.2, downs
+    bound = spec.interval + (spec.down_after - 1) * spec.retry_interval + spec.timeout
+    assert max(downs.values()) - cut_at <= bound + 0.2
+
+
+@pytest.mark.parametrize("before", ["up", "degraded"])
+def test_a_degraded_site_goes_down_on_the_same_retry_schedule_as_an_up_one(tmp_path, clock, before):
+    net = LossyNetwork()
+    agent = Agent(make_config(tmp_path, None), clock=clock, probe_fn=net.probe)
+    if before == "degraded":
+        net.slow.add("Waru")
+    settle(agent, clock, 40, step=0.05)
+    assert agent.known["Waru"].state == State(before)
+    net.down.add("Waru")
+    first_failure = None
+    for _ in range(400):
+        clock.advance(0.05)
+        agent.probe_once()
+        if first_failure is None and agent.known["Waru"].fails:
+            first_failure = clock.now().timestamp()
+            assert agent.loop.due_time("Waru") - clock.monotonic() <= site("Waru").retry_interval
+        if agent.known["Waru"].state == State.DOWN:
+            break
+    assert first_failure is not None and agent.known["Waru"].state == State.DOWN
+    assert _downs(agent)["Waru"] - first_failure <= site("Waru").retry_interval + 0.05
+
+
+def test_the_cores_up_waits_for_its_sites_first_answers_and_the_ticker_wakes_for_the_windows_end(tmp_path, clock):
+    import json
+
+    names = ["Waru", "Taman", "Candi"]
+    net = Network()
+    agent = Agent(make_config(tmp_path, None, [site("core", None)] + [site(n) for n in names]),
+                  clock=clock, probe_fn=net.probe)
+    settle(agent, clock, 12, step=0.05)
+    net.down.update(["core", *names])
+    settle(agent, clock, 25, step=0.05)
+    net.down = {"Candi"}                     # the core and two sites come back; Candi a moment later
+    waited_at = None
+    for _ in range(300):
+        clock.advance(0.05)
+        agent.probe_once()
+        if agent.known["core"].state == State.UP:
+            waited_at = clock.monotonic()
+            break
+    assert waited_at is not None
+    assert [json.loads(r[0])["to"] for r in agent._conn().execute("SELECT payload FROM outbox")] == ["down"]
+    assert 0 < agent.tick_delay() <= 1.0    # the ticker wakes when the core's fold window ends
+    clock.advance(0.4)
+    net.down.clear()
+    agent.probe_once()                       # Candi is probed at once (wanted_soon) and answers
+    agent.tick_once()
+    rows = [json.loads(r[0]) for r in agent._conn().execute("SELECT payload FROM outbox ORDER BY id")]
+    assert [(r["host"], r["to"]) for r in rows] == [("core", "down"), ("core", "up")]
+    assert sorted(rows[1]["affected"]) == sorted(names)
+    assert agent.tick_delay() == 1.0
+
+
+def test_a_failing_sites_family_is_swept_once_per_interval_and_only_when_of_a_sane_size(tmp_path, clock):
+    from netwatchd.engine.engine import BURST_FAMILY_MAX, AlertEngine
+
+    def answers(*names: str) -> list[ProbeResult]:
+        return [_result(name, True, clock) for name in names]
+
+    names = ["Waru", "Taman", "Candi"]
+    engine = AlertEngine(make_config(tmp_path, None, [site("core", None), *map(site, names), site("Solo", None)]),
+                         clock)
+    for _ in range(2):
+        engine.ingest(answers("core", *names, "Solo"))
+    waru = [_result("Waru", False, clock)]
+    assert engine.probe_soon(waru, engine.ingest(waru)) == ["core", "Taman", "Candi"]   # not Solo: no sibling
+    engine.ingest(answers("Waru"))                    # one lost probe, not an outage
+    clock.advance(5)
+    assert engine.probe_soon(waru, engine.ingest(waru)) == ["core"]    # the family was swept 5 s ago
+    engine.ingest(answers("Waru"))
+    clock.advance(6)
+    assert engine.probe_soon(waru, engine.ingest(waru)) == ["core", "Taman", "Candi"]   # an interval later
+    clock.advance(20)
+    assert "Taman" not in engine.probe_soon(waru, engine.ingest(waru))   # not its first failure in a row
+    big = [site("core", None)] + [site(f"s{i}") for i in range(BURST_FAMILY_MAX + 1)]
+    engine = AlertEngine(make_config(tmp_path, None, big), clock)
+    for _ in range(2):
+        engine.ingest(answers(*(h.name for h in big)))
+    s0 = [_result("s0", False, clock)]
+    assert engine.probe_soon(s0, engine.ingest(s0)) == ["core"]
 
 
 # -- what a probe round costs the store: steady hosts are confirmed, not rewritten every probe ----

@@ -306,3 +306,33 @@ def test_probing_goes_on_through_steps_and_results_are_stamped_in_todays_frame(c
         loop.stop()
     assert len(seen) == 3                             # one probe per interval, steps or not
     assert all(abs((r.at - clock.now()).total_seconds()) < 25 for r in seen[-1:])
+
+
+def test_the_early_flapping_rule_counts_outages_by_what_the_monotonic_clock_measured():
+    """Two outages 6 s apart with a 2 h step between them are 6 s apart: FLAPPING, not two DOWNs."""
+    from dataclasses import replace
+
+    from netwatchd.config.model import FlapPolicy
+
+    spec = replace(host("a", down_after=2, up_after=2, interval=1.0), retry_interval=0.5)
+    run = Driver(config([spec], flapping=FlapPolicy()))
+    out = run.feed({"a": "+++--++"})
+    run.clock.step(FORWARD)
+    out += run.feed({"a": "--"})
+    assert [(t.kind, t.to_state) for t in out if t.notify] == [
+        ("state", State.DOWN), ("state", State.UP), ("flapping", State.DOWN)]
+    flapping = [t for t in out if t.notify][-1]
+    assert flapping.evidence["outages"] == 2 and flapping.evidence["outages_window_s"] == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("step", [BACK, FORWARD])
+def test_a_parents_fold_window_lasts_its_second_whatever_the_step(step):
+    run = Driver(config([host("core"), host("k1", "core"), host("k2", "core")]))
+    run.feed({"core": "++---", "k1": "++---", "k2": "++---"})
+    out = run.feed({"core": "++", "k1": "++", "k2": "- "})   # the core's UP waits for k2
+    assert [t for t in out if t.notify] == []
+    run.clock.step(step)
+    out = run.step(0.5)
+    assert [t for t in out if t.notify] == []                # half its window: still waiting
+    out = run.step(0.6)
+    assert [(t.host, t.affected) for t in out if t.notify] == [("core", ("k1",))]

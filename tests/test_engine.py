@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -21,7 +23,7 @@ from netwatchd.engine.engine import (
     self_check_name,
 )
 from netwatchd.engine.flapping import change_percent
-from netwatchd.models import ProbeResult, State
+from netwatchd.models import ProbeResult, State, Transition
 from support.state import Driver, alerts, brief, config, host, result
 
 D, U, G, X, N = "down", "up", "degraded", "unreachable", "unknown"
@@ -140,7 +142,7 @@ def test_child_crossing_down_after_waits_for_the_failing_parent():
 
 def test_held_child_goes_down_when_the_parent_stays_up():
     run = tree()
-    out = run.step(core="-", k1="-")
+    out = run.step(core="-", k1="-", k2="+", k3="+")   # (the app probes a failing site's family at once)
     out += run.step(core="-", k1="-")
     out += run.step(core="+", k1="-")    # k1 is held only while the core is failing
     assert alerts(out) == [("k1", "state", U, D, True, ())]
@@ -160,9 +162,12 @@ def test_parent_recovery_folds_children_up_and_lone_failure_gets_its_own_down():
     run = tree()
     run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
     out = run.feed({"core": "++", "k1": "++", "k2": "++", "k3": "--"})
+    assert alerts(out) == []             # k3 has not answered: the core's UP waits (fold_window, 1 s)
+    assert run.engine.wanted_soon() == ["k3"]
+    out = run.step(core="+", k1="+", k2="+", k3="-")   # a second later the window is over: sent without k3
     assert alerts(out) == [("core", "state", D, U, True, ("k1", "k2"))]
     assert run.state("k3") == State.UNREACHABLE and run.engine.is_settling("k3")
-    out = run.feed({"core": "++", "k3": "--"})
+    out = run.step(core="+", k3="-")
     assert alerts(out) == []             # failures seen while the core was down do not count
     out = run.step(core="+", k3="-")
     assert alerts(out) == [("k3", "state", X, D, True, ())]
@@ -172,6 +177,7 @@ def test_child_whose_latest_probe_answered_folds_into_the_parents_up():
     run = tree()
     run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
     out = run.feed({"core": "++", "k1": "-+", "k2": " +", "k3": "+-"})
+    out += run.step(core="+")            # k3 stays silent for the core's whole fold window
     assert alerts(out) == [("core", "state", D, U, True, ("k1", "k2"))]
 
 
@@ -179,12 +185,128 @@ def test_child_recovering_later_gets_its_own_up():
     run = tree()
     run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
     out = run.feed({"core": "++", "k1": "++", "k2": "++", "k3": "+-"})
+    out += run.step(core="+")                 # k3 stays silent for the core's whole fold window
     assert alerts(out) == [("core", "state", D, U, True, ("k1", "k2"))]
     assert run.engine.is_settling("k3")
     out = run.step(core="+", k3="+")
-    assert alerts(out) == []                  # one answer after the core is back: not yet
+    assert alerts(out) == []                  # one answer after the core's message is out: not yet
     out = run.step(core="+", k3="+")
     assert alerts(out) == [("k3", "state", X, U, True, ())]
+
+
+def test_a_parents_up_waits_for_children_that_answer_within_its_fold_window():
+    """The demo's core restore: most sites answer with the core, a few a moment later; one message."""
+    run = tree()
+    run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
+    out = run.feed({"core": "++", "k1": "++", "k2": "++", "k3": "- "})
+    decided = run.clock.now()
+    assert alerts(out) == []
+    assert run.engine.next_wakeup() == decided + timedelta(seconds=1.0)
+    assert run.engine.is_settling("k3") and run.engine.wanted_soon() == ["k3"]
+    out = run.step(0.3, k3="-")                  # not yet (the site's ARP is still resolving)
+    assert alerts(out) == []
+    out = run.step(0.4, k3="+")                  # its first answer, 0.7 s after the core's UP
+    assert alerts(out) == [("core", "state", D, U, True, ("k1", "k2", "k3"))]
+    message = next(t for t in out if t.notify)
+    assert message.at == decided                 # the core came back then, not when it was sent
+    assert run.engine.next_wakeup() is None
+    assert run.state("k3") == State.UP
+    out = run.feed({"core": "+++", "k1": "+++", "k2": "+++", "k3": "+++"})
+    assert alerts(out) == []                     # k3 was named: no second UP
+
+
+def test_a_fold_window_of_0_sends_the_parents_up_at_once():
+    hosts = [host("core", fold_window=0.0), host("k1", parent="core"), host("k2", parent="core")]
+    run = Driver(config(hosts))
+    run.feed({"core": "++---", "k1": "++---", "k2": "++---"})
+    out = run.feed({"core": "++", "k1": "++", "k2": "- "})
+    assert alerts(out) == [("core", "state", D, U, True, ("k1",))]
+    out = run.feed({"k2": "++"})
+    assert alerts(out) == [("k2", "state", X, U, True, ())]
+
+
+def test_a_childs_own_news_during_the_window_comes_after_the_parents_up():
+    hosts = [host("core"), host("k1", parent="core"), host("k2", parent="core", down_after=2)]
+    run = Driver(config(hosts))
+    run.feed({"core": "++---", "k1": "++---", "k2": "++---"})
+    out = run.feed({"core": "++", "k1": "++", "k2": "--"})
+    out += run.step(0.2, core="+", k1="+", k2="-")   # (the app probes a failing site's parent and family)
+    out += run.step(0.2, core="+", k2="-")           # k2 is really down: the core's UP goes first
+    assert alerts(out) == [("core", "state", D, U, True, ("k1",)), ("k2", "state", X, D, True, ())]
+
+
+def test_a_restart_inside_the_fold_window_still_sends_the_parents_up(tmp_path):
+    from netwatchd.store import state_repo
+    from netwatchd.store.db import Database
+
+    run = tree()
+    run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
+    out = run.feed({"core": "++", "k1": "++", "k2": "++", "k3": "- "})
+    assert alerts(out) == []
+    conn = Database.in_dir(tmp_path).open()
+    state_repo.save(conn, run.engine.states(), [], ["console"], run.clock.now())
+    restored = Driver(run.config, states=state_repo.load_states(conn), clock=run.clock)
+    conn.close()
+    assert restored.engine.next_wakeup() == run.engine.next_wakeup()
+    out = restored.step(0.5, k3="+")
+    assert alerts(out) == [("core", "state", D, U, True, ("k1", "k2", "k3"))]
+
+
+def family(**kw: Any) -> Driver:
+    hosts = [host("core")] + [host(f"k{i}", parent="core", down_after=2, **kw) for i in range(1, 5)]
+    run = Driver(config(hosts))
+    run.feed({h.name: "++" for h in hosts})
+    return run
+
+
+def test_sites_cut_together_are_told_together_in_one_round():
+    """k1 is decided first; k2 and k3, probed a moment after its first failure (the app sweeps
+    the family), fail too: k1's DOWN waits for them and the three go out in one round."""
+    run = family()
+    out = run.step(0.5, core="+", k1="-", k2="-", k3="-", k4="+")
+    out += run.step(0.5, k1="-")
+    assert alerts(out) == []                                   # k2 and k3 are failing, undecided
+    assert run.engine.next_wakeup() is not None
+    out = run.step(0.5, k2="-", k3="-")
+    assert alerts(out) == [("k1", "state", U, D, True, ()), ("k2", "state", U, D, True, ()),
+                           ("k3", "state", U, D, True, ())]
+    assert [t.at for t in out if t.notify][0] < [t.at for t in out if t.notify][1]   # k1 decided first
+
+
+def test_a_sibling_that_lost_one_probe_holds_a_down_only_until_its_next_answer():
+    run = family()
+    out = run.step(0.5, core="+", k1="-", k2="-", k3="+", k4="+")
+    out += run.step(0.5, k1="-")
+    assert alerts(out) == []
+    out = run.step(0.5, k2="+")
+    assert alerts(out) == [("k1", "state", U, D, True, ())]
+
+
+def test_a_down_waits_at_most_two_probes_for_its_siblings_and_asks_for_them():
+    run = family()
+    run.step(0.5, core="+", k1="-")
+    out = run.step(0.5, k1="-")              # its siblings have not been probed since it began failing
+    assert alerts(out) == [] and set(run.engine.wanted_soon()) == {"k2", "k3", "k4"}
+    out = run.step(2.0)                      # nobody probes them: retry 1 s, probe 1.1 s -> 2 x 1.1 + 0.2
+    assert alerts(out) == []
+    out = run.step(0.5)
+    assert alerts(out) == [("k1", "state", U, D, True, ())]
+
+
+def test_a_held_down_goes_out_before_its_sites_next_news_and_survives_a_restart(tmp_path):
+    from netwatchd.store import state_repo
+    from netwatchd.store.db import Database
+
+    run = family()
+    run.step(0.5, core="+", k1="-", k2="-", k3="+", k4="+")
+    run.step(0.5, k1="-")
+    conn = Database.in_dir(tmp_path).open()
+    state_repo.save(conn, run.engine.states(), [], ["console"], run.clock.now())
+    again = Driver(run.config, states=state_repo.load_states(conn), clock=run.clock)
+    conn.close()
+    out = again.step(0.5, k1="+")
+    out += again.step(0.5, k1="+")                              # back before k2 was decided
+    assert alerts(out) == [("k1", "state", U, D, True, ()), ("k1", "state", D, U, True, ())]
 
 
 def test_unreachable_children_are_probed_soon_while_the_parent_recovers():
@@ -197,7 +319,7 @@ def test_unreachable_children_are_probed_soon_while_the_parent_recovers():
 
 def test_child_already_down_is_not_refolded():
     run = tree()
-    run.feed({"core": "+++", "k1": "---"})
+    run.feed({"core": "+++", "k1": "---", "k2": "+", "k3": "+"})
     out = run.feed({"core": "---", "k1": "---", "k2": "---", "k3": "---"})
     assert alerts(out) == [("core", "state", U, D, True, ("k2", "k3"))]
     out = run.feed({"core": "++", "k1": "--", "k2": "++", "k3": "++"})
@@ -217,7 +339,7 @@ def test_three_level_chain():
     assert alerts(out) == [("core", "state", U, D, True, ("agg", "leaf1", "leaf2", "other"))]
     # core back, agg still dead: agg gets its own DOWN naming its leaves
     # (failures seen while the core was down do not count: agg needs three more after it is back)
-    out = run.feed({"core": "+++++", "agg": "-----", "leaf1": "-----", "leaf2": "-----", "other": "++"})
+    out = run.feed({"core": "+++++", "agg": "-----", "leaf1": "-----", "leaf2": "-----", "other": "+++++"})
     assert alerts(out) == [("core", "state", D, U, True, ("other",)),
                            ("agg", "state", X, D, True, ("leaf1", "leaf2"))]
     out = run.feed({"core": "++", "agg": "++", "leaf1": "++", "leaf2": "++"})
@@ -237,7 +359,7 @@ def test_child_waits_for_a_fresh_probe_of_a_parent_not_probed_since_it_began_fai
 
 def test_fresh_answer_from_the_parent_releases_the_child():
     run = tree()
-    run.feed({"k1": "---"})
+    run.feed({"k1": "---", "k2": "+", "k3": "+"})
     out = run.step(core="+")
     assert alerts(out) == [("k1", "state", U, D, True, ())]
     assert run.engine.wanted_soon() == []
@@ -245,7 +367,7 @@ def test_fresh_answer_from_the_parent_releases_the_child():
 
 def test_child_waits_at_most_one_parent_interval():
     run = tree()
-    out = run.feed({"k1": "---"})
+    out = run.feed({"k1": "---", "k2": "+", "k3": "+"})
     out += run.feed({"k1": "-" * 11})       # core (interval 10 s, timeout 1 s) never probed again
     assert alerts(out) == []
     out = run.feed({"k1": "-"})
@@ -274,7 +396,7 @@ def flappy(**kw) -> Driver:
 
 
 def test_flapping_sends_one_alert_then_one_stable():
-    run = flappy()
+    run = flappy(early_outages=0, stable_after=1.0)      # the percent rule alone, as Nagios
     out = run.feed({"a": "+" + "-+" * 12 + "+" * 20})
     got = alerts(out)
     kinds = [g[1] for g in got]
@@ -287,6 +409,112 @@ def test_flapping_sends_one_alert_then_one_stable():
     assert out[[t.kind for t in out].index("flapping")].evidence["flap_percent"] >= 50.0
     state_changes = [t for t in out if t.kind == "state"]
     assert len(state_changes) > 10        # every change is still recorded
+
+
+def drive_link(run: Driver, name: str, link_up: Callable[[float], bool], seconds: float) -> list[Transition]:
+    """Probe `name` as the ProbeLoop does (every interval; every retry_interval while it settles)
+    for `seconds` of fake time, the link up or down at t as `link_up(t)` says."""
+    spec = run.config.host(name)
+    assert spec is not None
+    t, gap, out = 0.0, 0.0, []
+    while t <= seconds:
+        out += run.step(gap, **{name: "+" if link_up(t) else "-"})
+        gap = spec.retry_interval if run.engine.is_settling(name) else spec.interval
+        t += gap
+    return out
+
+
+def lab_like(**flapping: Any) -> Driver:
+    """The issue's lab settings: interval 1 s, retry 500 ms, down_after 2, up_after 2."""
+    spec = replace(host("a", down_after=2, up_after=2, interval=1.0, timeout=0.5), retry_interval=0.5)
+    run = Driver(config([spec], flapping=FlapPolicy(**flapping)))
+    drive_link(run, "a", lambda t: True, 5)           # settled UP (silently) first
+    return run
+
+
+def toggling(period: float, for_seconds: float) -> Callable[[float], bool]:
+    """Down for `period`, up for `period`, ... for `for_seconds`, then up for good."""
+    return lambda t: t >= for_seconds or int(t // period) % 2 == 1
+
+
+def test_a_link_flapping_every_1_5_s_for_30_s_gives_at_most_4_messages_and_every_outage_is_recorded():
+    run = lab_like()
+    out = drive_link(run, "a", toggling(1.5, 30), 30 + 25)
+    got = alerts(out)
+    assert [g[1:4] for g in got] == [("state", U, D), ("state", D, U), ("flapping", U, D), ("stable", U, U)], got
+    flapping = next(t for t in out if t.kind == "flapping")
+    assert flapping.evidence["outages"] == 2 and 2.0 <= flapping.evidence["outages_window_s"] <= 4.0
+    downs = [t for t in out if t.kind == "state" and t.to_state == State.DOWN]
+    assert len(downs) == 10                     # every outage is still an event for the report
+    stable = next(t for t in out if t.kind == "stable")
+    last_change = max(t.at for t in out if t.kind == "state")
+    assert (stable.at - last_change).total_seconds() >= 10.0      # stable_after: 10 x interval
+
+
+def test_the_early_rule_counts_outages_within_its_window_only():
+    run = lab_like(early_window=5.0)
+    out = drive_link(run, "a", lambda t: not (0 <= t < 2 or 8 <= t < 10), 14)   # outages 8 s apart
+    assert [g[1:4] for g in alerts(out)] == [("state", U, D), ("state", D, U)] * 2
+    run = lab_like(early_outages=3)
+    out = drive_link(run, "a", toggling(2, 11), 14)                             # 3 outages in 8 s
+    assert [g[1:4] for g in alerts(out)] == [("state", U, D), ("state", D, U)] * 2 + [("flapping", U, D)]
+
+
+def test_early_rule_off_and_flapping_off_send_every_outage():
+    for run in (lab_like(early_outages=0), lab_like(enabled=False)):
+        out = drive_link(run, "a", toggling(1.5, 9), 12)
+        assert [g[1] for g in alerts(out)] == ["state"] * 6
+
+
+def test_a_site_that_just_recovered_and_fails_again_is_named_down_in_its_flapping_message():
+    run = lab_like()
+    out = drive_link(run, "a", lambda t: not (0 <= t < 2), 4)        # an outage, then back
+    out += drive_link(run, "a", lambda t: False, 3)                   # cut again, for good
+    got = alerts(out)
+    assert [g[1:4] for g in got] == [("state", U, D), ("state", D, U), ("flapping", U, D)]
+    assert run.state("a") == State.DOWN
+    flapping = [t for t in out if t.notify][-1]
+    assert flapping.evidence["outages"] == 2
+    out = drive_link(run, "a", lambda t: False, 30)                   # it stays down: settled
+    assert alerts(out) == [("a", "stable", D, D, True, ())]
+
+
+def test_a_site_flapping_between_up_and_degraded_is_still_told_when_it_goes_down():
+    """The issue's burst miss: a lossy link had made the site flap (slow/fine answers); its DOWN
+    was held back as flapping and never named."""
+    spec = replace(host("a", down_after=2, up_after=2, degraded_after=2, interval=1.0, timeout=0.5),
+                   retry_interval=0.5)
+    run = Driver(config([spec], flapping=FlapPolicy()))
+    out = run.feed({"a": "+++" + "~+" * 8})
+    assert alerts(out) == [("a", "flapping", U, U, True, ())]        # "FLAPPING, now UP"
+    out = run.feed({"a": "--"})
+    assert alerts(out) == [("a", "state", U, D, True, ())]           # named like any other outage
+    assert run.state("a") == State.DOWN
+    out = run.feed({"a": "++--++"})
+    assert alerts(out) == []                 # still flapping: the rest waits for the settled state
+
+
+def test_a_site_flapping_on_lost_probes_is_not_told_again_when_one_outage_comes_of_it():
+    """At the demo's timing a link flapping every 1.5 s is probed every 2 s: its probes fail and
+    answer (no outage decided) and the percent rule says FLAPPING, now UP. The DOWN that follows
+    is part of the same flapping: it waits for the settled state (was a 5th message)."""
+    spec = replace(host("a", down_after=2, up_after=2, interval=2.0, timeout=0.5), retry_interval=0.5)
+    run = Driver(config([spec], flapping=FlapPolicy()))
+    out = run.feed({"a": "+++" + "-+" * 8})
+    assert alerts(out) == [("a", "flapping", U, U, True, ())]
+    out = run.feed({"a": "--++--"})
+    assert alerts(out) == []
+    assert run.engine.states()["a"].flap_quality is False
+
+
+def test_a_flapping_parents_message_names_the_sites_cut_off_with_it():
+    hosts = [replace(host("core", down_after=2, up_after=2, interval=1.0), retry_interval=0.5),
+             host("k1", parent="core"), host("k2", parent="core")]
+    run = Driver(config(hosts, flapping=FlapPolicy()))
+    run.feed({"core": "+++", "k1": "+++", "k2": "+++"})
+    out = run.feed({"core": "--++--", "k1": "------", "k2": "------"})
+    got = alerts(out)
+    assert got[-1] == ("core", "flapping", U, D, True, ("k1", "k2")), got
 
 
 def test_flap_disabled_sends_every_change():
@@ -403,7 +631,7 @@ def test_startup_summary_once_when_everything_settled():
     out = run.feed({"c": "+"})
     assert alerts(out) == [(SELF_HOST, "startup", N, U, True, ("b",))]
     assert out[-1].evidence == {"watching": 3, "down": 1, "unreachable": 0}
-    out = run.feed({"b": "++", "a": "---"})
+    out = run.feed({"b": "++", "a": "---", "c": "+"})
     assert alerts(out) == [("b", "state", D, U, True, ()), ("a", "state", U, D, True, ())]
 
 
@@ -575,7 +803,7 @@ def test_reload_moving_a_host_away_from_a_down_parent_rejudges_it():
 
 def test_held_host_stays_held_across_a_restart():
     run = tree()
-    run.feed({"k1": "---"})
+    run.feed({"k1": "---", "k2": "+", "k3": "+"})
     again = Driver(run.config, states=run.engine.states(), clock=run.clock)
     assert again.engine.states()["k1"].held and again.engine.wanted_soon() == ["core"]
     assert alerts(again.step(core="+")) == [("k1", "state", U, D, True, ())]

@@ -79,7 +79,7 @@ def test_flapping_then_stable_in_down_is_silent_unless_flapping_was_announced() 
     out = run.feed({"printer": "+-+-+-+-"})
     kinds = [a[1] for a in alerts(out)]
     assert "flapping" in kinds and all(a[3] != D or a[1] == "flapping" for a in alerts(out))
-    out = run.feed({"printer": "-" * 30})
+    out = run.feed({"printer": "-" * 110})    # stable_after: 10 x its 10 s interval
     # admins were told "flapping": the "stable" that closes it is sent, whatever the state
     assert [(a[1], a[3]) for a in alerts(out)] == [("stable", D)]
 

@@ -6,6 +6,8 @@ Invariants (the spec of issue 4):
     server's own uplink is lost;
   * never two alerts of the same kind (and same announced state) in a row for a host
     (reminders excepted: repeating a DOWN is what they are for);
+  * between a FLAPPING alert and its STABLE one, a host's only alert is a DOWN the admins were
+    not told yet;
   * stopping at any point and restoring from the saved states gives the same future alerts.
 """
 
@@ -89,7 +91,7 @@ def muted_at(cfg, mutes, index: int, name: str) -> bool:
 def told_entries(t: Transition) -> list[tuple[str, State]]:
     """(host, announced state) pairs a notified transition tells the admins."""
     found = []
-    if t.kind in ("state", "maintenance_end", "stable") and t.host != SELF_HOST:
+    if t.kind in ("state", "maintenance_end", "stable", "flapping") and t.host != SELF_HOST:
         found.append((t.host, t.to_state))
     for name in t.affected:
         if t.kind == "uplink_back":
@@ -108,6 +110,7 @@ def check_invariants(cfg, per_step, mutes) -> None:
     current: dict[str, State] = {}
     told: dict[str, State] = {}
     last_alert: dict[str, tuple[str, State]] = {}
+    flapping: set[str] = set()
     uplink_lost = False
 
     def ancestors(name):
@@ -132,6 +135,13 @@ def check_invariants(cfg, per_step, mutes) -> None:
                 for a in ancestors(t.host):
                     assert current.get(a) not in (State.DOWN, State.UNREACHABLE), \
                         f"alert for {t.host} while its ancestor {a} is {current.get(a)}"
+            if t.notify and t.host in flapping and t.kind != "stable":
+                assert t.kind in ("state", "flapping") and t.to_state == State.DOWN \
+                    and told.get(t.host) != State.DOWN, f"{t.kind} {t.to_state} for flapping {t.host}"
+            if t.notify and t.kind == "flapping":
+                flapping.add(t.host)
+            elif t.notify and t.kind == "stable":
+                flapping.discard(t.host)
             if t.notify:
                 for name in t.affected:
                     assert not muted_at(cfg, mutes, index, name), f"muted {name} named in {t}"

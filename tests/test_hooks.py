@@ -138,10 +138,11 @@ def test_command_and_webhook_get_every_event_in_order_through_an_outage(
             drain(agent, clock)
             assert receiver.requests == [] and not calls.exists()
             clock.advance(10)
-            agent.handle_results(results(clock, core=True, **{"kec-a": False}))  # kec-a DOWN (its parent answers)
+            # kec-a DOWN: its parent answers, and its sibling, probed at once as the agent does
+            agent.handle_results(results(clock, core=True, **{"kec-a": False, "kec-b": True}))
             drain(agent, clock)
             receiver.status = 503                                              # the gateway fails from here on
-            for step in ({"kec-a": True}, {"kec-b": False}, {"kec-b": True}):
+            for step in ({"kec-a": True}, {"kec-b": False, "kec-a": True}, {"kec-b": True}):
                 clock.advance(10)
                 agent.handle_results(results(clock, core=True, **step))
                 drain(agent, clock)

@@ -78,8 +78,8 @@ def test_a_burst_becomes_one_grouped_message_in_order():
 
 
 @pytest.mark.parametrize("kind, to, language, expected", [
-    ("flapping", State.DOWN, "en", "🟠 <b>Waru FLAPPING</b>\nAddress: 172.16.200.117\nIts state keeps changing "
-     "since 27/11/2026 21:03:05 WIB; alerts are held until it settles."),
+    ("flapping", State.DOWN, "en", "🟠 <b>Waru FLAPPING</b>, now DOWN\nAddress: 172.16.200.117\nIts state keeps "
+     "changing since 27/11/2026 21:03:05 WIB; alerts for it are held until it is stable again."),
     ("stable", State.UP, "id", "🔵 <b>Waru STABIL</b>, kini UP\nAlamat: 172.16.200.117\nPada: 27/11/2026 21:03:05 WIB"),
     ("maintenance_end", State.DOWN, "en", "🛠 <b>Waru</b>: maintenance over, now <b>DOWN</b>\n"
      "Address: 172.16.200.117\nAt: 27/11/2026 21:03:05 WIB"),
@@ -91,6 +91,18 @@ def test_a_burst_becomes_one_grouped_message_in_order():
 def test_other_kinds(kind, to, language, expected):
     transition = t(to=to, kind="state" if kind == "degraded" else kind)
     assert render_message([transition], language=language) == expected
+
+
+def test_an_early_flapping_message_says_how_many_outages_in_how_long_and_the_state_now():
+    flapping = t("Porong", address="198.18.4.2", kind="flapping", since=AT - timedelta(seconds=6),
+                 evidence={"outages": 2, "outages_window_s": 6.2, "loss_percent": 100})
+    assert render_message([flapping], language="en") == (
+        "🟠 <b>Porong FLAPPING</b>, now DOWN\nAddress: 198.18.4.2\n2 outages in 6 s (since 21:02:59 WIB); "
+        "alerts for it are held until it is stable again.\nEvidence: loss 100%")
+    assert render_message([flapping]).split("\n")[2].startswith("2 kali padam dalam 6 dtk (sejak 21:02:59 WIB)")
+    burst = render_message([t("Waru", evidence={"loss_percent": 100}), flapping], language="en")
+    assert burst.split("\n")[2] == ("🟠 <b>Porong</b> (198.18.4.2) FLAPPING 21:03:05 WIB — 2 outages in 6 s "
+                                    "(since 21:02:59 WIB), now DOWN, loss 100%")
 
 
 def test_reminder_uplink_and_startup_as_the_state_machine_emits_them():

@@ -377,7 +377,8 @@ def test_timing_record_has_the_fixed_fields_with_milliseconds_and_offset(tmp_pat
     assert list(record) == ["events", "detected_at", "enqueued_at", "sent_at", "acked_at", "latency_ms",
                             "attempts", "chat_id", "message_id", "status", "kind"]
     assert record["kind"] == "alert"
-    assert record["events"] == [{"host": "Waru", "from": "up", "to": "down", "at": "2026-01-05T08:00:00.000+07:00"}]
+    assert record["events"] == [{"host": "Waru", "kind": "state", "from": "up", "to": "down",
+                                 "at": "2026-01-05T08:00:00.000+07:00"}]
     assert record["detected_at"] == "2026-01-05T08:00:00.000+07:00"
     assert record["enqueued_at"] == "2026-01-05T08:00:00.004+07:00"
     assert record["sent_at"] == record["acked_at"] == "2026-01-05T08:00:00.010+07:00"

@@ -32,6 +32,7 @@ from netwatchd.config.model import (
     HookSpec,
     HostSpec,
     MaintenanceWindow,
+    RateLimitSpec,
     ReportSchedule,
     RetentionSpec,
     Route,
@@ -619,6 +620,8 @@ class _Loader:
             values["api_url"] = values["api_url"].rstrip("/")
         if "templates" in own and value is not None:
             self._check_templates(value.items["templates"].value)
+        if "rate_limit" in values:
+            values["rate_limit"] = RateLimitSpec(**_fields(values["rate_limit"]))
         spec = TelegramSpec(**values)
         if "token" in own and not spec.token and "telegram.token" not in self.unset_secrets:
             self.warn(own["token"][1], "telegram.token", "is empty, so alerts go to the console",
@@ -796,6 +799,10 @@ class _Loader:
             line = own[key][1] if key in own else (entry.key_line if entry else 1)
             self.error(line, f"flapping.{key}", f"low_percent {spec.low_percent:g}% is not below high_percent "
                        f"{spec.high_percent:g}%", "low_percent < high_percent, e.g. 25% and 50%")
+        if spec.early_outages == 1:
+            self.error(own["early_outages"][1], "flapping.early_outages", "1 would call every outage flapping",
+                       "2 or more, like the default 2: a second outage soon after the first; 0 turns the "
+                       "early rule off")
         return spec
 
     def reports(self, entry: Entry | None, telegram: TelegramSpec) -> list[ReportSchedule]:

@@ -74,6 +74,7 @@ class HostSpec:
     via: str | None = None              # the router asked to confirm a DOWN (resolved: written, or the parent router)
     confirm: bool = True                # resolved by the loader: True only when `via` is set and probe is icmp
     router: str | None = None           # the site itself is this RouterOS device (routers[].name): cause on recovery
+    fold_window: float = 1.0            # a parent back UP waits this long for its children's answers
 
     @property
     def confirms(self) -> bool:
@@ -108,6 +109,19 @@ class RouterSpec:
     tls_verify: bool = True             # api-ssl: check the router's certificate (ca_file or system CAs)
     ca_file: str | None = None          # api-ssl: PEM file of the CA (or the router's self-signed cert)
     health: HealthSpec | None = None    # poll the router's own health (None = not watched)
+
+
+@dataclass(frozen=True)
+class RateLimitSpec:
+    """How many bot commands are taken at once, and how fast the allowance comes back, per user.
+
+    Admins beyond their allowance are queued and told so ("busy"); strangers beyond theirs are
+    dropped. A stranger is told "not allowed" at most once a minute whatever these say."""
+
+    admin_burst: int = 20
+    admin_per_second: float = 1.0
+    stranger_burst: int = 3
+    stranger_per_second: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -146,6 +160,7 @@ class TelegramSpec:
     language: Language = "id"           # id | en
     templates: dict[str, str] = field(default_factory=dict)
     poll_commands: bool = True
+    rate_limit: RateLimitSpec = field(default_factory=RateLimitSpec)
     viewers: tuple[int, ...] = ()       # may read (/monitor, /status, /history, /report), never act
     buttons: bool = True                # Ack / 1 h / Diagnose / History under every problem alert
     escalate: tuple[EscalationLevel, ...] = ()
@@ -199,12 +214,30 @@ class SelfCheck:
     probe_interval: float = 5.0
 
 
+EARLY_WINDOW_INTERVALS = 10
+"""Unset flapping.early_window / stable_after mean this many of the host's own intervals."""
+
+
 @dataclass(frozen=True)
 class FlapPolicy:
+    """Two detectors: the early rule (the `early_outages`-th outage start within `early_window`)
+    and the Nagios-style percent of result changes over the last `window` results."""
+
     window: int = 21
     high_percent: float = 50.0
     low_percent: float = 25.0
     enabled: bool = True
+    early_outages: int = 2              # 0 = no early rule
+    early_window: float | None = None   # seconds; None = EARLY_WINDOW_INTERVALS x the host's interval
+    stable_after: float | None = None   # seconds; None = EARLY_WINDOW_INTERVALS x the host's interval
+
+    def early_window_for(self, interval: float) -> float:
+        """The early rule's window for a host probed every `interval` seconds."""
+        return self.early_window if self.early_window is not None else EARLY_WINDOW_INTERVALS * interval
+
+    def stable_after_for(self, interval: float) -> float:
+        """How long a flapping host's state must hold before it is announced stable."""
+        return self.stable_after if self.stable_after is not None else EARLY_WINDOW_INTERVALS * interval
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from netwatchd.config.kinds import (
     format_duration,
 )
 from netwatchd.config.model import (
+    EARLY_WINDOW_INTERVALS,
     HOOK_EVENTS,
     Config,
     EscalationLevel,
@@ -47,6 +48,7 @@ from netwatchd.config.model import (
     HookSpec,
     HostSpec,
     MaintenanceWindow,
+    RateLimitSpec,
     ReportSchedule,
     RetentionSpec,
     Route,
@@ -161,6 +163,9 @@ HOST_SETTINGS: tuple[Key, ...] = (
         "server and that router is at fault, not the site)", doc_default="the parent, when it is a router"),
     Key("confirm", Flag(), "false: announce a DOWN without asking the via router (icmp probes only)",
         doc_default="true when a via router exists"),
+    Key("fold_window", Duration(0, 60), "when this host is a parent and comes back UP, how long its UP message "
+        "waits for its children's first answers so that it names every site back with it (0: send at once; "
+        "a child still silent then gets its own UP when it answers)"),
 )
 
 # Keys of a host that `defaults:` may not set (they describe one site).
@@ -218,6 +223,18 @@ ROUTER = Section("routers", (
 ), RouterSpec, "RouterOS devices netwatchd talks to over the API (the bot's commands, crosscheck, confirming "
    "DOWNs of the sites behind them, the sites' own uptime, health).", shape="list")
 
+RATE_LIMIT = Section("rate_limit", (
+    Key("admin_burst", Integer(1, 1000), "commands an admin may send at once before the bot queues them"),
+    Key("admin_per_second", Number(0, 100, lo_open=True), "how fast an admin's allowance comes back "
+        "(commands per second); a queued command is answered \"busy — N commands queued, about N s\" at "
+        "once and runs when its turn comes"),
+    Key("stranger_burst", Integer(1, 100), "messages from a non-admin that are looked at (logged and refused) "
+        "at once; more are dropped without a word"),
+    Key("stranger_per_second", Number(0, 10, lo_open=True), "how fast a non-admin's allowance comes back. "
+        "Whatever these two say, a non-admin is told \"not allowed\" at most once a minute"),
+), RateLimitSpec, "How many bot commands each user may send. Admins are never met with silence: beyond their "
+   "allowance a command is queued and they are told so. Non-admins get a hard limit.")
+
 ESCALATE = Section("escalate", (
     Key("after", Duration(1, 30 * 86400), "an incident still not acknowledged this long after it opened is "
         "sent to this level's chats, once", required=True),
@@ -257,6 +274,7 @@ TELEGRAM = Section("telegram", (
         "kinds, known {placeholders} and balanced HTML; see "
         "[telegram.md](telegram.md#your-own-wording-telegramtemplates))"),
     Key("poll_commands", Flag(), "answer the admins' bot commands (getUpdates)"),
+    Key("rate_limit", RATE_LIMIT, "per-user command limits, see below"),
 ), TelegramSpec, "Where alerts go. Without a token they are printed on the console.")
 
 WEB = Section("web", (
@@ -292,7 +310,17 @@ FLAPPING = Section("flapping", (
     Key("high_percent", Percent(0, 100, lo_open=True), "state changes in the window at or above this: flapping"),
     Key("low_percent", Percent(0, 100), "below this: stable again (must be below high_percent)"),
     Key("enabled", Flag(), "`flapping: false` turns flap damping off"),
-), FlapPolicy, "Flap damping. `flapping: false` turns it off.", shape="map_or_bool")
+    Key("early_outages", Integer(0, 100), "early rule: a site that goes DOWN this many times within "
+        "early_window is FLAPPING at once (one message: how many outages in how long, and its state now); "
+        "0 turns the early rule off"),
+    Key("early_window", Duration(1, 7 * 86400), "early rule: the window the outages are counted in",
+        doc_default=f"{EARLY_WINDOW_INTERVALS} × interval"),
+    Key("stable_after", Duration(1, 7 * 86400), "a flapping site is stable again (one message with its state) "
+        "once its state has held this long and its change percent is below low_percent",
+        doc_default=f"{EARLY_WINDOW_INTERVALS} × interval"),
+), FlapPolicy, "Flap damping. While a site is flapping its UP/DOWN/DEGRADED changes are recorded (reports count "
+   "every outage) but not announced, except that a site flapping between UP and DEGRADED that goes DOWN is told "
+   "so. `flapping: false` turns it off.", shape="map_or_bool")
 
 _DAY = 86400.0
 RETENTION = Section("retention", (
@@ -364,8 +392,8 @@ TOP = Section("top level", (
     Key("hooks", HOOKS, "commands and webhooks on transitions"),
 ), Config, "", extra_fields=("path",))
 
-SECTIONS = (TOP, DEFAULTS, HOST, THRESHOLDS, ROUTER, HEALTH, TELEGRAM, ESCALATE, ROUTE, WEB, MAINTENANCE,
-            SELF_CHECK, FLAPPING, RETENTION, REPORTS, HOOKS)
+SECTIONS = (TOP, DEFAULTS, HOST, THRESHOLDS, ROUTER, HEALTH, TELEGRAM, RATE_LIMIT, ESCALATE, ROUTE, WEB,
+            MAINTENANCE, SELF_CHECK, FLAPPING, RETENTION, REPORTS, HOOKS)
 
 
 # ---------------------------------------------------------------- docs/configuration.md
@@ -456,7 +484,8 @@ def config_reference() -> str:
         title = {"hosts": "## `hosts:` (list) and `defaults:`", "routers": "## `routers:` (list)",
                  "health": "## `routers[].health:`",
                  "maintenance": "## `maintenance:` (list)", "reports": "## `reports:` (list)",
-                 "hooks": "## `hooks:` (list)"}.get(section.name, f"## `{section.name}:`")
+                 "hooks": "## `hooks:` (list)", "rate_limit": "## `telegram.rate_limit:`"}.get(
+                     section.name, f"## `{section.name}:`")
         prefix = "thresholds." if section is THRESHOLDS else ""
         out += [title, "", section.help, ""] + _table(section, prefix) + [""]
         if section is HOST:

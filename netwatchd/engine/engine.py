@@ -69,8 +69,9 @@ end on the monotonic clock (`Mute.ends`). Moments restored from the store that l
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any, Protocol
@@ -102,6 +103,11 @@ UPLINK_DOWN_AFTER = 3
 UPLINK_UP_AFTER = 2
 UPLINK_SUMMARY_WAIT = 60.0
 """Seconds after the uplink returns that the summary waits for sites to be judged again."""
+OUTAGES_KEPT = 100
+"""At most this many recent outage starts are kept per host for the early flapping rule."""
+BURST_FAMILY_MAX = 256
+"""Sites sharing a parent are one family up to this many: when one starts failing the others are
+probed at once, and DOWNs decided together are told together. Larger families are not."""
 
 FAILED, DEGRADED, OK = 0, 1, 2
 _NO_CLASS = -1
@@ -183,7 +189,8 @@ def hosts_to_probe_soon(results: Sequence[ProbeResult], transitions: Sequence[Tr
       yet themselves — so a dead core is seen failing before its sites reach down_after and the
       sites are held and folded into the core's message instead of announced one by one;
     * the children of a host that just came back UP — they were unreachable and wait for fresh
-      evidence, which should not take a whole interval.
+      evidence, which should not take a whole interval — and of a down host that answers again,
+      so that their answers are there for its UP message.
     """
     soon: dict[str, None] = {}
     for result in results:
@@ -201,9 +208,11 @@ def hosts_to_probe_soon(results: Sequence[ProbeResult], transitions: Sequence[Tr
                 soon[parent] = None
             parent = hosts[parent].parent
     recovered = {t.host for t in transitions if t.kind == "state" and t.to_state == State.UP}
-    if recovered:
+    answering = {r.host for r in results if r.host in hosts and classify(r, hosts[r.host]) != FAILED
+                 and (known := states.get(r.host)) is not None and known.state == State.DOWN}
+    if recovered or answering:
         for spec in hosts.values():
-            if spec.parent in recovered:
+            if spec.parent in recovered or spec.parent in answering:
                 soon[spec.name] = None
     return list(soon)
 
@@ -227,6 +236,33 @@ def _iso_cached(moment: datetime) -> str:
             _ISO_CACHE.clear()
         text = _ISO_CACHE[moment] = iso_ms(moment)
     return text
+
+
+def _shifted(transition: Transition, delta: timedelta) -> Transition:
+    """`transition` with its moments moved by `delta` (the wall clock stepped)."""
+    return replace(transition, at=transition.at + delta,
+                   since=transition.since + delta if transition.since is not None else None)
+
+
+def _drop_extra(track: _Track, key: str) -> None:
+    track.extra = {k: v for k, v in track.extra.items() if k != key}
+
+
+def _first_news(out: list[Transition], order: dict[int, int], after: int, *, any_of: set[str],
+                announced_of: frozenset[str] | set[str] = frozenset()) -> int | None:
+    """Index of the first transition in `out` decided after the waiting message (its number in
+    `order` above `after`) that it must go out before: any of a host in `any_of` (the site
+    itself, its ancestors), an announced one of a host in `announced_of` (its descendants) or
+    of the server itself."""
+    return next((i for i, t in enumerate(out) if order.get(id(t), -1) > after and (
+        t.host in any_of or (t.notify and (t.host in announced_of or t.host == SELF_HOST)))), None)
+
+
+def _probe_time(spec: HostSpec) -> float:
+    """How long a probe of a dead host lasts: an ICMP probe waits for its last echo."""
+    if spec.probe == "icmp":
+        return (spec.count - 1) * spec.packet_interval + spec.timeout
+    return spec.timeout
 
 
 def _evidence(result: ProbeResult | None, failures: int) -> dict[str, Any]:
@@ -261,21 +297,30 @@ def _st(text: str | None) -> State | None:
     return State(text) if text else None
 
 
+def _sv(state: State | None) -> str:
+    return state.value if state is not None else ""
+
+
 @dataclass(frozen=True)
 class HostState:
     """Everything the engine knows about one host (or the server itself, SELF_HOST).
 
     fails/oks/degraded/alive: consecutive failed / ok / degraded / answered results.
     flap_bits: the last window-1 change bits (bit 0 newest); last_class: class of the last result.
+    fail_bits: which of the last `window` results failed (bit 0 newest). flap_quality: the flapping
+    began on quality (few failed results then): an outage during it is news.
     held: reached down_after but waits for an ancestor to settle (or to be probed again: an
     ancestor whose last probe is older than this host's first failure is not known to be up).
     checked_at / failing_since / held_since: time of the last result, of the first failed result
     in a row, and since when it is held. rejudge: was unreachable, its
     parent is back, waiting for fresh evidence. told: the state admins were last told (None =
     nothing yet). muted / pre_mute_state: mute mark and the state when the mute began.
+    outages: when its recent outages began (ISO times, for the early flapping rule).
     extra: SELF_HOST bookkeeping (uplink loss time, pending summary, startup announced); for a host,
     its questions to the routers (see engine.confirm): "confirm" (asked, not answered), "verdict"
-    (answered, not yet applied), "path_checked", "outage_from", "deferred" (an UP waiting for its cause).
+    (answered, not yet applied), "path_checked", "outage_from", "deferred" (an UP waiting for its cause);
+    on a parent back UP, "fold": its UP message waiting for its children's answers; on a site whose
+    DOWN waits for the rest of a burst, "burst".
     """
 
     host: str
@@ -287,6 +332,8 @@ class HostState:
     alive: int = 0
     last_class: str = ""
     flap_bits: int = 0
+    fail_bits: int = 0
+    flap_quality: bool = False
     flapping: bool = False
     flap_announced: bool = False
     flap_percent: float = 0.0
@@ -299,6 +346,7 @@ class HostState:
     checked_at: datetime | None = None
     failing_since: datetime | None = None
     held_since: datetime | None = None
+    outages: tuple[str, ...] = ()
     evidence: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -328,6 +376,7 @@ class HostState:
         values["pre_mute_state"] = _st(values.get("pre_mute_state"))
         for name in ("since", "last_reminder", "checked_at", "failing_since", "held_since"):
             values[name] = _dt(values.get(name))
+        values["outages"] = tuple(values.get("outages") or ())
         values["evidence"] = dict(values.get("evidence") or {})
         values["extra"] = dict(values.get("extra") or {})
         return cls(**values)
@@ -342,10 +391,11 @@ class _Track:
     """The mutable working copy of a HostState (fast to update per result)."""
 
     __slots__ = ("name", "spec", "state", "since", "fails", "oks", "degraded", "alive", "last_class",
-                 "flap_bits", "flapping", "flap_announced", "flap_percent", "held", "rejudge", "told",
+                 "flap_bits", "fail_bits", "flap_quality", "flapping", "flap_announced", "flap_percent", "held",
+                 "rejudge", "told",
                  "muted", "pre_mute_state", "last_reminder", "last", "evidence", "extra", "parent",
                  "children", "depth", "held_children", "limits", "last_at", "failing_since",
-                 "held_since", "order")
+                 "held_since", "order", "outages")
 
     def __init__(self, name: str, spec: HostSpec | None, saved: HostState | None) -> None:
         saved = saved or HostState(host=name)
@@ -359,6 +409,8 @@ class _Track:
         self.alive = saved.alive
         self.last_class = _CLASS_BY_NAME.get(saved.last_class, _NO_CLASS)
         self.flap_bits = saved.flap_bits
+        self.fail_bits = saved.fail_bits
+        self.flap_quality = saved.flap_quality
         self.flapping = saved.flapping
         self.flap_announced = saved.flap_announced
         self.flap_percent = saved.flap_percent
@@ -371,6 +423,7 @@ class _Track:
         self.last_at = saved.checked_at
         self.failing_since = saved.failing_since
         self.held_since = saved.held_since
+        self.outages: tuple[str, ...] = tuple(saved.outages)
         self.last: ProbeResult | None = None
         self.evidence: dict[str, Any] = dict(saved.evidence)
         self.extra: dict[str, Any] = dict(saved.extra)
@@ -397,10 +450,12 @@ class _Track:
         state.__dict__.update(
             host=self.name, state=self.state, since=self.since, fails=self.fails, oks=self.oks,
             degraded=self.degraded, alive=self.alive, last_class=_CLASS_NAMES[self.last_class],
-            flap_bits=self.flap_bits, flapping=self.flapping, flap_announced=self.flap_announced,
+            flap_bits=self.flap_bits, fail_bits=self.fail_bits, flap_quality=self.flap_quality,
+            flapping=self.flapping, flap_announced=self.flap_announced,
             flap_percent=self.flap_percent, held=self.held, rejudge=self.rejudge, told=self.told,
             muted=self.muted, pre_mute_state=self.pre_mute_state, last_reminder=self.last_reminder,
             checked_at=self.last_at, failing_since=self.failing_since, held_since=self.held_since,
+            outages=self.outages,
             evidence=self.current_evidence() if self.last is not None else dict(self.evidence),
             extra=dict(self.extra) if self.extra else {})
         return state
@@ -433,6 +488,61 @@ class _Fold:
             track.told = State(before) if before else None
 
 
+class _Pending:
+    """A parent's UP message held until its children have answered (or its fold_window ends).
+
+    Mirrored in the parent's HostState.extra["fold"], so a restart sends it all the same."""
+
+    __slots__ = ("transition", "fold", "until", "told_before")
+
+    def __init__(self, transition: Transition, fold: _Fold, until: datetime, told_before: State | None) -> None:
+        self.transition, self.fold, self.until, self.told_before = transition, fold, until, told_before
+
+    def to_extra(self) -> dict[str, Any]:
+        return {"transition": self.transition.to_dict(), "until": iso_ms(self.until),
+                "names": list(self.fold.names), "changes": dict(self.fold.changes),
+                "before": dict(self.fold.before), "told_before": _sv(self.told_before)}
+
+    @classmethod
+    def from_extra(cls, data: Any) -> _Pending | None:
+        """None for a malformed entry (it is dropped: the parent's UP is then not announced)."""
+        try:
+            fold = _Fold()
+            fold.names = [str(n) for n in data["names"]]
+            fold.changes = {str(k): str(v) for k, v in dict(data["changes"]).items()}
+            fold.before = {str(k): str(v) for k, v in dict(data["before"]).items()}
+            return cls(Transition.from_dict(data["transition"]), fold, datetime.fromisoformat(data["until"]),
+                       _st(data.get("told_before")))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+class _Held:
+    """A site's DOWN message held while siblings are failing too (a burst), for at most `until`.
+
+    Mirrored in the site's HostState.extra["burst"]."""
+
+    __slots__ = ("transitions", "until", "told_before", "before")
+
+    def __init__(self, transitions: list[Transition], until: datetime, told_before: State | None,
+                 before: dict[str, str]) -> None:
+        self.transitions, self.until, self.told_before = transitions, until, told_before
+        self.before = before                 # what admins knew of each child it names as unreachable
+
+    def to_extra(self) -> dict[str, Any]:
+        return {"transitions": [t.to_dict() for t in self.transitions], "until": iso_ms(self.until),
+                "told_before": _sv(self.told_before), "before": dict(self.before)}
+
+    @classmethod
+    def from_extra(cls, data: Any) -> _Held | None:
+        """None for a malformed entry (it is dropped)."""
+        try:
+            return cls([Transition.from_dict(t) for t in data["transitions"]], datetime.fromisoformat(data["until"]),
+                       _st(data.get("told_before")), {str(k): str(v) for k, v in dict(data["before"]).items()})
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
 _BY_DEPTH = attrgetter("depth", "order")
 
 
@@ -450,6 +560,13 @@ class AlertEngine:
         self._muted_now: set[str] = set()
         self._touched: set[str] = set()
         self._summary: _Fold | None = None   # the pending uplink_back summary (mirrored in SELF_HOST extra)
+        self._pending: dict[str, _Pending] = {}   # parents' UP messages waiting for their children
+        self._swept: dict[str | None, float] = {}  # family (parent name) -> monotonic time of its last sweep
+        self._marks: dict[str, int] = {}          # this round's number of the change a DOWN waits from
+        self._fold_marks: dict[str, int] = {}     # ... and of the change a parent's UP waits from
+        self._order: dict[int, int] = {}          # id(transition) -> its number in this round
+        self._numbers = itertools.count()
+        self._held: dict[str, _Held] = {}         # DOWN messages waiting for the rest of a burst
         self._tracks: dict[str, _Track] = {}
         self._anchors: dict[str, _Track] = {}
         saved = dict(states or {})
@@ -458,6 +575,16 @@ class AlertEngine:
         self._asks: list[RouterAsk] = []
         self._ask_seq = 0
         self._configure(config, saved)
+        waiting: tuple[tuple[str, Any, dict[str, Any]], ...] = (
+            ("fold", _Pending, self._pending), ("burst", _Held, self._held))   # messages saved while waiting
+        for track in self._tracks.values():
+            for key, kind, into in waiting:
+                if key in track.extra:
+                    found = kind.from_extra(track.extra[key])
+                    if found is not None:
+                        into[track.name] = found
+                    else:
+                        _drop_extra(track, key)
         self._no_future(clock.now())
         now = clock.now()
         for track in self._tracks.values():     # questions of a previous run are asked again
@@ -494,7 +621,17 @@ class AlertEngine:
                 asked = track.extra.get(key)
                 if isinstance(asked, dict) and asked.get("at"):
                     track.extra[key] = {**asked, "at": iso_ms(datetime.fromisoformat(asked["at"]) + delta)}
+            if track.outages:
+                track.outages = tuple(iso_ms(datetime.fromisoformat(at) + delta) for at in track.outages)
             self._touched.add(track.name)
+        for pending in self._pending.values():       # re-mirrored in the parent's state when settled
+            pending.until += delta
+            pending.transition = _shifted(pending.transition, delta)
+        for name, held in self._held.items():
+            held.until += delta
+            held.transitions = [_shifted(t, delta) for t in held.transitions]
+            if name in self._tracks:
+                self._tracks[name].extra = {**self._tracks[name].extra, "burst": held.to_extra()}
 
     def _no_future(self, now: datetime) -> None:
         """Restored moments later than now (the clock stepped back while stopped) are taken as now:
@@ -509,6 +646,9 @@ class AlertEngine:
                     if track.extra.get(key) and datetime.fromisoformat(track.extra[key]) > now}
             if late:
                 track.extra = {**track.extra, **late}
+                self._touched.add(track.name)
+            if any(datetime.fromisoformat(at) > now for at in track.outages):
+                track.outages = tuple(min(at, iso_ms(now), key=datetime.fromisoformat) for at in track.outages)
                 self._touched.add(track.name)
 
     # ----------------------------------------------------------------- configuration
@@ -662,12 +802,14 @@ class AlertEngine:
         """Judge a batch of probe results; returns every transition decided."""
         now = self._now()
         out: list[Transition] = []
+        self._marks, self._fold_marks, self._order = {}, {}, {}
         self._refresh_mutes(now, out)
         dirty: list[_Track] = []
         seen: set[str] = set()
         tracks = self._tracks
         flap_on = self._flap.enabled
         flap_mask = self._flap_mask
+        fail_mask = (flap_mask << 1) | 1
         touched = self._touched
         anchors_hit = False
         for result in results:
@@ -706,6 +848,7 @@ class AlertEngine:
                 track.failing_since = track.held_since = None
             changed = cls != track.last_class and track.last_class != _NO_CLASS
             track.flap_bits = ((track.flap_bits << 1) | changed) & flap_mask
+            track.fail_bits = ((track.fail_bits << 1) | (cls == FAILED)) & fail_mask
             track.last_class = cls
             state = track.state
             if state == State.UNREACHABLE and not track.rejudge:
@@ -716,16 +859,21 @@ class AlertEngine:
             if (track.held or (flap_on and (changed or track.flapping or track.flap_announced))
                     or (track.extra and "confirm" in track.extra and cls != FAILED)
                     or (track.held_children and cls != FAILED)
+                    or (track.rejudge and cls == OK and self._pending)
                     or (not steady and self._target(track) not in (None, state))):
                 dirty.append(track)
         self._judge_all(dirty, now, out, anchors_hit)
+        self._settle_bursts(now, out)
+        self._settle_folds(now, out)
         self._maybe_startup(now, out)
         return out
 
     def tick(self) -> list[Transition]:
-        """Time-driven work: mute starts/ends, reminders, the uplink summary's deadline."""
+        """Time-driven work: mute starts/ends, reminders, the uplink summary's deadline, the end of
+        a parent's fold window or of a burst's wait."""
         now = self._now()
         out: list[Transition] = []
+        self._marks, self._fold_marks, self._order = {}, {}, {}
         self._refresh_mutes(now, out)
         for track in list(self._tracks.values()):
             if track.held:     # its ancestor was not probed in time: judge it with what is known
@@ -747,6 +895,8 @@ class AlertEngine:
                                if track.since else None}))
         self._tick_questions(now, out)
         self._maybe_summarize_uplink(now, out, force_after=UPLINK_SUMMARY_WAIT)
+        self._settle_bursts(now, out)
+        self._settle_folds(now, out)
         return out
 
     def _tick_questions(self, now: datetime, out: list[Transition]) -> None:
@@ -834,14 +984,60 @@ class AlertEngine:
         """After `ingest(results)` returned `transitions`: the hosts (and anchors) to probe now rather
         than at their turn (hosts_to_probe_soon, then wanted_soon). The caller expedites them."""
         soon = hosts_to_probe_soon(results, transitions, self._tracks, self._specs)
-        return soon + [name for name in self.wanted_soon() if name not in soon]
+        soon += self._siblings_to_sweep(results)
+        return list(dict.fromkeys(soon + self.wanted_soon()))
+
+    def _family(self, track: _Track) -> list[_Track]:
+        """`track` and its siblings: the children of its parent (or every top-level host)."""
+        if track.parent is not None:
+            return track.parent.children
+        return [t for t in self._tracks.values() if t.parent is None]
+
+    def _siblings_to_sweep(self, results: Sequence[ProbeResult]) -> list[str]:
+        """The siblings of hosts whose first failure is in `results`: probed at once, sites cut in
+        the same second are seen failing together and decided together, however their probe
+        phases were spread. Families larger than BURST_FAMILY_MAX are not swept, and a family at
+        most once per its shortest interval (a flapping site does not keep its siblings busy)."""
+        found: dict[str, None] = {}
+        now = self._clock.monotonic()
+        for result in results:
+            track = self._tracks.get(result.host)
+            if track is None or track.fails != 1 or track.state in _DOWNISH:
+                continue
+            family = self._family(track)
+            if not 2 <= len(family) <= BURST_FAMILY_MAX:
+                continue
+            key = track.parent.name if track.parent is not None else None
+            shortest = min(t.spec.interval for t in family if t.spec is not None)
+            if now - self._swept.get(key, float("-inf")) < shortest:
+                continue
+            self._swept[key] = now
+            found.update((t.name, None) for t in family
+                         if t is not track and t.fails == 0 and t.state not in _DOWNISH)
+        return list(found)
 
     def wanted_soon(self) -> list[str]:
         """Hosts (and anchors) whose fresh probe would let held hosts be judged: probe them now."""
         found = [t.name for t in self._parents if t.held_children]   # not all 10,000 tracks per batch
         if self._self.held_children:
             found += list(self._anchors)
-        return found
+        for name in self._pending:          # a parent's UP waits for these children's answers
+            track = self._tracks.get(name)
+            if track is not None:
+                found += [d.name for d in self._descendants(track) if d.rejudge]
+        for name in self._held:             # a burst's DOWNs wait for these siblings' fresh answers
+            track = self._tracks.get(name)
+            if track is not None and track.failing_since is not None:
+                found += [s.name for s in self._family(track) if s.name not in self._held and not s.muted
+                          and s.state in (State.UP, State.DEGRADED)
+                          and (s.last_at is None or s.last_at < track.failing_since)]
+        return list(dict.fromkeys(found))
+
+    def next_wakeup(self) -> datetime | None:
+        """When tick() has time-driven work before its usual second (a parent's fold window ends,
+        a burst's DOWN messages stop waiting)."""
+        return min([p.until for p in self._pending.values()] + [h.until for h in self._held.values()],
+                   default=None)
 
     # ----------------------------------------------------------------- questions to the routers
 
@@ -856,6 +1052,7 @@ class AlertEngine:
         that is no longer open (the site answered again meanwhile, a newer question) is ignored."""
         now = self._now()
         out: list[Transition] = []
+        self._marks, self._fold_marks, self._order = {}, {}, {}
         for reply in answers:
             track = self._tracks.get(reply.host)
             if track is None:
@@ -877,6 +1074,8 @@ class AlertEngine:
             else:
                 self._release_deferred(track, now, out, reply)
         self._maybe_summarize_uplink(now, out, force_after=None)
+        self._settle_bursts(now, out)
+        self._settle_folds(now, out)
         self._maybe_startup(now, out)
         return out
 
@@ -949,34 +1148,42 @@ class AlertEngine:
     def _judge(self, track: _Track, now: datetime, out: list[Transition]) -> None:
         if track.state == State.UNREACHABLE and not track.rejudge:
             return
-        if self._flap.enabled:
-            self._judge_flapping(track, now, out)
         target = self._target(track)
+        if (target is None and track.rejudge and track.last_class == OK
+                and self._holding_fold(track) is not None):
+            target = State.UP       # its parent's UP waits for it, and it answers: name it there
+        upcoming = target if target is not None and target != track.state else None
+        note = self._judge_flapping(track, now, out, upcoming) if self._flap.enabled else None
         extra: dict[str, Any] | None = None
         if target == State.DOWN and track.state == State.PATH:
             self._recheck_path(track, now, out)     # failing is what PATH is: only its router decides
-        elif target is not None and target != track.state:
-            if target == State.DOWN:
+            self._announce_flapping(track, now, out, note)
+        elif upcoming is not None:
+            if upcoming == State.DOWN:
                 verdict, blocker = self._ancestry(track, now)
                 if verdict == "settling" and blocker is not None:
                     track.held = True
                     track.held_since = track.held_since or now
                     self._touched.add(track.name)
                     blocker.held_children[track.name] = track
+                    self._announce_flapping(track, now, out, note)
                     return
                 if verdict == "down":
-                    self._change(track, State.UNREACHABLE, now, out, None)
+                    self._change(track, State.UNREACHABLE, now, out, None, note)
                     return
                 gate = self._confirmation(track, now)
-                if gate is _WAIT:
+                if gate is _WAIT:            # its via router is asked: answer() decides
                     track.held = False
+                    self._announce_flapping(track, now, out, note)
                     return
                 if isinstance(gate, tuple):
-                    target, extra = gate
+                    upcoming, extra = gate
             track.held = False
-            self._change(track, target, now, out, None, extra=extra)
-        elif track.held and target != State.DOWN:
-            track.held = False
+            self._change(track, upcoming, now, out, None, note, extra=extra)
+        else:
+            if track.held and target != State.DOWN:
+                track.held = False
+            self._announce_flapping(track, now, out, note)
         if target != State.DOWN and track.extra and "confirm" in track.extra:
             del track.extra["confirm"]               # it answers again: the question is moot
             self._touched.add(track.name)
@@ -996,26 +1203,64 @@ class AlertEngine:
                 child.held = False
                 self._judge(child, now, out)
 
-    def _judge_flapping(self, track: _Track, now: datetime, out: list[Transition]) -> None:
+    def _judge_flapping(self, track: _Track, now: datetime, out: list[Transition],
+                        upcoming: State | None) -> dict[str, Any] | None:
+        """The percent rule. Returns the note of a flapping start (told with `upcoming`, the change
+        this result brings, or alone by _announce_flapping); announces "stable" itself."""
         percent = change_percent(track.flap_bits, self._slots)
         track.flap_percent = percent
         if not track.flapping and percent >= self._flap.high_percent:
             track.flapping = True
-            # Admins told "flapping" and not yet "stable" (the stable fell in a mute) hear nothing new.
-            notify = not (track.muted or track.flap_announced or track.state == State.UNREACHABLE
-                          or self._summary_pending())
-            track.flap_announced = track.flap_announced or notify
-            out.append(self._transition(track, track.state, now, kind="flapping", notify=notify,
-                                        since=track.since, extra={"flap_percent": percent}))
-            return
+            # on quality (UP <-> DEGRADED) unless failed probes make half the changes (each failed
+            # probe between answers is two changes: into and out of "failed")
+            track.flap_quality = 4 * track.fail_bits.bit_count() < track.flap_bits.bit_count()
+            return {"flap_percent": percent}
         quiet = track.muted or self._summary_pending() or track.state == State.UNREACHABLE
-        if track.flapping and percent < self._flap.low_percent:
+        if (track.flapping and percent < self._flap.low_percent and upcoming is None
+                and self._held_long_enough(track, now)):
             track.flapping = False
             if not quiet:
                 self._announce_stable(track, now, out, percent)
         elif track.flap_announced and not track.flapping and not quiet:
             # a "stable" held back by a mute, the uplink summary or a parent outage
             self._announce_stable(track, now, out, percent)
+        return None
+
+    def _held_long_enough(self, track: _Track, now: datetime) -> bool:
+        """Has a flapping host kept its state for flapping.stable_after?"""
+        if track.spec is None or track.since is None:
+            return True
+        return (now - track.since).total_seconds() >= self._flap.stable_after_for(track.spec.interval)
+
+    def _announce_flapping(self, track: _Track, now: datetime, out: list[Transition],
+                           note: dict[str, Any] | None) -> None:
+        """A flapping start with no change of state to tell with it: "FLAPPING, now <state>"."""
+        if note is None:
+            return
+        # Admins told "flapping" and not yet "stable" (the stable fell in a mute) hear nothing new.
+        notify = not (track.muted or track.flap_announced or track.state == State.UNREACHABLE
+                      or self._summary_pending())
+        track.flap_announced = track.flap_announced or notify
+        if notify and track.state in (State.UP, State.DOWN, State.DEGRADED):
+            track.told = track.state
+        out.append(self._transition(track, track.state, now, kind="flapping", notify=notify,
+                                    since=track.since, extra=note))
+
+    def _outage_started(self, track: _Track, now: datetime) -> dict[str, Any] | None:
+        """Record an outage start; the early rule's note when it makes `early_outages` within
+        `early_window` (counted from outage start to outage start), else None."""
+        spec = track.spec
+        if spec is None:
+            return None
+        window = self._flap.early_window_for(spec.interval)
+        kept = [at for at in track.outages if (now - datetime.fromisoformat(at)).total_seconds() <= window]
+        kept.append(iso_ms(now))
+        track.outages = tuple(kept[-OUTAGES_KEPT:])
+        if self._flap.early_outages < 2 or len(kept) < self._flap.early_outages:
+            return None
+        first = datetime.fromisoformat(kept[0])
+        return {"outages": len(kept), "outages_window_s": round((now - first).total_seconds(), 3),
+                "first_outage": kept[0]}
 
     def _announce_stable(self, track: _Track, now: datetime, out: list[Transition], percent: float) -> None:
         notify = track.flap_announced or self._news(track, track.state)
@@ -1040,17 +1285,44 @@ class AlertEngine:
         return new == State.DOWN and track.spec is not None and not track.spec.alert_on_down
 
     def _change(self, track: _Track, new: State, now: datetime, out: list[Transition],
-                fold: _Fold | None, extra: dict[str, Any] | None = None) -> None:
-        """Move `track` to `new`, decide whether it is announced, and carry its descendants along."""
+                fold: _Fold | None, note: dict[str, Any] | None = None,
+                extra: dict[str, Any] | None = None) -> None:
+        """Move `track` to `new`, decide whether it is announced, and carry its descendants along.
+
+        `note`: a flapping start found in this judgement; the change is then told in one FLAPPING
+        message. A DOWN that makes the early rule's count is such a start too. While flapping
+        nothing is announced, except a DOWN of a site flapping on quality alone (UP <-> DEGRADED)
+        when admins were last told it was not down. `extra`: evidence added to the transition (a
+        router's vote)."""
         if track.extra:
             if "deferred" in track.extra:        # an UP still waiting for its cause goes out first
                 self._release_deferred(track, now, out, None)
             for key in ("confirm", "verdict", "path_checked"):
                 track.extra.pop(key, None)
+        if self._held:        # its own or its descendants' DOWNs waiting for a burst go out first
+            self._release([t for t in (track, *self._descendants(track)) if t.name in self._held], out)
+        mark = next(self._numbers)           # what this change brings is numbered after this
         old = track.state
         old_since = track.since
-        quiet = track.muted or track.flapping or old == State.UNKNOWN
-        notify = not quiet and self._news(track, new)
+        told_before = track.told
+        if fold is None and new == State.UP and track.rejudge:
+            fold = self._holding_fold(track)   # an ancestor's UP message waits for it
+        if new == State.DOWN and self._flap.enabled:
+            early = self._outage_started(track, now)
+            if early is not None and not track.flapping:
+                note = {**(note or {}), **early}
+                track.flap_quality = False
+        flap_notify = False
+        if note is not None:
+            track.flapping = True
+            notify = False
+            flap_notify = (not (track.muted or old == State.UNKNOWN or self._summary_pending()
+                                or new in (State.UNREACHABLE, State.UNKNOWN))
+                           and ("outages" in note or not track.flap_announced))
+        else:
+            # while flapping nothing is told, but an outage of a site flapping on quality alone
+            hushed = track.flapping and not (new == State.DOWN and track.told != State.DOWN and track.flap_quality)
+            notify = not (track.muted or hushed or old == State.UNKNOWN) and self._news(track, new)
         if notify and self._silent_down(track, new):
             # counted as told without a message, so the UP that ends it is news
             track.told, notify = new, False
@@ -1064,6 +1336,10 @@ class AlertEngine:
                 track.told = new
         elif notify:
             track.told = new
+        if flap_notify:
+            track.flap_announced = True
+            if new in (State.UP, State.DOWN, State.DEGRADED):
+                track.told = new
         track.state = new
         track.since = now
         track.rejudge = False
@@ -1071,15 +1347,17 @@ class AlertEngine:
         track.held_since = None
         track.last_reminder = None
         self._touched.add(track.name)
-        own_fold = _Fold() if notify else fold
+        announced = notify or flap_notify
+        own_fold = _Fold() if announced else fold
         children_out: list[Transition] = []
         if new in _DOWNISH:
-            self._cut_off(track, now, children_out, own_fold, fold_children=notify or folded)
+            self._cut_off(track, now, children_out, own_fold, fold_children=announced or folded)
         elif old in _DOWNISH or old == State.UNKNOWN:
             self._reconnect(track, now, children_out, own_fold)
-        affected = tuple(own_fold.names) if notify and own_fold is not None else ()
-        transition = self._transition(track, new, now, kind="state", notify=notify, since=old_since,
-                                      old=old, affected=affected, extra=extra)
+        affected = tuple(own_fold.names) if announced and own_fold is not None else ()
+        change = self._transition(track, new, now, kind="state", notify=notify, since=old_since,
+                                  old=old, affected=affected if notify else (), extra=extra)
+        self._order[id(change)] = mark       # decided before what its descendants' changes brought
         spec = track.spec
         if new == State.PATH:
             track.extra["path_checked"] = iso_ms(now)
@@ -1087,15 +1365,187 @@ class AlertEngine:
             began = (track.failing_since or now) - timedelta(seconds=spec.interval if spec else 0.0)
             track.extra["outage_from"] = iso_ms(began)
         elif old == State.DOWN and spec is not None and spec.router and new in (State.UP, State.DEGRADED):
-            track.extra["deferred"] = transition.to_dict()     # emitted with its cause (answer())
+            track.extra["deferred"] = change.to_dict()     # emitted with its cause (answer())
             self._ask(track, "cause", spec.router, now)
         else:
             track.extra.pop("outage_from", None)
-        if "deferred" not in track.extra:
-            out.append(transition)
+        deferred = "deferred" in track.extra
+        if note is not None:
+            if not deferred:
+                out.append(change)
+            first = note.pop("first_outage", None)
+            flapping = self._transition(track, new, now, kind="flapping", notify=flap_notify,
+                                        since=datetime.fromisoformat(first) if first else old_since,
+                                        old=old, affected=affected, extra=note)
+            self._order[id(flapping)] = mark
+            if flap_notify and new == State.DOWN and self._burst_forming(track):
+                self._marks[track.name] = mark
+                self._hold_down(track, flapping, now, told_before, own_fold)
+            else:
+                out.append(flapping)
+        elif deferred:
+            pass                               # goes out with its cause (answer())
+        elif notify and new == State.DOWN and self._burst_forming(track):
+            self._marks[track.name] = mark
+            self._hold_down(track, change, now, told_before, own_fold)
+        elif notify and new == State.UP and own_fold is not None and self._waits_for_children(track):
+            assert spec is not None
+            self._pending[track.name] = _Pending(change, own_fold, now + timedelta(seconds=spec.fold_window),
+                                                 told_before)
+            self._fold_marks[track.name] = mark
+        else:
+            out.append(change)
         out.extend(children_out)
         if folded and fold is self._summary:
             self._save_summary()
+
+    # ----------------------------------------------------------------- bursts
+
+    def _suspects(self, family: list[_Track], since: datetime) -> bool:
+        """Is a site of `family` failing but undecided, or not probed since `since` (the app probes
+        the family at once when one starts failing: its answer is on the way)?"""
+        for sibling in family:
+            if (sibling.muted or sibling.name in self._held
+                    or sibling.state not in (State.UP, State.DEGRADED)):
+                continue
+            if sibling.fails > 0 or (sibling.last_at is not None and sibling.last_at < since):
+                return True
+        return False
+
+    def _burst_forming(self, track: _Track) -> bool:
+        """Should `track`'s DOWN wait for siblings about to be decided too (one message for all)?"""
+        family = self._family(track)
+        if len(family) < 2 or len(family) > BURST_FAMILY_MAX or track.failing_since is None:
+            return False
+        others = [t for t in family if t is not track]
+        return any(t.name in self._held for t in others) or self._suspects(others, track.failing_since)
+
+    def _hold_down(self, track: _Track, transition: Transition, now: datetime, told_before: State | None,
+                   fold: _Fold | None) -> None:
+        """Hold `transition` (a DOWN) at most two probes of the slowest sibling: long enough for
+        a sibling probed a moment later to fail twice and be decided."""
+        longest = max(max(t.spec.retry_interval, _probe_time(t.spec)) for t in self._family(track) if t.spec)
+        self._held[track.name] = _Held([transition], now + timedelta(seconds=2 * longest + 0.2), told_before,
+                                       dict(fold.before) if fold is not None else {})
+        track.extra = {**track.extra, "burst": self._held[track.name].to_extra()}
+        self._touched.add(track.name)
+
+    def _settle_bursts(self, now: datetime, out: list[Transition]) -> None:
+        """Send the held DOWNs of a family together once no sibling is left failing undecided, or
+        when the first of them has waited its longest; and before any other news of one of them,
+        of an ancestor, or of the server itself."""
+        if not self._held:
+            return
+        families: dict[int, list[_Track]] = {}
+        for name in list(self._held):
+            track = self._tracks.get(name)
+            if track is None:                        # removed by a reload
+                del self._held[name]
+                continue
+            families.setdefault(id(track.parent), []).append(track)
+        for members in families.values():
+            names = {t.name for t in members}
+            first = {m.name: _first_news(out, self._order, self._marks.get(m.name, -1),
+                                         any_of={m.name} | self._ancestor_names(m)) for m in members}
+            since = min((t.failing_since for t in members if t.failing_since is not None), default=now)
+            waiting = self._suspects([t for t in self._family(members[0]) if t.name not in names], since)
+            if (all(index is None for index in first.values()) and waiting
+                    and all(now < self._held[n].until for n in names)):
+                continue
+            self._release(members, out, first)
+
+    def _untell(self, names: Iterable[str], before: dict[str, str]) -> None:
+        """Admins will not be told about `names` after all: back to what they knew before."""
+        for name in names:
+            track = self._tracks.get(name)
+            if track is not None:
+                told = before.get(name, "")
+                track.told = State(told) if told else None
+                self._touched.add(name)
+
+    @staticmethod
+    def _ancestor_names(track: _Track) -> set[str]:
+        names: set[str] = set()
+        node = track.parent
+        while node is not None:
+            names.add(node.name)
+            node = node.parent
+        return names
+
+    def _release(self, members: list[_Track], out: list[Transition], at: dict[str, int | None] | None = None) -> None:
+        """Put the held DOWNs of `members` into `out`, each before the news decided after it
+        (`at`: index by member name; None or absent: at the end), ties in the order they were
+        decided; a member muted meanwhile has its DOWN recorded, not announced."""
+        placed: list[tuple[int, datetime, int, list[Transition]]] = []
+        for order, member in enumerate(sorted(members, key=_BY_DEPTH)):  # ties in time: the config's order
+            held = self._held.pop(member.name)
+            if member.muted:                        # muted meanwhile: recorded; the mute's end tells
+                member.told = held.told_before
+                self._untell(held.before, held.before)
+                released = [self._same_number(t, notify=False, affected=()) for t in held.transitions]
+            else:
+                muted = {n: b for n, b in held.before.items() if n in self._tracks and self._tracks[n].muted}
+                self._untell(muted, held.before)
+                released = [self._same_number(t, affected=tuple(n for n in t.affected if n not in muted))
+                            for t in held.transitions]
+            _drop_extra(member, "burst")
+            self._touched.add(member.name)
+            index = (at or {}).get(member.name)
+            placed.append((len(out) if index is None else index, min(t.at for t in released), order, released))
+        for index, _, _, released in sorted(placed, key=lambda p: (-p[0], -p[1].timestamp(), -p[2])):
+            out[index:index] = released          # from the last place back: earlier indexes stay right
+
+    # ----------------------------------------------------------------- a parent's fold window
+
+    def _waits_for_children(self, track: _Track) -> bool:
+        """Should `track`'s UP message wait for children that have not answered yet?"""
+        spec = track.spec
+        return spec is not None and spec.fold_window > 0 and self._awaited(track)
+
+    def _awaited(self, track: _Track) -> bool:
+        """Are descendants cut off with `track` still to be judged (ones known DOWN before, or
+        muted, would not be named in its message: not waited for)?"""
+        return any(d.rejudge and d.told != State.DOWN and not d.muted for d in self._descendants(track))
+
+    def _holding_fold(self, track: _Track) -> _Fold | None:
+        """The fold of the nearest ancestor whose UP message is waiting, if any."""
+        node = track.parent
+        while node is not None and self._pending:
+            pending = self._pending.get(node.name)
+            if pending is not None:
+                return pending.fold
+            node = node.parent
+        return None
+
+    def _settle_folds(self, now: datetime, out: list[Transition]) -> None:
+        """Send each waiting parent UP whose children have all answered or whose window is over,
+        and any whose family (or the server itself) has other news in `out`: it goes before it."""
+        if not self._pending:
+            return
+        for name in list(self._pending):
+            pending = self._pending[name]
+            track = self._tracks.get(name)
+            if track is None:                   # removed by a reload
+                del self._pending[name]
+                continue
+            first = _first_news(out, self._order, self._fold_marks.get(name, -1),
+                                any_of={name} | self._ancestor_names(track),
+                                announced_of={t.name for t in self._descendants(track)})
+            if first is None and now < pending.until and self._awaited(track):
+                track.extra = {**track.extra, "fold": pending.to_extra()}
+                self._touched.add(name)
+                continue
+            fold = pending.fold
+            muted = [n for n in fold.names if n in self._tracks and (track.muted or self._tracks[n].muted)]
+            self._untell(muted, fold.before)        # muted meanwhile: the mute's end tells
+            message = replace(pending.transition, affected=tuple(n for n in fold.names if n not in muted))
+            if track.muted:
+                track.told = pending.told_before
+                message = replace(message, notify=False, affected=())
+            out.insert(len(out) if first is None else first, message)
+            del self._pending[name]
+            _drop_extra(track, "fold")
+            self._touched.add(name)
 
     def _cut_off(self, track: _Track, now: datetime, out: list[Transition], fold: _Fold | None,
                  fold_children: bool) -> None:
@@ -1211,9 +1661,9 @@ class AlertEngine:
         lost_at = datetime.fromisoformat(me.extra["lost_at"])
         extra = {"lost_for_s": round((datetime.fromisoformat(back_at) - lost_at).total_seconds(), 3),
                  "changes": dict(fold.changes), "lost_at": me.extra["lost_at"]}
-        out.append(Transition(host=SELF_HOST, address=self._anchor_addresses(), from_state=State.DOWN,
-                              to_state=State.UP, at=now, kind="uplink_back", since=lost_at,
-                              affected=tuple(fold.names), evidence=extra, notify=True))
+        out.append(self._numbered(Transition(
+            host=SELF_HOST, address=self._anchor_addresses(), from_state=State.DOWN, to_state=State.UP, at=now,
+            kind="uplink_back", since=lost_at, affected=tuple(fold.names), evidence=extra, notify=True)))
         me.extra = {k: v for k, v in me.extra.items()
                     if k not in ("back_at", "changes", "names", "before", "lost_at")}
         self._summary = None
@@ -1300,8 +1750,8 @@ class AlertEngine:
         me = self._self
         if not self._config.announce_startup or me.extra.get("startup_announced"):
             return
-        if me.state == State.DOWN or me.extra.get("back_at"):
-            return
+        if me.state == State.DOWN or me.extra.get("back_at") or self._held or self._pending:
+            return                 # (a message waiting to go out goes first: it is news of before)
         tracks = list(self._tracks.values())
         if not tracks or any(t.state == State.UNKNOWN or t.held for t in tracks):
             return
@@ -1312,11 +1762,12 @@ class AlertEngine:
         down = [t for t in down if not self._silent_down(t, State.DOWN)]   # told, but not listed
         me.extra = {**me.extra, "startup_announced": True}
         self._touched.add(SELF_HOST)
-        out.append(Transition(host=SELF_HOST, address="", from_state=State.UNKNOWN, to_state=State.UP,
-                              at=now, kind="startup", affected=tuple(t.name for t in down),
-                              evidence={"watching": len(tracks), "down": len(down),
-                                        "unreachable": sum(t.state == State.UNREACHABLE for t in tracks)},
-                              notify=True))
+        out.append(self._numbered(Transition(
+            host=SELF_HOST, address="", from_state=State.UNKNOWN, to_state=State.UP, at=now, kind="startup",
+            affected=tuple(t.name for t in down),
+            evidence={"watching": len(tracks), "down": len(down),
+                      "unreachable": sum(t.state == State.UNREACHABLE for t in tracks)},
+            notify=True)))
 
     # ----------------------------------------------------------------- building transitions
 
@@ -1330,6 +1781,19 @@ class AlertEngine:
             evidence.update(extra)
         spec = track.spec
         address = spec.address if spec else self._anchor_addresses()
-        return Transition(host=track.name, address=address, from_state=old if old is not None else new,
-                          to_state=new, at=now, kind=kind, group=spec.group if spec else "",
-                          since=since, affected=affected, evidence=evidence, notify=notify)
+        return self._numbered(Transition(
+            host=track.name, address=address, from_state=old if old is not None else new, to_state=new,
+            at=now, kind=kind, group=spec.group if spec else "", since=since, affected=affected,
+            evidence=evidence, notify=notify))
+
+    def _same_number(self, transition: Transition, **changes: Any) -> Transition:
+        """`transition` with `changes`, keeping its number in this round (if it has one)."""
+        changed = replace(transition, **changes)
+        if id(transition) in self._order:
+            self._order[id(changed)] = self._order[id(transition)]
+        return changed
+
+    def _numbered(self, transition: Transition) -> Transition:
+        """Give `transition` this round's next number (the order things were decided in)."""
+        self._order[id(transition)] = next(self._numbers)
+        return transition

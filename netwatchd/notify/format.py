@@ -70,13 +70,17 @@ _WORDS: dict[str, dict[str, Any]] = {
            "back_child": "situs ikut pulih", "back_children": "situs ikut pulih",
            "in_row": "gagal berturut-turut", "max": "maks", "changes": "perubahan",
            "outage": "padam", "units": ("hari", "jam", "mnt", "dtk"), "no_reply": "tak ada jawaban dari",
-           "server": "Server monitoring", "unreachable": "tak terjangkau"},
+           "server": "Server monitoring", "unreachable": "tak terjangkau", "now": "kini",
+           "outages": "{count} kali padam dalam {duration} (sejak {since})",
+           "changing": "Statusnya berganti-ganti sejak {at}"},
     "en": {"site": "site", "sites": "sites", "unreachable_child": "site unreachable",
            "unreachable_children": "sites unreachable", "changes_label": "changes",
            "back_child": "site back with it", "back_children": "sites back with it",
            "in_row": "failures in a row", "max": "max", "changes": "changes",
            "outage": "out for", "units": ("d", "h", "min", "s"), "no_reply": "no reply from",
-           "server": "Monitoring server", "unreachable": "unreachable"},
+           "server": "Monitoring server", "unreachable": "unreachable", "now": "now",
+           "outages": "{count} outages in {duration} (since {since})",
+           "changing": "Its state keeps changing since {at}"},
 }
 
 DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
@@ -88,8 +92,8 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "degraded": "{icon} <b>{host} {state}</b>\nAlamat: {address}\nSejak: {at}\nBukti: {evidence}",
         "unreachable": "{icon} <b>{host} {state}</b>\nAlamat: {address}\nSejak: {at}\nBukti: {evidence}",
         "unknown": "{icon} <b>{host} {state}</b>\nAlamat: {address}\nSejak: {at}",
-        "flapping": "{icon} <b>{host} FLAPPING</b>\nAlamat: {address}\nStatus berganti-ganti sejak "
-                    "{at}; peringatan ditahan sampai stabil.\nBukti: {evidence}",
+        "flapping": "{icon} <b>{host} FLAPPING</b>, kini {state}{affected_line}\nAlamat: {address}\n"
+                    "{summary}; peringatan untuknya ditahan sampai stabil lagi.\nBukti: {evidence}",
         "stable": "{icon} <b>{host} STABIL</b>, kini {state}\nAlamat: {address}\nPada: {at}",
         "reminder": "{icon} <b>{host} masih {state}</b>\nAlamat: {address}\nSejak: {since} "
                     "({duration})\nBukti: {evidence}",
@@ -128,8 +132,8 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "degraded": "{icon} <b>{host} {state}</b>\nAddress: {address}\nSince: {at}\nEvidence: {evidence}",
         "unreachable": "{icon} <b>{host} {state}</b>\nAddress: {address}\nSince: {at}\nEvidence: {evidence}",
         "unknown": "{icon} <b>{host} {state}</b>\nAddress: {address}\nSince: {at}",
-        "flapping": "{icon} <b>{host} FLAPPING</b>\nAddress: {address}\nIts state keeps changing since "
-                    "{at}; alerts are held until it settles.\nEvidence: {evidence}",
+        "flapping": "{icon} <b>{host} FLAPPING</b>, now {state}{affected_line}\nAddress: {address}\n"
+                    "{summary}; alerts for it are held until it is stable again.\nEvidence: {evidence}",
         "stable": "{icon} <b>{host} STABLE</b>, now {state}\nAddress: {address}\nAt: {at}",
         "reminder": "{icon} <b>{host} still {state}</b>\nAddress: {address}\nSince: {since} "
                     "({duration})\nEvidence: {evidence}",
@@ -301,6 +305,8 @@ def _values(t: Transition, language: str, tz: tzinfo | None) -> dict[str, str]:
         summary = _reload_summary(t, lang)
     elif t.kind == "uplink_back":
         summary = _changes_summary(t.evidence.get("changes"), lang)
+    elif t.kind == "flapping":
+        summary = _flapping_summary(t, lang, tz)
     key = _template_key(t)
     host = words["server"] if t.kind in _SERVER_KINDS or t.host == "__self__" else t.host
     # a cross-check is a disagreement (or its end), not an outage: its own label and icon, never "DOWN"
@@ -433,6 +439,17 @@ def _startup_summary(t: Transition, language: str) -> str:
     return text + (f" ({', '.join(t.affected)})" if t.affected else "")
 
 
+def _flapping_summary(t: Transition, language: str, tz: tzinfo | None) -> str:
+    """"2 outages in 6 s (since 21:03:05 WIB)" (the early rule) or "Its state keeps changing since
+    ..." (the percent rule)."""
+    words = _WORDS[language]
+    outages, window = t.evidence.get("outages"), t.evidence.get("outages_window_s")
+    if isinstance(outages, int) and isinstance(window, (int, float)) and t.since is not None:
+        return str(words["outages"]).format(count=outages, duration=format_duration(window, language),
+                                            since=format_time(t.since, tz).split(" ", 1)[1])
+    return str(words["changing"]).format(at=format_time(t.at, tz))
+
+
 def _changes_summary(changes: Any, language: str) -> str:
     """"Waru UP, Taman DOWN" from {site: state} (what changed while the server was offline)."""
     if not isinstance(changes, Mapping) or not changes:
@@ -456,6 +473,9 @@ def _group_line(t: Transition, language: str, tz: tzinfo | None,
         detail = ", ".join(x for x in (detail, values["cause"]) if x)
     if t.kind == "state" and t.to_state == State.UP and values["duration"]:
         detail = f"{words['outage']} {values['duration']}"
+    if t.kind in ("flapping", "stable"):      # "2 outages in 6 s (since ...), now DOWN"
+        now_state = f"{words['now']} {html.escape(state_word(_lang(language), t.to_state))}"
+        detail = ", ".join(x for x in (values["summary"], now_state, detail) if x)
     if t.kind in _SERVER_KINDS:
         values["address"] = values["address"] or "netwatchd"
         if t.kind == "startup":

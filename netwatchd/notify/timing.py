@@ -74,12 +74,12 @@ def timing_record(batch: Sequence[TimedAlert], *, chat_id: str, message_id: int 
                   acked_at: datetime, status: str, tz: tzinfo, error: str | None = None,
                   kind: str = "alert") -> dict[str, Any]:
     """The timing.jsonl line for one message (detected_at/enqueued_at: its earliest alert).
-    Fields: events, detected_at, enqueued_at, sent_at, acked_at, latency_ms, attempts, chat_id,
-    message_id, status, kind ("alert": a new message, "reply": one in an incident's thread)
-    (+ error when dead; the delivery worker adds resend: true to a message sent again after a
-    restart); times ISO 8601 with ms in the zone `tz` (Config.tz)."""
+    Fields: events (host, kind, from, to, at), detected_at, enqueued_at, sent_at, acked_at, latency_ms,
+    attempts, chat_id, message_id, status, kind ("alert": a new message, "reply": one in an
+    incident's thread) (+ error when dead; the delivery worker adds resend: true to a message sent
+    again after a restart); times ISO 8601 with ms in the zone `tz` (Config.tz)."""
     record: dict[str, Any] = {
-        "events": [{"host": t.host, "from": t.from_state.value, "to": t.to_state.value,
+        "events": [{"host": t.host, "kind": t.kind, "from": t.from_state.value, "to": t.to_state.value,
                     "at": iso_ms(t.at.astimezone(tz))} for t in (row.transition for row in batch) if t is not None],
         **_times(batch, sent_at, acked_at, tz),
         "chat_id": chat_id,
