@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from netwatchd.bot.auth import CHAT_NOT_ALLOWED, NOT_ADMIN, RateLimiter, TokenBucket, authorize
+from netwatchd.bot.auth import (
+    CHAT_NOT_ALLOWED,
+    DROP,
+    FULL,
+    NOT_ADMIN,
+    QUEUE,
+    QUIET,
+    RUN,
+    TELL,
+    RateLimiter,
+    TokenBucket,
+    authorize,
+)
 from netwatchd.clock import FakeClock
-from netwatchd.config.model import TelegramSpec
+from netwatchd.config.model import RateLimitSpec, TelegramSpec
 
 TELEGRAM = TelegramSpec(token="x", admins=(111, 222), chat_ids=(-1001,))
 
@@ -39,22 +51,55 @@ def test_token_bucket_burst_then_refill() -> None:
     assert bucket.take(100.0) is False   # never more than the capacity
 
 
-def test_rate_limiter_warns_once_then_stays_silent_per_user() -> None:
+def test_token_bucket_reservations_overdraw_it_and_say_when_each_token_is_there() -> None:
+    bucket = TokenBucket(capacity=2, per_second=1.0, now=0.0)
+    assert [bucket.reserve(0.0) for _ in range(5)] == [0.0, 0.0, 1.0, 2.0, 3.0]
+    assert bucket.wait(0.0) == 4.0 and bucket.wait(3.5) == 0.5
+    assert bucket.take(3.5) is False and bucket.take(4.0) is True
+
+
+def test_an_admin_beyond_the_allowance_is_queued_and_never_refused_in_silence() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(clock.monotonic, capacity=2, per_second=0.5)
-    assert [limiter.check(1) for _ in range(5)] == ["ok", "ok", "limited", "silent", "silent"]
-    assert limiter.check(2) == "ok"      # another admin is not affected
-    clock.advance(2)
-    assert limiter.check(1) == "ok"
-    assert limiter.check(1) == "limited"  # a new episode is announced again
+    limiter = RateLimiter(clock.monotonic, RateLimitSpec(admin_burst=3, admin_per_second=1.0))
+    got = [limiter.admit_admin(1) for _ in range(7)]
+    assert [a.verdict for a in got] == [RUN, RUN, RUN, QUEUE, QUEUE, QUEUE, FULL]
+    assert [(a.wait, a.queued) for a in got[3:6]] == [(1.0, 1), (2.0, 2), (3.0, 3)]
+    assert (got[6].wait, got[6].queued) == (4.0, 3)            # the queue has room again in 4 s
+    assert limiter.admit_admin(2).verdict == RUN                # another admin is not affected
+    clock.advance(1.0)
+    limiter.started(1)                                          # the first queued one runs
+    nxt = limiter.admit_admin(1)
+    assert (nxt.verdict, nxt.wait, nxt.queued) == (QUEUE, 3.0, 3)
+    clock.advance(60)
+    for _ in range(3):
+        limiter.started(1)
+    assert limiter.admit_admin(1).verdict == RUN                # refilled, nothing waiting
+
+
+def test_a_stranger_is_told_at_most_once_a_minute_and_dropped_beyond_the_allowance() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock.monotonic, RateLimitSpec(stranger_burst=3, stranger_per_second=0.05))
+    assert [limiter.admit_stranger(7) for _ in range(5)] == [TELL, QUIET, QUIET, DROP, DROP]
+    clock.advance(20)                                           # one more message's worth
+    assert [limiter.admit_stranger(7) for _ in range(2)] == [QUIET, DROP]
+    clock.advance(40)                                           # a minute after the refusal
+    assert limiter.admit_stranger(7) == TELL
+    assert limiter.admit_stranger(8) == TELL                    # per stranger
+
+
+def test_the_defaults_are_generous_for_admins_and_hard_for_strangers() -> None:
+    limiter = RateLimiter(FakeClock().monotonic)
+    assert [limiter.admit_admin(1).verdict for _ in range(21)] == [RUN] * 20 + [QUEUE]
+    assert [limiter.admit_stranger(9) for _ in range(4)] == [TELL, QUIET, QUIET, DROP]
 
 
 def test_rate_limiter_forgets_idle_users() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(clock.monotonic, capacity=1, per_second=1)
+    limiter = RateLimiter(clock.monotonic, RateLimitSpec(admin_burst=1, admin_per_second=1))
     limiter.MAX_TRACKED = 3
     for user in range(3):
-        limiter.check(user)
+        limiter.admit_admin(user)
+    limiter.admit_admin(0)                 # queued: kept while it waits
     clock.advance(5)
-    limiter.check(99)
-    assert set(limiter._buckets) == {99}
+    limiter.admit_admin(99)
+    assert set(limiter._admins) == {0, 99}

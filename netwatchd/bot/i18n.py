@@ -22,8 +22,18 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "This chat (id <code>{chat_id}</code>) is not in telegram.chat_ids; use a private chat "
               "with the bot or ask an admin to add it.",
     },
-    "rate_limited": {"id": "Terlalu banyak perintah; tunggu beberapa detik lalu coba lagi.",
-                     "en": "Too many commands; wait a few seconds and try again."},
+    "busy": {"id": "⏳ Sibuk — {queued} perintah antre, sekitar {seconds} detik. {command} dijalankan setelah "
+                   "itu; tidak perlu dikirim ulang.",
+             "en": "⏳ Busy — {queued} commands queued, about {seconds} s. {command} runs then; no need to "
+                   "send it again."},
+    "busy_1": {"id": "⏳ Sibuk — 1 perintah antre, sekitar {seconds} detik. {command} dijalankan setelah itu; "
+                     "tidak perlu dikirim ulang.",
+               "en": "⏳ Busy — 1 command queued, about {seconds} s. {command} runs then; no need to send it "
+                     "again."},
+    "busy_full": {"id": "⏳ Sibuk — {queued} perintah antre, sekitar {seconds} detik. {command} tidak "
+                        "dijalankan; kirim lagi setelah itu.",
+                  "en": "⏳ Busy — {queued} commands queued, about {seconds} s. {command} was not run; send it "
+                        "again after that."},
     "unknown_command": {"id": "Perintah {command} tidak dikenal; lihat /help.",
                         "en": "Unknown command {command}; see /help."},
     "unknown_router": {"id": "Router {router} tidak dikenal; router yang ada: {known}.",

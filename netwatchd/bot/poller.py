@@ -1,5 +1,11 @@
 """The command bot's long-polling loop: getUpdates -> offset -> rate limit -> authorize -> run -> reply.
 
+Rate limits (`telegram.rate_limit`, bot.auth.RateLimiter). An admin is never met with silence: a
+command beyond the admin's allowance is queued, the admin is told at once "busy — N commands
+queued, about N s", and it runs when its turn comes (`release_queued`, woken by a timer; tests
+call it after advancing the clock). A stranger is refused (at most once a minute aloud) and,
+beyond the stranger allowance, dropped unlogged.
+
 Threads. `start()` runs the poll loop in its own thread, so alerts (the delivery worker) never wait
 for it. The poller thread itself never waits for a router or a ping either: commands that ask a
 router run in a small "router" worker pool, /ping (seconds of echoes, from the agent or a router)
@@ -32,8 +38,11 @@ and 5xx back off exponentially (1 s .. 60 s); nothing here ever raises out of th
 
 from __future__ import annotations
 
+import heapq
 import html
+import itertools
 import logging
+import math
 import re
 import sqlite3
 import threading
@@ -44,7 +53,7 @@ from itertools import pairwise
 from typing import Any
 
 from netwatchd.bot import handlers
-from netwatchd.bot.auth import CHAT_NOT_ALLOWED, VIEWER_ONLY, RateLimiter, authorize
+from netwatchd.bot.auth import CHAT_NOT_ALLOWED, DROP, FULL, QUEUE, TELL, VIEWER_ONLY, Admission, RateLimiter, authorize
 from netwatchd.bot.handlers import BotContext, Reply
 from netwatchd.bot.i18n import bot_commands, say
 from netwatchd.bot.parse import PROBE_COMMANDS, CommandInputError, ParsedCommand, parse_command
@@ -70,6 +79,7 @@ CONFLICT_DELAY = 30.0
 POLL_BACKOFF = Backoff(base=1.0, cap=60.0, jitter=0.0)   # a failing poll waits 1, 2, 4 ... 60 s
 GROUP_REFUSAL_INTERVAL = 3600.0   # a non-admin in a group hears "not an admin" at most once an hour
 REPLY_PACE_LIMIT = 60.0           # how long an answer may wait for a slot in the chat's budget
+REPLY_RETRY_BUDGET = 30.0         # seconds a reply may wait out Telegram's 429s before it counts as failed
 
 
 class _Answer:
@@ -84,6 +94,7 @@ class _Answer:
         self.courtesy = False     # a refusal or "slow down": sent only if the chat's budget has a slot now
         self.marks: dict[str, float] = {"received": received, "accepted": poller.clock.monotonic()}
         self.done = threading.Event()
+        self.queued = False           # waiting for its turn (rate limit): not waited for by run_once
         self._lock = threading.Lock()
         self._answered = False
 
@@ -126,7 +137,6 @@ class BotPoller:
                  probe_fn: Callable[..., Any] | None = None,
                  on_command: Callable[[str, str], None] | None = None,
                  poll_timeout: int = 25, command_timeout: float = 20.0, router_workers: int = 4,
-                 rate_capacity: float = 5, rate_per_second: float = 0.5,
                  limiter: pacing.RateLimiter | None = None, store_health: Any = None,
                  wake: Callable[[Sequence[str]], None] | None = None) -> None:
         self.db = db
@@ -145,7 +155,10 @@ class BotPoller:
         self.on_command = on_command
         self.poll_timeout = poll_timeout
         self.command_timeout = command_timeout
-        self.rate = RateLimiter(clock.monotonic, capacity=rate_capacity, per_second=rate_per_second)
+        self.rate = RateLimiter(clock.monotonic, config.telegram.rate_limit)
+        self._queue: list[tuple[float, int, ParsedCommand, _Answer, Who, str | None, int]] = []   # due, seq, ...
+        self._queue_seq = itertools.count()
+        self._queue_lock = threading.Lock()
         self.backoff = POLL_BACKOFF
         self.poll_failures = 0         # failed polls in a row (the backoff's exponent)
         self.next_delay = 0.0          # how long the loop waits before the next poll (after a failure)
@@ -206,6 +219,10 @@ class BotPoller:
             self._thread = None
         with self._stats_lock:
             running = list(self._inflight)
+        with self._queue_lock:
+            waiting, self._queue = self._queue, []
+        for _, _, _, answer, *_ in waiting:        # no time left to run them: audited as not run
+            answer.give([], "not run: netwatchd stopped while it was queued", "error")
         for answer in running:
             answer.done.wait(max(0.0, deadline - time.monotonic()))
         self._local_pool.shutdown(wait=False, cancel_futures=True)
@@ -216,8 +233,9 @@ class BotPoller:
         self._poll_connections.close_all()
 
     def replace_config(self, config: Config) -> None:
-        """Use a reloaded config (admins, chats, sites, routers) from the next update on."""
+        """Use a reloaded config (admins, chats, sites, routers, rate limits) from the next update on."""
         self.config = config
+        self.rate.configure(config.telegram.rate_limit)
 
     def _loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -238,6 +256,7 @@ class BotPoller:
 
     def _poll(self, timeout: int, *, wait: bool, stop: threading.Event) -> int:
         self.next_delay = 0.0
+        self.release_queued()
         if not self._prepare():
             return 0
         try:
@@ -276,7 +295,8 @@ class BotPoller:
             self._store_failed(exc)
         if wait:
             for answer in answers:
-                answer.done.wait(self.command_timeout + 5)
+                if not answer.queued:
+                    answer.done.wait(self.command_timeout + 5)
         return len(updates)
 
     def _prepare(self) -> bool:
@@ -397,11 +417,15 @@ class BotPoller:
         entry = AuditEntry(at=self.clock.now(), user_id=user_id, chat_id=chat_id, command=text.strip())
         audit_id = self._accept(update_id, entry)
         answer = self.make_answer(chat_id, audit_id, parsed.name, received, thread_id=thread_id)
-        stopped = self._gate(answer, text, user_id, chat_id, str(chat.get("type", "")), problem)
-        if stopped is not None:
-            return stopped
+        gate = self._gate(answer, text, user_id, chat_id, str(chat.get("type", "")), problem)
+        if isinstance(gate, _Answer):
+            return gate
         who = Who.of(user)
         role = role_of(user_id, self.config.telegram.admins, self.config.telegram.viewers)
+        if gate.verdict == QUEUE:
+            assert user_id is not None
+            self._enqueue(gate, parsed, answer, who, role, user_id)
+            return answer
         return self.dispatch(parsed, answer, who, role)
 
     def dispatch(self, parsed: ParsedCommand, answer: _Answer, who: Who, role: str | None) -> _Answer | None:
@@ -444,35 +468,88 @@ class BotPoller:
                 topic_of(message))
 
     def _gate(self, answer: _Answer, text: str, user_id: int | None, chat_id: int, chat_type: str,
-              problem: CommandInputError | None) -> _Answer | None:
-        """Rate limit, then authorization, then the admin's input mistake: the answer when one
-        of them stops the command (nothing is asked of any router), else None."""
+              problem: CommandInputError | None) -> _Answer | Admission:
+        """The rate limit of the user's kind, then authorization, then the admin's input mistake:
+        the answer when one of them stops the command (nothing is asked of any router), else the
+        admin's admission (run now, or queued). Every admin gets an answer."""
         language = self.config.telegram.language
+        command = (text.split() or ["?"])[0][:40]
+        if user_id is None or role_of(user_id, self.config.telegram.admins, self.config.telegram.viewers) is None:
+            if _is_group(chat_id, chat_type):
+                # a stranger in an alerts group: never a reply that could cost an alert its slot
+                return self._refuse_in_group(answer, text, user_id, chat_id)
+            verdict = self.rate.admit_stranger(user_id if user_id is not None else chat_id)
+            if verdict == DROP:
+                return self._give_later(answer, [], "rate limited: not an admin", "rate_limited")
+            answer.courtesy = True
+            reply = say(language, "refused_not_admin", user_id=user_id)
+            log.info("refused %s from user %s in chat %s (not an admin%s)", command, user_id, chat_id,
+                     "" if verdict == TELL else "; told less than a minute ago")
+            return self._give_later(answer, [Reply(reply)] if verdict == TELL else [],
+                                    "refused: not an admin", "refused")
+        admission = self.rate.admit_admin(user_id)
+        if admission.verdict == FULL:
+            seconds = max(1, math.ceil(admission.wait))       # when the queue has room again
+            busy = say(language, "busy_full", queued=admission.queued, seconds=seconds, command=command)
+            log.info("/%s from user %s not run: %d of their commands are queued", answer.name, user_id,
+                     admission.queued)
+            return self._give_later(answer, [Reply(busy)], "rate limited: queue full", "rate_limited")
         decision = authorize(self.config.telegram, user_id=user_id, chat_id=chat_id, chat_type=chat_type,
                              command=answer.name)
-        if not decision.allowed and decision.reason != CHAT_NOT_ALLOWED and _is_group(chat_id, chat_type):
-            # a stranger in an alerts group: never a reply that could cost an alert its slot
-            return self._refuse_in_group(answer, text, user_id, chat_id, viewer=decision.reason == VIEWER_ONLY)
-        verdict = self.rate.check(user_id if user_id is not None else chat_id)
-        if verdict != "ok":
-            answer.courtesy = True
-            replies = [Reply(say(language, "rate_limited"))] if verdict == "limited" else []
-            return self._give_later(answer, replies, "rate limited", "rate_limited")
-        if not decision.allowed:
-            answer.courtesy = True
-            if decision.reason == CHAT_NOT_ALLOWED:
-                reply, outcome = say(language, "refused_chat", chat_id=chat_id), "refused: chat not in chat_ids"
-            elif decision.reason == VIEWER_ONLY:
-                reply, outcome = _viewer_refusal(language, answer.name)
-            else:
-                reply, outcome = say(language, "refused_not_admin", user_id=user_id), "refused: not an admin"
-            log.info("refused %s from user %s in chat %s (%s)", (text.split() or ["?"])[0][:40], user_id,
-                     chat_id, outcome)
-            return self._give_later(answer, [Reply(reply)], outcome, "refused")
-        if problem is not None:
-            return self._give_later(answer, [Reply(say(language, problem.key, **problem.params))],
-                                    f"invalid: {problem.key}", "invalid")
-        return None
+        stopped: tuple[str, str, str] | None = None
+        if not decision.allowed and decision.reason == CHAT_NOT_ALLOWED:
+            stopped = (say(language, "refused_chat", chat_id=chat_id), "refused: chat not in chat_ids", "refused")
+            log.info("refused %s from user %s in chat %s (chat not in chat_ids)", command, user_id, chat_id)
+        elif not decision.allowed and decision.reason == VIEWER_ONLY:
+            if _is_group(chat_id, chat_type):      # a viewer in an alerts group: as sparing as with strangers
+                if admission.verdict == QUEUE:
+                    self.rate.started(user_id)
+                return self._refuse_in_group(answer, text, user_id, chat_id, viewer=True)
+            stopped = (*_viewer_refusal(language, answer.name), "refused")
+            log.info("refused %s from viewer %s in chat %s (viewers may only read)", command, user_id, chat_id)
+        elif problem is not None:
+            stopped = (say(language, problem.key, **problem.params), f"invalid: {problem.key}", "invalid")
+        if stopped is not None:                  # answered at once, queued or not: no router is asked
+            answer.courtesy = stopped[2] == "refused"
+            if admission.verdict == QUEUE:
+                self.rate.started(user_id)
+            return self._give_later(answer, [Reply(stopped[0])], stopped[1], stopped[2])
+        return admission
+
+    def _enqueue(self, admission: Admission, parsed: ParsedCommand, answer: _Answer, who: Who, role: str | None,
+                 user_id: int) -> None:
+        """Tell the admin "busy" now and run the command when its turn comes."""
+        language = self.config.telegram.language
+        seconds = max(1, math.ceil(admission.wait))
+        busy = say(language, "busy" if admission.queued > 1 else "busy_1", queued=admission.queued,
+                   seconds=seconds, command="/" + parsed.name)
+        log.info("/%s from user %s queued: %d waiting, runs in %.1f s", parsed.name, user_id, admission.queued,
+                 admission.wait)
+        answer.queued = True
+        due = self.clock.monotonic() + admission.wait
+        with self._queue_lock:
+            heapq.heappush(self._queue, (due, next(self._queue_seq), parsed, answer, who, role, user_id))
+        try:
+            self._local_pool.submit(self._send_replies, answer.chat_id, [Reply(busy)], "busy",
+                                     thread_id=answer.thread_id)
+        except RuntimeError:  # pool shut down (stopping)
+            pass
+        timer = threading.Timer(admission.wait + 0.01, self.release_queued)
+        timer.daemon = True
+        timer.start()
+
+    def release_queued(self) -> int:
+        """Run the queued commands whose turn has come (by the injected clock); returns how many."""
+        now = self.clock.monotonic()
+        ready = []
+        with self._queue_lock:
+            while self._queue and self._queue[0][0] <= now + 1e-6:
+                ready.append(heapq.heappop(self._queue))
+        for _, _, parsed, answer, who, role, user_id in ready:
+            self.rate.started(user_id)
+            answer.queued = False
+            self.dispatch(parsed, answer, who, role)
+        return len(ready)
 
     def _refuse_in_group(self, answer: _Answer, text: str, user_id: int | None, chat_id: int, *,
                          viewer: bool = False) -> _Answer:
@@ -613,24 +690,31 @@ class BotPoller:
 
     def _send_chunk(self, chat_id: int, text: str, markup: dict[str, Any] | None, *, thread_id: int | None = None,
                     reply_to: int | None = None) -> None:
+        """Send one message; a 429 is waited out as Telegram asks (its budget blocked for the alerts
+        too), up to REPLY_RETRY_BUDGET seconds in all (a burst of answers to one chat draws them); a
+        refused entity is sent as plain text. Into forum topic `thread_id`, as a reply to `reply_to`
+        when set. Raises DeliveryError when it cannot be sent."""
         where: dict[str, Any] = {"thread_id": thread_id} if thread_id else {}
         if reply_to:
             where["reply_to"] = reply_to
-        try:
-            self.api.send_message(chat_id, text, reply_markup=markup, **where)
-        except DeliveryError as exc:
-            if exc.retry_after is not None:     # Telegram's own word on the budget: the alerts obey it too
-                self.limiter.block(str(chat_id), self.clock.monotonic() + exc.retry_after)
-            if exc.retry_after is not None and exc.retry_after <= 5:
-                self._stop.wait(exc.retry_after)
-                if not self._pace(chat_id, False):
-                    raise
+        waited = 0.0
+        while True:
+            try:
                 self.api.send_message(chat_id, text, reply_markup=markup, **where)
-            elif getattr(exc, "bad_entities", False):
-                self.api.send_message(chat_id, html.unescape(re.sub(r"<[^>]+>", "", text)), parse_mode=None,
-                                      reply_markup=markup, **where)
-            else:
-                raise
+                return
+            except DeliveryError as exc:
+                if exc.retry_after is not None:     # Telegram's own word on the budget: the alerts obey it too
+                    self.limiter.block(str(chat_id), self.clock.monotonic() + exc.retry_after)
+                if exc.retry_after is not None and waited + exc.retry_after <= REPLY_RETRY_BUDGET:
+                    waited += exc.retry_after
+                    if self._stop.wait(exc.retry_after) or not self._pace(chat_id, False):
+                        raise
+                elif getattr(exc, "bad_entities", False):
+                    self.api.send_message(chat_id, html.unescape(re.sub(r"<[^>]+>", "", text)), parse_mode=None,
+                                          reply_markup=markup, **where)
+                    return
+                else:
+                    raise
 
     def _finish(self, answer: _Answer, outcome: str, category: str) -> None:
         if answer.audit_id is not None:
