@@ -54,7 +54,8 @@ def _lab_unavailable() -> str | None:
 
 
 def require_lab() -> None:
-    """Skip a namespace test off CI without root or the tools; fail it in CI."""
+    """Skip a namespace test off CI when the lab cannot be built here (no root, a tool missing);
+    in CI, fail it instead: there it must run."""
     reason = _lab_unavailable()
     if reason:
         if os.environ.get("CI"):

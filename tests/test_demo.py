@@ -79,6 +79,8 @@ def test_the_demo_runs_end_to_end_within_90_seconds_and_removes_the_lab(lab):
     assert "is edited in place:\n| ✅ acknowledged by @budi" in out and "🟢 resolved after" in out
     assert "↪ reply to: 🔴 Waru DOWN\n| 🟢 Waru UP" in out
     assert "escalation chat (heads)\n| ⏫ core DOWN — not acknowledged after" in out
+    assert "core UP — 18 sites back with it" in out
+    assert "one message for the core and every kecamatan back with it" in out
     assert "admin: /monitor" in out and "19 sites" in out
     assert "Ping Waru (198.18.15.2)" in out and "loss 0%" in out
     assert "availability report" in out

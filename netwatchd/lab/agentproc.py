@@ -8,18 +8,20 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from netwatchd.errors import LabError
 
 Run = TypeVar("Run", bound="AgentProcess")
+T = TypeVar("T")
 
 
 class AgentProcess:
-    """Signals, the log and the store's states of a `netwatchd run` process. A context manager:
-    `open()` on entry (with `close()` when it fails), `close()` on exit; subclasses define both."""
+    """Signals, the log and the store (states, flapping sites, recorded DOWNs) of a `netwatchd run`
+    process. A context manager: `open()` on entry (with `close()` when it fails), `close()` on exit;
+    subclasses define both."""
 
     agent: subprocess.Popen[bytes] | None
     log_path: Path
@@ -89,26 +91,57 @@ class AgentProcess:
                 raise LabError(f"the agent did not log {needle!r} within {timeout:g} s:\n" + text[-2000:])
             time.sleep(0.05)
 
-    def states(self) -> dict[str, str]:
-        """host -> state value, read from the agent's store (empty before it wrote anything or while
-        it cannot be read)."""
-        from netwatchd.store import state_repo
+    def read_store(self, read: Callable[[Any], T], empty: T) -> T:
+        """`read(connection)` on the agent's store, read-only; `empty` before it exists, while it is
+        being created or cannot be read."""
         from netwatchd.store.db import Database
 
         path = Database.in_dir(self.data_dir).path
         if not path.exists():
-            return {}
+            return empty
         try:
             conn = Database(path).connect(readonly=True)
         except Exception:  # noqa: BLE001 - being created
-            return {}
+            return empty
         try:
-            retired = state_repo.retired_hosts(conn)     # removed by a reload, kept for their grace period
-            return {row.host: row.state for row in state_repo.stored_states(conn) if row.host not in retired}
+            return read(conn)
         except Exception:  # noqa: BLE001 - the table may not exist yet in a brand-new store
-            return {}
+            return empty
         finally:
             conn.close()
+
+    def states(self) -> dict[str, str]:
+        """host -> state value, read from the agent's store (empty before it wrote anything or while
+        it cannot be read)."""
+        from netwatchd.store import state_repo
+
+        def read(conn: Any) -> dict[str, str]:
+            retired = state_repo.retired_hosts(conn)     # removed by a reload, kept for their grace period
+            return {row.host: row.state for row in state_repo.stored_states(conn) if row.host not in retired}
+        return self.read_store(read, {})
+
+    def flapping(self) -> set[str]:
+        """The sites the agent holds as flapping."""
+        from netwatchd.store import state_repo
+
+        return self.read_store(lambda conn: {name for name, state in state_repo.load_states(conn).items()
+                                             if state.flapping}, set())
+
+    def downs(self, host: str) -> int:
+        """DOWN decisions recorded for `host` in the agent's events (announced or not)."""
+        from netwatchd.models import State
+        from netwatchd.store import state_repo
+
+        return self.read_store(lambda conn: sum(
+            1 for t in state_repo.recent_events(conn, host, limit=100_000)
+            if t.kind == "state" and t.to_state == State.DOWN), 0)
+
+    def wait_until_stable(self, sites: Sequence[str], timeout: float = 90.0) -> float:
+        """Sleep until none of `sites` is held as flapping by the agent; returns the seconds slept."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout and self.flapping() & set(sites):
+            time.sleep(0.5)
+        return time.monotonic() - start
 
     def wait_states(self, want: Callable[[dict[str, str]], bool], timeout: float) -> dict[str, str]:
         """Poll the store until `want(states)`; raises LabError with the last states if it never holds."""

@@ -237,9 +237,16 @@ class Demo:
             self.wait_for("escalation", lambda _: bool(run.telegram.messages(ESCALATION_CHAT)), at, ESCALATE_AFTER + 4)
             self.step("6. Restore the core")
             at = run.restore_core()
+            first = self.shown_alerts
             self.wait_for("core UP message", lambda seen: any("core" in m["text"] for m in seen), at, t.bound + 10)
             self.wait_for("all sites UP", lambda _: self.all_up(), at, 10)
-            self.linger(1.5, at)        # sites back a moment after the core: the next message slot
+            self.linger(1.5, at)        # a site back later than the fold window would come in the next slot
+            after = run.alerts()[first:]
+            if len(after) == 1 and "sites back with it" in after[0]["text"]:
+                self.say(self.style("  (one message for the core and every kecamatan back with it: its UP waited "
+                                    "up to fold_window, 1 s, for their first answers)", "2"))
+            else:
+                self.say(self.style(f"  ({len(after)} messages since the restore)", "33"))
 
             self.step("7. The admins ask the bot (Telegram → getUpdates → netwatchd → RouterOS API / ICMP)")
             for command in ("/monitor", "/ping Waru"):

@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ LAB_ROUTER_PASSWORD = "lab-router-secret-0042"
 LAB_CHAT_ID = -1001234567890
 LAB_ADMIN_ID = 123456789
 ROUTER_PORT = 8728
+GROUP_PER_MINUTE = 20       # Telegram's limit for one group chat (the admins' chat is a group); the outbox keeps to it
 
 
 class LabRun(AgentProcess):
@@ -183,6 +185,37 @@ class LabRun(AgentProcess):
     def timing_records(self) -> list[dict[str, Any]]:
         """Every record of data_dir/timing.jsonl and its rotated files (one per delivered message)."""
         return list(read_records(self.data_dir / "timing.jsonl"))
+
+    def named(self, sites: Sequence[str], *, after: int, start: float,
+              timeout: float) -> tuple[dict[str, float], int]:
+        """(site -> seconds from `start` (time.time()) to the acknowledgement of the first message
+        naming it, number of messages naming any of `sites`) over the timing records from index
+        `after` on, waiting until every site is named or `timeout` passes."""
+        wanted = set(sites)
+        deadline = time.monotonic() + timeout
+        while True:
+            found: dict[str, float] = {}
+            messages = 0
+            for record in self.timing_records()[after:]:
+                hosts = {e["host"] for e in record["events"]} & wanted
+                messages += bool(hosts)
+                for host in hosts:
+                    found.setdefault(host, datetime.fromisoformat(record["acked_at"]).timestamp() - start)
+            if len(found) == len(wanted) or time.monotonic() >= deadline:
+                return found, messages
+            time.sleep(0.02)
+
+    def wait_for_chat_room(self, room: int = 4) -> float:
+        """Sleep until at most GROUP_PER_MINUTE - `room` messages were acknowledged in the last
+        minute, so the next `room` go out at once; returns the seconds slept."""
+        now = time.time()
+        recent = sorted(at for at in (datetime.fromisoformat(r["acked_at"]).timestamp()
+                                      for r in self.timing_records()) if now - at < 60)
+        excess = len(recent) - (GROUP_PER_MINUTE - room)
+        wait = recent[excess - 1] + 60.05 - now if excess > 0 else 0.0
+        if wait > 0:
+            time.sleep(wait)
+        return max(0.0, wait)
 
     def alerts(self) -> list[dict[str, Any]]:
         """Messages the stand-in received for the admins' chat, oldest first."""

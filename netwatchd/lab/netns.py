@@ -100,17 +100,24 @@ class NetnsLab:
     def enable_forwarding(self, short: str) -> None:
         self.exec(short, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
 
-    def set_loss(self, short: str, percent: int, *, drop_all: bool = False) -> None:
+    def set_loss(self, short: str, percent: int, *, drop_all: bool = False, every: int = 0) -> None:
         """Drop `percent` % of incoming echo requests in a namespace (nftables numgen random).
 
         percent=0 removes the rule. drop_all drops every echo request silently (a blackhole).
+        every=N drops exactly every Nth echo request instead (numgen inc): a probe of N echoes
+        loses one, every time.
         """
         if shutil.which("nft") is None:
             raise LabError("loss emulation needs nftables: apt-get install nftables")
         self.exec(short, ["nft", "delete", "table", "inet", "nwlab"], check=False)
-        if percent <= 0 and not drop_all:
+        if percent <= 0 and not drop_all and every <= 0:
             return
-        cond = "" if drop_all else f"numgen random mod 100 < {int(percent)} "
+        if drop_all:
+            cond = ""
+        elif every > 0:
+            cond = f"numgen inc mod {int(every)} == 0 "
+        else:
+            cond = f"numgen random mod 100 < {int(percent)} "
         rules = (
             "table inet nwlab {\n"
             "  chain input {\n"

@@ -11,8 +11,9 @@
 
 Operations are the study's: `cut(site, "interface")` disables the core's port (link down at the
 router), `cut(site, "cable")` pulls the cable (link down on the far side), `restore(site)`,
-`set_loss(site, percent)` (nftables numgen random), `cut_core()` / `restore_core()` (the
-monitor's link to the core). The lab is always torn down: by the context manager, on SIGTERM /
+`set_loss(site, percent)` (nftables numgen random), `degrade(site)` (exactly every third echo
+dropped: DEGRADED, deterministically), `cut_core()` / `restore_core()` (the monitor's link to
+the core). The lab is always torn down: by the context manager, on SIGTERM /
 SIGHUP (turned into SystemExit so `finally` blocks run), at interpreter exit, and namespaces left
 behind by a crashed run (their creator's pid is in the name) are swept by the next build.
 Raises LabError without root or iproute2.
@@ -36,6 +37,7 @@ from typing import Any
 from netwatchd.config.kinds import format_duration
 from netwatchd.errors import LabError
 from netwatchd.lab.netns import NetnsLab, check_lab_address, require_lab_support
+from netwatchd.schedule import PROBE_TICK_SECONDS
 
 SIDOARJO_KECAMATAN: tuple[str, ...] = (
     "Sidoarjo", "Buduran", "Candi", "Porong", "Krembung", "Tulangan", "Tanggulangin", "Jabon",
@@ -89,8 +91,22 @@ class LabTiming:
 
     @property
     def bound(self) -> float:
-        """Worst-case cut -> DOWN decision: interval + (down_after - 1) x retry_interval + timeout."""
+        """The documented cut -> DOWN decision bound: interval + (down_after - 1) x retry_interval + timeout."""
         return self.interval + (self.down_after - 1) * self.retry_interval + self.timeout
+
+    @property
+    def probe_time(self) -> float:
+        """How long a probe of a dead site lasts: until its last echo has timed out."""
+        return (self.count - 1) * self.packet_interval + self.timeout
+
+    @property
+    def worst_case(self) -> float:
+        """The true worst case of cut -> DOWN decision, which `bound` rounds down: the failing
+        probe starts at most an interval after the cut, lasts probe_time, and a retry starts
+        retry_interval after the previous probe started *or when it ended, if later*; each
+        dispatch may wait one probe tick (netwatchd.schedule.PROBE_TICK_SECONDS)."""
+        return (self.interval + (self.down_after - 1) * max(self.retry_interval, self.probe_time)
+                + self.probe_time + self.down_after * PROBE_TICK_SECONDS)
 
 
 def _ip(args: Sequence[str], *, batch: str | None = None, check: bool = True) -> str:
@@ -326,6 +342,16 @@ class SidoarjoLab:
         """Remove block_path()'s rule (every site's)."""
         self.netns.exec(CORE, ["nft", "delete", "table", "inet", "nwpath"], check=False)
 
+    def degrade(self, name: str, every: int = 3) -> LabSite:
+        """Drop exactly every `every`-th echo request a site receives: a probe of 3 echoes always
+        loses one (33 %): DEGRADED by the default 20 % loss threshold, never DOWN. set_loss(name, 0)
+        ends it."""
+        if every < 2:
+            raise LabError(f"every must be 2 or more, got {every}")
+        site = self.site(name)
+        self.netns.set_loss(site.short, 0, every=every)
+        return site
+
     def cut_core(self, how: str = "interface") -> None:
         """Cut the monitor off from the core: "interface" disables the core's uplink port,
         "cable" pulls the monitor's cable. Every site and the core stop answering."""
@@ -369,7 +395,8 @@ class SidoarjoLab:
         at the stand-in's `api_url`. `only_sites` writes a subset (reload tests).
         """
         def flow(values: dict[str, Any]) -> str:
-            return "{" + ", ".join(f"{k}: {_yaml_scalar(v)}" for k, v in values.items()) + "}"
+            return "{" + ", ".join(f"{k}: {flow(v) if isinstance(v, dict) else _yaml_scalar(v)}"
+                                   for k, v in values.items()) + "}"
 
         lines = [
             "# netwatchd lab config, written by netwatchd.lab.topology: every address is a lab",
