@@ -52,10 +52,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture
 def healthy(run: Any) -> Iterator[Any]:
-    """The shared run, with every site UP before and after the test (and the agent running)."""
+    """The shared run, with every site UP before and after the test (and the agent running), and
+    each test's cut a first outage: outside every site's early flapping window (10 x interval)."""
     if run.agent is None or run.agent.poll() is not None:
         run.start_agent()
     run.wait_all_up(15)
+    run.wait_for_first_outages(10 * TIMING.interval)
     yield run
     for site in SITES:
         run.restore(site)

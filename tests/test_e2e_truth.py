@@ -46,8 +46,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture
 def healthy(run: Any) -> Iterator[Any]:
-    """The shared run with every site UP, not flapping, and room in the chat, before and after."""
+    """The shared run with every site UP and each test's cuts first outages (outside every site's
+    early flapping window, nothing flapping), before and after."""
     run.wait_all_up(20)
+    run.wait_for_first_outages(10 * TIMING.interval)
     yield run
     for site in run.lab.sites:
         run.lab.set_loss(site, 0)
@@ -70,7 +72,8 @@ def test_a_link_flapping_every_1_5_s_for_30_s_gives_at_most_4_messages_and_every
     run = healthy
     site = "Sukodono"
     run.wait_for_chat_room(6)
-    before, downs_before = len(run.timing_records()), run.downs(site)
+    before = len(run.timing_records())
+    downs_before, outages_before = run.downs(site), run.downs(site, path=True)
     stop = threading.Event()
 
     def flap() -> None:                  # down 1.5 s, up 1.5 s, ... for 30 s (the core's port)
@@ -98,11 +101,13 @@ def test_a_link_flapping_every_1_5_s_for_30_s_gives_at_most_4_messages_and_every
     kinds = [e[1:] for r in mine for e in _events(r) if e[0] == site]
     texts = _texts(run, mine)
     assert len(mine) <= 4, kinds
-    assert ("flapping", "down") in kinds and kinds[-1] == ("stable", "up"), kinds
+    # one FLAPPING: by the early rule ("2 outages in 3 s, now DOWN", or PATH when the core's vote
+    # came after the link was back) or, when the votes were moot, by the percent rule ("now UP")
+    assert len([k for k in kinds if k[0] == "flapping"]) == 1 and kinds[-1] == ("stable", "up"), kinds
     flapping = next(t for t in texts if f"{site} FLAPPING" in t)
-    assert re.search(r"\d+ outages in \d+ s", flapping), flapping
-    recorded = run.downs(site) - downs_before
-    assert recorded >= 3 and recorded >= sum(1 for k in kinds if k[1] == "down"), (recorded, kinds)
+    assert re.search(r"\d+ outages in \d+ s|keeps changing", flapping), flapping
+    told = sum(1 for k in kinds if k[0] == "state" and k[1] in ("down", "path"))
+    assert run.downs(site, path=True) - outages_before >= told + ("outages in" in flapping)   # all recorded
     # the report counts every one of them, announced or not
     since = (datetime.now() - timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M")
     report = subprocess.run([sys.executable, "-m", "netwatchd", "report", "-c", str(run.config_path), "--site",
@@ -110,7 +115,7 @@ def test_a_link_flapping_every_1_5_s_for_30_s_gives_at_most_4_messages_and_every
                             env=run.agent_env(), timeout=60)
     assert report.returncode == 0, report.stderr
     counted = next(s for s in json.loads(report.stdout)["sites"] if s["site"] == site)["outage_count"]
-    assert counted >= recorded, (counted, recorded)
+    assert counted >= run.downs(site) - downs_before, counted   # the report counts every DOWN
 
 
 def _burst(run: Any, sites: list[str]) -> tuple[dict[str, float], int, list[str]]:
@@ -145,8 +150,6 @@ def test_three_sites_cut_at_once_one_degraded_one_just_recovered_are_all_named_i
 
 def test_all_18_sites_cut_at_once_one_of_them_degraded_are_named_in_time(healthy):
     run = healthy
-    run.wait_until_stable(list(run.lab.sites))
-    time.sleep(10 * TIMING.interval)              # outside every early flapping window
     run.wait_for_chat_room(6)
     run.lab.degrade("Jabon")
     run.wait_states(lambda s: s.get("Jabon") == "degraded", 15)
@@ -158,7 +161,6 @@ def test_all_18_sites_cut_at_once_one_of_them_degraded_are_named_in_time(healthy
 
 def test_the_cores_restore_is_one_message_naming_every_site_back_with_it(healthy):
     run = healthy
-    run.wait_until_stable(list(run.lab.sites))
     run.wait_for_chat_room(4)
     index = len(run.timing_records())
     run.cut_core()

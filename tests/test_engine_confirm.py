@@ -261,3 +261,24 @@ def test_a_path_recheck_keeps_its_minute_across_a_step_back():
     run.clock.advance(PATH_RECHECK_S)
     run.step(core="+", waru="-")
     assert [a.host for a in run.engine.take_asks()] == ["waru"]   # due after a minute, not an hour later
+
+
+def test_a_path_that_comes_and_goes_is_flapping_like_an_outage():
+    """Issue 12 under the vote: a link down and up every 1.5 s often comes back before the router
+    pings, so its outages are decided PATH; the second within the early window is FLAPPING."""
+    from dataclasses import replace
+
+    from netwatchd.config.model import FlapPolicy
+
+    run = Driver(config([host("core"), replace(site(interval=1.0, down_after=2, up_after=2), retry_interval=0.5)],
+                        flapping=FlapPolicy()))
+    run.feed({"core": "++", "waru": "++"})
+    kinds = []
+    for _ in range(2):                                   # fail, the router reaches it, answers again
+        out = run.feed({"core": "++", "waru": "--"})
+        out += reply(run, one_ask(run), REACHABLE, sent=3, received=3)
+        out += run.feed({"core": "++", "waru": "++"})
+        kinds += [(a[1], a[3]) for a in alerts(out)]
+    assert kinds == [("state", P), ("state", U), ("flapping", P)], kinds
+    flapping = [t for t in run.log if t.notify and t.kind == "flapping"][0]
+    assert flapping.evidence["outages"] == 2

@@ -1307,7 +1307,7 @@ class AlertEngine:
         told_before = track.told
         if fold is None and new == State.UP and track.rejudge:
             fold = self._holding_fold(track)   # an ancestor's UP message waits for it
-        if new == State.DOWN and self._flap.enabled:
+        if new in (State.DOWN, State.PATH) and self._flap.enabled:   # a path that comes and goes flaps too
             early = self._outage_started(track, now)
             if early is not None and not track.flapping:
                 note = {**(note or {}), **early}

@@ -127,14 +127,39 @@ class AgentProcess:
         return self.read_store(lambda conn: {name for name, state in state_repo.load_states(conn).items()
                                              if state.flapping}, set())
 
-    def downs(self, host: str) -> int:
-        """DOWN decisions recorded for `host` in the agent's events (announced or not)."""
+    def downs(self, host: str, *, path: bool = False) -> int:
+        """DOWN decisions recorded for `host` in the agent's events (announced or not); with `path`,
+        PATH ones too (its via router could reach it)."""
         from netwatchd.models import State
         from netwatchd.store import state_repo
 
+        wanted = (State.DOWN, State.PATH) if path else (State.DOWN,)
         return self.read_store(lambda conn: sum(
             1 for t in state_repo.recent_events(conn, host, limit=100_000)
-            if t.kind == "state" and t.to_state == State.DOWN), 0)
+            if t.kind == "state" and t.to_state in wanted), 0)
+
+    def last_outage(self) -> float | None:
+        """time.time() of the newest DOWN or PATH decision the agent recorded (None: none yet)."""
+        from netwatchd.models import State
+        from netwatchd.store import state_repo
+
+        def read(conn: Any) -> float | None:
+            starts = [t.at.timestamp() for t in state_repo.recent_events(conn, None, limit=500)
+                      if t.kind == "state" and t.to_state in (State.DOWN, State.PATH)]
+            return max(starts, default=None)
+        return self.read_store(read, None)
+
+    def wait_for_first_outages(self, window: float, timeout: float = 90.0) -> float:
+        """Sleep until no site is flapping and `window` seconds (flapping.early_window) have passed
+        since the last outage began, so that the next cut of any site is a first outage, not a
+        flapping one; returns the seconds slept."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            last = self.last_outage()
+            if not self.flapping() and (last is None or time.time() - last >= window):
+                break
+            time.sleep(0.25)
+        return time.monotonic() - start
 
     def wait_until_stable(self, sites: Sequence[str], timeout: float = 90.0) -> float:
         """Sleep until none of `sites` is held as flapping by the agent; returns the seconds slept."""
