@@ -70,7 +70,7 @@ from netwatchd.router.client import RouterPool
 from netwatchd.store.audit_repo import AuditEntry, finish_audit
 from netwatchd.store.bot_repo import accept_update, load_offset
 from netwatchd.store.db import LOCK_PATIENCE_S, Database, ThreadConnections
-from netwatchd.textsplit import split_html
+from netwatchd.textsplit import TELEGRAM_LIMIT, split_html, utf16_len
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,10 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 CONFLICT_DELAY = 30.0
 POLL_BACKOFF = Backoff(base=1.0, cap=60.0, jitter=0.0)   # a failing poll waits 1, 2, 4 ... 60 s
 GROUP_REFUSAL_INTERVAL = 3600.0   # a non-admin in a group hears "not an admin" at most once an hour
-REPLY_PACE_LIMIT = 60.0           # how long an answer may wait for a slot in the chat's budget
-REPLY_RETRY_BUDGET = 30.0         # seconds a reply may wait out Telegram's 429s before it counts as failed
+REPLY_DEADLINE = 120.0            # seconds an answer (every part) may take: free slots, 429s, retries
+REPLY_BACKOFF = Backoff(base=1.0, cap=8.0, jitter=0.0)   # a 5xx or a network failure: again after 1, 2, 4, 8 s
+CUT_NOTE_ROOM = 320               # UTF-16 units each part of a long answer keeps free for the "cut here" note
+CUT_NOTE_WAIT = 30.0              # how long the "cut here" edit may wait for a slot or out a 429
 
 
 class _Answer:
@@ -138,8 +140,10 @@ class BotPoller:
                  on_command: Callable[[str, str], None] | None = None,
                  poll_timeout: int = 25, command_timeout: float = 20.0, router_workers: int = 4,
                  limiter: pacing.RateLimiter | None = None, store_health: Any = None,
-                 wake: Callable[[Sequence[str]], None] | None = None) -> None:
+                 wake: Callable[[Sequence[str]], None] | None = None,
+                 reply_deadline: float = REPLY_DEADLINE) -> None:
         self.db = db
+        self.reply_deadline = reply_deadline   # an answer not sent whole by then says where it stopped
         self.wake = wake               # the delivery worker's wake(): an Ack's edits go out at once
         self.limiter = limiter if limiter is not None else pacing.RateLimiter()
         self._group_refused: dict[int, float] = {}     # user -> monotonic time of the last group refusal
@@ -639,12 +643,11 @@ class BotPoller:
         except DeliveryError as exc:
             log.warning("answerCallbackQuery failed: %s", redact(str(exc)))
 
-    def _pace(self, chat_id: int, courtesy: bool) -> bool:
+    def _pace(self, chat_id: int, courtesy: bool, deadline: float) -> bool:
         """Take a slot of the chat's budget (shared with the alerts, which go first). A courtesy
         message (a refusal, "slow down") takes one only if it is free now; an answer waits for one
-        up to REPLY_PACE_LIMIT. False: no slot (the message is not sent)."""
+        until `deadline` (time.monotonic()). False: no slot (the message is not sent)."""
         chat = str(chat_id)
-        deadline = time.monotonic() + REPLY_PACE_LIMIT     # a real bound even when the clock is a test's
         while True:
             wait = self.limiter.reserve(chat, self.clock.monotonic(), pacing.BOT)
             if wait <= 0:
@@ -655,66 +658,122 @@ class BotPoller:
 
     def _send_replies(self, chat_id: int, replies: list[Reply], outcome: str, *, courtesy: bool = False,
                       thread_id: int | None = None, reply_to: int | None = None) -> str:
-        """Send every reply, split at 4,096 characters, each message paced with the alerts, into
-        forum topic `thread_id` (the one asked in) and the first as a reply to `reply_to`; returns
-        the outcome (amended on failure)."""
+        """Send every reply, a long one split by UTF-16 length, each message paced with the alerts
+        (alerts first), into forum topic `thread_id` (the one asked in) and the first as a reply to
+        `reply_to`. A message refused for a while (429, 5xx, network) is tried again until the
+        answer's deadline (`reply_deadline` s from now); an answer that cannot be sent whole stops
+        there and its last delivered message is edited to say which parts are missing and why.
+        Returns the outcome (amended on failure). Never raises for delivery problems."""
+        deadline = time.monotonic() + self.reply_deadline
+        parts: list[tuple[Reply, str | None, dict[str, Any] | None]] = []    # (reply, text part, markup)
         for reply in replies:
-            if not self._pace(chat_id, courtesy):
+            if reply.document is not None:
+                parts.append((reply, None, None))
+                continue
+            text = reply.text
+            chunks = [text] if utf16_len(text) <= TELEGRAM_LIMIT else split_html(text, TELEGRAM_LIMIT - CUT_NOTE_ROOM)
+            parts += [(reply, chunk, reply.reply_markup if i == len(chunks) - 1 else None)
+                      for i, chunk in enumerate(chunks)]
+        last: tuple[int, str, dict[str, Any] | None] | None = None     # the last text message delivered
+        for index, (reply, chunk, markup) in enumerate(parts):
+            if not self._pace(chat_id, courtesy, deadline):
                 if courtesy:
                     with self._stats_lock:
                         self.unanswered += 1
                     return f"{outcome}; not answered: the chat's message budget is kept for alerts"[:300]
-                log.warning("an answer to chat %s waited %.0f s for a free message slot and was dropped",
-                            chat_id, REPLY_PACE_LIMIT)
-                return f"{outcome}; reply failed: no free message slot in {REPLY_PACE_LIMIT:.0f} s"[:300]
-            if reply.document is not None:
-                name, data, mime = reply.document
-                try:
-                    self.api.send_document(chat_id, name, data, caption=reply.text or None, mime_type=mime)
-                except DeliveryError as exc:
-                    log.warning("could not send %s to chat %s: %s", name, chat_id, redact(str(exc)))
-                    return f"{outcome}; document failed: {redact(str(exc))}"[:300]
-                continue
-            chunks = split_html(reply.text)
-            for index, chunk in enumerate(chunks):
-                markup = reply.reply_markup if index == len(chunks) - 1 else None
-                if index and not self._pace(chat_id, courtesy):
-                    return f"{outcome}; reply cut after part {index}: no free message slot"[:300]
-                try:
-                    self._send_chunk(chat_id, chunk, markup, thread_id=thread_id, reply_to=reply_to)
-                except DeliveryError as exc:
-                    log.warning("could not answer chat %s: %s", chat_id, redact(str(exc)))
-                    return f"{outcome}; reply failed: {redact(str(exc))}"[:300]
-                reply_to = None
+                log.warning("an answer to chat %s found no free message slot within %.0f s: %d of %d parts sent",
+                            chat_id, self.reply_deadline, index, len(parts))
+                why = say(self.config.telegram.language, "reply_no_slot", seconds=f"{self.reply_deadline:g}")
+                return self._cut(chat_id, last, index, len(parts), why, outcome, "no free message slot")
+            try:
+                if chunk is None:
+                    name, data, mime = reply.document or ("", b"", "")
+                    self._send_retrying(chat_id, deadline, courtesy, lambda: self.api.send_document(
+                        chat_id, name, data, caption=reply.text or None, mime_type=mime))
+                    last = None      # a document's caption is not edited: the note goes nowhere
+                else:
+                    message_id = self._send_chunk(chat_id, chunk, markup, thread_id=thread_id, reply_to=reply_to,
+                                                  deadline=deadline, courtesy=courtesy)
+                    last = (message_id, chunk, markup)
+                    reply_to = None
+            except DeliveryError as exc:
+                refused = redact(getattr(exc, "description", "") or str(exc))
+                log.warning("could not answer chat %s (part %d of %d): %s", chat_id, index + 1, len(parts),
+                            redact(str(exc)))
+                why = say(self.config.telegram.language, "reply_refused", reason=refused[:150])
+                return self._cut(chat_id, last, index, len(parts), why, outcome, redact(str(exc)))
         return outcome
 
-    def _send_chunk(self, chat_id: int, text: str, markup: dict[str, Any] | None, *, thread_id: int | None = None,
-                    reply_to: int | None = None) -> None:
-        """Send one message; a 429 is waited out as Telegram asks (its budget blocked for the alerts
-        too), up to REPLY_RETRY_BUDGET seconds in all (a burst of answers to one chat draws them); a
-        refused entity is sent as plain text. Into forum topic `thread_id`, as a reply to `reply_to`
-        when set. Raises DeliveryError when it cannot be sent."""
-        where: dict[str, Any] = {"thread_id": thread_id} if thread_id else {}
-        if reply_to:
-            where["reply_to"] = reply_to
-        waited = 0.0
+    def _cut(self, chat_id: int, last: tuple[int, str, dict[str, Any] | None] | None, sent: int, total: int,
+             why: str, outcome: str, detail: str) -> str:
+        """An answer stopped after `sent` of `total` parts: the last delivered message says so (an
+        edit, paced like any message, waiting out one 429); returns the audit outcome."""
+        if sent == 0:
+            return f"{outcome}; reply failed: {detail}"[:300]
+        language = self.config.telegram.language
+        key = "reply_cut_one" if sent + 1 == total else "reply_cut_many"
+        note = say(language, key, first=sent + 1, last=total, total=total) + " (" + why + ")"
+        told = False
+        if last is not None:
+            message_id, text, markup = last
+            edited = f"{text}\n\n<i>{note}</i>"
+            until = time.monotonic() + CUT_NOTE_WAIT
+            for _ in range(2):
+                if not self._pace(chat_id, False, until):
+                    break
+                try:
+                    self.api.edit_message_text(chat_id, message_id, edited, reply_markup=markup)
+                    told = True
+                    break
+                except DeliveryError as exc:
+                    log.warning("could not say in chat %s where an answer stopped: %s", chat_id, redact(str(exc)))
+                    if exc.retry_after is None:
+                        break
+                    self.limiter.block(str(chat_id), self.clock.monotonic() + exc.retry_after)
+        shown = "; the chat was told where" if told else ""
+        return f"{outcome}; reply cut after part {sent} of {total}{shown}: {detail}"[:300]
+
+    def _send_retrying(self, chat_id: int, deadline: float, courtesy: bool, send: Callable[[], Any]) -> Any:
+        """Call `send` until it succeeds: a 429 is waited out as Telegram asks (the chat's budget
+        blocked for the alerts too), a 5xx or network failure tried again after 1, 2, 4, 8 s, each
+        time after a fresh slot, until `deadline` (time.monotonic()). A courtesy message is tried
+        once. Raises DeliveryError: permanent, or the deadline would pass."""
+        attempts = 0
         while True:
             try:
-                self.api.send_message(chat_id, text, reply_markup=markup, **where)
-                return
+                return send()
             except DeliveryError as exc:
                 if exc.retry_after is not None:     # Telegram's own word on the budget: the alerts obey it too
                     self.limiter.block(str(chat_id), self.clock.monotonic() + exc.retry_after)
-                if exc.retry_after is not None and waited + exc.retry_after <= REPLY_RETRY_BUDGET:
-                    waited += exc.retry_after
-                    if self._stop.wait(exc.retry_after) or not self._pace(chat_id, False):
-                        raise
-                elif getattr(exc, "bad_entities", False):
-                    self.api.send_message(chat_id, html.unescape(re.sub(r"<[^>]+>", "", text)), parse_mode=None,
-                                          reply_markup=markup, **where)
-                    return
-                else:
+                    wait = exc.retry_after
+                elif exc.permanent or exc.migrate_to_chat_id is not None or getattr(exc, "bad_entities", False):
                     raise
+                else:
+                    attempts += 1
+                    wait = REPLY_BACKOFF.delay(attempts)
+                if courtesy or time.monotonic() + wait > deadline:
+                    raise
+                log.info("an answer to chat %s waits %.1f s before trying again: %s", chat_id, wait, redact(str(exc)))
+                if self._stop.wait(wait) or not self._pace(chat_id, False, deadline):
+                    raise
+
+    def _send_chunk(self, chat_id: int, text: str, markup: dict[str, Any] | None, *, thread_id: int | None = None,
+                    reply_to: int | None = None, deadline: float | None = None, courtesy: bool = False) -> int:
+        """Send one message and return its id, retried until `deadline` (_send_retrying); a refused
+        entity is sent as plain text. Into forum topic `thread_id`, as a reply to `reply_to` when
+        set. Raises DeliveryError when it cannot be sent."""
+        where: dict[str, Any] = {"thread_id": thread_id} if thread_id else {}
+        if reply_to:
+            where["reply_to"] = reply_to
+        until = deadline if deadline is not None else time.monotonic() + self.reply_deadline
+        try:
+            return int(self._send_retrying(chat_id, until, courtesy, lambda: self.api.send_message(
+                chat_id, text, reply_markup=markup, **where)))
+        except DeliveryError as exc:
+            if not getattr(exc, "bad_entities", False):
+                raise
+        return int(self._send_retrying(chat_id, until, courtesy, lambda: self.api.send_message(
+            chat_id, html.unescape(re.sub(r"<[^>]+>", "", text)), parse_mode=None, reply_markup=markup, **where)))
 
     def _finish(self, answer: _Answer, outcome: str, category: str) -> None:
         if answer.audit_id is not None:

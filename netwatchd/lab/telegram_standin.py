@@ -87,6 +87,7 @@ class Fault:
     method: str | None = None          # None: any method
     chat_id: int | None = None         # None: any chat (or a call without chat_id)
     params: dict[str, Any] = field(default_factory=dict)
+    after: int = 0                     # matching calls still answered normally before the fault starts
 
     def matches(self, method: str, chat_id: int | None) -> bool:
         if self.remaining <= 0:
@@ -228,16 +229,18 @@ class TelegramStandIn:
     # -- test controls ------------------------------------------------------------------------
 
     def fail_next(self, n: int, kind: str, *, method: str | None = None, chat_id: int | None = None,
-                  **params: Any) -> None:
+                  after: int = 0, **params: Any) -> None:
         """The next `n` matching calls fail with `kind`:
         "5xx" (status=502), "drop" (connection closed, no answer), "slow" (seconds=1.0, then answered
         normally, or then=<another kind>), "429" (retry_after=3),
         "403" (description="Forbidden: bot was blocked by the user"),
-        "chat_not_found", "migrate" (to_chat_id=...). `method`/`chat_id` narrow which calls match."""
+        "chat_not_found", "migrate" (to_chat_id=...). `method`/`chat_id` narrow which calls match;
+        `after` lets that many matching calls through first (e.g. a long answer refused from its
+        4th message on: after=3)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r} (one of {', '.join(FAULT_KINDS)})")
         with self._cond:
-            self._faults.append(Fault(kind, n, method, chat_id, dict(params)))
+            self._faults.append(Fault(kind, n, method, chat_id, dict(params), after=after))
 
     def clear_faults(self) -> None:
         with self._cond:
@@ -376,6 +379,9 @@ class TelegramStandIn:
             self._calls.append(record)
             outage = self._outage
             fault = next((f for f in self._faults if f.matches(method, chat_id)), None)
+            if fault is not None and fault.after > 0:      # not yet: this call is answered normally
+                fault.after -= 1
+                fault = None
             if fault is not None:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
