@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -455,3 +456,27 @@ def test_a_press_the_failing_store_cannot_record_is_told_so_at_once_and_changes_
     assert run.root("Waru")["edits"] == 0
     assert incident_repo.open_for(run.agent._conn(), "Waru").acked_at is None
     assert run.press(alert, "ack", ADMIN)["text"] == "✅ Waru: acknowledged"
+
+
+def test_an_alert_sent_again_after_a_restart_keeps_its_note_through_every_later_edit(tmp_path, standin):
+    """Found by the fault suite (case 6): the edits that bring a root up to date (an Ack, the
+    recovery) rewrote its text without "sent again after a restart", so a repeat looked like a
+    second outage once it was over."""
+    run = Run(tmp_path, standin)
+    run.net.down.add("Waru")
+    run.settle(6)
+    [alert] = run.messages()
+    store = sqlite3.connect(run.config.data_dir / "netwatchd.sqlite3")
+    try:        # as the recovery of a killed worker's in-flight rows leaves the alert that was sent again
+        with store:
+            store.execute("UPDATE outbox SET resend=1 WHERE message_id=?", (alert["message_id"],))
+    finally:
+        store.close()
+    run.press(alert, "ack", ADMIN)
+    run.net.down.clear()
+    run.settle(12)
+    root = run.messages()[0]
+    assert root["message_id"] == alert["message_id"] and root["edits"] == 2
+    assert "acknowledged by @admin" in root["text"] and "resolved after" in root["text"]
+    assert root["text"].endswith("\n↻ sent again after a restart — may repeat"), root["text"]
+    assert "sent again" not in run.messages()[1]["text"]          # the UP itself was sent once

@@ -615,6 +615,8 @@ class DeliveryWorker:
                                                     language=config.telegram.language, tz=config.tz,
                                                     templates=config.telegram.templates,
                                                     buttons=config.telegram.buttons)
+                if outbox_repo.was_resent(conn, chat_id, message_id):    # the edit keeps "sent again ..."
+                    text += "\n" + fmt.resend_note(config.telegram.language)
                 try:
                     api.edit_message_text(_chat_arg(chat_id), message_id, text, reply_markup=markup)
                 except DeliveryError as exc:

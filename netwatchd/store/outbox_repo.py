@@ -218,6 +218,13 @@ def mark_sent(conn: sqlite3.Connection, claimer: str, ids: Sequence[int], *, mes
         [(message_id, utc_ms(sent_at), utc_ms(acked_at), row_id, claimer) for row_id in ids])
 
 
+def was_resent(conn: sqlite3.Connection, chat_id: str, message_id: int) -> bool:
+    """Whether message `message_id` of `chat_id` was an alert sent again after a restart (its
+    text carries the "sent again" note, which every later edit of it must keep)."""
+    return conn.execute("SELECT 1 FROM outbox WHERE chat_id=? AND message_id=? AND resend=1 LIMIT 1",
+                        (str(chat_id), message_id)).fetchone() is not None
+
+
 def mark_part_sent(conn: sqlite3.Connection, claimer: str, ids: Sequence[int], *, next_attempt_at: datetime) -> None:
     """One part of a split message was acknowledged: back to pending for the next part (never
     sent yet, so no longer a resend)."""
