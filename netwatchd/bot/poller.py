@@ -38,6 +38,7 @@ and 5xx back off exponentially (1 s .. 60 s); nothing here ever raises out of th
 
 from __future__ import annotations
 
+import functools
 import heapq
 import html
 import itertools
@@ -688,8 +689,8 @@ class BotPoller:
             try:
                 if chunk is None:
                     name, data, mime = reply.document or ("", b"", "")
-                    self._send_retrying(chat_id, deadline, courtesy, lambda: self.api.send_document(
-                        chat_id, name, data, caption=reply.text or None, mime_type=mime))
+                    self._send_retrying(chat_id, deadline, courtesy, functools.partial(
+                        self.api.send_document, chat_id, name, data, caption=reply.text or None, mime_type=mime))
                     last = None      # a document's caption is not edited: the note goes nowhere
                 else:
                     message_id = self._send_chunk(chat_id, chunk, markup, thread_id=thread_id, reply_to=reply_to,
