@@ -6,7 +6,7 @@ would; DONT_FAKE_MONOTONIC=1 leaves CLOCK_MONOTONIC alone, as a real step does (
 it by default, and then Python's threading waits, which count on the kernel's monotonic clock,
 never end). The sites are TCP listeners on 127.0.0.1 that `cut`/`restore` close and reopen on the
 same port; alerts go to the Telegram stand-in on loopback. Used by tests/test_clock_steps_run.py
-and scripts/bench_clock.py.
+and scripts/bench_faults.py (case 2).
 
 libfaketime 0.9.10 (Debian 12) with DONT_FAKE_MONOTONIC breaks clock_nanosleep(CLOCK_MONOTONIC,
 TIMER_ABSTIME), which Python 3.11+'s time.sleep uses (EINVAL: libfaketime issue #426): the child
@@ -77,12 +77,13 @@ class StepRun:
     """One agent with one TCP site ("office"), its wall clock steppable; use as a context manager."""
 
     def __init__(self, workdir: Path, *, reminder_every: str = "off", interval: str = "1s",
-                 retry_interval: str = "200ms", down_after: int = 2) -> None:
+                 retry_interval: str = "200ms", down_after: int = 2, python_path: str | None = None) -> None:
         library = libfaketime()
         if library is None:
             raise RuntimeError("libfaketime is not installed (apt-get install faketime libfaketime)")
         self.library = library
         self.workdir = workdir
+        self.python_path = python_path     # another checkout's netwatchd (a benchmark's peer)
         self.site = Site()
         self.telegram = TelegramStandIn(token=TOKEN).start()
         self.control = workdir / "faketime.offset"
@@ -105,6 +106,8 @@ class StepRun:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "LD_PRELOAD": self.library,
                "FAKETIME_TIMESTAMP_FILE": str(self.control), "FAKETIME_NO_CACHE": "1", "DONT_FAKE_MONOTONIC": "1"}
         env.pop("FAKETIME", None)
+        if self.python_path:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (self.python_path, env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen([sys.executable, "-c", _CHILD, "run", "-c", str(self.config), "--log-level",
                                       "debug"], cwd=self.workdir, stdout=open(self.workdir / "stdout.txt", "wb"),
                                      stderr=open(self.log, "wb"), env=env)
