@@ -24,7 +24,7 @@ Cases (the issue's numbers; `--cases` takes numbers or names):
      outage-disk-full     the data_dir tmpfs filled, then an outage: DOWN delivered, /healthz fails
                           naming the disk, /status says so, <= 1 store line a minute; freed: once [root]
      outage-store-locked  another process holds the write lock during an outage
-  5  bot-wedge            malformed updates, then a multi-part /monitor under 429s (arrives whole),
+  5  bot-wedge            malformed updates, then a multi-part /monitor under a 429 and a 502 (whole),
                           then a group answer held by a 429 while a site goes down (the alert first)
   6  kill9-duplicates     kill -9 aimed at sends in flight and at random moments (150 ms round trip):
                           nothing lost, every repeat marked "sent again after a restart"
@@ -638,8 +638,9 @@ def case_bot_wedge(ctx: Context) -> Result:
                 result.inputs += 2
                 if not run.ask_bot("/help", timeout=10):
                     result.fail(f"not answered after the malformed update {json.dumps(body)[:80]}")
-            # a long answer whose 2nd and 3rd messages draw 429 (retry_after 2): it must arrive whole
-            tg.fail_next(2, "429", method="sendMessage", chat_id=LOOPBACK_ADMIN_ID, after=1, retry_after=2)
+            # a long answer whose 2nd message draws a 429 (retry_after 2), then a 502: it must arrive whole
+            tg.fail_next(1, "429", method="sendMessage", chat_id=LOOPBACK_ADMIN_ID, after=1, retry_after=2)
+            tg.fail_next(1, "5xx", method="sendMessage", chat_id=LOOPBACK_ADMIN_ID)
             result.faults += 2
             result.inputs += 1
             start = len(tg.messages(LOOPBACK_ADMIN_ID))
@@ -647,9 +648,9 @@ def case_bot_wedge(ctx: Context) -> Result:
             answer = _settled(tg, LOOPBACK_ADMIN_ID, start, 40)
             problem = _whole(answer, names)
             if problem:
-                result.fail(f"/monitor under 429s: {problem}")
+                result.fail(f"/monitor under a 429 and a 502: {problem}")
             else:
-                result.notes.append(f"/monitor of {len(names)} sites: {len(answer)} parts, whole through 2 x 429")
+                result.notes.append(f"/monitor of {len(names)} sites: {len(answer)} parts, whole through a 429 and a 502")
             # in the alerts group: the answer's 2nd message draws a 429 (3 s); a site goes down meanwhile
             tg.fail_next(1, "429", method="sendMessage", chat_id=LOOPBACK_CHAT_ID, after=1, retry_after=3)
             result.faults += 1
