@@ -650,7 +650,8 @@ def case_bot_wedge(ctx: Context) -> Result:
             if problem:
                 result.fail(f"/monitor under a 429 and a 502: {problem}")
             else:
-                result.notes.append(f"/monitor of {len(names)} sites: {len(answer)} parts, whole through a 429 and a 502")
+                result.notes.append(f"/monitor of {len(names)} sites: {len(answer)} parts, "
+                                    "whole through a 429 and a 502")
             # in the alerts group: the answer's 2nd message draws a 429 (3 s); a site goes down meanwhile
             tg.fail_next(1, "429", method="sendMessage", chat_id=LOOPBACK_CHAT_ID, after=1, retry_after=3)
             result.faults += 1
