@@ -10,7 +10,6 @@ warnings are routed through the same formatter, so a traceback cannot print a to
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
@@ -18,11 +17,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from types import TracebackType
 from typing import IO, Any
-from urllib.parse import quote
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"bot\d{3,}(?::|%3[Aa])[A-Za-z0-9_-]{10,}"), "bot***"),             # Bot API URL path
@@ -47,6 +43,9 @@ def add_secret(value: str | None) -> None:
     not registered: masking them would garble every line."""
     if not value or len(value) < MIN_SECRET_LENGTH:
         return
+    import json
+    from urllib.parse import quote
+
     forms = {value, quote(value, safe=""), quote(value), repr(value)[1:-1], json.dumps(value)[1:-1],
              json.dumps(value, ensure_ascii=False)[1:-1]}
     with _lock:
@@ -110,6 +109,9 @@ class JsonFormatter(logging.Formatter):
     `extra=`, and exception/stack text; every string is redacted before it is encoded."""
 
     def format(self, record: logging.LogRecord) -> str:
+        import json
+        from datetime import datetime, timezone
+
         moment = datetime.fromtimestamp(record.created, timezone.utc)
         data: dict[str, Any] = {
             "time": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(record.msecs):03d}Z",
@@ -181,12 +183,16 @@ def _span(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
-@dataclass
 class _Repeated:
-    first: float          # monotonic time of the first occurrence
-    last_line: float      # when it was last written to the log
-    since_line: int = 0   # occurrences not written since then
-    total: int = 1
+    """One recurring problem (a plain class: `dataclasses` costs every `netwatchd probe` ~5 ms)."""
+
+    __slots__ = ("first", "last_line", "since_line", "total")
+
+    def __init__(self, first: float, last_line: float, since_line: int = 0, total: int = 1) -> None:
+        self.first = first            # monotonic time of the first occurrence
+        self.last_line = last_line    # when it was last written to the log
+        self.since_line = since_line  # occurrences not written since then
+        self.total = total
 
 
 class LogThrottle:

@@ -78,7 +78,8 @@ def worker_engine(targets: list[str], timeout: float) -> dict[str, Any]:
     round_cpu_s = time.process_time() - cpu_started
     # where a second (warm) round spends its time: packets vs building the ProbeResults
     begun = time.perf_counter()
-    warm = icmp._Round(work, raw=engine.mode == "raw", resolver=icmp.system_resolver, reserve=engine._reserve)
+    warm = icmp.IcmpRound([t.host for t in work], [t.address for t in work], [t[2:] for t in work],
+                           raw=engine.mode == "raw", resolver=icmp.system_resolver, reserve=engine._reserve)
     warm.run()
     network_s = time.perf_counter() - begun
     begun = time.perf_counter()

@@ -19,18 +19,17 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from netwatchd.models import PROBE_TYPES, ProbeResult
-
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from netwatchd.clock import Clock
     from netwatchd.config.model import HostSpec
+    from netwatchd.models import ProbeResult
     from netwatchd.probes.icmp import IcmpEngine
 
 log = logging.getLogger(__name__)
 
-Prober = Callable[..., ProbeResult]
+Prober = Callable[..., "ProbeResult"]
 """prober(host: HostSpec, *, clock: Clock) -> ProbeResult; never raises for the target's failure."""
 
 _PROBER_HOMES: dict[str, tuple[str, str]] = {
@@ -51,6 +50,8 @@ def prober_for(kind: str) -> Prober | None:
 
 
 def _run_prober(prober: Prober, host: HostSpec, clock: Clock) -> ProbeResult:
+    from netwatchd.models import ProbeResult
+
     try:
         return prober(host, clock=clock)
     except Exception as exc:  # a prober bug must not cost the other hosts their round
@@ -65,6 +66,8 @@ def probe_hosts(hosts: Sequence[HostSpec], *, clock: Clock, icmp: IcmpEngine | N
     Never raises for a target's failure (it is in that host's result). Raises PermissionProblem
     when there are ICMP hosts and ICMP is not permitted at all.
     """
+    from netwatchd.models import PROBE_TYPES, ProbeResult
+
     results: list[ProbeResult | None] = [None] * len(hosts)
     icmp_indexes: list[int] = []
     futures: list[tuple[int, Future[ProbeResult]]] = []

@@ -44,15 +44,49 @@ import threading
 import time
 from array import array
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import NamedTuple
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from icmplib import ICMPv4Socket, ICMPv6Socket
-from icmplib.exceptions import ICMPLibError, SocketPermissionError
-
-from netwatchd.clock import Clock
 from netwatchd.errors import PermissionProblem
-from netwatchd.models import ProbeResult
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from netwatchd.clock import Clock
+    from netwatchd.models import ProbeResult
+
+
+class _ImportedOnFirstUse(ModuleType):
+    """Stands in for a module inside another package's globals; the first attribute asked of it
+    imports the real module (normally, through sys.modules) and answers from that."""
+
+    def __getattr__(self, attr: str) -> Any:
+        name = self.__name__
+        if sys.modules.get(name) is self:
+            del sys.modules[name]
+        return getattr(__import__(name), attr)
+
+
+def _import_icmplib_without_asyncio() -> None:
+    """Import icmplib with `asyncio` deferred: its modules `import asyncio` at the top but only use
+    it inside its async API (async_ping, async_multiping, AsyncSocket), which netwatchd does not
+    call. Importing asyncio (with ssl, concurrent.futures, ...) was ~25 of the ~30 ms icmplib
+    costs every `netwatchd probe`. While icmplib loads, sys.modules["asyncio"] is a stand-in;
+    icmplib keeps it, and its first use by icmplib imports the real asyncio. Everyone else
+    (`import asyncio` anywhere after this) gets the real module. Raises ImportError as import."""
+    stand_in = None
+    if "asyncio" not in sys.modules:
+        stand_in = sys.modules["asyncio"] = _ImportedOnFirstUse("asyncio")
+    try:
+        import icmplib  # noqa: F401
+    finally:
+        if stand_in is not None and sys.modules.get("asyncio") is stand_in:
+            del sys.modules["asyncio"]
+
+
+_import_icmplib_without_asyncio()
+from icmplib import ICMPv4Socket, ICMPv6Socket  # noqa: E402  (already imported just above)
+from icmplib.exceptions import ICMPLibError, SocketPermissionError  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -325,26 +359,59 @@ class IcmpEngine:
         """
         raw = self._decide_mode()
         at = clock.now()
-        round_ = _Round(targets, raw=raw, resolver=self._resolver, reserve=self._reserve)
+        round_ = IcmpRound([t.host for t in targets], [t.address for t in targets],
+                           [t[2:] for t in targets], raw=raw, resolver=self._resolver, reserve=self._reserve)
         round_.run()
         return round_.results(at)
 
+    def ping_addresses(self, addresses: Sequence[str], settings: IcmpTarget) -> IcmpRound:
+        """One round to `addresses` (each its own host name), all with the count, interval,
+        timeout and payload size of `settings`; returns the finished round, whose columns
+        (`sent`, `rtts`, `errors`, ...) a caller may read without building a ProbeResult per
+        target (`netwatchd probe` on 10,000 addresses), or turn into results(). Never raises for
+        a target's failure. Raises PermissionProblem when ICMP is not permitted."""
+        raw = self._decide_mode()
+        round_ = IcmpRound(addresses, addresses, settings[2:], raw=raw, resolver=self._resolver,
+                           reserve=self._reserve)
+        round_.run()
+        return round_
 
-class _Round:
-    """State of one engine round. Target i's echo k is sent at first_send_i + k * interval_i."""
 
-    def __init__(self, targets: Sequence[IcmpTarget], *, raw: bool, resolver: Resolver,
+Settings = tuple[int, float, float, int]
+"""An IcmpTarget's (count, interval, timeout, payload_size)."""
+
+
+class IcmpRound:
+    """One engine round, and when run() has returned, its outcome, target by target (index i):
+    `hosts[i]`, `addresses[i]`, `ips[i]` (None: the name did not resolve, see
+    `failed_before_send[i]`), `sent[i]`, `rtts[i]` (one entry per echo: ms, or None for no
+    reply), `errors[i]` (the last error), `error_count[i]`, `late[i]` (replies after the
+    timeout); `raw` (raw or datagram sockets). Target i's echo k is sent at
+    first_send_i + k * interval_i. `settings`: a list of one Settings per target, or one for all."""
+
+    def __init__(self, hosts: Sequence[str], addresses: Sequence[str],
+                 settings: Settings | list[Settings], *, raw: bool, resolver: Resolver,
                  reserve: Callable[[int], int]) -> None:
-        self.targets = list(targets)
+        self.hosts = hosts
+        self.addresses = addresses
         self.raw = raw
-        n = len(self.targets)
+        n = len(addresses)
+        if isinstance(settings, list):                       # one per target
+            per_target = settings
+            self.counts = [s[0] if s[0] > 0 else 1 for s in per_target]
+            self.intervals = [s[1] if s[1] > 0 else 0.0 for s in per_target]
+            self.timeouts = [s[2] for s in per_target]
+            sizes = [s[3] for s in per_target]
+        else:                                                 # the same for all
+            count, interval, timeout, size = settings
+            self.counts = [count if count > 0 else 1] * n
+            self.intervals = [interval if interval > 0 else 0.0] * n
+            self.timeouts = [timeout] * n
+            sizes = [size] * n
         self.ips: list[str | None] = [None] * n
         self.match_ips: list[str] = [""] * n    # the address replies come from (no %scope)
         self.families: list[int] = [0] * n
         self.sent = [0] * n
-        self.counts = [t.count if t.count > 0 else 1 for t in self.targets]
-        self.intervals = [t.interval if t.interval > 0 else 0.0 for t in self.targets]
-        self.timeouts = [t.timeout for t in self.targets]
         self.rtts: list[list[float | None]] = [[None] * count for count in self.counts]
         self.errors: list[str | None] = [None] * n
         self.error_count = [0] * n
@@ -356,11 +423,10 @@ class _Round:
         self.current: dict[int, _Channel] = {}
         self._resolve(resolver)
         payloads: dict[int, tuple[bytes, int]] = {}
-        for target in self.targets:
-            if target.payload_size not in payloads:
-                body = _payload(target.payload_size)
-                payloads[target.payload_size] = (body, _ones_complement_sum(body))
-        self.payloads = [payloads[t.payload_size] for t in self.targets]
+        for size in set(sizes):
+            body = _payload(size)
+            payloads[size] = (body, _ones_complement_sum(body))
+        self.payloads = [payloads[size] for size in sizes]
         self.total_echoes = sum(count for count, ip in zip(self.counts, self.ips, strict=True) if ip is not None)
         self.first_slot = reserve(self.total_echoes) if self.total_echoes else 0
         self.next_slot = self.first_slot
@@ -372,8 +438,16 @@ class _Round:
         """Fill ips/match_ips/families; a name that does not resolve fails that target alone."""
         cache: dict[str, str | Exception] = {}
         ips, match_ips, families = self.ips, self.match_ips, self.families
-        for i, target in enumerate(self.targets):
-            address = target.address
+        inet_pton, v4 = socket.inet_pton, socket.AF_INET
+        for i, address in enumerate(self.addresses):
+            try:                                # the common case: a dotted quad, already canonical
+                inet_pton(v4, address)
+            except OSError:
+                pass
+            else:
+                ips[i] = match_ips[i] = address
+                families[i] = v4
+                continue
             literal = _ip_literal(address)
             if literal is None:
                 address = address.strip()
@@ -431,7 +505,7 @@ class _Round:
 
     def _loop(self) -> None:
         clock = time.perf_counter
-        order = [i for i in range(len(self.targets)) if self.ips[i] is not None]
+        order = [i for i, ip in enumerate(self.ips) if ip is not None]
         first_pos = 0
         follow_ups: list[tuple[float, int, int]] = []   # (due, target, echo number)
         last_deadline = 0.0
@@ -666,34 +740,59 @@ class _Round:
                 self._icmp_error((ident, sequence, _strip_scope(destination[0])), reason)
 
     # -- results -------------------------------------------------------------------------
+    def detail(self, i: int) -> dict[str, object]:
+        """Target i's ProbeResult.detail: the socket mode, and the resolved ip (a name),
+        late_replies and icmp_errors when there are any."""
+        detail: dict[str, object] = {"mode": "raw" if self.raw else "datagram"}
+        ip = self.ips[i]
+        if ip is not None and ip != self.addresses[i]:
+            detail["ip"] = ip
+        if self.late[i]:
+            detail["late_replies"] = self.late[i]
+        if self.error_count[i]:
+            detail["icmp_errors"] = self.error_count[i]
+        return detail
+
+    def plain(self, i: int) -> bool:
+        """True when target i's detail is only the socket mode."""
+        ip = self.ips[i]
+        return not ((ip is not None and ip != self.addresses[i]) or self.late[i] or self.error_count[i])
+
+    def special(self) -> set[int]:
+        """The targets whose detail is more than the socket mode (not plain())."""
+        found: set[int] = set()
+        if any(self.late):
+            found.update(i for i, count in enumerate(self.late) if count)
+        if any(self.error_count):
+            found.update(i for i, count in enumerate(self.error_count) if count)
+        if self.ips != self.addresses:      # a name resolved, or a target not sent to
+            found.update(i for i, (ip, address) in enumerate(zip(self.ips, self.addresses, strict=True))
+                         if ip is not None and ip != address)
+        return found
+
     def results(self, at: datetime) -> list[ProbeResult]:
         """One ProbeResult per target, in target order, stamped `at`."""
+        from netwatchd.models import ProbeResult
+
         out: list[ProbeResult] = []
         append = out.append
         from_rtts = ProbeResult.from_rtts
         plain: dict[str, object] = {"mode": "raw" if self.raw else "datagram"}  # from_rtts copies it
-        for i, target in enumerate(self.targets):
-            ip = self.ips[i]
-            detail = plain
-            if (ip is not None and ip != target.address) or self.late[i] or self.error_count[i]:
-                detail = dict(plain)
-                if ip is not None and ip != target.address:
-                    detail["ip"] = ip
-                if self.late[i]:
-                    detail["late_replies"] = self.late[i]
-                if self.error_count[i]:
-                    detail["icmp_errors"] = self.error_count[i]
+        hosts, addresses = self.hosts, self.addresses
+        for i in range(len(addresses)):
+            detail = plain if self.plain(i) else self.detail(i)
             unresolved = self.failed_before_send[i]
             if unresolved:
-                append(ProbeResult(host=target.host, address=target.address, probe="icmp", at=at,
+                append(ProbeResult(host=hosts[i], address=addresses[i], probe="icmp", at=at,
                                    alive=False, error=unresolved, detail=dict(detail)))
                 continue
             echoes = self.rtts[i]
             rtts = echoes if None not in echoes else [r for r in echoes if r is not None]
-            append(from_rtts(host=target.host, address=target.address, probe="icmp", at=at,
+            append(from_rtts(host=hosts[i], address=addresses[i], probe="icmp", at=at,
                              sent=self.sent[i], rtts_ms=rtts,  # type: ignore[arg-type]
                              error=self.errors[i], detail=detail))
         return out
+
 
 
 def _offender(data: bytes, family: int) -> str | None:
