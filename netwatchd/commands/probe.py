@@ -93,6 +93,8 @@ def read_address_file(stream: TextIO, name: str) -> list[str]:
 
 def address_lines(text: str, name: str) -> list[str]:
     """The addresses in the text of an address file (see read_address_file). Raises UsageError."""
+    if text.isascii() and not any(c in text for c in "# \t\x0b\x0c\x1c\x1d\x1e\x1f"):
+        return text.split()     # one word per line, nothing else: what the loop below would return
     addresses: list[str] = []
     append = addresses.append
     for number, line in enumerate(text.split("\n"), start=1):
