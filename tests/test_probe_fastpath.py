@@ -117,6 +117,23 @@ def test_all_answered_is_exit_status_zero_and_an_empty_round_renders_empty():
     assert render_round_table(empty) == render_table([])
 
 
+def test_a_times_three_decimals_are_what_repr_of_round_writes():
+    import random
+
+    edges = [0.0, 1e-9, 0.0004999, 0.0005, 0.0015, 0.0025, 0.1249996, 0.1250004, 1.0005, 2.675, 5.0,
+             59999.9995, 99999.9999, 123456789.1234]
+    for value in edges:     # the whole JSON line of a target answered in `value` ms
+        round_ = IcmpRound(["127.0.0.2"], ["127.0.0.2"], (1, 0.0, 1.0, 56), raw=True, resolver=resolver,
+                           reserve=lambda n: 0)
+        round_.sent[0], round_.rtts[0] = 1, [value]
+        assert render_round_json(round_, AT) == render_json(round_.results(AT)), value
+    chance = random.Random(16)
+    for value in edges + [chance.random() * chance.choice([0.001, 0.01, 1.0, 10.0, 100.0, 1000.0, 60000.0])
+                          for _ in range(200_000)]:   # the shortcut render_round_json takes, alone
+        text = f"{value:.3f}".rstrip("0")
+        assert (text + "0" if text.endswith(".") else text) == repr(round(value, 3)), value
+
+
 ASYNC_STILL_WORKS = r"""
 import os, sys, types
 import netwatchd.probes.icmp
