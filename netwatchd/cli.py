@@ -125,9 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help(sys.stderr)
         return 2
-    from netwatchd.logs import setup_logging
+    wants_logging = getattr(args._module, "wants_logging", None)
+    if wants_logging is None or wants_logging(args):
+        from netwatchd.logs import setup_logging
 
-    setup_logging(level=args.log_level, fmt=args.log_format)
+        setup_logging(level=args.log_level, fmt=args.log_format)
     try:
         return int(args._module.run(args) or 0)
     except ConfigError as exc:

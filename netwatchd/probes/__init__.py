@@ -15,7 +15,6 @@ the DNS code, and a tcp-only run never loads icmplib (and with it asyncio).
 from __future__ import annotations
 
 import importlib
-import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     from netwatchd.models import ProbeResult
     from netwatchd.probes.icmp import IcmpEngine
 
-log = logging.getLogger(__name__)
 
 Prober = Callable[..., "ProbeResult"]
 """prober(host: HostSpec, *, clock: Clock) -> ProbeResult; never raises for the target's failure."""
@@ -55,7 +53,9 @@ def _run_prober(prober: Prober, host: HostSpec, clock: Clock) -> ProbeResult:
     try:
         return prober(host, clock=clock)
     except Exception as exc:  # a prober bug must not cost the other hosts their round
-        log.exception("%s probe of %s crashed", host.probe, host.name)
+        import logging
+
+        logging.getLogger(__name__).exception("%s probe of %s crashed", host.probe, host.name)
         return ProbeResult(host=host.name, address=host.address, probe=host.probe, at=clock.now(),
                            alive=False, error=f"probe crashed: {type(exc).__name__}: {exc}")
 
