@@ -117,6 +117,29 @@ def build_parser(only: Collection[str] | None = None) -> argparse.ArgumentParser
     return parser
 
 
+def entry() -> None:
+    """The console script and `python -m netwatchd`: main(), then exit with its status.
+
+    A command whose module sets EXIT_WITHOUT_TEARDOWN (probe) ends, once stdout and stderr are
+    flushed and when no other thread runs, with os._exit: the interpreter's teardown frees every
+    object one by one, ~5 ms of a `netwatchd probe` of 10,000 targets, for nothing. Raises
+    SystemExit otherwise (as sys.exit)."""
+    code = main()
+    chosen = chosen_subcommand(sys.argv[1:])
+    module = sys.modules.get(SUBCOMMANDS[chosen][0]) if chosen in SUBCOMMANDS else None
+    threading = sys.modules.get("threading")
+    if getattr(module, "EXIT_WITHOUT_TEARDOWN", False) and (threading is None or threading.active_count() == 1):
+        import os
+
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):   # a closed pipe or stream: nothing more can reach it
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     chosen = chosen_subcommand(words)

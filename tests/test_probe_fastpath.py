@@ -134,6 +134,24 @@ def test_a_times_three_decimals_are_what_repr_of_round_writes():
         assert (text + "0" if text.endswith(".") else text) == repr(round(value, 3)), value
 
 
+def test_the_whole_output_and_the_status_survive_the_exit_without_teardown(tmp_path):
+    try:
+        IcmpEngine().check()
+    except PermissionProblem as exc:
+        pytest.skip(f"ICMP not permitted here: {exc}")
+    listing = tmp_path / "targets.txt"
+    listing.write_text("".join(f"127.0.{i // 250}.{i % 250 + 1}\n" for i in range(3000)), "utf-8")
+    for extra in ([], ["--json"]):
+        done = subprocess.run([sys.executable, "-m", "netwatchd", "probe", "-c", "1", "-f", str(listing), *extra],
+                              capture_output=True, text=True, timeout=60)   # stdout: a pipe, read to the end
+        assert (done.returncode, done.stderr) == (0, "")
+        lines = done.stdout.splitlines()
+        assert len(lines) == (3002 if extra else 3001) and done.stdout.endswith("\n")
+    cut_short = subprocess.run(f"{sys.executable} -m netwatchd probe -c 1 -f {listing} | head -1", shell=True,
+                               capture_output=True, text=True, timeout=60)
+    assert cut_short.stdout.split()[0] == "ADDRESS" and "Traceback" not in cut_short.stderr
+
+
 ASYNC_STILL_WORKS = r"""
 import os, sys, types
 import netwatchd.probes.icmp

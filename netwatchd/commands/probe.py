@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from netwatchd.probes.icmp import IcmpRound
 
 MAX_COUNT = 1000
+EXIT_WITHOUT_TEARDOWN = True
+"""cli.entry() may end the process at once after `probe` (its output is written and flushed)."""
 PROBE_CHOICES = ("icmp", "tcp", "http", "https", "dns")
 """netwatchd.models.PROBE_TYPES (a test holds them equal): models, with dataclasses, is not
 imported for the plain ICMP case."""
