@@ -2,14 +2,18 @@
 """Benchmark netwatchd's batched ICMP engine against fping and icmplib's async_multiping.
 
 One-shot mode: N distinct loopback targets (127.x.y.z; Linux answers for all of 127/8), one echo
-each. Every peer runs in its own subprocess (fair peak RSS), R times in rotating order; the table
-shows medians. For the Python peers two walls are given: `round` (the ping call itself, what the
-agent pays every round) and `process` (interpreter start and imports included, ~0.1 s here that a
-daemon pays once). fping's process wall is its round: it starts in about a millisecond.
+each. Every peer runs in its own subprocess, R times in rotating order; the tables show medians
+(peak RSS: one more run of each under GNU time, so no peer inherits this process's as its peak).
+For the Python peers two walls are given: `round` (the ping call itself, what the agent pays every
+round) and `process` (interpreter start and imports included, ~0.1 s here that a daemon pays
+once). fping's process wall is its round: it starts in about a millisecond.
 
 Whole processes (cli-table, cli-json): `netwatchd probe --from-file FILE --count 1 --timeout 1s`
 [--json] as an administrator runs it, beside `fping -c1 -i0 -q -f FILE`, each timed from fork to
-exit; the targets each reported alive must be the same. Start-up: `netwatchd --help`, `check`,
+exit; the targets each reported alive must be the same (fping's own lost replies are counted
+apart). Run this with the interpreter of the venv netwatchd is installed in: it times that venv's
+`netwatchd` console script and says whether the install is editable (its import finder costs
+every start) or normal. Start-up: `netwatchd --help`, `check`,
 `status` against a small config (target <= 120 ms each). The children run with bytecode caching on
 (as an installed package), whatever PYTHONDONTWRITEBYTECODE says here.
 
