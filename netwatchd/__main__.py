@@ -1,5 +1,5 @@
 """`python -m netwatchd` is the same as the `netwatchd` console script."""
 
-from netwatchd.cli import main
+from netwatchd.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -121,11 +121,8 @@ class ProbeResult:
             low = avg = high = round(rtts_ms[0], 3)
             alive, jitter, stdev = True, 0.0, 0.0
         else:
-            mean = sum(rtts_ms) / received
             alive = True
-            low, avg, high = round(min(rtts_ms), 3), round(mean, 3), round(max(rtts_ms), 3)
-            jitter = round(sum(abs(b - a) for a, b in pairwise(rtts_ms)) / (received - 1), 3)
-            stdev = round(math.sqrt(sum((r - mean) ** 2 for r in rtts_ms) / received), 3)
+            low, avg, high, jitter, stdev = rtt_summary(rtts_ms)
         return _filled(cls, host, address, probe, at, alive, sent, received, low, avg, high, jitter, stdev, error,
                        dict(detail) if detail else {})
 
@@ -144,6 +141,17 @@ class ProbeResult:
                 "detail": {key: value.copy() if isinstance(value, (list, dict)) else value
                            for key, value in self.detail.items()},
                 "loss_percent": 100.0 if sent <= 0 else round(100.0 * (sent - self.received) / sent, 2)}
+
+
+def rtt_summary(rtts_ms: list[float]) -> tuple[float, float, float, float, float]:
+    """(min, avg, max, jitter, stdev) of two or more round-trip times (ms), each rounded to 3
+    decimals: jitter is the mean absolute difference of consecutive RTTs (as icmplib), stdev the
+    population standard deviation (as RouterOS's rtt-stdev). Raises ZeroDivisionError for one."""
+    received = len(rtts_ms)
+    mean = sum(rtts_ms) / received
+    return (round(min(rtts_ms), 3), round(mean, 3), round(max(rtts_ms), 3),
+            round(sum(abs(b - a) for a, b in pairwise(rtts_ms)) / (received - 1), 3),
+            round(math.sqrt(sum((r - mean) ** 2 for r in rtts_ms) / received), 3))
 
 
 _SET = {name: getattr(ProbeResult, name).__set__ for name in ProbeResult.__slots__}

@@ -29,9 +29,9 @@ print("IMPORTED", *sorted(m for m in heavy if m in sys.modules), "EXIT", code, f
 """
 
 
-def imported(*argv: str, cwd: Path) -> tuple[set[str], str]:
-    """The heavy modules a `netwatchd ARGV` process had imported when it finished, and its exit code."""
-    done = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), *argv], cwd=cwd,
+def imported(*argv: str, cwd: Path, heavy: tuple[str, ...] = HEAVY) -> tuple[set[str], str]:
+    """The `heavy` modules a `netwatchd ARGV` process had imported when it finished, and its exit code."""
+    done = subprocess.run([sys.executable, "-c", PROBE.format(heavy=heavy), *argv], cwd=cwd,
                           capture_output=True, text=True, timeout=60)
     line = done.stderr.strip().splitlines()[-1]
     assert line.startswith("IMPORTED"), done.stderr
@@ -74,8 +74,19 @@ def test_probe_of_addresses_loads_icmplib_but_no_config_reader(tmp_path: Path) -
     listing = tmp_path / "targets.txt"
     listing.write_text("127.0.0.1\n", "utf-8")
     found, _ = imported("probe", "-c", "1", "-t", "300ms", "--from-file", str(listing), cwd=tmp_path)
-    assert found <= {"icmplib", "asyncio"}, found
-    assert "icmplib" in found   # it is what pings
+    assert found == {"icmplib"}, found   # icmplib is what pings; its asyncio is not loaded (probes/icmp.py)
+
+
+def test_pinging_a_pasted_list_loads_no_logging_json_dataclasses_or_result_objects(tmp_path: Path) -> None:
+    listing = tmp_path / "targets.txt"
+    listing.write_text("127.0.0.1\n127.0.0.2\n", "utf-8")
+    lean = ("logging", "json", "dataclasses", "datetime", "netwatchd.models", "netwatchd.clock", "shutil", "asyncio")
+    found, code = imported("probe", "-c", "1", "-t", "300ms", "--from-file", str(listing), cwd=tmp_path, heavy=lean)
+    assert (found, code) == (set(), "0")
+    found, code = imported("probe", "--json", "-c", "1", "127.0.0.1", cwd=tmp_path, heavy=lean)
+    assert (found, code) == ({"datetime"}, "0")      # the JSON's "at"
+    found, _ = imported("probe", "--log-level", "debug", "-c", "1", "127.0.0.1", cwd=tmp_path, heavy=lean)
+    assert "logging" in found                        # asked for: set up, and the engine's debug lines shown
 
 
 def test_a_tcp_probe_does_not_load_icmplib(tmp_path: Path) -> None:

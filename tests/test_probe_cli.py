@@ -114,6 +114,24 @@ def test_a_file_with_two_words_on_a_line_is_refused_with_its_line_number(tmp_pat
     assert done.stderr.strip() == f"netwatchd: {listing}:2: one address per line, got '127.0.0.2 127.0.0.3'"
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("127.0.0.1\r\n127.0.0.2\r\n\n", ["127.0.0.1", "127.0.0.2"]),        # a Windows file, a blank line
+    ("127.0.0.1\n  127.0.0.2\t\n# note\n::1 # v6\n", ["127.0.0.1", "127.0.0.2", "::1"]),
+    ("127.0.0.1\x0b127.0.0.2\n", None),                                    # a vertical tab between two words
+    ("kantor\u00a0waru\n", None),                                          # a no-break space between two words
+    ("127.0.0.1 127.0.0.2", None),
+])
+def test_an_address_list_is_one_word_a_line_whichever_way_it_is_read(text: str, expected: list[str] | None):
+    from netwatchd.commands.probe import address_lines
+    from netwatchd.errors import UsageError
+
+    if expected is None:
+        with pytest.raises(UsageError, match="one address per line"):
+            address_lines(text, "list.txt")
+    else:
+        assert address_lines(text, "list.txt") == expected
+
+
 # -- the whole process at scale: what it builds and writes (in-process, no packet sent) ------------
 
 def _args(*argv: str):

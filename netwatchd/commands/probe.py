@@ -17,12 +17,20 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from netwatchd.errors import UsageError
-from netwatchd.models import PROBE_TYPES, ProbeResult, ProbeType
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from netwatchd.config.model import HostSpec
+    from netwatchd.models import ProbeResult, ProbeType
+    from netwatchd.probes.icmp import IcmpRound
 
 MAX_COUNT = 1000
+EXIT_WITHOUT_TEARDOWN = True
+"""cli.entry() may end the process at once after `probe` (its output is written and flushed)."""
+PROBE_CHOICES = ("icmp", "tcp", "http", "https", "dns")
+"""netwatchd.models.PROBE_TYPES (a test holds them equal): models, with dataclasses, is not
+imported for the plain ICMP case."""
 MAX_SECONDS = 60.0
 
 
@@ -39,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-t", "--timeout", default=None,
                         help="how long to wait for each reply / connection, e.g. 1s or 500ms (default 1s)")
     parser.add_argument("-s", "--size", default=None, help="ICMP payload bytes (default 56)")
-    parser.add_argument("--probe", choices=PROBE_TYPES, default=None,
+    parser.add_argument("--probe", choices=PROBE_CHOICES, default=None,
                         help="probe type for ADDR targets (default icmp)")
     parser.add_argument("-p", "--port", default=None, help="port for tcp (required), http(s) or dns")
     parser.add_argument("--dns-name", default=None, help="name to look up (dns probe; ADDR is the server)")
@@ -87,6 +95,8 @@ def read_address_file(stream: TextIO, name: str) -> list[str]:
 
 def address_lines(text: str, name: str) -> list[str]:
     """The addresses in the text of an address file (see read_address_file). Raises UsageError."""
+    if text.isascii() and not any(c in text for c in "# \t\x0b\x0c\x1c\x1d\x1e\x1f"):
+        return text.split()     # one word per line, nothing else: what the loop below would return
     addresses: list[str] = []
     append = addresses.append
     for number, line in enumerate(text.split("\n"), start=1):
@@ -161,7 +171,7 @@ def plan(args: argparse.Namespace) -> Plan:
     timeout = _seconds(args.timeout, "--timeout", positive=True)
     size = _integer(args.size, "--size", 0, 65000)
     port = _integer(args.port, "--port", 1, 65535)
-    probe: ProbeType = args.probe or "icmp"     # argparse's choices are PROBE_TYPES
+    probe: ProbeType = args.probe or "icmp"     # argparse's choices are PROBE_TYPES (PROBE_CHOICES)
     if probe == "tcp" and port is None:
         raise UsageError("--probe tcp needs --port N (the TCP port to connect to)")
     if probe == "dns" and not args.dns_name:
@@ -197,16 +207,194 @@ def hosts_of(wanted: Plan) -> list[HostSpec]:
     return hosts
 
 
-def ping_addresses(wanted: Plan) -> list[ProbeResult]:
-    """The plain-ICMP case (`netwatchd probe -f inventory.txt`): IcmpTargets straight from the
-    addresses, no HostSpec (nor the config model) in between. Raises PermissionProblem."""
-    from netwatchd.clock import SystemClock
+def ping_round(wanted: Plan) -> tuple[IcmpRound, float]:
+    """The plain-ICMP case (`netwatchd probe -f inventory.txt`): one engine round straight from
+    the addresses (no HostSpec, no IcmpTarget, no ProbeResult per address), and when it began
+    (time.time(); the table does not show it, so datetime is imported for --json only).
+    Raises PermissionProblem."""
+    import time
+
     from netwatchd.probes.icmp import IcmpEngine, IcmpTarget
 
     names = {"count": "count", "packet_interval": "interval", "timeout": "timeout", "packet_size": "payload_size"}
-    settings = IcmpTarget("", "", **{names[key]: value for key, value in wanted.echo.items()})[2:]
-    targets = [IcmpTarget(address, address, *settings) for address in wanted.addresses]
-    return IcmpEngine().ping(targets, clock=SystemClock())
+    settings = IcmpTarget("", "", **{names[key]: value for key, value in wanted.echo.items()})
+    engine = IcmpEngine()
+    engine.check()
+    began = time.time()
+    return engine.ping_addresses(wanted.addresses, settings), began
+
+
+Outcome = tuple[bool, int, int, "float | None", "float | None", "float | None", "float | None", "float | None",
+                "str | None"]
+"""(alive, sent, received, rtt_min_ms, rtt_avg_ms, rtt_max_ms, jitter_ms, stdev_ms, error): a
+ProbeResult's numbers, as IcmpRound.results() computes them."""
+
+
+def round_outcomes(round_: IcmpRound) -> list[Outcome]:
+    """Every target's Outcome, in order, without building its ProbeResult (a test holds each
+    equal to the round's results())."""
+    return [_outcome(round_, i) for i in range(len(round_.rtts))]
+
+
+def _outcome(round_: IcmpRound, i: int) -> Outcome:
+    unresolved = round_.failed_before_send[i]
+    if unresolved:
+        return (False, 0, 0, None, None, None, None, None, unresolved)
+    echoes = round_.rtts[i]
+    sent, error = round_.sent[i], round_.errors[i]
+    got: list[float] = [e for e in echoes if e is not None]
+    if not got:
+        return (False, sent, 0, None, None, None, None, None, error or "timeout")
+    if len(got) == 1:
+        value = round(got[0], 3)
+        return (True, sent, 1, value, value, value, 0.0, 0.0, error)
+    from netwatchd.models import rtt_summary
+
+    return (True, sent, len(got), *rtt_summary(got), error)
+
+
+def _split(round_: IcmpRound) -> tuple[dict[int, Outcome], list[float]]:
+    """(the Outcome of every target that is not 'one echo, answered', by index; the round-trip
+    times (ms, unrounded) of those that are). The renderers handle the second kind inline:
+    10,000 pasted addresses, one echo each, are all of that kind but the few that are down."""
+    rtts = round_.rtts
+    odd = {i: _outcome(round_, i) for i, echoes in enumerate(rtts) if len(echoes) != 1 or echoes[0] is None}
+    single = [echoes[0] for echoes in rtts if len(echoes) == 1 and echoes[0] is not None]
+    return odd, single
+
+
+def round_all_alive(round_: IcmpRound) -> bool:
+    """Whether every target of the round answered at least once (exit status 0)."""
+    return all(echoes.count(None) < len(echoes) for echoes in round_.rtts) and \
+        not any(round_.failed_before_send)
+
+
+def _width(header: str, values: list[float]) -> int:
+    """The width of a column of values shown as '%.2f' ('-' for None) under `header`: the widest
+    text is that of the largest value (all are >= 0)."""
+    return max(len(header), len(f"{max(values):.2f}") if values else 1)
+
+
+def render_round_table(round_: IcmpRound) -> str:
+    """render_table(round_.results(at)), built from the round's columns: the same text, byte for
+    byte (a test holds it), each line one f-string of pieces padded once."""
+    hosts, addresses, rtts, sents = round_.hosts, round_.addresses, round_.rtts, round_.sent
+    names = addresses if hosts is addresses else [a if h == a else f"{h} ({a})" for h, a in
+                                                   zip(hosts, addresses, strict=True)]
+    odd, single = _split(round_)
+    top = round(max(single), 3) if single else None     # rounding keeps the order: the widest shown value
+    counts: dict[tuple[bool, int, int], tuple[str, str, str, str]] = {}
+    keys = {(o[0], o[1], o[2]) for o in odd.values()}
+    if len(odd) < len(rtts):    # the rows of one echo answered: (True, sent, 1) for some of these sent counts
+        keys.update((True, sent, 1) for sent in set(sents))
+    for alive, sent, received in keys:
+        loss = 100.0 if sent <= 0 else round(100.0 * (sent - received) / sent, 2)
+        counts[(alive, sent, received)] = ("up" if alive else "DOWN", str(sent), str(received), f"{loss:g}")
+    tops: list[float] = [top] if top is not None else []
+
+    def shown(column: int) -> list[float]:
+        return [value for o in odd.values() if (value := o[column]) is not None] + tops  # type: ignore[return-value]
+
+    w_address = max(len("ADDRESS"), max(map(len, names), default=0))
+    w_sent = max([len("SENT"), *(len(c[1]) for c in counts.values())])
+    w_received = max([len("RECV"), *(len(c[2]) for c in counts.values())])
+    w_loss = max([len("LOSS%"), *(len(c[3]) for c in counts.values())])
+    w_min, w_avg, w_max = _width("MIN", shown(3)), _width("AVG", shown(4)), _width("MAX", shown(5))
+    w_jitter = _width("JITTER", [o[6] for o in odd.values() if o[6] is not None] + [0.0] * bool(tops))
+    middles = {key: f"  {'icmp':<5}  {texts[0]:<6}  {texts[1]:>{w_sent}}  {texts[2]:>{w_received}}  "
+                    f"{texts[3]:>{w_loss}}  " for key, texts in counts.items()}
+    blank = f"{'-':>{w_min}}  {'-':>{w_avg}}  {'-':>{w_max}}  {'-':>{w_jitter}}"
+    zero_jitter = "0.00".rjust(w_jitter)
+    same_width = w_min == w_avg == w_max
+    header = (f"{'ADDRESS':<{w_address}}  {'PROBE':<5}  {'RESULT':<6}  {'SENT':>{w_sent}}  "
+              f"{'RECV':>{w_received}}  {'LOSS%':>{w_loss}}  {'MIN':>{w_min}}  {'AVG':>{w_avg}}  "
+              f"{'MAX':>{w_max}}  {'JITTER':>{w_jitter}}  NOTE")
+    # regular rows (one echo, answered, one reply's worth of sent, no error): one f-string each
+    irregular = _irregular(round_, odd, round_.special())
+    up = middles.get((True, 1, 1), "")
+    if not same_width:
+        irregular = set(range(len(rtts)))
+    lines = [header, *[(f"{name.ljust(w_address)}{up}{(cell := f'{round(echoes[0], 3):.2f}'.rjust(w_min))}  "  # type: ignore[arg-type]
+                        f"{cell}  {cell}  {zero_jitter}") if i not in irregular else ""
+                       for i, (name, echoes) in enumerate(zip(names, rtts, strict=True))]]
+    for i in irregular:
+        outcome = odd.get(i) or _outcome(round_, i)
+        alive, sent, received, low, avg, high, jitter, _, error = outcome
+        head = names[i].ljust(w_address) + middles[(alive, sent, received)]
+        if low is None:
+            tail = blank
+        else:
+            tail = f"{low:{w_min}.2f}  {avg:{w_avg}.2f}  {high:{w_max}.2f}  {jitter:{w_jitter}.2f}"
+        lines[i + 1] = f"{head}{tail}  {error}".rstrip() if error else head + tail
+    return "\n".join(lines)
+
+
+def _irregular(round_: IcmpRound, odd: dict[int, Outcome], special: set[int]) -> set[int]:
+    """The targets whose line the renderers build piece by piece: not one echo answered (`odd`),
+    an error noted, more detail than the socket mode, a host name beside its address, or a sent
+    count other than 1."""
+    found = set(odd) | special
+    n = len(round_.rtts)
+    if round_.errors.count(None) != n:
+        found.update(i for i, error in enumerate(round_.errors) if error is not None)
+    if round_.sent.count(1) != n:
+        found.update(i for i, sent in enumerate(round_.sent) if sent != 1)
+    if round_.hosts is not round_.addresses:
+        found.update(i for i, (host, address) in enumerate(zip(round_.hosts, round_.addresses, strict=True))
+                     if host != address)
+    return found
+
+
+def render_round_json(round_: IcmpRound, at: datetime) -> str:
+    """render_json(round_.results(at)), built from the round's columns: the same text, byte for
+    byte (a test holds it)."""
+    try:    # json's own C function, without importing the json package (~1 ms) for it
+        from _json import encode_basestring_ascii as quote
+    except ImportError:  # an interpreter without _json
+        from json.encoder import encode_basestring_ascii as quote
+
+    hosts, addresses, rtts = round_.hosts, round_.addresses, round_.rtts
+    if not rtts:
+        return "[]"
+    plain_detail = f'{{"mode": "{"raw" if round_.raw else "datagram"}"}}'     # json.dumps of the plain detail
+    special = round_.special()
+    odd, single = _split(round_)
+    same = hosts is addresses
+    stamp = quote(at.isoformat(timespec="milliseconds"))
+    # what lies between the address and the times, by (alive, sent, received), and the loss
+    middles: dict[tuple[bool, int, int], tuple[str, str]] = {}
+
+    def middle(alive: bool, sent: int, received: int) -> tuple[str, str]:
+        loss = 100.0 if sent <= 0 else round(100.0 * (sent - received) / sent, 2)
+        found = middles[(alive, sent, received)] = (
+            f', "probe": "icmp", "at": {stamp}, "alive": {"true" if alive else "false"}, "sent": {sent}, '
+            f'"received": {received}, ', _number(loss))
+        return found
+
+    irregular = _irregular(round_, odd, special)
+    if single and not 0.0 <= min(single) <= max(single) < 1e15:   # beyond what the shortcut below holds for
+        irregular = set(range(len(rtts)))
+    between = middles.get((True, 1, 1)) or middle(True, 1, 1)
+    line_tail = f'"jitter_ms": 0.0, "stdev_ms": 0.0, "error": null, "detail": {plain_detail}, "loss_percent": ' \
+                f'{between[1]}}}'
+    # repr(round(t, 3)) of a round-trip time t (0 <= t < 1e15 ms) is f"{t:.3f}" without trailing
+    # zeros but one: round() and the format take the same correctly rounded 3-decimal string, and no
+    # shorter string names that float (a test compares both on 200,000 values); twice as fast.
+    lines = [f'{{"host": {(address := quote(a))}, "address": {address}{between[0]}'
+             f'"rtt_min_ms": {(text := t + "0" if (t := f"{echoes[0]:.3f}".rstrip("0"))[-1] == "." else t)}, '
+             f'"rtt_avg_ms": {text}, "rtt_max_ms": {text}, {line_tail}' if i not in irregular else ""
+             for i, (a, echoes) in enumerate(zip(addresses, rtts, strict=True))]
+    for i in irregular:
+        alive, sent, received, low, avg, high, jitter, stdev, error = odd.get(i) or _outcome(round_, i)
+        address = quote(addresses[i])
+        middle_text, loss_text = middles.get((alive, sent, received)) or middle(alive, sent, received)
+        detail = _json_text(round_.detail(i)) if i in special else plain_detail
+        lines[i] = _json_line(address if same else quote(hosts[i]), address, middle_text,
+                              (low, avg, high, jitter, stdev), "null" if error is None else quote(error), detail,
+                              loss_text)
+    lines[0] = "[\n" + lines[0]
+    lines[-1] += "\n]"
+    return ",\n".join(lines)
 
 
 def _ms(value: float | None) -> str:
@@ -263,13 +451,32 @@ def render_json(results: Sequence[ProbeResult]) -> str:
             last_detail, detail_text = r.detail, encode(r.detail)
         sent, received, error = r.sent, r.received, r.error
         loss = 100.0 if sent <= 0 else round(100.0 * (sent - received) / sent, 2)
-        append(f'{{"host": {quote(r.host)}, "address": {quote(r.address)}, "probe": {quote(r.probe)}, '
-               f'"at": {at}, "alive": {"true" if r.alive else "false"}, "sent": {sent}, "received": {received}, '
-               f'"rtt_min_ms": {_number(r.rtt_min_ms)}, "rtt_avg_ms": {_number(r.rtt_avg_ms)}, '
-               f'"rtt_max_ms": {_number(r.rtt_max_ms)}, "jitter_ms": {_number(r.jitter_ms)}, '
-               f'"stdev_ms": {_number(r.stdev_ms)}, "error": {"null" if error is None else quote(error)}, '
-               f'"detail": {detail_text}, "loss_percent": {_number(loss)}}}')
-    return "[\n" + ",\n".join(lines) + "\n]"
+        append(_json_line(quote(r.host), quote(r.address),
+                          f', "probe": {quote(r.probe)}, "at": {at}, "alive": {"true" if r.alive else "false"}, '
+                          f'"sent": {sent}, "received": {received}, ',
+                          (r.rtt_min_ms, r.rtt_avg_ms, r.rtt_max_ms, r.jitter_ms, r.stdev_ms),
+                          "null" if error is None else quote(error), detail_text, _number(loss)))
+    lines[0] = "[\n" + lines[0]
+    lines[-1] += "\n]"
+    return ",\n".join(lines)
+
+
+def _json_line(host: str, address: str, between: str, times: tuple[float | None, ...], error: str, detail: str,
+               loss: str) -> str:
+    """One result as render_json writes it; `host`, `address`, `error`, `detail` and `loss` already
+    JSON text, `between` the probe, at, alive, sent and received members, `times` the five
+    statistics (min, avg, max, jitter, stdev)."""
+    low, avg, high, jitter, stdev = times
+    return (f'{{"host": {host}, "address": {address}{between}'
+            f'"rtt_min_ms": {_number(low)}, "rtt_avg_ms": {_number(avg)}, "rtt_max_ms": {_number(high)}, '
+            f'"jitter_ms": {_number(jitter)}, "stdev_ms": {_number(stdev)}, "error": {error}, "detail": {detail}, '
+            f'"loss_percent": {loss}}}')
+
+
+def _json_text(value: object) -> str:
+    import json
+
+    return json.dumps(value, separators=(", ", ": "))
 
 
 def _number(value: float | None) -> str:
@@ -298,10 +505,30 @@ def write_out(text: str, stream: TextIO | None = None) -> None:
     binary.flush()
 
 
+def _plain_icmp(wanted: Plan) -> bool:
+    """Plain addresses pinged by one engine round, rendered from its columns."""
+    return not wanted.configured and wanted.kind["probe"] == "icmp"
+
+
+def wants_logging(args: argparse.Namespace) -> bool:
+    """Whether cli.main sets up logging: not for plain addresses pinged at the default level,
+    where nothing logs above debug (logging and its set-up are ~5 ms of the command); an error
+    still ends as one line on stderr."""
+    configured = bool(args.from_file) and args.from_file.lower().endswith((".yaml", ".yml"))
+    return args.log_level == "debug" or configured or (args.probe or "icmp") != "icmp"
+
+
 def run(args: argparse.Namespace) -> int:
     wanted = plan(args)
-    if not wanted.configured and wanted.kind["probe"] == "icmp":
-        results = ping_addresses(wanted)
+    if _plain_icmp(wanted):
+        round_, began = ping_round(wanted)
+        if args.json:
+            from datetime import datetime, timezone
+
+            write_out(render_round_json(round_, datetime.fromtimestamp(began, timezone.utc)))
+        else:
+            write_out(render_round_table(round_))
+        return 0 if round_all_alive(round_) else 1
     else:
         from netwatchd.clock import SystemClock
         from netwatchd.probes import probe_hosts

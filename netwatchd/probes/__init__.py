@@ -15,22 +15,19 @@ the DNS code, and a tcp-only run never loads icmplib (and with it asyncio).
 from __future__ import annotations
 
 import importlib
-import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
-
-from netwatchd.models import PROBE_TYPES, ProbeResult
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from netwatchd.clock import Clock
     from netwatchd.config.model import HostSpec
+    from netwatchd.models import ProbeResult
     from netwatchd.probes.icmp import IcmpEngine
 
-log = logging.getLogger(__name__)
 
-Prober = Callable[..., ProbeResult]
+Prober = Callable[..., "ProbeResult"]
 """prober(host: HostSpec, *, clock: Clock) -> ProbeResult; never raises for the target's failure."""
 
 _PROBER_HOMES: dict[str, tuple[str, str]] = {
@@ -51,10 +48,14 @@ def prober_for(kind: str) -> Prober | None:
 
 
 def _run_prober(prober: Prober, host: HostSpec, clock: Clock) -> ProbeResult:
+    from netwatchd.models import ProbeResult
+
     try:
         return prober(host, clock=clock)
     except Exception as exc:  # a prober bug must not cost the other hosts their round
-        log.exception("%s probe of %s crashed", host.probe, host.name)
+        import logging
+
+        logging.getLogger(__name__).exception("%s probe of %s crashed", host.probe, host.name)
         return ProbeResult(host=host.name, address=host.address, probe=host.probe, at=clock.now(),
                            alive=False, error=f"probe crashed: {type(exc).__name__}: {exc}")
 
@@ -65,6 +66,8 @@ def probe_hosts(hosts: Sequence[HostSpec], *, clock: Clock, icmp: IcmpEngine | N
     Never raises for a target's failure (it is in that host's result). Raises PermissionProblem
     when there are ICMP hosts and ICMP is not permitted at all.
     """
+    from netwatchd.models import PROBE_TYPES, ProbeResult
+
     results: list[ProbeResult | None] = [None] * len(hosts)
     icmp_indexes: list[int] = []
     futures: list[tuple[int, Future[ProbeResult]]] = []
