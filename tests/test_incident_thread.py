@@ -15,7 +15,8 @@ import pytest
 
 from netwatchd.app import Agent
 from netwatchd.clock import FakeClock
-from netwatchd.config.model import Config, EscalationLevel, HostSpec, Route, RouteMatch, TelegramSpec, WebSpec
+from netwatchd.config.model import (Config, EscalationLevel, HostSpec, RateLimitSpec, Route, RouteMatch, TelegramSpec,
+                                    WebSpec)
 from netwatchd.engine.incidents import callback_data, parse_callback
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.store import incident_repo
@@ -520,3 +521,45 @@ def test_a_burst_with_a_degraded_site_gone_down_is_one_message_and_its_buttons_s
     assert "<b>Waru</b>" in edited["text"] and edited["text"].endswith(
         "<b>Candi</b>: ✅ acknowledged by @admin, 08:00 WIB"), edited["text"]
     assert run.press(degraded, "ack", ADMIN)["text"] == "✅ Waru: acknowledged"   # its own root acts for it
+
+
+def test_a_queued_ack_keeps_the_admins_role_and_a_viewer_is_queued_like_an_admin(tmp_path, standin):
+    """telegram.rate_limit applies to viewers as to admins (busy, then the answer), and a command
+    that waited in the queue runs with the role its sender had: a queued /ack acknowledges."""
+    import time
+
+    run = Run(tmp_path, standin, rate_limit=RateLimitSpec(admin_burst=1, admin_per_second=0.5))
+    run.net.down.add("Waru")
+    run.settle(6)
+
+    def replies(user: int, count: int) -> list[str]:
+        deadline = time.monotonic() + 5
+        while len(run.messages(user)) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return [m["text"] for m in run.messages(user)]
+
+    for text in ("/help", "/ack Waru"):                    # back to back: the second waits its turn
+        run.tg.inject_message(ADMIN, ADMIN, text)
+    run.agent.bot.run_once()
+    texts = replies(ADMIN, 2)
+    assert texts[-1] == "⏳ Busy — 1 command queued, about 2 s. /ack runs then; no need to send it again.", texts
+    assert "acknowledged" not in run.root("Waru")["text"]
+    run.clock.advance(2.1)
+    assert run.agent.bot.release_queued() == 1
+    assert replies(ADMIN, 3)[-1].startswith("✅ Waru acknowledged by @admin"), run.messages(ADMIN)
+    run.deliver()
+    assert run.root("Waru")["text"].endswith("✅ acknowledged by @admin, 08:00 WIB")
+
+    for text in ("/history Waru", "/history Waru", "/ack Waru"):
+        run.tg.inject_message(VIEWER, VIEWER, text, username="vera")
+    run.agent.bot.run_once()
+    texts = replies(VIEWER, 3)
+    assert [t for t in texts if t.startswith("<b>History</b>")], texts
+    assert "⏳ Busy — 1 command queued, about 2 s. /history runs then; no need to send it again." in texts, texts
+    assert any(t.startswith("Viewers may read") for t in texts), texts      # refused at once, never queued
+    run.clock.advance(2.1)
+    assert run.agent.bot.release_queued() == 1
+    assert replies(VIEWER, 4)[-1].startswith("<b>History</b>"), "the viewer's queued /history is answered"
+    outcomes = [(r["user_id"], r["command"], r["outcome"]) for r in reversed(recent_audit(run.agent._conn()))]
+    assert (ADMIN, "/ack Waru", "acknowledged") in outcomes, outcomes
+    assert sorted(o for u, c, o in outcomes if u == VIEWER) == ["ok", "ok", "refused: viewers may only read"], outcomes

@@ -70,7 +70,7 @@ class LabRun(AgentProcess):
         self.language = language
         self.bot = bot
         self.telegram_extra = dict(telegram_extra or {})     # viewers, escalate, routes ... (hosts.yaml keys)
-        self.flapping = dict(flapping or {})                 # flapping: keys (early_outages, ...)
+        self.flapping_keys = dict(flapping or {})            # flapping: keys (early_outages, ...)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="netwatchd-lab-")
@@ -147,7 +147,7 @@ class LabRun(AgentProcess):
             site_overrides=self.site_overrides if site_overrides is None else site_overrides,
             only_sites=sites, poll_commands=self.bot, site_routers=self.site_routers,
             router_health=self.router_health, confirm=self.confirm, telegram_extra=self.telegram_extra,
-            flapping=self.flapping)
+            flapping=self.flapping_keys)
         return text
 
     def write_config(self, text: str | None = None) -> Path:
