@@ -1141,7 +1141,8 @@ def _pack(rows: list[_Row], burst: int = 3) -> list[_Row]:
     head = rows[0]
     threaded: list[_Row] = []
     for row in rows:
-        if row.transition is None or row.edit is not None or row.topic != head.topic or row.thread is None:
+        if (row.transition is None or row.edit is not None or row.topic != head.topic or row.thread is None
+                or row.thread.incident_id is None):
             break
         threaded.append(row)
     if len(threaded) >= burst:
