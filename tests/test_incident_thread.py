@@ -15,8 +15,16 @@ import pytest
 
 from netwatchd.app import Agent
 from netwatchd.clock import FakeClock
-from netwatchd.config.model import (Config, EscalationLevel, HostSpec, RateLimitSpec, Route, RouteMatch, TelegramSpec,
-                                    WebSpec)
+from netwatchd.config.model import (
+    Config,
+    EscalationLevel,
+    HostSpec,
+    RateLimitSpec,
+    Route,
+    RouteMatch,
+    TelegramSpec,
+    WebSpec,
+)
 from netwatchd.engine.incidents import callback_data, parse_callback
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.store import incident_repo

@@ -607,7 +607,8 @@ class DeliveryWorker:
         try:
             members = (incident_repo.message_members(conn, chat_id, head.topic, message_id)
                        if message_id is not None else [])
-            incidents = [incident_repo.by_id(conn, incident_id) for _, incident_id in members if incident_id is not None]
+            incidents = [incident_repo.by_id(conn, incident_id) for _, incident_id in members
+                         if incident_id is not None]
             if message_id is None:
                 outcome = "root never delivered"
             elif not members or not incidents or any(incident is None for incident in incidents):
