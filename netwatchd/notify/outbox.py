@@ -442,7 +442,7 @@ class DeliveryWorker:
                     break
                 fresh.append(row)
             rows = _pack(fresh, burst=2 if self.limiter.busy(chat_id, self.clock.monotonic()) else BURST)
-            root = _is_root(head)
+            root = any(_is_root(row) for row in rows)     # a burst may lead with news of an older outage
             transitions = [r.transition for r in rows if r.transition is not None]
             count, parts = fmt.plan_messages(transitions, language=config.telegram.language,
                                              tz=config.tz, templates=config.telegram.templates,
