@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_e2e import FpingPeer, summary
 
 from netwatchd.errors import NetwatchError
-from netwatchd.lab.harness import LabRun
+from netwatchd.lab.harness import OUTAGE, LabRun
 from netwatchd.lab.topology import SIDOARJO_KECAMATAN, LabTiming
 
 TIMING = LabTiming(interval=1.0, timeout=0.5, retry_interval=0.5, down_after=2, up_after=2, count=3)
@@ -83,7 +83,7 @@ def prepare(run: LabRun, variant: str, site: str) -> None:
     elif variant == "just recovered":
         index = len(run.timing_records())
         run.cut(site, "cable")
-        run.named([site], after=index, start=time.time(), timeout=TIMING.worst_case + 5)
+        run.named([site], after=index, start=time.time(), timeout=TIMING.worst_case + 5, to=OUTAGE)
         run.restore(site)
         run.wait_states(lambda s: s.get(site) == "up", 15)
 
@@ -94,7 +94,7 @@ def burst(run: LabRun, peer: FpingPeer, sites: list[str], rng: random.Random) ->
     peer_index = len(peer.changes)
     start = cut_all(run, sites)
     cut_spread = time.time() - start
-    found, messages = run.named(sites, after=index, start=start, timeout=TIMING.worst_case + 6)
+    found, messages = run.named(sites, after=index, start=start, timeout=TIMING.worst_case + 6, to=OUTAGE)
     peer_seen: dict[str, float] = {}
     deadline = time.monotonic() + TIMING.interval * (TIMING.down_after + 2)
     while len(peer_seen) < len(sites) and time.monotonic() < deadline:

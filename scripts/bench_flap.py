@@ -58,9 +58,8 @@ def flap(run: LabRun, site: str, delay: float) -> None:
 
 
 def one_run(timing: LabTiming, sites: list[str], early_rule: bool) -> list[dict[str, Any]]:
-    with LabRun(SIDOARJO_KECAMATAN, timing=timing, bot=False) as run:
-        if not early_rule:
-            run.write_config(run.config_text() + "flapping: {early_outages: 0}\n")
+    with LabRun(SIDOARJO_KECAMATAN, timing=timing, bot=False,
+                flapping=None if early_rule else {"early_outages": 0}) as run:
         run.start_agent()
         run.wait_all_up(30)
         before = len(run.timing_records())

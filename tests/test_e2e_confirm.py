@@ -12,6 +12,11 @@ namespace). The cases:
       cable cut -> "link restored"
   (e) the core's CPU load crosses its health threshold -> one alert, then one "back to normal"
 Timing as in test_e2e (bound 2.0 s); confirmation may add up to CONFIRM = 1 s on top.
+
+These cases cut the same site again seconds after it came back ((b) ten times, (d) twice), which
+the early flapping rule rightly calls FLAPPING at the second outage: this lab turns that rule off
+(`flapping: {early_outages: 0}`) so each case sees the vote of a first outage. Flapping, with the
+defaults, is test_e2e_truth's.
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from netwatchd.lab.harness import LabRun
 
     with LabRun(SITES, timing=TIMING, workdir=tmp_path_factory.mktemp("e2e-confirm"), bot=False,
-                site_routers=["Candi"], router_health={"cpu_percent": 90, "every": "1s"}) as lab_run:
+                site_routers=["Candi"], router_health={"cpu_percent": 90, "every": "1s"},
+                flapping={"early_outages": 0}) as lab_run:
         lab_run.start_agent()
         lab_run.wait_all_up(15)
         yield lab_run

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from netwatchd.lab.harness import OUTAGE
 from netwatchd.lab.topology import SIDOARJO_KECAMATAN, LabTiming
 
 pytestmark = pytest.mark.netns
@@ -123,7 +124,7 @@ def _burst(run: Any, sites: list[str]) -> tuple[dict[str, float], int, list[str]
     start = run.cut(sites[0])
     for other in sites[1:]:
         run.cut(other)
-    named, messages = run.named(sites, after=index, start=start, timeout=TIMING.worst_case + 6)
+    named, messages = run.named(sites, after=index, start=start, timeout=TIMING.worst_case + 6, to=OUTAGE)
     records = [r for r in run.timing_records()[index:] if {e[0] for e in _events(r)} & set(sites)]
     return named, messages, _texts(run, records)
 
@@ -136,7 +137,7 @@ def test_three_sites_cut_at_once_one_degraded_one_just_recovered_are_all_named_i
     run.wait_states(lambda s: s.get(degraded) == "degraded", 15)
     index = len(run.timing_records())
     run.cut(recovered)                            # an outage just before the burst ...
-    run.named([recovered], after=index, start=time.time(), timeout=TIMING.worst_case + 5)
+    run.named([recovered], after=index, start=time.time(), timeout=TIMING.worst_case + 5, to=OUTAGE)
     run.restore(recovered)
     run.wait_states(lambda s: s.get(recovered) == "up", 15)   # ... and it has just recovered
     named, messages, texts = _burst(run, [degraded, recovered, plain])

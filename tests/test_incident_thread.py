@@ -15,7 +15,16 @@ import pytest
 
 from netwatchd.app import Agent
 from netwatchd.clock import FakeClock
-from netwatchd.config.model import Config, EscalationLevel, HostSpec, Route, RouteMatch, TelegramSpec, WebSpec
+from netwatchd.config.model import (
+    Config,
+    EscalationLevel,
+    HostSpec,
+    RateLimitSpec,
+    Route,
+    RouteMatch,
+    TelegramSpec,
+    WebSpec,
+)
 from netwatchd.engine.incidents import callback_data, parse_callback
 from netwatchd.lab.telegram_standin import TelegramStandIn
 from netwatchd.store import incident_repo
@@ -51,9 +60,9 @@ def standin() -> Iterator[TelegramStandIn]:
 class Run:
     """The agent and its bot, stepped by hand."""
 
-    def __init__(self, tmp_path: Path, standin: TelegramStandIn, **telegram: Any) -> None:
+    def __init__(self, tmp_path: Path, standin: TelegramStandIn, net: Network | None = None, **telegram: Any) -> None:
         self.clock = FakeClock()
-        self.net = Network()
+        self.net = net or Network()
         self.tg = standin
         self.config = make_config(tmp_path, standin.api_url, **telegram)
         self.agent = Agent(self.config, clock=self.clock, probe_fn=self.net.probe)
@@ -480,3 +489,85 @@ def test_an_alert_sent_again_after_a_restart_keeps_its_note_through_every_later_
     assert "acknowledged by @admin" in root["text"] and "resolved after" in root["text"]
     assert root["text"].endswith("\n↻ sent again after a restart — may repeat"), root["text"]
     assert "sent again" not in run.messages()[1]["text"]          # the UP itself was sent once
+
+
+class LossyNetwork(Network):
+    """Network whose `lossy` hosts lose one echo in three (DEGRADED)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lossy: set[str] = set()
+
+    def probe(self, hosts: Any, *, clock: FakeClock) -> Any:
+        from netwatchd.models import ProbeResult
+        results = super().probe(hosts, clock=clock)
+        return [ProbeResult.from_rtts(host=r.host, address=r.address, probe="icmp", at=r.at, sent=3,
+                                      rtts_ms=[0.4, 0.5]) if r.host in self.lossy and r.host not in self.down
+                else r for r in results]
+
+
+def test_a_burst_with_a_degraded_site_gone_down_is_one_message_and_its_buttons_stay_under_its_own_root(
+        tmp_path, standin):
+    net = LossyNetwork()
+    run = Run(tmp_path, standin, net)
+    net.lossy.add("Waru")
+    run.settle(30)
+    [degraded] = run.messages()
+    assert degraded["text"].startswith("🟡 <b>Waru DEGRADED</b>") or "DEGRADED" in degraded["text"].split("\n")[0]
+    run.net.down.update({"Waru", "Taman", "Candi"})
+    run.settle(6)
+    burst = run.messages()[1:]
+    assert len(burst) == 1, first_lines(burst)            # one message, not a reply and two roots
+    [message] = burst
+    assert all(f"<b>{name}</b>" in message["text"] for name in ("Waru", "Taman", "Candi")), message["text"]
+    assert message["reply_to"] is None
+    rows = [[b["text"] for b in row] for row in message["reply_markup"]["inline_keyboard"]]
+    assert [row[0] for row in rows] == ["✅ Taman", "✅ Candi"], rows   # Waru's buttons: under its DEGRADED root
+    run.press(message, "ack", ADMIN, site="Candi")
+    edited = run.messages()[1]
+    assert edited["edits"] == 1 and edited["text"].startswith(message["text"].split("\n\n")[0]), edited["text"]
+    assert "<b>Waru</b>" in edited["text"] and edited["text"].endswith(
+        "<b>Candi</b>: ✅ acknowledged by @admin, 08:00 WIB"), edited["text"]
+    assert run.press(degraded, "ack", ADMIN)["text"] == "✅ Waru: acknowledged"   # its own root acts for it
+
+
+def test_a_queued_ack_keeps_the_admins_role_and_a_viewer_is_queued_like_an_admin(tmp_path, standin):
+    """telegram.rate_limit applies to viewers as to admins (busy, then the answer), and a command
+    that waited in the queue runs with the role its sender had: a queued /ack acknowledges."""
+    import time
+
+    run = Run(tmp_path, standin, rate_limit=RateLimitSpec(admin_burst=1, admin_per_second=0.5))
+    run.net.down.add("Waru")
+    run.settle(6)
+
+    def replies(user: int, count: int) -> list[str]:
+        deadline = time.monotonic() + 5
+        while len(run.messages(user)) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return [m["text"] for m in run.messages(user)]
+
+    for text in ("/help", "/ack Waru"):                    # back to back: the second waits its turn
+        run.tg.inject_message(ADMIN, ADMIN, text)
+    run.agent.bot.run_once()
+    texts = replies(ADMIN, 2)
+    assert texts[-1] == "⏳ Busy — 1 command queued, about 2 s. /ack runs then; no need to send it again.", texts
+    assert "acknowledged" not in run.root("Waru")["text"]
+    run.clock.advance(2.1)
+    assert run.agent.bot.release_queued() == 1
+    assert replies(ADMIN, 3)[-1].startswith("✅ Waru acknowledged by @admin"), run.messages(ADMIN)
+    run.deliver()
+    assert run.root("Waru")["text"].endswith("✅ acknowledged by @admin, 08:00 WIB")
+
+    for text in ("/history Waru", "/history Waru", "/ack Waru"):
+        run.tg.inject_message(VIEWER, VIEWER, text, username="vera")
+    run.agent.bot.run_once()
+    texts = replies(VIEWER, 3)
+    assert [t for t in texts if t.startswith("<b>History</b>")], texts
+    assert "⏳ Busy — 1 command queued, about 2 s. /history runs then; no need to send it again." in texts, texts
+    assert any(t.startswith("Viewers may read") for t in texts), texts      # refused at once, never queued
+    run.clock.advance(2.1)
+    assert run.agent.bot.release_queued() == 1
+    assert replies(VIEWER, 4)[-1].startswith("<b>History</b>"), "the viewer's queued /history is answered"
+    outcomes = [(r["user_id"], r["command"], r["outcome"]) for r in reversed(recent_audit(run.agent._conn()))]
+    assert (ADMIN, "/ack Waru", "acknowledged") in outcomes, outcomes
+    assert sorted(o for u, c, o in outcomes if u == VIEWER) == ["ok", "ok", "refused: viewers may only read"], outcomes

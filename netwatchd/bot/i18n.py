@@ -30,6 +30,10 @@ _TEXTS: dict[str, dict[str, str]] = {
                      "tidak perlu dikirim ulang.",
                "en": "⏳ Busy — 1 command queued, about {seconds} s. {command} runs then; no need to send it "
                      "again."},
+    "busy_full_1": {"id": "⏳ Sibuk — 1 perintah antre, sekitar {seconds} detik. {command} tidak dijalankan; "
+                          "kirim lagi setelah itu.",
+                    "en": "⏳ Busy — 1 command queued, about {seconds} s. {command} was not run; send it again "
+                          "after that."},
     "busy_full": {"id": "⏳ Sibuk — {queued} perintah antre, sekitar {seconds} detik. {command} tidak "
                         "dijalankan; kirim lagi setelah itu.",
                   "en": "⏳ Busy — {queued} commands queued, about {seconds} s. {command} was not run; send it "

@@ -493,14 +493,15 @@ class BotPoller:
             return self._give_later(answer, [Reply(reply)] if verdict == TELL else [],
                                     "refused: not an admin", "refused")
         admission = self.rate.admit_admin(user_id)
-        if admission.verdict == FULL:
+        decision = authorize(self.config.telegram, user_id=user_id, chat_id=chat_id, chat_type=chat_type,
+                             command=answer.name)
+        if admission.verdict == FULL and decision.allowed:   # a command they may not run: the refusal below
             seconds = max(1, math.ceil(admission.wait))       # when the queue has room again
-            busy = say(language, "busy_full", queued=admission.queued, seconds=seconds, command=command)
+            busy = say(language, "busy_full" if admission.queued != 1 else "busy_full_1", queued=admission.queued,
+                       seconds=seconds, command=command)
             log.info("/%s from user %s not run: %d of their commands are queued", answer.name, user_id,
                      admission.queued)
             return self._give_later(answer, [Reply(busy)], "rate limited: queue full", "rate_limited")
-        decision = authorize(self.config.telegram, user_id=user_id, chat_id=chat_id, chat_type=chat_type,
-                             command=answer.name)
         stopped: tuple[str, str, str] | None = None
         if not decision.allowed and decision.reason == CHAT_NOT_ALLOWED:
             stopped = (say(language, "refused_chat", chat_id=chat_id), "refused: chat not in chat_ids", "refused")

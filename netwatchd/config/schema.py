@@ -224,16 +224,18 @@ ROUTER = Section("routers", (
    "DOWNs of the sites behind them, the sites' own uptime, health).", shape="list")
 
 RATE_LIMIT = Section("rate_limit", (
-    Key("admin_burst", Integer(1, 1000), "commands an admin may send at once before the bot queues them"),
-    Key("admin_per_second", Number(0, 100, lo_open=True), "how fast an admin's allowance comes back "
-        "(commands per second); a queued command is answered \"busy — N commands queued, about N s\" at "
-        "once and runs when its turn comes"),
-    Key("stranger_burst", Integer(1, 100), "messages from a non-admin that are looked at (logged and refused) "
-        "at once; more are dropped without a word"),
+    Key("admin_burst", Integer(1, 1000), "commands an admin (or a viewer) may send at once before the bot "
+        "queues them; also how many may wait in the queue"),
+    Key("admin_per_second", Number(0, 100, lo_open=True), "how fast an admin's (or a viewer's) allowance comes "
+        "back (commands per second); a queued command is answered \"busy — N commands queued, about N s\" at "
+        "once and runs when its turn comes, with its sender's role"),
+    Key("stranger_burst", Integer(1, 100), "messages from a non-admin in a private chat that are looked at "
+        "(logged and refused) at once; more are dropped without a word"),
     Key("stranger_per_second", Number(0, 10, lo_open=True), "how fast a non-admin's allowance comes back. "
-        "Whatever these two say, a non-admin is told \"not allowed\" at most once a minute"),
-), RateLimitSpec, "How many bot commands each user may send. Admins are never met with silence: beyond their "
-   "allowance a command is queued and they are told so. Non-admins get a hard limit.")
+        "Whatever these two say, a non-admin is told \"not allowed\" at most once a minute in a private chat "
+        "and at most once an hour in a group"),
+), RateLimitSpec, "How many bot commands each user may send. Admins and viewers are never met with silence: "
+   "beyond their allowance a command is queued and they are told so. Non-admins get a hard limit.")
 
 ESCALATE = Section("escalate", (
     Key("after", Duration(1, 30 * 86400), "an incident still not acknowledged this long after it opened is "

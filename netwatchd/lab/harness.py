@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +41,8 @@ LAB_ROUTER_PASSWORD = "lab-router-secret-0042"
 LAB_CHAT_ID = -1001234567890
 LAB_ADMIN_ID = 123456789
 ROUTER_PORT = 8728
+OUTAGE = ("down", "path", "unreachable")
+"""States a cut site is named in (`LabRun.named(..., to=OUTAGE)`; a FLAPPING message says "now DOWN")."""
 GROUP_PER_MINUTE = 20       # Telegram's limit for one group chat (the admins' chat is a group); the outbox keeps to it
 
 
@@ -54,7 +56,8 @@ class LabRun(AgentProcess):
                  workdir: str | Path | None = None, site_overrides: dict[str, dict[str, Any]] | None = None,
                  web_port: int | None = None, language: str = "en", bot: bool = True,
                  site_routers: Sequence[str] = (), router_health: dict[str, Any] | None = None,
-                 confirm: bool = True, telegram_extra: dict[str, Any] | None = None) -> None:
+                 confirm: bool = True, telegram_extra: dict[str, Any] | None = None,
+                 flapping: dict[str, Any] | None = None) -> None:
         self.lab = SidoarjoLab(sites)
         self.timing = timing
         self.site_routers = tuple(site_routers)
@@ -67,6 +70,7 @@ class LabRun(AgentProcess):
         self.language = language
         self.bot = bot
         self.telegram_extra = dict(telegram_extra or {})     # viewers, escalate, routes ... (hosts.yaml keys)
+        self.flapping_keys = dict(flapping or {})            # flapping: keys (early_outages, ...)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="netwatchd-lab-")
@@ -142,7 +146,8 @@ class LabRun(AgentProcess):
             web_port=self.web_port, language=self.language,
             site_overrides=self.site_overrides if site_overrides is None else site_overrides,
             only_sites=sites, poll_commands=self.bot, site_routers=self.site_routers,
-            router_health=self.router_health, confirm=self.confirm, telegram_extra=self.telegram_extra)
+            router_health=self.router_health, confirm=self.confirm, telegram_extra=self.telegram_extra,
+            flapping=self.flapping_keys)
         return text
 
     def write_config(self, text: str | None = None) -> Path:
@@ -186,18 +191,20 @@ class LabRun(AgentProcess):
         """Every record of data_dir/timing.jsonl and its rotated files (one per delivered message)."""
         return list(read_records(self.data_dir / "timing.jsonl"))
 
-    def named(self, sites: Sequence[str], *, after: int, start: float,
-              timeout: float) -> tuple[dict[str, float], int]:
+    def named(self, sites: Sequence[str], *, after: int, start: float, timeout: float,
+              to: Collection[str] | None = None) -> tuple[dict[str, float], int]:
         """(site -> seconds from `start` (time.time()) to the acknowledgement of the first message
         naming it, number of messages naming any of `sites`) over the timing records from index
-        `after` on, waiting until every site is named or `timeout` passes."""
+        `after` on, waiting until every site is named or `timeout` passes. With `to` (e.g. OUTAGE),
+        only events into one of those states count: a site's UP of an earlier outage, delivered
+        after `start`, does not name it as cut."""
         wanted = set(sites)
         deadline = time.monotonic() + timeout
         while True:
             found: dict[str, float] = {}
             messages = 0
             for record in self.timing_records()[after:]:
-                hosts = {e["host"] for e in record["events"]} & wanted
+                hosts = {e["host"] for e in record["events"] if to is None or e["to"] in to} & wanted
                 messages += bool(hosts)
                 for host in hosts:
                     found.setdefault(host, datetime.fromisoformat(record["acked_at"]).timestamp() - start)

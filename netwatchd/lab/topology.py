@@ -384,12 +384,13 @@ class SidoarjoLab:
                    site_overrides: dict[str, dict[str, Any]] | None = None,
                    only_sites: Sequence[str] | None = None, site_routers: Sequence[str] = (),
                    router_health: dict[str, Any] | None = None, confirm: bool = True,
-                   telegram_extra: dict[str, Any] | None = None) -> str:
+                   telegram_extra: dict[str, Any] | None = None, flapping: dict[str, Any] | None = None) -> str:
         """A hosts.yaml for this lab: the core (a probed host, the sites' parent and, with
         `router_port`, the RouterOS API at the same address: the via router of every site) and
         every site at its lab address. `site_routers`: sites that are RouterOS devices themselves
         (their API at the site's address, `router: <site>-rb`); `router_health`: the core's
-        `health:`; `confirm: false` turns the vote off for every site.
+        `health:`; `confirm: false` turns the vote off for every site; `flapping`: the `flapping:`
+        keys (default: none, the defaults).
 
         Secrets are referenced as ${ENV} variables, never written to the file. Telegram points
         at the stand-in's `api_url`. `only_sites` writes a subset (reload tests).
@@ -413,6 +414,8 @@ class SidoarjoLab:
             f"  up_after: {timing.up_after}",
             f"  retry_interval: {format_duration(timing.retry_interval)}",
         ] + ([] if confirm else ["  confirm: false"])
+        if flapping:
+            lines.append(f"flapping: {_yaml_flow(flapping)}")
         if api_url:
             lines += [
                 "telegram:",

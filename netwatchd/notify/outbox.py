@@ -442,7 +442,7 @@ class DeliveryWorker:
                     break
                 fresh.append(row)
             rows = _pack(fresh, burst=2 if self.limiter.busy(chat_id, self.clock.monotonic()) else BURST)
-            root = _is_root(head)
+            root = any(_is_root(row) for row in rows)     # a burst may lead with news of an older outage
             transitions = [r.transition for r in rows if r.transition is not None]
             count, parts = fmt.plan_messages(transitions, language=config.telegram.language,
                                              tz=config.tz, templates=config.telegram.templates,
@@ -478,7 +478,7 @@ class DeliveryWorker:
         head = batch[0]
         markup: dict[str, Any] | None = None
         reply_to: int | None = None
-        if _is_root(head):
+        if any(_is_root(row) for row in batch):
             if is_last_part:
                 text, markup = self._root_now(conn, batch, text)
         elif part_index == 0:
@@ -503,12 +503,14 @@ class DeliveryWorker:
         return StepOutcome(sent=True, wait=self.limiter.wait_for(chat_id, self.clock.monotonic()))
 
     def _root_now(self, conn: sqlite3.Connection, batch: list[_Row], text: str) -> tuple[str, dict[str, Any] | None]:
-        """The text and buttons of a thread root (one or several outages) with their status so far."""
-        incidents = [incident_repo.by_id(conn, row.thread.incident_id) for row in batch
+        """The text and buttons of a thread root (one or several outages) with their status so far
+        (buttons for the outages it opens; a burst's news of outages told before is text only)."""
+        roots = [row for row in batch if _is_root(row)]
+        incidents = [incident_repo.by_id(conn, row.thread.incident_id) for row in roots
                      if row.thread is not None and row.thread.incident_id is not None]
         found = [incident for incident in incidents if incident is not None]
         transitions = [row.transition for row in batch if row.transition is not None]
-        if not found or len(found) != len(transitions):
+        if not found or len(found) != len(roots) or len(transitions) != len(batch):
             return text, None
         config = self.config
         text, markup = threads.root_message(transitions, found, language=config.telegram.language, tz=config.tz,
@@ -605,10 +607,11 @@ class DeliveryWorker:
         try:
             members = (incident_repo.message_members(conn, chat_id, head.topic, message_id)
                        if message_id is not None else [])
-            incidents = [incident_repo.by_id(conn, incident_id) for _, incident_id in members]
+            incidents = [incident_repo.by_id(conn, incident_id) for _, incident_id in members
+                         if incident_id is not None]
             if message_id is None:
                 outcome = "root never delivered"
-            elif not members or any(incident is None for incident in incidents):
+            elif not members or not incidents or any(incident is None for incident in incidents):
                 outcome = "nothing to edit"
             else:
                 text, markup = threads.root_message([t for t, _ in members], [i for i in incidents if i is not None],
@@ -1131,10 +1134,20 @@ in its own thread."""
 def _pack(rows: list[_Row], burst: int = 3) -> list[_Row]:
     """The leading rows that may share one message (as many as fit are then sent together). Plain
     alerts always share, as they always have. An incident's root or reply goes alone, in its thread,
-    unless `burst` or more wait together: then the roots share one root (a row of buttons per site)
-    and the rest one message, so a burst costs one message, not one per site. All in one topic.
+    unless `burst` or more wait together: then they all share one message, so a burst costs one
+    message, not one per site. With a new outage among them that message is the root of each new
+    outage's thread (a row of buttons per new outage); news of an outage already told (a DEGRADED
+    site gone DOWN) is a line in it, its buttons stay under its own root. All in one topic.
     (The worker packs from 2 when a group has used half its 20 messages of the minute.)"""
     head = rows[0]
+    threaded: list[_Row] = []
+    for row in rows:
+        if (row.transition is None or row.edit is not None or row.topic != head.topic or row.thread is None
+                or row.thread.incident_id is None):
+            break
+        threaded.append(row)
+    if len(threaded) >= burst:
+        return threaded
     run: list[_Row] = []
     for row in rows:
         if row.transition is None or row.edit is not None or row.topic != head.topic or _is_root(row) != _is_root(head):

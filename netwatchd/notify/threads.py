@@ -126,7 +126,9 @@ def root_message(transitions: Sequence[Transition], incidents: Sequence[Incident
                  ) -> tuple[str, dict[str, Any] | None]:
     """A thread root as it stands: the (last part of the) alert text of its transitions, the
     status lines of its incidents under it (each named by its site when there are several), and
-    their buttons (None without `buttons`). What is sent and what every later edit writes."""
+    their buttons (None without `buttons`). `incidents` are the outages this message is the root
+    of; a burst's message may also carry news of outages told before (more `transitions`: their
+    buttons are under their own roots). What is sent and what every later edit writes."""
     if len(transitions) == 1:
         text = root_text(transitions[0], language=language, tz=tz, templates=templates)[-1]
     else:
@@ -134,14 +136,14 @@ def root_message(transitions: Sequence[Transition], incidents: Sequence[Incident
     lines: list[str] = []
     for incident in incidents:
         own = status_lines(incident, language, tz)
-        if len(incidents) > 1:
+        if len(incidents) > 1 or len(transitions) > 1:
             own = [f"<b>{html.escape(incident.host)}</b>: {line}" for line in own]
         lines += own
     if lines:
         text += "\n\n" + "\n".join(lines)
     markup: dict[str, Any] | None = None
     if buttons and incidents:
-        markup = (keyboard(incidents[0], language) if len(incidents) == 1
+        markup = (keyboard(incidents[0], language) if len(incidents) == 1 and len(transitions) == 1
                   else grouped_keyboard(incidents, language))
     return text, markup
 

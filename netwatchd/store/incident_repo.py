@@ -162,20 +162,28 @@ def opening_transition(conn: sqlite3.Connection, incident_id: int) -> Transition
 
 
 def message_members(conn: sqlite3.Connection, chat_id: str, thread_id: int, message_id: int
-                    ) -> list[tuple[Transition, int]]:
-    """The alerts in one root message (several when outages were announced together) and their
-    incident ids, in the order they were written. Empty when the message also carries alerts that
-    are no incident's root (memory packs plain alerts with roots while the store fails): an edit
-    would drop their text."""
+                    ) -> list[tuple[Transition, int | None]]:
+    """The alerts in one root message (several when outages were announced together), in the
+    order they were written, each with the id of the incident the message is the root of, or None
+    for a burst's news of an outage told before (a reply row carried in it: text only). Empty when
+    the message also carries alerts that are neither (memory packs plain alerts with roots while
+    the store fails): an edit would drop their text."""
     rows = conn.execute(
-        "SELECT o.payload, m.incident_id FROM incident_messages m JOIN outbox o ON o.id = m.outbox_id"
-        f" WHERE m.chat_id = ? AND m.thread_id = ? AND o.message_id = ? AND {_DELIVERED} ORDER BY m.outbox_id",
+        "SELECT o.id, o.payload, m.incident_id FROM incident_messages m JOIN outbox o ON o.id = m.outbox_id"
+        f" WHERE m.chat_id = ? AND m.thread_id = ? AND o.message_id = ? AND {_DELIVERED}",
         (chat_id, thread_id, message_id)).fetchall()
+    if not rows:
+        return []
+    news = conn.execute(
+        "SELECT o.id, o.payload, NULL FROM outbox o JOIN outbox_thread t ON t.outbox_id = o.id"
+        f" WHERE o.chat_id = ? AND t.thread_id = ? AND o.message_id = ? AND {_DELIVERED} AND t.role = ?",
+        (chat_id, thread_id, message_id, REPLY)).fetchall()
     carried = conn.execute("SELECT count(*) FROM outbox o WHERE o.chat_id = ? AND o.message_id = ? AND "
                            f"{_DELIVERED}", (chat_id, message_id)).fetchone()[0]
-    if carried != len(rows):
+    if carried != len(rows) + len(news):
         return []
-    return [(Transition.from_dict(json.loads(row[0])), int(row[1])) for row in rows]
+    return [(Transition.from_dict(json.loads(row[1])), None if row[2] is None else int(row[2]))
+            for row in sorted([*rows, *news], key=lambda r: int(r[0]))]
 
 
 def root_payload(conn: sqlite3.Connection, outbox_id: int) -> str | None:
