@@ -491,7 +491,9 @@ def config_reference() -> str:
         prefix = "thresholds." if section is THRESHOLDS else ""
         out += [title, "", section.help, ""] + _table(section, prefix) + [""]
         if section is HOST:
-            out += ["Every key except `name` and `address` may also be written under `defaults:`; a host's own "
+            site_only = ", ".join(f"`{key.name}`" for key in SITE_ONLY)
+            out += [f"Every key except `name`, `address` and {site_only} (they describe one site) may also be "
+                    "written under `defaults:`; a host's own "
                     "value wins. Cross-checks (timeout shorter than interval, tcp needs port, dns needs "
                     "dns_name, http_code_min ≤ http_code_max) are made on the merged values and reported at "
                     "the line that set them. Names are unique without regard to case; `parent` names a host "
