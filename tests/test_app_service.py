@@ -37,9 +37,28 @@ def test_the_service_restarts_keeps_state_reloads_with_sighup_and_validates_firs
     assert unit["Restart"] == ["on-failure"]
     assert unit["StateDirectory"] == ["netwatchd"]
     assert unit["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
-    assert unit["ExecStartPre"][0].endswith("netwatchd check -c /etc/netwatchd/hosts.yaml")
+    assert unit["ExecStartPre"][0].endswith("netwatchd check --strict -c /etc/netwatchd/hosts.yaml")
     assert unit["ExecStart"][0].endswith("netwatchd run -c /etc/netwatchd/hosts.yaml")
     assert unit["EnvironmentFile"] == ["/etc/netwatchd/netwatchd.env"]
+
+
+def test_the_pre_start_check_refuses_what_run_would_refuse_an_unset_secret(tmp_path):
+    """Without --strict an unset ${TELEGRAM_BOT_TOKEN} was a warning: the check passed, `run` refused,
+    and systemd restarted it until its start limit."""
+    config = tmp_path / "hosts.yaml"
+    config.write_text("telegram:\n  token: ${TELEGRAM_BOT_TOKEN}\n  chat_ids: [-100123]\n"
+                      f"data_dir: {tmp_path / 'data'}\nhosts:\n  - {{name: lo, address: 127.0.0.1}}\n", "utf-8")
+    words = directives()["ExecStartPre"][0].split()
+    command = [sys.executable, "-m", "netwatchd", *words[1:]]
+    command[command.index("/etc/netwatchd/hosts.yaml")] = str(config)
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    unset = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert unset.returncode == 2 and "TELEGRAM_BOT_TOKEN" in unset.stderr, unset.stderr
+    assert "Traceback" not in unset.stderr
+    is_set = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                            env={**env, "TELEGRAM_BOT_TOKEN": "123456:doc-example-not-a-real-token"})
+    assert is_set.returncode == 0, is_set.stderr
+    assert "doc-example-not-a-real-token" not in is_set.stdout + is_set.stderr
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
