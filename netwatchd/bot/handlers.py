@@ -447,11 +447,14 @@ def _client(ctx: BotContext, router: str) -> RouterClient:
 
 
 def router_for_site(host: HostSpec, config: Config) -> str:
-    """The router a site hangs off (first router up its parent chain), else the first router.
+    """The router that pings a site for the bot (/diagnose, /ping SITE router): the one that votes
+    on its DOWN (`via`), else the first router up its parent chain, else the first router.
     Raises CommandInputError when no router is configured."""
     if not config.routers:
         raise CommandInputError("no_routers")
     routers = {r.name.lower(): r.name for r in config.routers}
+    if host.via and host.via.lower() in routers:
+        return routers[host.via.lower()]
     seen: set[str] = set()
     parent = host.parent
     while parent and parent.lower() not in seen:
