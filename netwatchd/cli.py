@@ -94,8 +94,8 @@ _VALUE_OPTIONS = ("--log-level", "--log-format")
 def build_parser(only: Collection[str] | None = None) -> argparse.ArgumentParser:
     """The whole command line. `only`: import and describe just these subcommands (the others are
     listed by name and help text alone); None builds every one (docs, tests)."""
-    parser = _Parser(prog="netwatchd", description="Watch intranet sites, alert on Telegram within a second, "
-                     "answer the admins' bot over the RouterOS API.")
+    parser = _Parser(prog="netwatchd", description="Watch intranet sites, alert on Telegram within seconds "
+                     "of an outage, answer the admins' bot over the RouterOS API.")
     parser.add_argument("--version", action="version", version=f"netwatchd {__version__}")
     parser.add_argument("--log-level", default="info",
                         choices=["debug", "info", "warning", "error"], help="default: info")

@@ -232,7 +232,7 @@ def test_viewers_may_only_look_and_strangers_and_forged_buttons_change_nothing(t
     assert "not acknowledged" in reply["text"]
 
     audit = [(r["user_id"], r["outcome"]) for r in reversed(recent_audit(run.agent._conn()))]
-    assert audit == [(VIEWER, "refused: viewers may only look"), (STRANGER, "refused: not allowed"),
+    assert audit == [(VIEWER, "refused: viewers may only read"), (STRANGER, "refused: not allowed"),
                      (ADMIN, "refused: not this message's button"), (ADMIN, "refused: not this message's button"),
                      (ADMIN, "refused: not this message's button"), (VIEWER, "ok")]
     incident_ids = [r["incident_id"] for r in reversed(recent_audit(run.agent._conn()))]

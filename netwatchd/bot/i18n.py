@@ -300,7 +300,7 @@ _TOASTS: dict[str, dict[str, str]] = {
                              "en": "Already acknowledged by {who} ({time})"},
     "refused: not allowed": {"id": "Tidak diizinkan: ID Anda {user_id} tidak ada di telegram.admins",
                              "en": "Not allowed: your id {user_id} is not in telegram.admins"},
-    "refused: viewers may only look": {"id": "Viewer hanya boleh melihat (📈 Riwayat)",
+    "refused: viewers may only read": {"id": "Viewer hanya boleh melihat (📈 Riwayat)",
                                        "en": "Viewers may look (📈 History), not act"},
     "refused: not this message's button": {"id": "Tombol ini tidak berlaku (lagi)",
                                            "en": "This button is not valid (here) any more"},

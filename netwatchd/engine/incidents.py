@@ -46,7 +46,7 @@ ADMIN, VIEWER = "admin", "viewer"
 # what a press or an /ack comes to (the audit log's outcome, and the key of the toast / reply)
 ACKED, SNOOZED, RUN = "acknowledged", "snoozed", "run"
 ALREADY_ACKED = "already acknowledged"
-NOT_ALLOWED, VIEWER_ONLY = "refused: not allowed", "refused: viewers may only look"
+NOT_ALLOWED, VIEWER_ONLY = "refused: not allowed", "refused: viewers may only read"
 FORGED, RESOLVED = "refused: not this message's button", "refused: outage over"
 NO_INCIDENT = "refused: no open outage"
 
