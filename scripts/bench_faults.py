@@ -1077,7 +1077,7 @@ def table(rows: list[tuple[str, Result]]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=1, 
+    parser.add_argument("--repeat", type=int, default=1,
                         help="repetitions of each case (default 1: about 5 min for all cases)")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated numbers or names (default all)")
     parser.add_argument("--peer", default=None, help="another checkout's root, run as a second set of rows")
