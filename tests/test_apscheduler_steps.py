@@ -56,8 +56,8 @@ def _run(tmp_path: Path, step: float, date_in: float, length: float,
     control.write_text("+0\n")
     env = {**os.environ, "LD_PRELOAD": library, "FAKETIME_TIMESTAMP_FILE": str(control), "FAKETIME_NO_CACHE": "1",
            "DONT_FAKE_MONOTONIC": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(date_in), str(length), str(every)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(date_in), str(length), str(every)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     time.sleep(1.0)
     tmp = tmp_path / "offset.tmp"
     tmp.write_text(f"{step:+.0f}\n")
