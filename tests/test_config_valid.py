@@ -91,6 +91,26 @@ hosts:
     assert (c.probe, c.port, c.timeout, c.interval) == ("tcp", 443, 0.5, 30.0)
 
 
+def test_hosts_are_slotted_and_equal_thresholds_are_one_object(tmp_path: Path) -> None:
+    """At 10,000 sites a HostSpec with a __dict__ (1.6 KB) and a Thresholds per site were ~17 MB."""
+    path = write(tmp_path, """
+defaults:
+  thresholds: {rtt_avg_ms: 250ms}
+hosts:
+  - {name: A, address: 10.0.0.1}
+  - {name: B, address: 10.0.0.2, thresholds: {loss_percent: 40}}
+  - {name: C, address: 10.0.0.3}
+  - {name: D, address: 10.0.0.4, thresholds: {loss_percent: 40}}
+  - {name: E, address: 10.0.0.5, thresholds: {rtt_avg_ms: 250ms}}
+""")
+    a, b, c, d, e = load_config(path, environ={}).hosts
+    assert not hasattr(a, "__dict__") and not hasattr(a.thresholds, "__dict__")
+    assert a.thresholds is c.thresholds is e.thresholds           # written the same way or not at all
+    assert b.thresholds is d.thresholds and b.thresholds is not a.thresholds
+    assert b.thresholds.loss_percent == 40.0 and b.thresholds.rtt_avg_ms == 250.0
+    assert a.thresholds.loss_percent == 20.0
+
+
 def test_a_host_override_is_checked_against_the_defaults_it_meets(tmp_path: Path) -> None:
     path = write(tmp_path, "defaults: {interval: 5s}\nhosts:\n  - {name: A, address: 10.0.0.1}\n"
                            "  - {name: B, address: 10.0.0.2, timeout: 6s}\n")

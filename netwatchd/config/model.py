@@ -29,7 +29,7 @@ def time_zone(name: str) -> tzinfo:
         raise ConfigError(f"timezone: unknown time zone '{name}' (an IANA name like Asia/Jakarta or UTC)") from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Thresholds:
     """When a host that answers counts as DEGRADED (None = not checked). Netwatch v7 names in comments."""
 
@@ -40,9 +40,12 @@ class Thresholds:
     stdev_ms: float | None = None         # thr-stdev
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HostSpec:
-    """One watched site with every default already applied."""
+    """One watched site with every default already applied.
+
+    Slotted: with its 31 fields (one more than CPython's shared-key instance dicts allow) every
+    instance carried a 1.6 KB dict of its own, 16 MB of an agent watching 10,000 sites."""
 
     name: str
     address: str
