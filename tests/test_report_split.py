@@ -218,6 +218,31 @@ def test_the_bot_and_metrics_show_the_same_split(store: Path) -> None:
     assert 'netwatchd_availability_ratio{host="kec-c"} 1.0' in metrics
 
 
+@pytest.mark.parametrize("since, until", [(wib(1), wib(1, month=12)), (wib(5, 10, 30), wib(25, 3, 20)),
+                                          (wib(1), wib(10, 13))])
+def test_metrics_availability_equals_the_reports_figures(store: Path, since: datetime, until: datetime) -> None:
+    """What /metrics computes every 5 minutes (one site at a time, no rtt rollups, no delivery
+    log) is exactly the report's availability and split, on the month's real store file."""
+    from netwatchd.config.loader import load_config
+    from netwatchd.report.make import all_sites, availability_figures, make_report
+
+    config = load_config(store)
+    report, _ = make_report(config, since, until, all_sites(config), now=NOW)
+    figures = availability_figures(config, since, until, all_sites(config), now=NOW)
+    assert figures == {s.site.name: (s.availability_percent, dict(s.parts)) for s in report.sites}
+    assert figures["core"][0] is not None and figures["core"][0] < 100.0      # each window has its outage
+    assert set(figures) == set(SITES)
+
+
+def test_metrics_availability_without_a_store_is_empty(tmp_path: Path) -> None:
+    from netwatchd.config.loader import load_config
+    from netwatchd.report.make import all_sites, availability_figures
+
+    (tmp_path / "hosts.yaml").write_text(CONFIG)
+    config = load_config(tmp_path / "hosts.yaml")
+    assert availability_figures(config, wib(1), wib(2), all_sites(config), now=wib(2)) == {}
+
+
 class _NoRouters:
     def close(self) -> None:
         pass

@@ -53,10 +53,11 @@ def _parse(text: str) -> datetime:
 
 
 def load_inputs(conn: sqlite3.Connection, sites: Sequence[SiteInfo], since: datetime, until: datetime, *,
-                rollup_table: str = "rollup_1h", with_series: bool = False,
+                rollup_table: str = "rollup_1h", with_series: bool = False, with_rtt: bool = True,
                 now: datetime | None = None) -> ReportInputs:
     """Everything the report maths needs for `sites` over [since, until); `now` (default `until`)
-    tells whether the agent's last run is the one running. Raises sqlite3.Error."""
+    tells whether the agent's last run is the one running; `with_rtt` False leaves the rtt
+    summaries (the rollups, not needed for availability) unread. Raises sqlite3.Error."""
     names = {s.name for s in sites}
     inputs = ReportInputs(rollup_table=rollup_table)
     _load_observation(conn, inputs, names, since, until, now or until)
@@ -79,9 +80,11 @@ def load_inputs(conn: sqlite3.Connection, sites: Sequence[SiteInfo], since: date
         if host in names:
             inputs.changes.setdefault(host, []).append(StateChange(host, _parse(at), to_state, from_state, kind,
                                                                    causes.get((host, at), "")))
+    if not with_rtt and not with_series:
+        return inputs
     ids = history_repo.host_names(conn)
     lo, hi = history_repo.to_ms(since), history_repo.to_ms(until)
-    for row in history_repo.rtt_totals(conn, rollup_table, lo, hi):
+    for row in history_repo.rtt_totals(conn, rollup_table, lo, hi) if with_rtt else ():
         name = ids.get(row.host_id)
         if name in names:
             probes = row.probes
