@@ -141,10 +141,15 @@ def classify(result: ProbeResult, host: HostSpec) -> int:
 _Limits = tuple[float, "float | None", "float | None", "float | None", "float | None", "float | None"]
 
 
+_SHARED_LIMITS: dict[_Limits, _Limits] = {}
+
+
 def _limits(host: HostSpec) -> _Limits:
+    """The host's classification limits; equal ones are one shared tuple (10,000 tracks)."""
     thr = host.thresholds
-    return (host.down_loss_percent, thr.loss_percent, thr.rtt_avg_ms, thr.rtt_max_ms, thr.jitter_ms,
-            thr.stdev_ms)
+    limits = (host.down_loss_percent, thr.loss_percent, thr.rtt_avg_ms, thr.rtt_max_ms, thr.jitter_ms,
+              thr.stdev_ms)
+    return _SHARED_LIMITS.setdefault(limits, limits)
 
 
 def _classify(result: ProbeResult, limits: _Limits) -> int:
@@ -687,7 +692,7 @@ class AlertEngine:
         self._self.children = []
         self._self.held_children = {}
         root_parent = self._self if self._anchors else None
-        by_lower = {name.lower(): t for name, t in tracks.items()}
+        by_lower = {name if name.islower() else name.lower(): t for name, t in tracks.items()}
         for track in tracks.values():
             parent_name = track.spec.parent if track.spec else None
             parent = by_lower.get(parent_name.lower()) if parent_name else None
@@ -715,9 +720,9 @@ class AlertEngine:
         self._parents = [t for t in tracks.values() if t.children]
         self._groups: dict[str, list[_Track]] = {}
         for track in tracks.values():
-            self._groups.setdefault(track.name.lower(), []).append(track)
             if track.spec and track.spec.group:
                 self._groups.setdefault(track.spec.group.lower(), []).append(track)
+        self._by_name: dict[str, _Track] = by_lower      # a mute names a site or a group (a list per site was 1.5 MB)
         now = self._clock.now()
         for track in tracks.values():
             if track.held:       # re-register with its blocker; without one, tick() judges it
@@ -1684,6 +1689,9 @@ class AlertEngine:
             return
         names: set[str] = set()
         for target in muted_targets(self._windows, self._mutes, now, self._clock.monotonic()):
+            named = self._by_name.get(target)
+            if named is not None:
+                names.add(named.name)
             for track in self._groups.get(target, ()):
                 names.add(track.name)
         if names == self._muted_now:

@@ -47,7 +47,9 @@ class Router:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._groups = {h.name.lower(): h.group.lower() for h in config.hosts if h.group}
+        groups: dict[str, str] = {}       # one string per group, and the name itself when it is lower-case
+        self._groups = {h.name if h.name.islower() else h.name.lower():
+                        groups.setdefault(h.group, h.group.lower()) for h in config.hosts if h.group}
         self._cache: dict[str, tuple[Destination, ...]] = {}
 
     def route_for(self, host: str) -> Route | None:
