@@ -36,6 +36,7 @@ import dataclasses
 import gc
 import itertools
 import logging
+import operator
 import os
 import signal
 import sqlite3
@@ -144,7 +145,10 @@ def material(state: HostState) -> int | None:
     written (not UP, or extra bookkeeping: SELF_HOST)."""
     if state.state != State.UP or state.extra:
         return None
-    return hash(tuple([getattr(state, name) for name in _MATERIAL_FIELDS]))
+    return hash(_material_values(state))
+
+
+_material_values = operator.attrgetter(*_MATERIAL_FIELDS)   # one C call for the ~20 fields of every probed host
 
 
 def page_cache_seconds(sites: int) -> float:
@@ -1207,6 +1211,7 @@ def run_agent(config_path: str | Path, *, shard: tuple[int, int] | None = None,
     unusable at start.
     """
     config = load_config(config_path)
+    release_free_memory()       # reading 10,000 sites' YAML used ~35 MB for a moment
     _fewer_malloc_arenas()
     try:
         agent = Agent(config, shard=shard)

@@ -93,3 +93,17 @@ def test_the_availability_parts_are_the_reports_parts():
     from netwatchd.web.metrics import AVAILABILITY_PARTS
 
     assert AVAILABILITY_PARTS == PARTS   # web may not import report (same layer): the list is kept twice
+
+
+def test_availability_figures_render_with_nan_for_no_data_and_replace_the_previous_ones():
+    m = Metrics()
+    m.set_availability({"kec-a": (99.5, {"up": 3600.0, "down": 18.0}), "kec-b": (None, {"blind": 60.0})})
+    m.set_availability({"kec-a": (100.0, {"up": 7200.0})})                  # five minutes later
+    s = _samples(m.render().decode())
+    assert s[("netwatchd_availability_ratio", (("host", "kec-a"),))] == 1.0
+    assert s[("netwatchd_availability_seconds", (("host", "kec-a"), ("part", "up")))] == 7200.0
+    assert ("netwatchd_availability_seconds", (("host", "kec-a"), ("part", "down"))) not in s   # not in the new figures
+    assert math.isnan(s[("netwatchd_availability_ratio", (("host", "kec-b"),))])
+    assert s[("netwatchd_availability_seconds", (("host", "kec-b"), ("part", "blind")))] == 60.0
+    m.remove_host("kec-b")
+    assert ("netwatchd_availability_ratio", (("host", "kec-b"),)) not in _samples(m.render().decode())

@@ -18,6 +18,18 @@ def test_migrate_creates_schema_in_wal_mode(tmp_path):
     assert db.migrate() == latest_version()  # idempotent
 
 
+def test_writing_connections_keep_a_small_page_cache_readers_the_default(tmp_path):
+    """The agent holds ~10 writing connections: each may cache WRITER_CACHE_KIB, not SQLite's 2 MB."""
+    from netwatchd.store.db import WRITER_CACHE_KIB
+
+    db = Database.in_dir(tmp_path)
+    db.migrate()
+    writer, reader = db.connect(), db.connect(readonly=True)
+    assert writer.execute("PRAGMA cache_size").fetchone()[0] == -WRITER_CACHE_KIB
+    default = sqlite3.connect(":memory:").execute("PRAGMA cache_size").fetchone()[0]
+    assert reader.execute("PRAGMA cache_size").fetchone()[0] == default != -WRITER_CACHE_KIB
+
+
 def test_transaction_rolls_back_on_error(tmp_path):
     conn = Database.in_dir(tmp_path).open()
     with pytest.raises(RuntimeError):

@@ -141,14 +141,18 @@ def classify(result: ProbeResult, host: HostSpec) -> int:
 _Limits = tuple[float, "float | None", "float | None", "float | None", "float | None", "float | None"]
 
 
+def _limits(host: HostSpec) -> _Limits:
+    thr = host.thresholds
+    return (host.down_loss_percent, thr.loss_percent, thr.rtt_avg_ms, thr.rtt_max_ms, thr.jitter_ms,
+            thr.stdev_ms)
+
+
 _SHARED_LIMITS: dict[_Limits, _Limits] = {}
 
 
-def _limits(host: HostSpec) -> _Limits:
-    """The host's classification limits; equal ones are one shared tuple (10,000 tracks)."""
-    thr = host.thresholds
-    limits = (host.down_loss_percent, thr.loss_percent, thr.rtt_avg_ms, thr.rtt_max_ms, thr.jitter_ms,
-              thr.stdev_ms)
+def _kept_limits(host: HostSpec) -> _Limits:
+    """_limits for a track to keep: equal ones are one shared tuple (10,000 tracks)."""
+    limits = _limits(host)
     return _SHARED_LIMITS.setdefault(limits, limits)
 
 
@@ -198,9 +202,13 @@ def hosts_to_probe_soon(results: Sequence[ProbeResult], transitions: Sequence[Tr
       so that their answers are there for its UP message.
     """
     soon: dict[str, None] = {}
+    answered: list[ProbeResult] = []
     for result in results:
         spec = hosts.get(result.host)
-        if spec is None or classify(result, spec) != FAILED:
+        if spec is None:
+            continue
+        if classify(result, spec) != FAILED:
+            answered.append(result)
             continue
         own = states.get(result.host)
         if own is not None and own.state in (*_DOWNISH, State.PATH):
@@ -213,8 +221,7 @@ def hosts_to_probe_soon(results: Sequence[ProbeResult], transitions: Sequence[Tr
                 soon[parent] = None
             parent = hosts[parent].parent
     recovered = {t.host for t in transitions if t.kind == "state" and t.to_state == State.UP}
-    answering = {r.host for r in results if r.host in hosts and classify(r, hosts[r.host]) != FAILED
-                 and (known := states.get(r.host)) is not None and known.state == State.DOWN}
+    answering = {r.host for r in answered if (known := states.get(r.host)) is not None and known.state == State.DOWN}
     if recovered or answering:
         for spec in hosts.values():
             if spec.parent in recovered or spec.parent in answering:
@@ -437,7 +444,7 @@ class _Track:
         self.depth = 0
         self.order = 0              # position in the config: a stable tie-break for judging order
         self.held_children: dict[str, _Track] = {}
-        self.limits: _Limits = _limits(spec) if spec else (100.0, None, None, None, None, None)
+        self.limits: _Limits = _kept_limits(spec) if spec else (100.0, None, None, None, None, None)
 
     def current_evidence(self) -> dict[str, Any]:
         """The evidence of the last result (a new dict each call), or the stored one before the
@@ -673,7 +680,7 @@ class AlertEngine:
             kept = old.get(spec.name)
             if kept is not None:
                 kept.spec = spec
-                kept.limits = _limits(spec)
+                kept.limits = _kept_limits(spec)
                 kept.children = []
                 kept.held_children = {}
                 tracks[spec.name] = kept
@@ -685,7 +692,7 @@ class AlertEngine:
             self._anchors[spec.name] = old_anchors.get(spec.name) or _Track(spec.name, spec,
                                                                               saved.get(spec.name))
             self._anchors[spec.name].spec = spec
-            self._anchors[spec.name].limits = _limits(spec)
+            self._anchors[spec.name].limits = _kept_limits(spec)
         self._tracks = tracks
         for order, track in enumerate(tracks.values()):
             track.order = order

@@ -107,8 +107,9 @@ class Metrics:
         self._counts: dict[str, list[int]] = {}      # host -> [ok, fail]
         self._states: dict[str, str] = {}            # host -> state value
         self._labels: dict[str, str] = {}            # host -> its escaped label value
-        # host -> (percent, seconds of each of AVAILABILITY_PARTS or NaN): 8 floats in an array, not a dict
-        self._availability: dict[str, tuple[float | None, array[float]]] = {}
+        # host -> [percent, then the seconds of each of AVAILABILITY_PARTS], NaN for none: 9 floats in
+        # one array (no tuple, float objects or dict per host)
+        self._availability: dict[str, array[float]] = {}
 
     def observe_probe(self, result: ProbeResult) -> None:
         host = result.host
@@ -176,8 +177,10 @@ class Metrics:
     def set_availability(self, figures: Mapping[str, tuple[float | None, Mapping[str, float]]]) -> None:
         """host -> (availability percent or None, seconds per part), month to date."""
         with self._lock:
+            table = self._availability
             for host, (percent, parts) in figures.items():
-                self._availability[host] = (percent, array("d", (parts.get(p, math.nan) for p in AVAILABILITY_PARTS)))
+                table[host] = array("d", (math.nan if percent is None else percent,
+                                          *(parts.get(p, math.nan) for p in AVAILABILITY_PARTS)))
 
     def observe_hook(self, name: str, outcome: str, error: str | None = None) -> None:
         """One hook run: ok, failed (retried) or dead (given up)."""
@@ -225,12 +228,13 @@ class Metrics:
             label = labels[host]
             held.extend(f'netwatchd_host_state{{host="{label}",state="{name}"}} {"1.0" if name == current else "0.0"}'
                         for name in STATES)
-        for host, (percent, parts) in availability.items():
+        for host, values in availability.items():
             label = labels[host]
+            percent = values[0]
             ratio_lines.append(f'netwatchd_availability_ratio{{host="{label}"}} '
-                               f'{"NaN" if percent is None else number(percent / 100.0)}')
+                               f'{"NaN" if percent != percent else number(percent / 100.0)}')
             seconds_lines.extend(f'netwatchd_availability_seconds{{host="{label}",part="{part}"}} {number(seconds)}'
-                                 for part, seconds in zip(AVAILABILITY_PARTS, parts, strict=True)
+                                 for part, seconds in zip(AVAILABILITY_PARTS, values[1:], strict=True)
                                  if seconds == seconds)
         families = (rtt, loss, success, probes, held, ratio_lines, seconds_lines)
         return "\n".join(line for family in families if len(family) > 2 for line in family) + "\n"
