@@ -33,6 +33,7 @@ forgotten.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import itertools
 import logging
@@ -837,7 +838,7 @@ class Agent:
             log.error("month-to-date availability for /metrics not computed: %s", redact(str(exc)))
             return
         self.metrics.set_availability(figures)
-        del figures
+        del figures                 # freed before the heap is trimmed
         release_free_memory()
 
     def _reports_loop(self) -> None:
@@ -1170,26 +1171,23 @@ def _fewer_malloc_arenas() -> None:
 def release_free_memory() -> None:
     """Give the C heap's free pages back to the system (glibc's malloc_trim(0)) after a pass that
     allocated a lot for a moment: reading a 10,000-site hosts.yaml, the month's availability,
-    compacting history. glibc otherwise keeps them (in the middle of its heap it never gives
-    anything back by itself): at 10,000 sites ~20-30 MB of RSS that nothing used. A ~1 ms walk
-    of the heap; best effort (no glibc: nothing)."""
+    compacting history. glibc by itself only gives back what is free at the top of its heap: at
+    10,000 sites ~20-30 MB of RSS that nothing used stayed. A walk of the heap of a few ms; best
+    effort (no glibc: nothing)."""
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
 
 
-_trim_fn: list[Callable[[int], int] | None] = []
-
-
+@functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    if not _trim_fn:
-        try:
-            import ctypes
+    try:
+        import ctypes
 
-            _trim_fn.append(ctypes.CDLL(None).malloc_trim)
-        except (OSError, AttributeError):
-            _trim_fn.append(None)
-    return _trim_fn[0]
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+        return trim
+    except (OSError, AttributeError):
+        return None
 
 
 def _freeze_startup_objects() -> None:

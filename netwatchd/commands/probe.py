@@ -138,9 +138,9 @@ def _plain_hosts(addresses: Sequence[str], settings: dict[str, Any]) -> list[Hos
     from netwatchd.config.model import HostSpec
 
     template = HostSpec(name="-", address="-", **settings)
-    slots = [name for name in HostSpec.__slots__ if name not in ("name", "address")]
-    copied = [(getattr(HostSpec, name).__set__, getattr(template, name)) for name in slots]
-    set_name, set_address = HostSpec.name.__set__, HostSpec.address.__set__   # type: ignore[attr-defined]
+    setters = {name: getattr(HostSpec, name).__set__ for name in HostSpec.__slots__}
+    copied = [(setter, getattr(template, name)) for name, setter in setters.items() if name not in ("name", "address")]
+    set_name, set_address = setters["name"], setters["address"]
     new = object.__new__
     hosts: list[HostSpec] = []
     append = hosts.append
