@@ -107,3 +107,22 @@ def test_availability_figures_render_with_nan_for_no_data_and_replace_the_previo
     assert s[("netwatchd_availability_seconds", (("host", "kec-b"), ("part", "blind")))] == 60.0
     m.remove_host("kec-b")
     assert ("netwatchd_availability_ratio", (("host", "kec-b"),)) not in _samples(m.render().decode())
+
+
+def test_per_host_families_are_the_same_text_whatever_the_chunk_size(monkeypatch):
+    from netwatchd.web import metrics as module
+
+    m = Metrics()
+    m.observe_probes([ProbeResult.from_rtts(host=f"h{i}", address="x", probe="icmp", at=AT, sent=3,
+                                            rtts_ms=[1.0] * (i % 4)) for i in range(7)])
+    for i in range(7):
+        m.set_state(f"h{i}", State.UP if i % 2 else State.DOWN)
+    m.set_availability({"h1": (99.0, {"up": 10.0, "down": 0.1})})
+    whole = m.render()
+    for size in (1, 2, 3, 7):
+        monkeypatch.setattr(module, "RENDER_CHUNK", size)
+        assert m.render() == whole
+    s = _samples(whole.decode())
+    assert sum(1 for name, _ in s if name == "netwatchd_host_state") == 7 * len(module.STATES)
+    assert s[("netwatchd_probes_total", (("host", "h3"), ("result", "ok")))] == 1
+    assert whole.count(b"# TYPE netwatchd_availability_ratio gauge") == 1
