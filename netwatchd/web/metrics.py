@@ -114,13 +114,7 @@ class Metrics:
         self._availability: dict[str, array[float]] = {}
 
     def observe_probe(self, result: ProbeResult) -> None:
-        host = result.host
-        with self._lock:
-            self._last[host] = result
-            counts = self._counts.get(host)
-            if counts is None:
-                counts = self._counts[host] = [0, 0]
-            counts[0 if result.alive else 1] += 1
+        self.observe_probes((result,))
 
     def observe_probes(self, results: Iterable[ProbeResult]) -> None:
         """observe_probe for a whole round."""
