@@ -218,9 +218,7 @@ class Metrics:
 
         def loss() -> Iterator[str]:
             for host, result in last.items():
-                sent = result.sent
-                ratio = 1.0 if sent <= 0 else round(100.0 * (sent - result.received) / sent, 2) / 100.0
-                yield f'netwatchd_probe_loss_ratio{{host="{labels[host]}"}} {number(ratio)}'
+                yield f'netwatchd_probe_loss_ratio{{host="{labels[host]}"}} {number(result.loss_percent / 100.0)}'
 
         def success() -> Iterator[str]:
             for host, result in last.items():
