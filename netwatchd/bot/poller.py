@@ -40,11 +40,9 @@ from __future__ import annotations
 
 import functools
 import heapq
-import html
 import itertools
 import logging
 import math
-import re
 import sqlite3
 import threading
 import time
@@ -66,6 +64,7 @@ from netwatchd.engine.incidents import is_incident_callback, role_of
 from netwatchd.errors import DeliveryError, RouterBusyError, RouterError, StoreError
 from netwatchd.logs import LogThrottle, redact
 from netwatchd.notify import pacing
+from netwatchd.notify.format import to_plain_text
 from netwatchd.notify.telegram_api import TelegramAPI
 from netwatchd.router.client import RouterPool
 from netwatchd.store.audit_repo import AuditEntry, finish_audit
@@ -775,7 +774,7 @@ class BotPoller:
             if not getattr(exc, "bad_entities", False):
                 raise
         return int(self._send_retrying(chat_id, until, courtesy, lambda: self.api.send_message(
-            chat_id, html.unescape(re.sub(r"<[^>]+>", "", text)), parse_mode=None, reply_markup=markup, **where)))
+            chat_id, to_plain_text(text), parse_mode=None, reply_markup=markup, **where)))
 
     def _finish(self, answer: _Answer, outcome: str, category: str) -> None:
         if answer.audit_id is not None:
