@@ -129,9 +129,14 @@ class Seen(NamedTuple):
     flapping: bool
 
 
+def seen_of(state: HostState) -> Seen:
+    """What the agent keeps of one HostState."""
+    return Seen(state.state, state.since, state.fails, state.muted, state.flapping)
+
+
 def seen(states: Mapping[str, HostState]) -> dict[str, Seen]:
     """The Seen of each HostState."""
-    return {name: Seen(s.state, s.since, s.fails, s.muted, s.flapping) for name, s in states.items()}
+    return {name: seen_of(s) for name, s in states.items()}
 
 
 # What a probe changes in a steady UP host's HostState: its ok counters, when it was checked and the
@@ -571,7 +576,7 @@ class Agent:
             else:
                 stored[name] = mark
             unsaved[name] = state
-            known[name] = Seen(state.state, state.since, state.fails, state.muted, state.flapping)
+            known[name] = seen_of(state)
             touched.append(name)
         self._page_touched(touched)
         self._unsaved.extend((next(self._keys), t) for t in transitions)
