@@ -11,6 +11,7 @@ import dataclasses
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netwatchd.config.model import Config
@@ -50,16 +51,7 @@ def make_report(config: Config, since: datetime, until: datetime, sites: Sequenc
     notes: list[str] = []
     table = rollup_table(since, until, now, config.retention)
     if db.path.exists():
-        try:
-            conn = db.connect(readonly=True)
-            try:
-                inputs = load_inputs(conn, sites, since, until, rollup_table=table, with_series=with_series,
-                                     now=now)
-            finally:
-                conn.close()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the store {db.path}: {exc} (is it a netwatchd store? "
-                             "run 'netwatchd run' once to create it)") from None
+        inputs = _read_store(db, sites, since, until, rollup_table=table, with_series=with_series, now=now)
     else:
         inputs = ReportInputs(rollup_table=table)
         notes.append(f"no store at {db.path} yet: start 'netwatchd run' with this config to collect data")
@@ -80,6 +72,21 @@ def make_report(config: Config, since: datetime, until: datetime, sites: Sequenc
     return report, inputs
 
 
+def _read_store(db: Database, sites: Sequence[SiteInfo], since: datetime, until: datetime, *,
+                now: datetime, **options: Any) -> ReportInputs:
+    """load_inputs(..., **options) through a read-only connection to the existing store `db`.
+    Raises StoreError when it cannot be read."""
+    try:
+        conn = db.connect(readonly=True)
+        try:
+            return load_inputs(conn, sites, since, until, now=now, **options)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read the store {db.path}: {exc} (is it a netwatchd store? "
+                         "run 'netwatchd run' once to create it)") from None
+
+
 Availability = tuple[float | None, dict[str, float]]
 """A site's availability percent (None: nothing observable) and its seconds per part."""
 
@@ -95,15 +102,7 @@ def availability_figures(config: Config, since: datetime, until: datetime, sites
     if not db.path.exists():
         return {}
     tz = timezone_of(config.timezone)
-    try:
-        conn = db.connect(readonly=True)
-        try:
-            inputs = load_inputs(conn, sites, since, until, with_rtt=False, now=now)
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot read the store {db.path}: {exc} (is it a netwatchd store? "
-                         "run 'netwatchd run' once to create it)") from None
+    inputs = _read_store(db, sites, since, until, with_rtt=False, now=now)
     bounds = day_bounds(since, until, tz)
     figures: dict[str, Availability] = {}
     for site in sites:
