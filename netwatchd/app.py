@@ -109,12 +109,10 @@ ProbeFn = Callable[..., list[ProbeResult]]
 def _default_probe_fn() -> ProbeFn:
     """probe_hosts with one IcmpEngine for the agent's life (not a new one, and a test socket
     opened to decide raw or datagram mode, for every batch)."""
-    from functools import partial
-
     from netwatchd.probes import probe_hosts
     from netwatchd.probes.icmp import IcmpEngine
 
-    return partial(probe_hosts, icmp=IcmpEngine())
+    return functools.partial(probe_hosts, icmp=IcmpEngine())
 
 
 class Seen(NamedTuple):
