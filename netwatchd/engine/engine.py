@@ -725,6 +725,7 @@ class AlertEngine:
             track.depth = depth
         # only a track with children can hold any (a held host waits for one of its ancestors)
         self._parents = [t for t in tracks.values() if t.children]
+        self._top_level = [t for t in tracks.values() if t.parent is None]   # siblings of a site without a parent
         self._groups: dict[str, list[_Track]] = {}
         for track in tracks.values():
             if track.spec and track.spec.group:
@@ -1003,7 +1004,7 @@ class AlertEngine:
         """`track` and its siblings: the children of its parent (or every top-level host)."""
         if track.parent is not None:
             return track.parent.children
-        return [t for t in self._tracks.values() if t.parent is None]
+        return self._top_level
 
     def _siblings_to_sweep(self, results: Sequence[ProbeResult]) -> list[str]:
         """The siblings of hosts whose first failure is in `results`: probed at once, sites cut in
