@@ -13,7 +13,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -151,15 +150,6 @@ def test_a_monthly_pdf_is_enqueued_once_and_delivered_once(tmp_path: Path) -> No
 
 
 # --------------------------------------------------------------------------- a real process
-
-
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    yield sock
-    sock.close()
 
 
 def _run(config: Path, cwd: Path, name: str) -> subprocess.Popen[bytes]:
