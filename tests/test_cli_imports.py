@@ -108,3 +108,30 @@ def test_the_probe_command_offers_every_probe_type() -> None:
     for kind in PROBE_TYPES:
         assert parser.parse_args(["probe", "--probe", kind, "127.0.0.1"]).probe == kind
         assert kind == "icmp" or prober_for(kind) is not None
+
+
+AGENT_WITHOUT_ROUTERS = """
+import sys
+from netwatchd.app import Agent
+from netwatchd.config.loader import load_config
+agent = Agent(load_config(sys.argv[1]), api=None)
+print("AGENT", "librouteros" in sys.modules)
+from netwatchd.config.model import RouterSpec
+from netwatchd.errors import RouterError
+from netwatchd.router.client import RouterClient
+spec = RouterSpec(name="core", address="127.0.0.1", port=int(sys.argv[2]), username="u", password="p", timeout=2)
+try:
+    RouterClient(spec).query("/system/identity/print")
+except RouterError as exc:
+    print("QUERY", "librouteros" in sys.modules)
+"""
+
+
+def test_an_agent_without_routers_never_loads_librouteros(config: Path) -> None:
+    """librouteros (and its asyncio) loads when a router is first reached, not with the agent."""
+    with socket.socket() as sock:           # a loopback port nobody listens on: refused at once
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    done = subprocess.run([sys.executable, "-c", AGENT_WITHOUT_ROUTERS, str(config), str(closed_port)],
+                          cwd=config.parent, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["AGENT", "False", "QUERY", "True"], done.stdout + done.stderr

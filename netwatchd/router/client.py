@@ -36,19 +36,17 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
-import librouteros
-from librouteros.api import Api
-from librouteros.connections import SocketTransport
-from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, MultiTrapError, TrapError
-from librouteros.login import encode_password
+from typing import TYPE_CHECKING, Any
 
 from netwatchd.config.kinds import parse_duration
 from netwatchd.config.model import RouterSpec
 from netwatchd.errors import RouterBusyError, RouterError, RouterPolicyError
 from netwatchd.logs import add_secret, redact
+from netwatchd.router import ros
 from netwatchd.router.wire_text import wire_encoding
+
+if TYPE_CHECKING:
+    from librouteros.api import Api
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +62,7 @@ PING_ARGUMENTS = {"address", "count", "size", "interval", "src-address", "interf
                   "ttl", "do-not-fragment", "arp-ping", "dscp"}
 MONITOR_TRAFFIC_ARGUMENTS = {"interface", "once", "aggregate"}
 
-Connector = Callable[..., Api]
+Connector = Callable[..., "Api"]
 
 # tls_verify: false. RouterOS api-ssl without a certificate offers anonymous-DH suites only (TLS 1.2
 # at most). OpenSSL's DEFAULT list contains !aNULL, which removes them for good, so "DEFAULT:ADH"
@@ -226,13 +224,14 @@ class _DeadlineExpired(TimeoutError):
         self.handshake = handshake
 
 
-class _DeadlineTransport(SocketTransport):
-    """librouteros' socket transport with a deadline for the whole request: each recv/send waits
-    only for what is left of it, so a peer that trickles a byte at a time cannot hold a worker.
-    `start(seconds)` before each request. Raises _DeadlineExpired."""
+class _DeadlineTransport:
+    """librouteros' socket transport (its SocketTransport's write/read/close) with a deadline for
+    the whole request: each recv/send waits only for what is left of it, so a peer that trickles a
+    byte at a time cannot hold a worker. `start(seconds)` before each request. Raises
+    _DeadlineExpired."""
 
     def __init__(self, sock: socket.socket) -> None:
-        super().__init__(sock)
+        self.sock = sock
         self.deadline = time.monotonic()
         self.allowed = 0.0
         self.received = 0
@@ -264,10 +263,13 @@ class _DeadlineTransport(SocketTransport):
             except TimeoutError:
                 raise _DeadlineExpired(self.allowed, self.received) from None
             if not got:
-                raise ConnectionClosed("Connection unexpectedly closed.")
+                raise ros.ConnectionClosed("Connection unexpectedly closed.")
             self.received += len(got)
             data += got
         return bytes(data)
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class _Lane:
@@ -284,7 +286,7 @@ class _Lane:
 class RouterClient:
     """One router. `query()` from any thread; `close()` when done."""
 
-    def __init__(self, spec: RouterSpec, *, connector: Connector = librouteros.connect,
+    def __init__(self, spec: RouterSpec, *, connector: Connector = ros.lazy_connect,
                  busy_wait: float = BUSY_WAIT) -> None:
         self.spec = spec
         self._connector = connector
@@ -337,7 +339,7 @@ class RouterClient:
                 api, fresh = self._connection(lane)
                 try:
                     return self._run(api, command, words, allowed)
-                except (LibRouterosError, OSError) as exc:
+                except (ros.LibRouterosError, OSError) as exc:
                     self._drop(lane)
                     if attempt == 2 or fresh or not self._worth_retrying(exc) or closes != self._closes:
                         raise self._error(exc, "reply") from None
@@ -391,7 +393,7 @@ class RouterClient:
 
     @staticmethod
     def _worth_retrying(exc: BaseException) -> bool:
-        return isinstance(exc, (ConnectionClosed, FatalError, ConnectionResetError, BrokenPipeError,
+        return isinstance(exc, (ros.ConnectionClosed, ros.FatalError, ConnectionResetError, BrokenPipeError,
                                 ConnectionAbortedError)) and not isinstance(exc, TimeoutError)
 
     def _run(self, api: Api, command: str, words: list[str], allowed: float) -> list[dict[str, Any]]:
@@ -399,7 +401,7 @@ class RouterClient:
         transport.start(allowed)
         try:
             return [dict(row) for row in api.rawCmd(command, *words)]
-        except (TrapError, MultiTrapError) as exc:
+        except (ros.TrapError, ros.MultiTrapError) as exc:
             # the router refused this command; the connection itself is fine
             raise self._error(exc, "reply", command) from None
 
@@ -422,7 +424,7 @@ class RouterClient:
                                    timeout=spec.timeout, encoding=wire_encoding(spec.encoding),
                                    ssl_wrapper=_handshake_by(deadline, self._ssl_wrapper()) if spec.tls else None,
                                    login_method=_login_by(deadline, _login))
-        except (LibRouterosError, OSError, UnicodeError, ValueError) as exc:
+        except (ros.LibRouterosError, OSError, UnicodeError, ValueError) as exc:
             raise self._error(exc, "connect") from None
 
     def _ssl_wrapper(self) -> Callable[[socket.socket], socket.socket]:
@@ -450,11 +452,11 @@ class RouterClient:
         if api is not None:
             try:
                 api.close()
-            except (OSError, LibRouterosError):
+            except (OSError, ros.LibRouterosError):
                 pass
 
     def _error(self, exc: BaseException, stage: str, command: str = "") -> RouterError:
-        policy_refusal = isinstance(exc, TrapError) and stage == "reply" and NO_PERMISSION_TRAP in exc.message
+        policy_refusal = isinstance(exc, ros.TrapError) and stage == "reply" and NO_PERMISSION_TRAP in exc.message
         description = self._describe_refusal(exc, command) if policy_refusal else self._describe(exc, stage)
         message = f"router {self.name} ({self.spec.address}:{self.spec.port}): {description}"
         message = " ".join(message.split())  # one line, whatever the router said
@@ -521,18 +523,18 @@ class RouterClient:
 
     def _describe(self, exc: BaseException, stage: str) -> str:
         spec = self.spec
-        if isinstance(exc, TrapError) and stage == "connect":
+        if isinstance(exc, ros.TrapError) and stage == "connect":
             if "invalid user name or password" in exc.message or "cannot log in" in exc.message:
                 return (f"login refused for user {spec.username!r}: {exc.message} "
                         "(check routers[].username/password and that the user's group has the api policy)")
             return f"login failed: {exc.message}"
-        if isinstance(exc, MultiTrapError):
+        if isinstance(exc, ros.MultiTrapError):
             return "the router refused the command: " + "; ".join(t.message for t in exc.traps)
-        if isinstance(exc, TrapError):
+        if isinstance(exc, ros.TrapError):
             return f"the router refused the command: {exc.message}"
-        if isinstance(exc, FatalError):
+        if isinstance(exc, ros.FatalError):
             return f"the router ended the session (!fatal): {exc}"
-        if isinstance(exc, ConnectionClosed):
+        if isinstance(exc, ros.ConnectionClosed):
             return ("the connection closed before the router finished its reply"
                     if stage == "reply" else "the router closed the connection during login")
         if isinstance(exc, socket.gaierror):
@@ -635,11 +637,11 @@ def _keep_alive(sock: socket.socket) -> None:
 
 def _login(api: Api, username: str, password: str) -> None:
     """Plain login (RouterOS >= 6.43); a router older than that answers with a challenge, which is
-    then answered the pre-6.43 way on the same connection. Raises TrapError on bad credentials."""
+    then answered the pre-6.43 way on the same connection. Raises ros.TrapError on bad credentials."""
     rows = list(api.rawCmd("/login", f"=name={username}", f"=password={password}"))
     challenge = next((row["ret"] for row in rows if "ret" in row), None)
     if challenge is not None:
-        response = encode_password(str(challenge), password)
+        response = ros.encode_password(str(challenge), password)
         list(api.rawCmd("/login", f"=name={username}", f"=response={response}"))
 
 
@@ -648,7 +650,7 @@ def _login(api: Api, username: str, password: str) -> None:
 class RouterPool:
     """A client per configured router; `get()` picks one by name (case-insensitive) or the first."""
 
-    def __init__(self, routers: Sequence[RouterSpec], *, connector: Connector = librouteros.connect) -> None:
+    def __init__(self, routers: Sequence[RouterSpec], *, connector: Connector = ros.lazy_connect) -> None:
         self._clients = [RouterClient(spec, connector=connector) for spec in routers]
 
     def names(self) -> list[str]:

@@ -32,14 +32,10 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import librouteros
-from librouteros.connections import SocketTransport
-from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, TrapError
-from librouteros.protocol import parse_word
-
 from netwatchd.config.model import RouterSpec
 from netwatchd.errors import RouterError
 from netwatchd.logs import redact
+from netwatchd.router import ros
 from netwatchd.router.client import NO_PERMISSION_TRAP, RouterClient, command_words
 
 log = logging.getLogger(__name__)
@@ -105,7 +101,7 @@ class _Link:
 class WatchSession:
     """See the module docstring. Thread-safe; `close()` when done."""
 
-    def __init__(self, spec: RouterSpec, *, connector: Connector = librouteros.connect) -> None:
+    def __init__(self, spec: RouterSpec, *, connector: Connector = ros.lazy_connect) -> None:
         self.spec = spec
         self._connector = connector
         self._lock = threading.Lock()            # the session's state: link, calls, queue
@@ -185,7 +181,7 @@ class WatchSession:
                 spec = dataclasses.replace(spec, timeout=max(0.1, min(spec.timeout, connect_timeout)))
             api = RouterClient(spec, connector=self._connector)._open()   # its connect, TLS, login, errors
             sock = api.protocol.transport.sock
-            api.protocol.transport = SocketTransport(sock)   # plain reads: the I/O thread waits itself
+            api.protocol.transport = ros.SocketTransport(sock)   # plain reads: the I/O thread waits itself
             sock.settimeout(self.spec.timeout)
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -221,7 +217,7 @@ class WatchSession:
                 reply, words = link.api.protocol.readSentence()
                 self.last_received = time.monotonic()
                 self._dispatch(reply, words)
-        except (LibRouterosError, OSError, ValueError) as exc:
+        except (ros.LibRouterosError, OSError, ValueError) as exc:
             if self._link is link:
                 error = self._error(RouterClient(self.spec)._describe(exc, "reply"))
                 again = self._fail_all(error, keep_unanswered=_peer_closed(exc))
@@ -246,7 +242,7 @@ class WatchSession:
             if word.startswith(".tag="):
                 tag = word[len(".tag="):]
             elif word.startswith("="):
-                key, value = parse_word(word)
+                key, value = ros.parse_word(word)
                 attributes[key] = value
         with self._lock:
             call = self._calls.get(tag or "")
@@ -264,7 +260,7 @@ class WatchSession:
 
     def _trap_text(self, command: str, message: str) -> str:
         if NO_PERMISSION_TRAP in message:
-            return str(RouterClient(self.spec)._error(TrapError(message), "reply", command))
+            return str(RouterClient(self.spec)._error(ros.TrapError(message), "reply", command))
         return str(self._error(f"the router refused {command}: {message}"))
 
     def _error(self, text: str) -> RouterError:
@@ -311,21 +307,21 @@ class WatchSession:
                 pass
             try:
                 link.api.close()
-            except (OSError, LibRouterosError):
+            except (OSError, ros.LibRouterosError):
                 pass
         return again
 
 
 def _peer_closed(exc: BaseException) -> bool:
     """The router ended the session (not a timeout): a command it never answered may be sent again."""
-    return isinstance(exc, (ConnectionClosed, FatalError, ConnectionResetError, BrokenPipeError,
+    return isinstance(exc, (ros.ConnectionClosed, ros.FatalError, ConnectionResetError, BrokenPipeError,
                             ConnectionAbortedError)) and not isinstance(exc, TimeoutError)
 
 
 class WatchSessions:
     """A WatchSession per configured router, by name (case-insensitive)."""
 
-    def __init__(self, routers: Sequence[RouterSpec], *, connector: Connector = librouteros.connect) -> None:
+    def __init__(self, routers: Sequence[RouterSpec], *, connector: Connector = ros.lazy_connect) -> None:
         self._sessions = {spec.name.lower(): WatchSession(spec, connector=connector) for spec in routers}
 
     def get(self, name: str) -> WatchSession:
