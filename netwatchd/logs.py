@@ -15,7 +15,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import IO, Any
@@ -66,6 +66,18 @@ def isolated_secrets() -> Iterator[None]:
         with _lock:
             _secrets.clear()
             _secrets.update(saved)
+
+
+def secret_forms() -> frozenset[str]:
+    """Every registered secret form (to hand to another process that must mask them too)."""
+    with _lock:
+        return frozenset(_secrets)
+
+
+def adopt_secret_forms(forms: Iterable[str]) -> None:
+    """Register forms taken from secret_forms() of another process (already expanded)."""
+    with _lock:
+        _secrets.update(form for form in forms if len(form) >= MIN_SECRET_LENGTH)
 
 
 def registered_secret_count() -> int:
