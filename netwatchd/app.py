@@ -56,7 +56,6 @@ from netwatchd import __version__
 from netwatchd.clock import Clock, StepWatch, SystemClock
 from netwatchd.config.apart import load_config_apart
 from netwatchd.config.kinds import format_duration
-from netwatchd.config.loader import load_config
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.engine.engine import SELF_HOST, AlertEngine, HostState, self_check_hosts
 from netwatchd.engine.mutes import MuteTimers
@@ -913,7 +912,7 @@ class Agent:
     def reload(self, path: str | Path) -> ReloadOutcome:
         """Re-read hosts.yaml. A file with errors changes nothing (errors logged, old config kept)."""
         try:
-            new = load_config(path)
+            new = load_config_apart(path)       # read in a new interpreter: see config/apart.py
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload rejected: %s", redact(problem))

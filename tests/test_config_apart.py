@@ -78,14 +78,22 @@ def test_a_bad_config_fails_as_an_in_process_read_does(tmp_path: Path) -> None:
     assert "interval" in str(apart.value)
 
 
-def test_with_other_threads_running_it_reads_in_process(hosts_yaml: Path) -> None:
+def test_with_other_threads_running_a_new_interpreter_reads_it(hosts_yaml: Path) -> None:
+    """A reload: the agent's threads run, so no fork; `python -m netwatchd.config.apart` reads it."""
     stop = threading.Event()
     other = threading.Thread(target=stop.wait, daemon=True)
     other.start()
     try:
         with isolated_secrets():
-            assert read_in_child(hosts_yaml, ENV) is None
-            assert load_config_apart(hosts_yaml, ENV) == load_config(hosts_yaml, ENV)
+            apart = read_in_child(hosts_yaml, {**os.environ, **ENV})
+            assert apart is not None
+            assert apart == load_config(hosts_yaml, ENV)
+            assert "router-apart-pw" not in redact("pw router-apart-pw")
+            bad = hosts_yaml.with_name("bad.yaml")
+            bad.write_text("hosts: [{name: a, address: 127.0.0.1, interval: soon}]\n", "utf-8")
+            assert read_in_child(bad, dict(os.environ)) is None
+            with pytest.raises(ConfigError, match="interval"):
+                load_config_apart(bad)
     finally:
         stop.set()
         other.join()
