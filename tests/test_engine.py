@@ -766,8 +766,10 @@ def test_to_dict_writes_every_field_as_the_generic_loop_did():
     full = HostState("a", State.DOWN, since=at, fails=3, oks=1, degraded=2, alive=4, last_class="failed",
                      flap_bits=5, flapping=True, flap_announced=True, flap_percent=33.3, held=True, rejudge=True,
                      told=State.UP, muted=True, pre_mute_state=State.UP, last_reminder=at, checked_at=at,
-                     failing_since=at, held_since=at, evidence={"loss_percent": 100.0}, extra={"x": 1})
+                     failing_since=at, held_since=at, evidence={"loss_percent": 100.0}, extra={"x": 1},
+                     fail_bits=6, flap_quality=True, outages=("2026-11-02T01:00:00.000+00:00",))
     for state in (full, HostState("b")):
+        assert list(state.to_dict()) == [f.name for f in dataclasses.fields(state)]   # every field, in order
         generic = {}
         for f in dataclasses.fields(state):
             value = getattr(state, f.name)

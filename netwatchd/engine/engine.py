@@ -363,20 +363,26 @@ class HostState:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (times as ISO 8601 with ms)."""
-        data: dict[str, Any] = {}
-        for name in _HOST_STATE_FIELDS:    # fields() rebuilt its list per call; the agent saves every
-            value = getattr(self, name)    # host a probe round changes
-            if isinstance(value, State):
-                value = value.value
-            elif isinstance(value, datetime):
-                value = _iso_cached(value)
-            elif isinstance(value, dict):
-                value = dict(value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            data[name] = value
-        return data
+        """JSON-ready dict (times as ISO 8601 with ms). Field by field, each by its declared type:
+        the agent writes every steady host's state once a minute (at 10,000 hosts a loop testing
+        each value's type cost ~0.3 s of CPU a minute; a test holds the two equal)."""
+        since, told, pre_mute = self.since, self.told, self.pre_mute_state
+        reminder, checked = self.last_reminder, self.checked_at
+        failing, held_since = self.failing_since, self.held_since
+        return {
+            "host": self.host, "state": self.state.value, "since": since and _iso_cached(since),
+            "fails": self.fails, "oks": self.oks, "degraded": self.degraded, "alive": self.alive,
+            "last_class": self.last_class, "flap_bits": self.flap_bits, "fail_bits": self.fail_bits,
+            "flap_quality": self.flap_quality, "flapping": self.flapping,
+            "flap_announced": self.flap_announced, "flap_percent": self.flap_percent,
+            "held": self.held, "rejudge": self.rejudge, "told": told and told.value,
+            "muted": self.muted, "pre_mute_state": pre_mute and pre_mute.value,
+            "last_reminder": reminder and _iso_cached(reminder),
+            "checked_at": checked and _iso_cached(checked),
+            "failing_since": failing and _iso_cached(failing),
+            "held_since": held_since and _iso_cached(held_since),
+            "outages": list(self.outages), "evidence": dict(self.evidence), "extra": dict(self.extra),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HostState:
@@ -394,7 +400,6 @@ class HostState:
         return cls(**values)
 
 
-_HOST_STATE_FIELDS = tuple(f.name for f in fields(HostState))
 _NOTHING: dict[str, Any] = {}
 """The empty evidence that tracks share (replaced, never changed in place)."""
 
