@@ -269,6 +269,7 @@ class Agent:
         self._health_file = health_file(config.data_dir, shard)
         self._health_written = float("-inf")
         self._health_last: tuple[Any, ...] | None = None
+        self._longest: tuple[Config, float | None] | None = None    # see _longest_interval
         self._connections = ThreadConnections(self.db)
         self._results_lock = threading.Lock()
         self._results_conn: sqlite3.Connection | None = None
@@ -894,19 +895,28 @@ class Agent:
         store works (StoreHealth: no failure since the last good write, no damage found). The
         detail is one line; a failing store's says why and what to do. No store access."""
         store = self.store_health.report()
-        hosts = probe_targets(self.watched)
-        if not hosts:
+        longest = self._longest_interval()
+        if longest is None:
             probes_ok, probes = True, "no hosts configured"
         elif self.last_round_monotonic is None:
             probes_ok, probes = True, "starting"
         else:
-            limit = 3 * max(h.interval for h in hosts) + 5
+            limit = 3 * longest + 5
             age = self.clock.monotonic() - self.last_round_monotonic
             probes_ok = age <= limit
             probes = f"last probe round {age:.1f} s ago" if probes_ok else f"no probe results for {age:.0f} s"
         if not store.ok:
             return False, f"{store.line()}; {probes}"   # the full disk's line says the free space
         return probes_ok, probes if not store.held else f"{probes}; {store.line()}"
+
+    def _longest_interval(self) -> float | None:
+        """The longest probe interval of the watched config (None: nothing to probe), computed once
+        per config: health() is asked every second, and 10,000 hosts were listed each time."""
+        watched, cached = self.watched, self._longest
+        if cached is None or cached[0] is not watched:
+            longest = max((h.interval for h in probe_targets(watched)), default=None)
+            cached = self._longest = (watched, longest)
+        return cached[1]
 
     # ---- reload -----------------------------------------------------------------------
     def reload(self, path: str | Path) -> ReloadOutcome:
