@@ -606,3 +606,23 @@ def test_the_status_page_follows_the_rounds_without_rebuilding_every_site(tmp_pa
     assert page == json.loads(json.dumps(full))
     assert page["summary"]["down"] == 1 and first["summary"]["down"] == 0
     assert len(page["sites"][1]["rtt_history"]) > len(first["sites"][1]["rtt_history"])
+
+
+def test_health_fails_when_probe_rounds_stop_and_follows_a_reloaded_interval(tmp_path, clock):
+    """Healthy while rounds arrive within 3 x the longest interval + 5 s; a reload that lengthens
+    the interval lengthens the limit (the longest interval is kept per config, not recomputed)."""
+    net = Network()
+    agent = Agent(make_config(tmp_path, None), clock=clock, probe_fn=net.probe)
+    assert agent.health() == (True, "starting")
+    settle(agent, clock, 12)
+    ok, detail = agent.health()
+    assert ok and detail.startswith("last probe round"), detail
+    clock.advance(3 * 10 + 5 + 1)                # no round for longer than 3 x 10 s + 5 s
+    ok, detail = agent.health()
+    assert not ok and detail.startswith("no probe results for"), detail
+    slow = [replace(h, interval=60.0) for h in make_config(tmp_path, None).hosts]
+    assert agent.apply_config(make_config(tmp_path, None, slow)).ok
+    ok, detail = agent.health()                  # 36 s without a round is fine at 60 s
+    assert ok and detail.startswith("last probe round"), detail
+    assert agent.apply_config(make_config(tmp_path, None, [site("core", None, disabled=True)])).ok
+    assert agent.health() == (True, "no hosts configured")
