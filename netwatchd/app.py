@@ -57,7 +57,7 @@ from netwatchd.clock import Clock, StepWatch, SystemClock
 from netwatchd.config.apart import load_config_apart
 from netwatchd.config.kinds import format_duration
 from netwatchd.config.model import Config, HostSpec
-from netwatchd.engine.engine import SELF_HOST, AlertEngine, HostState, self_check_hosts
+from netwatchd.engine.engine import CONFIRMATION_FIELDS, SELF_HOST, AlertEngine, HostState, self_check_hosts
 from netwatchd.engine.mutes import MuteTimers
 from netwatchd.engine.routing import Router
 from netwatchd.errors import ConfigError, NetwatchError, StoreDamaged, StoreError
@@ -137,22 +137,18 @@ def seen(states: Mapping[str, HostState]) -> dict[str, Seen]:
     return {name: seen_of(s) for name, s in states.items()}
 
 
-# What a probe changes in a steady UP host's HostState: its ok counters, when it was checked and the
-# last probe's evidence. Everything else is "material" (a test keeps this list against HostState).
-CONFIRMATION_FIELDS = frozenset({"oks", "alive", "checked_at", "evidence"})
-_MATERIAL_FIELDS = tuple(f.name for f in dataclasses.fields(HostState)
-                         if f.name not in CONFIRMATION_FIELDS and f.name != "extra")
-
-
 def material(state: HostState) -> int | None:
-    """A fingerprint of everything but a confirmation's fields; None when the state must always be
-    written (not UP, or extra bookkeeping: SELF_HOST)."""
+    """A fingerprint of everything but a confirmation's fields (CONFIRMATION_FIELDS); None when the
+    state must always be written (not UP, or extra bookkeeping: SELF_HOST). The agent itself asks
+    the engine (AlertEngine.material_mark, the same fields read off the track); this is the
+    reference a test holds that against."""
     if state.state != State.UP or state.extra:
         return None
     return hash(_material_values(state))
 
 
-_material_values = operator.attrgetter(*_MATERIAL_FIELDS)   # one C call for the ~20 fields of every probed host
+_material_values = operator.attrgetter(*(f.name for f in dataclasses.fields(HostState)
+                                         if f.name not in CONFIRMATION_FIELDS and f.name != "extra"))
 
 
 def page_cache_seconds(sites: int) -> float:
@@ -551,24 +547,29 @@ class Agent:
         """Save changed states + transitions in one transaction. When the store cannot be written
         they stay in memory for the next try, and their alerts are delivered from memory meanwhile;
         the save that succeeds writes how far that delivery got (see notify/memory.py)."""
-        changed_now = self.engine.take_changed()
-        now = self.clock.now()
-        for name, state in changed_now.items():
-            before = self.known.get(name)
-            if name != SELF_HOST and (before.muted if before else False) != state.muted:
-                self._unsaved_maintenance.append((name, state.muted, now))
         # A probe that only confirms an UP host (its ok counters, checked_at and evidence moved,
         # nothing else) is not written now: rewriting every probed host's row cost a random page
         # write per host, 20 commits a second and most of the agent's CPU at 10,000 hosts.
         # write_confirmations() stores them every CONFIRMATION_WRITE_SECONDS and at stop. (What
-        # `known` keeps of such a host does not change either.)
-        stored, confirmed, unsaved, known = self._stored, self._confirmed, self._unsaved_states, self.known
-        touched: list[str] = []
-        for name, state in changed_now.items():
-            mark = material(state)
+        # `known` keeps of such a host does not change either.) Only the others are snapshotted.
+        engine, stored, confirmed, unsaved, known = (self.engine, self._stored, self._confirmed,
+                                                     self._unsaved_states, self.known)
+        marks: dict[str, int | None] = {}
+        for name in engine.take_touched():
+            mark = engine.material_mark(name)
             if mark is not None and stored.get(name) == mark and name not in unsaved and name in known:
                 confirmed.add(name)
                 continue
+            marks[name] = mark
+        changed_now = engine.snapshots(marks)
+        now = self.clock.now()
+        for name, state in changed_now.items():
+            before = known.get(name)
+            if name != SELF_HOST and (before.muted if before else False) != state.muted:
+                self._unsaved_maintenance.append((name, state.muted, now))
+        touched: list[str] = []
+        for name, state in changed_now.items():
+            mark = marks[name]
             confirmed.discard(name)
             if mark is None:
                 stored.pop(name, None)

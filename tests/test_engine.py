@@ -809,3 +809,46 @@ def test_held_host_stays_held_across_a_restart():
     again = Driver(run.config, states=run.engine.states(), clock=run.clock)
     assert again.engine.states()["k1"].held and again.engine.wanted_soon() == ["core"]
     assert alerts(again.step(core="+")) == [("k1", "state", U, D, True, ())]
+
+
+def test_material_mark_follows_every_material_field_of_the_track_and_no_confirmation_field():
+    """material_mark (read off the track, no snapshot) moves with each HostState field but the
+    confirmation's (oks, alive, checked_at, evidence) and agrees with the snapshot's fields."""
+    import dataclasses
+
+    from netwatchd.app import material
+    from netwatchd.engine.engine import CONFIRMATION_FIELDS
+
+    run = Driver(config([host("a")]))
+    run.feed({"a": "+++"})
+    engine = run.engine
+    track = engine._tracks["a"]
+    assert track.state == State.UP
+    base = engine.material_mark("a")
+    assert base is not None and material(engine.snapshots(["a"])["a"]) is not None
+    at = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    different = {bool: lambda v: not v, int: lambda v: v + 1, float: lambda v: v + 0.5,
+                 str: lambda v: v + "x", tuple: lambda v: (*v, "2026-11-02T00:00:00.000+00:00")}
+    names = {"host": "name", "checked_at": "last_at"}
+    for f in dataclasses.fields(HostState):
+        if f.name == "extra":
+            continue
+        attr = names.get(f.name, f.name)
+        saved = getattr(track, attr)
+        if f.name in ("state", "told", "pre_mute_state"):
+            new = State.UP if f.name != "state" and saved != State.UP else State.UP if saved is None else None
+        elif saved is None or isinstance(saved, datetime):
+            new = at if saved != at else at + timedelta(seconds=1)
+        elif f.name == "evidence":
+            new = {"loss_percent": 50.0}
+        else:
+            new = different[type(saved)](saved)
+        setattr(track, attr, new)
+        try:
+            moved = engine.material_mark("a") != base if track.state == State.UP else engine.material_mark("a") is None
+            assert moved == (f.name not in CONFIRMATION_FIELDS), f.name
+        finally:
+            setattr(track, attr, saved)
+    assert engine.material_mark("a") == base
+    track.extra = {"confirm": 1}
+    assert engine.material_mark("a") is None

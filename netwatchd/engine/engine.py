@@ -403,6 +403,15 @@ class HostState:
 _NOTHING: dict[str, Any] = {}
 """The empty evidence that tracks share (replaced, never changed in place)."""
 
+CONFIRMATION_FIELDS = frozenset({"oks", "alive", "checked_at", "evidence"})
+"""What a probe changes in a steady UP host's HostState: its ok counters, when it was checked and the
+last probe's evidence. Everything else (but `extra`) is "material" (see AlertEngine.material_mark)."""
+_TRACK_NAMES = {"host": "name", "checked_at": "last_at"}     # HostState field -> _Track attribute
+_track_material = attrgetter(*(
+    _TRACK_NAMES.get(f.name, f.name) for f in fields(HostState)
+    if f.name not in CONFIRMATION_FIELDS and f.name != "extra"))
+"""The material fields of a HostState, read straight off its _Track (one C call, no snapshot)."""
+
 
 class _Track:
     """The mutable working copy of a HostState (fast to update per result)."""
@@ -787,8 +796,23 @@ class AlertEngine:
 
     def take_changed(self) -> dict[str, HostState]:
         """Snapshots of the entries touched since the last call (what `save` needs to write)."""
+        return self.snapshots(self.take_touched())
+
+    def take_touched(self) -> set[str]:
+        """Names of the entries touched since the last call (take_changed without the snapshots)."""
         names, self._touched = self._touched, set()
-        return self.snapshots(names)
+        return names
+
+    def material_mark(self, name: str) -> int | None:
+        """A fingerprint of everything in `name`'s HostState but a probe's confirmation
+        (CONFIRMATION_FIELDS), read off its track without building the snapshot: the agent asks it
+        for every probed host to tell a mere confirmation from a change worth writing. None when
+        the state must always be written: not UP, bookkeeping in `extra`, the server itself, or
+        not known."""
+        track = self._tracks.get(name) or self._anchors.get(name)
+        if track is None or track.state != State.UP or track.extra:
+            return None
+        return hash(_track_material(track))
 
     def is_settling(self, host: str) -> bool:
         """True while `host`'s counters are on their way to a decision (probe it again soon)."""
