@@ -4,6 +4,7 @@ gives (shared objects still shared, secrets still masked here), and a bad one fa
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -38,44 +39,50 @@ def hosts_yaml(tmp_path: Path) -> Path:
 ENV = {"APART_TOKEN": TOKEN, "APART_ROUTER_PW": "router-apart-pw"}
 
 
-def only_thread() -> None:
-    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
-    if others:
-        pytest.skip(f"other threads are running in this test process: {others}")
+FORKED = """
+import os, sys, threading
+from pathlib import Path
+from netwatchd.config.apart import load_config_apart, read_in_child
+from netwatchd.config.loader import load_config
+from netwatchd.errors import ConfigError
+from netwatchd.logs import redact
+
+assert threading.active_count() == 1          # as at the agent's start: the fork path is taken
+good, bad = Path(sys.argv[1]), Path(sys.argv[2])
+env = {"APART_TOKEN": sys.argv[3], "APART_ROUTER_PW": "router-apart-pw"}
+assert redact("pw router-apart-pw") == "pw router-apart-pw"     # not a secret in this process yet
+apart = read_in_child(good, env)
+assert apart is not None                      # it really came from the child
+assert "router-apart-pw" not in redact("pw router-apart-pw"), "the child's secrets are masked here"
+here = load_config(good, env)
+assert apart == here and len(apart.hosts) == 120
+# equal thresholds are one object in both (what keeps 10,000 sites small)
+assert len({id(h.thresholds) for h in apart.hosts}) == len({id(h.thresholds) for h in here.hosts}) == 1
+assert read_in_child(bad, {}) is None         # a bad file: the caller reads in-process...
+errors = []
+for read in (load_config_apart, load_config):
+    try:
+        read(bad, {})
+    except ConfigError as exc:
+        errors.append(str(exc))
+assert len(errors) == 2 and errors[0] == errors[1] and "interval" in errors[0], errors   # ...and fails as usual
+try:
+    os.waitpid(-1, os.WNOHANG)
+    raise AssertionError("a child was left behind")
+except ChildProcessError:
+    pass
+print("OK")
+"""
 
 
-def test_the_child_reads_the_same_config_with_shared_objects_kept_shared(hosts_yaml: Path) -> None:
-    only_thread()
-    with isolated_secrets():
-        apart = read_in_child(hosts_yaml, ENV)
-        here = load_config(hosts_yaml, ENV)
-    assert apart is not None                          # it really came from the child
-    assert apart == here
-    assert len(apart.hosts) == 120
-    # equal thresholds are one object in both (what keeps 10,000 sites small)
-    assert len({id(h.thresholds) for h in apart.hosts}) == len({id(h.thresholds) for h in here.hosts})
-
-
-def test_secrets_the_child_saw_are_masked_in_this_process(hosts_yaml: Path) -> None:
-    only_thread()
-    with isolated_secrets():
-        assert redact("pw router-apart-pw") == "pw router-apart-pw"     # not a secret yet here
-        assert read_in_child(hosts_yaml, ENV) is not None
-        line = redact(f"token {TOKEN} pw router-apart-pw")
-    assert TOKEN not in line and "router-apart-pw" not in line, line
-
-
-def test_a_bad_config_fails_as_an_in_process_read_does(tmp_path: Path) -> None:
-    only_thread()
-    bad = tmp_path / "hosts.yaml"
+def test_at_start_a_forked_child_reads_the_same_config_and_its_secrets_are_masked_here(hosts_yaml: Path) -> None:
+    """Run in a fresh interpreter: this test process has other threads (pytest-xdist), and the fork
+    path is taken only when none run (the agent's start)."""
+    bad = hosts_yaml.with_name("bad.yaml")
     bad.write_text("hosts:\n  - {name: a, address: 127.0.0.1, interval: soon}\n", "utf-8")
-    assert read_in_child(bad, {}) is None
-    with pytest.raises(ConfigError) as apart:
-        load_config_apart(bad, {})
-    with pytest.raises(ConfigError) as here:
-        load_config(bad, {})
-    assert str(apart.value) == str(here.value)
-    assert "interval" in str(apart.value)
+    done = subprocess.run([sys.executable, "-c", FORKED, str(hosts_yaml), str(bad), TOKEN],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "OK", done.stdout + done.stderr
 
 
 def test_with_other_threads_running_a_new_interpreter_reads_it(hosts_yaml: Path) -> None:
@@ -97,12 +104,3 @@ def test_with_other_threads_running_a_new_interpreter_reads_it(hosts_yaml: Path)
     finally:
         stop.set()
         other.join()
-
-
-def test_the_child_leaves_no_zombie(hosts_yaml: Path) -> None:
-    only_thread()
-    with isolated_secrets():
-        read_in_child(hosts_yaml, ENV)
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
-    assert sys.platform.startswith(("linux", "darwin", "freebsd"))
