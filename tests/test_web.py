@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import time
 from datetime import datetime, timedelta, timezone
@@ -217,3 +218,68 @@ def test_rtt_history_keeps_the_last_points_rounded_to_a_tenth():
         history.append(value)
     assert list(history) == [None, 2.0, 123.5, 7.0] and history[-1] == 7.0 and history[0] is None
     assert history.json_points(3) == "[2.0,123.5,7.0]"
+
+
+def test_the_page_in_pieces_is_the_page_and_gzips_to_the_same_bytes():
+    import gzip
+    import random
+
+    from netwatchd.web.server import _gzip_parts
+    from netwatchd.web.snapshot import PART_SITES, RttHistory, SnapshotEncoder
+
+    rng = random.Random(5)
+    count = PART_SITES * 2 + 7                     # three pieces of sites, the last one short
+    config = Config(path=Path("hosts.yaml"), data_dir=Path("."), hosts=tuple(
+        HostSpec(name=f"kec-{i}", address=f"198.18.{i // 250}.{i % 250 + 2}") for i in range(count)))
+    histories = {h.name: RttHistory() for h in config.hosts}
+    for history in histories.values():
+        for _ in range(rng.randint(0, 40)):
+            history.append(rng.choice([None, rng.uniform(0, 90)]))
+    states = {h.name: HostState(h.name, rng.choice(list(State)), since=NOW) for h in config.hosts}
+    whole = SnapshotEncoder().encode(config, states, {}, histories, 2, now=NOW)
+    pieces = list(SnapshotEncoder().parts(config, states, {}, histories, 2, now=NOW))
+    assert len(pieces) > 4 and b"".join(pieces) == whole
+    assert json.loads(whole) == build_snapshot(config, states, {}, {n: list(h) for n, h in histories.items()}, 2,
+                                               now=NOW)
+    assert _gzip_parts(pieces) == gzip.compress(whole, compresslevel=1, mtime=0)
+
+
+def test_the_page_is_kept_only_compressed_while_only_gzip_clients_poll():
+    import gzip
+
+    ticks = [100.0]
+    calls: list[int] = []
+
+    def parts():
+        calls.append(1)
+        return iter([b'{"n":', str(len(calls)).encode(), b',"pad":"' + b"x" * 5000 + b'"}'])
+
+    srv = StatusServer(WebSpec(port=0), snapshot=parts, metrics=Metrics(), cache_seconds=1.0,
+                       watch_seconds=10.0, monotonic=lambda: ticks[0])
+    packed = srv.status_json_gzip()
+    assert json.loads(gzip.decompress(packed))["n"] == 1
+    assert srv._cache is not None and srv._cache.raw is None          # no raw page held for gzip clients
+    plain = srv.status_json()                                          # a plain client: decompressed once
+    assert plain == gzip.decompress(packed) and srv.status_json() is plain and len(calls) == 1
+    ticks[0] += 1.5
+    assert srv.refresh_once() is True and len(calls) == 2
+    assert srv._cache.raw is not None and srv._cache.gzip is not None  # both kinds polled lately: both built
+    ticks[0] += 9
+    srv.status_json_gzip()
+    ticks[0] += 1.5
+    assert srv.refresh_once() is True and srv._cache.raw is None       # the plain client went away
+
+
+def test_a_page_nobody_polls_is_dropped_with_its_source_cache():
+    ticks = [100.0]
+    released: list[int] = []
+    srv = StatusServer(WebSpec(port=0), snapshot=lambda: {"n": 1}, metrics=Metrics(), cache_seconds=1.0,
+                       watch_seconds=10.0, release=lambda: released.append(1), release_seconds=60.0,
+                       monotonic=lambda: ticks[0])
+    assert srv.status_json() == b'{"n":1}'
+    ticks[0] += 30
+    assert srv.refresh_once() is False and srv._cache is not None and not released   # idle, still kept
+    ticks[0] += 31
+    assert srv.refresh_once() is False and srv._cache is None and released == [1]    # dropped once
+    assert srv.refresh_once() is False and released == [1]
+    assert srv.status_json() == b'{"n":1}'                                             # built again on demand

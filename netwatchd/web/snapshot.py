@@ -44,6 +44,7 @@ from netwatchd.models import ProbeResult, State
 COLOURS = {"up": "green", "degraded": "amber", "path": "amber", "down": "red", "unreachable": "grey",
            "unknown": "grey"}
 SPARKLINE_POINTS = 30
+PART_SITES = 256   # sites per piece of SnapshotEncoder.parts() (~90 KB)
 
 
 _iso = lru_cache(maxsize=2048)(utc_ms)   # a page of many sites repeats a round's moment (65,536 held ~15 MB)
@@ -229,14 +230,32 @@ class SnapshotEncoder:
     def encode(self, config: Config, states: Mapping[str, Any], latest_results: Mapping[str, ProbeResult],
                rtt_history: Mapping[str, History], outbox_depth: int,
                now: datetime | None = None, *, changed: Iterable[str] | None = None) -> bytes:
+        """The page as one bytes object (see parts() for the same bytes without it)."""
+        return b"".join(self.parts(config, states, latest_results, rtt_history, outbox_depth, now,
+                                   changed=changed))
+
+    def parts(self, config: Config, states: Mapping[str, Any], latest_results: Mapping[str, ProbeResult],
+              rtt_history: Mapping[str, History], outbox_depth: int,
+              now: datetime | None = None, *, changed: Iterable[str] | None = None) -> Iterator[bytes]:
+        """encode()'s bytes in pieces of at most PART_SITES sites (~100 KB), to feed a compressor
+        without ever joining the ~4 MB page of 10,000 sites. The sites are re-encoded at once; the
+        pieces are read lazily, so consume them before the next call (the server's build lock)."""
         if changed is None or config is not self._config:
             self._encode_all(config, states, latest_results, rtt_history)
         else:
             self._encode_changed(changed, states, latest_results, rtt_history)
         head = json.dumps({"generated_at": _iso(now or datetime.now(timezone.utc)), "timezone": config.timezone,
                            "outbox_depth": int(outbox_depth), "summary": self._summary}, separators=(",", ":"))
-        # one allocation of the ~4 MB page (a + b + c made two, and the old one is still served)
-        return b"".join((head[:-1].encode(), b',"sites":[', b",".join(self._fragments), b"]}"))
+        return self._pieces(head[:-1].encode() + b',"sites":[', self._fragments)
+
+    @staticmethod
+    def _pieces(head: bytes, fragments: list[bytes]) -> Iterator[bytes]:
+        yield head
+        for start in range(0, len(fragments), PART_SITES):
+            if start:
+                yield b","
+            yield b",".join(fragments[start:start + PART_SITES])
+        yield b"]}"
 
     def _entry(self, host: HostSpec, states: Mapping[str, Any], latest_results: Mapping[str, ProbeResult],
                rtt_history: Mapping[str, History]) -> tuple[Any, ...]:
