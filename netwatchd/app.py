@@ -76,7 +76,7 @@ from netwatchd.store.db import Database, ThreadConnections, locked_transaction, 
 from netwatchd.store.faults import DAMAGED, damaged_message
 from netwatchd.store.faults import classify as classify_fault
 from netwatchd.store.health import CHECK_EVERY, REPORT_EVERY, StoreHealth, health_file, write_health_file
-from netwatchd.web.snapshot import RttHistory
+from netwatchd.web.snapshot import RttHistories
 
 if TYPE_CHECKING:   # built lazily below: `netwatchd check`-style imports stay light
     from netwatchd.bot.poller import BotPoller
@@ -296,7 +296,7 @@ class Agent:
         self.metrics = Metrics()
         self.metrics.set_states(self.known)
         self.latest: dict[str, ProbeResult] = {}
-        self.rtt_history: dict[str, RttHistory] = {}
+        self.rtt_history = RttHistories(RTT_HISTORY_LENGTH)
         self._snapshot_encoder: SnapshotEncoder | None = None
         self._page_lock = threading.Lock()
         self._page_changes: set[str] | None = None   # names touched since the last snapshot (None: all)
@@ -429,14 +429,10 @@ class Agent:
             self._tick_wake.set()
         self.last_round_monotonic = self.clock.monotonic()
         latest, history = self.latest, self.rtt_history
-        self._page_touched(r.host for r in results)
         for result in results:
-            name = result.host
-            latest[name] = result
-            rtts = history.get(name)
-            if rtts is None:
-                rtts = history[name] = RttHistory(RTT_HISTORY_LENGTH)
-            rtts.append(result.rtt_avg_ms)
+            latest[result.host] = result
+        history.append_all([(r.host, r.rtt_avg_ms) for r in results])
+        self._page_touched(r.host for r in results)   # after the update: a page built meanwhile misses none
         self.metrics.observe_probes(results)
         self._record_history(results, states)
         return transitions

@@ -283,3 +283,36 @@ def test_a_page_nobody_polls_is_dropped_with_its_source_cache():
     assert srv.refresh_once() is False and srv._cache is None and released == [1]    # dropped once
     assert srv.refresh_once() is False and released == [1]
     assert srv.status_json() == b'{"n":1}'                                             # built again on demand
+
+
+def test_the_shared_rtt_ring_holds_what_one_history_per_host_held():
+    import random
+
+    from netwatchd.web.snapshot import RttHistories, RttHistory, SnapshotEncoder
+
+    rng = random.Random(11)
+    names = [f"kec-{i}" for i in range(40)]
+    config = Config(path=Path("hosts.yaml"), data_dir=Path("."), hosts=tuple(
+        HostSpec(name=n, address=f"198.18.0.{i + 2}") for i, n in enumerate(names)))
+    ring, each = RttHistories(5), {}
+    for _ in range(600):
+        name = rng.choice(names)
+        if rng.random() < 0.03:                      # a site removed (its slot is reused later)
+            gone, want_gone = ring.pop(name), each.pop(name, None)
+            assert (gone is None and want_gone is None) or list(gone) == list(want_gone)
+            assert name not in ring and ring.get(name) is None
+            continue
+        rtt = rng.choice([None, rng.uniform(0, 50), 1e12])
+        ring.append(name, rtt)
+        each.setdefault(name, RttHistory(5)).append(rtt)
+    assert len(ring) == len(each) and 0 < len(each) < len(names)
+    for name in names:
+        got, want = ring.get(name), each.get(name)
+        assert (got is None) == (want is None), name
+        if want is not None:
+            assert list(got) == list(want) and len(got) == len(want) and got[-1] == want[-1]
+            assert got.json_points(30) == want.json_points(30) and got.json_points(3) == want.json_points(3)
+    assert ring._count.buffer_info()[1] <= len(names)                  # slots of removed sites reused
+    states = {n: HostState(n, State.UP, since=NOW) for n in names}
+    assert SnapshotEncoder().encode(config, states, {}, ring, 0, now=NOW) == \
+        SnapshotEncoder().encode(config, states, {}, each, 0, now=NOW)
