@@ -83,12 +83,13 @@ class _Built:
 
 
 def _gzip(body: bytes) -> bytes:
-    """gzip.compress(body, 1, mtime=0) (the same bytes)."""
-    return zlib.compress(body, GZIP_LEVEL, wbits=31)
+    """body gzip-compressed at GZIP_LEVEL, mtime 0 (gzip.compress(body, 1, mtime=0) on 3.11+)."""
+    return _gzip_parts((body,))
 
 
 def _gzip_parts(parts: Iterable[bytes]) -> bytes:
-    """The pieces joined and gzip-compressed as _gzip() would, without joining them first."""
+    """The pieces joined and gzip-compressed (the same bytes as _gzip() of them joined), without
+    joining them first."""
     packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
     out = [packer.compress(part) for part in parts]
     out.append(packer.flush())
@@ -174,20 +175,17 @@ class StatusServer:
         background). A page given in pieces is compressed piece by piece, so a gzip-only page is
         never held whole (10,000 sites: ~4 MB raw, a tenth or less compressed)."""
         now = self._monotonic()
-        want_raw = need == "raw" or now - self._last_raw_request <= self._watch_seconds
-        want_gzip = need == "gzip" or now - self._last_gzip_request <= self._watch_seconds or not want_raw
+        lately = self._watch_seconds if self._cache_seconds > 0 else -1.0   # no cache: only what is asked
+        want_raw = need == "raw" or now - self._last_raw_request <= lately
+        want_gzip = need == "gzip" or now - self._last_gzip_request <= lately or not want_raw
         data = self.snapshot()
         if isinstance(data, dict):
             data = json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
-        if isinstance(data, (bytes, bytearray)):
-            body: bytes | None = bytes(data)
-            packed = _gzip(body) if want_gzip else None
-        elif want_raw:
-            body = b"".join(data)
-            packed = _gzip(body) if want_gzip else None
-        else:
-            body, packed = None, _gzip_parts(data)
-        built = self._cache = _Built(started, body if want_raw else None, packed)
+        if not isinstance(data, (bytes, bytearray)) and not want_raw:
+            built = self._cache = _Built(started, None, _gzip_parts(data))
+            return built
+        body = bytes(data) if isinstance(data, (bytes, bytearray)) else b"".join(data)
+        built = self._cache = _Built(started, body if want_raw else None, _gzip(body) if want_gzip else None)
         return built
 
     def _current(self, *, raw: bool) -> _Built:

@@ -93,7 +93,7 @@ class RttHistory:
         self._length = length
 
     @classmethod
-    def _of(cls, tenths: array, length: int) -> RttHistory:   # type: ignore[type-arg]
+    def _of(cls, tenths: array, length: int) -> RttHistory:
         history = cls.__new__(cls)
         history._tenths, history._length = tenths, length
         return history
