@@ -606,6 +606,14 @@ def test_the_status_page_follows_the_rounds_without_rebuilding_every_site(tmp_pa
     assert page == json.loads(json.dumps(full))
     assert page["summary"]["down"] == 1 and first["summary"]["down"] == 0
     assert len(page["sites"][1]["rtt_history"]) > len(first["sites"][1]["rtt_history"])
+    agent.release_page()                        # nobody watched for a while: the per-site cache is dropped
+    assert agent._snapshot_encoder is None and agent._page_changes is None
+    settle(agent, clock, 12)                    # rounds meanwhile are not collected for the page
+    assert agent._page_changes is None
+    again = json.loads(agent.snapshot())        # and the next request encodes every site afresh
+    full = build_snapshot(agent.watched, agent.engine.states(), agent.latest, agent.rtt_history,
+                          agent.worker.depth(), now=clock.now())
+    assert again == json.loads(json.dumps(full)) and again != page
 
 
 def test_health_fails_when_probe_rounds_stop_and_follows_a_reloaded_interval(tmp_path, clock):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import time
 from datetime import datetime, timedelta, timezone
@@ -217,3 +218,103 @@ def test_rtt_history_keeps_the_last_points_rounded_to_a_tenth():
         history.append(value)
     assert list(history) == [None, 2.0, 123.5, 7.0] and history[-1] == 7.0 and history[0] is None
     assert history.json_points(3) == "[2.0,123.5,7.0]"
+
+
+def test_the_page_in_pieces_is_the_page_and_gzips_to_the_same_bytes():
+    import gzip
+    import random
+
+    from netwatchd.web.server import _gzip, _gzip_parts
+    from netwatchd.web.snapshot import PART_SITES, RttHistory, SnapshotEncoder
+
+    rng = random.Random(5)
+    count = PART_SITES * 2 + 7                     # three pieces of sites, the last one short
+    config = Config(path=Path("hosts.yaml"), data_dir=Path("."), hosts=tuple(
+        HostSpec(name=f"kec-{i}", address=f"198.18.{i // 250}.{i % 250 + 2}") for i in range(count)))
+    histories = {h.name: RttHistory() for h in config.hosts}
+    for history in histories.values():
+        for _ in range(rng.randint(0, 40)):
+            history.append(rng.choice([None, rng.uniform(0, 90)]))
+    states = {h.name: HostState(h.name, rng.choice(list(State)), since=NOW) for h in config.hosts}
+    whole = SnapshotEncoder().encode(config, states, {}, histories, 2, now=NOW)
+    pieces = list(SnapshotEncoder().parts(config, states, {}, histories, 2, now=NOW))
+    assert len(pieces) > 4 and b"".join(pieces) == whole
+    assert json.loads(whole) == build_snapshot(config, states, {}, {n: list(h) for n, h in histories.items()}, 2,
+                                               now=NOW)
+    packed = _gzip_parts(pieces)
+    assert gzip.decompress(packed) == whole and packed == _gzip(whole)    # the same bytes however it is cut
+    assert len(packed) * 4 < len(whole)
+
+
+def test_the_page_is_kept_only_compressed_while_only_gzip_clients_poll():
+    import gzip
+
+    ticks = [100.0]
+    calls: list[int] = []
+
+    def parts():
+        calls.append(1)
+        return iter([b'{"n":', str(len(calls)).encode(), b',"pad":"' + b"x" * 5000 + b'"}'])
+
+    srv = StatusServer(WebSpec(port=0), snapshot=parts, metrics=Metrics(), cache_seconds=1.0,
+                       watch_seconds=10.0, monotonic=lambda: ticks[0])
+    packed = srv.status_json_gzip()
+    assert json.loads(gzip.decompress(packed))["n"] == 1
+    assert srv._cache is not None and srv._cache.raw is None          # no raw page held for gzip clients
+    plain = srv.status_json()                                          # a plain client: decompressed once
+    assert plain == gzip.decompress(packed) and srv.status_json() is plain and len(calls) == 1
+    ticks[0] += 1.5
+    assert srv.refresh_once() is True and len(calls) == 2
+    assert srv._cache.raw is not None and srv._cache.gzip is not None  # both kinds polled lately: both built
+    ticks[0] += 9
+    srv.status_json_gzip()
+    ticks[0] += 1.5
+    assert srv.refresh_once() is True and srv._cache.raw is None       # the plain client went away
+
+
+def test_a_page_nobody_polls_is_dropped_with_its_source_cache():
+    ticks = [100.0]
+    released: list[int] = []
+    srv = StatusServer(WebSpec(port=0), snapshot=lambda: {"n": 1}, metrics=Metrics(), cache_seconds=1.0,
+                       watch_seconds=10.0, release=lambda: released.append(1), release_seconds=60.0,
+                       monotonic=lambda: ticks[0])
+    assert srv.status_json() == b'{"n":1}'
+    ticks[0] += 30
+    assert srv.refresh_once() is False and srv._cache is not None and not released   # idle, still kept
+    ticks[0] += 31
+    assert srv.refresh_once() is False and srv._cache is None and released == [1]    # dropped once
+    assert srv.refresh_once() is False and released == [1]
+    assert srv.status_json() == b'{"n":1}'                                             # built again on demand
+
+
+def test_the_shared_rtt_ring_holds_what_one_history_per_host_held():
+    import random
+
+    from netwatchd.web.snapshot import RttHistories, RttHistory, SnapshotEncoder
+
+    rng = random.Random(11)
+    names = [f"kec-{i}" for i in range(40)]
+    config = Config(path=Path("hosts.yaml"), data_dir=Path("."), hosts=tuple(
+        HostSpec(name=n, address=f"198.18.0.{i + 2}") for i, n in enumerate(names)))
+    ring, each = RttHistories(5), {}
+    for _ in range(600):
+        name = rng.choice(names)
+        if rng.random() < 0.03:                      # a site removed (its slot is reused later)
+            gone, want_gone = ring.pop(name), each.pop(name, None)
+            assert (gone is None and want_gone is None) or list(gone) == list(want_gone)
+            assert name not in ring and ring.get(name) is None
+            continue
+        rtt = rng.choice([None, rng.uniform(0, 50), 1e12])
+        ring.append(name, rtt)
+        each.setdefault(name, RttHistory(5)).append(rtt)
+    assert len(ring) == len(each) and 0 < len(each) < len(names)
+    for name in names:
+        got, want = ring.get(name), each.get(name)
+        assert (got is None) == (want is None), name
+        if want is not None:
+            assert list(got) == list(want) and len(got) == len(want) and got[-1] == want[-1]
+            assert got.json_points(30) == want.json_points(30) and got.json_points(3) == want.json_points(3)
+    assert ring._count.buffer_info()[1] <= len(names)                  # slots of removed sites reused
+    states = {n: HostState(n, State.UP, since=NOW) for n in names}
+    assert SnapshotEncoder().encode(config, states, {}, ring, 0, now=NOW) == \
+        SnapshotEncoder().encode(config, states, {}, each, 0, now=NOW)
