@@ -62,3 +62,38 @@ def test_from_rtts_fills_every_field_as_the_constructor_would():
         rebuilt = ProbeResult(**{f.name: getattr(made, f.name) for f in dataclasses.fields(ProbeResult)})
         assert made == rebuilt and repr(made) == repr(rebuilt)
         assert not hasattr(made, "__dict__")      # slots: the agent keeps one per host
+
+
+def test_equal_small_details_are_one_read_only_object_equal_to_the_old_dicts():
+    import copy
+    import json
+    import pickle
+
+    from netwatchd.models import Detail, shared_detail
+
+    plain = {"mode": "datagram"}
+    results = [ProbeResult.from_rtts(host=f"h{i}", address="a", probe="icmp", at=AT, sent=3, rtts_ms=[1.0],
+                                     detail=plain if i % 2 else {"mode": "datagram"}) for i in range(6)]
+    assert all(r.detail is results[0].detail for r in results)     # one object for every result
+    assert results[0].detail == plain and json.dumps(results[0].detail) == json.dumps(plain)
+    assert results[0].to_dict()["detail"] == plain and type(results[0].to_dict()["detail"]) is dict
+    plain["mode"] = "raw"                   # the caller's dict changing later changes no result
+    assert results[0].detail == {"mode": "datagram"}
+    assert ProbeResult.from_rtts(host="h", address="a", probe="icmp", at=AT, sent=3, rtts_ms=[1.0],
+                                 detail=plain).detail == {"mode": "raw"}
+    with pytest.raises(TypeError):
+        results[0].detail["mode"] = "raw"   # type: ignore[index]
+    with pytest.raises(TypeError):
+        results[0].detail.update(mode="raw")
+    assert results[0].detail == {"mode": "datagram"}
+    for copied in (dict(results[0].detail), copy.deepcopy(results[0].detail),
+                   pickle.loads(pickle.dumps(results[0].detail))):
+        assert copied == {"mode": "datagram"}
+    # what differs per result (floats, lists) is not shared; 1, 1.0 and True are kept apart
+    one, other = shared_detail({"tcp_connect_ms": 1.5}), shared_detail({"tcp_connect_ms": 1.5})
+    assert one == other and one is not other
+    assert json.dumps([shared_detail({"n": 1}), shared_detail({"n": True}), shared_detail({"n": 1.0})]) \
+        == '[{"n": 1}, {"n": true}, {"n": 1.0}]'
+    built = ProbeResult(host="h", address="a", probe="icmp", at=AT, alive=False, detail={"port": 22})
+    assert type(built.detail) is Detail and built.detail is shared_detail({"port": 22})
+    assert ProbeResult(host="h", address="a", probe="icmp", at=AT, alive=False).detail == {}
