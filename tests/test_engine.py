@@ -852,3 +852,24 @@ def test_material_mark_follows_every_material_field_of_the_track_and_no_confirma
     assert engine.material_mark("a") == base
     track.extra = {"confirm": 1}
     assert engine.material_mark("a") is None
+
+
+def test_tracks_without_children_or_bookkeeping_share_one_empty_container():
+    """A leaf's children, and `extra` / `held_children` of a track with none, are one shared empty
+    object (not three containers per track); a track gets its own once it needs one, and a write
+    to the shared one raises rather than reaching every track."""
+    from netwatchd.engine.engine import _NONE_YET
+
+    run = tree()
+    tracks = run.engine._tracks
+    leaves = [tracks[name] for name in ("k1", "k2", "k3")]
+    assert all(t.children == () and t.held_children is _NONE_YET and t.extra is _NONE_YET for t in leaves)
+    assert [c.name for c in tracks["core"].children] == ["k1", "k2", "k3"]
+    with pytest.raises(TypeError):
+        _NONE_YET["x"] = 1
+    assert _NONE_YET.pop("x", None) is None and len(_NONE_YET) == 0
+    run.feed({"core": "+--", "k1": "---"})            # k1 held: the core now holds a dict of its own
+    assert list(tracks["core"].held_children) == ["k1"] and _NONE_YET == {}
+    run.feed({"core": "-"})
+    assert tracks["core"].held_children is _NONE_YET and run.state("k1") == State.UNREACHABLE
+    assert all(t.held_children is _NONE_YET and t.extra is _NONE_YET for t in leaves)

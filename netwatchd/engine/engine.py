@@ -257,7 +257,7 @@ def _shifted(transition: Transition, delta: timedelta) -> Transition:
 
 
 def _drop_extra(track: _Track, key: str) -> None:
-    track.extra = {k: v for k, v in track.extra.items() if k != key}
+    track.extra = {k: v for k, v in track.extra.items() if k != key} or _NONE_YET
 
 
 def _first_news(out: list[Transition], order: dict[int, int], after: int, *, any_of: set[str],
@@ -413,6 +413,45 @@ _track_material = attrgetter(*(
 """The material fields of a HostState, read straight off its _Track (one C call, no snapshot)."""
 
 
+class _Empty(dict):  # type: ignore[type-arg]
+    """An empty dict that refuses keys: the one `extra` and `held_children` of every track that
+    has none (two dicts per track were 1.3 MB at 10,000 sites). A track that needs a key gets its
+    own dict first (_own_extra, _hold); a write that forgot to raises instead of reaching every
+    track. Reading, `pop(key, None)` and `del` of a missing key behave as on any empty dict."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a shared empty dict cannot take keys")
+
+    __setitem__ = setdefault = update = __ior__ = _refuse
+
+
+_NONE_YET: Any = _Empty()
+
+
+def _own_extra(track: _Track) -> dict[str, Any]:
+    """`track.extra`, first made the track's own dict when it is the shared empty one."""
+    if track.extra is _NONE_YET:
+        track.extra = {}
+    return track.extra
+
+
+def _hold(blocker: _Track, track: _Track) -> None:
+    """Register held `track` with the ancestor it waits for."""
+    if blocker.held_children is _NONE_YET:
+        blocker.held_children = {}
+    blocker.held_children[track.name] = track
+
+
+def _adopt(parent: _Track, track: _Track) -> None:
+    """Make `track` a child of `parent` (a track without children shares one empty tuple)."""
+    if isinstance(parent.children, list):
+        parent.children.append(track)
+    else:
+        parent.children = [track]
+
+
 class _Track:
     """The mutable working copy of a HostState (fast to update per result)."""
 
@@ -452,12 +491,12 @@ class _Track:
         self.outages: tuple[str, ...] = tuple(saved.outages)
         self.last: ProbeResult | None = None
         self.evidence: dict[str, Any] = dict(saved.evidence)
-        self.extra: dict[str, Any] = dict(saved.extra)
+        self.extra: dict[str, Any] = dict(saved.extra) if saved.extra else _NONE_YET
         self.parent: _Track | None = None
-        self.children: list[_Track] = []
+        self.children: Sequence[_Track] = ()    # a list once it has any (_adopt)
         self.depth = 0
         self.order = 0              # position in the config: a stable tie-break for judging order
-        self.held_children: dict[str, _Track] = {}
+        self.held_children: dict[str, _Track] = _NONE_YET
         self.limits: _Limits = _kept_limits(spec) if spec else (100.0, None, None, None, None, None)
 
     def current_evidence(self) -> dict[str, Any]:
@@ -695,8 +734,8 @@ class AlertEngine:
             if kept is not None:
                 kept.spec = spec
                 kept.limits = _kept_limits(spec)
-                kept.children = []
-                kept.held_children = {}
+                kept.children = ()
+                kept.held_children = _NONE_YET
                 tracks[spec.name] = kept
             else:
                 tracks[spec.name] = _Track(spec.name, spec, saved.get(spec.name))
@@ -710,8 +749,8 @@ class AlertEngine:
         self._tracks = tracks
         for order, track in enumerate(tracks.values()):
             track.order = order
-        self._self.children = []
-        self._self.held_children = {}
+        self._self.children = ()
+        self._self.held_children = _NONE_YET
         root_parent = self._self if self._anchors else None
         by_lower = {name if name.islower() else name.lower(): t for name, t in tracks.items()}
         for track in tracks.values():
@@ -721,7 +760,7 @@ class AlertEngine:
                 parent = root_parent
             track.parent = parent
             if parent is not None:
-                parent.children.append(track)
+                _adopt(parent, track)
         # Depth by walking up (a loop in the parent chain is cut at the first repeat).
         for track in tracks.values():
             depth, node, seen = 0, track.parent, {track.name}
@@ -730,7 +769,7 @@ class AlertEngine:
                     track.parent.children.remove(track)  # type: ignore[union-attr]
                     track.parent = root_parent
                     if root_parent is not None:
-                        root_parent.children.append(track)
+                        _adopt(root_parent, track)
                     depth = 0
                     break
                 seen.add(node.name)
@@ -750,7 +789,7 @@ class AlertEngine:
             if track.held:       # re-register with its blocker; without one, tick() judges it
                 _, blocker = self._ancestry(track, now)
                 if blocker is not None:
-                    blocker.held_children[track.name] = track
+                    _hold(blocker, track)
         self._muted_now = {t.name for t in tracks.values() if t.muted}
 
     def replace_config(self, config: Config, saved: dict[str, HostState] | None = None) -> None:
@@ -1029,7 +1068,7 @@ class AlertEngine:
         soon += self._siblings_to_sweep(results)
         return list(dict.fromkeys(soon + self.wanted_soon()))
 
-    def _family(self, track: _Track) -> list[_Track]:
+    def _family(self, track: _Track) -> Sequence[_Track]:
         """`track` and its siblings: the children of its parent (or every top-level host)."""
         if track.parent is not None:
             return track.parent.children
@@ -1110,7 +1149,7 @@ class AlertEngine:
                 verdict["waited_s"] = round(_age(asked.get("at"), now), 3)   # what the vote added
                 if reply.diagnosis:
                     verdict["diagnosis"] = [dict(line) for line in reply.diagnosis]
-                track.extra["verdict"] = verdict
+                _own_extra(track)["verdict"] = verdict
                 self._judge(track, now, out)
                 track.extra.pop("verdict", None)     # not used: the site answered again meanwhile
             else:
@@ -1124,7 +1163,7 @@ class AlertEngine:
     def _ask(self, track: _Track, kind: str, router: str, now: datetime) -> None:
         self._ask_seq += 1
         key = "confirm" if kind == "confirm" else "cause_ask"
-        track.extra[key] = {"id": self._ask_seq, "at": iso_ms(now), "router": router}
+        _own_extra(track)[key] = {"id": self._ask_seq, "at": iso_ms(now), "router": router}
         self._touched.add(track.name)
         assert track.spec is not None
         self._asks.append(RouterAsk(id=self._ask_seq, kind=kind, host=track.name, address=track.spec.address,
@@ -1140,7 +1179,7 @@ class AlertEngine:
         if verdict is not None:
             evidence = _verdict_evidence(verdict)
             if verdict.get("result") == REACHABLE:
-                track.extra["path_checked"] = iso_ms(now)
+                _own_extra(track)["path_checked"] = iso_ms(now)
                 return State.PATH, evidence
             return State.DOWN, evidence
         if "confirm" not in track.extra:
@@ -1153,7 +1192,7 @@ class AlertEngine:
         verdict = track.extra.pop("verdict", None)
         if verdict is None:
             return
-        track.extra["path_checked"] = iso_ms(now)
+        _own_extra(track)["path_checked"] = iso_ms(now)
         self._touched.add(track.name)
         if verdict.get("result") not in (REACHABLE, NO_ANSWER):
             self._change(track, State.DOWN, now, out, None, extra=_verdict_evidence(verdict))
@@ -1207,7 +1246,7 @@ class AlertEngine:
                     track.held = True
                     track.held_since = track.held_since or now
                     self._touched.add(track.name)
-                    blocker.held_children[track.name] = track
+                    _hold(blocker, track)
                     self._announce_flapping(track, now, out, note)
                     return
                 if verdict == "down":
@@ -1236,10 +1275,10 @@ class AlertEngine:
         if not track.held_children or track.held or (track.fails > 0 and track.state not in _SETTLED_FAILING):
             return
         if track.state in _DOWNISH:
-            track.held_children = {}     # the descendant walk made them unreachable
+            track.held_children = _NONE_YET     # the descendant walk made them unreachable
             return
         held = sorted(track.held_children.values(), key=_BY_DEPTH)
-        track.held_children = {}
+        track.held_children = _NONE_YET
         for child in held:
             if child.held:
                 child.held = False
@@ -1402,12 +1441,12 @@ class AlertEngine:
         self._order[id(change)] = mark       # decided before what its descendants' changes brought
         spec = track.spec
         if new == State.PATH:
-            track.extra["path_checked"] = iso_ms(now)
+            _own_extra(track)["path_checked"] = iso_ms(now)
         if new == State.DOWN:    # the outage began after the last good probe, about one interval earlier
             began = (track.failing_since or now) - timedelta(seconds=spec.interval if spec else 0.0)
-            track.extra["outage_from"] = iso_ms(began)
+            _own_extra(track)["outage_from"] = iso_ms(began)
         elif old == State.DOWN and spec is not None and spec.router and new in (State.UP, State.DEGRADED):
-            track.extra["deferred"] = change.to_dict()     # emitted with its cause (answer())
+            _own_extra(track)["deferred"] = change.to_dict()     # emitted with its cause (answer())
             self._ask(track, "cause", spec.router, now)
         else:
             track.extra.pop("outage_from", None)
@@ -1599,7 +1638,7 @@ class AlertEngine:
             child.rejudge = False
             child.held = False
             child.held_since = None
-            child.held_children = {}
+            child.held_children = _NONE_YET
             if child.extra and ("confirm" in child.extra or "verdict" in child.extra):
                 child.extra.pop("confirm", None)
                 child.extra.pop("verdict", None)
@@ -1615,7 +1654,7 @@ class AlertEngine:
                 fold.add(child, State.UNREACHABLE)
                 if child.name in fold.changes:
                     child.told = State.UNREACHABLE
-        track.held_children = {}
+        track.held_children = _NONE_YET
 
     def _reconnect(self, track: _Track, now: datetime, out: list[Transition], fold: _Fold | None) -> None:
         """`track` is reachable again: judge its unreachable children from their own evidence."""
