@@ -435,3 +435,13 @@ def test_escalation_and_routes_without_a_token_warn_that_they_do_nothing(tmp_pat
     assert [str(w).split(": ", 1)[1] for w in result.warnings] == [
         "warning: telegram.escalate: has no effect without a bot token (alerts go to the console) "
         "(set telegram.token)"]
+
+
+def test_equal_strings_of_different_sites_are_one_object(tmp_path: Path) -> None:
+    """A group or parent name written on every site is one str in memory (10,000 sites: ~0.5 MB each)."""
+    path = write(tmp_path, "hosts:\n  - {name: core, address: 198.18.0.1}\n"
+                           "  - {name: a, address: 198.18.1.2, parent: core, group: kecamatan}\n"
+                           "  - {name: b, address: 198.18.1.3, parent: core, group: kecamatan}\n")
+    core, a, b = load_config(path, environ={}).hosts
+    assert (a.group, a.parent) == (b.group, b.parent) == ("kecamatan", "core")
+    assert a.group is b.group and a.parent is b.parent is core.name
