@@ -126,3 +126,30 @@ def test_per_host_families_are_the_same_text_whatever_the_chunk_size(monkeypatch
     assert sum(1 for name, _ in s if name == "netwatchd_host_state") == 7 * len(module.STATES)
     assert s[("netwatchd_probes_total", (("host", "h3"), ("result", "ok")))] == 1
     assert whole.count(b"# TYPE netwatchd_availability_ratio gauge") == 1
+
+
+def test_probe_counts_kept_as_one_int_per_host_read_back_as_ok_and_fail():
+    """A host's ok and failed probes are one packed int (not a two-item list per host); the
+    series say the same counts as counting the results one by one."""
+    import random
+
+    metrics = Metrics()
+    rng = random.Random(16)
+    expected: dict[tuple[str, str], int] = {}
+    for _ in range(40):
+        batch = []
+        for host in ("a", "b", "c"):
+            alive = rng.random() < 0.7
+            batch.append(ProbeResult.from_rtts(host=host, address="x", probe="icmp", at=AT, sent=3,
+                                               rtts_ms=[1.0] if alive else []))
+            key = (host, "ok" if alive else "fail")
+            expected[key] = expected.get(key, 0) + 1
+        metrics.observe_probes(batch)
+    metrics._counts["c"] += 5_000_000_000          # far beyond what a 32-bit half would hold
+    expected[("c", "ok")] += 5_000_000_000
+    s = _samples(metrics.render().decode())
+    for host in ("a", "b", "c"):
+        for outcome in ("ok", "fail"):
+            assert s[("netwatchd_probes_total", (("host", host), ("result", outcome)))] \
+                == expected.get((host, outcome), 0)
+    assert all(type(v) is int for v in metrics._counts.values())
