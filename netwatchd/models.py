@@ -144,7 +144,7 @@ class ProbeResult:
     jitter_ms: float | None = None
     stdev_ms: float | None = None
     error: str | None = None
-    detail: Detail = field(default_factory=lambda: EMPTY_DETAIL)
+    detail: dict[str, Any] = field(default_factory=lambda: EMPTY_DETAIL)
 
     def __post_init__(self) -> None:
         if type(self.detail) is not Detail:        # built in code with a plain dict: shared as from_rtts does
