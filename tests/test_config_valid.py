@@ -445,3 +445,17 @@ def test_equal_strings_of_different_sites_are_one_object(tmp_path: Path) -> None
     core, a, b = load_config(path, environ={}).hosts
     assert (a.group, a.parent) == (b.group, b.parent) == ("kecamatan", "core")
     assert a.group is b.group and a.parent is b.parent is core.name
+
+
+def test_the_agents_specs_are_made_again_equal_to_the_loaded_ones() -> None:
+    """load_config (what the agent runs on) gives specs equal to what the loader built, as new
+    objects (see model.compacted), for every site of the shipped file."""
+    from netwatchd.config.loader import load
+    from netwatchd.config.model import compacted
+
+    loaded = load(REPO / "hosts.yaml", ENV)
+    agents = load_config(REPO / "hosts.yaml", environ=ENV)
+    assert agents == dataclasses.replace(loaded, hosts=agents.hosts) and agents.hosts == loaded.hosts
+    assert all(a is not b and a.name is not b.name for a, b in zip(agents.hosts, loaded.hosts, strict=True))
+    assert [repr(h) for h in compacted(loaded.hosts)] == [repr(h) for h in loaded.hosts]
+    assert compacted(()) == ()

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 from pathlib import Path
-from sys import intern
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,6 +42,7 @@ from netwatchd.config.model import (
     TelegramSpec,
     Thresholds,
     WebSpec,
+    compacted,
     time_zone,
 )
 from netwatchd.config.reader import BAD_REFERENCE, Entry, Value, YamlProblem, parse, read_text
@@ -370,11 +370,7 @@ class _Loader:
                                     for key in ("via", "confirm", "router") if key in own or key in defaults}
             if name is not None:   # built even when wrong, so that its children do not get "unknown parent"
                 merged.setdefault("address", "")
-                # strings interned: a group's or a parent's name written on each of 10,000 sites
-                # was one str object per site (~0.5 MB each), now one in all
-                values: dict[str, Any] = {k: intern(v) if type(v) is str else v
-                                          for k, v in merged.items() if k in _HOST_FIELDS}
-                spec = HostSpec(**values)
+                spec = HostSpec(**{k: v for k, v in merged.items() if k in _HOST_FIELDS})
                 built.append((spec, element.line, label, own["parent"][1] if "parent" in own else None))
         return self.resolve_parents(built, routers, defaults)
 
@@ -976,5 +972,8 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     """Parse and validate hosts.yaml with every secret required (what `run` needs).
 
     Raises InvalidConfig (a ConfigError) listing every problem found (never a traceback for bad input).
+    The specs are made again once the reader's tree is gone (see model.compacted): a long-running
+    agent keeps them, and equal strings of different sites (a group's name) are one object.
     """
-    return load(Path(path), environ)
+    config = load(Path(path), environ)
+    return dataclasses.replace(config, hosts=compacted(config.hosts))
