@@ -44,20 +44,20 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from netwatchd import __version__
 from netwatchd.clock import Clock, StepWatch, SystemClock
 from netwatchd.config.apart import load_config_apart
 from netwatchd.config.kinds import format_duration
 from netwatchd.config.model import Config, HostSpec
-from netwatchd.engine.engine import CONFIRMATION_FIELDS, SELF_HOST, AlertEngine, HostState, self_check_hosts
+from netwatchd.engine.engine import CONFIRMATION_FIELDS, SELF_HOST, AlertEngine, HostState, Seen, self_check_hosts
 from netwatchd.engine.mutes import MuteTimers
 from netwatchd.engine.routing import Router
 from netwatchd.errors import ConfigError, NetwatchError, StoreDamaged, StoreError
@@ -115,26 +115,9 @@ def _default_probe_fn() -> ProbeFn:
     return functools.partial(probe_hosts, icmp=IcmpEngine())
 
 
-class Seen(NamedTuple):
-    """What the agent keeps of a host's state between rounds (the engine holds the whole
-    HostState): enough for the status page, the metrics and the maintenance marks. A HostState
-    snapshot with its evidence is ~1.5 KB; at 10,000 hosts keeping them all cost 15 MB."""
-
-    state: State
-    since: datetime | None
-    fails: int
-    muted: bool
-    flapping: bool
-
-
 def seen_of(state: HostState) -> Seen:
     """What the agent keeps of one HostState."""
     return Seen(state.state, state.since, state.fails, state.muted, state.flapping)
-
-
-def seen(states: Mapping[str, HostState]) -> dict[str, Seen]:
-    """The Seen of each HostState."""
-    return {name: seen_of(s) for name, s in states.items()}
 
 
 def material(state: HostState) -> int | None:
@@ -288,7 +271,7 @@ class Agent:
         self._steps = StepWatch(self.clock)             # wall-clock steps: logged, stored mutes follow them
         self._mute_timers = MuteTimers(self.clock)      # mutes end on the monotonic clock
         self._router = Router(config)
-        self.known: dict[str, Seen] = seen(self.engine.states())   # kept current from take_changed()
+        self.known: dict[str, Seen] = self.engine.seen()   # kept current from take_changed()
         self._tick_wake = threading.Event()     # a held message's moment comes before the next second
         self.metrics = Metrics()
         self.metrics.set_states(self.known)
@@ -991,7 +974,7 @@ class Agent:
             self._retire_removed()
             self.config, self.watched = new, watched
             self._router = Router(new)
-            self.known = seen(self.engine.states())
+            self.known = self.engine.seen()
             with self._page_lock:
                 self._page_changes = None   # the next page checks every site
         self.loop.replace_hosts(probe_targets(watched))

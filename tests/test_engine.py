@@ -873,3 +873,16 @@ def test_tracks_without_children_or_bookkeeping_share_one_empty_container():
     run.feed({"core": "-"})
     assert tracks["core"].held_children is _NONE_YET and run.state("k1") == State.UNREACHABLE
     assert all(t.held_children is _NONE_YET and t.extra is _NONE_YET for t in leaves)
+
+
+def test_seen_is_what_the_snapshots_say():
+    """engine.seen() (read from the tracks) equals the Seen of every states() snapshot."""
+    from netwatchd.engine.engine import Seen
+
+    run = tree()
+    run.feed({"core": "++++---", "k1": "+++----", "k2": "++++", "k3": "+++-"})
+    states = run.engine.states()
+    assert {s.state for s in states.values()} >= {State.DOWN, State.UNREACHABLE}
+    assert run.engine.seen() == {name: Seen(s.state, s.since, s.fails, s.muted, s.flapping)
+                                 for name, s in states.items()}
+    assert list(run.engine.seen()) == list(states)
