@@ -886,3 +886,16 @@ def test_seen_is_what_the_snapshots_say():
     assert run.engine.seen() == {name: Seen(s.state, s.since, s.fails, s.muted, s.flapping)
                                  for name, s in states.items()}
     assert list(run.engine.seen()) == list(states)
+
+
+def test_a_mute_names_a_site_without_regard_to_case_with_or_without_a_second_table():
+    """Lower-case names: the name index is the tracks' own table; mixed case: a table of its own.
+    Either way a mute finds its site whatever the case it is written in, and a parent by its name."""
+    for names in (("core", "k1"), ("Core", "K1")):
+        run = Driver(config([host(names[0]), host(names[1], parent=names[0].lower())]))
+        assert (run.engine._by_name is run.engine._tracks) == (names == ("core", "k1"))
+        assert run.engine._tracks[names[1]].parent is run.engine._tracks[names[0]]
+        run.feed({names[0]: "++", names[1]: "++"})
+        run.engine.set_mutes([Mute(target=names[1].upper(), until=run.clock.now() + timedelta(seconds=10))])
+        out = run.feed({names[0]: "+++++", names[1]: "-----"})
+        assert alerts(out) == [] and run.state(names[1]) == State.DOWN

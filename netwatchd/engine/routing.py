@@ -48,8 +48,10 @@ class Router:
     def __init__(self, config: Config) -> None:
         self.config = config
         groups: dict[str, str] = {}       # one string per group, and the name itself when it is lower-case
+        # (only routes read a site's group: without any, no table of 10,000 entries)
         self._groups = {h.name if h.name.islower() else h.name.lower():
-                        groups.setdefault(h.group, h.group.lower()) for h in config.hosts if h.group}
+                        groups.setdefault(h.group, h.group.lower())
+                        for h in config.hosts if h.group} if config.telegram.routes else {}
         self._cache: dict[str, tuple[Destination, ...]] = {}
 
     def route_for(self, host: str) -> Route | None:
