@@ -153,3 +153,25 @@ def test_probe_counts_kept_as_one_int_per_host_read_back_as_ok_and_fail():
             assert s[("netwatchd_probes_total", (("host", host), ("result", outcome)))] \
                 == expected.get((host, outcome), 0)
     assert all(type(v) is int for v in metrics._counts.values())
+
+
+def test_a_large_exposition_arrives_whole_through_the_sliced_write():
+    """/metrics beyond WRITE_SLICE (here ~2,000 hosts, ~2 MB) is written in slices: the client
+    gets exactly render()'s bytes, with the right Content-Length, on a kept-alive connection."""
+    from netwatchd.web.server import WRITE_SLICE
+
+    metrics = Metrics()
+    metrics.observe_probes([ProbeResult.from_rtts(host=f"site-{i:05d}", address="x", probe="icmp", at=AT, sent=3,
+                                                  rtts_ms=[1.0 + i / 1000]) for i in range(2000)])
+    metrics.set_states({f"site-{i:05d}": State.UP for i in range(2000)})
+    expected = metrics.render()
+    assert len(expected) > 4 * WRITE_SLICE
+    with StatusServer(WebSpec(host="127.0.0.1", port=0), snapshot=dict, metrics=metrics) as srv, \
+            requests.Session() as session:
+        for _ in range(2):
+            reply = session.get(f"http://127.0.0.1:{srv.port}/metrics", timeout=10)
+            assert reply.status_code == 200 and reply.content == expected
+            assert int(reply.headers["Content-Length"]) == len(expected)
+        head = session.head(f"http://127.0.0.1:{srv.port}/metrics", timeout=10)
+        assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(expected) and not head.content
+    assert _samples(expected.decode())[("netwatchd_probe_rtt_seconds", (("host", "site-01999"),))] == 0.002999

@@ -29,6 +29,7 @@ exposition text when /metrics is scraped; the low-cardinality families stay in t
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 import re
@@ -195,13 +196,18 @@ class Metrics:
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
-        return generate_latest(self.registry) + self._render_hosts()
+        out = io.BytesIO()
+        out.write(generate_latest(self.registry))
+        if not self._render_hosts(out):
+            out.write(b"\n")
+        return out.getvalue()
 
-    def _render_hosts(self) -> bytes:
+    def _render_hosts(self, out: io.BytesIO) -> bool:
         """The per-host families as exposition text, encoded RENDER_CHUNK lines at a time: at
         10,000 hosts the text is ~8 MB in ~200,000 lines, and building every line first (then
         one str, then its bytes) held ~35 MB for a moment on every scrape, which the process
-        kept."""
+        kept. Written into `out` (the text as one growing buffer, not a list of encoded chunks
+        joined at the end, which held it twice for a moment); False when there is no host."""
         with self._lock:
             last, counts, states = dict(self._last), dict(self._counts), dict(self._states)
             availability = dict(self._availability)
@@ -253,7 +259,7 @@ class Metrics:
                     if value == value:
                         yield f'netwatchd_availability_seconds{{host="{label}",part="{part}"}} {number(value)}'
 
-        out: list[bytes] = []
+        start = out.tell()
         for (name, kind, text), lines in zip(_PER_HOST, (rtt(), loss(), success(), probes(), held(), ratio(),
                                                          seconds()), strict=True):
             total = f"{name}{'_total' if kind == 'counter' else ''}"
@@ -261,7 +267,7 @@ class Metrics:
             first = True
             while chunk := list(itertools.islice(lines, RENDER_CHUNK)):
                 if first:
-                    out.append(head)
+                    out.write(head)
                     first = False
-                out.append(("\n".join(chunk) + "\n").encode("utf-8"))
-        return b"".join(out) if out else b"\n"
+                out.write(("\n".join(chunk) + "\n").encode("utf-8"))
+        return out.tell() > start
