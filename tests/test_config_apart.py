@@ -58,6 +58,11 @@ here = load_config(good, env)
 assert apart == here and len(apart.hosts) == 120
 # equal thresholds are one object in both (what keeps 10,000 sites small)
 assert len({id(h.thresholds) for h in apart.hosts}) == len({id(h.thresholds) for h in here.hosts}) == 1
+# pickle makes every float its own object: load_config_apart shares equal numbers and strings again
+agent = load_config_apart(good, env)
+assert agent == here and len({id(h.interval) for h in apart.hosts}) == 120
+for field in ("interval", "timeout", "retry_interval", "http_code_max", "group"):
+    assert len({id(getattr(h, field)) for h in agent.hosts}) == len({getattr(h, field) for h in agent.hosts}), field
 assert read_in_child(bad, {}) is None         # a bad file: the caller reads in-process...
 errors = []
 for read in (load_config_apart, load_config):

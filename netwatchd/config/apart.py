@@ -19,6 +19,7 @@ unpickle - and the config is simply read in-process, so its errors are reported 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import pickle
@@ -29,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from netwatchd.config.loader import load_config
-from netwatchd.config.model import Config
+from netwatchd.config.model import Config, compacted
 from netwatchd.logs import adopt_secret_forms, secret_forms
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,9 @@ def load_config_apart(path: str | Path, environ: Mapping[str, str] | None = None
 
     Raises what load_config raises (InvalidConfig, ...), from an in-process read."""
     config = read_in_child(path, environ)
-    return config if config is not None else load_config(path, environ)
+    if config is None:
+        return load_config(path, environ)
+    return dataclasses.replace(config, hosts=compacted(config.hosts))   # pickle gave each spec its own numbers
 
 
 def read_in_child(path: str | Path, environ: Mapping[str, str] | None = None) -> Config | None:

@@ -93,19 +93,24 @@ def compacted(hosts: Sequence[HostSpec]) -> tuple[HostSpec, ...]:
     its strings sit among that tree's garbage: at 10,000 sites the load peaked at ~36 MB of
     small objects and left CPython's 1 MB arenas holding them mostly empty but never free (48
     arenas for 15 MB of objects; the running agent's RSS kept ~15 MB of that). Made again once
-    the tree is gone, the specs fill a few arenas densely and the old ones are released. Values
-    that are not strings (numbers, the shared Thresholds) are kept as they are."""
+    the tree is gone, the specs fill a few arenas densely and the old ones are released. Equal
+    numbers are one object too: a config handed over pickled (config/apart.py) had a float object
+    per field per site (pickle never shares floats: 60,000 of them, 1.7 MB with the ints)."""
     strings: dict[str, str] = {}
+    numbers: dict[tuple[type, object], object] = {}
     out: list[HostSpec] = []
     for spec in hosts:
         values = []
         for name in _HOST_FIELD_NAMES:
             value = getattr(spec, name)
-            if type(value) is str:
+            kind = type(value)
+            if kind is str:
                 found = strings.get(value)
                 if found is None:
                     found = strings[value] = (" " + value)[1:]     # a new object, not the reader's
                 value = found
+            elif kind is float or kind is int:     # keyed by its exact bits: 0.0 and -0.0 stay apart
+                value = numbers.setdefault((kind, value.hex() if kind is float else value), value)
             values.append(value)
         out.append(HostSpec(*values))
     return tuple(out)
