@@ -303,7 +303,7 @@ class Agent:
         self.loop = ProbeLoop(probe_targets(self.watched), probe_fn=self.probe_fn,
                               on_results=self.handle_results, needs_retry=self.needs_retry,
                               clock=self.clock, tick=PROBE_TICK_SECONDS,
-                              on_lateness=self.metrics.observe_lateness)
+                              on_lateness=self.metrics.observe_lateness, settling=self.settling)
         self.web = self._make_web(config)
         self.crosscheck = self._make_crosscheck(self.watched, crosscheck_memory)
         self.watch = watch if watch is not None else self._make_watch(config)
@@ -521,6 +521,12 @@ class Agent:
     def needs_retry(self, host: str) -> bool:
         with self._lock:
             return self.engine.is_settling(host)
+
+    def settling(self, hosts: Sequence[str]) -> set[str]:
+        """needs_retry for a probe round's hosts under one lock: those of `hosts` to re-probe soon."""
+        with self._lock:
+            is_settling = self.engine.is_settling
+            return {host for host in hosts if is_settling(host)}
 
     def _persist(self, transitions: Sequence[Transition]) -> None:
         """Save changed states + transitions in one transaction. When the store cannot be written

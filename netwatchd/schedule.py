@@ -30,9 +30,9 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from netwatchd.clock import STEP_TOLERANCE, Clock, wall_offset
 from netwatchd.config.model import HostSpec
@@ -52,9 +52,9 @@ def spread_offset(name: str, interval: float) -> float:
     return (zlib.crc32(name.encode("utf-8")) / 2 ** 32) * interval
 
 
-@dataclass(frozen=True)
-class Due:
-    """A host taken off the schedule to be probed: when it was due and how many runs it missed."""
+class Due(NamedTuple):
+    """A host taken off the schedule to be probed: when it was due and how many runs it missed.
+    (A NamedTuple: one is made per host per probe run, ~3x cheaper than a frozen dataclass.)"""
 
     host: HostSpec
     due_at: float
@@ -154,16 +154,22 @@ class DueSchedule:
         and counted in `Due.missed`.
         """
         taken: list[Due] = []
-        while True:
-            due = self.next_due()
-            if due is None or due > now:
-                return taken
-            _, _, name = heapq.heappop(self._heap)
-            del self._entry[name]
-            host = self._hosts[name]
-            self._in_flight.add(name)
-            period = max(host.interval, 1e-3)
-            taken.append(Due(host=host, due_at=due, missed=int((now - due) // period)))
+        heap, entry, hosts, in_flight = self._heap, self._entry, self._hosts, self._in_flight
+        pop = heapq.heappop
+        while heap:
+            due, generation, name = heap[0]
+            if due > now:
+                break
+            pop(heap)
+            if entry.get(name) != (due, generation):
+                continue  # stale: removed or rescheduled
+            del entry[name]
+            host = hosts[name]
+            in_flight.add(name)
+            period = host.interval if host.interval > 1e-3 else 1e-3
+            late = now - due
+            taken.append(Due(host, due, int(late // period) if late >= period else 0))
+        return taken
 
     def finish(self, name: str, due_at: float, finished_at: float, *, retry: bool) -> tuple[float, int]:
         """A probe of `name` (due at `due_at`) is handled; queue its next run.
@@ -199,14 +205,18 @@ class ProbeLoop:
     `icmp_workers` (threads are only started when needed) bounds them; beyond it rounds queue
     and their hosts are logged as late. `on_lateness(seconds)` (optional) gets, as each batch
     starts, how late each of its hosts is (start - due time; the metrics' lateness histogram).
+    `settling(names)` (optional) answers needs_retry for a whole batch at once: the names among
+    `names` that need a retry.
     """
 
     def __init__(self, hosts: Sequence[HostSpec], *, probe_fn: ProbeFn,
                  on_results: Callable[[list[ProbeResult]], Any],
                  needs_retry: Callable[[str], bool], clock: Clock, tick: float = 0.1,
                  icmp_workers: int = 32, other_workers: int = 32,
-                 on_lateness: Callable[[list[float]], Any] | None = None) -> None:
+                 on_lateness: Callable[[list[float]], Any] | None = None,
+                 settling: Callable[[list[str]], Iterable[str]] | None = None) -> None:
         self._probe_fn = probe_fn
+        self._settling = settling
         self._on_results = on_results
         self._on_lateness = on_lateness
         self._needs_retry = needs_retry
@@ -240,24 +250,36 @@ class ProbeLoop:
         wait=True (tests, one-shot use): block until this tick's batches are handled and return
         their results. wait=False (the scheduler): dispatch and return [] at once.
         """
+        healthy: list[Due] = []
+        failing: list[Due] = []
+        others: list[Due] = []
         with self._lock:
             taken = self._schedule.take_due(self._clock.monotonic())
-        if not taken:
-            return []
+            if not taken:
+                return []
+            # one pass: failing sites wait out their timeouts in a round of their own, so the
+            # healthy sites due in the same tick get their results in milliseconds
+            retrying = self._retrying
+            for due in taken:
+                host = due[0]
+                if host.probe != "icmp":
+                    others.append(due)
+                elif host.name in retrying:
+                    failing.append(due)
+                else:
+                    healthy.append(due)
         for due in taken:
-            if due.missed:
+            if due[2]:
                 log.warning("%s: %d probe run(s) missed (the previous round was late); coalesced into one",
                             due.host.name, due.missed)
-        # failing sites wait out their timeouts in a round of their own, so the healthy sites due
-        # in the same tick get their results in milliseconds
-        with self._lock:
-            retrying = set(self._retrying)
-        icmp_healthy = [d for d in taken if d.host.probe == "icmp" and d.host.name not in retrying]
-        icmp_failing = [d for d in taken if d.host.probe == "icmp" and d.host.name in retrying]
-        batches = [("icmp", batch) for batch in (icmp_healthy, icmp_failing) if batch]
-        batches += [("other", [d]) for d in taken if d.host.probe != "icmp"]
-        futures: list[Future[list[ProbeResult]]] = [
-            self._pool(kind).submit(self._run_batch, batch) for kind, batch in batches]
+        run = self._run_batch
+        futures: list[Future[list[ProbeResult]]] = []
+        if healthy or failing:
+            icmp = self._pool("icmp")
+            futures.extend(icmp.submit(run, batch) for batch in (healthy, failing) if batch)
+        if others:
+            other = self._pool("other")
+            futures.extend(other.submit(run, [due]) for due in others)
         if not wait:
             return []
         results: list[ProbeResult] = []
@@ -266,6 +288,9 @@ class ProbeLoop:
         return results
 
     def _pool(self, kind: str) -> ThreadPoolExecutor:
+        pool = self._pools.get(kind)      # started once: no lock needed to find it again
+        if pool is not None:
+            return pool
         with self._lock:
             pool = self._pools.get(kind)
             if pool is None:
@@ -275,16 +300,18 @@ class ProbeLoop:
             return pool
 
     def _run_batch(self, batch: list[Due]) -> list[ProbeResult]:
-        hosts = [d.host for d in batch]
-        offset = wall_offset(self._clock)
+        clock = self._clock
+        hosts = [d[0] for d in batch]
+        names = [h.name for h in hosts]
+        offset = wall_offset(clock)
         if self._on_lateness is not None:
-            started = self._clock.monotonic()
+            started = clock.monotonic()
             try:
-                self._on_lateness([started - d.due_at for d in batch])
+                self._on_lateness([started - d[1] for d in batch])
             except Exception:
                 log.exception("recording the probe lateness failed")
         try:
-            results = list(self._probe_fn(hosts, clock=self._clock))
+            results = list(self._probe_fn(hosts, clock=clock))
             self._last_failure = None
         except Exception as exc:  # noqa: BLE001 - keep the loop alive; no made-up results (no false alerts)
             text = str(exc) if isinstance(exc, NetwatchError) else f"{type(exc).__name__}: {exc}"
@@ -293,36 +320,50 @@ class ProbeLoop:
                 self._last_failure = text
             results = []
         with self._lock:
-            known = {d.host.name for d in batch if self._schedule.host(d.host.name) is not None}
+            scheduled = self._schedule.host
+            known = {name for name in names if scheduled(name) is not None}
         results = [r for r in results if r.host in known]
         with self._results_lock:
             if results:
-                results = _restamp(results, wall_offset(self._clock) - offset)
+                results = _restamp(results, wall_offset(clock) - offset)
                 try:
                     self._on_results(results)
                 except Exception:
                     log.exception("handling the results of %d host(s) failed", len(results))
-            retry: dict[str, bool] = {}
-            for due in batch:
-                try:
-                    retry[due.host.name] = bool(self._needs_retry(due.host.name))
-                except Exception:
-                    log.exception("needs_retry(%s) failed", due.host.name)
-                    retry[due.host.name] = False
-        finished = self._clock.monotonic()
+            again = self._to_retry(names)
+        finished = clock.monotonic()
         with self._lock:
-            for name, again in retry.items():
-                if again:
-                    self._retrying.add(name)
+            retrying, finish = self._retrying, self._schedule.finish
+            for due, name in zip(batch, names):
+                retry = name in again
+                if retry:
+                    retrying.add(name)
                 else:
-                    self._retrying.discard(name)
-            for due in batch:
-                _, missed = self._schedule.finish(due.host.name, due.latest_slot, finished,
-                                                  retry=retry[due.host.name])
-                if missed and not retry[due.host.name]:
+                    retrying.discard(name)
+                _, missed = finish(name, due.latest_slot if due[2] else due[1], finished, retry=retry)
+                if missed and not retry:
                     log.warning("%s: the probe took longer than its %gs interval; %d run(s) coalesced",
-                                due.host.name, due.host.interval, missed)
+                                name, due.host.interval, missed)
         return results
+
+    def _to_retry(self, names: list[str]) -> set[str]:
+        """The hosts of a batch to come back after their retry_interval: one `settling(names)`
+        call when the loop has one (one lock taken by the agent, not one per host), else
+        needs_retry host by host. A failing question counts as no (logged)."""
+        if self._settling is not None:
+            try:
+                return set(self._settling(names))
+            except Exception:
+                log.exception("settling(%d host(s)) failed", len(names))
+                return set()
+        again: set[str] = set()
+        for name in names:
+            try:
+                if self._needs_retry(name):
+                    again.add(name)
+            except Exception:
+                log.exception("needs_retry(%s) failed", name)
+        return again
 
     def probe_soon(self, names: Iterable[str]) -> list[str]:
         """Bring these hosts forward to the next tick (e.g. a failing site's parent); the phase of

@@ -175,3 +175,34 @@ def test_a_large_exposition_arrives_whole_through_the_sliced_write():
         head = session.head(f"http://127.0.0.1:{srv.port}/metrics", timeout=10)
         assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(expected) and not head.content
     assert _samples(expected.decode())[("netwatchd_probe_rtt_seconds", (("host", "site-01999"),))] == 0.002999
+
+
+def test_lateness_counted_per_round_is_what_observe_per_value_gives():
+    """observe_lateness counts a round's values into the buckets in one pass: the histogram
+    (buckets, count and the float sum, digit for digit) must equal observe() value by value."""
+    import random
+
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from netwatchd.web.metrics import LATENESS_BUCKETS
+
+    rng = random.Random(16)
+    reference = CollectorRegistry()
+    by_value = Histogram("netwatchd_probe_lateness_seconds", "When a host's probe started minus when it was due",
+                         buckets=LATENESS_BUCKETS, registry=reference)
+    metrics = Metrics()
+    edges = [float(b) for b in LATENESS_BUCKETS]
+    for _ in range(40):
+        batch = [rng.choice([rng.uniform(-0.01, 0.3), rng.expovariate(30.0), rng.choice(edges), 0.0,
+                             float("nan"), 7.5]) for _ in range(rng.randrange(0, 60))]
+        metrics.observe_lateness(batch)
+        for value in batch:
+            by_value.observe(max(0.0, value))
+
+    def lateness_lines(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith("netwatchd_probe_lateness_seconds")
+                and "_created" not in line]
+
+    expected = lateness_lines(generate_latest(reference).decode())
+    assert len(expected) == len(LATENESS_BUCKETS) + 2 + (0 if float("inf") in edges else 1)
+    assert lateness_lines(metrics.render().decode()) == expected

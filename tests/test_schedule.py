@@ -329,6 +329,34 @@ def test_failing_sites_are_pinged_in_a_round_apart_from_healthy_ones(clock: Fake
         loop.stop()
 
 
+def test_settling_answers_a_whole_batch_once_in_place_of_needs_retry(clock: FakeClock):
+    """With `settling`, the retry question is asked once per batch (one lock in the agent); it
+    decides exactly as needs_retry would: the failing site comes back after retry_interval."""
+    hosts = [site("ok", interval=10.0, retry_interval=1.0), site("bad", interval=10.0, retry_interval=1.0)]
+    asked: list[list[str]] = []
+
+    def settling(names: list[str]) -> set[str]:
+        asked.append(list(names))
+        return {name for name in names if name == "bad"}
+
+    def needs_retry(name: str) -> bool:
+        raise AssertionError("needs_retry asked although settling answers for the batch")
+
+    probed = {"ok": 0, "bad": 0}
+    loop = ProbeLoop(hosts, probe_fn=Recorder(alive={"bad": False}), on_results=lambda rs: None,
+                     needs_retry=needs_retry, settling=settling, clock=clock)
+    try:
+        for _ in range(300):                       # 30 s of 0.1 s ticks
+            for result in loop.run_once():
+                probed[result.host] += 1
+            clock.advance(0.1)
+    finally:
+        loop.stop()
+    assert probed["ok"] == 3
+    assert probed["bad"] == pytest.approx(int(30 - spread_offset("bad", 10.0)) + 1, abs=1)
+    assert sum(len(batch) for batch in asked) == probed["ok"] + probed["bad"]   # each probe asked once
+
+
 def test_probe_soon_brings_a_host_forward_but_never_stacks_one_in_flight(clock: FakeClock):
     hosts = [site("core", interval=10.0), site("kec", interval=10.0)]
     recorder = Recorder()

@@ -35,6 +35,7 @@ import math
 import re
 import threading
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -109,6 +110,7 @@ class Metrics:
         self.hook_failing = Gauge("netwatchd_hook_failing", "1 while the hook's oldest event keeps failing",
                                   ["hook"], registry=reg)
         self._lock = threading.Lock()
+        self._lateness_lock = threading.Lock()
         self._last: dict[str, ProbeResult] = {}      # host -> its last result (shared with the agent)
         # host -> ok + fail * _FAIL: one int per host (a [ok, fail] list was 72 bytes more, 0.7 MB
         # at 10,000 hosts)
@@ -132,10 +134,35 @@ class Metrics:
                 counts[host] = get(host, 0) + (1 if result.alive else _FAIL)
 
     def observe_lateness(self, seconds: Iterable[float]) -> None:
-        """How late probes started (actual start - due time), one value per host probed."""
-        observe = self.probe_lateness.observe
-        for value in seconds:
-            observe(max(0.0, value))
+        """How late probes started (actual start - due time), one value per host probed.
+
+        A probe round brings ~50 values 20 times a second: they are counted into their buckets in
+        one pass (bisect) and each bucket and the sum is updated once per round, not once per
+        value (Histogram.observe takes two locks and walks the buckets per value). The result is
+        exactly what observe() per value gives (a test holds them equal); a prometheus_client
+        without these internals gets observe() per value."""
+        values = [value if value > 0.0 else 0.0 for value in seconds]   # as max(0.0, value), NaN too
+        if not values:
+            return
+        histogram = self.probe_lateness
+        bounds = getattr(histogram, "_upper_bounds", None)
+        buckets = getattr(histogram, "_buckets", None)
+        total = getattr(histogram, "_sum", None)
+        if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+            for value in values:
+                histogram.observe(value)
+            return
+        counts: dict[int, int] = {}
+        for value in values:
+            index = bisect_left(bounds, value)
+            counts[index] = counts.get(index, 0) + 1
+        with self._lateness_lock:
+            for index, count in counts.items():
+                buckets[index].inc(count)
+            running = total.get()
+            for value in values:          # the same additions in the same order as observe()
+                running += value
+            total.set(running)
 
     def set_state(self, host: str, state: State | str) -> None:
         """Mark `state` as the host's current one (the others 0)."""
