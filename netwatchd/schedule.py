@@ -45,6 +45,8 @@ ProbeFn = Callable[..., list[ProbeResult]]
 """probe_fn(hosts: Sequence[HostSpec], *, clock: Clock) -> list[ProbeResult] (e.g. probes.probe_hosts)."""
 PROBE_TICK_SECONDS = 0.05
 """How often the agent's schedule is looked at: part of every detection delay."""
+SLOT_SECONDS = 0.01
+"""Width of a DueSchedule slot: hosts due within one are kept in one list."""
 
 
 def spread_offset(name: str, interval: float) -> float:
@@ -72,7 +74,11 @@ class DueSchedule:
     """Next-due times of hosts (monotonic seconds). Not thread-safe: ProbeLoop locks around it."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, str]] = []
+        # a timing wheel: due entries (due, generation, name) in slots of SLOT_SECONDS, plus a heap
+        # of the slot numbers in use (a few hundred). A tick takes whole slots (a list each) instead
+        # of popping a 10,000-entry heap host by host, ~13 cold tuple comparisons per pop.
+        self._slots: dict[int, list[tuple[float, int, str]]] = {}
+        self._slot_keys: list[int] = []
         self._entry: dict[str, tuple[float, int]] = {}   # name -> (due, generation) when queued
         self._hosts: dict[str, HostSpec] = {}
         self._in_flight: set[str] = set()
@@ -134,33 +140,58 @@ class DueSchedule:
 
     # -- the clockwork ---------------------------------------------------------------------
     def _push(self, name: str, due: float) -> None:
-        self._generation += 1
-        self._entry[name] = (due, self._generation)
-        heapq.heappush(self._heap, (due, self._generation, name))
+        self._generation = generation = self._generation + 1
+        self._entry[name] = (due, generation)
+        key = int(due // SLOT_SECONDS)
+        slot = self._slots.get(key)
+        if slot is None:
+            self._slots[key] = [(due, generation, name)]
+            heapq.heappush(self._slot_keys, key)
+        else:
+            slot.append((due, generation, name))
 
     def next_due(self) -> float | None:
         """The earliest due time queued (None when nothing is queued)."""
-        while self._heap:
-            due, generation, name = self._heap[0]
-            if self._entry.get(name) == (due, generation):
-                return due
-            heapq.heappop(self._heap)  # stale: removed or rescheduled
+        keys, slots, entry = self._slot_keys, self._slots, self._entry
+        while keys:
+            key = keys[0]
+            live = [item for item in slots[key] if entry.get(item[2]) == (item[0], item[1])]
+            if live:
+                slots[key] = live
+                return min(item[0] for item in live)
+            del slots[key]              # only stale entries (removed or rescheduled hosts)
+            heapq.heappop(keys)
         return None
 
     def take_due(self, now: float) -> list[Due]:
-        """Take every host due at `now` off the schedule (it is then in flight).
+        """Take every host due at `now` off the schedule (it is then in flight), in due order.
 
         A host more than one period late had runs missed: they are coalesced into this one run
         and counted in `Due.missed`.
         """
+        keys, slots = self._slot_keys, self._slots
+        last = int(now // SLOT_SECONDS)
+        found: list[tuple[float, int, str]] = []
+        while keys and keys[0] <= last:
+            key = keys[0]
+            slot = slots[key]
+            if key < last:              # the whole slot is due
+                found.extend(slot)
+            else:                       # the slot `now` is in: only what is due by now
+                later = [item for item in slot if item[0] > now]
+                if later:
+                    found.extend(item for item in slot if item[0] <= now)
+                    slots[key] = later
+                    break
+                found.extend(slot)
+            del slots[key]
+            heapq.heappop(keys)
         taken: list[Due] = []
-        heap, entry, hosts, in_flight = self._heap, self._entry, self._hosts, self._in_flight
-        pop = heapq.heappop
-        while heap:
-            due, generation, name = heap[0]
-            if due > now:
-                break
-            pop(heap)
+        if not found:
+            return taken
+        entry, hosts, in_flight = self._entry, self._hosts, self._in_flight
+        found.sort()
+        for due, generation, name in found:
             if entry.get(name) != (due, generation):
                 continue  # stale: removed or rescheduled
             del entry[name]

@@ -388,3 +388,52 @@ def test_a_reload_forgets_the_retry_marks_of_removed_hosts(clock: FakeClock):
         assert loop._retrying == set()
     finally:
         loop.stop()
+
+
+def test_the_slotted_schedule_takes_exactly_what_a_plain_due_table_says():
+    """DueSchedule keeps due times in 10 ms slots (a timing wheel), not one heap entry per host:
+    through random adds, expedites, removals and finishes, take_due and next_due must give what a
+    plain table of name -> (due, order queued) gives: every host due by now, earliest first."""
+    import random
+
+    rng = random.Random(1616)
+    schedule = DueSchedule()
+    names = [f"s{i}" for i in range(60)]
+    table: dict[str, tuple[float, int]] = {}     # what should be queued: name -> (due, push order)
+    order = 0
+    now = 1000.0
+
+    def queued(name: str, due: float) -> None:
+        nonlocal order
+        order += 1
+        table[name] = (due, order)
+
+    for name in names:
+        host = site(name, interval=rng.choice([0.5, 1.0, 3.0]), retry_interval=0.2)
+        schedule.add(host, now)
+        queued(name, now + spread_offset(name, host.interval))
+    for _ in range(3000):
+        roll = rng.random()
+        if roll < 0.1:
+            name = rng.choice(names)
+            accepted = schedule.expedite(name, now)
+            assert accepted == (name in table)
+            if accepted and table[name][0] > now:
+                queued(name, now)
+        elif roll < 0.13:
+            name = rng.choice(names)
+            schedule.remove(name)
+            table.pop(name, None)
+            schedule.add(site(name, interval=1.0, retry_interval=0.2), now, due=now + rng.uniform(0, 2))
+            queued(name, schedule.due_time(name))  # type: ignore[arg-type]
+        else:
+            now += rng.choice([0.0, 0.004, 0.01, 0.05, 0.2, 1.3])
+            taken = schedule.take_due(now)
+            expected = sorted((due, n, name) for name, (due, n) in table.items() if due <= now)
+            assert [(d.due_at, d.host.name) for d in taken] == [(due, name) for due, _, name in expected]
+            for due in taken:
+                del table[due.host.name]
+                next_due, _ = schedule.finish(due.host.name, due.latest_slot, now + rng.uniform(0, 0.3),
+                                              retry=rng.random() < 0.3)
+                queued(due.host.name, next_due)
+        assert schedule.next_due() == (min(due for due, _ in table.values()) if table else None)
