@@ -517,19 +517,25 @@ class IcmpRound:
         last_deadline = 0.0
         counts, intervals, timeouts = self.counts, self.intervals, self.timeouts
         send = self._send
-        raw_v4: _Channel | None = None     # once open: first echoes to IPv4 targets go out in batches
+        raw_v4: _Channel | None = None     # once open: echoes to IPv4 targets go out in batches
         while True:
             now = clock()
             budget = SEND_BATCH
             if first_pos < len(order) and raw_v4 is not None:
-                sent_to, last_deadline = self._send_firsts_raw_v4(raw_v4, order, first_pos, budget, follow_ups,
-                                                                  last_deadline)
-                budget -= sent_to - first_pos
-                first_pos = sent_to
+                end = min(len(order), first_pos + budget)
+                done, last_deadline = self._send_raw_v4(raw_v4, [(i, 0) for i in order[first_pos:end]], follow_ups,
+                                                        last_deadline)
+                budget -= done
+                first_pos += done
             if first_pos >= len(order) and raw_v4 is not None and follow_ups and follow_ups[0][0] <= now:
-                sent_now, last_deadline, now = self._send_follow_ups_raw_v4(raw_v4, follow_ups, now, budget,
-                                                                            last_deadline)
-                budget -= sent_now
+                due_now = []
+                while len(due_now) < budget and follow_ups and follow_ups[0][0] <= now:
+                    due_now.append(heapq.heappop(follow_ups))
+                done, last_deadline = self._send_raw_v4(raw_v4, [(i, echo) for _, i, echo in due_now], follow_ups,
+                                                        last_deadline)
+                for item in due_now[done:]:      # left to _send() below
+                    heapq.heappush(follow_ups, item)
+                budget -= done
             while budget:
                 if first_pos < len(order):
                     index, echo = order[first_pos], 0
@@ -568,68 +574,22 @@ class IcmpRound:
             elif wait > 0:
                 time.sleep(wait)
 
-    def _send_firsts_raw_v4(self, channel: _Channel, order: list[int], position: int, budget: int,
-                            follow_ups: list[tuple[float, int, int]], last_deadline: float) -> tuple[int, float]:
-        """Send the first echo of order[position:position + budget] through the raw IPv4
-        `channel`, as _send() would, in one loop (10,000 targets: ~7 ms less than a call each).
-        Stops before the first target that is not IPv4 or whose send raises, leaving it to
-        _send() (which knows what each error means). Returns (the next position, the latest reply
-        deadline)."""
+    def _send_raw_v4(self, channel: _Channel, batch: list[tuple[int, int]],
+                     follow_ups: list[tuple[float, int, int]], last_deadline: float) -> tuple[int, float]:
+        """Send echo `echo` of target `index` for each (index, echo) of `batch`, in order, through
+        the raw IPv4 `channel`, as _send() would, in one loop (10,000 targets at count 3: ~30,000
+        calls of _send less) and queue each target's next echo. Stops before the first one that is
+        not IPv4 or whose send raises, leaving it to _send() (which knows what each error means).
+        Returns (how many were sent, the latest reply deadline)."""
         sendto = channel.sock.sendto
         families, ips, match_ips, payloads = self.families, self.ips, self.match_ips, self.payloads
         sent, pending, counts, intervals, timeouts = self.sent, self.pending, self.counts, self.intervals, self.timeouts
-        clock, pack, v4 = time.perf_counter, _pack_header, socket.AF_INET
-        slot = self.next_slot
-        end = min(len(order), position + budget)
-        try:
-            while position < end:
-                index = order[position]
-                if families[index] != v4:
-                    break
-                body, body_sum = payloads[index]
-                ident, sequence = slot >> 16, slot & 0xFFFF
-                total = _V4_CHECKSUM_BASE + body_sum + ident + sequence
-                total = (total & 0xFFFF) + (total >> 16)
-                total = (total & 0xFFFF) + (total >> 16)
-                packet = pack(_V4_ECHO_REQUEST, 0, ~total & 0xFFFF, ident, sequence) + body
-                sent_at = clock()
-                try:
-                    sendto(packet, (ips[index], 0))
-                except OSError:
-                    break
-                slot = (slot + 1) & 0xFFFFFFFF
-                sent[index] += 1
-                pending[(ident, sequence, match_ips[index])] = (index, 0, sent_at)
-                deadline = sent_at + timeouts[index]
-                if deadline > last_deadline:
-                    last_deadline = deadline
-                if counts[index] > 1:
-                    heapq.heappush(follow_ups, (sent_at + intervals[index], index, 1))
-                position += 1
-        finally:
-            self.next_slot = slot
-        return position, last_deadline
-
-    def _send_follow_ups_raw_v4(self, channel: _Channel, follow_ups: list[tuple[float, int, int]], now: float,
-                                budget: int, last_deadline: float) -> tuple[int, float, float]:
-        """Send up to `budget` follow-up echoes due by `now` (moving on as they are sent) through
-        the raw IPv4 `channel`, as _send() would, in one loop (2 of every 3 echoes of a round at
-        count 3). Stops at the first one that is not IPv4 or whose send raises, putting it back
-        for _send() (which knows what each error means). Returns (how many were sent, the latest
-        reply deadline, the time of the last send)."""
-        sendto = channel.sock.sendto
-        families, ips, match_ips, payloads = self.families, self.ips, self.match_ips, self.payloads
-        sent, pending, counts, intervals, timeouts = self.sent, self.pending, self.counts, self.intervals, self.timeouts
-        clock, pack, v4 = time.perf_counter, _pack_header, socket.AF_INET
-        heappop, heappush = heapq.heappop, heapq.heappush
+        clock, pack, v4, push = time.perf_counter, _pack_header, socket.AF_INET, heapq.heappush
         slot = self.next_slot
         done = 0
         try:
-            while done < budget and follow_ups and follow_ups[0][0] <= now:
-                item = heappop(follow_ups)
-                _, index, echo = item
+            for index, echo in batch:
                 if families[index] != v4:
-                    heappush(follow_ups, item)
                     break
                 body, body_sum = payloads[index]
                 ident, sequence = slot >> 16, slot & 0xFFFF
@@ -641,7 +601,6 @@ class IcmpRound:
                 try:
                     sendto(packet, (ips[index], 0))
                 except OSError:
-                    heappush(follow_ups, item)
                     break
                 slot = (slot + 1) & 0xFFFFFFFF
                 sent[index] += 1
@@ -650,12 +609,11 @@ class IcmpRound:
                 if deadline > last_deadline:
                     last_deadline = deadline
                 if echo + 1 < counts[index]:
-                    heappush(follow_ups, (sent_at + intervals[index], index, echo + 1))
+                    push(follow_ups, (sent_at + intervals[index], index, echo + 1))
                 done += 1
-                now = sent_at
         finally:
             self.next_slot = slot
-        return done, last_deadline, now
+        return done, last_deadline
 
     def _send(self, index: int, echo: int) -> float:
         """Send echo `echo` of target `index`; returns when it was sent (or failed), or
