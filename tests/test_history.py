@@ -164,3 +164,29 @@ def test_short_steps_give_the_same_result_as_one_transaction(tmp_path):
                       for t in ("probe_blocks", "rollup_5m", "rollup_1h")])
         assert conn.execute("SELECT count(*) FROM probe_results").fetchone()[0] == 0
     assert dumps[0] == dumps[1] and len(dumps[0][1]) == 4
+
+
+def test_a_round_names_its_hosts_only_when_one_is_new_and_loses_no_row(tmp_path):
+    """record_results writes the rows first and inserts names into history_hosts only when a row
+    found no host id: a new host's rows still land, a round of known hosts (or the same round
+    written again) does not insert every name again."""
+    conn = _store(tmp_path)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    hr.record_results(conn, [_result("a", T0, [1.0]), _result("b", T0, [2.0])], {"a": "up", "b": "up"})
+    assert any("INTO history_hosts" in s for s in statements)              # both were new
+    statements.clear()
+    later = T0 + timedelta(seconds=10)
+    hr.record_results(conn, [_result("a", later, [1.5]), _result("b", later, [])], {"a": "up", "b": "down"})
+    hr.record_results(conn, [_result("a", later, [1.5]), _result("b", later, [])], {"a": "up", "b": "down"})
+    assert not any("INTO history_hosts" in s for s in statements)          # known: rows only
+    newest = T0 + timedelta(seconds=20)
+    hr.record_results(conn, [_result("a", newest, [1.0]), _result("c", newest, [3.0]), _result("b", newest, [2.0])],
+                      {"a": "up", "b": "up", "c": "up"})
+    conn.set_trace_callback(None)
+    until = T0 + timedelta(minutes=1)
+    assert [(s.at_ms, s.alive) for s in hr.raw_samples(conn, "a", T0, until)] == \
+        [(hr.to_ms(T0), True), (hr.to_ms(later), True), (hr.to_ms(newest), True)]
+    assert [(s.at_ms, s.state) for s in hr.raw_samples(conn, "b", T0, until)] == \
+        [(hr.to_ms(T0), 1), (hr.to_ms(later), 3), (hr.to_ms(newest), 1)]
+    assert [s.at_ms for s in hr.raw_samples(conn, "c", T0, until)] == [hr.to_ms(newest)]

@@ -130,9 +130,10 @@ def record_results(conn: sqlite3.Connection, results: Sequence[ProbeResult],
 def _record(conn: sqlite3.Connection, results: Sequence[ProbeResult], states: Mapping[str, str]) -> None:
     # Each row finds its host id through the UNIQUE index on the name: reading the whole
     # history_hosts table into a dict for every batch (20 batches a second at 10,000 hosts) was
-    # the agent's largest single cost.
-    conn.executemany("INSERT OR IGNORE INTO history_hosts(name) VALUES (?)", [(name,) for name in
-                                                                             {r.host for r in results}])
+    # the agent's largest single cost. A host is named in history_hosts once in its life, so the
+    # rows go in first; only when some found no id (rowcount short: a new host) are the names
+    # inserted and the rows written again (INSERT OR REPLACE: the ones already in are rewritten
+    # as they are) - not an INSERT OR IGNORE of every name in every round.
     stamps: dict[datetime, int] = {}
     rows = []
     for result in results:
@@ -142,8 +143,13 @@ def _record(conn: sqlite3.Connection, results: Sequence[ProbeResult], states: Ma
         rows.append((at, _state_code(states.get(result.host, "unknown")),
                      1 if result.alive else 0, int(round(result.loss_percent * 100)),
                      _us(result.rtt_min_ms), _us(result.rtt_avg_ms), _us(result.rtt_max_ms), result.host))
-    conn.executemany("INSERT OR REPLACE INTO probe_results SELECT id, ?, ?, ?, ?, ?, ?, ? FROM history_hosts "
-                     "WHERE name = ?", rows)
+    insert = ("INSERT OR REPLACE INTO probe_results SELECT id, ?, ?, ?, ?, ?, ?, ? FROM history_hosts "
+              "WHERE name = ?")
+    if conn.executemany(insert, rows).rowcount == len(rows):
+        return
+    conn.executemany("INSERT OR IGNORE INTO history_hosts(name) VALUES (?)", [(name,) for name in
+                                                                             {r.host for r in results}])
+    conn.executemany(insert, rows)
 
 
 # --- packing raw samples ------------------------------------------------------------------------
