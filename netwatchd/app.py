@@ -232,7 +232,7 @@ class Agent:
         from netwatchd.report.scheduled import ReportScheduler
         from netwatchd.router.confirm import Confirmer
         from netwatchd.router.health import HealthWatcher
-        from netwatchd.schedule import PROBE_TICK_SECONDS, ProbeLoop
+        from netwatchd.schedule import ProbeLoop, probe_pace
         from netwatchd.web.metrics import Metrics
 
         for secret in config.secrets():
@@ -300,9 +300,11 @@ class Agent:
         self._last_availability = float("-inf")
         self._reporter: threading.Thread | None = None
         self.bot = self._make_bot(config)
-        self.loop = ProbeLoop(probe_targets(self.watched), probe_fn=self.probe_fn,
+        targets = probe_targets(self.watched)
+        tick, early = probe_pace(len(targets))
+        self.loop = ProbeLoop(targets, probe_fn=self.probe_fn,
                               on_results=self.handle_results, needs_retry=self.needs_retry,
-                              clock=self.clock, tick=PROBE_TICK_SECONDS,
+                              clock=self.clock, tick=tick, early=early,
                               on_lateness=self.metrics.observe_lateness, settling=self.settling)
         self.web = self._make_web(config)
         self.crosscheck = self._make_crosscheck(self.watched, crosscheck_memory)
@@ -983,7 +985,11 @@ class Agent:
             self.known = self.engine.seen()
             with self._page_lock:
                 self._page_changes = None   # the next page checks every site
-        self.loop.replace_hosts(probe_targets(watched))
+        from netwatchd.schedule import probe_pace
+
+        targets = probe_targets(watched)
+        self.loop.replace_hosts(targets)
+        self.loop.set_pace(*probe_pace(len(targets)))
         for name in removed:
             self.metrics.remove_host(name)
             self.latest.pop(name, None)

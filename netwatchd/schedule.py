@@ -45,6 +45,24 @@ ProbeFn = Callable[..., list[ProbeResult]]
 """probe_fn(hosts: Sequence[HostSpec], *, clock: Clock) -> list[ProbeResult] (e.g. probes.probe_hosts)."""
 PROBE_TICK_SECONDS = 0.05
 """How often the agent's schedule is looked at: part of every detection delay."""
+BIG_SCHEDULE_SITES = 2_000
+BIG_PROBE_TICK_SECONDS = 0.2
+"""The tick from BIG_SCHEDULE_SITES sites on, each host taken up to one tick before its slot."""
+
+
+def probe_pace(sites: int) -> tuple[float, float]:
+    """(tick, early) for a schedule of `sites` hosts: how often it is looked at, and how long before
+    its slot a host may be taken.
+
+    Below BIG_SCHEDULE_SITES: every 50 ms, each host when due (up to 50 ms after its slot). From
+    it on, every 200 ms, taking each host due within the next 200 ms: its probe starts between
+    200 ms before its slot and its slot, never later because of the tick. A round has a fixed cost
+    (waking threads and caches, the socket, two transactions: ~0.4-0.7 ms whatever its size), and
+    at 10,000 sites a 50 ms tick made 20 rounds a second of ~50 sites: ~3 points of a core more
+    than 5 rounds of ~200 (measured with the whole agent: 12.2 % at 50 ms, 9.2 % at 200 ms)."""
+    if sites >= BIG_SCHEDULE_SITES:
+        return BIG_PROBE_TICK_SECONDS, BIG_PROBE_TICK_SECONDS
+    return PROBE_TICK_SECONDS, 0.0
 SLOT_SECONDS = 0.01
 """Width of a DueSchedule slot: hosts due within one are kept in one list."""
 
@@ -163,24 +181,26 @@ class DueSchedule:
             heapq.heappop(keys)
         return None
 
-    def take_due(self, now: float) -> list[Due]:
-        """Take every host due at `now` off the schedule (it is then in flight), in due order.
+    def take_due(self, now: float, until: float | None = None) -> list[Due]:
+        """Take every host due by `until` (default: `now`) off the schedule (it is then in
+        flight), in due order.
 
-        A host more than one period late had runs missed: they are coalesced into this one run
-        and counted in `Due.missed`.
+        A host more than one period late at `now` had runs missed: they are coalesced into this
+        one run and counted in `Due.missed`.
         """
+        horizon = now if until is None else max(now, until)
         keys, slots = self._slot_keys, self._slots
-        last = int(now // SLOT_SECONDS)
+        last = int(horizon // SLOT_SECONDS)
         found: list[tuple[float, int, str]] = []
         while keys and keys[0] <= last:
             key = keys[0]
             slot = slots[key]
             if key < last:              # the whole slot is due
                 found.extend(slot)
-            else:                       # the slot `now` is in: only what is due by now
-                later = [item for item in slot if item[0] > now]
+            else:                       # the slot `horizon` is in: only what is due by then
+                later = [item for item in slot if item[0] > horizon]
                 if later:
-                    found.extend(item for item in slot if item[0] <= now)
+                    found.extend(item for item in slot if item[0] <= horizon)
                     slots[key] = later
                     break
                 found.extend(slot)
@@ -235,14 +255,16 @@ class ProbeLoop:
     timeout), so with a dead site in most ticks about tick_rate x that many rounds run at once:
     `icmp_workers` (threads are only started when needed) bounds them; beyond it rounds queue
     and their hosts are logged as late. `on_lateness(seconds)` (optional) gets, as each batch
-    starts, how late each of its hosts is (start - due time; the metrics' lateness histogram).
+    starts, how late each of its hosts is (start - due time, 0 for a host taken early; the
+    metrics' lateness histogram). `early`: how long before its slot a host may be taken (see
+    probe_pace; 0 = only when due).
     `settling(names)` (optional) answers needs_retry for a whole batch at once: the names among
     `names` that need a retry.
     """
 
     def __init__(self, hosts: Sequence[HostSpec], *, probe_fn: ProbeFn,
                  on_results: Callable[[list[ProbeResult]], Any],
-                 needs_retry: Callable[[str], bool], clock: Clock, tick: float = 0.1,
+                 needs_retry: Callable[[str], bool], clock: Clock, tick: float = 0.1, early: float = 0.0,
                  icmp_workers: int = 32, other_workers: int = 32,
                  on_lateness: Callable[[list[float]], Any] | None = None,
                  settling: Callable[[list[str]], Iterable[str]] | None = None) -> None:
@@ -253,6 +275,7 @@ class ProbeLoop:
         self._needs_retry = needs_retry
         self._clock = clock
         self._tick = tick
+        self._early = early
         self._lock = threading.Lock()
         self._results_lock = threading.Lock()
         self._schedule = DueSchedule()
@@ -285,7 +308,8 @@ class ProbeLoop:
         failing: list[Due] = []
         others: list[Due] = []
         with self._lock:
-            taken = self._schedule.take_due(self._clock.monotonic())
+            now = self._clock.monotonic()
+            taken = self._schedule.take_due(now, now + self._early)
             if not taken:
                 return []
             # one pass: failing sites wait out their timeouts in a round of their own, so the
@@ -338,7 +362,7 @@ class ProbeLoop:
         if self._on_lateness is not None:
             started = clock.monotonic()
             try:
-                self._on_lateness([started - d[1] for d in batch])
+                self._on_lateness([started - d[1] if started > d[1] else 0.0 for d in batch])
             except Exception:
                 log.exception("recording the probe lateness failed")
         try:
@@ -365,7 +389,7 @@ class ProbeLoop:
         finished = clock.monotonic()
         with self._lock:
             retrying, finish = self._retrying, self._schedule.finish
-            for due, name in zip(batch, names):
+            for due, name in zip(batch, names, strict=True):
                 retry = name in again
                 if retry:
                     retrying.add(name)
@@ -409,6 +433,11 @@ class ProbeLoop:
         with self._lock:
             self._schedule.replace(hosts, self._clock.monotonic())
             self._retrying &= {h.name for h in self._schedule.hosts()}
+
+    def set_pace(self, tick: float, early: float) -> None:
+        """Look at the schedule every `tick` seconds from the next tick on, taking hosts up to
+        `early` seconds before their slot (see probe_pace)."""
+        self._tick, self._early = tick, early
 
     # -- background running -------------------------------------------------------------------
     def start(self) -> None:

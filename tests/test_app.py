@@ -634,3 +634,13 @@ def test_health_fails_when_probe_rounds_stop_and_follows_a_reloaded_interval(tmp
     assert ok and detail.startswith("last probe round"), detail
     assert agent.apply_config(make_config(tmp_path, None, [site("core", None, disabled=True)])).ok
     assert agent.health() == (True, "no hosts configured")
+
+
+def test_from_2000_sites_the_schedule_is_looked_at_every_200_ms_and_a_reload_follows(tmp_path, clock):
+    from netwatchd.schedule import BIG_SCHEDULE_SITES
+
+    many = [site(f"s{i:04d}", None) for i in range(BIG_SCHEDULE_SITES)]
+    agent = Agent(make_config(tmp_path, None, many), clock=clock, probe_fn=Network().probe)
+    assert (agent.loop._tick, agent.loop._early) == (0.2, 0.2)
+    assert agent.apply_config(make_config(tmp_path, None, many[:100])).ok
+    assert (agent.loop._tick, agent.loop._early) == (0.05, 0.0)

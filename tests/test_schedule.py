@@ -437,3 +437,54 @@ def test_the_slotted_schedule_takes_exactly_what_a_plain_due_table_says():
                                               retry=rng.random() < 0.3)
                 queued(due.host.name, next_due)
         assert schedule.next_due() == (min(due for due, _ in table.values()) if table else None)
+
+
+# -- the pace at scale --------------------------------------------------------------------------
+
+def test_the_pace_is_50_ms_on_time_below_2000_sites_and_200_ms_early_from_there():
+    from netwatchd.schedule import BIG_SCHEDULE_SITES, probe_pace
+
+    assert probe_pace(18) == probe_pace(BIG_SCHEDULE_SITES - 1) == (0.05, 0.0)
+    assert probe_pace(BIG_SCHEDULE_SITES) == probe_pace(10_000) == (0.2, 0.2)
+
+
+def test_take_due_until_takes_what_is_due_within_the_window_and_counts_nothing_missed():
+    schedule = DueSchedule()
+    for name, due in (("a", 10.0), ("b", 10.15), ("c", 10.25)):
+        schedule.add(site(name, interval=10.0), now=0.0, due=due)
+    taken = schedule.take_due(10.0, 10.2)
+    assert [(d.host.name, d.due_at, d.missed) for d in taken] == [("a", 10.0, 0), ("b", 10.15, 0)]
+    assert schedule.take_due(10.05, 10.25)[0].host.name == "c"
+    assert schedule.take_due(30.0, 30.0) == []          # all three in flight: never taken twice
+    assert schedule.finish("b", 10.15, 10.3, retry=False) == (20.15, 0)   # the phase is the slot's
+
+
+def test_an_early_loop_starts_each_probe_within_one_tick_before_its_slot_and_keeps_the_phase(clock: FakeClock):
+    """The pace from 2,000 sites on: every host's probes start in [slot - early, slot], one probe a
+    slot, slots every interval apart; a host taken early is reported 0 s late."""
+    hosts = [site(f"h{i}", interval=2.0) for i in range(40)]
+    starts: dict[str, list[float]] = {h.name: [] for h in hosts}
+    late: list[float] = []
+
+    def probe(batch, *, clock):
+        for h in batch:
+            starts[h.name].append(clock.monotonic())
+        return Recorder()(batch, clock=clock)
+
+    loop = ProbeLoop(hosts, probe_fn=probe, on_results=lambda r: None, needs_retry=lambda n: False,
+                     clock=clock, tick=0.2, early=0.2, on_lateness=late.extend)
+    slots = {h.name: loop.due_time(h.name) for h in hosts}
+    try:
+        for _ in range(int(10 / 0.2)):                 # ten seconds of 200 ms ticks
+            loop.run_once()
+            clock.advance(0.2)
+    finally:
+        loop.stop()
+    for name, first in slots.items():
+        assert first is not None
+        times = starts[name]
+        assert len(times) >= 4, name
+        for k, started in enumerate(times):
+            slot = first + 2.0 * k
+            assert slot - 0.2 - 1e-9 <= started <= slot + 1e-9, (name, k, started, slot)
+    assert late and max(late) == 0.0 and min(late) == 0.0

@@ -528,7 +528,7 @@ class IcmpRound:
                 budget -= done
                 first_pos += done
             if first_pos >= len(order) and raw_v4 is not None and follow_ups and follow_ups[0][0] <= now:
-                due_now = []
+                due_now: list[tuple[float, int, int]] = []
                 while len(due_now) < budget and follow_ups and follow_ups[0][0] <= now:
                     due_now.append(heapq.heappop(follow_ups))
                 done, last_deadline = self._send_raw_v4(raw_v4, [(i, echo) for _, i, echo in due_now], follow_ups,
