@@ -15,7 +15,9 @@ measured from outside the process:
                        rows of the last minutes are compacted into 5-minute blocks later, so a short
                        window shows the upper bound; the soak shows the steady rate
   lateness p99         netwatchd_probe_lateness_seconds (actual start of each host's probe minus the
-                       moment it was due), the window's share of the histogram, interpolated
+                       moment it was due), the window's share of the histogram, interpolated; /metrics
+                       is scraped at the window's start and end with Accept-Encoding: gzip, as
+                       Prometheus scrapes
   max-instances        "maximum number of running instances reached" lines in the agent's log,
                        from start-up on (the probe tick must never overrun)
   /api/status          the poller's response times (p50 / p95)
@@ -39,6 +41,7 @@ Every packet goes to loopback.
 from __future__ import annotations
 
 import argparse
+import gzip
 import http.client
 import os
 import re
@@ -119,11 +122,16 @@ def store_bytes(data_dir: Path) -> int:
 
 
 def scrape(port: int, path: str) -> tuple[int, bytes]:
+    """GET path with Accept-Encoding: gzip, as Prometheus scrapes (and a browser polls); the body
+    comes back decompressed."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
         reply = conn.getresponse()
-        return reply.status, reply.read()
+        body = reply.read()
+        if reply.getheader("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        return reply.status, body
     finally:
         conn.close()
 

@@ -168,6 +168,7 @@ def test_a_large_exposition_arrives_whole_through_the_sliced_write():
     assert len(expected) > 4 * WRITE_SLICE
     with StatusServer(WebSpec(host="127.0.0.1", port=0), snapshot=dict, metrics=metrics) as srv, \
             requests.Session() as session:
+        session.headers["Accept-Encoding"] = "identity"     # the plain ~2 MB (gzip is tested below)
         for _ in range(2):
             reply = session.get(f"http://127.0.0.1:{srv.port}/metrics", timeout=10)
             assert reply.status_code == 200 and reply.content == expected
@@ -206,3 +207,30 @@ def test_lateness_counted_per_round_is_what_observe_per_value_gives():
     expected = lateness_lines(generate_latest(reference).decode())
     assert len(expected) == len(LATENESS_BUCKETS) + 2 + (0 if float("inf") in edges else 1)
     assert lateness_lines(metrics.render().decode()) == expected
+
+
+def test_a_gzip_scrape_is_the_same_exposition_compressed_as_it_was_written():
+    """Prometheus scrapes with Accept-Encoding: gzip: the body is the plain exposition, gzipped
+    (compressed while written, so 10,000 hosts' ~11 MB of text never exist at once)."""
+    import gzip
+    import http.client
+
+    metrics = Metrics()
+    for i in range(3_000):
+        metrics.observe_probe(ProbeResult.from_rtts(host=f"site-{i:04d}", address="x", probe="icmp", at=AT,
+                                                    sent=3, rtts_ms=[] if i % 7 == 0 else [1.0 + i % 5, 2.0, 1.5]))
+        metrics.set_state(f"site-{i:04d}", State.UP if i % 7 else State.DOWN)
+    assert gzip.decompress(metrics.render_gzip()) == metrics.render()
+    with StatusServer(WebSpec(host="127.0.0.1", port=0), snapshot=dict, metrics=metrics) as srv:
+        bodies = {}
+        for encoding in ("gzip", "identity"):
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+            conn.request("GET", "/metrics", headers={"Accept-Encoding": encoding})
+            reply = conn.getresponse()
+            bodies[encoding] = (reply.getheader("Content-Encoding"), reply.getheader("Vary"), reply.read())
+            conn.close()
+    zipped, plain = bodies["gzip"], bodies["identity"]
+    assert zipped[0] == "gzip" and plain[0] is None and zipped[1] == plain[1] == "Accept-Encoding"
+    assert gzip.decompress(zipped[2]) == plain[2] == metrics.render()
+    assert len(zipped[2]) * 5 < len(plain[2])
+    assert _samples(plain[2].decode())[("netwatchd_host_state", (("host", "site-0007"), ("state", "down")))] == 1

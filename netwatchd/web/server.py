@@ -302,7 +302,10 @@ class StatusServer:
                                   (("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")))
                 return Answer(200, self.status_json(), "application/json", (("Vary", "Accept-Encoding"),))
             if path == "/metrics":
-                return Answer(200, self.metrics.render(), self.metrics.content_type)
+                if "gzip" in headers.get("accept-encoding", ""):     # Prometheus asks for it
+                    return Answer(200, self.metrics.render_gzip(), self.metrics.content_type,
+                                  (("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")))
+                return Answer(200, self.metrics.render(), self.metrics.content_type, (("Vary", "Accept-Encoding"),))
             return _text(404, "not found: try /, /api/status, /metrics or /healthz\n")
         except Exception as exc:  # the page must never take the agent down
             log.exception("status page error on %s", path)
