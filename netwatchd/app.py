@@ -817,20 +817,26 @@ class Agent:
     def refresh_availability(self) -> None:
         """Month-to-date availability per site (the honest split) into /metrics, the same figures
         as the month's report, one site at a time (availability_figures). Never raises."""
-        from netwatchd.report.make import all_sites, availability_figures
+        from netwatchd.report.make import all_sites, iter_availability_figures
 
         now = self.clock.now()
         local = now.astimezone(self.config.tz if hasattr(self.config, "tz") else _zone(self.config.timezone))
         since = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         if since >= now:
             return                  # midnight of the 1st: nothing of this month yet
-        try:
-            figures = availability_figures(self.config, since, now, all_sites(self.watched), now=now)
+        batch: list[tuple[str, Any]] = []
+        try:        # handed over AVAILABILITY_BATCH sites at a time: written in place, nothing kept
+            for item in iter_availability_figures(self.config, since, now, all_sites(self.watched), now=now):
+                batch.append(item)
+                if len(batch) >= AVAILABILITY_BATCH:
+                    self.metrics.set_availability(dict(batch))
+                    batch.clear()
+            self.metrics.set_availability(dict(batch))
         except (NetwatchError, sqlite3.Error) as exc:
             log.error("month-to-date availability for /metrics not computed: %s", redact(str(exc)))
             return
-        self.metrics.set_availability(figures)
-        del figures                 # freed before the heap is trimmed
+        finally:
+            batch.clear()
         release_free_memory()
 
     def _reports_loop(self) -> None:
@@ -1174,6 +1180,10 @@ def _quietly(name: str, fn: Callable[[], None]) -> Callable[[], None]:
 
 MALLOC_MMAP_THRESHOLD = 128 * 1024
 """Blocks this large and larger come from their own mappings, given back when freed."""
+
+
+AVAILABILITY_BATCH = 500
+"""Sites whose month-to-date availability is handed to /metrics at once (see refresh_availability)."""
 
 
 def tune_malloc() -> bool:

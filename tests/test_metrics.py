@@ -234,3 +234,16 @@ def test_a_gzip_scrape_is_the_same_exposition_compressed_as_it_was_written():
     assert gzip.decompress(zipped[2]) == plain[2] == metrics.render()
     assert len(zipped[2]) * 5 < len(plain[2])
     assert _samples(plain[2].decode())[("netwatchd_host_state", (("host", "site-0007"), ("state", "down")))] == 1
+
+
+def test_availability_is_written_into_each_hosts_array_in_place():
+    """Every 5 minutes for every host: the same array is rewritten, not a new one made per host."""
+    metrics = Metrics()
+    metrics.set_availability({"a": (99.5, {"down": 60.0}), "b": (None, {})})
+    first = metrics._availability["a"]
+    metrics.set_availability({"a": (98.0, {"down": 120.0})})
+    assert metrics._availability["a"] is first
+    s = _samples(metrics.render().decode())
+    assert s[("netwatchd_availability_ratio", (("host", "a"),))] == 0.98
+    assert s[("netwatchd_availability_seconds", (("host", "a"), ("part", "down")))] == 120.0
+    assert math.isnan(s[("netwatchd_availability_ratio", (("host", "b"),))])

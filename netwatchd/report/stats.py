@@ -60,7 +60,7 @@ RUNNING_GRACE_S = 120.0
 Interval = tuple[datetime, datetime]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SiteInfo:
     name: str
     group: str = ""

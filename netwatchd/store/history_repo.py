@@ -263,12 +263,13 @@ def prune_and_rollup(conn: sqlite3.Connection, now: datetime, retention: Retenti
     if conn.in_transaction:
         _finish(conn, now_ms, retention, compact(conn, cutoff))
         return
-    hosts = [row[0] for row in conn.execute("SELECT DISTINCT host_id FROM probe_results WHERE at_ms < ?",
-                                            (cutoff,))]
+    hosts = sorted(row[0] for row in conn.execute("SELECT DISTINCT host_id FROM probe_results WHERE at_ms < ?",
+                                                  (cutoff,)))
     touched: set[int] = set()
     for start in range(0, len(hosts), max(1, hosts_per_step)):
+        step = hosts[start:start + hosts_per_step]
         with transaction(conn):
-            touched |= compact(conn, cutoff, hosts[start:start + hosts_per_step])
+            touched |= compact(conn, cutoff, (step[0], step[-1]))
     with transaction(conn):
         _finish(conn, now_ms, retention, touched)
 
@@ -283,13 +284,17 @@ def _finish(conn: sqlite3.Connection, now_ms: int, retention: RetentionSpec, tou
     conn.execute("DELETE FROM rollup_1h WHERE bucket_ms < ?", (now_ms - int(retention.rollup_days * DAY_MS),))
 
 
-def compact(conn: sqlite3.Connection, cutoff_ms: int, host_ids: Sequence[int] | None = None) -> set[int]:
-    """Move raw rows older than cutoff_ms (of `host_ids`, default all) into blocks + 5-minute
-    rollups; returns the buckets touched."""
-    only = "" if host_ids is None else f" AND host_id IN ({','.join(str(int(h)) for h in host_ids)})"
+def compact(conn: sqlite3.Connection, cutoff_ms: int, host_ids: tuple[int, int] | None = None) -> set[int]:
+    """Move raw rows older than cutoff_ms (of the host ids from host_ids[0] to host_ids[1], default
+    all) into blocks + 5-minute rollups; returns the buckets touched.
+
+    The range is two parameters of one statement: a step's ids written into the SQL (an IN list of
+    200) made a new prepared statement per step, which the connection's statement cache kept:
+    ~2 MB of SQLite's memory after the first compaction at 10,000 hosts."""
+    only, bounds = ("", ()) if host_ids is None else (" AND host_id BETWEEN ? AND ?", host_ids)
     groups: dict[tuple[int, int], list[Sample]] = {}
     for row in conn.execute("SELECT host_id, at_ms, state, alive, loss_bp, rtt_min_us, rtt_avg_us, rtt_max_us "
-                            f"FROM probe_results WHERE at_ms < ?{only}", (cutoff_ms,)):
+                            f"FROM probe_results WHERE at_ms < ?{only}", (cutoff_ms, *bounds)):
         key = (row[0], row[1] // BUCKET_MS * BUCKET_MS)
         groups.setdefault(key, []).append(Sample(row[1], row[2], bool(row[3]), row[4], row[5], row[6], row[7]))
     if not groups:
@@ -307,7 +312,7 @@ def compact(conn: sqlite3.Connection, cutoff_ms: int, host_ids: Sequence[int] | 
         rollups.append((bucket, host_id, *rollup_samples(bucket, BUCKET_MS, samples)))
     conn.executemany("INSERT OR REPLACE INTO probe_blocks VALUES (?,?,?,?)", blocks)
     conn.executemany("INSERT OR REPLACE INTO rollup_5m VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rollups)
-    conn.execute(f"DELETE FROM probe_results WHERE at_ms < ?{only}", (cutoff_ms,))
+    conn.execute(f"DELETE FROM probe_results WHERE at_ms < ?{only}", (cutoff_ms, *bounds))
     return {bucket for _, bucket in groups}
 
 
