@@ -816,7 +816,8 @@ class Agent:
 
     def refresh_availability(self) -> None:
         """Month-to-date availability per site (the honest split) into /metrics, the same figures
-        as the month's report, one site at a time (availability_figures). Never raises."""
+        as the month's report: computed by a new interpreter (report/apart.py), or here one site at
+        a time when that fails (availability_figures; its errors are logged). Never raises."""
         from netwatchd.report.make import all_sites, iter_availability_figures
 
         now = self.clock.now()
@@ -824,6 +825,14 @@ class Agent:
         since = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         if since >= now:
             return                  # midnight of the 1st: nothing of this month yet
+        from netwatchd.report.apart import figures_apart
+        from netwatchd.web.metrics import AVAILABILITY_PARTS
+
+        values = figures_apart(self.watched, since, now, now, AVAILABILITY_PARTS)   # in a new interpreter
+        if values is not None:
+            self.metrics.set_availability_values((h.name for h in self.watched.hosts if not h.disabled), values)
+            del values
+            return
         batch: list[tuple[str, Any]] = []
         try:        # handed over AVAILABILITY_BATCH sites at a time: written in place, nothing kept
             for item in iter_availability_figures(self.config, since, now, all_sites(self.watched), now=now):

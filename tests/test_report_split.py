@@ -267,3 +267,25 @@ def test_observation_and_classification_rules() -> None:
         ("up", wib(1, 14), until)]
     assert classify(segments, Observation()) == segments[:1] + [Segment("parent", wib(1, 12), wib(1, 12, 31))] + \
         segments[2:]
+
+
+def test_the_availability_computed_by_a_new_interpreter_is_the_in_process_figures(store: Path) -> None:
+    """report/apart.py (what the agent uses every 5 minutes) gives /metrics exactly what
+    availability_figures gives, on the month's real store file."""
+    from netwatchd.config.loader import load_config
+    from netwatchd.report.apart import figures_apart
+    from netwatchd.report.make import all_sites, availability_figures
+    from netwatchd.web.metrics import AVAILABILITY_PARTS, Metrics
+
+    config = load_config(store)
+    since, until = wib(1), wib(25, 3, 20)
+    values = figures_apart(config, since, until, until, AVAILABILITY_PARTS)
+    assert values is not None
+    apart, here = Metrics(), Metrics()
+    apart.set_availability_values((h.name for h in config.hosts if not h.disabled), values)
+    here.set_availability(availability_figures(config, since, until, all_sites(config), now=until))
+    def availability(metrics: Metrics) -> list[str]:
+        return [line for line in metrics.render().decode().splitlines() if line.startswith("netwatchd_availability")]
+
+    assert availability(apart) == availability(here)
+    assert any("netwatchd_availability_seconds" in line and not line.endswith(" 0.0") for line in availability(apart))

@@ -218,6 +218,21 @@ class Metrics:
                     for index, value in enumerate(values):
                         current[index] = value
 
+    def set_availability_values(self, hosts: Iterable[str], values: array) -> None:
+        """set_availability from a flat array: per host (in `hosts` order) the percent (NaN
+        without data), then the seconds of each AVAILABILITY_PARTS; written in place."""
+        width = 1 + len(AVAILABILITY_PARTS)
+        with self._lock:
+            table = self._availability
+            for index, host in enumerate(hosts):
+                base = index * width
+                current = table.get(host)
+                if current is None:
+                    table[host] = values[base:base + width]
+                else:
+                    for offset in range(width):
+                        current[offset] = values[base + offset]
+
     def observe_hook(self, name: str, outcome: str, error: str | None = None) -> None:
         """One hook run: ok, failed (retried) or dead (given up)."""
         label = name[:64]
