@@ -1208,12 +1208,10 @@ def tune_malloc() -> bool:
       `malloc_trim` cannot always give back (at 10,000 hosts the heap held 12 MB free of 30;
       pinned: under 1.5 MB free of 13, RSS ~8 MB lower). Setting it also fixes the trim threshold.
     """
-    try:
-        import ctypes
-
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    libc = _glibc()
+    if libc is None or not hasattr(libc, "mallopt"):
         return False
+    mallopt = libc.mallopt
     mallopt(-8, 2)                          # M_ARENA_MAX
     mallopt(-3, MALLOC_MMAP_THRESHOLD)      # M_MMAP_THRESHOLD
     mallopt(-1, MALLOC_MMAP_THRESHOLD)      # M_TRIM_THRESHOLD: the heap's free top goes back above this
@@ -1232,14 +1230,20 @@ def release_free_memory() -> None:
 
 
 @functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
+def _glibc() -> Any:
+    """The C library's handle (ctypes), looked up once; None where there is none."""
     try:
         import ctypes
 
-        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
-        return trim
-    except (OSError, AttributeError):
+        return ctypes.CDLL(None)
+    except OSError:
         return None
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    libc = _glibc()
+    trim: Callable[[int], int] | None = getattr(libc, "malloc_trim", None) if libc is not None else None
+    return trim
 
 
 def _freeze_startup_objects() -> None:

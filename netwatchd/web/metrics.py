@@ -37,7 +37,7 @@ import threading
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -203,35 +203,29 @@ class Metrics:
         self.bot_commands.labels(_safe_label(name), _safe_label(outcome)).inc()
 
     def set_availability(self, figures: Mapping[str, tuple[float | None, Mapping[str, float]]]) -> None:
-        """host -> (availability percent or None, seconds per part), month to date. A host's array
-        is written in place (every 5 minutes for every host: 10,000 new arrays each time were
-        churn among the agent's lasting objects)."""
+        """host -> (availability percent or None, seconds per part), month to date; written in place
+        (_write_availability)."""
         with self._lock:
-            table = self._availability
             for host, (percent, parts) in figures.items():
-                values = (math.nan if percent is None else percent,
-                          *(parts.get(p, math.nan) for p in AVAILABILITY_PARTS))
-                current = table.get(host)
-                if current is None:
-                    table[host] = array("d", values)
-                else:
-                    for index, value in enumerate(values):
-                        current[index] = value
+                self._write_availability(host, (math.nan if percent is None else percent,
+                                                *(parts.get(p, math.nan) for p in AVAILABILITY_PARTS)))
 
     def set_availability_values(self, hosts: Iterable[str], values: array) -> None:
         """set_availability from a flat array: per host (in `hosts` order) the percent (NaN
-        without data), then the seconds of each AVAILABILITY_PARTS; written in place."""
+        without data), then the seconds of each AVAILABILITY_PARTS."""
         width = 1 + len(AVAILABILITY_PARTS)
         with self._lock:
-            table = self._availability
             for index, host in enumerate(hosts):
-                base = index * width
-                current = table.get(host)
-                if current is None:
-                    table[host] = values[base:base + width]
-                else:
-                    for offset in range(width):
-                        current[offset] = values[base + offset]
+                self._write_availability(host, values[index * width:(index + 1) * width])
+
+    def _write_availability(self, host: str, row: Sequence[float]) -> None:
+        """One host's row into its array, in place (every 5 minutes for every host: 10,000 new
+        arrays each time were churn among the agent's lasting objects). Caller holds the lock."""
+        current = self._availability.get(host)
+        if current is None:
+            self._availability[host] = array("d", row)
+        else:
+            current[:] = array("d", row)
 
     def observe_hook(self, name: str, outcome: str, error: str | None = None) -> None:
         """One hook run: ok, failed (retried) or dead (given up)."""
