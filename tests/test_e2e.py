@@ -150,7 +150,10 @@ def test_a_bot_api_outage_during_an_outage_delivers_everything_in_order_after_re
     run.restore("Taman")
     run.wait_states(lambda s: s.get("Taman") == "up", TIMING.bound + 4)
     time.sleep(1.0)
-    assert run.timing_records()[before:] == []           # nothing got through the outage
+    # nothing about the sites cut here got through the outage (a message about another site, queued
+    # for the chat's next slot before the outage began, may land in the moment before it does)
+    through = [e for r in run.timing_records()[before:] for e in _events(r) if e[0] in ("Taman", "Candi")]
+    assert through == [], through
     assert run.telegram.calls("sendMessage"), "the agent did try to deliver"
     run.telegram.set_outage(False)
     run.restore("Candi")
