@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 from netwatchd import __version__
 from netwatchd.clock import Clock, StepWatch, SystemClock
 from netwatchd.config.apart import load_config_apart
-from netwatchd.config.kinds import format_duration
+from netwatchd.config.durations import format_duration
 from netwatchd.config.model import Config, HostSpec
 from netwatchd.engine.engine import CONFIRMATION_FIELDS, SELF_HOST, AlertEngine, HostState, Seen, self_check_hosts
 from netwatchd.engine.mutes import MuteTimers
@@ -818,8 +818,6 @@ class Agent:
         """Month-to-date availability per site (the honest split) into /metrics, the same figures
         as the month's report: computed by a new interpreter (report/apart.py), or here one site at
         a time when that fails (availability_figures; its errors are logged). Never raises."""
-        from netwatchd.report.make import all_sites, iter_availability_figures
-
         now = self.clock.now()
         local = now.astimezone(self.config.tz if hasattr(self.config, "tz") else _zone(self.config.timezone))
         since = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -833,6 +831,8 @@ class Agent:
             self.metrics.set_availability_values((h.name for h in self.watched.hosts if not h.disabled), values)
             del values
             return
+        from netwatchd.report.make import all_sites, iter_availability_figures  # only for the fallback
+
         batch: list[tuple[str, Any]] = []
         try:        # handed over AVAILABILITY_BATCH sites at a time: written in place, nothing kept
             for item in iter_availability_figures(self.config, since, now, all_sites(self.watched), now=now):

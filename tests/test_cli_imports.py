@@ -135,3 +135,26 @@ def test_an_agent_without_routers_never_loads_librouteros(config: Path) -> None:
     done = subprocess.run([sys.executable, "-c", AGENT_WITHOUT_ROUTERS, str(config), str(closed_port)],
                           cwd=config.parent, capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["AGENT", "False", "QUERY", "True"], done.stdout + done.stderr
+
+
+AGENT_AFTER_START_READ = """
+import sys
+from netwatchd.app import Agent
+from netwatchd.config.apart import load_config_apart
+agent = Agent(load_config_apart(sys.argv[1]))     # Telegram: a closed loopback port, never called here
+agent.reports_once()
+assert agent.bot is not None
+late = ("yaml", "difflib", "netwatchd.config.loader", "netwatchd.config.reader", "netwatchd.config.kinds",
+        "netwatchd.config.schema", "netwatchd.report.make", "netwatchd.report.data")
+print("HELD", *sorted(m for m in late if m in sys.modules))
+"""
+
+
+def test_the_running_agent_holds_no_yaml_parser_or_report_makers(config: Path) -> None:
+    """hosts.yaml is read in a child (config/apart.py): the parser, YAML and the schema (~3 MB of
+    modules) never load in the agent, and the report makers load with the first report asked for."""
+    config.write_text(config.read_text("utf-8") + "telegram:\n  token: 123456:" + "A" * 35 + "\n"
+                      "  chat_ids: [-1001]\n  admins: [1001]\n  api_url: http://127.0.0.1:9/\n", "utf-8")
+    done = subprocess.run([sys.executable, "-c", AGENT_AFTER_START_READ, str(config)],
+                          cwd=config.parent, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["HELD"], done.stdout + done.stderr

@@ -41,8 +41,6 @@ from netwatchd.errors import ProbeError, ReportError, RouterError, StoreError
 from netwatchd.jsonl import last_record
 from netwatchd.models import ProbeResult
 from netwatchd.probes import probe_hosts
-from netwatchd.report.make import MIME, all_sites, make_report
-from netwatchd.report.make import render as render_document
 from netwatchd.router import netwatch
 from netwatchd.router.client import RouterClient, RouterPool
 from netwatchd.router.values import ros_bool
@@ -309,6 +307,9 @@ REPORT_FORMATS = ("pdf", "html", "csv")
 def _report(command: ParsedCommand, ctx: BotContext) -> list[Reply]:
     """Month-to-date availability, computed by the report maths (netwatchd.report) from the store:
     a table, or with `pdf` / `html` / `csv` the report file itself."""
+    from netwatchd.report.make import MIME, all_sites, make_report  # loaded when first asked for
+    from netwatchd.report.make import render as render_document
+
     fmt = command.args[0].lower().lstrip("/") if command.args else None
     if fmt is not None and (fmt not in REPORT_FORMATS or len(command.args) > 1):
         raise CommandInputError("usage", usage=say(ctx.language, "report_usage"))

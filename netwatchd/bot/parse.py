@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from netwatchd.config import kinds as config_kinds
+from netwatchd.config import durations as config_durations
 from netwatchd.config.model import Config, HostSpec
 
 MAX_PING_COUNT = 20
@@ -143,7 +143,7 @@ def parse_duration(word: str) -> float:
     Raises CommandInputError when malformed or out of bounds.
     """
     try:
-        total = config_kinds.parse_duration(word.strip())
+        total = config_durations.parse_duration(word.strip())
     except ValueError:
         raise CommandInputError("bad_duration", value=word[:20]) from None
     if not MIN_MUTE_SECONDS <= total <= MAX_MUTE_SECONDS:

@@ -29,11 +29,18 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from netwatchd.config.loader import load_config
 from netwatchd.config.model import Config, compacted
 from netwatchd.logs import adopt_secret_forms, secret_forms
 
 log = logging.getLogger(__name__)
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """The loader's `load_config`, imported only when a file is read here: the parser, YAML and the
+    schema (~3 MB of modules) then live in the child that reads, not in the running agent."""
+    from netwatchd.config.loader import load_config as read
+
+    return read(path, environ)
 
 
 def load_config_apart(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:

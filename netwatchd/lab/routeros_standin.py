@@ -66,7 +66,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from netwatchd.config.kinds import parse_duration
+from netwatchd.config.durations import parse_duration
 from netwatchd.errors import LabError
 from netwatchd.lab.routeros_personality import Personality, format_ros_time, format_ros_uptime
 from netwatchd.lab.routeros_policy import DEFAULT_GROUPS, NO_PERMISSION, check_group, required_policy

@@ -34,7 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from netwatchd.config.kinds import format_duration
+from netwatchd.config.durations import format_duration
 from netwatchd.errors import LabError
 from netwatchd.lab.netns import NetnsLab, check_lab_address, require_lab_support
 from netwatchd.schedule import PROBE_TICK_SECONDS

@@ -23,15 +23,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone, tzinfo
 from html import escape
+from typing import TYPE_CHECKING
 
 from netwatchd.clock import Clock
 from netwatchd.config.model import Config, ReportSchedule
 from netwatchd.errors import NetwatchError, ReportError
 from netwatchd.logs import redact
 from netwatchd.report import words
-from netwatchd.report.make import MIME, all_sites, filename, make_report, render, timezone_of
-from netwatchd.report.stats import Report
 from netwatchd.store import Database, outbox_repo, report_repo, transaction
+
+if TYPE_CHECKING:
+    from netwatchd.report.stats import Report
 
 log = logging.getLogger("netwatchd.reports")
 
@@ -146,6 +148,8 @@ class ReportScheduler:
         config = self.config
         if not config.reports:
             return 0
+        from netwatchd.report.make import timezone_of  # the report makers load once reports are configured
+
         now = self.clock.now()
         tz = timezone_of(config.timezone)
         conn = self.db.connect()
@@ -174,6 +178,8 @@ class ReportScheduler:
     def _send(self, conn: sqlite3.Connection, spec: ReportSchedule, key: str, period: Period,
               last_until: datetime | None, tz: tzinfo, now: datetime) -> bool:
         """Make one period's report and enqueue it with the schedule's progress (one transaction)."""
+        from netwatchd.report.make import MIME, all_sites, filename, make_report, render
+
         fmt = spec.format
         try:
             report, inputs = make_report(self.config, period.since, period.until, all_sites(self.config), now=now,

@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from netwatchd.config.kinds import parse_duration
+from netwatchd.config.durations import parse_duration
 from netwatchd.config.model import RouterSpec
 from netwatchd.errors import RouterBusyError, RouterError, RouterPolicyError
 from netwatchd.logs import add_secret, redact

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from netwatchd.clock import Clock, iso_ms
-from netwatchd.config.kinds import parse_duration
+from netwatchd.config.durations import parse_duration
 from netwatchd.errors import RouterError
 from netwatchd.models import NO_ANSWER, RouterAnswer, RouterAsk
 from netwatchd.router.diagnosis import interface_item, log_item, neighbor_item, ping_verdict, route_interface

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from netwatchd.clock import Clock, iso_ms
-from netwatchd.config.kinds import parse_duration
+from netwatchd.config.durations import parse_duration
 from netwatchd.config.model import Config, HealthSpec, RouterSpec
 from netwatchd.errors import RouterError
 from netwatchd.models import State, Transition, TransitionKind

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from netwatchd.config.kinds import parse_duration
+from netwatchd.config.durations import parse_duration
 from netwatchd.errors import UsageError
 from netwatchd.router.netwatch import NetwatchEntry, UnreadableEntry
 

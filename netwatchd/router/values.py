@@ -9,7 +9,7 @@ import re
 from datetime import datetime, tzinfo
 from typing import Any
 
-from netwatchd.config.kinds import parse_duration
+from netwatchd.config.durations import parse_duration
 
 _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
