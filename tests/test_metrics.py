@@ -236,14 +236,25 @@ def test_a_gzip_scrape_is_the_same_exposition_compressed_as_it_was_written():
     assert _samples(plain[2].decode())[("netwatchd_host_state", (("host", "site-0007"), ("state", "down")))] == 1
 
 
-def test_availability_is_written_into_each_hosts_array_in_place():
-    """Every 5 minutes for every host: the same array is rewritten, not a new one made per host."""
+def test_availability_is_written_into_each_hosts_row_in_place():
+    """Every 5 minutes for every host: the host's row of one flat array is rewritten, nothing new
+    is made per host, and a removed host's row is the next new host's."""
     metrics = Metrics()
     metrics.set_availability({"a": (99.5, {"down": 60.0}), "b": (None, {})})
-    first = metrics._availability["a"]
+    rows = metrics._availability_values
+    size = len(rows)
     metrics.set_availability({"a": (98.0, {"down": 120.0})})
-    assert metrics._availability["a"] is first
+    assert metrics._availability_values is rows and len(rows) == size
     s = _samples(metrics.render().decode())
     assert s[("netwatchd_availability_ratio", (("host", "a"),))] == 0.98
     assert s[("netwatchd_availability_seconds", (("host", "a"), ("part", "down")))] == 120.0
+    assert math.isnan(s[("netwatchd_availability_ratio", (("host", "b"),))])
+    metrics.remove_host("a")
+    metrics.set_availability({"c": (50.0, {"up": 30.0, "down": 30.0})})
+    assert len(rows) == size                                  # c took a's row
+    s = _samples(metrics.render().decode())
+    assert ("netwatchd_availability_ratio", (("host", "a"),)) not in s
+    assert s[("netwatchd_availability_ratio", (("host", "c"),))] == 0.5
+    assert s[("netwatchd_availability_seconds", (("host", "c"), ("part", "up")))] == 30.0
+    assert ("netwatchd_availability_seconds", (("host", "c"), ("part", "degraded"))) not in s
     assert math.isnan(s[("netwatchd_availability_ratio", (("host", "b"),))])
