@@ -275,7 +275,7 @@ class Agent:
         self._tick_wake = threading.Event()     # a held message's moment comes before the next second
         self.metrics = Metrics()
         self.metrics.set_states(self.known)
-        self.latest: dict[str, ProbeResult] = {}
+        self.latest: dict[str, ProbeResult] = self.metrics.latest_results   # written by observe_probes
         self.rtt_history = RttHistories(RTT_HISTORY_LENGTH)
         self._snapshot_encoder: SnapshotEncoder | None = None
         self._page_lock = threading.Lock()
@@ -410,12 +410,9 @@ class Agent:
         if wake:
             self._tick_wake.set()
         self.last_round_monotonic = self.clock.monotonic()
-        latest, history = self.latest, self.rtt_history
-        for result in results:
-            latest[result.host] = result
-        history.append_all([(r.host, r.rtt_avg_ms) for r in results])
+        self.rtt_history.append_all([(r.host, r.rtt_avg_ms) for r in results])
+        self.metrics.observe_probes(results)          # and self.latest, the same table
         self._page_touched(r.host for r in results)   # after the update: a page built meanwhile misses none
-        self.metrics.observe_probes(results)
         self._record_history(results, states)
         return transitions
 

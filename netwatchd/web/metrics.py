@@ -114,12 +114,14 @@ class Metrics:
                                   ["hook"], registry=reg)
         self._lock = threading.Lock()
         self._lateness_lock = threading.Lock()
-        self._last: dict[str, ProbeResult] = {}      # host -> its last result (shared with the agent)
+        # host -> its last result: the agent's own table of latest results too (Agent.latest), one
+        # 10,000-entry dict instead of two
+        self.latest_results: dict[str, ProbeResult] = {}
+        self._last = self.latest_results
         # host -> ok + fail * _FAIL: one int per host (a [ok, fail] list was 72 bytes more, 0.7 MB
         # at 10,000 hosts)
         self._counts: dict[str, int] = {}
         self._states: dict[str, str] = {}            # host -> state value
-        self._labels: dict[str, str] = {}            # host -> its escaped label value
         # host -> its row in _availability_values: [percent, then the seconds of each of
         # AVAILABILITY_PARTS], NaN for none. Every host's row in one flat array (an array per host
         # was two allocations of ~80 bytes each: 1.6 MB at 10,000 hosts, where the rows are 0.4 MB)
@@ -185,7 +187,7 @@ class Metrics:
     def remove_host(self, host: str) -> None:
         """Drop a host's series (removed from the config on reload)."""
         with self._lock:
-            for table in (self._last, self._counts, self._states, self._labels):
+            for table in (self._last, self._counts, self._states):
                 table.pop(host, None)
             row = self._availability_row.pop(host, None)
             if row is not None:
@@ -287,11 +289,9 @@ class Metrics:
             last, counts, states = dict(self._last), dict(self._counts), dict(self._states)
             availability = dict(self._availability_row)
             rows = self._availability_values[:]
-            labels = self._labels
-            for host in last.keys() | states.keys() | availability.keys():
-                if host not in labels:
-                    labels[host] = _label(host)
-            labels = dict(labels)
+        # made for this scrape (a table kept between scrapes was 0.3 MB more at 10,000 hosts; a
+        # name needing no escape is its own label, no new string)
+        labels = {host: _label(host) for host in last.keys() | states.keys() | availability.keys()}
         number = floatToGoString
 
         def rtt() -> Iterator[str]:

@@ -107,6 +107,11 @@ class RttHistory:
     def __len__(self) -> int:
         return len(self._tenths)
 
+    def last_tenths(self) -> int | None:
+        """The newest point as whole tenths (-1: no reply), None when empty: compared without
+        making a float (the page's cache keeps it for every site)."""
+        return self._tenths[-1] if self._tenths else None
+
     def __getitem__(self, index: int) -> float | None:
         value = self._tenths[index]
         return None if value < 0 else value / 10
@@ -304,9 +309,11 @@ class SnapshotEncoder:
     """
 
     def __init__(self) -> None:
-        self._sites: dict[str, tuple[Any, ...]] = {}
         self._config: Config | None = None
+        # site -> its position on the page; _entries[position] is its cached entry (see _entry) and
+        # _fragments[position] its encoded bytes (one 10,000-entry dict, not one per table)
         self._position: dict[str, int] = {}
+        self._entries: list[tuple[Any, ...]] = []
         self._fragments: list[bytes] = []
         self._summary = _empty_summary()
 
@@ -348,8 +355,12 @@ class SnapshotEncoder:
         held, result = states.get(name), latest_results.get(name)
         history = rtt_history.get(name) or ()
         length = len(history)
-        last = history[-1] if length else None
-        entry = self._sites.get(name)
+        if isinstance(history, RttHistory):
+            last: Any = history.last_tenths()     # an int (small ones shared), not a new float
+        else:
+            last = history[-1] if length else None
+        position = self._position.get(name)
+        entry = None if position is None else self._entries[position]
         if (entry is None or entry[0] is not host or entry[1] is not held or entry[2] is not result
                 or entry[3] != length or entry[4] != last):
             entry = (host, held, result, length, last, *_site_json(_site_head(host), host, held, result, history))
@@ -359,17 +370,17 @@ class SnapshotEncoder:
                     rtt_history: Histories) -> None:
         summary = _empty_summary()
         fragments: list[bytes] = []
-        fresh: dict[str, tuple[Any, ...]] = {}
+        entries: list[tuple[Any, ...]] = []
         position: dict[str, int] = {}
         for host in config.hosts:
             if host.disabled:
                 continue
             entry = self._entry(host, states, latest_results, rtt_history)
-            fresh[host.name] = entry
-            position[host.name] = len(fragments)
+            position[host.name] = len(entries)
+            entries.append(entry)
             _tally(summary, entry, 1)
             fragments.append(entry[7])
-        self._sites, self._fragments, self._position, self._summary = fresh, fragments, position, summary
+        self._entries, self._fragments, self._position, self._summary = entries, fragments, position, summary
         self._config = config
 
     def _encode_changed(self, changed: Iterable[str], states: Mapping[str, Any],
@@ -379,12 +390,12 @@ class SnapshotEncoder:
             index = self._position.get(name)
             if index is None:  # not a site of the page (an anchor, a host removed meanwhile)
                 continue
-            old = self._sites[name]
+            old = self._entries[index]
             entry = self._entry(old[0], states, latest_results, rtt_history)
             if entry is not old:
                 _tally(self._summary, old, -1)
                 _tally(self._summary, entry, 1)
-                self._sites[name] = entry
+                self._entries[index] = entry
                 self._fragments[index] = entry[7]
 
 
