@@ -27,7 +27,8 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import NamedTuple
+from itertools import groupby
+from typing import Any, NamedTuple
 
 from netwatchd.config.model import RetentionSpec
 from netwatchd.models import ProbeResult, State
@@ -290,30 +291,51 @@ def compact(conn: sqlite3.Connection, cutoff_ms: int, host_ids: tuple[int, int] 
 
     The range is two parameters of one statement: a step's ids written into the SQL (an IN list of
     200) made a new prepared statement per step, which the connection's statement cache kept:
-    ~2 MB of SQLite's memory after the first compaction at 10,000 hosts."""
+    ~2 MB of SQLite's memory after the first compaction at 10,000 hosts. The rows are read in
+    the table's own order (host, time) and packed one host's bucket at a time, written
+    COMPACT_FLUSH buckets at a time: holding a whole step's samples (6,000 objects at 10 s) put a
+    ~2 MB peak on the agent every 5 minutes and left ~1 MB of it in pools it never gave back."""
     only, bounds = ("", ()) if host_ids is None else (" AND host_id BETWEEN ? AND ?", host_ids)
-    groups: dict[tuple[int, int], list[Sample]] = {}
-    for row in conn.execute("SELECT host_id, at_ms, state, alive, loss_bp, rtt_min_us, rtt_avg_us, rtt_max_us "
-                            f"FROM probe_results WHERE at_ms < ?{only}", (cutoff_ms, *bounds)):
-        key = (row[0], row[1] // BUCKET_MS * BUCKET_MS)
-        groups.setdefault(key, []).append(Sample(row[1], row[2], bool(row[3]), row[4], row[5], row[6], row[7]))
-    if not groups:
-        return set()
-    blocks, rollups = [], []
-    for (host_id, bucket), samples in groups.items():
+    rows = conn.execute("SELECT host_id, at_ms, state, alive, loss_bp, rtt_min_us, rtt_avg_us, rtt_max_us "
+                        f"FROM probe_results WHERE at_ms < ?{only} ORDER BY host_id, at_ms",
+                        (cutoff_ms, *bounds))
+    touched: set[int] = set()
+    blocks: list[tuple[Any, ...]] = []
+    rollups: list[tuple[Any, ...]] = []
+    for (host_id, bucket), group in groupby(rows, key=_host_and_bucket):
+        samples = [Sample(row[1], row[2], bool(row[3]), row[4], row[5], row[6], row[7]) for row in group]
         existing = conn.execute("SELECT samples, data FROM probe_blocks WHERE bucket_ms=? AND host_id=?",
                                 (bucket, host_id)).fetchone()
         if existing:  # a late result for a bucket already compacted: merge
             merged = {s.at_ms: s for s in decode_block(bucket, existing[0], existing[1])}
             merged.update((s.at_ms, s) for s in samples)
-            samples = list(merged.values())
-        samples.sort()
+            samples = sorted(merged.values())
         blocks.append((bucket, host_id, len(samples), encode_block(bucket, samples)))
         rollups.append((bucket, host_id, *rollup_samples(bucket, BUCKET_MS, samples)))
+        touched.add(bucket)
+        if len(blocks) >= COMPACT_FLUSH:
+            _write_compacted(conn, blocks, rollups)
+    if not touched:
+        return touched
+    _write_compacted(conn, blocks, rollups)
+    conn.execute(f"DELETE FROM probe_results WHERE at_ms < ?{only}", (cutoff_ms, *bounds))
+    return touched
+
+
+COMPACT_FLUSH = 50
+
+
+def _host_and_bucket(row: tuple[Any, ...]) -> tuple[int, int]:
+    return row[0], row[1] // BUCKET_MS * BUCKET_MS
+
+
+def _write_compacted(conn: sqlite3.Connection, blocks: list[tuple[Any, ...]],
+                     rollups: list[tuple[Any, ...]]) -> None:
+    """Write and clear the packed blocks and their rollups."""
     conn.executemany("INSERT OR REPLACE INTO probe_blocks VALUES (?,?,?,?)", blocks)
     conn.executemany("INSERT OR REPLACE INTO rollup_5m VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rollups)
-    conn.execute(f"DELETE FROM probe_results WHERE at_ms < ?{only}", (cutoff_ms, *bounds))
-    return {bucket for _, bucket in groups}
+    blocks.clear()
+    rollups.clear()
 
 
 def refresh_hourly(conn: sqlite3.Connection, start_ms: int, end_ms: int) -> None:
