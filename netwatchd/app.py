@@ -255,8 +255,6 @@ class Agent:
         self._round_local = threading.local()
         self._lock = threading.RLock()          # the engine and its store writes, one thread at a time
         self._unsaved_states: dict[str, HostState] = {}
-        self._stored: dict[str, int] = {}         # material() of each UP host's row as last written
-        self._confirmed: set[str] = set()         # steady UP hosts whose newer counters wait to be written
         self._last_confirmation_write = self.clock.monotonic()
         # transitions not saved yet, each with a key the delivery worker knows it by once held
         self._unsaved: list[tuple[int, Transition]] = []
@@ -536,15 +534,16 @@ class Agent:
         # write per host, 20 commits a second and most of the agent's CPU at 10,000 hosts.
         # write_confirmations() stores them every CONFIRMATION_WRITE_SECONDS and at stop. (What
         # `known` keeps of such a host does not change either.) Only the others are snapshotted.
-        engine, stored, confirmed, unsaved, known = (self.engine, self._stored, self._confirmed,
-                                                     self._unsaved_states, self.known)
+        engine, unsaved, known = self.engine, self._unsaved_states, self.known
         marks: dict[str, int | None] = {}
+        confirmed: list[str] = []
         for name in engine.take_touched():
             mark = engine.material_mark(name)
-            if mark is not None and stored.get(name) == mark and name not in unsaved and name in known:
-                confirmed.add(name)
+            if engine.is_confirmation(name, mark) and name not in unsaved and name in known:
+                confirmed.append(name)
                 continue
             marks[name] = mark
+        engine.note_unwritten(confirmed)
         changed_now = engine.snapshots(marks)
         now = self.clock.now()
         for name, state in changed_now.items():
@@ -553,12 +552,7 @@ class Agent:
                 self._unsaved_maintenance.append((name, state.muted, now))
         touched: list[str] = []
         for name, state in changed_now.items():
-            mark = marks[name]
-            confirmed.discard(name)
-            if mark is None:
-                stored.pop(name, None)
-            else:
-                stored[name] = mark
+            engine.note_written(name, marks[name])
             unsaved[name] = state
             known[name] = seen_of(state)
             touched.append(name)
@@ -656,17 +650,19 @@ class Agent:
         (the hosts not written stay queued)."""
         written = 0
         self._last_confirmation_write = self.clock.monotonic()
-        while True:
+        with self._lock:
+            waiting = self.engine.take_unwritten()
+        while waiting:
+            chunk = waiting[-CONFIRMATION_CHUNK:]
+            del waiting[-CONFIRMATION_CHUNK:]
             with self._lock:
-                if not self._confirmed:
-                    return written
-                chunk = [self._confirmed.pop() for _ in range(min(CONFIRMATION_CHUNK, len(self._confirmed)))]
                 try:
                     state_repo.save(self._conn(), self.engine.snapshots(chunk), [], (), self.clock.now())
                 except sqlite3.Error:
-                    self._confirmed.update(chunk)
+                    self.engine.note_unwritten(chunk + waiting)
                     raise
-                written += len(chunk)
+            written += len(chunk)
+        return written
 
     def probe_once(self) -> list[ProbeResult]:
         """Probe every host due now and handle the results (no threads; for tests)."""

@@ -555,11 +555,43 @@ def test_a_probe_that_only_confirms_an_up_host_is_stored_later_and_at_stop(tmp_p
     stored = _stored(agent, "Waru")
     assert live.state == stored.state == State.UP and live.since == stored.since
     assert stored.checked_at < live.checked_at and stored.oks < live.oks   # not rewritten per probe
-    assert "Waru" in agent._confirmed
+    assert agent.engine._tracks["Waru"].unwritten              # noted, written later
     settle(agent, clock, CONFIRMATION_WRITE_SECONDS)          # the periodic write (tick_once)
     assert _stored(agent, "Waru").checked_at >= live.checked_at
     settle(agent, clock, 10)
     assert agent.stop() and _stored(agent, "Waru") == agent.engine.snapshots(["Waru"])["Waru"]
+
+
+def test_confirmations_the_store_refuses_stay_waiting_and_are_written_on_the_next_try(tmp_path, clock, monkeypatch):
+    from netwatchd import app as app_module
+
+    net = Network()
+    agent = Agent(make_config(tmp_path, None), clock=clock, probe_fn=net.probe)
+    settle(agent, clock, 25)
+    live = agent.engine.snapshots(["Waru"])["Waru"]
+    assert _stored(agent, "Waru").checked_at < live.checked_at
+    monkeypatch.setattr(app_module, "CONFIRMATION_CHUNK", 1)        # one host per transaction
+    save = state_repo.save
+    calls: list[int] = []
+
+    def failing_second(conn, states, *args, **kwargs):
+        calls.append(len(states))
+        if len(calls) == 2:
+            raise sqlite3.OperationalError("disk I/O error")
+        return save(conn, states, *args, **kwargs)
+
+    monkeypatch.setattr(state_repo, "save", failing_second)
+    waiting = {name for name, track in agent.engine._tracks.items() if track.unwritten}
+    assert len(waiting) >= 2
+    with pytest.raises(sqlite3.OperationalError):
+        agent.write_confirmations()
+    still = {name for name, track in agent.engine._tracks.items() if track.unwritten}
+    assert len(still) == len(waiting) - 1 and still < waiting    # the one written is off the list, no other
+    monkeypatch.setattr(state_repo, "save", save)
+    assert agent.write_confirmations() == len(still)
+    assert not any(track.unwritten for track in agent.engine._tracks.values())
+    for name in waiting:
+        assert _stored(agent, name) == agent.engine.snapshots([name])[name]
 
 
 def test_a_change_that_matters_is_stored_with_the_round_that_made_it(tmp_path, clock):
@@ -572,7 +604,7 @@ def test_a_change_that_matters_is_stored_with_the_round_that_made_it(tmp_path, c
     live = agent.engine.snapshots(["Waru"])["Waru"]
     assert live.state == State.UP and live.fails == 1
     assert _stored(agent, "Waru") == live           # counting towards DOWN: written at once
-    assert "Waru" not in agent._confirmed
+    assert not agent.engine._tracks["Waru"].unwritten
 
 
 def test_the_fields_a_confirmation_may_leave_unwritten_are_fields_of_hoststate():

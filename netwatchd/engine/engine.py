@@ -472,7 +472,7 @@ class _Track:
                  "rejudge", "told",
                  "muted", "pre_mute_state", "last_reminder", "last", "evidence", "extra", "parent",
                  "children", "depth", "held_children", "limits", "last_at", "failing_since",
-                 "held_since", "order", "outages")
+                 "held_since", "order", "outages", "stored_mark", "unwritten")
 
     def __init__(self, name: str, spec: HostSpec | None, saved: HostState | None) -> None:
         saved = saved or HostState(host=name)
@@ -510,6 +510,8 @@ class _Track:
         self.order = 0              # position in the config: a stable tie-break for judging order
         self.held_children: dict[str, _Track] = _NONE_YET
         self.limits: _Limits = _kept_limits(spec) if spec else (100.0, None, None, None, None, None)
+        self.stored_mark: int | None = None   # material_mark() of the row the agent last wrote
+        self.unwritten = False                # a newer confirmation than that row waits to be written
 
     def current_evidence(self) -> dict[str, Any]:
         """The evidence of the last result (a new dict each call), or the stored one before the
@@ -872,6 +874,35 @@ class AlertEngine:
         if track is None or track.state != State.UP or track.extra:
             return None
         return hash(_track_material(track))
+
+    def is_confirmation(self, name: str, mark: int | None) -> bool:
+        """Is `mark` (material_mark) what the row last written for `name` had (note_written)? Then
+        only a probe's confirmation moved: the agent notes it unwritten instead of writing now."""
+        track = self._tracks.get(name) or self._anchors.get(name)
+        return mark is not None and track is not None and track.stored_mark == mark
+
+    def note_written(self, name: str, mark: int | None) -> None:
+        """The agent wrote `name`'s row, with this material_mark (None: always write it)."""
+        track = self._tracks.get(name) or self._anchors.get(name)
+        if track is not None:
+            track.stored_mark, track.unwritten = mark, False
+
+    def note_unwritten(self, names: Iterable[str]) -> None:
+        """These hosts' newer confirmations wait to be written (take_unwritten)."""
+        for name in names:
+            track = self._tracks.get(name) or self._anchors.get(name)
+            if track is not None:
+                track.unwritten = True
+
+    def take_unwritten(self) -> list[str]:
+        """The hosts noted unwritten, the notes cleared (a flag on each track: a set of 10,000
+        names was a 0.5 MB table the agent kept, with a dict of their marks beside it)."""
+        names = [track.name for track in self._all_tracks() if track.unwritten]
+        for name in names:
+            track = self._tracks.get(name) or self._anchors.get(name)
+            if track is not None:
+                track.unwritten = False
+        return names
 
     def is_settling(self, host: str) -> bool:
         """True while `host`'s counters are on their way to a decision (probe it again soon)."""
