@@ -144,7 +144,7 @@ from netwatchd.config.apart import load_config_apart
 agent = Agent(load_config_apart(sys.argv[1]))     # Telegram: a closed loopback port, never called here
 agent.reports_once()
 assert agent.bot is not None
-late = ("yaml", "difflib", "netwatchd.config.loader", "netwatchd.config.reader", "netwatchd.config.kinds",
+late = ("yaml", "difflib", "decimal", "netwatchd.config.loader", "netwatchd.config.reader", "netwatchd.config.kinds",
         "netwatchd.config.schema", "netwatchd.report.make", "netwatchd.report.data")
 print("HELD", *sorted(m for m in late if m in sys.modules))
 """

@@ -7,13 +7,15 @@ reader with the config kinds; `netwatchd.config.kinds` re-exports both.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|ns|s|m|h|d|w)")
-_UNIT_SECONDS = {"w": Decimal(604800), "d": Decimal(86400), "h": Decimal(3600), "m": Decimal(60),
-                 "s": Decimal(1), "ms": Decimal("0.001"), "us": Decimal("0.000001"), "ns": Decimal("0.000000001")}
 _CLOCK_STYLE = re.compile(r"(\d+):([0-5]?\d):([0-5]?\d(?:\.\d+)?)")
 _PLAIN_NUMBER = re.compile(r"\d+(\.\d+)?")
 
@@ -33,6 +35,8 @@ def parse_duration(value: object) -> float:
         return float(value)
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a duration")
+    from decimal import Decimal  # exact sums; loaded when a duration is first read (not with the agent)
+
     text = value.strip().lower()
     if _PLAIN_NUMBER.fullmatch(text):
         return float(Decimal(text))
@@ -40,7 +44,7 @@ def parse_duration(value: object) -> float:
     for match in _DURATION_PART.finditer(text):
         if match.start() != position:
             break
-        total += Decimal(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        total += Decimal(match.group(1)) * _unit_seconds()[match.group(2)]
         position = match.end()
     clock = _CLOCK_STYLE.fullmatch(text, position)
     if clock:
@@ -52,9 +56,19 @@ def parse_duration(value: object) -> float:
     return float(total)
 
 
+@functools.cache
+def _unit_seconds() -> dict[str, Decimal]:
+    from decimal import Decimal
+
+    return {"w": Decimal(604800), "d": Decimal(86400), "h": Decimal(3600), "m": Decimal(60), "s": Decimal(1),
+            "ms": Decimal("0.001"), "us": Decimal("0.000001"), "ns": Decimal("0.000000001")}
+
+
 def format_duration(seconds: float) -> str:
     """The shortest RouterOS-style text for a whole number of milliseconds: 90 -> '1m30s',
     0.5 -> '500ms', 0 -> '0s'. parse_duration(format_duration(x)) == x for whole milliseconds."""
+    from decimal import Decimal
+
     millis = int(Decimal(repr(float(seconds))).scaleb(3).to_integral_value())
     if millis == 0:
         return "0s"
