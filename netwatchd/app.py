@@ -262,7 +262,7 @@ class Agent:
         self._history_backlog: list[tuple[list[ProbeResult], dict[str, str]]] = []
         self._history_lock = threading.Lock()
         with refusing_damage(self.db, config.path, self.clock.now):
-            stored_states = state_repo.load_states(self._conn())
+            stored_states = state_repo.load_states_lazily(self._conn())   # decoded as each track is built
             crosscheck_memory = crosscheck_repo.load(self._conn())
             router_watch_memory = router_watch_repo.load(self._conn())
         self.engine = AlertEngine(self.watched, self.clock, states=stored_states)
