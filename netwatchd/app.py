@@ -656,6 +656,11 @@ class Agent:
             chunk = waiting[-CONFIRMATION_CHUNK:]
             del waiting[-CONFIRMATION_CHUNK:]
             with self._lock:
+                # a host that changed for real since it was taken is written by its own save, with its
+                # events and alerts in the same transaction, never ahead of them by this one
+                chunk = [name for name in chunk if name not in self._unsaved_states]
+                if not chunk:
+                    continue
                 try:
                     state_repo.save(self._conn(), self.engine.snapshots(chunk), [], (), self.clock.now())
                 except sqlite3.Error:

@@ -594,6 +594,37 @@ def test_confirmations_the_store_refuses_stay_waiting_and_are_written_on_the_nex
         assert _stored(agent, name) == agent.engine.snapshots([name])[name]
 
 
+def test_a_host_that_changes_for_real_during_the_confirmation_write_waits_for_its_own_save(tmp_path, clock,
+                                                                                           monkeypatch):
+    """The confirmation write goes chunk by chunk, letting the probe rounds in between: a host taken
+    for it whose state then changed and is not saved yet (its alert is waiting for the store) must
+    not have its row written ahead of that alert's transaction."""
+    from netwatchd import app as app_module
+
+    net = Network()
+    agent = Agent(make_config(tmp_path, None), clock=clock, probe_fn=net.probe)
+    settle(agent, clock, 25)
+    monkeypatch.setattr(app_module, "CONFIRMATION_CHUNK", 1)
+    waiting = [name for name, track in agent.engine._tracks.items() if track.unwritten]
+    assert len(waiting) >= 2
+    save = state_repo.save
+    written: list[str] = []
+    changed: list[str] = []
+
+    def save_and_meanwhile_change_another(conn, states, *args, **kwargs):
+        written.extend(states)
+        if not changed:                  # as if a round changed another waiting host, its save failing
+            other = next(name for name in waiting if name not in states)
+            agent._unsaved_states[other] = agent.engine.snapshots([other])[other]
+            changed.append(other)
+        return save(conn, states, *args, **kwargs)
+
+    monkeypatch.setattr(state_repo, "save", save_and_meanwhile_change_another)
+    agent.write_confirmations()
+    assert changed and changed[0] not in written
+    assert set(written) == set(waiting) - set(changed)
+
+
 def test_a_change_that_matters_is_stored_with_the_round_that_made_it(tmp_path, clock):
     net = Network()
     agent = Agent(make_config(tmp_path, None), clock=clock, probe_fn=net.probe)
