@@ -335,19 +335,22 @@ def measure_restart(hosts: int, args: argparse.Namespace, standin: TelegramStand
     """The same warm-up and window for an agent started on the store the first one left."""
     print(f"  restart: {hosts:,} hosts on the store the first run left ...", file=sys.stderr, flush=True)
     run = AgentRun(hosts, args.interval, standin.api_url, folder)
+    poller: Poller | None = None
     try:
-        serving_s = run.wait_serving(120)
+        serving_s = run.wait_serving(120)      # SystemExit with the agent's log when it does not serve
         poller = Poller(run.web_port)
         poller.start()
         time.sleep(max(0.0, args.warmup - (time.monotonic() - run.started)))
         row = measure(run, args.window, poller)
         row.pop("rss_samples")
-        poller.stop_event.set()
-        poller.join(5)
         row["start_s"] = round(serving_s, 2)
         row["max_instances_warnings"] = run.log().count(MAX_INSTANCES)
     finally:
-        row["exit_code"] = run.stop()
+        if poller is not None:
+            poller.stop_event.set()
+            poller.join(5)
+        exit_code = run.stop()
+    row["exit_code"] = exit_code
     return row
 
 
