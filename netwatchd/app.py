@@ -824,16 +824,17 @@ class Agent:
         from netwatchd.report.apart import figures_apart
         from netwatchd.web.metrics import AVAILABILITY_PARTS
 
-        values = figures_apart(self.watched, since, now, now, AVAILABILITY_PARTS)   # in a new interpreter
+        watched = self.watched      # one config for the question and the answer (a reload may come between)
+        values = figures_apart(watched, since, now, now, AVAILABILITY_PARTS)   # in a new interpreter
         if values is not None:
-            self.metrics.set_availability_values((h.name for h in self.watched.hosts if not h.disabled), values)
+            self.metrics.set_availability_values((h.name for h in watched.hosts if not h.disabled), values)
             del values
             return
         from netwatchd.report.make import all_sites, iter_availability_figures  # only for the fallback
 
         batch: list[tuple[str, Any]] = []
         try:        # handed over AVAILABILITY_BATCH sites at a time: written in place, nothing kept
-            for item in iter_availability_figures(self.config, since, now, all_sites(self.watched), now=now):
+            for item in iter_availability_figures(self.config, since, now, all_sites(watched), now=now):
                 batch.append(item)
                 if len(batch) >= AVAILABILITY_BATCH:
                     self.metrics.set_availability(dict(batch))
