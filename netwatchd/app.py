@@ -1005,8 +1005,7 @@ class Agent:
         self.loop.replace_hosts(targets)
         self.loop.set_pace(*probe_pace(len(targets)))
         for name in removed:
-            self.metrics.remove_host(name)
-            self.latest.pop(name, None)
+            self.metrics.remove_host(name)          # self.latest too: the same table
             self.rtt_history.pop(name, None)
         if (new.telegram.api_url, new.telegram.token) != self._api_identity:
             self._api_identity = (new.telegram.api_url, new.telegram.token)

@@ -117,7 +117,6 @@ class Metrics:
         # host -> its last result: the agent's own table of latest results too (Agent.latest), one
         # 10,000-entry dict instead of two
         self.latest_results: dict[str, ProbeResult] = {}
-        self._last = self.latest_results
         # host -> ok + fail * _FAIL: one int per host (a [ok, fail] list was 72 bytes more, 0.7 MB
         # at 10,000 hosts)
         self._counts: dict[str, int] = {}
@@ -135,7 +134,7 @@ class Metrics:
     def observe_probes(self, results: Iterable[ProbeResult]) -> None:
         """observe_probe for a whole round."""
         with self._lock:
-            last, counts, get = self._last, self._counts, self._counts.get
+            last, counts, get = self.latest_results, self._counts, self._counts.get
             for result in results:
                 host = result.host
                 last[host] = result
@@ -187,7 +186,7 @@ class Metrics:
     def remove_host(self, host: str) -> None:
         """Drop a host's series (removed from the config on reload)."""
         with self._lock:
-            for table in (self._last, self._counts, self._states):
+            for table in (self.latest_results, self._counts, self._states):
                 table.pop(host, None)
             row = self._availability_row.pop(host, None)
             if row is not None:
@@ -286,7 +285,7 @@ class Metrics:
         joined at the end, which held it twice for a moment), or compressed piece by piece by
         `write`; False when there is no host."""
         with self._lock:
-            last, counts, states = dict(self._last), dict(self._counts), dict(self._states)
+            last, counts, states = dict(self.latest_results), dict(self._counts), dict(self._states)
             availability = dict(self._availability_row)
             rows = self._availability_values[:]
         # made for this scrape (a table kept between scrapes was 0.3 MB more at 10,000 hosts; a

@@ -310,11 +310,10 @@ class SnapshotEncoder:
 
     def __init__(self) -> None:
         self._config: Config | None = None
-        # site -> its position on the page; _entries[position] is its cached entry (see _entry) and
-        # _fragments[position] its encoded bytes (one 10,000-entry dict, not one per table)
+        # site -> its position on the page; _entries[position] is its cached entry (see _entry), whose
+        # last item is the site's encoded bytes (one 10,000-entry dict, not one per table)
         self._position: dict[str, int] = {}
         self._entries: list[tuple[Any, ...]] = []
-        self._fragments: list[bytes] = []
         self._summary = _empty_summary()
 
     def encode(self, config: Config, states: Mapping[str, Any], latest_results: Mapping[str, ProbeResult],
@@ -336,15 +335,15 @@ class SnapshotEncoder:
             self._encode_changed(changed, states, latest_results, rtt_history)
         head = json.dumps({"generated_at": _iso(now or datetime.now(timezone.utc)), "timezone": config.timezone,
                            "outbox_depth": int(outbox_depth), "summary": self._summary}, separators=(",", ":"))
-        return self._pieces(head[:-1].encode() + b',"sites":[', self._fragments)
+        return self._pieces(head[:-1].encode() + b',"sites":[', self._entries)
 
     @staticmethod
-    def _pieces(head: bytes, fragments: list[bytes]) -> Iterator[bytes]:
+    def _pieces(head: bytes, entries: list[tuple[Any, ...]]) -> Iterator[bytes]:
         yield head
-        for start in range(0, len(fragments), PART_SITES):
+        for start in range(0, len(entries), PART_SITES):
             if start:
                 yield b","
-            yield b",".join(fragments[start:start + PART_SITES])
+            yield b",".join([entry[7] for entry in entries[start:start + PART_SITES]])
         yield b"]}"
 
     def _entry(self, host: HostSpec, states: Mapping[str, Any], latest_results: Mapping[str, ProbeResult],
@@ -369,7 +368,6 @@ class SnapshotEncoder:
     def _encode_all(self, config: Config, states: Mapping[str, Any], latest_results: Mapping[str, ProbeResult],
                     rtt_history: Histories) -> None:
         summary = _empty_summary()
-        fragments: list[bytes] = []
         entries: list[tuple[Any, ...]] = []
         position: dict[str, int] = {}
         for host in config.hosts:
@@ -379,8 +377,7 @@ class SnapshotEncoder:
             position[host.name] = len(entries)
             entries.append(entry)
             _tally(summary, entry, 1)
-            fragments.append(entry[7])
-        self._entries, self._fragments, self._position, self._summary = entries, fragments, position, summary
+        self._entries, self._position, self._summary = entries, position, summary
         self._config = config
 
     def _encode_changed(self, changed: Iterable[str], states: Mapping[str, Any],
@@ -396,7 +393,6 @@ class SnapshotEncoder:
                 _tally(self._summary, old, -1)
                 _tally(self._summary, entry, 1)
                 self._entries[index] = entry
-                self._fragments[index] = entry[7]
 
 
 def _tally(summary: dict[str, int], entry: tuple[Any, ...], sign: int) -> None:
