@@ -413,9 +413,6 @@ class Seen(NamedTuple):
     flapping: bool
 
 
-_NOTHING: dict[str, Any] = {}
-"""The empty evidence that tracks share (replaced, never changed in place)."""
-
 CONFIRMATION_FIELDS = frozenset({"oks", "alive", "checked_at", "evidence"})
 """What a probe changes in a steady UP host's HostState: its ok counters, when it was checked and the
 last probe's evidence. Everything else (but `extra`) is "material" (see AlertEngine.material_mark)."""
@@ -506,8 +503,7 @@ class _Track:
         # the stored evidence, kept until the first result as its JSON text: one string a track, where
         # the decoded dict (with its keys' values) was ~1 KB of objects for each of 10,000 tracks of an
         # agent started on its store, ~10 MB among the tracks' own objects (RSS +8 MB after they went)
-        self.evidence: dict[str, Any] | str = (json.dumps(saved.evidence, separators=(",", ":"))
-                                               if saved.evidence else _NOTHING)
+        self.evidence: str | None = json.dumps(saved.evidence, separators=(",", ":")) if saved.evidence else None
         self.extra: dict[str, Any] = dict(saved.extra) if saved.extra else _NONE_YET
         self.parent: _Track | None = None
         self.children: Sequence[_Track] = ()    # a list once it has any (_adopt)
@@ -519,14 +515,13 @@ class _Track:
         self.unwritten = False                # a newer confirmation than that row waits to be written
 
     def current_evidence(self) -> dict[str, Any]:
-        """The evidence of the last result (a new dict each call), or the stored one before the
-        first. Built when asked, not kept: 10,000 tracks each holding a dict of it was 3.6 MB,
+        """The evidence of the last result, or the stored one before the first (a new dict each
+        call). Built when asked, not kept: 10,000 tracks each holding a dict of it was 3.6 MB,
         where the result itself is shared with the agent's latest results."""
         if self.last is not None:
-            self.evidence = _NOTHING
+            self.evidence = None
             return _evidence(self.last, self.fails)
-        evidence = self.evidence
-        return json.loads(evidence) if isinstance(evidence, str) else evidence
+        return {} if self.evidence is None else json.loads(self.evidence)
 
     def snapshot(self) -> HostState:
         # Built like HostState(...) but without the frozen dataclass's per-field object.__setattr__
@@ -541,8 +536,7 @@ class _Track:
             muted=self.muted, pre_mute_state=self.pre_mute_state, last_reminder=self.last_reminder,
             checked_at=self.last_at, failing_since=self.failing_since, held_since=self.held_since,
             outages=self.outages,
-            evidence=self.current_evidence() if self.last is not None or isinstance(self.evidence, str)
-            else dict(self.evidence),
+            evidence=self.current_evidence(),
             extra=dict(self.extra) if self.extra else {})
         return state
 
